@@ -1,0 +1,147 @@
+import { promises as fs, constants as fsConstants } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
+import { checkKey, NotFoundError, type Storage } from './storage.js';
+
+/** FILE storage: a directory tree; references are relative symbolic links as BE4 writes them (rok4.md §7.2). */
+export class FileStorage implements Storage {
+  readonly type = 'FILE' as const;
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+  }
+
+  /** Absolute path of a key. */
+  path(key: string): string {
+    return path.join(this.root, checkKey(key));
+  }
+
+  async read(key: string): Promise<Buffer> {
+    try {
+      return await fs.readFile(this.path(key));
+    } catch (err) {
+      throw notFound(err, key);
+    }
+  }
+
+  async readRange(key: string, offset: number, length: number): Promise<Buffer> {
+    let handle;
+    try {
+      handle = await fs.open(this.path(key), fsConstants.O_RDONLY);
+    } catch (err) {
+      throw notFound(err, key);
+    }
+    try {
+      const buffer = Buffer.allocUnsafe(length);
+      let filled = 0;
+      while (filled < length) {
+        const { bytesRead } = await handle.read(buffer, filled, length - filled, offset + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      return filled === length ? buffer : buffer.subarray(0, filled);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async write(key: string, data: Uint8Array | string): Promise<void> {
+    const target = this.path(key);
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    // Write then rename: a reader never sees a half-written slab or descriptor (DESIGN §7).
+    const tmp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      await fs.writeFile(tmp, data);
+      await fs.rename(tmp, target);
+    } catch (err) {
+      await fs.rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      await fs.stat(this.path(key));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async size(key: string): Promise<number | undefined> {
+    try {
+      return (await fs.stat(this.path(key))).size;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<string> {
+    const base = prefix === '' ? this.root : this.path(prefix.replace(/\/+$/, ''));
+    let stat;
+    try {
+      stat = await fs.lstat(base);
+    } catch {
+      return;
+    }
+    if (!stat.isDirectory()) {
+      yield path.relative(this.root, base).split(path.sep).join('/');
+      return;
+    }
+    const stack = [base];
+    while (stack.length > 0) {
+      const dir = stack.pop()!;
+      let entries;
+      try {
+        entries = await fs.readdir(dir, { withFileTypes: true });
+      } catch {
+        continue;
+      }
+      for (const entry of entries) {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) stack.push(full);
+        else if (!entry.name.endsWith('.tmp')) yield path.relative(this.root, full).split(path.sep).join('/');
+      }
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await fs.rm(this.path(key), { force: true });
+  }
+
+  async deletePrefix(prefix: string): Promise<void> {
+    await fs.rm(this.path(prefix.replace(/\/+$/, '')), { recursive: true, force: true });
+  }
+
+  async link(key: string, targetKey: string): Promise<void> {
+    const linkPath = this.path(key);
+    const targetPath = this.path(targetKey);
+    await fs.mkdir(path.dirname(linkPath), { recursive: true });
+    // Relative target, like BE4 (os.path.relpath), so a moved storage root keeps working.
+    const relative = path.relative(path.dirname(linkPath), targetPath);
+    const tmp = `${linkPath}.${randomBytes(6).toString('hex')}.tmp`;
+    await fs.symlink(relative, tmp);
+    await fs.rename(tmp, linkPath);
+  }
+
+  async linkTarget(key: string): Promise<string | undefined> {
+    const linkPath = this.path(key);
+    try {
+      const target = await fs.readlink(linkPath);
+      const absolute = path.resolve(path.dirname(linkPath), target);
+      return path.relative(this.root, absolute).split(path.sep).join('/');
+    } catch {
+      return undefined;
+    }
+  }
+
+  url(key: string): string {
+    return pathToFileURL(this.path(key)).href;
+  }
+}
+
+function notFound(err: unknown, key: string): Error {
+  return (err as NodeJS.ErrnoException)?.code === 'ENOENT' ? new NotFoundError(key) : (err as Error);
+}

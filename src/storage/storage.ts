@@ -1,0 +1,55 @@
+/**
+ * The Storage contract (DESIGN §4, §7): every byte the product persists goes through it, so that
+ * moving from FILE to S3 is a change of implementation only. Keys are relative, '/'-separated
+ * paths ("PYR/DATA/15/00/76/88.tif"); they never start with '/' and never contain '..'.
+ */
+export interface Storage {
+  /** `FILE` or `S3`: the ROK4 storage type written in descriptors (rok4.md §3.4). */
+  readonly type: 'FILE' | 'S3';
+  /**
+   * What ROK4 lists call the storage root (rok4.md §6): the absolute directory on FILE, the
+   * bucket name on S3. `root + '/' + key` names an object in list headers.
+   */
+  readonly root: string;
+  /** Whole object. Rejects with a `NotFoundError` when it does not exist. */
+  read(key: string): Promise<Buffer>;
+  /** `length` bytes from `offset`; shorter when the object ends first. Follows references. */
+  readRange(key: string, offset: number, length: number): Promise<Buffer>;
+  /** Atomic write: readers see the old object or the new one, never a part. */
+  write(key: string, data: Uint8Array | string): Promise<void>;
+  exists(key: string): Promise<boolean>;
+  /** Size in bytes of the object (after following a reference), or undefined if absent. */
+  size(key: string): Promise<number | undefined>;
+  /** Keys under a prefix (recursive), in no particular order. */
+  list(prefix: string): AsyncIterable<string>;
+  /** Removes an object (or a reference, never its target). Absent objects are not an error. */
+  delete(key: string): Promise<void>;
+  /** Removes every object under a prefix (a pyramid's tree). */
+  deletePrefix(prefix: string): Promise<void>;
+  /**
+   * Makes `key` a reference to `targetKey` (rok4.md §7.2): a relative symbolic link on FILE, a
+   * `SYMLINK#bucket/key` object on S3. Replaces what was at `key`.
+   */
+  link(key: string, targetKey: string): Promise<void>;
+  /** The key a reference points to, or undefined when `key` is a plain object or absent. */
+  linkTarget(key: string): Promise<string | undefined>;
+  /** An absolute URL for the object: `file:///abs/path` or `s3://bucket/key`. */
+  url(key: string): string;
+}
+
+/** Raised by Storage.read for a missing object. */
+export class NotFoundError extends Error {
+  readonly code = 'ENOENT';
+  constructor(readonly key: string) {
+    super(`no such object: ${key}`);
+  }
+}
+
+/** Rejects keys that could escape the storage root. */
+export function checkKey(key: string): string {
+  if (typeof key !== 'string' || key === '' || key.startsWith('/') || key.includes('\0') ||
+      key.split('/').some((part) => part === '..' || part === '.')) {
+    throw new Error(`invalid storage key: ${JSON.stringify(key)}`);
+  }
+  return key;
+}
