@@ -1,0 +1,39 @@
+import type { Runtime } from '../runtime.js';
+import { CONFORMANCE_CLASSES, MEDIA, REL } from './conformance.js';
+import { renderHtml } from './html/render.js';
+import { negotiate, selfLinks, type ApiRequest, type ApiResponse } from './request.js';
+
+export const TITLE = 'dallage';
+export const DESCRIPTION = 'OGC API – Processes server turning georeferenced rasters into ROK4 tile pyramids and Cloud Optimized GeoTIFFs';
+
+/** GET / (landingPage.yaml). */
+export async function landingPage(req: ApiRequest, _rt: Runtime): Promise<ApiResponse> {
+  const format = negotiate(req);
+  const b = req.baseUrl;
+  const doc = {
+    title: TITLE,
+    description: DESCRIPTION,
+    links: [
+      ...selfLinks(req, '/', format, 'landing page'),
+      { href: `${b}/api`, rel: 'service-desc', type: MEDIA.openapi, title: 'the API definition (OpenAPI 3.0, JSON)' },
+      { href: `${b}/api.html`, rel: 'service-doc', type: 'text/html', title: 'the API documentation' },
+      { href: `${b}/conformance`, rel: REL.conformance, type: MEDIA.json, title: 'conformance classes' },
+      { href: `${b}/processes`, rel: REL.processes, type: MEDIA.json, title: 'processes' },
+      { href: `${b}/jobs`, rel: REL.jobList, type: MEDIA.json, title: 'jobs' },
+      { href: `${b}/stored_data`, rel: 'data', type: MEDIA.json, title: 'stored data (pyramids)' },
+    ],
+  };
+  return respond(req, format, 'landing', doc);
+}
+
+/** GET /conformance (confClasses.yaml). */
+export async function conformance(req: ApiRequest, _rt: Runtime): Promise<ApiResponse> {
+  const format = negotiate(req);
+  return respond(req, format, 'conformance', { conformsTo: [...CONFORMANCE_CLASSES], links: selfLinks(req, '/conformance', format, 'conformance') });
+}
+
+/** JSON or the HTML rendering of the same document. */
+export function respond(req: ApiRequest, format: 'json' | 'html', page: string, doc: unknown, status = 200, headers: Record<string, string | string[]> = {}): ApiResponse {
+  if (format === 'html') return { status, headers: { ...headers, 'Content-Type': 'text/html; charset=utf-8' }, body: renderHtml(page, doc, req) };
+  return { status, headers: { 'Content-Type': 'application/json', ...headers }, body: doc };
+}

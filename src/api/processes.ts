@@ -1,0 +1,84 @@
+import type { Runtime } from '../runtime.js';
+import type { ProcessDescription } from '../process/types.js';
+import { parseExecuteRequest } from '../process/execute-request.js';
+import { decideExecutionMode } from '../process/execution-mode.js';
+import { buildResultsResponse } from '../manager/results-response.js';
+import { ApiError, toProblem } from './errors.js';
+import { REL } from './conformance.js';
+import { respond } from './landing.js';
+import { linkTo, negotiate, parseLimit, parseOffset, selfLinks, type ApiRequest, type ApiResponse } from './request.js';
+import { statusDocument } from './status.js';
+
+/** processSummary.yaml of a description. */
+function summary(d: ProcessDescription, baseUrl: string): Record<string, unknown> {
+  const { inputs: _i, outputs: _o, example: _e, links: _l, ...rest } = d;
+  return {
+    ...rest,
+    links: [
+      { href: `${baseUrl}/processes/${d.id}`, rel: 'self', type: 'application/json', title: `process description of ${d.id}` },
+      { href: `${baseUrl}/processes/${d.id}?f=html`, rel: 'alternate', type: 'text/html', title: `${d.id} as HTML` },
+    ],
+  };
+}
+
+/** GET /processes (processList.yaml) with limit/offset and a next link. */
+export async function listProcesses(req: ApiRequest, rt: Runtime): Promise<ApiResponse> {
+  const format = negotiate(req);
+  const limit = parseLimit(req);
+  const offset = parseOffset(req);
+  const all = rt.registry.all();
+  const page = all.slice(offset, offset + limit);
+  const links = selfLinks(req, '/processes', format, 'processes');
+  if (offset + limit < all.length) links.push({ href: linkTo(req, '/processes', { offset: offset + limit, limit }), rel: 'next', type: format === 'json' ? 'application/json' : 'text/html', title: 'next page' });
+  if (offset > 0) links.push({ href: linkTo(req, '/processes', { offset: Math.max(0, offset - limit), limit }), rel: 'prev', type: format === 'json' ? 'application/json' : 'text/html', title: 'previous page' });
+  return respond(req, format, 'processes', { processes: page.map((p) => summary(p.description, req.baseUrl)), links });
+}
+
+/** GET /processes/{id} (process.yaml). */
+export async function describeProcess(req: ApiRequest, rt: Runtime): Promise<ApiResponse> {
+  const format = negotiate(req);
+  const p = rt.registry.get(req.params.processId);
+  if (!p) throw new ApiError('no-such-process', `no process with id '${req.params.processId}'`);
+  const b = req.baseUrl;
+  const doc = {
+    ...p.description,
+    links: [
+      ...selfLinks(req, `/processes/${p.description.id}`, format, `process ${p.description.id}`),
+      { href: `${b}/processes/${p.description.id}/execution`, rel: REL.executeProcess, type: 'application/json', title: `execute ${p.description.id}` },
+      { href: `${b}/jobs?processID=${encodeURIComponent(p.description.id)}`, rel: REL.jobList, type: 'application/json', title: `jobs of ${p.description.id}` },
+    ],
+  };
+  return respond(req, format, 'process', doc);
+}
+
+/**
+ * POST /processes/{id}/execution. Errors are answered as `application/json` with RFC 7807 members:
+ * the ETS accepts only that media type there (ogcapi-processes.md §3.4).
+ */
+export async function executeProcess(req: ApiRequest, rt: Runtime, signal: AbortSignal): Promise<ApiResponse> {
+  const p = rt.registry.get(req.params.processId);
+  if (!p) throw new ApiError('no-such-process', `no process with id '${req.params.processId}'`);
+  const parsed = parseExecuteRequest(p.description, req.body);
+  await rt.manager.precheck(p, parsed);
+  const decision = decideExecutionMode(p.description.jobControlOptions, req.headers.prefer);
+  const applied: Record<string, string> = decision.preferenceApplied ? { 'Preference-Applied': decision.preferenceApplied } : {};
+  if (decision.mode === 'async') {
+    const job = await rt.manager.submit(p, parsed);
+    return {
+      status: 201,
+      headers: { 'Content-Type': 'application/json', Location: `${req.baseUrl}/jobs/${job.jobID}`, ...applied },
+      body: statusDocument(job, req.baseUrl),
+    };
+  }
+  let result;
+  try {
+    result = await rt.manager.executeSync(p, parsed, signal);
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    // A failure inside the process: 500 with the reason, still JSON (the ETS wants application/json).
+    const problem = toProblem(err, `/processes/${p.description.id}/execution`);
+    return { status: 500, headers: { 'Content-Type': 'application/json' }, body: problem };
+  }
+  const res = buildResultsResponse(parsed, result.outputs, (o) => `${req.baseUrl}/outputs/${result.executionId}/${o}`);
+  return { ...res, headers: { ...res.headers, ...applied } };
+}

@@ -1,0 +1,63 @@
+import type { Runtime } from '../runtime.js';
+import type { StoredData } from '../datastore/datastore.js';
+import { ApiError } from './errors.js';
+import { respond } from './landing.js';
+import { negotiate, selfLinks, single, type ApiRequest, type ApiResponse } from './request.js';
+
+type Handler = (req: ApiRequest, rt: Runtime) => Promise<ApiResponse>;
+
+function withLinks(s: StoredData, baseUrl: string): Record<string, unknown> {
+  return {
+    ...s,
+    links: [
+      { href: `${baseUrl}/stored_data/${s._id}`, rel: 'self', type: 'application/json', title: s.name },
+      { href: `${baseUrl}/stored_data/${s._id}/dependencies`, rel: 'related', type: 'application/json', title: 'dependencies' },
+      ...(s.jobId ? [{ href: `${baseUrl}/jobs/${s.jobId}`, rel: 'via', type: 'application/json', title: 'the job that made it' }] : []),
+    ],
+  };
+}
+
+/** GET /stored_data?type=&status=&name= */
+const list: Handler = async (req, rt) => {
+  const format = negotiate(req);
+  const items = rt.datastore.list({ type: single(req.query.type), status: single(req.query.status), name: single(req.query.name) });
+  return respond(req, format, 'stored_data', { stored_data: items.map((s) => withLinks(s, req.baseUrl)), links: selfLinks(req, '/stored_data', format, 'stored data') });
+};
+
+const get: Handler = async (req, rt) => {
+  const format = negotiate(req);
+  const s = rt.datastore.get(req.params.id);
+  if (!s) throw new ApiError('not-found', `no stored data with id '${req.params.id}'`);
+  return respond(req, format, 'stored_data_item', withLinks(s, req.baseUrl));
+};
+
+const dependencies: Handler = async (req, rt) => {
+  const format = negotiate(req);
+  if (!rt.datastore.get(req.params.id)) throw new ApiError('not-found', `no stored data with id '${req.params.id}'`);
+  return respond(req, format, 'dependencies', rt.datastore.dependencies(req.params.id));
+};
+
+/** DELETE /stored_data/{id}: removes its files; 409 while used by another stored data or a job. */
+const remove: Handler = async (req, rt) => {
+  const s = rt.datastore.get(req.params.id);
+  if (!s || s.status === 'DELETED') throw new ApiError('not-found', `no stored data with id '${req.params.id}'`);
+  const blocker = rt.datastore.deletionBlocker(s._id);
+  if (blocker) throw new ApiError('conflict', `cannot delete: ${blocker}`);
+  const release = rt.datastore.lockForWrite(s._id);
+  try {
+    await rt.storage.deletePrefix(s.name);
+    for (const suffix of ['.json', '.list']) await rt.storage.delete(`${s.name}${suffix}`);
+    await rt.datastore.update(s._id, { status: 'DELETED', size: 0 });
+  } finally {
+    release();
+  }
+  return { status: 204 };
+};
+
+export function storedDataRoutes(): Array<{ path: string; methods: Record<string, Handler> }> {
+  return [
+    { path: '/stored_data', methods: { GET: list } },
+    { path: '/stored_data/:id', methods: { GET: get, DELETE: remove } },
+    { path: '/stored_data/:id/dependencies', methods: { GET: dependencies } },
+  ];
+}

@@ -1,0 +1,148 @@
+import express, { type Request, type Response, type NextFunction } from 'express';
+import type { Runtime } from './runtime.js';
+import { ApiError, toProblem } from './api/errors.js';
+import type { ApiRequest, ApiResponse } from './api/request.js';
+import { conformance, landingPage } from './api/landing.js';
+import { describeProcess, executeProcess, listProcesses } from './api/processes.js';
+import { dismissJob, getJob, jobResult, jobResults, listJobs, syncOutput } from './api/jobs.js';
+import { openapiDocument, openapiHtml } from './api/openapi.js';
+import { storedDataRoutes } from './api/stored-data.js';
+
+type Handler = (req: ApiRequest, rt: Runtime, signal: AbortSignal) => Promise<ApiResponse>;
+
+/** The route table: path → method → handler. Paths not here are 404; other methods 405. */
+export function routes(): Array<{ path: string; methods: Record<string, Handler> }> {
+  return [
+    { path: '/', methods: { GET: landingPage } },
+    { path: '/conformance', methods: { GET: conformance } },
+    { path: '/api', methods: { GET: openapiDocument } },
+    { path: '/api.html', methods: { GET: openapiHtml } },
+    { path: '/processes', methods: { GET: listProcesses } },
+    { path: '/processes/:processId', methods: { GET: describeProcess } },
+    { path: '/processes/:processId/execution', methods: { POST: executeProcess } },
+    { path: '/jobs', methods: { GET: listJobs } },
+    { path: '/jobs/:jobId', methods: { GET: getJob, DELETE: dismissJob } },
+    { path: '/jobs/:jobId/results', methods: { GET: jobResults } },
+    { path: '/jobs/:jobId/results/:outputId', methods: { GET: jobResult } },
+    { path: '/outputs/:executionId/:outputId', methods: { GET: syncOutput } },
+    ...storedDataRoutes(),
+  ];
+}
+
+function baseUrlOf(req: Request, rt: Runtime): string {
+  if (rt.config.server.url) return rt.config.server.url.replace(/\/+$/, '');
+  return `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+}
+
+/** Express request → framework-neutral ApiRequest. */
+function toApiRequest(req: Request, rt: Runtime): ApiRequest {
+  const headers: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+  return {
+    method: req.method,
+    path: req.path,
+    params: req.params as Record<string, string>,
+    query: req.query as Record<string, string | string[] | undefined>,
+    headers,
+    body: req.body,
+    baseUrl: baseUrlOf(req, rt),
+  };
+}
+
+function send(res: Response, r: ApiResponse): void {
+  res.status(r.status);
+  for (const [k, v] of Object.entries(r.headers ?? {})) res.setHeader(k, v);
+  if (r.body === undefined || r.status === 204) {
+    res.end();
+  } else if (Buffer.isBuffer(r.body) || typeof r.body === 'string') {
+    res.send(r.body);
+  } else {
+    if (!res.getHeader('Content-Type')) res.setHeader('Content-Type', 'application/json');
+    res.send(JSON.stringify(r.body));
+  }
+}
+
+/** Execute errors go out as application/json (the ETS rejects problem+json there, §3.4); others as problem+json. */
+function sendProblem(res: Response, req: Request, err: unknown): void {
+  const problem = toProblem(err, req.originalUrl);
+  const isExecute = req.method === 'POST' && /\/execution\/?$/.test(req.path);
+  res.status(problem.status).setHeader('Content-Type', isExecute ? 'application/json' : 'application/problem+json');
+  res.send(JSON.stringify(problem));
+}
+
+/** The only Express-aware module: routes → handlers, body parsing, errors, request logs. */
+export function createApp(rt: Runtime): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'extended');
+  if (rt.config.server.url === '') app.set('trust proxy', false);
+
+  app.use((req, res, next) => {
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      rt.log.info('request', {
+        method: req.method,
+        path: req.originalUrl.length > 300 ? req.originalUrl.slice(0, 300) + '…' : req.originalUrl,
+        status: res.statusCode,
+        ms: Number(process.hrtime.bigint() - start) / 1e6,
+        ...(res.locals.jobId ? { jobId: res.locals.jobId } : {}),
+      });
+    });
+    next();
+  });
+
+  // Execute bodies: JSON only (415 otherwise), bounded by server.limits.body_size (413).
+  const json = express.json({ limit: rt.config.server.limits.body_size, type: () => true, strict: false });
+  app.post('/processes/:processId/execution', (req, res, next) => {
+    const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    if (type !== 'application/json' && !type.endsWith('+json')) {
+      next(new ApiError('unsupported-media-type', `the execute request must be application/json, got '${type || 'no Content-Type'}'`));
+      return;
+    }
+    json(req, res, next);
+  });
+
+  for (const route of routes()) {
+    app.all(route.path, (req: Request, res: Response, next: NextFunction) => {
+      const method = req.method === 'HEAD' ? 'GET' : req.method;
+      const handler = route.methods[method];
+      if (!handler) {
+        res.setHeader('Allow', [...Object.keys(route.methods), ...(route.methods.GET ? ['HEAD'] : [])].join(', '));
+        next(new ApiError('method-not-allowed', `${req.method} is not allowed on ${req.path}; use ${Object.keys(route.methods).join(', ')}`));
+        return;
+      }
+      const controller = new AbortController();
+      res.on('close', () => {
+        if (!res.writableFinished) controller.abort(new Error('client closed the connection'));
+      });
+      handler(toApiRequest(req, rt), rt, controller.signal)
+        .then((r) => {
+          const loc = r.headers?.Location;
+          if (typeof loc === 'string') res.locals.jobId = loc.split('/').pop();
+          send(res, r);
+        })
+        .catch(next);
+    });
+  }
+
+  app.use((req, _res, next) => next(new ApiError('not-found', `no resource at ${req.path}`)));
+
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const e = err as { type?: string; status?: number; message?: string };
+    let mapped: unknown = err;
+    if (!(err instanceof ApiError)) {
+      if (e?.type === 'entity.too.large') mapped = new ApiError('payload-too-large', `the request body exceeds ${rt.config.server.limits.body_size} bytes (server.limits.body_size)`);
+      else if (e?.type === 'entity.parse.failed') mapped = new ApiError('invalid-body', `the request body is not valid JSON: ${e.message}`);
+      else if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') mapped = new ApiError('unsupported-media-type', e.message ?? 'unsupported encoding');
+      else if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) mapped = new ApiError('invalid-body', e.message ?? 'bad request');
+      else rt.log.error('unhandled error', { path: req.path, error: err instanceof Error ? err.stack : String(err) });
+    }
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    sendProblem(res, req, mapped);
+  });
+  return app;
+}

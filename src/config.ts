@@ -1,0 +1,187 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Ajv } from 'ajv';
+import YAML from 'yaml';
+
+/** The typed configuration (config.yml). Relative paths are resolved against the working directory. */
+export interface Config {
+  server: {
+    /** Public base URL; empty = derived from each request's Host header. */
+    url: string;
+    host: string;
+    port: number;
+    limits: {
+      /** Maximum execute request body, bytes. */
+      body_size: number;
+      /** Async jobs running at once; others wait in the queue. */
+      max_running_jobs: number;
+      /** Maximum bytes fetched for one http(s) href. */
+      href_max_bytes: number;
+      /** Maximum pixels (width × height × images) a raster process accepts. */
+      max_pixels: number;
+    };
+  };
+  manager: { name: 'lowdb' | 'memory'; connection: string };
+  storage: { type: 'file'; path: string };
+  pool: { threads: number; idle_timeout: number };
+  processes: Record<string, { plugin: string; options: Record<string, unknown> }>;
+  security: {
+    /** Folders from which `file:` hrefs may be read. */
+    input_roots: string[];
+    /** Hosts that http(s) hrefs and subscriber callbacks may reach (exact names, or `*.domain`). */
+    allowed_hosts: string[];
+    /** Allow loopback and private addresses for hrefs and callbacks (tests, closed networks). */
+    allow_internal: boolean;
+  };
+  logging: { enabled: boolean };
+  /** Folders holding extra ROK4 tile matrix set files. */
+  tms_folders: string[];
+}
+
+const processEntry = {
+  oneOf: [
+    { type: 'string', minLength: 1 },
+    {
+      type: 'object',
+      required: ['plugin'],
+      additionalProperties: false,
+      properties: { plugin: { type: 'string', minLength: 1 }, options: { type: 'object', default: {} } },
+    },
+  ],
+};
+
+/** JSON Schema of config.yml, with defaults (ajv `useDefaults`). */
+export const CONFIG_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['processes'],
+  properties: {
+    server: {
+      type: 'object',
+      default: {},
+      additionalProperties: false,
+      properties: {
+        url: { type: 'string', default: '' },
+        host: { type: 'string', default: '0.0.0.0' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 5000 },
+        limits: {
+          type: 'object',
+          default: {},
+          additionalProperties: false,
+          properties: {
+            body_size: { type: 'integer', minimum: 1024, default: 64 * 1024 * 1024 },
+            max_running_jobs: { type: 'integer', minimum: 1, default: 2 },
+            href_max_bytes: { type: 'integer', minimum: 1, default: 4 * 1024 * 1024 * 1024 },
+            max_pixels: { type: 'integer', minimum: 1, default: 4_000_000_000 },
+          },
+        },
+      },
+    },
+    manager: {
+      type: 'object',
+      default: {},
+      additionalProperties: false,
+      properties: {
+        name: { enum: ['lowdb', 'memory'], default: 'lowdb' },
+        connection: { type: 'string', default: './data/jobs' },
+      },
+    },
+    storage: {
+      type: 'object',
+      default: {},
+      additionalProperties: false,
+      properties: {
+        type: { enum: ['file'], default: 'file' },
+        path: { type: 'string', default: './data/store' },
+      },
+    },
+    pool: {
+      type: 'object',
+      default: {},
+      additionalProperties: false,
+      properties: {
+        threads: { type: 'integer', minimum: 0, default: 0 },
+        idle_timeout: { type: 'number', minimum: 0, default: 30 },
+      },
+    },
+    processes: { type: 'object', minProperties: 1, additionalProperties: processEntry, propertyNames: { pattern: '^[A-Za-z0-9_.-]+$' } },
+    security: {
+      type: 'object',
+      default: {},
+      additionalProperties: false,
+      properties: {
+        input_roots: { type: 'array', items: { type: 'string' }, default: ['./data/inputs'] },
+        allowed_hosts: { type: 'array', items: { type: 'string' }, default: [] },
+        allow_internal: { type: 'boolean', default: false },
+      },
+    },
+    logging: { type: 'object', default: {}, additionalProperties: false, properties: { enabled: { type: 'boolean', default: true } } },
+    tms_folders: { type: 'array', items: { type: 'string' }, default: [] },
+  },
+} as const;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const ENV_PATTERN = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/**
+ * Replaces `${VAR}` and `${VAR:-default}` in string scalars. A scalar that is exactly one such
+ * expression takes the YAML type of its value, so `port: ${PORT:-5000}` is the integer 5000.
+ */
+export function substituteEnv(value: unknown, env: NodeJS.ProcessEnv): unknown {
+  if (typeof value === 'string') {
+    const whole = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}$/.exec(value);
+    const replaced = value.replace(ENV_PATTERN, (_m, name: string, def: string | undefined) => env[name] ?? def ?? '');
+    return whole ? YAML.parse(replaced === '' ? '""' : replaced) ?? replaced : replaced;
+  }
+  if (Array.isArray(value)) return value.map((v) => substituteEnv(v, env));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteEnv(v, env)]));
+  }
+  return value;
+}
+
+const ajv = new Ajv({ useDefaults: true, allErrors: false, strict: false });
+const validateConfig = ajv.compile(CONFIG_SCHEMA);
+
+/** Parses, substitutes and validates a config text; throws a ConfigError naming the bad key. */
+export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env, source = 'config'): Config {
+  let raw: unknown;
+  try {
+    raw = YAML.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${source}: not valid YAML: ${(err as Error).message}`);
+  }
+  const data = substituteEnv(raw ?? {}, env) as Record<string, unknown>;
+  if (!validateConfig(data)) {
+    const e = validateConfig.errors![0];
+    const key = (e.instancePath || '').replace(/^\//, '').replace(/\//g, '.') || '(top level)';
+    const extra = e.params && 'additionalProperty' in e.params ? ` '${(e.params as { additionalProperty: string }).additionalProperty}'` : '';
+    throw new ConfigError(`${source}: invalid key ${key}: ${e.message}${extra}`);
+  }
+  const config = data as unknown as Config;
+  for (const [id, entry] of Object.entries(config.processes)) {
+    config.processes[id] = typeof entry === 'string' ? { plugin: entry, options: {} } : { plugin: entry.plugin, options: entry.options ?? {} };
+  }
+  config.manager.connection = path.resolve(config.manager.connection);
+  config.storage.path = path.resolve(config.storage.path);
+  config.security.input_roots = config.security.input_roots.map((p) => path.resolve(p));
+  config.tms_folders = config.tms_folders.map((p) => path.resolve(p));
+  return config;
+}
+
+/** Loads `DALLAGE_CONFIG` or ./config.yml. */
+export function loadConfig(file = process.env.DALLAGE_CONFIG ?? 'config.yml', env: NodeJS.ProcessEnv = process.env): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+  }
+  return parseConfig(text, env, file);
+}

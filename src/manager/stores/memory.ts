@@ -1,0 +1,53 @@
+import type { JobRecord, JobStatus } from '../job.js';
+import { pageNewestFirst, type JobFilter, type JobPage, type JobStore } from '../store.js';
+
+/** Jobs in memory only: for tests and throw-away servers. */
+export class MemoryJobStore implements JobStore {
+  readonly name = 'memory';
+  private readonly byId = new Map<string, JobRecord>();
+  private ordered: JobRecord[] = [];
+
+  async open(): Promise<void> {}
+
+  async create(job: JobRecord): Promise<void> {
+    if (this.byId.has(job.jobID)) throw new Error(`job ${job.jobID} exists`);
+    const copy = structuredClone(job);
+    this.byId.set(job.jobID, copy);
+    this.ordered.push(copy);
+  }
+
+  async get(id: string): Promise<JobRecord | undefined> {
+    const job = this.byId.get(id);
+    return job && structuredClone(job);
+  }
+
+  async list(filter: JobFilter, offset: number, limit: number, now = Date.now()): Promise<JobPage> {
+    const page = pageNewestFirst(this.ordered, filter, offset, limit, now);
+    return { jobs: page.jobs.map((j) => structuredClone(j)), more: page.more };
+  }
+
+  async update(id: string, patch: Partial<JobRecord>): Promise<JobRecord | undefined> {
+    const job = this.byId.get(id);
+    if (!job) return undefined;
+    Object.assign(job, structuredClone(patch));
+    return structuredClone(job);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const job = this.byId.get(id);
+    if (!job) return false;
+    this.byId.delete(id);
+    this.ordered = this.ordered.filter((j) => j !== job);
+    return true;
+  }
+
+  async findByStatus(statuses: JobStatus[]): Promise<JobRecord[]> {
+    return this.ordered.filter((j) => statuses.includes(j.status)).map((j) => structuredClone(j));
+  }
+
+  async count(): Promise<number> {
+    return this.byId.size;
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,69 @@
+import { mkdtemp, rm, mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseConfig, type Config } from '../../src/config.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+
+export interface TestServer extends RunningServer {
+  /** Temp folder holding jobs, storage and inputs of this server. */
+  dir: string;
+  /** The folder `file:` hrefs may be read from. */
+  inputRoot: string;
+  config: Config;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the real server on port 0 with a fresh temp data folder (e2e tests talk HTTP to it).
+ * `yaml` is merged over the default test config (extra processes, limits, security).
+ */
+export async function startTestServer(options: { yaml?: string; processes?: Record<string, unknown>; dir?: string; limits?: Record<string, unknown>; security?: Record<string, unknown>; manager?: 'lowdb' | 'memory' } = {}): Promise<TestServer> {
+  const dir = options.dir ?? (await mkdtemp(path.join(os.tmpdir(), 'dallage-test-')));
+  const inputRoot = path.join(dir, 'inputs');
+  await mkdir(inputRoot, { recursive: true });
+  const config = parseConfig(
+    JSON.stringify({
+      server: { host: '127.0.0.1', port: 0, limits: { max_running_jobs: 2, ...(options.limits ?? {}) } },
+      manager: { name: options.manager ?? 'lowdb', connection: path.join(dir, 'jobs') },
+      storage: { type: 'file', path: path.join(dir, 'store') },
+      pool: { threads: 2 },
+      processes: options.processes ?? { echo: 'echo', 'hello-world': 'hello-world' },
+      security: { input_roots: [inputRoot], allowed_hosts: [], allow_internal: false, ...(options.security ?? {}) },
+      logging: { enabled: !!process.env.DALLAGE_TEST_LOGS },
+    }),
+    {},
+    'test config',
+  );
+  const server = await startServer(config);
+  return {
+    ...server,
+    dir,
+    inputRoot,
+    config,
+    async stop() {
+      await server.close();
+      if (!options.dir) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls a job until it leaves accepted/running (or the timeout passes). */
+export async function waitForJob(baseUrl: string, jobId: string, timeoutMs = 60_000): Promise<Record<string, unknown>> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await fetch(`${baseUrl}/jobs/${jobId}`);
+    const body = (await res.json()) as Record<string, unknown>;
+    if (body.status !== 'accepted' && body.status !== 'running') return body;
+    if (Date.now() > end) throw new Error(`job ${jobId} still ${body.status} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** POST an execute request; returns the fetch Response. */
+export function execute(baseUrl: string, processId: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${baseUrl}/processes/${processId}/execution`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
