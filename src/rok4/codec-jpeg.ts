@@ -1,0 +1,48 @@
+import sharp from 'sharp';
+
+/**
+ * JPEG tiles (rok4.md §5.2): a complete baseline JFIF stream per tile, from RGB, 4:2:0, standard
+ * Huffman tables, not progressive, no restart markers: libjpeg defaults, which is what sharp
+ * (libjpeg-turbo) produces once its own optimisations are switched off.
+ */
+export async function jpegEncode(pixels: Uint8Array, width: number, height: number, quality: number): Promise<Buffer> {
+  if (pixels.length !== width * height * 3) throw new Error('JPEG: tiles must be 3-channel RGB');
+  const stream = await sharp(pixels, { raw: { width, height, channels: 3 } })
+    .jpeg({
+      quality,
+      chromaSubsampling: '4:2:0',
+      progressive: false,
+      mozjpeg: false,
+      optimiseCoding: false,
+      trellisQuantisation: false,
+      overshootDeringing: false,
+      optimiseScans: false,
+    })
+    .toBuffer();
+  return withJfifHeader(stream);
+}
+
+/**
+ * The JFIF APP0 segment libjpeg writes by default (version 1.01, no density unit, 1:1, no thumbnail).
+ * libvips leaves it out; ROK4 tiles are "complete JFIF streams" (§5.2), so it is put back.
+ */
+const JFIF_APP0 = Buffer.from([0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00]);
+
+function withJfifHeader(stream: Buffer): Buffer {
+  if (stream[0] !== 0xff || stream[1] !== 0xd8) throw new Error('JPEG: encoder output does not start with SOI');
+  if (stream[2] === 0xff && stream[3] === 0xe0) return stream;
+  return Buffer.concat([stream.subarray(0, 2), JFIF_APP0, stream.subarray(2)]);
+}
+
+/** Decodes a JPEG tile to interleaved RGB. */
+export async function jpegDecode(bytes: Uint8Array, width: number, height: number): Promise<Uint8Array> {
+  const { data, info } = await sharp(bytes).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  if (info.width !== width || info.height !== height) {
+    throw new Error(`JPEG tile is ${info.width}x${info.height}, ${width}x${height} expected`);
+  }
+  if (info.channels === 3) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  // A gray JPEG (never written by ROK4) still decodes to RGB.
+  const rgb = new Uint8Array(width * height * 3);
+  for (let i = 0; i < width * height; i++) rgb.fill(data[i * info.channels], i * 3, i * 3 + 3);
+  return rgb;
+}
