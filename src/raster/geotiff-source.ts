@@ -1,0 +1,500 @@
+/**
+ * Source rasters (GeoTIFF, TIFF + world file): description in the main thread (`describeRaster`) and
+ * window reading inside worker threads (`openRasterWindows`). DESIGN.md §6, rok4.md §8.1/§8.4.
+ *
+ * Pixels are decoded with libvips (sharp) for 8-bit images — ~8x faster than geotiff.js and it decodes only
+ * the tiles/strips a window touches — and with geotiff.js for float32 images and for 1-bit internal masks,
+ * which libvips does not load per IFD. Metadata (IFDs, GeoKeys, GDAL tags) comes from geotiff.js.
+ */
+import { open, stat } from 'node:fs/promises';
+import { fromFile, type GeoTIFF, type GeoTIFFImage } from 'geotiff';
+import sharp from 'sharp';
+import { resolveCrs, type Bbox, type CrsInfo, UnknownCrsError } from './crs.js';
+import { readWorldFile, type GeoTransform } from './tfw.js';
+
+export type { GeoTransform } from './tfw.js';
+
+/** Why a source raster cannot be used. `code` is stable, the message says what to do. */
+export class RasterSourceError extends Error {
+  constructor(
+    readonly code: 'NOT_A_TIFF' | 'TRUNCATED' | 'NO_GEOREFERENCING' | 'UNKNOWN_CRS' | 'UNSUPPORTED_SAMPLE_FORMAT' | 'UNSUPPORTED_FORMAT' | 'UNREADABLE',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RasterSourceError';
+  }
+}
+
+export type SampleType = 'uint8' | 'float32';
+/** How the validity mask of a source is derived (GDAL's order: internal mask, then nodata, then alpha). */
+export type MaskKind = 'none' | 'nodata' | 'alpha' | 'internal-mask';
+
+/** One reduced-resolution image of the source. */
+export interface OverviewInfo {
+  width: number;
+  height: number;
+  /** Index of its IFD in the file. */
+  ifd: number;
+  /** IFD of its internal mask, when the source has one. */
+  maskIfd?: number;
+}
+
+/** Everything a worker needs to read a source raster. Plain data (structured-cloneable). */
+export interface RasterInfo {
+  path: string;
+  width: number;
+  height: number;
+  /** Number of bands (samples per pixel), alpha included. */
+  bands: number;
+  sampleType: SampleType;
+  crs: CrsInfo;
+  /** GDAL geotransform [x0, dx, rx, y0, ry, dy], pixel-corner convention. */
+  geoTransform: GeoTransform;
+  /** Where the georeferencing came from. */
+  georefSource: 'geotiff' | 'worldfile';
+  /** [xmin, ymin, xmax, ymax] of the image in its CRS. */
+  bbox: Bbox;
+  /** Nodata value per band (GDAL_NODATA tag or the `nodata` option), or null. */
+  nodata: number[] | null;
+  mask: MaskKind;
+  /** Band index (0-based) of the alpha channel when `mask` is 'alpha'. */
+  alphaBand?: number;
+  /** IFD index of the full-resolution image and of its internal mask. */
+  ifd: number;
+  maskIfd?: number;
+  /** Overviews, largest first. */
+  overviews: OverviewInfo[];
+  tiled: boolean;
+  /** Tile size, or [width, rowsPerStrip] for stripped images. */
+  blockWidth: number;
+  blockHeight: number;
+  /** TIFF Compression tag value and its name. */
+  compression: number;
+  compressionName: string;
+  /** Photometric interpretation (2 RGB, 6 YCbCr, 1 min-is-black…). */
+  photometric: number;
+  predictor: number;
+  bigTiff: boolean;
+  /** File size in bytes. */
+  byteSize: number;
+}
+
+export interface DescribeOptions {
+  /** Declared CRS: used when the file has none, and overrides the file's one (like gdal -a_srs). */
+  srs?: string;
+  /** Nodata value(s): one for all bands or one per band; overrides the GDAL_NODATA tag. */
+  nodata?: number | number[];
+}
+
+const COMPRESSION_NAMES: Record<number, string> = {
+  1: 'none', 5: 'lzw', 6: 'old-jpeg', 7: 'jpeg', 8: 'deflate', 32946: 'deflate', 32773: 'packbits', 34712: 'jpeg2000',
+  34887: 'lerc', 50000: 'zstd', 50001: 'webp', 34925: 'lzma',
+};
+
+/** TIFF/BigTIFF signatures; JPEG2000 ones get their own message. */
+async function checkSignature(file: string): Promise<{ bigTiff: boolean }> {
+  const fh = await open(file, 'r');
+  try {
+    const head = Buffer.alloc(12);
+    const { bytesRead } = await fh.read(head, 0, 12, 0);
+    const b = head.subarray(0, bytesRead);
+    const le = b[0] === 0x49 && b[1] === 0x49;
+    const be = b[0] === 0x4d && b[1] === 0x4d;
+    if (bytesRead >= 8 && (le || be)) {
+      const magic = le ? b.readUInt16LE(2) : b.readUInt16BE(2);
+      if (magic === 42) return { bigTiff: false };
+      if (magic === 43) return { bigTiff: true };
+    }
+    const jp2 = Buffer.from([0, 0, 0, 0x0c, 0x6a, 0x50, 0x20, 0x20]);
+    const j2k = Buffer.from([0xff, 0x4f, 0xff, 0x51]);
+    if (b.subarray(0, 8).equals(jp2) || b.subarray(0, 4).equals(j2k)) {
+      throw new RasterSourceError(
+        'UNSUPPORTED_FORMAT',
+        `${file} is JPEG 2000: no maintained JPEG 2000 decoder exists for Node.js; convert it to GeoTIFF first (gdal_translate -of COG)`,
+      );
+    }
+    throw new RasterSourceError('NOT_A_TIFF', `${file} is not a TIFF file (bad signature); expected GeoTIFF or TIFF + world file`);
+  } finally {
+    await fh.close();
+  }
+}
+
+function num(v: unknown, fallback: number): number {
+  if (typeof v === 'number') return v;
+  if (ArrayBuffer.isView(v) || Array.isArray(v)) return Number((v as ArrayLike<number>)[0] ?? fallback);
+  return fallback;
+}
+
+/** Sum check: every tile/strip must lie inside the file, else it is truncated. */
+async function checkNotTruncated(file: string, image: GeoTIFFImage, byteSize: number): Promise<void> {
+  const fd = image.getFileDirectory();
+  const tiled = fd.hasTag('TileOffsets');
+  const offsets = (await fd.loadValue(tiled ? 'TileOffsets' : 'StripOffsets')) as ArrayLike<number | bigint> | undefined;
+  const counts = (await fd.loadValue(tiled ? 'TileByteCounts' : 'StripByteCounts')) as ArrayLike<number | bigint> | undefined;
+  if (!offsets || !counts) throw new RasterSourceError('UNREADABLE', `${file}: no strip or tile offsets`);
+  for (let i = 0; i < offsets.length; i++) {
+    const end = Number(offsets[i]) + Number(counts[i] ?? 0);
+    if (Number(counts[i]) > 0 && end > byteSize) {
+      throw new RasterSourceError('TRUNCATED', `${file} is truncated: block ${i} ends at byte ${end}, the file has ${byteSize}`);
+    }
+  }
+}
+
+function geoTransformFromTags(image: GeoTIFFImage): GeoTransform | undefined {
+  const fd = image.getFileDirectory();
+  const transformation = fd.getValue('ModelTransformation') as ArrayLike<number> | undefined;
+  let gt: GeoTransform | undefined;
+  if (transformation && transformation.length >= 16) {
+    const t = transformation;
+    gt = [t[3], t[0], t[1], t[7], t[4], t[5]];
+  } else {
+    const tie = fd.getValue('ModelTiepoint') as ArrayLike<number> | undefined;
+    const scale = fd.getValue('ModelPixelScale') as ArrayLike<number> | undefined;
+    if (!tie || !scale || tie.length < 6 || scale.length < 2) return undefined;
+    // Tiepoint (i, j) ↔ (x, y): origin = x − i·sx, y + j·sy (north-up image, y scale stored positive).
+    gt = [tie[3] - tie[0] * scale[0], scale[0], 0, tie[4] + tie[1] * scale[1], 0, -scale[1]];
+  }
+  const keys = image.getGeoKeys();
+  if (keys?.GTRasterTypeGeoKey === 2) {
+    // PixelIsPoint: the tie point is a pixel centre; GDAL moves the origin half a pixel up-left.
+    gt = [gt[0] - 0.5 * gt[1] - 0.5 * gt[2], gt[1], gt[2], gt[3] - 0.5 * gt[4] - 0.5 * gt[5], gt[4], gt[5]];
+  }
+  return gt;
+}
+
+function crsFromGeoKeys(image: GeoTIFFImage, file: string): CrsInfo | undefined {
+  const keys = image.getGeoKeys();
+  if (!keys) return undefined;
+  const code = keys.GTModelTypeGeoKey === 2 ? keys.GeographicTypeGeoKey : keys.ProjectedCSTypeGeoKey ?? keys.GeographicTypeGeoKey;
+  if (code === undefined) return undefined;
+  if (code === 32767) {
+    throw new RasterSourceError('UNKNOWN_CRS', `${file} has a user-defined CRS (GeoKey 32767) we cannot interpret; declare its EPSG code with the srs option`);
+  }
+  try {
+    return resolveCrs(`EPSG:${code}`);
+  } catch (err) {
+    if (err instanceof UnknownCrsError) throw new RasterSourceError('UNKNOWN_CRS', `${file}: GeoKeys name EPSG:${code}, which is not a known CRS`);
+    throw err;
+  }
+}
+
+function parseNodata(text: unknown): number | undefined {
+  if (typeof text !== 'string') return undefined;
+  const t = text.replace(/\0/g, '').trim();
+  if (!t) return undefined;
+  if (/^nan$/i.test(t)) return NaN;
+  const v = Number(t);
+  return Number.isNaN(v) ? undefined : v;
+}
+
+function bbox(gt: GeoTransform, width: number, height: number): Bbox {
+  const xs = [gt[0], gt[0] + width * gt[1], gt[0] + height * gt[2], gt[0] + width * gt[1] + height * gt[2]];
+  const ys = [gt[3], gt[3] + width * gt[4], gt[3] + height * gt[5], gt[3] + width * gt[4] + height * gt[5]];
+  return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
+}
+
+/**
+ * Opens a source raster and describes it (main thread). Reads only the header, IFDs and block tables.
+ * @throws RasterSourceError with code NOT_A_TIFF, TRUNCATED, NO_GEOREFERENCING, UNKNOWN_CRS,
+ *   UNSUPPORTED_SAMPLE_FORMAT, UNSUPPORTED_FORMAT (JPEG 2000) or UNREADABLE.
+ */
+export async function describeRaster(file: string, options: DescribeOptions = {}): Promise<RasterInfo> {
+  let byteSize: number;
+  try {
+    byteSize = (await stat(file)).size;
+  } catch (err) {
+    throw new RasterSourceError('UNREADABLE', `cannot read ${file}: ${(err as Error).message}`);
+  }
+  const { bigTiff } = await checkSignature(file);
+  let tiff: GeoTIFF;
+  let imageCount: number;
+  try {
+    tiff = await fromFile(file);
+    imageCount = await tiff.getImageCount();
+  } catch (err) {
+    throw new RasterSourceError('TRUNCATED', `${file} is truncated or corrupt: ${(err as Error).message}`);
+  }
+  const images: GeoTIFFImage[] = [];
+  try {
+    for (let i = 0; i < imageCount; i++) images.push(await tiff.getImage(i));
+  } catch (err) {
+    throw new RasterSourceError('TRUNCATED', `${file} is truncated or corrupt: ${(err as Error).message}`);
+  }
+  const main = images[0];
+  const fd = main.getFileDirectory();
+  const width = main.getWidth();
+  const height = main.getHeight();
+  const bands = main.getSamplesPerPixel();
+  const bits = num(fd.getValue('BitsPerSample'), 1);
+  const format = num(fd.getValue('SampleFormat'), 1);
+  const planar = num(fd.getValue('PlanarConfiguration'), 1);
+  let sampleType: SampleType;
+  if (bits === 8 && format === 1 && bands >= 1 && bands <= 4) sampleType = 'uint8';
+  else if (bits === 32 && format === 3 && bands === 1) sampleType = 'float32';
+  else {
+    const kind = format === 3 ? 'float' : format === 2 ? 'int' : 'uint';
+    throw new RasterSourceError(
+      'UNSUPPORTED_SAMPLE_FORMAT',
+      `${file} has ${bands} band(s) of ${kind}${bits}: only 8-bit unsigned images of 1 to 4 bands and 1-band float32 images are supported`,
+    );
+  }
+  if (planar !== 1 && bands > 1) {
+    // libvips reads planar TIFFs, geotiff.js too; nothing to refuse, noted for the record.
+  }
+  await checkNotTruncated(file, main, byteSize);
+
+  // Georeferencing: GeoTIFF tags first (GDAL's default order), then a world file.
+  let geoTransform = geoTransformFromTags(main);
+  let georefSource: RasterInfo['georefSource'] = 'geotiff';
+  let crs: CrsInfo | undefined;
+  if (options.srs) {
+    try {
+      crs = resolveCrs(options.srs);
+    } catch (err) {
+      throw new RasterSourceError('UNKNOWN_CRS', `srs option: ${(err as Error).message}`);
+    }
+  } else crs = crsFromGeoKeys(main, file);
+  if (!geoTransform) {
+    const world = await readWorldFile(file);
+    if (world) {
+      geoTransform = world.geoTransform;
+      georefSource = 'worldfile';
+    }
+  }
+  if (!geoTransform) {
+    throw new RasterSourceError('NO_GEOREFERENCING', `${file} is not georeferenced: no GeoTIFF tags and no world file (.tfw) beside it`);
+  }
+  if (!crs) {
+    throw new RasterSourceError(
+      'NO_GEOREFERENCING',
+      `${file} has no CRS: ${georefSource === 'worldfile' ? 'a world file carries none' : 'its GeoKeys name none'}; declare it with the srs option`,
+    );
+  }
+
+  // Masks: classify the other IFDs by NewSubfileType (bit 0 reduced resolution, bit 2 transparency mask).
+  let maskIfd: number | undefined;
+  const overviews: OverviewInfo[] = [];
+  const overviewMasks: Array<{ ifd: number; width: number; height: number }> = [];
+  for (let i = 1; i < images.length; i++) {
+    const subfile = num(images[i].getFileDirectory().getValue('NewSubfileType'), 0);
+    const w = images[i].getWidth();
+    const h = images[i].getHeight();
+    if (subfile & 4) {
+      if (w === width && h === height && !(subfile & 1)) maskIfd = i;
+      else overviewMasks.push({ ifd: i, width: w, height: h });
+    } else if (subfile & 1) overviews.push({ width: w, height: h, ifd: i });
+  }
+  for (const ov of overviews) {
+    const m = overviewMasks.find((o) => o.width === ov.width && o.height === ov.height);
+    if (m && maskIfd !== undefined) ov.maskIfd = m.ifd;
+  }
+  overviews.sort((a, b) => b.width - a.width);
+
+  let nodata: number[] | null = null;
+  if (options.nodata !== undefined) {
+    nodata = Array.isArray(options.nodata) ? [...options.nodata] : new Array(bands).fill(options.nodata);
+    if (nodata.length !== bands) throw new RasterSourceError('UNREADABLE', `nodata option has ${nodata.length} values for ${bands} bands`);
+  } else {
+    const tagged = parseNodata(fd.getValue('GDAL_NODATA'));
+    if (tagged !== undefined) nodata = new Array(bands).fill(tagged);
+  }
+  const extra = fd.getValue('ExtraSamples') as ArrayLike<number> | number | undefined;
+  const extraList = extra === undefined ? [] : typeof extra === 'number' ? [extra] : Array.from(extra);
+  // Alpha: a declared associated/unassociated extra sample on a gray+alpha or RGBA image (GDAL's rule).
+  const hasAlpha = (bands === 2 || bands === 4) && extraList.length > 0 && (extraList[extraList.length - 1] === 1 || extraList[extraList.length - 1] === 2);
+  let mask: MaskKind = 'none';
+  if (maskIfd !== undefined) mask = 'internal-mask';
+  else if (nodata) mask = 'nodata';
+  else if (hasAlpha) mask = 'alpha';
+
+  const tiled = fd.hasTag('TileWidth');
+  const compression = num(fd.getValue('Compression'), 1);
+  return {
+    path: file,
+    width,
+    height,
+    bands,
+    sampleType,
+    crs,
+    geoTransform,
+    georefSource,
+    bbox: bbox(geoTransform, width, height),
+    nodata,
+    mask,
+    ...(mask === 'alpha' ? { alphaBand: bands - 1 } : {}),
+    ifd: 0,
+    ...(maskIfd !== undefined ? { maskIfd } : {}),
+    overviews,
+    tiled,
+    blockWidth: tiled ? main.getTileWidth() : width,
+    blockHeight: tiled ? main.getTileHeight() : Math.min(height, num(fd.getValue('RowsPerStrip'), height)),
+    compression,
+    compressionName: COMPRESSION_NAMES[compression] ?? `tiff-${compression}`,
+    photometric: num(fd.getValue('PhotometricInterpretation'), 1),
+    predictor: num((fd as unknown as { getValue(t: string): unknown }).getValue('Predictor'), 1),
+    bigTiff,
+    byteSize,
+  };
+}
+
+/** A pixel window of the full image (overview: undefined) or of overview `overview` (index in `info.overviews`). */
+export interface WindowRequest {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  overview?: number;
+}
+
+/** Decoded window: interleaved samples of all bands (row-major), and the validity mask (0/255). */
+export interface RasterWindow {
+  data: Uint8Array | Float32Array;
+  /** 0 = nodata, 255 = data; absent when the source has no mask (all pixels valid). */
+  mask?: Uint8Array;
+  width: number;
+  height: number;
+  channels: number;
+}
+
+/** Reads windows of one source raster. */
+export interface RasterWindowReader {
+  readonly info: RasterInfo;
+  /**
+   * Decodes a window. The window must lie inside the image (or overview): there is no padding; a window
+   * crossing the edge throws a RangeError (clip it with {@link clipWindow} first).
+   */
+  read(request: WindowRequest): Promise<RasterWindow>;
+  close(): Promise<void>;
+}
+
+/** Size of the image or overview a request addresses. */
+export function levelSize(info: RasterInfo, overview?: number): { width: number; height: number; ifd: number; maskIfd?: number } {
+  if (overview === undefined) return { width: info.width, height: info.height, ifd: info.ifd, maskIfd: info.maskIfd };
+  const ov = info.overviews[overview];
+  if (!ov) throw new RangeError(`${info.path} has no overview ${overview} (it has ${info.overviews.length})`);
+  return ov;
+}
+
+/** Intersection of a window with the image (or overview); undefined when empty. */
+export function clipWindow(info: RasterInfo, request: WindowRequest): WindowRequest | undefined {
+  const { width, height } = levelSize(info, request.overview);
+  const x0 = Math.max(0, request.x);
+  const y0 = Math.max(0, request.y);
+  const x1 = Math.min(width, request.x + request.width);
+  const y1 = Math.min(height, request.y + request.height);
+  if (x1 <= x0 || y1 <= y0) return undefined;
+  return { ...request, x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+}
+
+/** Per-worker cache of open readers (geotiff.js parses the IFDs once per file). */
+const readers = new Map<string, Promise<GeoTIFF>>();
+
+function geotiffOf(file: string): Promise<GeoTIFF> {
+  let p = readers.get(file);
+  if (!p) {
+    p = fromFile(file);
+    readers.set(file, p);
+    p.catch(() => readers.delete(file));
+  }
+  return p;
+}
+
+/** Forgets cached file handles (tests, or when a source file was replaced). */
+export async function closeRasterSources(): Promise<void> {
+  const all = [...readers.values()];
+  readers.clear();
+  await Promise.all(all.map(async (p) => (await p.catch(() => undefined))?.close?.()));
+}
+
+/** Mask from nodata values: 0 where every band equals its nodata value (NaN matches NaN), as GDAL does. */
+export function maskFromNodata(data: Uint8Array | Float32Array, channels: number, nodata: number[]): Uint8Array {
+  const pixels = data.length / channels;
+  const mask = new Uint8Array(pixels);
+  for (let p = 0, i = 0; p < pixels; p++, i += channels) {
+    let all = true;
+    for (let c = 0; c < channels; c++) {
+      const v = data[i + c];
+      const nd = nodata[c];
+      if (!(v === nd || (Number.isNaN(nd) && Number.isNaN(v)))) {
+        all = false;
+        break;
+      }
+    }
+    mask[p] = all ? 0 : 255;
+  }
+  return mask;
+}
+
+/** Mask from an alpha band: 255 where alpha > 0 (GDAL's alpha mask is the alpha value itself; only 0 vs non-0 matters, rok4.md §11.3). */
+export function maskFromAlpha(data: Uint8Array, channels: number, alphaBand: number): Uint8Array {
+  const pixels = data.length / channels;
+  const mask = new Uint8Array(pixels);
+  for (let p = 0, i = alphaBand; p < pixels; p++, i += channels) mask[p] = data[i] > 0 ? 255 : 0;
+  return mask;
+}
+
+async function readWithSharp(info: RasterInfo, ifd: number, r: WindowRequest): Promise<Uint8Array> {
+  const { data, info: out } = await sharp(info.path, { limitInputPixels: false, page: ifd, failOn: 'error' })
+    .extract({ left: r.x, top: r.y, width: r.width, height: r.height })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  if (out.channels !== info.bands || out.width !== r.width || out.height !== r.height) {
+    throw new Error(`libvips returned ${out.width}x${out.height}x${out.channels} for a ${r.width}x${r.height}x${info.bands} window`);
+  }
+  return new Uint8Array(data.buffer, data.byteOffset, data.length);
+}
+
+async function readWithGeotiff(info: RasterInfo, ifd: number, r: WindowRequest): Promise<Uint8Array | Float32Array> {
+  const tiff = await geotiffOf(info.path);
+  const image = await tiff.getImage(ifd);
+  const result = await image.readRasters({ window: [r.x, r.y, r.x + r.width, r.y + r.height], interleave: true });
+  if (info.sampleType === 'float32') return result instanceof Float32Array ? result : Float32Array.from(result as ArrayLike<number>);
+  return result instanceof Uint8Array ? result : Uint8Array.from(result as ArrayLike<number>);
+}
+
+/** Reads the 1-bit (or 8-bit) internal mask IFD through geotiff.js and returns 0/255. */
+async function readMaskIfd(info: RasterInfo, ifd: number, r: WindowRequest): Promise<Uint8Array> {
+  const tiff = await geotiffOf(info.path);
+  const image = await tiff.getImage(ifd);
+  const values = await image.readRasters({ window: [r.x, r.y, r.x + r.width, r.y + r.height], interleave: true });
+  const out = new Uint8Array(r.width * r.height);
+  for (let i = 0; i < out.length; i++) out[i] = (values as ArrayLike<number>)[i] ? 255 : 0;
+  return out;
+}
+
+/**
+ * Opens a window reader on a described raster (in a worker thread). Decoding: libvips for 8-bit images
+ * (falls back to geotiff.js if libvips refuses the file), geotiff.js for float32 and mask IFDs.
+ */
+export function openRasterWindows(info: RasterInfo): RasterWindowReader {
+  let useSharp = info.sampleType === 'uint8';
+  return {
+    info,
+    async read(request) {
+      const level = levelSize(info, request.overview);
+      const { x, y, width, height } = request;
+      if (!(Number.isInteger(x) && Number.isInteger(y) && Number.isInteger(width) && Number.isInteger(height)) || width < 1 || height < 1 || x < 0 || y < 0 || x + width > level.width || y + height > level.height) {
+        throw new RangeError(`window ${x},${y} ${width}x${height} is not inside ${info.path} (${level.width}x${level.height})`);
+      }
+      let data: Uint8Array | Float32Array;
+      if (useSharp) {
+        try {
+          data = await readWithSharp(info, level.ifd, request);
+        } catch {
+          useSharp = false;
+          data = await readWithGeotiff(info, level.ifd, request);
+        }
+      } else data = await readWithGeotiff(info, level.ifd, request);
+      let mask: Uint8Array | undefined;
+      if (info.mask === 'internal-mask' && level.maskIfd !== undefined) mask = await readMaskIfd(info, level.maskIfd, request);
+      else if (info.mask === 'nodata' && info.nodata) mask = maskFromNodata(data, info.bands, info.nodata);
+      else if (info.mask === 'alpha' && info.alphaBand !== undefined) mask = maskFromAlpha(data as Uint8Array, info.bands, info.alphaBand);
+      return { data, ...(mask ? { mask } : {}), width, height, channels: info.bands };
+    },
+    async close() {
+      const p = readers.get(info.path);
+      readers.delete(info.path);
+      await (await p?.catch(() => undefined))?.close?.();
+    },
+  };
+}
