@@ -60,10 +60,11 @@ export async function executeProcess(req: ApiRequest, rt: Runtime, signal: Abort
   if (!p) throw new ApiError('no-such-process', `no process with id '${req.params.processId}'`);
   const parsed = parseExecuteRequest(p.description, req.body);
   await rt.manager.precheck(p, parsed);
+  const prepared = await rt.manager.prepare(p, parsed, signal);
   const decision = decideExecutionMode(p.description.jobControlOptions, req.headers.prefer);
   const applied: Record<string, string> = decision.preferenceApplied ? { 'Preference-Applied': decision.preferenceApplied } : {};
   if (decision.mode === 'async') {
-    const job = await rt.manager.submit(p, parsed);
+    const job = await rt.manager.submit(p, parsed, prepared);
     return {
       status: 201,
       headers: { 'Content-Type': 'application/json', Location: `${req.baseUrl}/jobs/${job.jobID}`, ...applied },
@@ -72,7 +73,7 @@ export async function executeProcess(req: ApiRequest, rt: Runtime, signal: Abort
   }
   let result;
   try {
-    result = await rt.manager.executeSync(p, parsed, signal);
+    result = await rt.manager.executeSync(p, parsed, prepared, signal);
   } catch (err) {
     if (err instanceof ApiError) throw err;
     // A failure inside the process: 500 with the reason, still JSON (the ETS wants application/json).

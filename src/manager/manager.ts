@@ -39,6 +39,14 @@ interface QueuedJob {
   id: string;
   process: RegisteredProcess;
   parsed: ParsedExecute;
+  prepared: Prepared;
+}
+
+/** Inputs resolved before an execution (and before a job is created, so bad input gets a 400). */
+export interface Prepared {
+  inputs: Record<string, unknown>;
+  /** Temp folder of the execution (base64 and downloaded inputs); removed when it ends. */
+  tmpDir: string;
 }
 
 /** Progress is persisted at most this often; GET /jobs/{id} reads the live value in between. */
@@ -87,11 +95,44 @@ export class JobManager {
     }
   }
 
+  /**
+   * Resolves the inputs (hrefs fetched, base64 written to a temp folder) and runs the process's own
+   * precheck, so that what can be known before any work is answered with a 400 (DESIGN §8).
+   */
+  async prepare(process: RegisteredProcess, parsed: ParsedExecute, signal?: AbortSignal): Promise<Prepared> {
+    const tmpDir = await fs.mkdtemp(path.join(os.tmpdir(), 'dallage-exec-'));
+    try {
+      const inputs = await resolveInputs(process.description, parsed, {
+        security: this.deps.config.security,
+        hrefMaxBytes: this.deps.config.server.limits.href_max_bytes,
+        tmpDir,
+        signal,
+      });
+      await process.precheck?.(inputs, {
+        signal: signal ?? new AbortController().signal,
+        storage: this.deps.storage,
+        datastore: this.deps.datastore,
+        pool: this.deps.pool,
+        log: this.deps.log,
+        options: this.optionsOf(process),
+        outputs: Object.keys(parsed.outputs),
+      });
+      return { inputs, tmpDir };
+    } catch (err) {
+      await fs.rm(tmpDir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  private optionsOf(process: RegisteredProcess): Record<string, unknown> {
+    return { ...process.options, max_pixels: this.deps.config.server.limits.max_pixels, tms_folders: this.deps.config.tms_folders };
+  }
+
   /** Runs a synchronous execution: no job is created (ogcapi-processes.md §0.1, Permission 7 not used). */
-  async executeSync(process: RegisteredProcess, parsed: ParsedExecute, signal: AbortSignal): Promise<{ executionId: string; outputs: Record<string, OutputData> }> {
+  async executeSync(process: RegisteredProcess, parsed: ParsedExecute, prepared: Prepared, signal: AbortSignal): Promise<{ executionId: string; outputs: Record<string, OutputData> }> {
     const executionId = randomUUID();
     const log = this.deps.log.child({ executionId, processID: process.description.id });
-    const outputs = await this.runExecution(executionId, process, parsed, signal, () => {}, () => {}, log);
+    const outputs = await this.runExecution(executionId, process, parsed, prepared, signal, () => {}, () => {}, log);
     // References of a sync execution are kept in storage and served under /outputs/.
     const refs = Object.entries(parsed.outputs).filter(([, o]) => o.transmissionMode === 'reference');
     if (refs.length) {
@@ -106,7 +147,7 @@ export class JobManager {
   }
 
   /** Creates an async job (stored before the answer) and queues it. */
-  async submit(process: RegisteredProcess, parsed: ParsedExecute): Promise<JobRecord> {
+  async submit(process: RegisteredProcess, parsed: ParsedExecute, prepared: Prepared): Promise<JobRecord> {
     const now = new Date().toISOString();
     const job: JobRecord = {
       jobID: randomUUID(),
@@ -119,9 +160,14 @@ export class JobManager {
       updated: now,
       request: { outputs: parsed.outputs, response: parsed.response, ...(parsed.subscriber ? { subscriber: parsed.subscriber } : {}) },
     };
-    await this.deps.store.create(job);
+    try {
+      await this.deps.store.create(job);
+    } catch (err) {
+      await fs.rm(prepared.tmpDir, { recursive: true, force: true });
+      throw err;
+    }
     this.deps.log.info('job accepted', { jobId: job.jobID, processID: job.processID });
-    this.queue.push({ id: job.jobID, process, parsed });
+    this.queue.push({ id: job.jobID, process, parsed, prepared });
     this.pump();
     return job;
   }
@@ -141,9 +187,12 @@ export class JobManager {
     }
   }
 
-  private async runJob({ id, process, parsed }: QueuedJob): Promise<void> {
+  private async runJob({ id, process, parsed, prepared }: QueuedJob): Promise<void> {
     const stored = await this.deps.store.get(id);
-    if (!stored || stored.status !== 'accepted') return; // dismissed while queued
+    if (!stored || stored.status !== 'accepted') {
+      await fs.rm(prepared.tmpDir, { recursive: true, force: true });
+      return; // dismissed while queued
+    }
     const log = this.deps.log.child({ jobId: id, processID: process.description.id });
     const controller = new AbortController();
     const started = new Date().toISOString();
@@ -180,7 +229,7 @@ export class JobManager {
     };
 
     try {
-      const outputs = await this.runExecution(id, process, parsed, controller.signal, progress, warn, log);
+      const outputs = await this.runExecution(id, process, parsed, prepared, controller.signal, progress, warn, log);
       if (controller.signal.aborted) return;
       const results: Record<string, ResultEntry> = {};
       for (const [outputId, o] of Object.entries(outputs)) {
@@ -237,19 +286,14 @@ export class JobManager {
     id: string,
     process: RegisteredProcess,
     parsed: ParsedExecute,
+    prepared: Prepared,
     signal: AbortSignal,
     progress: ProcessContext['progress'],
     warn: ProcessContext['warn'],
     log: Logger,
   ): Promise<Record<string, OutputData>> {
-    const tmpDir = await fs.mkdtemp(path.join(os.tmpdir(), `dallage-${id.slice(0, 8)}-`));
+    const { inputs, tmpDir } = prepared;
     try {
-      const inputs = await resolveInputs(process.description, parsed, {
-        security: this.deps.config.security,
-        hrefMaxBytes: this.deps.config.server.limits.href_max_bytes,
-        tmpDir,
-        signal,
-      });
       const ctx: ProcessContext = {
         jobId: id,
         signal,
@@ -259,7 +303,7 @@ export class JobManager {
         datastore: this.deps.datastore,
         pool: this.deps.pool,
         log,
-        options: { ...process.options, max_pixels: this.deps.config.server.limits.max_pixels, tms_folders: this.deps.config.tms_folders },
+        options: this.optionsOf(process),
         outputs: Object.keys(parsed.outputs),
         tmpDir,
       };
@@ -301,7 +345,10 @@ export class JobManager {
     if (job.status === 'dismissed') return job;
     const live = this.live.get(id);
     const qi = this.queue.findIndex((q) => q.id === id);
-    if (qi >= 0) this.queue.splice(qi, 1);
+    if (qi >= 0) {
+      const [queued] = this.queue.splice(qi, 1);
+      await fs.rm(queued.prepared.tmpDir, { recursive: true, force: true });
+    }
     const now = new Date().toISOString();
     const patch: Partial<JobRecord> = { status: 'dismissed', message: 'dismissed by the client', updated: now, ...(FINISHED.includes(job.status) ? {} : { finished: now }), results: undefined };
     if (live) {

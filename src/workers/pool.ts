@@ -15,6 +15,14 @@ export interface WorkerPool {
    */
   run<T>(filename: string, name: string, payload: unknown, options?: { signal?: AbortSignal; transferList?: Transferable[] }): Promise<T>;
   destroy(): Promise<void>;
+  /** Tasks started and not yet settled, tasks waiting, live worker threads (tests, monitoring). */
+  stats?(): PoolStats;
+}
+
+export interface PoolStats {
+  running: number;
+  queued: number;
+  threads: number;
 }
 
 export interface PoolConfig {
@@ -27,6 +35,7 @@ export interface PoolConfig {
 export class PiscinaPool implements WorkerPool {
   readonly threads: number;
   private readonly piscina: Piscina;
+  private pending = 0;
 
   constructor(config: PoolConfig = {}) {
     this.threads = config.threads && config.threads > 0 ? config.threads : Math.max(1, os.availableParallelism());
@@ -35,16 +44,26 @@ export class PiscinaPool implements WorkerPool {
       maxThreads: this.threads,
       idleTimeout: (config.idle_timeout ?? 30) * 1000,
       // Tasks of every process share the pool; the module is chosen per task.
+      // An empty workerData: geotiff.js pulls in the web-worker package, which reads
+      // `workerData.mod` at import in any worker thread and throws when workerData is undefined.
+      workerData: {},
     });
   }
 
   run<T>(filename: string, name: string, payload: unknown, options: { signal?: AbortSignal; transferList?: Transferable[] } = {}): Promise<T> {
-    return this.piscina.run(payload, {
+    this.pending++;
+    const task = this.piscina.run(payload, {
       filename,
       name,
       signal: options.signal as AbortSignal | undefined,
       transferList: options.transferList as never,
     }) as Promise<T>;
+    return task.finally(() => this.pending--);
+  }
+
+  stats(): PoolStats {
+    const queued = this.piscina.queueSize;
+    return { running: Math.max(0, this.pending - queued), queued, threads: this.piscina.threads.length };
   }
 
   async destroy(): Promise<void> {

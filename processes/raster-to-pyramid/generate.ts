@@ -1,0 +1,140 @@
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { resolveCrs } from '../../src/raster/crs.js';
+import type { RasterInfo } from '../../src/raster/geotiff-source.js';
+import type { KernelName } from '../../src/raster/kernels.js';
+import type { TileMatrixSet } from '../../src/raster/tms.js';
+import { fileLevelStorage, type PyramidDescriptor } from '../../src/rok4/descriptor.js';
+import { formatName, MASK_FORMAT } from '../../src/rok4/formats.js';
+import { Rok4PyramidWriter } from '../../src/rok4/writer.js';
+import type { Storage } from '../../src/storage/storage.js';
+import type { WorkerPool } from '../../src/workers/pool.js';
+import { PriorityScheduler } from '../../src/workers/scheduler.js';
+import { imagesTouching, key, mortonRank, type PyramidPlan } from './plan.js';
+import type { SlabSpec } from './slab-encoder.js';
+import type { BottomSlabTask, HalfSlab, SlabResult, UpperSlabTask } from './slab-tasks.js';
+
+const TASKS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'slab-tasks.js');
+
+export interface GenerateRequest {
+  storage: Storage;
+  pool: WorkerPool;
+  signal: AbortSignal;
+  progress: (percent: number, message: string) => void;
+  name: string;
+  tms: TileMatrixSet;
+  plan: PyramidPlan;
+  spec: SlabSpec;
+  interpolation: KernelName;
+  images: RasterInfo[];
+}
+
+export interface GenerateResult {
+  descriptor: PyramidDescriptor;
+  writer: Rok4PyramidWriter;
+  slabsWritten: number;
+  /** Bytes of data and mask slabs written. */
+  bytes: number;
+}
+
+/** The descriptor of a new FILE pyramid for a plan (rok4.md §3): levels top → bottom. */
+export function describePyramid(name: string, tms: TileMatrixSet, plan: PyramidPlan, spec: SlabSpec, interpolation: KernelName): PyramidDescriptor {
+  return {
+    tile_matrix_set: tms.id,
+    format: formatName(spec.compression, spec.sampleType),
+    ...(spec.mask ? { mask_format: MASK_FORMAT } : {}),
+    raster_specifications: {
+      channels: spec.channels,
+      nodata: spec.nodata.map((v) => String(v)).join(','),
+      photometric: spec.channels >= 3 ? 'rgb' : 'gray',
+      interpolation,
+    },
+    levels: [...plan.levels].reverse().map((l) => ({
+      id: l.tm.id,
+      tiles_per_width: spec.tilesPerWidth,
+      tiles_per_height: spec.tilesPerHeight,
+      tile_limits: l.tileLimits,
+      storage: fileLevelStorage(name, l.tm.id, 2, spec.mask),
+    })),
+  } as PyramidDescriptor;
+}
+
+/**
+ * Writes a pyramid: bottom slabs from the images, upper slabs from their children's halves, walked
+ * depth-first in Z-order through a priority scheduler (parents first), so memory stays bounded by a few
+ * quadrants per level (DESIGN §6). Slabs are written as they come; the list and the descriptor are written
+ * by the caller's `writer.commit()` once everything succeeded (the descriptor is the commit point, §7).
+ * Progress = slabs done / slabs planned.
+ */
+export async function generatePyramid(req: GenerateRequest): Promise<GenerateResult> {
+  const { plan, spec, storage, pool, signal } = req;
+  const descriptor = describePyramid(req.name, req.tms, plan, spec, req.interpolation);
+  const writer = new Rok4PyramidWriter(storage, req.name, descriptor);
+  const scheduler = new PriorityScheduler(pool.threads + 1, signal);
+  const slab = { tilesPerWidth: spec.tilesPerWidth, tilesPerHeight: spec.tilesPerHeight };
+  const top = plan.levels.length - 1;
+  const tmsCrs = resolveCrs(req.tms.crs);
+  const doneByLevel = plan.levels.map(() => 0);
+  let done = 0;
+  let slabsWritten = 0;
+  let bytes = 0;
+
+  const report = (levelIndex: number) => {
+    done++;
+    doneByLevel[levelIndex]++;
+    const l = plan.levels[levelIndex];
+    req.progress((done / plan.totalSlabs) * 100, `level ${l.tm.id}: ${doneByLevel[levelIndex]}/${l.slabs.size} slabs (${done}/${plan.totalSlabs} in all)`);
+  };
+
+  const write = async (levelIndex: number, col: number, row: number, r: SlabResult) => {
+    if (r.empty || !r.data) return;
+    const id = plan.levels[levelIndex].tm.id;
+    await writer.writeSlab(id, col, row, 'DATA', r.data);
+    bytes += r.data.byteLength;
+    slabsWritten++;
+    if (r.mask) {
+      await writer.writeSlab(id, col, row, 'MASK', r.mask);
+      bytes += r.mask.byteLength;
+    }
+  };
+
+  const compute = async (levelIndex: number, col: number, row: number): Promise<HalfSlab | null> => {
+    signal.throwIfAborted();
+    const tm = plan.levels[levelIndex].tm;
+    const priority = [top - levelIndex, mortonRank(col, row)];
+    let result: SlabResult;
+    if (levelIndex === 0) {
+      const touching = imagesTouching(plan, tm, col, row, slab);
+      const task: BottomSlabTask = {
+        spec,
+        interpolation: req.interpolation,
+        tmsCrs,
+        xmin: tm.pointOfOrigin[0] + col * spec.tilesPerWidth * tm.tileWidth * tm.cellSize,
+        ymax: tm.pointOfOrigin[1] - row * spec.tilesPerHeight * tm.tileHeight * tm.cellSize,
+        resolution: tm.cellSize,
+        images: touching.map((i) => req.images[i]),
+      };
+      result = touching.length === 0
+        ? { empty: true, validPixels: 0 }
+        : await scheduler.run(priority, () => pool.run<SlabResult>(TASKS, 'bottomSlab', task, { signal }));
+    } else {
+      const below = plan.levels[levelIndex - 1].slabs;
+      const childCoords: Array<[number, number]> = [[2 * col, 2 * row], [2 * col + 1, 2 * row], [2 * col, 2 * row + 1], [2 * col + 1, 2 * row + 1]];
+      const children = (await Promise.all(childCoords.map(([c, r]) => (below.has(key(c, r)) ? compute(levelIndex - 1, c, r) : Promise.resolve(null))))) as UpperSlabTask['children'];
+      if (children.every((c) => c === null)) {
+        result = { empty: true, validPixels: 0 };
+      } else {
+        const transfer = [...new Set(children.flatMap((c) => (c ? [c.data.buffer, c.mask.buffer] : [])))] as ArrayBuffer[];
+        result = await scheduler.run(priority, () => pool.run<SlabResult>(TASKS, 'upperSlab', { spec, children } satisfies UpperSlabTask, { signal, transferList: transfer }));
+      }
+    }
+    await write(levelIndex, col, row, result);
+    report(levelIndex);
+    return result.empty ? null : result.half ?? null;
+  };
+
+  const topSlabs = [...plan.levels[top].slabs.values()].sort((a, b) => mortonRank(a[0], a[1]) - mortonRank(b[0], b[1]));
+  await Promise.all(topSlabs.map(([c, r]) => compute(top, c, r)));
+  return { descriptor, writer, slabsWritten, bytes };
+}
+
