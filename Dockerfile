@@ -1,0 +1,24 @@
+# dallage: OGC API – Processes server for raster pyramids.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+COPY processes ./processes
+COPY test ./test
+COPY bench ./bench
+RUN npx tsc -p . && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production PORT=5000 DALLAGE_DATA=/data DALLAGE_INPUT_ROOT=/data/inputs
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json config.yml ./
+COPY bin ./bin
+RUN mkdir -p /data/inputs && chown -R node:node /data
+USER node
+VOLUME ["/data"]
+EXPOSE 5000
+CMD ["node", "dist/src/server.js"]
