@@ -1,35 +1,38 @@
 import type { ApiRequest } from '../request.js';
 import { escapeHtml, layout } from './layout.js';
+import { generic } from './generic.js';
+import { conformancePage, landingPage } from './landing-pages.js';
+import { processesPage, processPage } from './process-pages.js';
+import { jobPage, jobsPage } from './job-pages.js';
+import { resultsPage } from './results-page.js';
+import { dependenciesPage, storedDataItemPage, storedDataListPage } from './stored-data-pages.js';
+
+export { generic, linkList } from './generic.js';
+
+/** A view takes the document its handler built; `never` lets each view name its own document type. */
+type Page = (doc: never, req: ApiRequest) => string;
+
+/** page name (as the handlers pass it to `respond`) → its view. */
+const PAGES: Record<string, Page> = {
+  landing: landingPage,
+  conformance: conformancePage,
+  processes: processesPage,
+  process: processPage,
+  jobs: jobsPage,
+  job: jobPage,
+  results: resultsPage,
+  stored_data: storedDataListPage,
+  stored_data_item: storedDataItemPage,
+  dependencies: dependenciesPage,
+};
 
 /**
  * HTML rendering of every API document (conformance class html: all information plus <a> links).
  * `page` names the resource kind; pages without a dedicated view get the generic one.
  */
 export function renderHtml(page: string, doc: unknown, req: ApiRequest): string {
-  const title = (doc as { title?: string })?.title ?? page;
-  return layout(req, String(title), `<h1>${escapeHtml(String(title))}</h1>${generic(doc, req)}`);
-}
-
-/** A readable rendering of any JSON value: tables for objects, lists for arrays, links as <a>. */
-export function generic(value: unknown, req: ApiRequest, depth = 0): string {
-  if (value === null || value === undefined) return '<em>none</em>';
-  if (Array.isArray(value)) {
-    if (value.length === 0) return '<em>empty</em>';
-    if (value.every((v) => v && typeof v === 'object' && 'href' in v)) return linkList(value as Array<Record<string, string>>);
-    return `<ol>${value.map((v) => `<li>${generic(v, req, depth + 1)}</li>`).join('')}</ol>`;
-  }
-  if (typeof value === 'object') {
-    const rows = Object.entries(value as Record<string, unknown>)
-      .map(([k, v]) => `<tr><th scope="row">${escapeHtml(k)}</th><td>${generic(v, req, depth + 1)}</td></tr>`)
-      .join('');
-    return `<table class="kv">${rows}</table>`;
-  }
-  if (typeof value === 'string' && /^https?:\/\//.test(value)) return `<a href="${escapeHtml(value)}">${escapeHtml(value)}</a>`;
-  return escapeHtml(String(value));
-}
-
-export function linkList(links: Array<Record<string, string>>): string {
-  return `<ul class="links">${links
-    .map((l) => `<li><a href="${escapeHtml(l.href)}" rel="${escapeHtml(l.rel ?? '')}" type="${escapeHtml(l.type ?? '')}">${escapeHtml(l.title ?? l.href)}</a> <small>${escapeHtml(l.rel ?? '')}</small></li>`)
-    .join('')}</ul>`;
+  const view = PAGES[page];
+  if (view) return view(doc as never, req);
+  const title = String((doc as { title?: string })?.title ?? page);
+  return layout(req, title, `<h1>${escapeHtml(title)}</h1>${generic(doc, req)}`);
 }

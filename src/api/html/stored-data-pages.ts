@@ -1,0 +1,68 @@
+import type { ApiRequest } from '../request.js';
+import type { StoredData } from '../../datastore/datastore.js';
+import { escapeHtml, layout } from './layout.js';
+import { generic, humanBytes, linksSection, shortDate, type Link } from './generic.js';
+
+type StoredDoc = StoredData & { links?: Link[] };
+
+function itemPage(req: ApiRequest, id: string): string {
+  return `${req.baseUrl}/stored_data/${encodeURIComponent(id)}?f=html`;
+}
+
+function jobLink(req: ApiRequest, jobId: string | undefined): string {
+  return jobId ? `<a href="${escapeHtml(`${req.baseUrl}/jobs/${encodeURIComponent(jobId)}?f=html`)}"><code>${escapeHtml(jobId.slice(0, 8))}…</code></a>` : '';
+}
+
+/** GET /stored_data as HTML. */
+export function storedDataListPage(doc: { stored_data?: StoredDoc[]; links?: Link[] }, req: ApiRequest): string {
+  const rows = (doc.stored_data ?? [])
+    .map(
+      (s) =>
+        `<tr><td><a href="${escapeHtml(itemPage(req, s._id))}">${escapeHtml(s.name)}</a></td><td>${escapeHtml(s.type)}</td><td>${escapeHtml(s.status)}</td><td>${humanBytes(s.size)}</td><td>${shortDate(s.created)}</td><td>${shortDate(s.updated)}</td><td>${jobLink(req, s.jobId)}</td><td><a href="${escapeHtml(`${req.baseUrl}/stored_data/${encodeURIComponent(s._id)}/dependencies?f=html`)}">dependencies</a></td></tr>`,
+    )
+    .join('');
+  const body = `<h1>Stored data</h1>
+<p class="lead">Pyramids and other products kept by this server.</p>
+<table><thead><tr><th>Name</th><th>Type</th><th>Status</th><th>Size</th><th>Created</th><th>Updated</th><th>Job</th><th>Links</th></tr></thead>
+<tbody>${rows || '<tr><td colspan="8" class="muted">no stored data</td></tr>'}</tbody></table>
+${linksSection(doc.links)}`;
+  return layout(req, 'Stored data', body);
+}
+
+/** GET /stored_data/{id} as HTML. */
+export function storedDataItemPage(doc: StoredDoc, req: ApiRequest): string {
+  const { links, type_infos, storage, use, ...fields } = doc;
+  const rows = Object.entries(fields)
+    .map(([k, v]) => {
+      let cell = escapeHtml(String(v));
+      if (k === 'size') cell = `${humanBytes(v)} <small class="muted">(${escapeHtml(String(v))} bytes)</small>`;
+      else if (k === 'created' || k === 'updated') cell = shortDate(v);
+      else if (k === 'jobId') cell = jobLink(req, String(v));
+      return `<tr><th scope="row">${escapeHtml(k)}</th><td>${cell}</td></tr>`;
+    })
+    .join('');
+  const uses = (use ?? []).map((id) => `<li><a href="${escapeHtml(itemPage(req, id))}"><code>${escapeHtml(id)}</code></a></li>`).join('');
+  const body = `<h1>${escapeHtml(doc.name)}</h1>
+<p class="lead">${escapeHtml(doc.type)} · ${escapeHtml(doc.status)} · <a href="${escapeHtml(`${req.baseUrl}/stored_data/${encodeURIComponent(doc._id)}/dependencies?f=html`)}">dependencies</a></p>
+<table class="kv">${rows}</table>
+<h2>Type information</h2>${generic(type_infos, req)}
+<h2>Storage</h2>${generic(storage, req)}
+<h2>Uses</h2>${uses ? `<ul>${uses}</ul>` : '<p class="muted">nothing</p>'}
+${linksSection(links)}`;
+  return layout(req, doc.name, body);
+}
+
+/** GET /stored_data/{id}/dependencies as HTML: what it uses and what uses it. */
+export function dependenciesPage(doc: { use?: Array<{ _id: string; name: string }>; used_by?: Array<{ _id: string; name: string }> }, req: ApiRequest): string {
+  const id = req.params.id ?? '';
+  const table = (items: Array<{ _id: string; name: string }> | undefined) =>
+    items?.length
+      ? `<table><thead><tr><th>Name</th><th>Id</th></tr></thead><tbody>${items.map((s) => `<tr><td><a href="${escapeHtml(itemPage(req, s._id))}">${escapeHtml(s.name)}</a></td><td><code>${escapeHtml(s._id)}</code></td></tr>`).join('')}</tbody></table>`
+      : '<p class="muted">none</p>';
+  const self = `${req.baseUrl}/stored_data/${encodeURIComponent(id)}/dependencies`;
+  const body = `<h1>Dependencies of <a href="${escapeHtml(itemPage(req, id))}"><code>${escapeHtml(id)}</code></a></h1>
+<h2>Uses</h2>${table(doc.use)}
+<h2>Used by</h2><p class="muted">It cannot be deleted while something here uses it.</p>${table(doc.used_by)}
+<h2>Links</h2><ul class="links"><li><a href="${escapeHtml(itemPage(req, id))}" rel="up">the stored data</a></li><li><a href="${escapeHtml(`${self}?f=json`)}" rel="alternate" type="application/json">as JSON</a></li></ul>`;
+  return layout(req, `Dependencies of ${id}`, body);
+}
