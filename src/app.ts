@@ -58,7 +58,9 @@ function send(res: Response, r: ApiResponse): void {
     res.send(r.body);
   } else {
     if (!res.getHeader('Content-Type')) res.setHeader('Content-Type', 'application/json');
-    res.send(JSON.stringify(r.body));
+    // As a Buffer: Express would rewrite the Content-Type of a string body (adding `; charset=utf-8`
+    // and spaces), and the OpenAPI media type must stay exactly as OWSLib compares it (ogcapi-processes.md §6).
+    res.send(Buffer.from(JSON.stringify(r.body), 'utf8'));
   }
 }
 
@@ -67,7 +69,9 @@ function sendProblem(res: Response, req: Request, err: unknown): void {
   const problem = toProblem(err, req.originalUrl);
   const isExecute = req.method === 'POST' && /\/execution\/?$/.test(req.path);
   res.status(problem.status).setHeader('Content-Type', isExecute ? 'application/json' : 'application/problem+json');
-  res.send(JSON.stringify(problem));
+  // A Buffer, as in send(): a string would get "; charset=utf-8" appended, and the ETS wants
+  // application/json on execute errors (ogcapi-processes.md §3.4).
+  res.send(Buffer.from(JSON.stringify(problem), 'utf8'));
 }
 
 /** The only Express-aware module: routes → handlers, body parsing, errors, request logs. */
@@ -98,6 +102,13 @@ export function createApp(rt: Runtime): express.Express {
     const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     if (type !== 'application/json' && !type.endsWith('+json')) {
       next(new ApiError('unsupported-media-type', `the execute request must be application/json, got '${type || 'no Content-Type'}'`));
+      return;
+    }
+    // JSON exchanged between systems is UTF-8 (RFC 8259 §8.1); body-parser would also decode
+    // utf-16 or utf-7 bodies, which nothing needs and which widen what the validators see.
+    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1]?.toLowerCase();
+    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+      next(new ApiError('unsupported-media-type', `the execute request must be UTF-8 JSON, got charset '${charset}'`));
       return;
     }
     json(req, res, next);

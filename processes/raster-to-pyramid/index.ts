@@ -145,7 +145,7 @@ const rasterToPyramid: Process = {
         maxOccurs: 'unbounded',
       },
       name: { title: 'Pyramid name', description: 'Name of the output pyramid (its descriptor is <name>.json).', schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$' }, minOccurs: 1, maxOccurs: 1 },
-      tms: { title: 'Tile matrix set', description: `Grid of the pyramid: ${BUILT_IN_TMS_NAMES.join(', ')} built in, or the name of a ROK4 TMS file in a configured tms_folders folder.`, schema: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$', examples: BUILT_IN_TMS_NAMES }, minOccurs: 1, maxOccurs: 1 },
+      tms: { title: 'Tile matrix set', description: `Grid of the pyramid: ${BUILT_IN_TMS_NAMES.join(', ')} built in, or the name of a ROK4 TMS file in a configured tms_folders folder.`, schema: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' }, minOccurs: 1, maxOccurs: 1 },
       compression: { title: 'Compression', description: 'Tile compression (rok4.md §3.2): raw (ROK4 default), jpg (q75), jpg90, png, zip, lzw, pkb. JPEG needs RGB images.', schema: { type: 'string', enum: COMPRESSIONS, default: 'raw' }, minOccurs: 0, maxOccurs: 1 },
       interpolation: { title: 'Interpolation', description: 'Kernel of the bottom level resampling (rok4.md §8.4).', schema: { type: 'string', enum: ['nn', 'linear', 'bicubic', 'lanczos'], default: 'bicubic' }, minOccurs: 0, maxOccurs: 1 },
       mask: { title: 'Masks', description: 'Write mask slabs and keep nodata out of averages; needed for later updates and merges.', schema: { type: 'boolean', default: false }, minOccurs: 0, maxOccurs: 1 },

@@ -35,7 +35,13 @@ export async function normalizeOutput(description: ProcessDescription, id: strin
 
 /** The value of an output inside a results document (results.yaml: inline value or qualified value). */
 export function documentValue(o: OutputData): unknown {
-  if (o.json) return JSON.parse(o.bytes.toString('utf8'));
+  if (o.json) {
+    const value = JSON.parse(o.bytes.toString('utf8')) as unknown;
+    // results.yaml takes objects only as qualified values (or bbox/link shapes): wrap plain objects.
+    const isObject = value !== null && typeof value === 'object' && !Array.isArray(value);
+    const isBbox = isObject && Array.isArray((value as { bbox?: unknown }).bbox);
+    return isObject && !isBbox ? { value, mediaType: o.mediaType } : value;
+  }
   if (o.binary) return { value: o.bytes.toString('base64'), mediaType: o.mediaType, encoding: 'base64' };
   if (/^text\/plain/.test(o.mediaType)) return o.bytes.toString('utf8');
   return { value: o.bytes.toString('utf8'), mediaType: o.mediaType };
