@@ -29,6 +29,26 @@ export interface ParsedExecute {
 
 const TOP_LEVEL_KEYS = new Set(['inputs', 'outputs', 'response', 'subscriber', 'mode', 'process']);
 const MAX_ARRAY_ITEMS = 10000;
+/**
+ * Deepest nesting accepted in an execute body. JSON.parse takes 10,000 levels, but JSON.stringify
+ * and structuredClone (outputs, the job store) then overflow the stack: refuse such bodies with a
+ * 400 here instead of failing later with a 500.
+ */
+export const MAX_DEPTH = 100;
+
+/** Path of the first value nested deeper than `max` levels, or undefined (iterative: no recursion). */
+function tooDeep(body: unknown, max: number): string | undefined {
+  const stack: Array<{ value: object; depth: number; path: string }> = [];
+  if (typeof body === 'object' && body !== null) stack.push({ value: body, depth: 0, path: '' });
+  while (stack.length) {
+    const { value, depth, path } = stack.pop()!;
+    if (depth > max) return path;
+    for (const [k, child] of Object.entries(value)) {
+      if (typeof child === 'object' && child !== null) stack.push({ value: child, depth: depth + 1, path: depth < 4 ? `${path}/${k}` : path });
+    }
+  }
+  return undefined;
+}
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -51,6 +71,8 @@ function maxOccursOf(d: InputDescription): number {
  */
 export function parseExecuteRequest(description: ProcessDescription, body: unknown): ParsedExecute {
   if (!isObject(body)) throw new ApiError('invalid-body', 'the execute request body must be a JSON object (execute.yaml)');
+  const deep = tooDeep(body, MAX_DEPTH);
+  if (deep !== undefined) throw new ApiError('invalid-body', `the execute request nests deeper than ${MAX_DEPTH} levels (under ${deep}…)`, { parameter: deep.split('/').slice(0, 3).join('/') });
   for (const key of Object.keys(body)) {
     if (!TOP_LEVEL_KEYS.has(key)) throw new ApiError('invalid-body', `unknown member '${key}' in the execute request; expected inputs, outputs, response, subscriber`, { parameter: key });
   }
@@ -101,7 +123,7 @@ export function parseExecuteRequest(description: ProcessDescription, body: unkno
     outputs[id] = { transmissionMode: mode, ...(format ? { format } : {}) };
   }
 
-  const response = body.response ?? 'raw';
+  const response = body.response === undefined ? 'raw' : body.response; // null is not in execute.yaml's enum
   if (response !== 'raw' && response !== 'document') throw new ApiError('invalid-parameter', `'response' must be 'raw' or 'document', got ${JSON.stringify(response)}`, { parameter: 'response' });
 
   let subscriber: Subscriber | undefined;

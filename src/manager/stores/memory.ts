@@ -13,7 +13,11 @@ export class MemoryJobStore implements JobStore {
     if (this.byId.has(job.jobID)) throw new Error(`job ${job.jobID} exists`);
     const copy = structuredClone(job);
     this.byId.set(job.jobID, copy);
-    this.ordered.push(copy);
+    // Kept sorted by `created` (then creation order) so that list() is newest first as the
+    // JobStore contract says, even when a job is created with an earlier timestamp.
+    let i = this.ordered.length;
+    while (i > 0 && this.ordered[i - 1].created > copy.created) i--;
+    this.ordered.splice(i, 0, copy);
   }
 
   async get(id: string): Promise<JobRecord | undefined> {

@@ -1,0 +1,80 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, loadConfig, parseConfig, substituteEnv } from '../src/config.js';
+
+function configError(fn: () => unknown, pattern: RegExp): void {
+  assert.throws(fn, (e: unknown) => e instanceof ConfigError && pattern.test(e.message), `expected a ConfigError matching ${pattern}`);
+}
+
+test('${VAR:-default}: a whole-value expression takes the YAML type of its value', () => {
+  assert.equal(substituteEnv('${PORT:-5000}', {}), 5000);
+  assert.equal(substituteEnv('${PORT:-5000}', { PORT: '8080' }), 8080);
+  assert.equal(substituteEnv('${LOG:-true}', {}), true);
+  assert.equal(substituteEnv('${LOG:-true}', { LOG: 'false' }), false);
+  assert.equal(substituteEnv('${RATE:-0.5}', {}), 0.5);
+  assert.equal(substituteEnv('${URL:-}', {}), '');
+  assert.equal(substituteEnv('${NAME}', { NAME: 'abc' }), 'abc');
+  assert.equal(substituteEnv('${NAME}', {}), '');
+  // Embedded expressions stay strings.
+  assert.equal(substituteEnv('${DATA:-./data}/jobs', {}), './data/jobs');
+  assert.equal(substituteEnv('${DATA:-./data}/jobs', { DATA: '/srv' }), '/srv/jobs');
+  assert.equal(substituteEnv('port-${PORT:-5000}', {}), 'port-5000');
+  assert.deepEqual(substituteEnv({ a: ['${X:-1}', { b: '${Y:-true}' }] }, { Y: 'false' }), { a: [1, { b: false }] });
+  // An environment value is data, not YAML to be expanded into structures.
+  assert.equal(typeof substituteEnv('${X}', { X: 'plain text' }), 'string');
+});
+
+test('parseConfig: defaults filled, paths resolved, process shorthand expanded, env typed', () => {
+  const c = parseConfig('server:\n  port: ${PORT:-5000}\nprocesses:\n  echo: echo\n  hi: { plugin: hello-world, options: { a: 1 } }\n', { PORT: '6001' });
+  assert.equal(c.server.port, 6001);
+  assert.equal(c.server.host, '0.0.0.0');
+  assert.equal(c.server.limits.max_running_jobs, 2);
+  assert.equal(c.manager.name, 'lowdb');
+  assert.equal(c.manager.connection, path.resolve('./data/jobs'));
+  assert.deepEqual(c.processes.echo, { plugin: 'echo', options: {} });
+  assert.deepEqual(c.processes.hi, { plugin: 'hello-world', options: { a: 1 } });
+  assert.deepEqual(c.security.input_roots, [path.resolve('./data/inputs')]);
+  assert.equal(c.security.allow_internal, false);
+});
+
+test('a bad config is refused with a message naming the key', () => {
+  configError(() => parseConfig('server:\n  port: ${PORT:-5000}\nprocesses: { echo: echo }\n', { PORT: 'eighty' }), /server\.port/);
+  configError(() => parseConfig('server:\n  prot: 5000\nprocesses: { echo: echo }\n'), /server.*'prot'/);
+  configError(() => parseConfig('server:\n  limits: { max_running_jobs: 0 }\nprocesses: { echo: echo }\n'), /server\.limits\.max_running_jobs/);
+  configError(() => parseConfig('manager: { name: mongodb }\nprocesses: { echo: echo }\n'), /manager\.name/);
+  configError(() => parseConfig('security: { allow_internal: maybe }\nprocesses: { echo: echo }\n'), /security\.allow_internal/);
+  configError(() => parseConfig('processes: {}\n'), /processes/);
+  configError(() => parseConfig('server: {}\n'), /processes/);
+  configError(() => parseConfig('processes: [echo\n'), /not valid YAML/);
+});
+
+test('DALLAGE_CONFIG names the file; the default config.yml is valid with an empty environment', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'dallage-config-'));
+  const saved = process.env.DALLAGE_CONFIG;
+  try {
+    const file = path.join(dir, 'other.yml');
+    await writeFile(file, 'server: { port: 7001 }\nprocesses: { echo: echo }\n');
+    process.env.DALLAGE_CONFIG = file;
+    assert.equal(loadConfig().server.port, 7001);
+    process.env.DALLAGE_CONFIG = path.join(dir, 'missing.yml');
+    configError(() => loadConfig(), /missing\.yml/);
+    delete process.env.DALLAGE_CONFIG;
+    const defaults = parseConfig(await readFile('config.yml', 'utf8'), {});
+    assert.equal(defaults.server.port, 5000);
+    assert.equal(defaults.logging.enabled, true);
+    assert.equal(defaults.manager.connection, path.resolve('./data/jobs'));
+    assert.deepEqual(defaults.security.input_roots, [path.resolve('./data/inputs')]);
+    assert.ok('echo' in defaults.processes && 'hello-world' in defaults.processes);
+    const env = parseConfig(await readFile('config.yml', 'utf8'), { PORT: '6000', DALLAGE_DATA: '/srv/d', DALLAGE_INPUT_ROOT: '/in' });
+    assert.equal(env.server.port, 6000);
+    assert.equal(env.manager.connection, '/srv/d/jobs');
+    assert.deepEqual(env.security.input_roots, ['/in']);
+  } finally {
+    if (saved === undefined) delete process.env.DALLAGE_CONFIG;
+    else process.env.DALLAGE_CONFIG = saved;
+    await rm(dir, { recursive: true, force: true });
+  }
+});
