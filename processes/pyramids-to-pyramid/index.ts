@@ -1,0 +1,253 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ApiError, invalidInput } from '../../src/api/errors.js';
+import type { StoredData } from '../../src/datastore/datastore.js';
+import { PYRAMID_TYPE, pyramidTypeInfos } from '../../src/datastore/pyramid-infos.js';
+import type { Process, ProcessContext } from '../../src/process/types.js';
+import { resolveCrs, transformBbox, type Bbox } from '../../src/raster/crs.js';
+import { loadTms, levelsSortedByResolution, slabRangeOfBbox, tileMatrix, type TileMatrixSet } from '../../src/raster/tms.js';
+import { fileLevelStorage, nodataValues, parseDescriptor, type PyramidDescriptor } from '../../src/rok4/descriptor.js';
+import { parseFormat } from '../../src/rok4/formats.js';
+import { SlabList } from '../../src/rok4/list.js';
+import { Rok4PyramidWriter } from '../../src/rok4/writer.js';
+import { describeStorage } from '../../src/storage/factory.js';
+import { PriorityScheduler } from '../../src/workers/scheduler.js';
+import { BBOX_SCHEMA } from '../echo/index.js';
+import type { SlabSpec } from '../raster-to-pyramid/slab-encoder.js';
+import type { ComposeResult, ComposeTask } from './compose-task.js';
+import type { MergeMethod } from './compose.js';
+import { planMerge, type MergeSource } from './merge-plan.js';
+
+const TASKS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'compose-task.js');
+const NO_MASK_WARNING = 'without masks, the nodata frame of an input hides the inputs below it; generate pyramids with mask: true to merge them';
+
+interface Input {
+  record: StoredData;
+  descriptor: PyramidDescriptor;
+}
+
+interface Checked {
+  inputs: Input[];
+  tms: TileMatrixSet;
+  levels: string[];
+  name: string;
+  method: MergeMethod;
+  bbox?: Bbox;
+  parallelization?: number;
+}
+
+/** The preconditions of rok4.md §9.2, checked before any work (400 naming the mismatch). */
+async function check(raw: Record<string, unknown>, ctx: Pick<ProcessContext, 'datastore' | 'storage' | 'options'>): Promise<Checked> {
+  const ids = raw.stored_data as string[];
+  const name = raw.name as string;
+  if (ctx.datastore.findByName(name)) throw invalidInput('name', `a stored data named '${name}' already exists`);
+  if (new Set(ids).size !== ids.length) throw invalidInput('stored_data', 'lists the same pyramid twice');
+  const inputs: Input[] = [];
+  for (const [i, id] of ids.entries()) {
+    const label = `stored_data[${i}]`;
+    const record = ctx.datastore.get(id);
+    if (!record || record.status === 'DELETED') throw invalidInput(label, `no stored data with id '${id}'`);
+    if (record.type !== PYRAMID_TYPE) throw invalidInput(label, `'${record.name}' is a ${record.type}, not a ${PYRAMID_TYPE}`);
+    if (record.status !== 'READY') throw invalidInput(label, `'${record.name}' is ${record.status}, not READY`);
+    let descriptor: PyramidDescriptor;
+    try {
+      descriptor = parseDescriptor((await ctx.storage.read(`${record.name}.json`)).toString('utf8'));
+    } catch (err) {
+      throw invalidInput(label, `the descriptor of '${record.name}' cannot be read: ${(err as Error).message}`);
+    }
+    inputs.push({ record, descriptor });
+  }
+  const first = inputs[0].descriptor;
+  const firstFormat = parseFormat(first.format);
+  const depthOf = (d: PyramidDescriptor) => (d.levels[0].storage.type === 'FILE' ? d.levels[0].storage.path_depth : 0);
+  inputs.forEach(({ descriptor: d, record }, i) => {
+    const label = `stored_data[${i}]`;
+    const mismatch = (what: string, a: unknown, b: unknown) => invalidInput(label, `'${record.name}' has ${what} ${JSON.stringify(a)} but '${inputs[0].record.name}' has ${JSON.stringify(b)} (rok4.md §9.2)`);
+    if (d.tile_matrix_set !== first.tile_matrix_set) throw mismatch('tile matrix set', d.tile_matrix_set, first.tile_matrix_set);
+    const slab = (x: PyramidDescriptor) => `${x.levels[0].tiles_per_width}x${x.levels[0].tiles_per_height}`;
+    if (slab(d) !== slab(first)) throw mismatch('slab size', slab(d), slab(first));
+    if (d.levels[0].storage.type !== first.levels[0].storage.type) throw mismatch('storage type', d.levels[0].storage.type, first.levels[0].storage.type);
+    if (depthOf(d) !== depthOf(first)) throw mismatch('path depth', depthOf(d), depthOf(first));
+    if (parseFormat(d.format).sampleType !== firstFormat.sampleType) throw mismatch('sample format', parseFormat(d.format).sampleType, firstFormat.sampleType);
+  });
+  let tms: TileMatrixSet;
+  try {
+    tms = await loadTms(first.tile_matrix_set, (ctx.options.tms_folders as string[] | undefined) ?? []);
+  } catch (err) {
+    throw invalidInput('stored_data', `tile matrix set ${first.tile_matrix_set}: ${(err as Error).message}`);
+  }
+  // Levels: those of the inputs between bottom and top (defaults: finest and coarsest of all inputs, §9.1).
+  const present = new Set(inputs.flatMap(({ descriptor }) => descriptor.levels.map((l) => l.id)));
+  const sorted = levelsSortedByResolution(tms).filter((tm) => present.has(tm.id));
+  const levelIndex = (id: string, input: string) => {
+    const i = sorted.findIndex((tm) => tm.id === id);
+    if (i < 0) throw invalidInput(input, `level '${id}' is in none of the inputs (${sorted.map((t) => t.id).join(', ')})`);
+    return i;
+  };
+  const lo = raw.bottom !== undefined ? levelIndex(raw.bottom as string, 'bottom') : 0;
+  const hi = raw.top !== undefined ? levelIndex(raw.top as string, 'top') : sorted.length - 1;
+  if (hi < lo) throw invalidInput('top', `top level ${raw.top} is finer than bottom level ${sorted[lo].id}`);
+  const levels = sorted.slice(lo, hi + 1).map((tm) => tm.id);
+
+  let bbox: Bbox | undefined;
+  if (raw.bbox !== undefined) {
+    const b = raw.bbox as { bbox: number[]; crs?: string };
+    if (b.bbox.length !== 4) throw invalidInput('bbox', 'only 2D bounding boxes are supported');
+    try {
+      bbox = transformBbox(b.bbox as Bbox, resolveCrs(b.crs ?? 'OGC:CRS84'), tms.crs);
+    } catch (err) {
+      throw invalidInput('bbox', (err as Error).message);
+    }
+  }
+  return { inputs, tms, levels, name, method: (raw.method as MergeMethod | undefined) ?? 'TOP', bbox, parallelization: raw.parallelization as number | undefined };
+}
+
+/**
+ * pyramids-to-pyramid: the Géoplateforme "Fusion de pyramides raster" (rok4.md §9, JOINCACHE). Slabs present
+ * in one input are referenced (never copied, never a reference to a reference); slabs present in several are
+ * recomputed from their decoded pixels with their masks, the first input on top.
+ */
+const pyramidsToPyramid: Process = {
+  description: {
+    id: 'pyramids-to-pyramid',
+    version: '1.0.0',
+    title: 'Merge of raster pyramids (ROK4)',
+    description: `Composes a ROK4 pyramid from several pyramids with the same tile matrix set, slab size and sample format. Only slabs present in several inputs are recomputed (first input on top); the others are referenced, so the result depends on its inputs, which can then no longer be deleted. Generate the inputs with mask: true — ${NO_MASK_WARNING}.`,
+    keywords: ['ROK4', 'pyramid', 'merge', 'JOINCACHE'],
+    jobControlOptions: ['async-execute', 'dismiss'],
+    outputTransmission: ['value'],
+    inputs: {
+      stored_data: { title: 'Input pyramids', description: 'Ids of READY ROK4-PYRAMID-RASTER stored data, the first on top.', schema: { type: 'string', format: 'ogc-stored-data' }, minOccurs: 2, maxOccurs: 'unbounded' },
+      name: { title: 'Pyramid name', schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$' }, minOccurs: 1, maxOccurs: 1 },
+      top: { title: 'Top level', description: 'Default: the coarsest level of the inputs.', schema: { type: 'string' }, minOccurs: 0, maxOccurs: 1 },
+      bottom: { title: 'Bottom level', description: 'Default: the finest level of the inputs.', schema: { type: 'string' }, minOccurs: 0, maxOccurs: 1 },
+      bbox: { title: 'Area', description: 'Only input slabs touching this area are used (default: everything).', schema: BBOX_SCHEMA, minOccurs: 0, maxOccurs: 1 },
+      method: { title: 'Merge method', description: 'TOP: first input with data wins; ALPHATOP: alpha blending; MULTIPLY; REPLACE: only the first input (rok4.md §9.4).', schema: { type: 'string', enum: ['TOP', 'ALPHATOP', 'MULTIPLY', 'REPLACE'], default: 'TOP' }, minOccurs: 0, maxOccurs: 1 },
+      parallelization: { title: 'Parallel slabs', description: 'Slabs computed at once (default: the pool size).', schema: { type: 'integer', minimum: 1, maximum: 64 }, minOccurs: 0, maxOccurs: 1 },
+    },
+    outputs: {
+      pyramid: { title: 'Pyramid', description: 'The stored data record of the merged pyramid, with the counts of referenced and recomputed slabs.', schema: { type: 'object', contentMediaType: 'application/json' } },
+    },
+    example: { inputs: { stored_data: ['<id of the north pyramid>', '<id of the south pyramid>'], name: 'MERGED', method: 'TOP' } },
+  },
+
+  async precheck(inputs, ctx) {
+    await check(inputs, ctx);
+  },
+
+  async execute(raw, ctx) {
+    const c = await check(raw, ctx);
+    const { inputs, tms, levels, name } = c;
+    const first = inputs[0].descriptor;
+    if (inputs.some((i) => !i.descriptor.mask_format)) ctx.warn(`${inputs.filter((i) => !i.descriptor.mask_format).map((i) => `'${i.record.name}'`).join(', ')} ha${inputs.length > 1 ? 've' : 's'} no masks: ${NO_MASK_WARNING}`);
+    const releaseInputs = ctx.datastore.lockForRead(inputs.map((i) => i.record._id));
+    const record = await ctx.datastore.create({ name, type: PYRAMID_TYPE, jobId: ctx.jobId, use: inputs.map((i) => i.record._id), storage: { type: ctx.storage.type, key: `${name}.json`, href: ctx.storage.url(`${name}.json`) } });
+    const releaseOutput = ctx.datastore.lockForWrite(record._id);
+    const withMask = !!first.mask_format;
+    const depth = first.levels[0].storage.type === 'FILE' ? first.levels[0].storage.path_depth : 2;
+    const outputFormat = parseFormat(first.format);
+    const spec: SlabSpec = {
+      tileWidth: tileMatrix(tms, levels[0]).tileWidth, tileHeight: tileMatrix(tms, levels[0]).tileHeight,
+      tilesPerWidth: first.levels[0].tiles_per_width, tilesPerHeight: first.levels[0].tiles_per_height,
+      channels: first.raster_specifications!.channels, sampleType: outputFormat.sampleType, compression: outputFormat.compression,
+      mask: withMask, nodata: nodataValues(first.raster_specifications!),
+    };
+    const writer = new Rok4PyramidWriter(ctx.storage, name, {
+      tile_matrix_set: first.tile_matrix_set,
+      format: first.format,
+      ...(withMask ? { mask_format: first.mask_format } : {}),
+      raster_specifications: { ...first.raster_specifications! },
+      levels: [],
+    } as PyramidDescriptor);
+    try {
+      const sources: MergeSource[] = [];
+      for (const [index, input] of inputs.entries()) {
+        sources.push({ index, name: input.record.name, descriptor: input.descriptor, list: SlabList.parse((await ctx.storage.read(`${input.record.name}.list`)).toString('utf8')) });
+      }
+      const slab = { tilesPerWidth: spec.tilesPerWidth, tilesPerHeight: spec.tilesPerHeight };
+      const area = c.bbox
+        ? (level: string, col: number, row: number) => {
+            const r = slabRangeOfBbox(tileMatrix(tms, level), c.bbox!, slab);
+            return col >= r.colMin && col <= r.colMax && row >= r.rowMin && row <= r.rowMax;
+          }
+        : undefined;
+      const plan = planMerge(sources, levels, { replace: c.method === 'REPLACE', area });
+      writer.descriptor.levels = [...levels].reverse().filter((id) => plan.tileLimits.has(id)).map((id) => ({
+        id, tiles_per_width: spec.tilesPerWidth, tiles_per_height: spec.tilesPerHeight, tile_limits: plan.tileLimits.get(id)!, storage: fileLevelStorage(name, id, depth, withMask),
+      }));
+      const total = [...plan.slabs.values()].reduce((n, jobs) => n + jobs.length, 0);
+      const storageRoot = ctx.storage.root.replace(/\/+$/, '');
+      const owners = new Set<string>(inputs.map((i) => i.record._id));
+      let done = 0, referenced = 0, recomputed = 0, converted = 0;
+      const sameFormat = (d: PyramidDescriptor) => d.format === first.format && d.raster_specifications?.channels === first.raster_specifications?.channels && d.raster_specifications?.photometric === first.raster_specifications?.photometric;
+      const scheduler = new PriorityScheduler(Math.max(1, Math.min(c.parallelization ?? ctx.pool.threads, ctx.pool.threads * 2)), ctx.signal);
+      const storageDescriptor = describeStorage(ctx.storage);
+
+      /** Reference to the original slab through the source's list (never a chain, rok4.md §7.1). */
+      const reference = async (source: MergeSource, level: string, col: number, row: number, kind: 'DATA' | 'MASK') => {
+        const listPath = writer.slabListPath(level, col, row, kind);
+        const entry = source.list.getEntry(listPath);
+        if (!entry) return false;
+        const root = source.list.roots.get(entry.rootIndex)!;
+        if (!root.startsWith(storageRoot + '/')) throw new Error(`slab ${listPath} of '${source.name}' lives outside this storage (${root})`);
+        const ownerName = root.slice(storageRoot.length + 1);
+        const owner = ctx.datastore.findByName(ownerName, PYRAMID_TYPE);
+        if (owner) owners.add(owner._id);
+        await writer.linkSlab(level, col, row, kind, writer.addRoot(root), `${ownerName}/${entry.path}`);
+        return true;
+      };
+
+      await Promise.all([...plan.slabs.values()].flat().map((job) => scheduler.run([levels.indexOf(job.level), job.row, job.col], async () => {
+        ctx.signal.throwIfAborted();
+        const single = job.sources.length === 1 ? sources[job.sources[0]] : undefined;
+        if (single && sameFormat(single.descriptor)) {
+          await reference(single, job.level, job.col, job.row, 'DATA');
+          if (withMask && single.descriptor.mask_format) await reference(single, job.level, job.col, job.row, 'MASK');
+          referenced++;
+        } else {
+          const task: ComposeTask = { storage: storageDescriptor, sources: job.sources.map((i) => sources[i].name), level: job.level, col: job.col, row: job.row, method: c.method, spec };
+          const r = await ctx.pool.run<ComposeResult>(TASKS, 'composeSlab', task, { signal: ctx.signal });
+          if (r.data) {
+            await writer.writeSlab(job.level, job.col, job.row, 'DATA', r.data);
+            if (r.mask) await writer.writeSlab(job.level, job.col, job.row, 'MASK', r.mask);
+          }
+          if (single) converted++;
+          else recomputed++;
+        }
+        done++;
+        ctx.progress((done / total) * 100, `level ${job.level}: ${done}/${total} slabs (${referenced} referenced, ${recomputed} recomputed${converted ? `, ${converted} converted` : ''})`);
+      })));
+      ctx.signal.throwIfAborted();
+      await writer.commit();
+      const size = await ownBytes(ctx, name);
+      const done_ = await ctx.datastore.update(record._id, {
+        status: 'READY',
+        size,
+        use: [...owners],
+        type_infos: pyramidTypeInfos(writer.descriptor, tms, { merge: { method: c.method, referenced, recomputed, converted, inputs: inputs.map((i) => ({ _id: i.record._id, name: i.record.name })) } }),
+      });
+      return { pyramid: done_ };
+    } catch (err) {
+      await writer.abort().catch(() => {});
+      const dismissed = ctx.signal.aborted;
+      await ctx.datastore.update(record._id, { status: dismissed ? 'DELETED' : 'FAILED', message: dismissed ? 'the job was dismissed' : (err as Error).message, size: 0 });
+      if (err instanceof ApiError) throw err;
+      throw new Error(`merge failed: ${(err as Error).message}`);
+    } finally {
+      releaseOutput();
+      releaseInputs();
+    }
+  },
+};
+
+/** Bytes of the pyramid's own slabs (references excluded). */
+async function ownBytes(ctx: Pick<ProcessContext, 'storage'>, name: string): Promise<number> {
+  let total = 0;
+  for await (const key of ctx.storage.list(`${name}/`)) {
+    if ((await ctx.storage.linkTarget(key)) !== undefined) continue;
+    total += (await ctx.storage.size(key)) ?? 0;
+  }
+  return total;
+}
+
+export default pyramidsToPyramid;
