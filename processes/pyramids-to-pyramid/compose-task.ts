@@ -57,7 +57,7 @@ export async function composeSlab(task: ComposeTask): Promise<ComposeResult> {
   const { pixels, mask } = compose(task.method, layers, task.spec.channels, task.spec.sampleType, task.spec.nodata, width * height);
   const encoder = new SlabEncoder(task.spec);
   await encoder.addStrip(pixels, mask, task.spec.tilesPerHeight);
-  const slab = encoder.finish();
+  const slab = await encoder.finish();
   const value: ComposeResult = { data: new Uint8Array(slab.data), mask: slab.mask && new Uint8Array(slab.mask), validPixels: encoder.validPixels };
   const list = [value.data!.buffer, ...(value.mask ? [value.mask.buffer] : [])];
   return move({
