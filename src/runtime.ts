@@ -23,13 +23,17 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export async function createRuntime(config: Config, overrides: { log?: Logger; store?: JobStore } = {}): Promise<Runtime> {
+/**
+ * @param overrides.datastoreFile where stored data records persist; default: beside the lowdb jobs,
+ *   in memory with the memory job store.
+ */
+export async function createRuntime(config: Config, overrides: { log?: Logger; store?: JobStore; datastoreFile?: string } = {}): Promise<Runtime> {
   const log = overrides.log ?? (config.logging.enabled ? createLogger({}) : silentLogger);
   const registry = await ProcessRegistry.load(config);
   const store = overrides.store ?? createJobStore(config.manager);
   await store.open();
   const storage = new FileStorage(config.storage.path);
-  const datastore = new Datastore(config.manager.name === 'memory' ? undefined : path.join(config.manager.connection, 'stored-data.json'));
+  const datastore = new Datastore(overrides.datastoreFile ?? (config.manager.name === 'memory' ? undefined : path.join(config.manager.connection, 'stored-data.json')));
   await datastore.open();
   const pool = new PiscinaPool(config.pool);
   const manager = new JobManager({ store, storage, datastore, pool, log, config });
