@@ -9,6 +9,8 @@ import type { Compression } from '../../src/rok4/formats.js';
 import { generatePyramid } from './generate.js';
 import { planPyramid, PlanError, type PyramidPlan } from './plan.js';
 import type { SlabSpec } from './slab-encoder.js';
+import { Rok4PyramidWriter } from '../../src/rok4/writer.js';
+import type { Storage } from '../../src/storage/storage.js';
 
 export const PYRAMID_TYPE = 'ROK4-PYRAMID-RASTER';
 const COMPRESSIONS: Compression[] = ['raw', 'jpg', 'jpg90', 'png', 'zip', 'lzw', 'pkb'];
@@ -123,6 +125,41 @@ async function check(inputs: Record<string, unknown>, ctx: Pick<ProcessContext, 
 }
 
 /**
+ * The job's storage with a fence: once `close()` is called, writes and links are refused, and `close()`
+ * resolves when the writes already in flight have ended. A failed or dismissed generation rejects at its
+ * first error while slab tasks already running still finish and write; without the fence those late
+ * slabs land after the partial pyramid was removed (DESIGN §7: nothing may remain).
+ */
+function fencedStorage(storage: Storage): { storage: Storage; close(): Promise<void> } {
+  let closed = false;
+  const inFlight = new Set<Promise<unknown>>();
+  const guard = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => (...args: A): Promise<R> => {
+    if (closed) return Promise.reject(new Error('the generation has stopped: no more writes'));
+    const p = fn(...args);
+    inFlight.add(p);
+    p.then(() => inFlight.delete(p), () => inFlight.delete(p));
+    return p;
+  };
+  const fenced: Storage = Object.create(storage);
+  fenced.write = guard(storage.write.bind(storage));
+  fenced.link = guard(storage.link.bind(storage));
+  return {
+    storage: fenced,
+    async close() {
+      closed = true;
+      await Promise.allSettled([...inFlight]);
+    },
+  };
+}
+
+/** The reason of a failure, whatever was thrown (errors from worker threads may lose their prototype). */
+function reasonOf(err: unknown): string {
+  if (err instanceof Error && err.message) return err.message;
+  if (err && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string') return (err as { message: string }).message;
+  return String(err);
+}
+
+/**
  * raster-to-pyramid: the Géoplateforme "Calcul de pyramide raster" (rok4.md §8) as an OGC process.
  * Images → a ROK4 pyramid in storage, recorded as a stored data whose status turns READY once the
  * descriptor (the commit point) is written; a failure or a dismiss removes what was written.
@@ -180,14 +217,13 @@ const rasterToPyramid: Process = {
     const { options, infos, tms, plan, spec } = await check(inputs, ctx);
     const record = await ctx.datastore.create({ name: options.name, type: PYRAMID_TYPE, jobId: ctx.jobId, storage: { type: ctx.storage.type, key: `${options.name}.json`, href: ctx.storage.url(`${options.name}.json`) } });
     const release = ctx.datastore.lockForWrite(record._id);
-    let writer: Awaited<ReturnType<typeof generatePyramid>>['writer'] | undefined;
+    const fence = fencedStorage(ctx.storage);
     try {
       ctx.progress(0, `${plan.totalSlabs} slabs planned on ${plan.levels.length} levels`);
       const result = await generatePyramid({
-        storage: ctx.storage, pool: ctx.pool, signal: ctx.signal, progress: ctx.progress,
+        storage: fence.storage, pool: ctx.pool, signal: ctx.signal, progress: ctx.progress,
         name: options.name, tms, plan, spec, interpolation: options.interpolation, images: infos,
       });
-      writer = result.writer;
       ctx.signal.throwIfAborted();
       await result.writer.commit();
       const wgs84 = transformBbox(plan.bbox, tms.crs, 'EPSG:4326');
@@ -210,12 +246,13 @@ const rasterToPyramid: Process = {
       });
       return { pyramid: done };
     } catch (err) {
-      // Atomicity (DESIGN §7): remove the partial pyramid; the record says what happened.
-      await (writer ?? new (await import('../../src/rok4/writer.js')).Rok4PyramidWriter(ctx.storage, options.name, { levels: [] } as never)).abort().catch(() => {});
+      // Atomicity (DESIGN §7): stop late slab writes, then remove the partial pyramid; the record says what happened.
+      await fence.close();
+      await new Rok4PyramidWriter(ctx.storage, options.name, { levels: [] } as never).abort().catch(() => {});
       const dismissed = ctx.signal.aborted;
-      await ctx.datastore.update(record._id, { status: dismissed ? 'DELETED' : 'FAILED', message: dismissed ? 'the job was dismissed' : (err as Error).message, size: 0 });
+      await ctx.datastore.update(record._id, { status: dismissed ? 'DELETED' : 'FAILED', message: dismissed ? 'the job was dismissed' : reasonOf(err), size: 0 });
       if (err instanceof ApiError) throw err;
-      throw new Error(`pyramid generation failed: ${(err as Error).message}`);
+      throw new Error(`pyramid generation failed: ${reasonOf(err)}`);
     } finally {
       release();
     }

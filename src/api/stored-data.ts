@@ -45,7 +45,7 @@ const remove: Handler = async (req, rt) => {
   if (blocker) throw new ApiError('conflict', `cannot delete: ${blocker}`);
   const release = rt.datastore.lockForWrite(s._id);
   try {
-    await rt.storage.deletePrefix(s.name);
+    await rt.storage.deletePrefix(`${s.name}/`);
     for (const suffix of ['.json', '.list']) await rt.storage.delete(`${s.name}${suffix}`);
     await rt.datastore.update(s._id, { status: 'DELETED', size: 0 });
   } finally {

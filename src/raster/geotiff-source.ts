@@ -434,7 +434,7 @@ export function maskFromAlpha(data: Uint8Array, channels: number, alphaBand: num
 }
 
 async function readWithSharp(info: RasterInfo, ifd: number, r: WindowRequest): Promise<Uint8Array> {
-  const { data, info: out } = await sharp(info.path, { limitInputPixels: false, page: ifd, failOn: 'error' })
+  const { data, info: out } = await sharp(info.path, { limitInputPixels: false, page: ifd, failOn: 'warning' })
     .extract({ left: r.x, top: r.y, width: r.width, height: r.height })
     .raw()
     .toBuffer({ resolveWithObject: true });

@@ -1,0 +1,90 @@
+/**
+ * /stored_data over HTTP (issue 3 "Stored data"): list and filters, one record as JSON and HTML, its
+ * dependencies, DELETE removing the files, 404 for unknown ids, 409 while a job writes the record.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { TestServer } from '../helpers/server.js';
+import { execute } from '../helpers/server.js';
+import { generate, keysUnder, makeInput, startPyramidServer, storedData } from '../pyramid/helpers.js';
+
+let s: TestServer;
+let map: Awaited<ReturnType<typeof makeInput>>;
+const base = { tms: 'PM', mask: true, nodata: 255, width: 2, height: 2, compression: 'zip' };
+const ids: Record<string, string> = {};
+
+before(async () => {
+  s = await startPyramidServer();
+  map = await makeInput(s, 'map.tif', { width: 200, height: 400, pixelSize: 500 });
+  for (const name of ['ALPHA', 'BETA']) ids[name] = (await generate(s, { ...base, images: [{ href: map.href }], name })).record._id as string;
+});
+
+after(() => s?.stop());
+
+test('list with filters (type, status, name)', async () => {
+  assert.deepEqual((await storedData(s)).map((r) => r.name).sort(), ['ALPHA', 'BETA']);
+  assert.equal((await storedData(s, '?type=ROK4-PYRAMID-RASTER')).length, 2);
+  assert.equal((await storedData(s, '?type=OTHER')).length, 0);
+  assert.equal((await storedData(s, '?status=READY')).length, 2);
+  assert.equal((await storedData(s, '?status=FAILED')).length, 0);
+  assert.deepEqual((await storedData(s, '?name=ALP')).map((r) => r.name), ['ALPHA']);
+});
+
+test('one record as JSON and HTML, dependencies, 404 for unknown ids', async () => {
+  const res = await fetch(`${s.url}/stored_data/${ids.ALPHA}`, { headers: { Accept: 'application/json' } });
+  assert.equal(res.status, 200);
+  const r = (await res.json()) as Record<string, unknown>;
+  assert.equal(r._id, ids.ALPHA);
+  assert.equal(r.name, 'ALPHA');
+  assert.equal(r.status, 'READY');
+  assert.ok((r.links as Array<{ rel: string }>).some((l) => l.rel === 'self'));
+  const html = await fetch(`${s.url}/stored_data/${ids.ALPHA}?f=html`);
+  assert.equal(html.status, 200);
+  assert.match(html.headers.get('content-type') ?? '', /text\/html/);
+  assert.match(await html.text(), /ALPHA/);
+  const deps = await fetch(`${s.url}/stored_data/${ids.ALPHA}/dependencies`, { headers: { Accept: 'application/json' } });
+  assert.equal(deps.status, 200);
+  assert.deepEqual(await deps.json(), { use: [], used_by: [] });
+  for (const url of ['/stored_data/nope', '/stored_data/nope/dependencies']) assert.equal((await fetch(`${s.url}${url}`)).status, 404, url);
+  assert.equal((await fetch(`${s.url}/stored_data/nope`, { method: 'DELETE' })).status, 404);
+});
+
+test('DELETE removes the files and marks DELETED; the other pyramid stays', async () => {
+  const betaKeys = await keysUnder(s, 'BETA');
+  assert.ok((await keysUnder(s, 'ALPHA')).length > 0);
+  const del = await fetch(`${s.url}/stored_data/${ids.ALPHA}`, { method: 'DELETE' });
+  assert.equal(del.status, 204);
+  assert.deepEqual(await keysUnder(s, 'ALPHA'), []);
+  assert.deepEqual(await keysUnder(s, 'ALPHA.json'), []);
+  assert.deepEqual(await keysUnder(s, 'ALPHA.list'), []);
+  const r = (await (await fetch(`${s.url}/stored_data/${ids.ALPHA}`)).json()) as Record<string, unknown>;
+  assert.equal(r.status, 'DELETED');
+  assert.equal((await fetch(`${s.url}/stored_data/${ids.ALPHA}`, { method: 'DELETE' })).status, 404, 'already deleted');
+  assert.deepEqual(await keysUnder(s, 'BETA'), betaKeys);
+});
+
+test('409 while a job writes the stored data', async () => {
+  const big = await makeInput(s, 'big.tif');
+  const res = await execute(s.url, 'raster-to-pyramid', { inputs: { ...base, images: [{ href: big.href }], name: 'BUSY' } }, { Prefer: 'respond-async' });
+  assert.equal(res.status, 201);
+  const { jobID } = (await res.json()) as { jobID: string };
+  let record: Record<string, unknown> | undefined;
+  const end = Date.now() + 60_000;
+  while (!record && Date.now() < end) {
+    [record] = await storedData(s, '?name=BUSY');
+    if (!record) await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.ok(record, 'the record appears while the job runs');
+  assert.equal(record.status, 'GENERATING');
+  const del = await fetch(`${s.url}/stored_data/${record._id}`, { method: 'DELETE' });
+  assert.equal(del.status, 409, await del.clone().text());
+  const body = (await del.json()) as { detail: string };
+  assert.match(body.detail, /being written by a job/);
+  // Once the job is over the record can be deleted.
+  for (;;) {
+    const job = (await (await fetch(`${s.url}/jobs/${jobID}`)).json()) as { status: string };
+    if (job.status !== 'running' && job.status !== 'accepted') break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal((await fetch(`${s.url}/stored_data/${record._id}`, { method: 'DELETE' })).status, 204);
+});
