@@ -19,91 +19,151 @@ export interface SlabSpec {
 /** Encoded tiles of a mask that is all 0 or all 255, and of an all-nodata data tile, reused (they are frequent). */
 const constantTiles = new Map<string, Buffer>();
 
-function isConstant(values: Uint8Array, v: number): boolean {
-  for (let i = 0; i < values.length; i++) if (values[i] !== v) return false;
-  return true;
+/** Nonzero count of a tile mask, and whether every value is 255 (one pass; most tiles are constant). */
+export function scanMask(mask: Uint8Array): { valid: number; full: boolean } {
+  let valid = 0;
+  let full = true;
+  for (let i = 0; i < mask.length; i++) {
+    const v = mask[i];
+    if (v !== 0) valid++;
+    if (v !== 255) full = false;
+  }
+  return { valid, full };
+}
+
+/** Copies the `tw × th` tile at (x0, y0) of an interleaved image `width` pixels wide. */
+export function extractTile<T extends Uint8Array | Float32Array>(src: T, width: number, channels: number, x0: number, y0: number, tw: number, th: number): T {
+  const out = (src instanceof Float32Array ? new Float32Array(tw * th * channels) : new Uint8Array(tw * th * channels)) as T;
+  const rowLength = tw * channels;
+  for (let y = 0; y < th; y++) {
+    const s = ((y0 + y) * width + x0) * channels;
+    out.set(src.subarray(s, s + rowLength), y * rowLength);
+  }
+  return out;
 }
 
 /**
- * Collects a slab's tiles row of tiles by row of tiles (the bottom level works in strips of one tile
- * row to bound memory) and assembles the data slab and its mask slab (rok4.md §5).
+ * Collects a slab's tiles (in any order: the bottom level sets them strip by strip, upper levels
+ * quadrant by quadrant) and assembles the data slab and its mask slab (rok4.md §5). Tiles without
+ * data reuse one cached encoding of the nodata tile; JPEG tiles are encoded on the libuv threadpool
+ * while the caller goes on computing (call {@link flush} to wait, {@link finish} waits too).
  */
 export class SlabEncoder {
-  private readonly dataTiles: Uint8Array[] = [];
-  private readonly maskTiles: Uint8Array[] = [];
+  /** Encoded tiles; null = the nodata tile (filled in by finish), undefined = not set yet. */
+  private readonly dataTiles: Array<Uint8Array | null | undefined>;
+  private readonly maskTiles: Uint8Array[];
   private readonly tileSpec: TileSpec;
   private readonly maskSpec: TileSpec;
+  private pending: Array<Promise<void>> = [];
+  private failure: unknown;
   validPixels = 0;
 
   constructor(readonly spec: SlabSpec) {
     this.tileSpec = { width: spec.tileWidth, height: spec.tileHeight, channels: spec.channels, compression: spec.compression, sampleType: spec.sampleType };
     this.maskSpec = { width: spec.tileWidth, height: spec.tileHeight, channels: 1, compression: 'zip', sampleType: 'uint8' };
+    const n = spec.tilesPerWidth * spec.tilesPerHeight;
+    this.dataTiles = new Array<Uint8Array | null | undefined>(n);
+    this.maskTiles = new Array<Uint8Array>(n);
+  }
+
+  /** Tiles encoded or being encoded and not yet awaited (callers bound memory with it). */
+  get pendingCount(): number {
+    return this.pending.length;
   }
 
   /**
-   * Adds a strip `tilesPerWidth·tileWidth` wide and `rows·tileHeight` high (interleaved samples + mask),
-   * split into tiles in slab order.
+   * Sets tile `index` (slab order, row-major). `tile` null, or a mask without any data, makes it
+   * the nodata tile (mask 0). `scan` is the result of {@link scanMask} on `tileMask` when known.
    */
-  async addStrip(data: Uint8Array | Float32Array, mask: Uint8Array, rows = 1): Promise<void> {
+  setTile(index: number, tile: Uint8Array | Float32Array | null, tileMask: Uint8Array | null, scan?: { valid: number; full: boolean }): void {
+    const s = tile && tileMask ? scan ?? scanMask(tileMask) : { valid: 0, full: false };
+    if (s.valid === 0 || !tile) {
+      this.dataTiles[index] = null;
+      if (this.spec.mask) this.maskTiles[index] = this.constantMask(0);
+      return;
+    }
+    this.validPixels += s.valid;
+    if (this.spec.mask) this.maskTiles[index] = s.full ? this.constantMask(255) : encodeTileSync(tileMask!, this.maskSpec);
+    if (isSyncCompression(this.spec.compression)) {
+      this.dataTiles[index] = encodeTileSync(tile, this.tileSpec);
+      return;
+    }
+    this.pending.push(encodeTile(tile, this.tileSpec).then(
+      (bytes) => { this.dataTiles[index] = bytes; },
+      (err: unknown) => { this.failure ??= err; },
+    ));
+  }
+
+  /** Waits for the tiles being encoded. */
+  async flush(): Promise<void> {
+    const waiting = this.pending;
+    this.pending = [];
+    await Promise.all(waiting);
+    if (this.failure) throw this.failure;
+  }
+
+  /**
+   * Adds a strip `tilesPerWidth·tileWidth` wide and `rows·tileHeight` high (interleaved samples + mask)
+   * starting at tile row `firstRow`, split into tiles in slab order.
+   */
+  async addStrip(data: Uint8Array | Float32Array, mask: Uint8Array, rows = 1, firstRow?: number): Promise<void> {
     const { tileWidth: tw, tileHeight: th, tilesPerWidth: tpw, channels: C } = this.spec;
     const W = tpw * tw;
-    const pending: Array<Promise<void>> = [];
+    const row0 = firstRow ?? this.nextRow;
     for (let r = 0; r < rows; r++) {
       for (let t = 0; t < tpw; t++) {
-        const tile = this.spec.sampleType === 'uint8' ? new Uint8Array(tw * th * C) : new Float32Array(tw * th * C);
-        const tileMask = new Uint8Array(tw * th);
-        for (let y = 0; y < th; y++) {
-          const srcRow = (r * th + y) * W + t * tw;
-          tile.set(data.subarray(srcRow * C, (srcRow + tw) * C), y * tw * C);
-          tileMask.set(mask.subarray(srcRow, srcRow + tw), y * tw);
-        }
-        const index = this.dataTiles.length;
-        this.dataTiles.push(new Uint8Array(0));
-        if (this.spec.mask) this.maskTiles.push(this.encodeMask(tileMask));
-        for (let i = 0; i < tileMask.length; i++) if (tileMask[i] !== 0) this.validPixels++;
-        pending.push(this.encodeData(tile, tileMask).then((bytes) => { this.dataTiles[index] = bytes; }));
+        const tileMask = extractTile(mask, W, 1, t * tw, r * th, tw, th);
+        const scan = scanMask(tileMask);
+        this.setTile((row0 + r) * tpw + t, scan.valid ? extractTile(data, W, C, t * tw, r * th, tw, th) : null, tileMask, scan);
       }
     }
-    await Promise.all(pending);
+    this.nextRow = row0 + rows;
+    await this.flush();
   }
 
-  private async encodeData(tile: Uint8Array | Float32Array, tileMask: Uint8Array): Promise<Uint8Array> {
-    if (isConstant(tileMask, 0)) {
-      const k = `data:${this.spec.compression}:${this.spec.sampleType}:${this.spec.channels}:${this.spec.tileWidth}x${this.spec.tileHeight}:${this.spec.nodata.join(',')}`;
-      let cached = constantTiles.get(k);
-      if (!cached) {
-        cached = isSyncCompression(this.spec.compression) ? encodeTileSync(tile, this.tileSpec) : await encodeTile(tile, this.tileSpec);
-        constantTiles.set(k, cached);
-      }
-      return cached;
+  private nextRow = 0;
+
+  /** The encoded all-nodata data tile, cached per format (frequent: collars, top levels). */
+  private async nodataTile(): Promise<Uint8Array> {
+    const k = `data:${this.spec.compression}:${this.spec.sampleType}:${this.spec.channels}:${this.spec.tileWidth}x${this.spec.tileHeight}:${this.spec.nodata.join(',')}`;
+    let cached = constantTiles.get(k);
+    if (!cached) {
+      const { tileWidth: tw, tileHeight: th, channels: C, nodata } = this.spec;
+      const tile = this.spec.sampleType === 'uint8' ? new Uint8Array(tw * th * C) : new Float32Array(tw * th * C);
+      for (let p = 0; p < tw * th; p++) for (let c = 0; c < C; c++) tile[p * C + c] = nodata[c];
+      cached = isSyncCompression(this.spec.compression) ? encodeTileSync(tile, this.tileSpec) : await encodeTile(tile, this.tileSpec);
+      constantTiles.set(k, cached);
     }
-    return isSyncCompression(this.spec.compression) ? encodeTileSync(tile, this.tileSpec) : encodeTile(tile, this.tileSpec);
+    return cached;
   }
 
-  private encodeMask(tileMask: Uint8Array): Uint8Array {
-    for (const v of [0, 255]) {
-      if (isConstant(tileMask, v)) {
-        const k = `mask:${v}:${this.spec.tileWidth}x${this.spec.tileHeight}`;
-        let cached = constantTiles.get(k);
-        if (!cached) {
-          cached = encodeTileSync(tileMask, this.maskSpec);
-          constantTiles.set(k, cached);
-        }
-        return cached;
-      }
+  private constantMask(v: 0 | 255): Uint8Array {
+    const k = `mask:${v}:${this.spec.tileWidth}x${this.spec.tileHeight}`;
+    let cached = constantTiles.get(k);
+    if (!cached) {
+      cached = encodeTileSync(new Uint8Array(this.spec.tileWidth * this.spec.tileHeight).fill(v), this.maskSpec);
+      constantTiles.set(k, cached);
     }
-    return encodeTileSync(tileMask, this.maskSpec);
+    return cached;
   }
 
-  /** The data slab and (with masks) the mask slab. */
-  finish(): { data: Buffer; mask?: Buffer } {
+  /** The data slab and (with masks) the mask slab; tiles never set are nodata. */
+  async finish(): Promise<{ data: Buffer; mask?: Buffer }> {
+    await this.flush();
+    let nodata: Uint8Array | undefined;
+    for (let i = 0; i < this.dataTiles.length; i++) {
+      if (this.dataTiles[i]) continue;
+      nodata ??= await this.nodataTile();
+      this.dataTiles[i] = nodata;
+      if (this.spec.mask && !this.maskTiles[i]) this.maskTiles[i] = this.constantMask(0);
+    }
     const geometry: SlabGeometry = {
       tileWidth: this.spec.tileWidth, tileHeight: this.spec.tileHeight,
       tilesPerWidth: this.spec.tilesPerWidth, tilesPerHeight: this.spec.tilesPerHeight,
       channels: this.spec.channels, compression: this.spec.compression, sampleType: this.spec.sampleType,
     };
     return {
-      data: assembleSlab(geometry, this.dataTiles),
+      data: assembleSlab(geometry, this.dataTiles as Uint8Array[]),
       ...(this.spec.mask ? { mask: assembleSlab(maskSlabGeometry(geometry), this.maskTiles) } : {}),
     };
   }

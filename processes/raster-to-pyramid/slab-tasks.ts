@@ -3,13 +3,14 @@
  * slab. Pixels come back as transferred buffers, never JSON.
  */
 import { move, transferableSymbol, valueSymbol } from 'piscina';
+import sharp from 'sharp';
 import { approximateTransform, type GeoTransform } from '../../src/raster/approx-transform.js';
 import { createTransform, type CoordinateTransform, type CrsInfo } from '../../src/raster/crs.js';
 import { assembleQuadrants, average2x2 } from '../../src/raster/downsample.js';
 import { clipWindow, openRasterWindows, type RasterInfo } from '../../src/raster/geotiff-source.js';
 import { KERNELS, type KernelName } from '../../src/raster/kernels.js';
 import { estimateScale, warp } from '../../src/raster/warp.js';
-import { SlabEncoder, type SlabSpec } from './slab-encoder.js';
+import { extractTile, scanMask, SlabEncoder, type SlabSpec } from './slab-encoder.js';
 
 /** Half-resolution pixels of a slab (its share of the parent slab, rok4.md §8.5). */
 export interface HalfSlab {
@@ -43,6 +44,10 @@ export interface UpperSlabTask {
   children: [HalfSlab | null, HalfSlab | null, HalfSlab | null, HalfSlab | null];
 }
 
+// libvips keeps recent operations (and their decoded source tiles) in a process-wide cache, 50 MB
+// by default; consecutive strips reuse a few tiles only, so a small cache keeps peak RSS down.
+sharp.cache({ memory: 16, items: 20, files: 4 });
+
 const transforms = new Map<string, CoordinateTransform>();
 function transformFor(from: CrsInfo, to: CrsInfo): CoordinateTransform {
   const k = `${from.proj4}|${to.proj4}`;
@@ -57,7 +62,9 @@ function transformFor(from: CrsInfo, to: CrsInfo): CoordinateTransform {
 function filled(sampleType: 'uint8' | 'float32', pixels: number, nodata: number[]): Uint8Array | Float32Array {
   const C = nodata.length;
   const out = sampleType === 'uint8' ? new Uint8Array(pixels * C) : new Float32Array(pixels * C);
-  if (nodata.some((v) => v !== 0)) for (let p = 0; p < pixels; p++) for (let c = 0; c < C; c++) out[p * C + c] = nodata[c];
+  if (nodata.every((v) => v === nodata[0])) {
+    if (nodata[0] !== 0) out.fill(nodata[0]);
+  } else for (let p = 0; p < pixels; p++) for (let c = 0; c < C; c++) out[p * C + c] = nodata[c];
   return out;
 }
 
@@ -97,106 +104,250 @@ function transferable(r: SlabResult): SlabResult {
 }
 
 /**
- * A bottom-level slab (rok4.md §8.4): for each strip of one tile row, every image touching it is read
- * (only the window it needs, from the overview closest below the target resolution), warped onto the
- * strip with an approximate transformer and the chosen kernel (masked pixels excluded from the weights),
- * and stacked in order (later images win where they have data). Strips are encoded at once and
- * halved for the parent level, so memory holds one strip, not the slab.
+ * Halves the `w × h` region at (x0, y0) of an image `width` pixels wide into `out` (an image
+ * `outWidth` pixels wide) at (x0/2, y0/2), with the masked 2×2 average and the "any" mask rule of
+ * rok4.md §8.5 — the same values as `average2x2(…, 'any')`, region by region so that regions without
+ * data are skipped (`out` already holds nodata and mask 0 there). uint8 with masks has a fast path.
  */
-export async function bottomSlab(task: BottomSlabTask): Promise<SlabResult> {
-  const { spec } = task;
-  const W = spec.tilesPerWidth * spec.tileWidth;
-  const th = spec.tileHeight;
-  const encoder = new SlabEncoder(spec);
-  const half: HalfSlab = { data: filled(spec.sampleType, (W / 2) * (spec.tilesPerHeight * th / 2), spec.nodata), mask: new Uint8Array((W / 2) * (spec.tilesPerHeight * th / 2)) };
-  const radius = KERNELS[task.interpolation]?.radius ?? 2;
-
-  for (let r = 0; r < spec.tilesPerHeight; r++) {
-    const data = filled(spec.sampleType, W * th, spec.nodata);
-    const mask = new Uint8Array(W * th);
-    const gt: GeoTransform = [task.xmin, task.resolution, 0, task.ymax - r * th * task.resolution, 0, -task.resolution];
-    for (const info of task.images) {
-      const exact = transformFor(task.tmsCrs, info.crs);
-      const coords = approximateTransform(exact, { width: W, height: th, geoTransform: gt }, info.geoTransform);
-      let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
-      const { srcX, srcY } = coords;
-      for (let i = 0; i < srcX.length; i++) {
-        const x = srcX[i], y = srcY[i];
-        if (x < minX) minX = x;
-        if (x > maxX) maxX = x;
-        if (y < minY) minY = y;
-        if (y > maxY) maxY = y;
+function halveRegion(
+  spec: SlabSpec, data: Uint8Array | Float32Array, mask: Uint8Array, width: number,
+  x0: number, y0: number, w: number, h: number, out: HalfSlab, outWidth: number,
+): void {
+  const C = spec.channels;
+  const ow = w >> 1, oh = h >> 1;
+  const ox = x0 >> 1, oy = y0 >> 1;
+  if (spec.sampleType !== 'uint8' || !spec.mask) {
+    const region = average2x2({ data: extractTile(data, width, C, x0, y0, w, h), mask: extractTile(mask, width, 1, x0, y0, w, h), width: w, height: h, channels: C, sampleType: spec.sampleType }, spec.mask, spec.nodata, 'any');
+    for (let y = 0; y < oh; y++) {
+      out.data.set(region.data.subarray(y * ow * C, (y + 1) * ow * C), ((oy + y) * outWidth + ox) * C);
+      out.mask.set(region.mask.subarray(y * ow, (y + 1) * ow), (oy + y) * outWidth + ox);
+    }
+    return;
+  }
+  const d = data as Uint8Array;
+  const o = out.data as Uint8Array;
+  const om = out.mask;
+  const nodata = spec.nodata;
+  for (let y = 0; y < oh; y++) {
+    let p00 = (y0 + 2 * y) * width + x0;
+    let q = (oy + y) * outWidth + ox;
+    for (let x = 0; x < ow; x++, p00 += 2, q++) {
+      const p01 = p00 + width;
+      const m00 = mask[p00], m10 = mask[p00 + 1], m01 = mask[p01], m11 = mask[p01 + 1];
+      const a = p00 * C, b = a + C, c0 = p01 * C, e = c0 + C, t = q * C;
+      if ((m00 & m10 & m01 & m11) === 255 || (m00 !== 0 && m10 !== 0 && m01 !== 0 && m11 !== 0)) {
+        om[q] = 255;
+        for (let c = 0; c < C; c++) o[t + c] = (d[a + c] + d[b + c] + d[c0 + c] + d[e + c]) >> 2;
+        continue;
       }
-      if (!(maxX >= 0 && maxY >= 0 && minX <= info.width && minY <= info.height)) continue;
-      const scale = estimateScale(coords, W, th);
-      // The overview whose decimation is closest below the target resolution (DESIGN §6).
-      const ratio = Math.min(scale.x, scale.y);
-      let overview: number | undefined;
-      let factor = 1;
-      info.overviews.forEach((ov, i) => {
-        const f = info.width / ov.width;
-        if (f <= ratio && f > factor) {
-          factor = f;
-          overview = i;
-        }
-      });
-      const fy = overview === undefined ? 1 : info.height / info.overviews[overview].height;
-      const margin = Math.ceil(radius * Math.max(1, ratio / factor)) + 2;
-      const window = clipWindow(info, {
-        x: Math.floor(minX / factor) - margin,
-        y: Math.floor(minY / fy) - margin,
-        width: Math.ceil(maxX / factor) - Math.floor(minX / factor) + 2 * margin,
-        height: Math.ceil(maxY / fy) - Math.floor(minY / fy) + 2 * margin,
-        overview,
-      });
-      if (!window) continue;
-      if (factor !== 1 || fy !== 1 || window.x !== 0 || window.y !== 0) {
-        for (let i = 0; i < srcX.length; i++) {
-          srcX[i] = srcX[i] / factor - window.x;
-          srcY[i] = srcY[i] / fy - window.y;
-        }
+      const n = (m00 !== 0 ? 1 : 0) + (m10 !== 0 ? 1 : 0) + (m01 !== 0 ? 1 : 0) + (m11 !== 0 ? 1 : 0);
+      if (n === 0) {
+        om[q] = 0;
+        for (let c = 0; c < C; c++) o[t + c] = nodata[c];
+        continue;
       }
-      const read = await openRasterWindows(info).read(window);
-      const warped = warp({
-        src: { data: keepChannels(read.data, read.channels, spec.channels), width: read.width, height: read.height, channels: spec.channels, mask: read.mask, sampleType: spec.sampleType },
-        coords,
-        dst: { width: W, height: th },
-        kernel: task.interpolation,
-        nodata: spec.nodata,
-        scale: { x: scale.x / factor, y: scale.y / fy },
-      });
-      // Stack: a pixel is overwritten only where this image has data (§8.4 step 3).
-      const C = spec.channels;
-      for (let p = 0; p < mask.length; p++) {
-        if (warped.mask[p] === 0) continue;
-        mask[p] = 255;
-        for (let c = 0; c < C; c++) data[p * C + c] = warped.data[p * C + c];
+      om[q] = 255;
+      for (let c = 0; c < C; c++) {
+        const sum = (m00 !== 0 ? d[a + c] : 0) + (m10 !== 0 ? d[b + c] : 0) + (m01 !== 0 ? d[c0 + c] : 0) + (m11 !== 0 ? d[e + c] : 0);
+        o[t + c] = Math.floor(sum / n);
       }
     }
-    await encoder.addStrip(data, mask);
-    const h = average2x2({ data, mask, width: W, height: th, channels: spec.channels, sampleType: spec.sampleType }, spec.mask, spec.nodata, 'any');
-    half.data.set(h.data, r * (th / 2) * (W / 2) * spec.channels);
-    half.mask.set(h.mask, r * (th / 2) * (W / 2));
   }
-  if (encoder.validPixels === 0) return { empty: true, validPixels: 0 };
-  const slab = encoder.finish();
-  return transferable({ empty: false, data: slab.data, mask: slab.mask, half, validPixels: encoder.validPixels });
+}
+
+/** Warped pixels of one strip of a bottom slab, every touching image stacked; null when no image has data there. */
+async function warpStrip(task: BottomSlabTask, r: number, W: number, th: number, radius: number): Promise<{ data: Uint8Array | Float32Array; mask: Uint8Array } | null> {
+  const { spec } = task;
+  let data: Uint8Array | Float32Array | undefined;
+  let mask: Uint8Array | undefined;
+  const gt: GeoTransform = [task.xmin, task.resolution, 0, task.ymax - r * th * task.resolution, 0, -task.resolution];
+  for (const info of task.images) {
+    const exact = transformFor(task.tmsCrs, info.crs);
+    const coords = approximateTransform(exact, { width: W, height: th, geoTransform: gt }, info.geoTransform);
+    let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
+    const { srcX, srcY } = coords;
+    for (let i = 0; i < srcX.length; i++) {
+      const x = srcX[i], y = srcY[i];
+      if (x < minX) minX = x;
+      if (x > maxX) maxX = x;
+      if (y < minY) minY = y;
+      if (y > maxY) maxY = y;
+    }
+    if (!(maxX >= 0 && maxY >= 0 && minX <= info.width && minY <= info.height)) continue;
+    const scale = estimateScale(coords, W, th);
+    // The overview whose decimation is closest below the target resolution (DESIGN §6).
+    const ratio = Math.min(scale.x, scale.y);
+    let overview: number | undefined;
+    let factor = 1;
+    info.overviews.forEach((ov, i) => {
+      const f = info.width / ov.width;
+      if (f <= ratio && f > factor) {
+        factor = f;
+        overview = i;
+      }
+    });
+    const fy = overview === undefined ? 1 : info.height / info.overviews[overview].height;
+    const margin = Math.ceil(radius * Math.max(1, ratio / factor)) + 2;
+    const window = clipWindow(info, {
+      x: Math.floor(minX / factor) - margin,
+      y: Math.floor(minY / fy) - margin,
+      width: Math.ceil(maxX / factor) - Math.floor(minX / factor) + 2 * margin,
+      height: Math.ceil(maxY / fy) - Math.floor(minY / fy) + 2 * margin,
+      overview,
+    });
+    if (!window) continue;
+    if (factor !== 1 || fy !== 1 || window.x !== 0 || window.y !== 0) {
+      for (let i = 0; i < srcX.length; i++) {
+        srcX[i] = srcX[i] / factor - window.x;
+        srcY[i] = srcY[i] / fy - window.y;
+      }
+    }
+    const read = await openRasterWindows(info).read(window);
+    // A window without any valid source pixel warps to nodata: skip the warp (collars, margins).
+    if (read.mask && scanMask(read.mask).valid === 0) continue;
+    const warped = warp({
+      src: { data: keepChannels(read.data, read.channels, spec.channels), width: read.width, height: read.height, channels: spec.channels, mask: read.mask, sampleType: spec.sampleType },
+      coords,
+      dst: { width: W, height: th },
+      kernel: task.interpolation,
+      nodata: spec.nodata,
+      scale: { x: scale.x / factor, y: scale.y / fy },
+    });
+    if (!data || !mask) {
+      // The first image with data: its result is the strip (warp writes nodata under mask 0).
+      data = warped.data;
+      mask = warped.mask;
+      continue;
+    }
+    // Stack: a pixel is overwritten only where this image has data (§8.4 step 3).
+    const C = spec.channels;
+    for (let p = 0; p < mask.length; p++) {
+      if (warped.mask[p] === 0) continue;
+      mask[p] = 255;
+      for (let c = 0; c < C; c++) data[p * C + c] = warped.data[p * C + c];
+    }
+  }
+  return data && mask ? { data, mask } : null;
 }
 
 /**
- * An upper-level slab (rok4.md §8.5): the four children's halves joined, encoded, and halved again
- * for the next level up. Masks of blocks use the "any data" rule, a compatible simplification that
- * never drops averaged data (§8.5).
+ * A bottom-level slab (rok4.md §8.4): for each strip of one tile row, every image touching it is read
+ * (only the window it needs, from the overview closest below the target resolution), warped onto the
+ * strip with an approximate transformer and the chosen kernel (masked pixels excluded from the weights),
+ * and stacked in order (later images win where they have data). Each strip's tiles are handed to the
+ * encoder (JPEG runs on the threadpool while the next strip is warped) and halved for the parent level,
+ * tile by tile, skipping tiles without data: memory holds a strip or two, not the slab.
+ */
+export async function bottomSlab(task: BottomSlabTask): Promise<SlabResult> {
+  const { spec } = task;
+  const tw = spec.tileWidth;
+  const W = spec.tilesPerWidth * tw;
+  const th = spec.tileHeight;
+  const C = spec.channels;
+  const encoder = new SlabEncoder(spec);
+  const halfWidth = W >> 1;
+  const half: HalfSlab = { data: filled(spec.sampleType, halfWidth * ((spec.tilesPerHeight * th) >> 1), spec.nodata), mask: new Uint8Array(halfWidth * ((spec.tilesPerHeight * th) >> 1)) };
+  const radius = KERNELS[task.interpolation]?.radius ?? 2;
+
+  for (let r = 0; r < spec.tilesPerHeight; r++) {
+    // One strip of encodes may run behind the warp of the next one; not more (memory).
+    if (encoder.pendingCount > spec.tilesPerWidth) await encoder.flush();
+    const strip = await warpStrip(task, r, W, th, radius);
+    if (!strip) {
+      for (let t = 0; t < spec.tilesPerWidth; t++) encoder.setTile(r * spec.tilesPerWidth + t, null, null);
+      continue;
+    }
+    for (let t = 0; t < spec.tilesPerWidth; t++) {
+      const tileMask = extractTile(strip.mask, W, 1, t * tw, 0, tw, th);
+      const scan = scanMask(tileMask);
+      if (scan.valid === 0) {
+        encoder.setTile(r * spec.tilesPerWidth + t, null, null);
+        continue;
+      }
+      encoder.setTile(r * spec.tilesPerWidth + t, extractTile(strip.data, W, C, t * tw, 0, tw, th), tileMask, scan);
+      // The strip's rows are rows r·th… of the slab: its half goes to rows r·th/2… of the half.
+      halveStripTile(spec, strip, W, t * tw, tw, th, half, halfWidth, r * (th >> 1));
+    }
+  }
+  if (encoder.validPixels === 0) {
+    await encoder.flush();
+    return { empty: true, validPixels: 0 };
+  }
+  const slab = await encoder.finish();
+  return transferable({ empty: false, data: slab.data, mask: slab.mask, half, validPixels: encoder.validPixels });
+}
+
+/** Halves tile column `x0` of a strip into rows `halfRow…` of the half. */
+function halveStripTile(spec: SlabSpec, strip: { data: Uint8Array | Float32Array; mask: Uint8Array }, W: number, x0: number, tw: number, th: number, half: HalfSlab, halfWidth: number, halfRow: number): void {
+  // halveRegion writes at (x0/2, y0/2) of `half`: shift by the strip's place through a view.
+  const C = spec.channels;
+  const offset = halfRow * halfWidth;
+  const view: HalfSlab = { data: half.data.subarray(offset * C), mask: half.mask.subarray(offset) };
+  halveRegion(spec, strip.data, strip.mask, W, x0, 0, tw, th, view, halfWidth);
+}
+
+/**
+ * An upper-level slab (rok4.md §8.5): the four children's halves are the four quadrants of the slab;
+ * each of their tiles is encoded straight from the child (no joined copy) and halved again for the
+ * next level up, tiles without data skipped (top levels are mostly nodata). Masks of blocks use the
+ * "any data" rule, a compatible simplification that never drops averaged data (§8.5).
  */
 export async function upperSlab(task: UpperSlabTask): Promise<SlabResult> {
+  const { spec } = task;
+  const tw = spec.tileWidth, th = spec.tileHeight;
+  const tpw = spec.tilesPerWidth, tph = spec.tilesPerHeight;
+  const W = tpw * tw;
+  const H = tph * th;
+  if (tpw % 2 !== 0 || tph % 2 !== 0 || tw % 2 !== 0 || th % 2 !== 0) return upperSlabJoined(task);
+  const C = spec.channels;
+  const encoder = new SlabEncoder(spec);
+  const halfWidth = W >> 1;
+  const half: HalfSlab = { data: filled(spec.sampleType, halfWidth * (H >> 1), spec.nodata), mask: new Uint8Array(halfWidth * (H >> 1)) };
+  const qw = tpw >> 1, qh = tph >> 1;
+  const childWidth = W >> 1;
+  for (let q = 0; q < 4; q++) {
+    const child = task.children[q];
+    const col0 = (q & 1) * qw, row0 = (q >> 1) * qh;
+    for (let ty = 0; ty < qh; ty++) {
+      for (let tx = 0; tx < qw; tx++) {
+        const index = (row0 + ty) * tpw + col0 + tx;
+        if (!child) {
+          encoder.setTile(index, null, null);
+          continue;
+        }
+        const tileMask = extractTile(child.mask, childWidth, 1, tx * tw, ty * th, tw, th);
+        const scan = scanMask(tileMask);
+        if (scan.valid === 0) {
+          encoder.setTile(index, null, null);
+          continue;
+        }
+        encoder.setTile(index, extractTile(child.data, childWidth, C, tx * tw, ty * th, tw, th), tileMask, scan);
+        // The quadrant starts at (col0·tw/2, row0·th/2) of the half; halveRegion adds the tile's place in it.
+        const offset = ((row0 * th) >> 1) * halfWidth + ((col0 * tw) >> 1);
+        const view: HalfSlab = { data: half.data.subarray(offset * C), mask: half.mask.subarray(offset) };
+        halveRegion(spec, child.data, child.mask, childWidth, tx * tw, ty * th, tw, th, view, halfWidth);
+      }
+    }
+    if (encoder.pendingCount > 2 * tpw) await encoder.flush();
+  }
+  if (encoder.validPixels === 0) {
+    await encoder.flush();
+    return { empty: true, validPixels: 0 };
+  }
+  const slab = await encoder.finish();
+  return transferable({ empty: false, data: slab.data, mask: slab.mask, half, validPixels: encoder.validPixels });
+}
+
+/** Upper slab with odd slab or tile sizes: quadrants are not tile-aligned, so they are joined first. */
+async function upperSlabJoined(task: UpperSlabTask): Promise<SlabResult> {
   const { spec } = task;
   const W = spec.tilesPerWidth * spec.tileWidth;
   const H = spec.tilesPerHeight * spec.tileHeight;
   const joined = assembleQuadrants(task.children, W / 2, H / 2, spec.channels, spec.sampleType, spec.nodata);
   const encoder = new SlabEncoder(spec);
-  await encoder.addStrip(joined.data, joined.mask, spec.tilesPerHeight);
+  await encoder.addStrip(joined.data, joined.mask, spec.tilesPerHeight, 0);
   if (encoder.validPixels === 0) return { empty: true, validPixels: 0 };
   const half = average2x2({ data: joined.data, mask: joined.mask, width: W, height: H, channels: spec.channels, sampleType: spec.sampleType }, spec.mask, spec.nodata, 'any');
-  const slab = encoder.finish();
+  const slab = await encoder.finish();
   return transferable({ empty: false, data: slab.data, mask: slab.mask, half, validPixels: encoder.validPixels });
 }

@@ -1,0 +1,306 @@
+/**
+ * The `dallage` command line (issue 3, "command line"): `dallage serve` starts the server,
+ * `dallage execute <process> --input id=value …` runs one process in-process (same runtime as the
+ * server, a memory job store, a progress bar on stderr, the outputs as JSON on stdout), for scripts
+ * and benchmarks.
+ *
+ * Exit codes: 0 success, 1 the execution failed, 2 bad usage or bad input (the 400s of the API).
+ */
+import { existsSync, realpathSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ApiError, toProblem, type Problem } from './api/errors.js';
+import { ConfigError, loadConfig, parseConfig, type Config } from './config.js';
+import { parseExecuteRequest, isBinarySchema } from './process/execute-request.js';
+import { builtinNames } from './process/registry.js';
+import { createRuntime, type Runtime } from './runtime.js';
+import { silentLogger } from './log.js';
+
+export const USAGE = `usage:
+  dallage serve [--config FILE]
+      starts the OGC API - Processes server (same as npm start)
+  dallage execute <process> --input id=value [--input id=value …] [options]
+      runs a process in-process and prints its outputs as JSON on stdout
+      --input id=value   one input value; repeat an id to give several values (an array).
+                         Values that parse as JSON are JSON (true, 255, [1,2]), others are strings.
+                         For file inputs (images=…) the value is a path (or a file:/http(s): URL);
+                         the folders of the paths given are allowed as input roots.
+      --output-dir DIR   storage folder of the outputs (default: the config's storage.path)
+      --config FILE      configuration (default: $DALLAGE_CONFIG, ./config.yml, or built-in defaults)
+      --threads N        worker threads (default: the config's pool.threads, 0 = one per CPU)
+      --quiet            no progress bar
+  dallage --help
+
+example:
+  dallage execute raster-to-pyramid --input images=scan.tif --input name=SCAN --input tms=PM \\
+    --input compression=jpg90 --input mask=true --input nodata=255 --output-dir ./pyramids
+
+exit codes: 0 done, 1 the execution failed, 2 bad usage or bad input`;
+
+/** A usage problem (exit 2, no problem document). */
+export class UsageError extends Error {}
+
+export interface ExecuteArgs {
+  process: string;
+  /** Input id → raw command-line values, in order. */
+  inputs: Map<string, string[]>;
+  outputDir?: string;
+  config?: string;
+  threads?: number;
+  quiet: boolean;
+}
+
+export type CliCommand = { command: 'help' } | { command: 'serve'; config?: string } | ({ command: 'execute' } & ExecuteArgs);
+
+function takeValue(argv: string[], i: number, flag: string): string {
+  const v = argv[i + 1];
+  if (v === undefined) throw new UsageError(`${flag} needs a value`);
+  return v;
+}
+
+/** Parses the command line (without `node` and the script). Throws UsageError. */
+export function parseCliArgs(argv: string[]): CliCommand {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') return { command: 'help' };
+  const [command, ...rest] = argv;
+  if (rest.includes('--help') || rest.includes('-h')) return { command: 'help' };
+  if (command === 'serve') {
+    let config: string | undefined;
+    for (let i = 0; i < rest.length; i++) {
+      if (rest[i] === '--config') config = takeValue(rest, i++, '--config');
+      else throw new UsageError(`unknown argument '${rest[i]}' for serve`);
+    }
+    return { command: 'serve', config };
+  }
+  if (command !== 'execute') throw new UsageError(`unknown command '${command}' (serve, execute)`);
+  const args: ExecuteArgs = { process: '', inputs: new Map(), quiet: false };
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i];
+    if (a === '--input' || a === '-i') {
+      const spec = takeValue(rest, i++, a);
+      const eq = spec.indexOf('=');
+      if (eq <= 0) throw new UsageError(`--input takes id=value, got '${spec}'`);
+      const id = spec.slice(0, eq);
+      args.inputs.set(id, [...(args.inputs.get(id) ?? []), spec.slice(eq + 1)]);
+    } else if (a.startsWith('--input=')) {
+      rest.splice(i + 1, 0, a.slice('--input='.length));
+      rest[i] = '--input';
+      i--;
+    } else if (a === '--output-dir') args.outputDir = takeValue(rest, i++, a);
+    else if (a === '--config') args.config = takeValue(rest, i++, a);
+    else if (a === '--threads') {
+      const n = Number(takeValue(rest, i++, a));
+      if (!Number.isInteger(n) || n < 0) throw new UsageError('--threads takes an integer ≥ 0');
+      args.threads = n;
+    } else if (a === '--quiet' || a === '-q') args.quiet = true;
+    else if (a.startsWith('-')) throw new UsageError(`unknown option '${a}'`);
+    else if (!args.process) args.process = a;
+    else throw new UsageError(`unexpected argument '${a}' (inputs are given with --input id=value)`);
+  }
+  if (!args.process) throw new UsageError('execute needs a process id, e.g. dallage execute raster-to-pyramid …');
+  return { command: 'execute', ...args };
+}
+
+/** A command-line value: JSON when it parses as JSON, else the string itself. */
+export function parseValue(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/**
+ * The configuration of a command: the file given, else $DALLAGE_CONFIG or ./config.yml when present,
+ * else the built-in defaults. The process asked for is added when the file does not list it and it
+ * is a built-in plugin.
+ */
+export function cliConfig(file: string | undefined, processId?: string): Config {
+  let config: Config;
+  if (file) config = loadConfig(file);
+  else if (process.env.DALLAGE_CONFIG || existsSync('config.yml')) config = loadConfig(process.env.DALLAGE_CONFIG || 'config.yml');
+  else config = parseConfig(`processes:\n  ${processId ?? 'echo'}: ${processId ?? 'echo'}\n`, process.env, 'defaults');
+  if (processId && !config.processes[processId] && builtinNames().includes(processId)) {
+    config.processes[processId] = { plugin: processId, options: {} };
+  }
+  return config;
+}
+
+/** An execute request body from the command-line inputs (file paths become file: hrefs). */
+export function buildRequest(args: ExecuteArgs, description: { inputs: Record<string, { schema: Record<string, unknown> }> }): { body: Record<string, unknown>; roots: string[] } {
+  const inputs: Record<string, unknown> = {};
+  const roots = new Set<string>();
+  for (const [id, raws] of args.inputs) {
+    const schema = description.inputs[id]?.schema;
+    const values = raws.map((raw) => {
+      if (schema && isBinarySchema(schema)) {
+        if (/^(https?|file):/i.test(raw)) return { href: raw };
+        const file = path.resolve(raw);
+        // The file's folder becomes an input root so that the href passes the confinement check;
+        // a missing file is left for the manager to report (a 400 naming the input).
+        if (existsSync(file)) roots.add(path.dirname(realpathSync(file)));
+        return { href: pathToFileURL(file).href };
+      }
+      // A string input keeps its text even when it looks like JSON (level ids such as bottom=13).
+      return schema?.type === 'string' ? raw : parseValue(raw);
+    });
+    inputs[id] = values.length === 1 ? values[0] : values;
+  }
+  return { body: { inputs, response: 'document' }, roots: [...roots] };
+}
+
+/** Draws "[#####-----]  42.0 %  message" on one stderr line (a TTY) or prints a line now and then. */
+class ProgressBar {
+  private lastLine = '';
+  private lastPrinted = 0;
+  private readonly tty = !!process.stderr.isTTY;
+
+  constructor(private readonly enabled: boolean) {}
+
+  update(percent: number, message: string): void {
+    if (!this.enabled) return;
+    const width = 30;
+    const filled = Math.round((Math.max(0, Math.min(100, percent)) / 100) * width);
+    const line = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${percent.toFixed(1).padStart(5)} %  ${message}`;
+    if (line === this.lastLine) return;
+    this.lastLine = line;
+    if (this.tty) {
+      const cols = process.stderr.columns || 100;
+      process.stderr.write(`\r${line.slice(0, cols - 1).padEnd(cols - 1)}`);
+    } else if (Date.now() - this.lastPrinted >= 2000 || percent >= 100) {
+      this.lastPrinted = Date.now();
+      process.stderr.write(line + '\n');
+    }
+  }
+
+  done(): void {
+    if (this.enabled && this.tty && this.lastLine) process.stderr.write('\n');
+  }
+}
+
+function printProblem(p: Problem): void {
+  process.stderr.write(`dallage: ${p.title}: ${p.detail}\n${JSON.stringify(p)}\n`);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** `dallage execute`: returns the exit code. */
+export async function execute(args: ExecuteArgs): Promise<number> {
+  const config = cliConfig(args.config, args.process);
+  // In-process runs keep nothing between runs: memory job store, no log lines on stdout (the
+  // outputs are the only thing there).
+  config.manager = { name: 'memory', connection: config.manager.connection };
+  config.logging.enabled = false;
+  if (args.outputDir) config.storage.path = path.resolve(args.outputDir);
+  if (args.threads !== undefined) config.pool.threads = args.threads;
+  config.server.limits.max_running_jobs = 1;
+
+  let runtime: Runtime | undefined;
+  const bar = new ProgressBar(!args.quiet);
+  try {
+    runtime = await createRuntime(config, { log: silentLogger });
+    const proc = runtime.registry.get(args.process);
+    if (!proc) throw new ApiError('no-such-process', `no process '${args.process}' (known: ${runtime.registry.all().map((p) => p.description.id).join(', ')})`);
+    const { body, roots } = buildRequest(args, proc.description);
+    config.security.input_roots = [...config.security.input_roots, ...roots];
+    const parsed = parseExecuteRequest(proc.description, body);
+    await runtime.manager.precheck(proc, parsed);
+    const prepared = await runtime.manager.prepare(proc, parsed);
+    const job = await runtime.manager.submit(proc, parsed, prepared);
+    const manager = runtime.manager;
+    let interrupted = false;
+    const onSignal = () => {
+      interrupted = true;
+      void manager.dismiss(job.jobID).catch(() => {});
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    let status = await manager.get(job.jobID);
+    while (status && (status.status === 'accepted' || status.status === 'running')) {
+      bar.update(status.progress ?? 0, status.message ?? status.status);
+      await sleep(200);
+      status = await manager.get(job.jobID);
+    }
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (status?.status === 'successful') bar.update(100, 'done');
+    bar.done();
+    if (!status || status.status !== 'successful') {
+      const problem = status?.error ?? new ApiError('job-failed', status?.message ?? 'the job was lost').toProblem();
+      printProblem(problem as Problem);
+      return interrupted ? 130 : problem.status >= 400 && problem.status < 500 ? 2 : 1;
+    }
+    const outputs: Record<string, unknown> = {};
+    for (const [id, r] of Object.entries(status.results ?? {})) {
+      const { bytes } = await manager.result(job.jobID, id);
+      outputs[id] = r.json ? JSON.parse(bytes.toString('utf8')) : /^text\//.test(r.mediaType) ? bytes.toString('utf8') : { mediaType: r.mediaType, size: bytes.length, base64: bytes.toString('base64') };
+    }
+    process.stdout.write(JSON.stringify(outputs, null, 2) + '\n');
+    return 0;
+  } catch (err) {
+    bar.done();
+    if (err instanceof ConfigError) {
+      process.stderr.write(`dallage: ${err.message}\n`);
+      return 2;
+    }
+    const problem = toProblem(err);
+    printProblem(problem);
+    return problem.status >= 400 && problem.status < 500 ? 2 : 1;
+  } finally {
+    await runtime?.close().catch(() => {});
+  }
+}
+
+/** `dallage serve`: starts the server and keeps running until SIGINT/SIGTERM. */
+async function serve(configFile: string | undefined): Promise<number> {
+  const { startServer } = await import('./server.js');
+  let config: Config;
+  try {
+    config = cliConfig(configFile);
+  } catch (err) {
+    process.stderr.write(`dallage: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const server = await startServer(config).catch((err: Error) => {
+    process.stderr.write(`dallage: cannot start: ${err.message}\n`);
+    return undefined;
+  });
+  if (!server) return 1;
+  server.runtime.log.info('listening', { url: server.url, processes: server.runtime.registry.all().map((p) => p.description.id) });
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      server.runtime.log.info('shutting down', { signal });
+      void server.close().finally(resolve);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  return 0;
+}
+
+/** Runs the command line; resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let cmd: CliCommand;
+  try {
+    cmd = parseCliArgs(argv);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`dallage: ${err.message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (cmd.command === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  if (cmd.command === 'serve') return serve(cmd.config);
+  return execute(cmd);
+}
+
+/** Used by bin/dallage.js. */
+export async function run(): Promise<void> {
+  const code = await main(process.argv.slice(2));
+  // Worker threads and sockets are closed by runtime.close(); exit explicitly so that a lingering
+  // handle (an idle keep-alive) cannot keep the command alive.
+  process.exit(code);
+}
