@@ -10,6 +10,8 @@ import { Rok4PyramidWriter } from '../../src/rok4/writer.js';
 import type { Storage } from '../../src/storage/storage.js';
 import type { WorkerPool } from '../../src/workers/pool.js';
 import { PriorityScheduler } from '../../src/workers/scheduler.js';
+import type { StorageDescriptor } from '../../src/storage/factory.js';
+import type { BackgroundRef } from './background.js';
 import { imagesTouching, key, mortonRank, type PyramidPlan } from './plan.js';
 import type { SlabSpec } from './slab-encoder.js';
 import type { BottomSlabTask, HalfSlab, SlabResult, UpperSlabTask } from './slab-tasks.js';
@@ -27,6 +29,15 @@ export interface GenerateRequest {
   spec: SlabSpec;
   interpolation: KernelName;
   images: RasterInfo[];
+  /** Update (rok4.md §8.7): the ancestor pyramid, whose slabs are the background of recomputed ones. */
+  ancestor?: {
+    storage: StorageDescriptor;
+    name: string;
+    /** True when the ancestor has a data slab there. */
+    has(level: string, col: number, row: number): boolean;
+  };
+  /** Called with the writer before any slab is computed (updates write their references there). */
+  beforeWalk?: (writer: Rok4PyramidWriter) => Promise<void>;
 }
 
 export interface GenerateResult {
@@ -70,7 +81,12 @@ export async function generatePyramid(req: GenerateRequest): Promise<GenerateRes
   const { plan, spec, storage, pool, signal } = req;
   const descriptor = describePyramid(req.name, req.tms, plan, spec, req.interpolation);
   const writer = new Rok4PyramidWriter(storage, req.name, descriptor);
-  const scheduler = new PriorityScheduler(pool.threads + 1, signal);
+  // Our own signal: on the first failure the other slabs stop too, and we wait for those already
+  // running before rethrowing, so that nothing is written after the caller cleans up (DESIGN §7).
+  const stop = new AbortController();
+  const onAbort = () => stop.abort(signal.reason);
+  signal.addEventListener('abort', onAbort, { once: true });
+  const scheduler = new PriorityScheduler(pool.threads + 1, stop.signal);
   const slab = { tilesPerWidth: spec.tilesPerWidth, tilesPerHeight: spec.tilesPerHeight };
   const top = plan.levels.length - 1;
   const tmsCrs = resolveCrs(req.tms.crs);
@@ -98,8 +114,14 @@ export async function generatePyramid(req: GenerateRequest): Promise<GenerateRes
     }
   };
 
+  const backgroundOf = (levelIndex: number, col: number, row: number): BackgroundRef | undefined => {
+    const level = plan.levels[levelIndex].tm.id;
+    const a = req.ancestor;
+    return a && a.has(level, col, row) ? { storage: a.storage, name: a.name, level, col, row } : undefined;
+  };
+
   const compute = async (levelIndex: number, col: number, row: number): Promise<HalfSlab | null> => {
-    signal.throwIfAborted();
+    stop.signal.throwIfAborted();
     const tm = plan.levels[levelIndex].tm;
     const priority = [top - levelIndex, mortonRank(col, row)];
     let result: SlabResult;
@@ -113,19 +135,25 @@ export async function generatePyramid(req: GenerateRequest): Promise<GenerateRes
         ymax: tm.pointOfOrigin[1] - row * spec.tilesPerHeight * tm.tileHeight * tm.cellSize,
         resolution: tm.cellSize,
         images: touching.map((i) => req.images[i]),
+        background: backgroundOf(levelIndex, col, row),
       };
       result = touching.length === 0
         ? { empty: true, validPixels: 0 }
-        : await scheduler.run(priority, () => pool.run<SlabResult>(TASKS, 'bottomSlab', task, { signal }));
+        : await scheduler.run(priority, () => pool.run<SlabResult>(TASKS, 'bottomSlab', task, { signal: stop.signal }));
     } else {
       const below = plan.levels[levelIndex - 1].slabs;
       const childCoords: Array<[number, number]> = [[2 * col, 2 * row], [2 * col + 1, 2 * row], [2 * col, 2 * row + 1], [2 * col + 1, 2 * row + 1]];
-      const children = (await Promise.all(childCoords.map(([c, r]) => (below.has(key(c, r)) ? compute(levelIndex - 1, c, r) : Promise.resolve(null))))) as UpperSlabTask['children'];
-      if (children.every((c) => c === null)) {
+      // allSettled: a failing child must not leave its siblings writing after we rethrow.
+      const settled = await Promise.allSettled(childCoords.map(([c, r]) => (below.has(key(c, r)) ? compute(levelIndex - 1, c, r) : Promise.resolve(null))));
+      const failed = settled.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+      if (failed) throw failed.reason;
+      const children = settled.map((o) => (o as PromiseFulfilledResult<HalfSlab | null>).value) as UpperSlabTask['children'];
+      const background = backgroundOf(levelIndex, col, row);
+      if (children.every((c) => c === null) && !background) {
         result = { empty: true, validPixels: 0 };
       } else {
         const transfer = [...new Set(children.flatMap((c) => (c ? [c.data.buffer, c.mask.buffer] : [])))] as ArrayBuffer[];
-        result = await scheduler.run(priority, () => pool.run<SlabResult>(TASKS, 'upperSlab', { spec, children } satisfies UpperSlabTask, { signal, transferList: transfer }));
+        result = await scheduler.run(priority, () => pool.run<SlabResult>(TASKS, 'upperSlab', { spec, children, background } satisfies UpperSlabTask, { signal: stop.signal, transferList: transfer }));
       }
     }
     await write(levelIndex, col, row, result);
@@ -134,7 +162,17 @@ export async function generatePyramid(req: GenerateRequest): Promise<GenerateRes
   };
 
   const topSlabs = [...plan.levels[top].slabs.values()].sort((a, b) => mortonRank(a[0], a[1]) - mortonRank(b[0], b[1]));
-  await Promise.all(topSlabs.map(([c, r]) => compute(top, c, r)));
+  try {
+    if (req.beforeWalk) await req.beforeWalk(writer);
+    const outcomes = await Promise.allSettled(topSlabs.map(([c, r]) => compute(top, c, r).catch((err) => {
+      stop.abort(err);
+      throw err;
+    })));
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) throw signal.aborted ? signal.reason : stop.signal.reason ?? failed.reason;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
   return { descriptor, writer, slabsWritten, bytes };
 }
 

@@ -1,18 +1,22 @@
 import { ApiError, invalidInput } from '../../src/api/errors.js';
 import { InputFile } from '../../src/process/inputs.js';
 import type { Process, ProcessContext } from '../../src/process/types.js';
-import { transformBbox, UnknownCrsError } from '../../src/raster/crs.js';
+import { UnknownCrsError } from '../../src/raster/crs.js';
 import { describeRaster, RasterSourceError, type RasterInfo } from '../../src/raster/geotiff-source.js';
 import type { KernelName } from '../../src/raster/kernels.js';
 import { BUILT_IN_TMS_NAMES, loadTms, TmsError, type TileMatrixSet } from '../../src/raster/tms.js';
 import type { Compression } from '../../src/rok4/formats.js';
 import { generatePyramid } from './generate.js';
+import { loadAncestor, referenceAncestor, refuseInherited, unionLimits, type Ancestor } from './update.js';
+import { slabOfListPath } from '../pyramids-to-pyramid/merge-plan.js';
+import { PYRAMID_TYPE, pyramidTypeInfos } from '../../src/datastore/pyramid-infos.js';
+import { describeStorage } from '../../src/storage/factory.js';
+import { nodataValues } from '../../src/rok4/descriptor.js';
+import { parseFormat } from '../../src/rok4/formats.js';
 import { planPyramid, PlanError, type PyramidPlan } from './plan.js';
 import type { SlabSpec } from './slab-encoder.js';
 import { Rok4PyramidWriter } from '../../src/rok4/writer.js';
-import type { Storage } from '../../src/storage/storage.js';
 
-export const PYRAMID_TYPE = 'ROK4-PYRAMID-RASTER';
 const COMPRESSIONS: Compression[] = ['raw', 'jpg', 'jpg90', 'png', 'zip', 'lzw', 'pkb'];
 
 interface Options {
@@ -37,6 +41,28 @@ interface Checked {
   tms: TileMatrixSet;
   plan: PyramidPlan;
   spec: SlabSpec;
+  /** Update by chaining (rok4.md §8.7): the pyramid the new one starts from. */
+  ancestor?: Ancestor;
+}
+
+/** Options an update takes from its ancestor's descriptor (rok4.md §8.7.1). */
+function inheritedOptions(options: Options, ancestor: Ancestor): Options {
+  const d = ancestor.descriptor;
+  const format = parseFormat(d.format);
+  const specs = d.raster_specifications!;
+  return {
+    ...options,
+    tms: d.tile_matrix_set,
+    compression: format.compression,
+    interpolation: specs.interpolation,
+    mask: !!d.mask_format,
+    width: d.levels[0].tiles_per_width,
+    height: d.levels[0].tiles_per_height,
+    nodata: nodataValues(specs),
+    // descriptor levels are written top → bottom
+    bottom: d.levels[d.levels.length - 1].id,
+    top: d.levels[0].id,
+  };
 }
 
 function readOptions(inputs: Record<string, unknown>): Options {
@@ -73,9 +99,17 @@ async function describeAll(options: Options): Promise<RasterInfo[]> {
   return infos;
 }
 
-async function check(inputs: Record<string, unknown>, ctx: Pick<ProcessContext, 'datastore' | 'options'>): Promise<Checked> {
-  const options = readOptions(inputs);
+async function check(inputs: Record<string, unknown>, ctx: Pick<ProcessContext, 'datastore' | 'options' | 'storage'>): Promise<Checked> {
+  let options = readOptions(inputs);
   if (ctx.datastore.findByName(options.name)) throw invalidInput('name', `a stored data named '${options.name}' already exists`);
+  let ancestor: Ancestor | undefined;
+  if (inputs.stored_data !== undefined) {
+    refuseInherited(inputs);
+    ancestor = await loadAncestor(ctx.datastore, ctx.storage, inputs.stored_data as string);
+    options = inheritedOptions(options, ancestor);
+  } else if (inputs.tms === undefined) {
+    throw invalidInput('tms', 'is required for a new pyramid (only an update, with stored_data, takes it from the existing pyramid)');
+  }
   const infos = await describeAll(options);
   const first = infos[0];
   infos.forEach((info, i) => {
@@ -97,6 +131,15 @@ async function check(inputs: Record<string, unknown>, ctx: Pick<ProcessContext, 
     channels = 3;
   }
   if (first.sampleType === 'float32' && first.bands !== 1) throw invalidInput('images', 'float32 images must have one band (DTM)');
+  if (ancestor) {
+    const specs = ancestor.descriptor.raster_specifications!;
+    const ancestorType = parseFormat(ancestor.descriptor.format).sampleType;
+    // Images with an alpha band may update a pyramid without one (the mask carries transparency).
+    if (first.sampleType !== ancestorType || (channels !== specs.channels && !(channels === specs.channels + 1 && (channels === 2 || channels === 4)))) {
+      throw invalidInput('images', `have ${first.bands} ${first.sampleType} band(s); the pyramid '${ancestor.record.name}' holds ${specs.channels} ${ancestorType} channel(s)`);
+    }
+    channels = specs.channels;
+  }
   const nodata = options.nodata ?? [];
   if (nodata.length > 1 && nodata.length < channels) throw invalidInput('nodata', `gives ${nodata.length} values for ${channels} channels`);
   const outputNodata = Array.from({ length: channels }, (_, c) => nodata[nodata.length === 1 ? 0 : c] ?? (first.sampleType === 'uint8' ? 255 : -99999));
@@ -121,35 +164,7 @@ async function check(inputs: Record<string, unknown>, ctx: Pick<ProcessContext, 
     tileWidth: tm.tileWidth, tileHeight: tm.tileHeight, tilesPerWidth: options.width, tilesPerHeight: options.height,
     channels, sampleType: first.sampleType, compression: options.compression, mask: options.mask, nodata: outputNodata,
   };
-  return { options, infos, tms, plan, spec };
-}
-
-/**
- * The job's storage with a fence: once `close()` is called, writes and links are refused, and `close()`
- * resolves when the writes already in flight have ended. A failed or dismissed generation rejects at its
- * first error while slab tasks already running still finish and write; without the fence those late
- * slabs land after the partial pyramid was removed (DESIGN §7: nothing may remain).
- */
-function fencedStorage(storage: Storage): { storage: Storage; close(): Promise<void> } {
-  let closed = false;
-  const inFlight = new Set<Promise<unknown>>();
-  const guard = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => (...args: A): Promise<R> => {
-    if (closed) return Promise.reject(new Error('the generation has stopped: no more writes'));
-    const p = fn(...args);
-    inFlight.add(p);
-    p.then(() => inFlight.delete(p), () => inFlight.delete(p));
-    return p;
-  };
-  const fenced: Storage = Object.create(storage);
-  fenced.write = guard(storage.write.bind(storage));
-  fenced.link = guard(storage.link.bind(storage));
-  return {
-    storage: fenced,
-    async close() {
-      closed = true;
-      await Promise.allSettled([...inFlight]);
-    },
-  };
+  return { options, infos, tms, plan, spec, ancestor };
 }
 
 /** The reason of a failure, whatever was thrown (errors from worker threads may lose their prototype). */
@@ -182,7 +197,7 @@ const rasterToPyramid: Process = {
         maxOccurs: 'unbounded',
       },
       name: { title: 'Pyramid name', description: 'Name of the output pyramid (its descriptor is <name>.json).', schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$' }, minOccurs: 1, maxOccurs: 1 },
-      tms: { title: 'Tile matrix set', description: `Grid of the pyramid: ${BUILT_IN_TMS_NAMES.join(', ')} built in, or the name of a ROK4 TMS file in a configured tms_folders folder.`, schema: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' }, minOccurs: 1, maxOccurs: 1 },
+      tms: { title: 'Tile matrix set', description: `Grid of the pyramid: ${BUILT_IN_TMS_NAMES.join(', ')} built in, or the name of a ROK4 TMS file in a configured tms_folders folder. Required for a new pyramid.`, schema: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' }, minOccurs: 0, maxOccurs: 1 },
       compression: { title: 'Compression', description: 'Tile compression (rok4.md §3.2): raw (ROK4 default), jpg (q75), jpg90, png, zip, lzw, pkb. JPEG needs RGB images.', schema: { type: 'string', enum: COMPRESSIONS, default: 'raw' }, minOccurs: 0, maxOccurs: 1 },
       interpolation: { title: 'Interpolation', description: 'Kernel of the bottom level resampling (rok4.md §8.4).', schema: { type: 'string', enum: ['nn', 'linear', 'bicubic', 'lanczos'], default: 'bicubic' }, minOccurs: 0, maxOccurs: 1 },
       mask: { title: 'Masks', description: 'Write mask slabs and keep nodata out of averages; needed for later updates and merges.', schema: { type: 'boolean', default: false }, minOccurs: 0, maxOccurs: 1 },
@@ -191,6 +206,7 @@ const rasterToPyramid: Process = {
       width: { title: 'Tiles per slab (width)', schema: { type: 'integer', minimum: 2, maximum: 64, default: 16 }, minOccurs: 0, maxOccurs: 1 },
       height: { title: 'Tiles per slab (height)', schema: { type: 'integer', minimum: 2, maximum: 64, default: 16 }, minOccurs: 0, maxOccurs: 1 },
       nodata: { title: 'Nodata', description: 'Nodata value of the images (one for all bands or one per band), e.g. 255 for the white collar of scans; also written under mask 0. Default: the images\' GDAL_NODATA tag for detection, 255 (uint8) or -99999 (float32) for output.', schema: { oneOf: [{ type: 'number' }, { type: 'array', items: { type: 'number' }, minItems: 1, maxItems: 4 }] }, minOccurs: 0, maxOccurs: 1 },
+      stored_data: { title: 'Pyramid to update', description: 'Id of a READY pyramid to update by chaining (rok4.md §8.7): the new pyramid takes tms, format, slab size, channels, nodata, interpolation, masks and levels from it (do not give those inputs), references every slab the new images do not touch, and recomputes the others with the old pixels as background.', schema: { type: 'string', format: 'ogc-stored-data' }, minOccurs: 0, maxOccurs: 1 },
       srs: { title: 'Images CRS', description: 'CRS of the images when their files declare none (TIFF + TFW), e.g. EPSG:2154; overrides the files\' CRS.', schema: { type: 'string' }, minOccurs: 0, maxOccurs: 1 },
     },
     outputs: {
@@ -214,40 +230,59 @@ const rasterToPyramid: Process = {
   },
 
   async execute(inputs, ctx) {
-    const { options, infos, tms, plan, spec } = await check(inputs, ctx);
-    const record = await ctx.datastore.create({ name: options.name, type: PYRAMID_TYPE, jobId: ctx.jobId, storage: { type: ctx.storage.type, key: `${options.name}.json`, href: ctx.storage.url(`${options.name}.json`) } });
+    const { options, infos, tms, plan, spec, ancestor } = await check(inputs, ctx);
+    const releaseAncestor = ancestor ? ctx.datastore.lockForRead([ancestor.record._id]) : () => {};
+    const record = await ctx.datastore.create({
+      name: options.name, type: PYRAMID_TYPE, jobId: ctx.jobId, ...(ancestor ? { use: [ancestor.record._id] } : {}),
+      storage: { type: ctx.storage.type, key: `${options.name}.json`, href: ctx.storage.url(`${options.name}.json`) },
+    });
     const release = ctx.datastore.lockForWrite(record._id);
-    const fence = fencedStorage(ctx.storage);
+    let owners = new Set<string>();
     try {
       ctx.progress(0, `${plan.totalSlabs} slabs planned on ${plan.levels.length} levels`);
+      const ancestorSlabs = new Set<string>();
+      if (ancestor) {
+        for (const entry of ancestor.list.entries()) {
+          const slab = slabOfListPath(entry.path);
+          if (slab?.kind === 'DATA') ancestorSlabs.add(`${slab.level}/${slab.col}/${slab.row}`);
+        }
+      }
       const result = await generatePyramid({
-        storage: fence.storage, pool: ctx.pool, signal: ctx.signal, progress: ctx.progress,
+        storage: ctx.storage, pool: ctx.pool, signal: ctx.signal, progress: ctx.progress,
         name: options.name, tms, plan, spec, interpolation: options.interpolation, images: infos,
+        ...(ancestor ? {
+          ancestor: { storage: describeStorage(ctx.storage), name: ancestor.record.name, has: (level: string, col: number, row: number) => ancestorSlabs.has(`${level}/${col}/${row}`) },
+          // §8.7.2: every ancestor slab is referenced first; recomputed ones replace their reference.
+          beforeWalk: async (writer: Rok4PyramidWriter) => {
+            owners = (await referenceAncestor(writer, ancestor, ctx.storage, ctx.datastore, ctx.signal)).owners;
+          },
+        } : {}),
       });
       ctx.signal.throwIfAborted();
+      let referenced = 0;
+      if (ancestor) {
+        // Levels and tile limits: the union of the ancestor's and the new images' (§8.7.1, §8.3).
+        const levels = result.writer.descriptor.levels;
+        for (const old of ancestor.descriptor.levels) {
+          const level = levels.find((l) => l.id === old.id);
+          if (level) level.tile_limits = unionLimits(level.tile_limits, old.tile_limits);
+        }
+        for (const entry of result.writer.list.entries()) if (entry.rootIndex !== 0 && entry.path.startsWith('DATA')) referenced++;
+      }
       await result.writer.commit();
-      const wgs84 = transformBbox(plan.bbox, tms.crs, 'EPSG:4326');
       const done = await ctx.datastore.update(record._id, {
         status: 'READY',
         size: result.bytes,
-        type_infos: {
-          tms: tms.id,
-          format: result.descriptor.format,
-          channels: spec.channels,
-          nodata: spec.nodata,
-          mask: spec.mask,
-          interpolation: options.interpolation,
-          levels: result.descriptor.levels.map((l) => ({ id: l.id, tile_limits: l.tile_limits })),
-          bbox: plan.bbox,
-          bbox_crs: tms.crs,
-          bbox_wgs84: wgs84,
+        ...(ancestor ? { use: [...owners] } : {}),
+        type_infos: pyramidTypeInfos(result.writer.descriptor, tms, {
           slabs: result.slabsWritten,
-        },
+          ...(ancestor ? { update: { ancestor: { _id: ancestor.record._id, name: ancestor.record.name }, referenced, recomputed: result.slabsWritten } } : {}),
+        }, ancestor ? undefined : plan.bbox),
       });
       return { pyramid: done };
     } catch (err) {
-      // Atomicity (DESIGN §7): stop late slab writes, then remove the partial pyramid; the record says what happened.
-      await fence.close();
+      // Atomicity (DESIGN §7): generatePyramid has waited for every slab task, so nothing is written after
+      // this removal of the partial pyramid (references included, never their targets).
       await new Rok4PyramidWriter(ctx.storage, options.name, { levels: [] } as never).abort().catch(() => {});
       const dismissed = ctx.signal.aborted;
       await ctx.datastore.update(record._id, { status: dismissed ? 'DELETED' : 'FAILED', message: dismissed ? 'the job was dismissed' : reasonOf(err), size: 0 });
@@ -255,6 +290,7 @@ const rasterToPyramid: Process = {
       throw new Error(`pyramid generation failed: ${reasonOf(err)}`);
     } finally {
       release();
+      releaseAncestor();
     }
   },
 };

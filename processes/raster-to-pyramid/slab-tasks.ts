@@ -6,11 +6,12 @@ import { move, transferableSymbol, valueSymbol } from 'piscina';
 import sharp from 'sharp';
 import { approximateTransform, type GeoTransform } from '../../src/raster/approx-transform.js';
 import { createTransform, type CoordinateTransform, type CrsInfo } from '../../src/raster/crs.js';
-import { assembleQuadrants, average2x2 } from '../../src/raster/downsample.js';
+import { assembleQuadrants, average2x2, fillFromBackground } from '../../src/raster/downsample.js';
 import { clipWindow, openRasterWindows, type RasterInfo } from '../../src/raster/geotiff-source.js';
 import { KERNELS, type KernelName } from '../../src/raster/kernels.js';
 import { estimateScale, warp } from '../../src/raster/warp.js';
 import { extractTile, scanMask, SlabEncoder, type SlabSpec } from './slab-encoder.js';
+import { backgroundRows, readBackground, type BackgroundRef } from './background.js';
 
 /** Half-resolution pixels of a slab (its share of the parent slab, rok4.md §8.5). */
 export interface HalfSlab {
@@ -36,12 +37,16 @@ export interface BottomSlabTask {
   ymax: number;
   resolution: number;
   images: RasterInfo[];
+  /** Update: the ancestor's slab at this place, kept where the new images have no data (rok4.md §8.7.4). */
+  background?: BackgroundRef;
 }
 
 export interface UpperSlabTask {
   spec: SlabSpec;
   /** Halves of the children (2c,2r), (2c+1,2r), (2c,2r+1), (2c+1,2r+1); null when absent or empty. */
   children: [HalfSlab | null, HalfSlab | null, HalfSlab | null, HalfSlab | null];
+  /** Update: the ancestor's slab, for quadrants not recomputed and masked-out areas (rok4.md §8.5, §8.7.5). */
+  background?: BackgroundRef;
 }
 
 // libvips keeps recent operations (and their decoded source tiles) in a process-wide cache, 50 MB
@@ -248,11 +253,13 @@ export async function bottomSlab(task: BottomSlabTask): Promise<SlabResult> {
   const halfWidth = W >> 1;
   const half: HalfSlab = { data: filled(spec.sampleType, halfWidth * ((spec.tilesPerHeight * th) >> 1), spec.nodata), mask: new Uint8Array(halfWidth * ((spec.tilesPerHeight * th) >> 1)) };
   const radius = KERNELS[task.interpolation]?.radius ?? 2;
+  const background = await readBackground(task.background);
 
   for (let r = 0; r < spec.tilesPerHeight; r++) {
     // One strip of encodes may run behind the warp of the next one; not more (memory).
     if (encoder.pendingCount > spec.tilesPerWidth) await encoder.flush();
-    const strip = await warpStrip(task, r, W, th, radius);
+    let strip = await warpStrip(task, r, W, th, radius);
+    if (background) strip = overBackground(strip, backgroundRows(background, r * th, th), C);
     if (!strip) {
       for (let t = 0; t < spec.tilesPerWidth; t++) encoder.setTile(r * spec.tilesPerWidth + t, null, null);
       continue;
@@ -277,6 +284,25 @@ export async function bottomSlab(task: BottomSlabTask): Promise<SlabResult> {
   return transferable({ empty: false, data: slab.data, mask: slab.mask, half, validPixels: encoder.validPixels });
 }
 
+/**
+ * Update of a bottom slab (rok4.md §8.7.4): the old slab is the background, new data wins wherever its
+ * mask is set; the mask is the old one overwritten by the new non-zero mask.
+ */
+function overBackground(
+  strip: { data: Uint8Array | Float32Array; mask: Uint8Array } | null,
+  bg: { data: Uint8Array | Float32Array; mask: Uint8Array },
+  C: number,
+): { data: Uint8Array | Float32Array; mask: Uint8Array } | null {
+  if (!strip) return scanMask(bg.mask).valid === 0 ? null : bg;
+  const { data, mask } = strip;
+  for (let p = 0; p < mask.length; p++) {
+    if (mask[p] !== 0 || bg.mask[p] === 0) continue;
+    mask[p] = bg.mask[p];
+    for (let c = 0; c < C; c++) data[p * C + c] = bg.data[p * C + c];
+  }
+  return strip;
+}
+
 /** Halves tile column `x0` of a strip into rows `halfRow…` of the half. */
 function halveStripTile(spec: SlabSpec, strip: { data: Uint8Array | Float32Array; mask: Uint8Array }, W: number, x0: number, tw: number, th: number, half: HalfSlab, halfWidth: number, halfRow: number): void {
   // halveRegion writes at (x0/2, y0/2) of `half`: shift by the strip's place through a view.
@@ -298,7 +324,8 @@ export async function upperSlab(task: UpperSlabTask): Promise<SlabResult> {
   const tpw = spec.tilesPerWidth, tph = spec.tilesPerHeight;
   const W = tpw * tw;
   const H = tph * th;
-  if (tpw % 2 !== 0 || tph % 2 !== 0 || tw % 2 !== 0 || th % 2 !== 0) return upperSlabJoined(task);
+  // Updates and odd sizes join the quadrants first (the background fills what the children leave empty).
+  if (task.background || tpw % 2 !== 0 || tph % 2 !== 0 || tw % 2 !== 0 || th % 2 !== 0) return upperSlabJoined(task);
   const C = spec.channels;
   const encoder = new SlabEncoder(spec);
   const halfWidth = W >> 1;
@@ -338,12 +365,17 @@ export async function upperSlab(task: UpperSlabTask): Promise<SlabResult> {
   return transferable({ empty: false, data: slab.data, mask: slab.mask, half, validPixels: encoder.validPixels });
 }
 
-/** Upper slab with odd slab or tile sizes: quadrants are not tile-aligned, so they are joined first. */
+/**
+ * Upper slab from the joined quadrants: for odd slab or tile sizes (quadrants not tile-aligned), and for
+ * updates, where the old parent fills the quadrants not recomputed and the masked-out areas (§8.5, §8.7.5).
+ */
 async function upperSlabJoined(task: UpperSlabTask): Promise<SlabResult> {
   const { spec } = task;
   const W = spec.tilesPerWidth * spec.tileWidth;
   const H = spec.tilesPerHeight * spec.tileHeight;
   const joined = assembleQuadrants(task.children, W / 2, H / 2, spec.channels, spec.sampleType, spec.nodata);
+  const background = await readBackground(task.background);
+  if (background) fillFromBackground(joined, { data: background.pixels, mask: background.mask }, spec.channels);
   const encoder = new SlabEncoder(spec);
   await encoder.addStrip(joined.data, joined.mask, spec.tilesPerHeight, 0);
   if (encoder.validPixels === 0) return { empty: true, validPixels: 0 };
