@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import type { Config } from './config.js';
 import { Datastore } from './datastore/datastore.js';
 import { createLogger, silentLogger, type Logger } from './log.js';
@@ -30,6 +31,8 @@ export interface Runtime {
 export async function createRuntime(config: Config, overrides: { log?: Logger; store?: JobStore; datastoreFile?: string } = {}): Promise<Runtime> {
   const log = overrides.log ?? (config.logging.enabled ? createLogger({}) : silentLogger);
   const registry = await ProcessRegistry.load(config);
+  // The input folders exist from the start, so that users know where to drop files for file: hrefs.
+  for (const root of config.security.input_roots) await mkdir(root, { recursive: true }).catch(() => {});
   const store = overrides.store ?? createJobStore(config.manager);
   await store.open();
   const storage = new FileStorage(config.storage.path);
