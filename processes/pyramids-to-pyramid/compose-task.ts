@@ -1,12 +1,21 @@
-/** Worker task of pyramids-to-pyramid: decode the inputs' versions of one slab, compose, encode. */
+/**
+ * Worker task of pyramids-to-pyramid: one output slab from the inputs' versions of it (rok4.md §9.3–§9.4).
+ * Tile by tile: a tile only one input has data in — or, for TOP, whose top input covers it wholly — is
+ * copied encoded, as it is; the others are decoded, composed and encoded again.
+ */
 import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { parseFormat } from '../../src/rok4/formats.js';
 import { Rok4Reader } from '../../src/rok4/reader.js';
+import { readEncodedSlab, type EncodedSlab } from '../../src/rok4/slab-tiles.js';
+import { decodeTile, decodeTileSync, type TileSpec } from '../../src/rok4/tile-codec.js';
 import { storageOf, type StorageDescriptor } from '../../src/storage/factory.js';
-import { SlabEncoder, type SlabSpec } from '../raster-to-pyramid/slab-encoder.js';
+import { scanMask, SlabEncoder, type SlabSpec } from '../raster-to-pyramid/slab-encoder.js';
 import { compose, type Layer, type MergeMethod } from './compose.js';
 
 export interface ComposeTask {
   storage: StorageDescriptor;
+  /** Readers are cached per run (a name may be reused by a later pyramid). */
+  run: string;
   /** Input pyramid names, in priority order (first = on top). */
   sources: string[];
   level: string;
@@ -15,6 +24,8 @@ export interface ComposeTask {
   method: MergeMethod;
   /** Output slab spec (format, channels, nodata, masks of the output). */
   spec: SlabSpec;
+  /** Output format name: inputs of that format and channel count have their tiles copied as they are. */
+  format: string;
 }
 
 export interface ComposeResult {
@@ -24,39 +35,86 @@ export interface ComposeResult {
 }
 
 const readers = new Map<string, Promise<Rok4Reader>>();
-function readerOf(storage: StorageDescriptor, name: string): Promise<Rok4Reader> {
-  const k = `${storage.root}|${name}`;
+function readerOf(task: ComposeTask, name: string): Promise<Rok4Reader> {
+  const k = `${task.run}|${task.storage.root}|${name}`;
   let r = readers.get(k);
   if (!r) {
-    r = Rok4Reader.open(storageOf(storage), name);
+    if (readers.size > 64) readers.clear();
+    r = Rok4Reader.open(storageOf(task.storage), name);
     readers.set(k, r);
     r.catch(() => readers.delete(k));
   }
   return r;
 }
 
-/** Drops cached readers (a pyramid of that name may have been rewritten). */
-export function forgetReaders(): void {
-  readers.clear();
+interface SourceSlab {
+  data: EncodedSlab;
+  mask: EncodedSlab | null;
+  hasMasks: boolean;
+  spec: TileSpec;
+  sameFormat: boolean;
 }
 
 export async function composeSlab(task: ComposeTask): Promise<ComposeResult> {
-  forgetReaders();
-  const layers: Layer[] = [];
-  let width = 0, height = 0;
+  const storage = storageOf(task.storage);
+  const sources: SourceSlab[] = [];
   for (const name of task.sources) {
-    const reader = await readerOf(task.storage, name);
-    const slab = await reader.readSlab(task.level, task.col, task.row);
-    if (!slab) continue;
-    width = slab.width;
-    height = slab.height;
-        // An input without mask slabs: every pixel of its existing tiles is data (readSlab's derived mask), §9.4.
-    layers.push({ pixels: slab.pixels, mask: slab.mask, channels: slab.channels });
+    const reader = await readerOf(task, name);
+    const data = await readEncodedSlab(storage, reader.slabKey(task.level, task.col, task.row, 'DATA')!);
+    if (!data) continue;
+    const maskKey = reader.hasMasks ? reader.slabKey(task.level, task.col, task.row, 'MASK') : undefined;
+    const info = parseFormat(reader.descriptor.format);
+    sources.push({
+      data,
+      mask: maskKey ? await readEncodedSlab(storage, maskKey) : null,
+      hasMasks: reader.hasMasks,
+      spec: { width: data.header.tileWidth, height: data.header.tileHeight, channels: data.header.channels, compression: info.compression, sampleType: info.sampleType },
+      sameFormat: reader.descriptor.format === task.format && data.header.channels === task.spec.channels,
+    });
   }
-  if (layers.length === 0) return { validPixels: 0 };
-  const { pixels, mask } = compose(task.method, layers, task.spec.channels, task.spec.sampleType, task.spec.nodata, width * height);
-  const encoder = new SlabEncoder(task.spec);
-  await encoder.addStrip(pixels, mask, task.spec.tilesPerHeight);
+  const { spec } = task;
+  const encoder = new SlabEncoder(spec);
+  const n = spec.tilesPerWidth * spec.tilesPerHeight;
+  const pixels = spec.tileWidth * spec.tileHeight;
+  const maskSpec: TileSpec = { width: spec.tileWidth, height: spec.tileHeight, channels: 1, compression: 'zip', sampleType: 'uint8' };
+  for (let i = 0; i < n; i++) {
+    // Inputs with data in this tile, in priority order, with their masks.
+    const candidates: Array<{ source: SourceSlab; bytes: Uint8Array; maskBytes: Uint8Array | null; mask: Uint8Array | undefined; valid: number; full: boolean }> = [];
+    for (const source of sources) {
+      const bytes = source.data.tiles[i];
+      if (!bytes) continue;
+      let mask: Uint8Array | undefined;
+      let maskBytes: Uint8Array | null = null;
+      let valid = pixels, full = true;
+      if (source.hasMasks && source.mask) {
+        maskBytes = source.mask.tiles[i];
+        if (!maskBytes) continue;
+        mask = decodeTileSync(maskBytes, maskSpec) as Uint8Array;
+        ({ valid, full } = scanMask(mask));
+        if (valid === 0) continue;
+      }
+      candidates.push({ source, bytes, maskBytes, mask, valid, full });
+      if (task.method === 'REPLACE') break;
+    }
+    if (candidates.length === 0) {
+      encoder.setTile(i, null, null);
+      continue;
+    }
+    const top = candidates[0];
+    const copyable = top.source.sameFormat && task.method !== 'ALPHATOP' && (candidates.length === 1 || (top.full && task.method !== 'MULTIPLY'));
+    if (copyable) {
+      encoder.setEncodedTile(i, top.bytes, top.maskBytes, top.valid);
+      continue;
+    }
+    const layers: Layer[] = [];
+    for (const c of candidates) layers.push({ pixels: await decodeTile(c.bytes, c.source.spec), mask: c.mask, channels: c.source.spec.channels });
+    const composed = compose(task.method, layers, spec.channels, spec.sampleType, spec.nodata, pixels);
+    encoder.setTile(i, composed.pixels, composed.mask);
+  }
+  if (encoder.validPixels === 0) {
+    await encoder.flush();
+    return { validPixels: 0 };
+  }
   const slab = await encoder.finish();
   const value: ComposeResult = { data: new Uint8Array(slab.data), mask: slab.mask && new Uint8Array(slab.mask), validPixels: encoder.validPixels };
   const list = [value.data!.buffer, ...(value.mask ? [value.mask.buffer] : [])];
@@ -69,4 +127,3 @@ export async function composeSlab(task: ComposeTask): Promise<ComposeResult> {
     },
   } as never) as unknown as ComposeResult;
 }
-

@@ -205,7 +205,7 @@ const pyramidsToPyramid: Process = {
           if (withMask && single.descriptor.mask_format) await reference(single, job.level, job.col, job.row, 'MASK');
           referenced++;
         } else {
-          const task: ComposeTask = { storage: storageDescriptor, sources: job.sources.map((i) => sources[i].name), level: job.level, col: job.col, row: job.row, method: c.method, spec };
+          const task: ComposeTask = { storage: storageDescriptor, run: ctx.jobId, sources: job.sources.map((i) => sources[i].name), level: job.level, col: job.col, row: job.row, method: c.method, spec, format: first.format };
           const r = await ctx.pool.run<ComposeResult>(TASKS, 'composeSlab', task, { signal: ctx.signal });
           if (r.data) {
             await writer.writeSlab(job.level, job.col, job.row, 'DATA', r.data);

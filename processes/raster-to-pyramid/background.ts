@@ -4,6 +4,9 @@
  */
 import { Rok4Reader, type SlabPixels } from '../../src/rok4/reader.js';
 import { storageOf, type StorageDescriptor } from '../../src/storage/factory.js';
+import { parseFormat } from '../../src/rok4/formats.js';
+import { readEncodedSlab, type EncodedSlab } from '../../src/rok4/slab-tiles.js';
+import { decodeTile, decodeTileSync, type TileSpec } from '../../src/rok4/tile-codec.js';
 
 /** Where the background slab of a task is. Plain data (crosses threads). */
 export interface BackgroundRef {
@@ -37,4 +40,46 @@ export function backgroundRows(bg: SlabPixels, y0: number, rows: number): { data
     data: bg.pixels.slice(y0 * bg.width * C, (y0 + rows) * bg.width * C),
     mask: bg.mask.slice(y0 * bg.width, (y0 + rows) * bg.width),
   };
+}
+
+/** The ancestor's slab as encoded tiles (data and mask), to copy untouched tiles without decoding. */
+export interface EncodedBackground {
+  data: EncodedSlab;
+  mask: EncodedSlab | null;
+  spec: TileSpec;
+}
+
+export async function readEncodedBackground(ref: BackgroundRef | undefined): Promise<EncodedBackground | null> {
+  if (!ref) return null;
+  const key = `${ref.storage.root}|${ref.name}`;
+  let reader = readers.get(key);
+  if (!reader) {
+    reader = Rok4Reader.open(storageOf(ref.storage), ref.name);
+    readers.set(key, reader);
+    reader.catch(() => readers.delete(key));
+  }
+  const r = await reader;
+  const storage = storageOf(ref.storage);
+  const data = await readEncodedSlab(storage, r.slabKey(ref.level, ref.col, ref.row, 'DATA')!);
+  if (!data) return null;
+  const maskKey = r.hasMasks ? r.slabKey(ref.level, ref.col, ref.row, 'MASK') : undefined;
+  const mask = maskKey ? await readEncodedSlab(storage, maskKey) : null;
+  const info = parseFormat(r.descriptor.format);
+  return {
+    data,
+    mask,
+    spec: { width: data.header.tileWidth, height: data.header.tileHeight, channels: data.header.channels, compression: info.compression, sampleType: info.sampleType },
+  };
+}
+
+/** Decoded pixels and mask of one background tile (a tile without mask slab is all data). */
+export async function decodeBackgroundTile(bg: EncodedBackground, index: number): Promise<{ data: Uint8Array | Float32Array; mask: Uint8Array } | null> {
+  const bytes = bg.data.tiles[index];
+  if (!bytes) return null;
+  const data = await decodeTile(bytes, bg.spec);
+  const maskBytes = bg.mask?.tiles[index];
+  const mask = maskBytes
+    ? (decodeTileSync(maskBytes, { width: bg.spec.width, height: bg.spec.height, channels: 1, compression: 'zip', sampleType: 'uint8' }) as Uint8Array)
+    : new Uint8Array(bg.spec.width * bg.spec.height).fill(bg.mask ? 0 : 255);
+  return { data, mask };
 }

@@ -94,6 +94,16 @@ export class SlabEncoder {
     ));
   }
 
+  /**
+   * Sets tile `index` from bytes already encoded in this slab's format (a tile copied unchanged from
+   * another slab: updates and merges do not decode what they do not change). `mask` null = all data.
+   */
+  setEncodedTile(index: number, data: Uint8Array, mask: Uint8Array | null, validPixels: number): void {
+    this.dataTiles[index] = data;
+    if (this.spec.mask) this.maskTiles[index] = mask ?? this.constantMask(255);
+    this.validPixels += validPixels;
+  }
+
   /** Waits for the tiles being encoded. */
   async flush(): Promise<void> {
     const waiting = this.pending;

@@ -11,7 +11,7 @@ import { clipWindow, openRasterWindows, type RasterInfo } from '../../src/raster
 import { KERNELS, type KernelName } from '../../src/raster/kernels.js';
 import { estimateScale, warp } from '../../src/raster/warp.js';
 import { extractTile, scanMask, SlabEncoder, type SlabSpec } from './slab-encoder.js';
-import { backgroundRows, readBackground, type BackgroundRef } from './background.js';
+import { decodeBackgroundTile, readBackground, readEncodedBackground, type BackgroundRef } from './background.js';
 
 /** Half-resolution pixels of a slab (its share of the parent slab, rok4.md §8.5). */
 export interface HalfSlab {
@@ -253,25 +253,37 @@ export async function bottomSlab(task: BottomSlabTask): Promise<SlabResult> {
   const halfWidth = W >> 1;
   const half: HalfSlab = { data: filled(spec.sampleType, halfWidth * ((spec.tilesPerHeight * th) >> 1), spec.nodata), mask: new Uint8Array(halfWidth * ((spec.tilesPerHeight * th) >> 1)) };
   const radius = KERNELS[task.interpolation]?.radius ?? 2;
-  const background = await readBackground(task.background);
+  // Update (rok4.md §8.7.4): the old slab is the background. Tiles the new images leave untouched are
+  // copied encoded, as they are; only tiles the new data partly covers are decoded and overlaid.
+  // Copied tiles are not halved: the parent takes those quadrants from the old parent (§8.7.5), whose
+  // pixels were averaged from these very tiles.
+  const background = await readEncodedBackground(task.background);
 
   for (let r = 0; r < spec.tilesPerHeight; r++) {
     // One strip of encodes may run behind the warp of the next one; not more (memory).
     if (encoder.pendingCount > spec.tilesPerWidth) await encoder.flush();
-    let strip = await warpStrip(task, r, W, th, radius);
-    if (background) strip = overBackground(strip, backgroundRows(background, r * th, th), C);
-    if (!strip) {
-      for (let t = 0; t < spec.tilesPerWidth; t++) encoder.setTile(r * spec.tilesPerWidth + t, null, null);
-      continue;
-    }
+    const strip = await warpStrip(task, r, W, th, radius);
     for (let t = 0; t < spec.tilesPerWidth; t++) {
-      const tileMask = extractTile(strip.mask, W, 1, t * tw, 0, tw, th);
-      const scan = scanMask(tileMask);
-      if (scan.valid === 0) {
-        encoder.setTile(r * spec.tilesPerWidth + t, null, null);
+      const index = r * spec.tilesPerWidth + t;
+      const tileMask = strip ? extractTile(strip.mask, W, 1, t * tw, 0, tw, th) : undefined;
+      let scan = tileMask ? scanMask(tileMask) : { valid: 0, full: false };
+      if (background && !scan.full && background.data.tiles[index]) {
+        if (scan.valid === 0) {
+          encoder.setEncodedTile(index, background.data.tiles[index]!, background.mask?.tiles[index] ?? null, 1);
+          continue;
+        }
+        const old = await decodeBackgroundTile(background, index);
+        if (old) {
+          overlayTile(strip!, W, t * tw, tw, th, old, C);
+          scan = scanMask(extractTile(strip!.mask, W, 1, t * tw, 0, tw, th));
+        }
+      }
+      if (!strip || scan.valid === 0) {
+        encoder.setTile(index, null, null);
         continue;
       }
-      encoder.setTile(r * spec.tilesPerWidth + t, extractTile(strip.data, W, C, t * tw, 0, tw, th), tileMask, scan);
+      const finalMask = extractTile(strip.mask, W, 1, t * tw, 0, tw, th);
+      encoder.setTile(index, extractTile(strip.data, W, C, t * tw, 0, tw, th), finalMask, scan);
       // The strip's rows are rows r·th… of the slab: its half goes to rows r·th/2… of the half.
       halveStripTile(spec, strip, W, t * tw, tw, th, half, halfWidth, r * (th >> 1));
     }
@@ -284,23 +296,22 @@ export async function bottomSlab(task: BottomSlabTask): Promise<SlabResult> {
   return transferable({ empty: false, data: slab.data, mask: slab.mask, half, validPixels: encoder.validPixels });
 }
 
-/**
- * Update of a bottom slab (rok4.md §8.7.4): the old slab is the background, new data wins wherever its
- * mask is set; the mask is the old one overwritten by the new non-zero mask.
- */
-function overBackground(
-  strip: { data: Uint8Array | Float32Array; mask: Uint8Array } | null,
-  bg: { data: Uint8Array | Float32Array; mask: Uint8Array },
+/** Old tile pixels under the new ones (rok4.md §8.7.4): taken where the new mask is 0 and the old one is not. */
+function overlayTile(
+  strip: { data: Uint8Array | Float32Array; mask: Uint8Array },
+  W: number, x0: number, tw: number, th: number,
+  old: { data: Uint8Array | Float32Array; mask: Uint8Array },
   C: number,
-): { data: Uint8Array | Float32Array; mask: Uint8Array } | null {
-  if (!strip) return scanMask(bg.mask).valid === 0 ? null : bg;
-  const { data, mask } = strip;
-  for (let p = 0; p < mask.length; p++) {
-    if (mask[p] !== 0 || bg.mask[p] === 0) continue;
-    mask[p] = bg.mask[p];
-    for (let c = 0; c < C; c++) data[p * C + c] = bg.data[p * C + c];
+): void {
+  for (let y = 0; y < th; y++) {
+    for (let x = 0; x < tw; x++) {
+      const p = y * W + x0 + x;
+      const q = y * tw + x;
+      if (strip.mask[p] !== 0 || old.mask[q] === 0) continue;
+      strip.mask[p] = old.mask[q];
+      for (let c = 0; c < C; c++) strip.data[p * C + c] = old.data[q * C + c];
+    }
   }
-  return strip;
 }
 
 /** Halves tile column `x0` of a strip into rows `halfRow…` of the half. */
