@@ -335,35 +335,47 @@ export async function upperSlab(task: UpperSlabTask): Promise<SlabResult> {
   const tpw = spec.tilesPerWidth, tph = spec.tilesPerHeight;
   const W = tpw * tw;
   const H = tph * th;
-  // Updates and odd sizes join the quadrants first (the background fills what the children leave empty).
-  if (task.background || tpw % 2 !== 0 || tph % 2 !== 0 || tw % 2 !== 0 || th % 2 !== 0) return upperSlabJoined(task);
+  // Odd sizes: quadrants are not tile-aligned, so they are joined first.
+  if (tpw % 2 !== 0 || tph % 2 !== 0 || tw % 2 !== 0 || th % 2 !== 0) return upperSlabJoined(task);
   const C = spec.channels;
   const encoder = new SlabEncoder(spec);
   const halfWidth = W >> 1;
   const half: HalfSlab = { data: filled(spec.sampleType, halfWidth * (H >> 1), spec.nodata), mask: new Uint8Array(halfWidth * (H >> 1)) };
   const qw = tpw >> 1, qh = tph >> 1;
   const childWidth = W >> 1;
+  // Update (rok4.md §8.5, §8.7.5): the old parent fills the quadrants not recomputed and the areas the
+  // children leave without data; its tiles the children do not touch are copied encoded (and not
+  // halved: the next level takes those parts from its own old slab).
+  const background = await readEncodedBackground(task.background);
   for (let q = 0; q < 4; q++) {
     const child = task.children[q];
     const col0 = (q & 1) * qw, row0 = (q >> 1) * qh;
     for (let ty = 0; ty < qh; ty++) {
       for (let tx = 0; tx < qw; tx++) {
         const index = (row0 + ty) * tpw + col0 + tx;
-        if (!child) {
+        let tileMask = child ? extractTile(child.mask, childWidth, 1, tx * tw, ty * th, tw, th) : undefined;
+        let scan = tileMask ? scanMask(tileMask) : { valid: 0, full: false };
+        let tileData = child && scan.valid > 0 ? extractTile(child.data, childWidth, C, tx * tw, ty * th, tw, th) : undefined;
+        if (background && !scan.full && background.data.tiles[index]) {
+          if (scan.valid === 0) {
+            encoder.setEncodedTile(index, background.data.tiles[index]!, background.mask?.tiles[index] ?? null, 1);
+            continue;
+          }
+          const old = await decodeBackgroundTile(background, index);
+          if (old) {
+            overlayTile({ data: tileData!, mask: tileMask! }, tw, 0, tw, th, old, C);
+            scan = scanMask(tileMask!);
+          }
+        }
+        if (!tileData || !tileMask || scan.valid === 0) {
           encoder.setTile(index, null, null);
           continue;
         }
-        const tileMask = extractTile(child.mask, childWidth, 1, tx * tw, ty * th, tw, th);
-        const scan = scanMask(tileMask);
-        if (scan.valid === 0) {
-          encoder.setTile(index, null, null);
-          continue;
-        }
-        encoder.setTile(index, extractTile(child.data, childWidth, C, tx * tw, ty * th, tw, th), tileMask, scan);
-        // The quadrant starts at (col0·tw/2, row0·th/2) of the half; halveRegion adds the tile's place in it.
-        const offset = ((row0 * th) >> 1) * halfWidth + ((col0 * tw) >> 1);
+        encoder.setTile(index, tileData, tileMask, scan);
+        // The tile sits at (col0 + tx, row0 + ty) of the slab: its half at half those pixel offsets.
+        const offset = (((row0 + ty) * th) >> 1) * halfWidth + (((col0 + tx) * tw) >> 1);
         const view: HalfSlab = { data: half.data.subarray(offset * C), mask: half.mask.subarray(offset) };
-        halveRegion(spec, child.data, child.mask, childWidth, tx * tw, ty * th, tw, th, view, halfWidth);
+        halveRegion(spec, tileData, tileMask, tw, 0, 0, tw, th, view, halfWidth);
       }
     }
     if (encoder.pendingCount > 2 * tpw) await encoder.flush();
