@@ -3,7 +3,7 @@
  * Tile by tile: a tile only one input has data in — or, for TOP, whose top input covers it wholly — is
  * copied encoded, as it is; the others are decoded, composed and encoded again.
  */
-import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { moveWith } from '../../src/workers/transfer.js';
 import { parseFormat } from '../../src/rok4/formats.js';
 import { Rok4Reader } from '../../src/rok4/reader.js';
 import { readEncodedSlab, type EncodedSlab } from '../../src/rok4/slab-tiles.js';
@@ -117,13 +117,5 @@ export async function composeSlab(task: ComposeTask): Promise<ComposeResult> {
   }
   const slab = await encoder.finish();
   const value: ComposeResult = { data: new Uint8Array(slab.data), mask: slab.mask && new Uint8Array(slab.mask), validPixels: encoder.validPixels };
-  const list = [value.data!.buffer, ...(value.mask ? [value.mask.buffer] : [])];
-  return move({
-    get [transferableSymbol]() {
-      return list;
-    },
-    get [valueSymbol]() {
-      return value;
-    },
-  } as never) as unknown as ComposeResult;
+  return moveWith(value, [value.data!.buffer, ...(value.mask ? [value.mask.buffer] : [])]);
 }

@@ -22,7 +22,11 @@ const readers = new Map<string, Promise<Rok4Reader>>();
 
 /** The decoded background slab, or null when the ancestor has none there. */
 export async function readBackground(ref: BackgroundRef | undefined): Promise<SlabPixels | null> {
-  if (!ref) return null;
+  return ref ? (await readerOf(ref)).readSlab(ref.level, ref.col, ref.row) : null;
+}
+
+/** The ancestor's reader (one per worker and pyramid: an ancestor is READY and locked while it is read). */
+function readerOf(ref: BackgroundRef): Promise<Rok4Reader> {
   const key = `${ref.storage.root}|${ref.name}`;
   let reader = readers.get(key);
   if (!reader) {
@@ -30,7 +34,7 @@ export async function readBackground(ref: BackgroundRef | undefined): Promise<Sl
     readers.set(key, reader);
     reader.catch(() => readers.delete(key));
   }
-  return (await reader).readSlab(ref.level, ref.col, ref.row);
+  return reader;
 }
 
 /** Rows [y0, y0 + rows) of a background slab: the starting pixels of a bottom strip. */
@@ -51,14 +55,7 @@ export interface EncodedBackground {
 
 export async function readEncodedBackground(ref: BackgroundRef | undefined): Promise<EncodedBackground | null> {
   if (!ref) return null;
-  const key = `${ref.storage.root}|${ref.name}`;
-  let reader = readers.get(key);
-  if (!reader) {
-    reader = Rok4Reader.open(storageOf(ref.storage), ref.name);
-    readers.set(key, reader);
-    reader.catch(() => readers.delete(key));
-  }
-  const r = await reader;
+  const r = await readerOf(ref);
   const storage = storageOf(ref.storage);
   const data = await readEncodedSlab(storage, r.slabKey(ref.level, ref.col, ref.row, 'DATA')!);
   if (!data) return null;

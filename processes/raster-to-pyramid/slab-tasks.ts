@@ -2,7 +2,7 @@
  * Worker-thread tasks of raster-to-pyramid (run through the piscina pool, DESIGN §6): one task = one
  * slab. Pixels come back as transferred buffers, never JSON.
  */
-import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { moveWith } from '../../src/workers/transfer.js';
 import sharp from 'sharp';
 import { approximateTransform, type GeoTransform } from '../../src/raster/approx-transform.js';
 import { createTransform, type CoordinateTransform, type CrsInfo } from '../../src/raster/crs.js';
@@ -11,7 +11,7 @@ import { clipWindow, openRasterWindows, type RasterInfo } from '../../src/raster
 import { KERNELS, type KernelName } from '../../src/raster/kernels.js';
 import { estimateScale, warp } from '../../src/raster/warp.js';
 import { extractTile, scanMask, SlabEncoder, type SlabSpec } from './slab-encoder.js';
-import { decodeBackgroundTile, readBackground, readEncodedBackground, type BackgroundRef } from './background.js';
+import { decodeBackgroundTile, readBackground, readEncodedBackground, type BackgroundRef, type EncodedBackground } from './background.js';
 
 /** Half-resolution pixels of a slab (its share of the parent slab, rok4.md §8.5). */
 export interface HalfSlab {
@@ -97,15 +97,7 @@ function transferable(r: SlabResult): SlabResult {
     mask: r.mask && owned(r.mask),
     half: r.half && { data: owned(r.half.data), mask: owned(r.half.mask) },
   };
-  const list = [...new Set([value.data, value.mask, value.half?.data, value.half?.mask].filter((v) => v).map((v) => v!.buffer))];
-  return move({
-    get [transferableSymbol]() {
-      return list;
-    },
-    get [valueSymbol]() {
-      return value;
-    },
-  } as never) as unknown as SlabResult;
+  return moveWith(value, [value.data, value.mask, value.half?.data, value.half?.mask].filter((v) => v).map((v) => v!.buffer));
 }
 
 /**
@@ -253,39 +245,16 @@ export async function bottomSlab(task: BottomSlabTask): Promise<SlabResult> {
   const halfWidth = W >> 1;
   const half: HalfSlab = { data: filled(spec.sampleType, halfWidth * ((spec.tilesPerHeight * th) >> 1), spec.nodata), mask: new Uint8Array(halfWidth * ((spec.tilesPerHeight * th) >> 1)) };
   const radius = KERNELS[task.interpolation]?.radius ?? 2;
-  // Update (rok4.md §8.7.4): the old slab is the background. Tiles the new images leave untouched are
-  // copied encoded, as they are; only tiles the new data partly covers are decoded and overlaid.
-  // Copied tiles are not halved: the parent takes those quadrants from the old parent (§8.7.5), whose
-  // pixels were averaged from these very tiles.
-  const background = await readEncodedBackground(task.background);
+  // For an update, the old slab is the background (see settleTile).
+  const settle: TileSettling = { spec, encoder, half, halfWidth, background: await readEncodedBackground(task.background) };
 
   for (let r = 0; r < spec.tilesPerHeight; r++) {
     // One strip of encodes may run behind the warp of the next one; not more (memory).
     if (encoder.pendingCount > spec.tilesPerWidth) await encoder.flush();
     const strip = await warpStrip(task, r, W, th, radius);
     for (let t = 0; t < spec.tilesPerWidth; t++) {
-      const index = r * spec.tilesPerWidth + t;
-      const tileMask = strip ? extractTile(strip.mask, W, 1, t * tw, 0, tw, th) : undefined;
-      let scan = tileMask ? scanMask(tileMask) : { valid: 0, full: false };
-      if (background && !scan.full && background.data.tiles[index]) {
-        if (scan.valid === 0) {
-          encoder.setEncodedTile(index, background.data.tiles[index]!, background.mask?.tiles[index] ?? null, 1);
-          continue;
-        }
-        const old = await decodeBackgroundTile(background, index);
-        if (old) {
-          overlayTile(strip!, W, t * tw, tw, th, old, C);
-          scan = scanMask(extractTile(strip!.mask, W, 1, t * tw, 0, tw, th));
-        }
-      }
-      if (!strip || scan.valid === 0) {
-        encoder.setTile(index, null, null);
-        continue;
-      }
-      const finalMask = extractTile(strip.mask, W, 1, t * tw, 0, tw, th);
-      encoder.setTile(index, extractTile(strip.data, W, C, t * tw, 0, tw, th), finalMask, scan);
-      // The strip's rows are rows r·th… of the slab: its half goes to rows r·th/2… of the half.
-      halveStripTile(spec, strip, W, t * tw, tw, th, half, halfWidth, r * (th >> 1));
+      const tile = strip ? { data: extractTile(strip.data, W, C, t * tw, 0, tw, th), mask: extractTile(strip.mask, W, 1, t * tw, 0, tw, th) } : undefined;
+      await settleTile(settle, r * spec.tilesPerWidth + t, t, r, tile);
     }
   }
   if (encoder.validPixels === 0) {
@@ -314,13 +283,43 @@ function overlayTile(
   }
 }
 
-/** Halves tile column `x0` of a strip into rows `halfRow…` of the half. */
-function halveStripTile(spec: SlabSpec, strip: { data: Uint8Array | Float32Array; mask: Uint8Array }, W: number, x0: number, tw: number, th: number, half: HalfSlab, halfWidth: number, halfRow: number): void {
-  // halveRegion writes at (x0/2, y0/2) of `half`: shift by the strip's place through a view.
-  const C = spec.channels;
-  const offset = halfRow * halfWidth;
-  const view: HalfSlab = { data: half.data.subarray(offset * C), mask: half.mask.subarray(offset) };
-  halveRegion(spec, strip.data, strip.mask, W, x0, 0, tw, th, view, halfWidth);
+/** What settling a tile needs: the slab's encoder and half, and for updates the ancestor's slab. */
+interface TileSettling {
+  spec: SlabSpec;
+  encoder: SlabEncoder;
+  half: HalfSlab;
+  halfWidth: number;
+  background: EncodedBackground | null;
+}
+
+/**
+ * Hands tile (`tileCol`, `tileRow`) of a slab to the encoder and halves it into the slab's half. For an
+ * update (rok4.md §8.7.4–5) the ancestor's tile is the background: copied encoded when the new pixels
+ * leave the tile empty (and then not halved: the level above takes that part from its own old slab, whose
+ * pixels were averaged from this very tile), or decoded under the new pixels when they cover it partly.
+ */
+async function settleTile(ctx: TileSettling, index: number, tileCol: number, tileRow: number, tile: { data: Uint8Array | Float32Array; mask: Uint8Array } | undefined): Promise<void> {
+  const { spec, encoder, background } = ctx;
+  const tw = spec.tileWidth, th = spec.tileHeight, C = spec.channels;
+  let scan = tile ? scanMask(tile.mask) : { valid: 0, full: false };
+  if (background && !scan.full && background.data.tiles[index]) {
+    if (scan.valid === 0) {
+      encoder.setEncodedTile(index, background.data.tiles[index]!, background.mask?.tiles[index] ?? null, 1);
+      return;
+    }
+    const old = await decodeBackgroundTile(background, index);
+    if (old) {
+      overlayTile(tile!, tw, 0, tw, th, old, C);
+      scan = scanMask(tile!.mask);
+    }
+  }
+  if (!tile || scan.valid === 0) {
+    encoder.setTile(index, null, null);
+    return;
+  }
+  encoder.setTile(index, tile.data, tile.mask, scan);
+  const offset = ((tileRow * th) >> 1) * ctx.halfWidth + ((tileCol * tw) >> 1);
+  halveRegion(spec, tile.data, tile.mask, tw, 0, 0, tw, th, { data: ctx.half.data.subarray(offset * C), mask: ctx.half.mask.subarray(offset) }, ctx.halfWidth);
 }
 
 /**
@@ -346,36 +345,14 @@ export async function upperSlab(task: UpperSlabTask): Promise<SlabResult> {
   // Update (rok4.md §8.5, §8.7.5): the old parent fills the quadrants not recomputed and the areas the
   // children leave without data; its tiles the children do not touch are copied encoded (and not
   // halved: the next level takes those parts from its own old slab).
-  const background = await readEncodedBackground(task.background);
+  const settle: TileSettling = { spec, encoder, half, halfWidth, background: await readEncodedBackground(task.background) };
   for (let q = 0; q < 4; q++) {
     const child = task.children[q];
     const col0 = (q & 1) * qw, row0 = (q >> 1) * qh;
     for (let ty = 0; ty < qh; ty++) {
       for (let tx = 0; tx < qw; tx++) {
-        const index = (row0 + ty) * tpw + col0 + tx;
-        let tileMask = child ? extractTile(child.mask, childWidth, 1, tx * tw, ty * th, tw, th) : undefined;
-        let scan = tileMask ? scanMask(tileMask) : { valid: 0, full: false };
-        let tileData = child && scan.valid > 0 ? extractTile(child.data, childWidth, C, tx * tw, ty * th, tw, th) : undefined;
-        if (background && !scan.full && background.data.tiles[index]) {
-          if (scan.valid === 0) {
-            encoder.setEncodedTile(index, background.data.tiles[index]!, background.mask?.tiles[index] ?? null, 1);
-            continue;
-          }
-          const old = await decodeBackgroundTile(background, index);
-          if (old) {
-            overlayTile({ data: tileData!, mask: tileMask! }, tw, 0, tw, th, old, C);
-            scan = scanMask(tileMask!);
-          }
-        }
-        if (!tileData || !tileMask || scan.valid === 0) {
-          encoder.setTile(index, null, null);
-          continue;
-        }
-        encoder.setTile(index, tileData, tileMask, scan);
-        // The tile sits at (col0 + tx, row0 + ty) of the slab: its half at half those pixel offsets.
-        const offset = (((row0 + ty) * th) >> 1) * halfWidth + (((col0 + tx) * tw) >> 1);
-        const view: HalfSlab = { data: half.data.subarray(offset * C), mask: half.mask.subarray(offset) };
-        halveRegion(spec, tileData, tileMask, tw, 0, 0, tw, th, view, halfWidth);
+        const tile = child ? { data: extractTile(child.data, childWidth, C, tx * tw, ty * th, tw, th), mask: extractTile(child.mask, childWidth, 1, tx * tw, ty * th, tw, th) } : undefined;
+        await settleTile(settle, (row0 + ty) * tpw + col0 + tx, col0 + tx, row0 + ty, tile);
       }
     }
     if (encoder.pendingCount > 2 * tpw) await encoder.flush();
