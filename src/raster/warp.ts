@@ -49,6 +49,12 @@ export interface WarpRequest {
    * absent (see `estimateScale`). Values ≤ 1/0.95 mean no widening.
    */
   scale?: { x: number; y: number };
+  /**
+   * Source pixels per target pixel above which the kernel is widened (anti-aliasing). Default GDAL's
+   * 1/0.95. A caller may raise it where the aliasing of a slight downsampling does not matter more
+   * than speed (the 4×4 path is ~2.5x cheaper than a widened one).
+   */
+  widenAbove?: number;
 }
 
 export interface WarpResult {
@@ -115,8 +121,9 @@ export function warp(req: WarpRequest): WarpResult {
   const kernel = KERNELS[req.kernel];
   if (!kernel) throw new RangeError(`unknown resampling kernel '${req.kernel}'`);
   const scale = req.scale ?? estimateScale(coords, dst.width, dst.height);
-  const widenX = scale.x > WIDEN_ABOVE_RATIO;
-  const widenY = scale.y > WIDEN_ABOVE_RATIO;
+  const widenAbove = req.widenAbove ?? WIDEN_ABOVE_RATIO;
+  const widenX = scale.x > widenAbove;
+  const widenY = scale.y > widenAbove;
   const ratioX = widenX ? scale.x : 1;
   const ratioY = widenY ? scale.y : 1;
   // Taps per axis: source indices floor(u) - half + 1 … floor(u) + half.
