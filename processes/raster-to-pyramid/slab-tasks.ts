@@ -161,6 +161,43 @@ function halveRegion(
  */
 const WIDEN_ABOVE = 1.5;
 
+/**
+ * Bounds, in source pixels, of a target strip's outline (33 exact points per edge), and the mean source
+ * pixels per target pixel along each axis; undefined when no edge point can be transformed.
+ */
+function stripOutline(exact: CoordinateTransform, gt: GeoTransform, W: number, H: number, sourceGt: GeoTransform): { minX: number; minY: number; maxX: number; maxY: number; scaleX: number; scaleY: number } | undefined {
+  const n = 33;
+  const xs = new Float64Array(4 * n), ys = new Float64Array(4 * n);
+  for (let i = 0; i < n; i++) {
+    const u = (i / (n - 1)) * W, v = (i / (n - 1)) * H;
+    const edges: Array<[number, number]> = [[u, 0], [u, H], [0, v], [W, v]];
+    edges.forEach(([px, py], e) => {
+      xs[e * n + i] = gt[0] + px * gt[1] + py * gt[2];
+      ys[e * n + i] = gt[3] + px * gt[4] + py * gt[5];
+    });
+  }
+  exact(xs, ys);
+  // Source CRS → source pixel (inverse of the source geotransform).
+  const [x0, a, b, y0, c, d] = sourceGt;
+  const det = a * d - b * c;
+  let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
+  for (let i = 0; i < xs.length; i++) {
+    if (!Number.isFinite(xs[i]) || !Number.isFinite(ys[i])) continue;
+    const ex = xs[i] - x0, ey = ys[i] - y0;
+    const px = (d * ex - b * ey) / det, py = (a * ey - c * ex) / det;
+    xs[i] = px;
+    ys[i] = py;
+    if (px < minX) minX = px;
+    if (px > maxX) maxX = px;
+    if (py < minY) minY = py;
+    if (py > maxY) maxY = py;
+  }
+  if (!(maxX >= minX)) return undefined;
+  // Along the top edge for x, the left edge for y: source pixels crossed per target pixel.
+  const span = (e: number, along: number) => Math.hypot(xs[e * n + n - 1] - xs[e * n], ys[e * n + n - 1] - ys[e * n]) / along;
+  return { minX, minY, maxX, maxY, scaleX: span(0, W) || 1, scaleY: span(2, H) || 1 };
+}
+
 /** Warped pixels of one strip of a bottom slab, every touching image stacked; null when no image has data there. */
 async function warpStrip(task: BottomSlabTask, r: number, W: number, th: number, radius: number): Promise<{ data: Uint8Array | Float32Array; mask: Uint8Array } | null> {
   const { spec } = task;
@@ -169,20 +206,12 @@ async function warpStrip(task: BottomSlabTask, r: number, W: number, th: number,
   const gt: GeoTransform = [task.xmin, task.resolution, 0, task.ymax - r * th * task.resolution, 0, -task.resolution];
   for (const info of task.images) {
     const exact = transformFor(task.tmsCrs, info.crs);
-    const coords = approximateTransform(exact, { width: W, height: th, geoTransform: gt }, info.geoTransform);
-    let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
-    const { srcX, srcY } = coords;
-    for (let i = 0; i < srcX.length; i++) {
-      const x = srcX[i], y = srcY[i];
-      if (x < minX) minX = x;
-      if (x > maxX) maxX = x;
-      if (y < minY) minY = y;
-      if (y > maxY) maxY = y;
-    }
-    if (!(maxX >= 0 && maxY >= 0 && minX <= info.width && minY <= info.height)) continue;
-    const scale = estimateScale(coords, W, th);
+    // Where the strip falls in the image, from its outline only (exact transform of its edges): strips
+    // outside the image cost nothing, and the coordinates below come out relative to the window read.
+    const outline = stripOutline(exact, gt, W, th, info.geoTransform);
+    if (!outline || !(outline.maxX >= 0 && outline.maxY >= 0 && outline.minX <= info.width && outline.minY <= info.height)) continue;
     // The overview whose decimation is closest below the target resolution (DESIGN §6).
-    const ratio = Math.min(scale.x, scale.y);
+    const ratio = Math.min(outline.scaleX, outline.scaleY);
     let overview: number | undefined;
     let factor = 1;
     info.overviews.forEach((ov, i) => {
@@ -195,19 +224,18 @@ async function warpStrip(task: BottomSlabTask, r: number, W: number, th: number,
     const fy = overview === undefined ? 1 : info.height / info.overviews[overview].height;
     const margin = Math.ceil(radius * Math.max(1, ratio / factor)) + 2;
     const window = clipWindow(info, {
-      x: Math.floor(minX / factor) - margin,
-      y: Math.floor(minY / fy) - margin,
-      width: Math.ceil(maxX / factor) - Math.floor(minX / factor) + 2 * margin,
-      height: Math.ceil(maxY / fy) - Math.floor(minY / fy) + 2 * margin,
+      x: Math.floor(outline.minX / factor) - margin,
+      y: Math.floor(outline.minY / fy) - margin,
+      width: Math.ceil(outline.maxX / factor) - Math.floor(outline.minX / factor) + 2 * margin,
+      height: Math.ceil(outline.maxY / fy) - Math.floor(outline.minY / fy) + 2 * margin,
       overview,
     });
     if (!window) continue;
-    if (factor !== 1 || fy !== 1 || window.x !== 0 || window.y !== 0) {
-      for (let i = 0; i < srcX.length; i++) {
-        srcX[i] = srcX[i] / factor - window.x;
-        srcY[i] = srcY[i] / fy - window.y;
-      }
-    }
+    const [x0, dx, rx, y0, ry, dy] = info.geoTransform;
+    const wx = window.x * factor, wy = window.y * fy;
+    const windowGt: GeoTransform = [x0 + wx * dx + wy * rx, dx * factor, rx * fy, y0 + wx * ry + wy * dy, ry * factor, dy * fy];
+    const coords = approximateTransform(exact, { width: W, height: th, geoTransform: gt }, windowGt);
+    const scale = estimateScale(coords, W, th);
     const read = await openRasterWindows(info).read(window);
     // A window without any valid source pixel warps to nodata: skip the warp (collars, margins).
     if (read.mask && scanMask(read.mask).valid === 0) continue;
@@ -217,7 +245,7 @@ async function warpStrip(task: BottomSlabTask, r: number, W: number, th: number,
       dst: { width: W, height: th },
       kernel: task.interpolation,
       nodata: spec.nodata,
-      scale: { x: scale.x / factor, y: scale.y / fy },
+      scale,
       widenAbove: WIDEN_ABOVE,
     });
     if (!data || !mask) {
