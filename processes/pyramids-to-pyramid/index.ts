@@ -180,7 +180,12 @@ const pyramidsToPyramid: Process = {
       const owners = new Set<string>(inputs.map((i) => i.record._id));
       let done = 0, referenced = 0, recomputed = 0, converted = 0;
       const sameFormat = (d: PyramidDescriptor) => d.format === first.format && d.raster_specifications?.channels === first.raster_specifications?.channels && d.raster_specifications?.photometric === first.raster_specifications?.photometric;
-      const scheduler = new PriorityScheduler(Math.max(1, Math.min(c.parallelization ?? ctx.pool.threads, ctx.pool.threads * 2)), ctx.signal);
+      // Our own signal: the first failure stops the other slabs, and every slab already started is awaited
+      // before the partial pyramid is removed (nothing may be written after, DESIGN §7).
+      const stop = new AbortController();
+      const onAbort = () => stop.abort(ctx.signal.reason);
+      ctx.signal.addEventListener('abort', onAbort, { once: true });
+      const scheduler = new PriorityScheduler(Math.max(1, Math.min(c.parallelization ?? ctx.pool.threads, ctx.pool.threads * 2)), stop.signal);
       const storageDescriptor = describeStorage(ctx.storage);
 
       /** Reference to the original slab through the source's list (never a chain, rok4.md §7.1). */
@@ -197,8 +202,8 @@ const pyramidsToPyramid: Process = {
         return true;
       };
 
-      await Promise.all([...plan.slabs.values()].flat().map((job) => scheduler.run([levels.indexOf(job.level), job.row, job.col], async () => {
-        ctx.signal.throwIfAborted();
+      const outcomes = await Promise.allSettled([...plan.slabs.values()].flat().map((job) => scheduler.run([levels.indexOf(job.level), job.row, job.col], async () => {
+        stop.signal.throwIfAborted();
         const single = job.sources.length === 1 ? sources[job.sources[0]] : undefined;
         if (single && sameFormat(single.descriptor)) {
           await reference(single, job.level, job.col, job.row, 'DATA');
@@ -206,7 +211,7 @@ const pyramidsToPyramid: Process = {
           referenced++;
         } else {
           const task: ComposeTask = { storage: storageDescriptor, run: ctx.jobId, sources: job.sources.map((i) => sources[i].name), level: job.level, col: job.col, row: job.row, method: c.method, spec, format: first.format };
-          const r = await ctx.pool.run<ComposeResult>(TASKS, 'composeSlab', task, { signal: ctx.signal });
+          const r = await ctx.pool.run<ComposeResult>(TASKS, 'composeSlab', task, { signal: stop.signal });
           if (r.data) {
             await writer.writeSlab(job.level, job.col, job.row, 'DATA', r.data);
             if (r.mask) await writer.writeSlab(job.level, job.col, job.row, 'MASK', r.mask);
@@ -216,8 +221,14 @@ const pyramidsToPyramid: Process = {
         }
         done++;
         ctx.progress((done / total) * 100, `level ${job.level}: ${done}/${total} slabs (${referenced} referenced, ${recomputed} recomputed${converted ? `, ${converted} converted` : ''})`);
+      }).catch((err) => {
+        stop.abort(err);
+        throw err;
       })));
+      ctx.signal.removeEventListener('abort', onAbort);
       ctx.signal.throwIfAborted();
+      const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+      if (failed) throw stop.signal.reason ?? failed.reason;
       await writer.commit();
       const size = await ownBytes(ctx, name);
       const done_ = await ctx.datastore.update(record._id, {

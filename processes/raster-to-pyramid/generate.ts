@@ -86,7 +86,7 @@ export async function generatePyramid(req: GenerateRequest): Promise<GenerateRes
   const stop = new AbortController();
   const onAbort = () => stop.abort(signal.reason);
   signal.addEventListener('abort', onAbort, { once: true });
-  const scheduler = new PriorityScheduler(pool.threads + 1, stop.signal);
+  const scheduler = new PriorityScheduler(pool.threads, stop.signal);
   const slab = { tilesPerWidth: spec.tilesPerWidth, tilesPerHeight: spec.tilesPerHeight };
   const top = plan.levels.length - 1;
   const tmsCrs = resolveCrs(req.tms.crs);

@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import { approximateTransform, type GeoTransform } from '../../src/raster/approx-transform.js';
 import { createTransform, type CoordinateTransform, type CrsInfo } from '../../src/raster/crs.js';
 import { assembleQuadrants, average2x2, fillFromBackground } from '../../src/raster/downsample.js';
-import { clipWindow, openRasterWindows, type RasterInfo } from '../../src/raster/geotiff-source.js';
+import { clipWindow, openRasterWindows, type RasterInfo, type RasterWindow } from '../../src/raster/geotiff-source.js';
 import { KERNELS, type KernelName } from '../../src/raster/kernels.js';
 import { estimateScale, warp } from '../../src/raster/warp.js';
 import { extractTile, scanMask, SlabEncoder, type SlabSpec } from './slab-encoder.js';
@@ -198,11 +198,21 @@ function stripOutline(exact: CoordinateTransform, gt: GeoTransform, W: number, H
   return { minX, minY, maxX, maxY, scaleX: span(0, W) || 1, scaleY: span(2, H) || 1 };
 }
 
-/** Warped pixels of one strip of a bottom slab, every touching image stacked; null when no image has data there. */
-async function warpStrip(task: BottomSlabTask, r: number, W: number, th: number, radius: number): Promise<{ data: Uint8Array | Float32Array; mask: Uint8Array } | null> {
-  const { spec } = task;
-  let data: Uint8Array | Float32Array | undefined;
-  let mask: Uint8Array | undefined;
+/** One image's part of a strip: the coordinates and the window being read (started ahead of the warp). */
+interface StripSource {
+  exact: CoordinateTransform;
+  target: GeoTransform;
+  windowGt: GeoTransform;
+  read: Promise<RasterWindow>;
+}
+
+/**
+ * Starts the reads of one strip of a bottom slab: for every image touching it, the window it needs
+ * (from its outline) and the source coordinates of its pixels. The reads run on the threadpool while
+ * the caller warps the previous strip.
+ */
+function prepareStrip(task: BottomSlabTask, r: number, W: number, th: number, radius: number): StripSource[] {
+  const sources: StripSource[] = [];
   const gt: GeoTransform = [task.xmin, task.resolution, 0, task.ymax - r * th * task.resolution, 0, -task.resolution];
   for (const info of task.images) {
     const exact = transformFor(task.tmsCrs, info.crs);
@@ -234,18 +244,33 @@ async function warpStrip(task: BottomSlabTask, r: number, W: number, th: number,
     const [x0, dx, rx, y0, ry, dy] = info.geoTransform;
     const wx = window.x * factor, wy = window.y * fy;
     const windowGt: GeoTransform = [x0 + wx * dx + wy * rx, dx * factor, rx * fy, y0 + wx * ry + wy * dy, ry * factor, dy * fy];
-    const coords = approximateTransform(exact, { width: W, height: th, geoTransform: gt }, windowGt);
-    const scale = estimateScale(coords, W, th);
-    const read = await openRasterWindows(info).read(window);
-    // A window without any valid source pixel warps to nodata: skip the warp (collars, margins).
-    if (read.mask && scanMask(read.mask).valid === 0) continue;
+    const read = openRasterWindows(info).read(window);
+    // A failed read ahead is reported when the strip is warped, not as an unhandled rejection.
+    read.catch(() => undefined);
+    sources.push({ exact, target: gt, windowGt, read });
+  }
+  return sources;
+}
+
+/** Warped pixels of one strip of a bottom slab, every touching image stacked; null when no image has data there. */
+async function warpStrip(task: BottomSlabTask, sources: StripSource[], W: number, th: number): Promise<{ data: Uint8Array | Float32Array; mask: Uint8Array } | null> {
+  const { spec } = task;
+  let data: Uint8Array | Float32Array | undefined;
+  let mask: Uint8Array | undefined;
+  for (const source of sources) {
+    const read = await source.read;
+    const coords = approximateTransform(source.exact, { width: W, height: th, geoTransform: source.target }, source.windowGt);
+    // A window without any valid source pixel warps to nodata: skip the warp (collars, margins). A
+    // window without any masked pixel warps as if it had no mask (same results, no mask tests).
+    const windowScan = read.mask ? scanMask(read.mask) : undefined;
+    if (windowScan && windowScan.valid === 0) continue;
     const warped = warp({
-      src: { data: keepChannels(read.data, read.channels, spec.channels), width: read.width, height: read.height, channels: spec.channels, mask: read.mask, sampleType: spec.sampleType },
+      src: { data: keepChannels(read.data, read.channels, spec.channels), width: read.width, height: read.height, channels: spec.channels, mask: windowScan?.full ? undefined : read.mask, sampleType: spec.sampleType },
       coords,
       dst: { width: W, height: th },
       kernel: task.interpolation,
       nodata: spec.nodata,
-      scale,
+      scale: estimateScale(coords, W, th),
       widenAbove: WIDEN_ABOVE,
     });
     if (!data || !mask) {
@@ -286,10 +311,14 @@ export async function bottomSlab(task: BottomSlabTask): Promise<SlabResult> {
   // For an update, the old slab is the background (see settleTile).
   const settle: TileSettling = { spec, encoder, half, halfWidth, background: await readEncodedBackground(task.background) };
 
+  let next = prepareStrip(task, 0, W, th, radius);
   for (let r = 0; r < spec.tilesPerHeight; r++) {
     // One strip of encodes may run behind the warp of the next one; not more (memory).
     if (encoder.pendingCount > spec.tilesPerWidth) await encoder.flush();
-    const strip = await warpStrip(task, r, W, th, radius);
+    const sources = next;
+    // The next strip's windows are read while this one is warped.
+    next = r + 1 < spec.tilesPerHeight ? prepareStrip(task, r + 1, W, th, radius) : [];
+    const strip = await warpStrip(task, sources, W, th);
     for (let t = 0; t < spec.tilesPerWidth; t++) {
       const tile = strip ? { data: extractTile(strip.data, W, C, t * tw, 0, tw, th), mask: extractTile(strip.mask, W, 1, t * tw, 0, tw, th) } : undefined;
       await settleTile(settle, r * spec.tilesPerWidth + t, t, r, tile);

@@ -410,6 +410,7 @@ export async function closeRasterSources(): Promise<void> {
 export function maskFromNodata(data: Uint8Array | Float32Array, channels: number, nodata: number[]): Uint8Array {
   const pixels = data.length / channels;
   const mask = new Uint8Array(pixels);
+  if (data instanceof Uint8Array && channels === 3 && nodata.length >= 3) return maskFromNodataRgb8(data, pixels, nodata, mask);
   for (let p = 0, i = 0; p < pixels; p++, i += channels) {
     let all = true;
     for (let c = 0; c < channels; c++) {
@@ -421,6 +422,38 @@ export function maskFromNodata(data: Uint8Array | Float32Array, channels: number
       }
     }
     mask[p] = all ? 0 : 255;
+  }
+  return mask;
+}
+
+/**
+ * maskFromNodata for 8-bit RGB, the usual case: nodata values that no byte can equal (NaN, out of
+ * range) make every pixel valid; otherwise one comparison per channel, no NaN tests.
+ */
+function maskFromNodataRgb8(data: Uint8Array, pixels: number, nodata: number[], mask: Uint8Array): Uint8Array {
+  const n0 = nodata[0], n1 = nodata[1], n2 = nodata[2];
+  const byte = (v: number) => Number.isInteger(v) && v >= 0 && v <= 255;
+  if (!byte(n0) || !byte(n1) || !byte(n2)) return mask.fill(255);
+  let p = 0, i = 0;
+  if (n0 === n1 && n1 === n2 && (data.byteOffset & 3) === 0) {
+    // Four pixels (three words) at a time: when no byte of them equals the nodata value, none of the
+    // four pixels is nodata (the usual case). Byte test: a zero byte in w ^ nodata·0x01010101.
+    const words = new Uint32Array(data.buffer, data.byteOffset, Math.floor(data.length / 12) * 3);
+    const masks = new Uint32Array(mask.buffer, mask.byteOffset, pixels >> 2);
+    const pattern = Math.imul(n0, 0x01010101);
+    const groups = Math.min(words.length / 3, masks.length);
+    for (let g = 0, w = 0; g < groups; g++, w += 3) {
+      const a = words[w] ^ pattern, b = words[w + 1] ^ pattern, c = words[w + 2] ^ pattern;
+      if ((((a - 0x01010101) & ~a) | ((b - 0x01010101) & ~b) | ((c - 0x01010101) & ~c)) & 0x80808080) {
+        const q = g * 12, o = g * 4;
+        for (let k = 0; k < 4; k++) mask[o + k] = data[q + 3 * k] === n0 && data[q + 3 * k + 1] === n1 && data[q + 3 * k + 2] === n2 ? 0 : 255;
+      } else masks[g] = 0xffffffff;
+    }
+    p = groups * 4;
+    i = p * 3;
+  }
+  for (; p < pixels; p++, i += 3) {
+    mask[p] = data[i] === n0 && data[i + 1] === n1 && data[i + 2] === n2 ? 0 : 255;
   }
   return mask;
 }

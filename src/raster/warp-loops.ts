@@ -36,6 +36,8 @@ export interface WarpJob {
  * valid iff `run[(y - y0)·width + x - x0] ≥ n` (for n ≤ 255 and windows inside the box).
  */
 export interface ValidRuns {
+  /** 1 for box rows without any masked pixel: their `run` entries are not filled (any window there is valid). */
+  rowFull: Uint8Array;
   run: Uint8Array;
   x0: number;
   y0: number;
@@ -62,16 +64,31 @@ export function validRuns(mask: Uint8Array, W: number, H: number, srcX: Float32A
   const y0 = Math.max(0, Math.floor(ymin) - half - 1), y1 = Math.min(H - 1, Math.floor(ymax) + half + 1);
   const width = x1 - x0 + 1, height = y1 - y0 + 1;
   const run = new Uint8Array(width * height);
+  const rowFull = new Uint8Array(height);
   let masked = false;
   for (let y = 0; y < height; y++) {
     const m = (y0 + y) * W + x0, r = y * width;
-    let n = 0;
-    for (let x = width - 1; x >= 0; x--) {
-      if (mask[m + x] === 0) { n = 0; masked = true; } else if (n < 255) n++;
-      run[r + x] = n;
+    // Most rows hold no masked pixel: one native search instead of a run per pixel. Otherwise the
+    // runs between masked pixels (found by native search too) count down to the next one.
+    const row = mask.subarray(m, m + width);
+    let z = row.indexOf(0);
+    if (z < 0) { rowFull[y] = 1; continue; }
+    masked = true;
+    let s = 0;
+    for (;;) {
+      const end = z < 0 ? width : z;
+      for (let x = s; x < end; x++) {
+        const d = end - x;
+        run[r + x] = d < 255 ? d : 255;
+      }
+      if (z < 0) break;
+      run[r + z] = 0;
+      s = z + 1;
+      z = s < width ? row.indexOf(0, s) : -1;
+      if (s >= width) break;
     }
   }
-  return masked ? { run, x0, y0, width } : undefined;
+  return masked ? { rowFull, run, x0, y0, width } : undefined;
 }
 
 function writeNodata(job: WarpJob, o: number): void {
@@ -81,9 +98,10 @@ function writeNodata(job: WarpJob, o: number): void {
 
 /** Whether the `tapsX × tapsY` window at (x0, y0), inside the source, holds only valid pixels. */
 function windowValid(runs: ValidRuns, x0: number, y0: number, tapsX: number, tapsY: number): boolean {
-  const run = runs.run, width = runs.width;
-  let r = (y0 - runs.y0) * width + x0 - runs.x0;
-  for (let m = 0; m < tapsY; m++, r += width) if (run[r] < tapsX) return false;
+  const run = runs.run, rowFull = runs.rowFull, width = runs.width;
+  let y = y0 - runs.y0;
+  let r = y * width + x0 - runs.x0;
+  for (let m = 0; m < tapsY; m++, y++, r += width) if (rowFull[y] === 0 && run[r] < tapsX) return false;
   return true;
 }
 
