@@ -1,5 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { prng } from '../fixtures/synthetic-raster.js';
 import { execute, startTestServer, type TestServer } from '../helpers/server.js';
 import { jobCount } from './problem-assert.js';
 
@@ -12,17 +13,6 @@ before(async () => {
 });
 after(() => s.stop());
 
-/** mulberry32: a small deterministic PRNG, so a failing case can be replayed by its index. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface HostileCase {
   kind: string;

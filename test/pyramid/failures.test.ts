@@ -5,11 +5,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { open } from 'node:fs/promises';
+
 import path from 'node:path';
 import { skipUnlessCommands } from '../helpers/env.js';
 import { execute, type TestServer } from '../helpers/server.js';
-import { generate, hrefOf, keysUnder, makeInput, python, runJob, startPyramidServer, storedData } from './helpers.js';
+import { corruptBlock, generate, hrefOf, keysUnder, makeInput, runJob, startPyramidServer, storedData } from './helpers.js';
 
 const skip = skipUnlessCommands('gdalinfo');
 let s: TestServer;
@@ -42,18 +42,7 @@ test('corrupt tile in the middle: job failed with the reason, partial pyramid re
 
   // Same map, one compressed tile (column 1, row 2 of 3×5, in the middle of the data) overwritten with garbage.
   const corrupt = path.join(s.inputRoot, 'corrupt.tif');
-  const [offset, size] = python(`
-import sys, shutil
-from osgeo import gdal
-shutil.copy(sys.argv[1], sys.argv[2])
-ds = gdal.Open(sys.argv[2])
-b = ds.GetRasterBand(1)
-print(b.GetMetadataItem('BLOCK_OFFSET_1_2', 'TIFF'), b.GetMetadataItem('BLOCK_SIZE_1_2', 'TIFF'))
-`, map.path, corrupt).trim().split(' ').map(Number);
-  assert.ok(offset > 0 && size > 100);
-  const fh = await open(corrupt, 'r+');
-  await fh.write(Buffer.alloc(size - 8, 0xa5), 0, size - 8, offset + 4);
-  await fh.close();
+  await corruptBlock(map.path, corrupt);
 
   const run = await runJob(s, { ...base, images: [{ href: hrefOf(corrupt) }], name: 'BROKEN' });
   assert.equal(run.final.status, 'failed', JSON.stringify(run.final));

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { makeSyntheticMap, type SyntheticMapOptions, type SyntheticMapResult } from '../fixtures/synthetic-raster.js';
 import { gdalRead } from '../rok4/gdal-oracle.js';
@@ -227,4 +228,26 @@ export function compareWithReference(m: LevelMosaic, ref: ReturnType<typeof gdal
 /** Runs a small python (GDAL + numpy) script with arguments; its stdout. */
 export function python(script: string, ...args: string[]): string {
   return execFileSync(PYTHON, ['-c', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+}
+
+/**
+ * Copies a GeoTIFF and overwrites the inside of one compressed block (column 1, row 2, in the middle of
+ * the data) with garbage: the header stays valid, the decode of that block fails mid-run.
+ */
+export async function corruptBlock(source: string, dest: string): Promise<void> {
+  const [offset, size] = python(`
+import sys, shutil
+from osgeo import gdal
+shutil.copy(sys.argv[1], sys.argv[2])
+ds = gdal.Open(sys.argv[2])
+b = ds.GetRasterBand(1)
+print(b.GetMetadataItem('BLOCK_OFFSET_1_2', 'TIFF'), b.GetMetadataItem('BLOCK_SIZE_1_2', 'TIFF'))
+`, source, dest).trim().split(' ').map(Number);
+  if (!(offset > 0 && size > 100)) throw new Error(`no block to corrupt in ${source}`);
+  const fh = await open(dest, 'r+');
+  try {
+    await fh.write(Buffer.alloc(size - 8, 0xa5), 0, size - 8, offset + 4);
+  } finally {
+    await fh.close();
+  }
 }

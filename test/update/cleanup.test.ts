@@ -6,11 +6,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { open, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { skipUnlessCommands } from '../helpers/env.js';
 import type { TestServer } from '../helpers/server.js';
-import { hrefOf, makeInput, python, storeOf, storedData } from '../pyramid/helpers.js';
+import { corruptBlock, hrefOf, makeInput, storeOf, storedData } from '../pyramid/helpers.js';
 import { dataSlabKey, dataSlabs, jobStatus, listOf, pyramidSnapshot, run, startUpdateServer, submit, waitEnd } from './helpers.js';
 
 const skip = skipUnlessCommands('gdalinfo');
@@ -69,17 +69,7 @@ async function dismissMidRun(processId: string, inputs: Record<string, unknown>)
 
 test('update failing mid-run (corrupt image tile): its pyramid and links removed, inputs untouched', { skip }, async () => {
   const corrupt = path.join(s.inputRoot, 'corrupt.tif');
-  const [offset, size] = python(`
-import sys, shutil
-from osgeo import gdal
-shutil.copy(sys.argv[1], sys.argv[2])
-ds = gdal.Open(sys.argv[2])
-b = ds.GetRasterBand(1)
-print(b.GetMetadataItem('BLOCK_OFFSET_1_2', 'TIFF'), b.GetMetadataItem('BLOCK_SIZE_1_2', 'TIFF'))
-`, south.path, corrupt).trim().split(' ').map(Number);
-  const fh = await open(corrupt, 'r+');
-  await fh.write(Buffer.alloc(size - 8, 0xa5), 0, size - 8, offset + 4);
-  await fh.close();
+  await corruptBlock(south.path, corrupt);
   const before = await inputsSnapshot();
   const jobID = await submit(s, 'raster-to-pyramid', { stored_data: runs.NORTH.record._id, images: [{ href: hrefOf(corrupt) }], name: 'UPD_FAIL' });
   const final = await waitEnd(s, jobID);
