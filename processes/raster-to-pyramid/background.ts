@@ -37,14 +37,6 @@ function readerOf(ref: BackgroundRef): Promise<Rok4Reader> {
   return reader;
 }
 
-/** Rows [y0, y0 + rows) of a background slab: the starting pixels of a bottom strip. */
-export function backgroundRows(bg: SlabPixels, y0: number, rows: number): { data: Uint8Array | Float32Array; mask: Uint8Array } {
-  const C = bg.channels;
-  return {
-    data: bg.pixels.slice(y0 * bg.width * C, (y0 + rows) * bg.width * C),
-    mask: bg.mask.slice(y0 * bg.width, (y0 + rows) * bg.width),
-  };
-}
 
 /** The ancestor's slab as encoded tiles (data and mask), to copy untouched tiles without decoding. */
 export interface EncodedBackground {

@@ -109,4 +109,3 @@ export async function syncOutput(req: ApiRequest, rt: Runtime): Promise<ApiRespo
   return { status: 200, headers: { 'Content-Type': r.mediaType }, body: r.bytes };
 }
 
-export { selfLinks };
