@@ -156,10 +156,6 @@ export function resolveLayout(o: GeoTiffWriterOptions): TiffLayout {
   };
 }
 
-function bytesPerSample(layout: TiffLayout): number {
-  return layout.sampleType === 'float32' ? 4 : 1;
-}
-
 /** Samples in a full tile (tileSize² × bands). */
 export function tileSampleCount(layout: TiffLayout): number {
   return layout.tileSize * layout.tileSize * layout.bands;
