@@ -6,7 +6,7 @@ import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { execute, startTestServer, waitForJob, type TestServer } from '../helpers/server.js';
+import { execute, waitForJob, withServer } from '../helpers/server.js';
 import { assertProblem, jobCount } from './problem-assert.js';
 
 interface Received {
@@ -35,15 +35,6 @@ async function startReceiver(): Promise<{ url: string; received: Received[]; clo
     received,
     close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
   };
-}
-
-async function withServer(options: Parameters<typeof startTestServer>[0], fn: (s: TestServer) => Promise<void>): Promise<void> {
-  const s = await startTestServer(options);
-  try {
-    await fn(s);
-  } finally {
-    await s.stop();
-  }
 }
 
 test('subscriber callbacks: inProgress and success POSTs reach a local server when allowed', async () => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile, readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { execute, startTestServer, waitForJob, type TestServer } from '../helpers/server.js';
+import { execute, waitForJob, type TestServer, withServer } from '../helpers/server.js';
 import { assertProblem, multipartParts, writeFailingPlugin } from './problem-assert.js';
 import { REL } from '../../src/api/conformance.js';
 
@@ -13,15 +13,6 @@ async function submit(s: TestServer, body: unknown, processId = 'echo', prefer =
   const res = await execute(s.url, processId, body, { Prefer: prefer });
   assert.equal(res.status, 201, await res.clone().text());
   return (await res.json()) as Status;
-}
-
-async function withServer(options: Parameters<typeof startTestServer>[0], fn: (s: TestServer) => Promise<void>): Promise<void> {
-  const s = await startTestServer(options);
-  try {
-    await fn(s);
-  } finally {
-    await s.stop();
-  }
 }
 
 /** Polls until `check` is true (job states change asynchronously). */

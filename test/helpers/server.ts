@@ -67,3 +67,13 @@ export function execute(baseUrl: string, processId: string, body: unknown, heade
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
 }
+
+/** Runs `fn` against a fresh test server, stopped afterwards whatever happens. */
+export async function withServer(options: Parameters<typeof startTestServer>[0], fn: (s: TestServer) => Promise<void>): Promise<void> {
+  const s = await startTestServer(options);
+  try {
+    await fn(s);
+  } finally {
+    await s.stop();
+  }
+}
