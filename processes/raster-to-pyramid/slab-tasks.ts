@@ -7,7 +7,8 @@ import sharp from 'sharp';
 import { approximateTransform, type GeoTransform } from '../../src/raster/approx-transform.js';
 import { createTransform, type CoordinateTransform, type CrsInfo } from '../../src/raster/crs.js';
 import { assembleQuadrants, average2x2, fillFromBackground } from '../../src/raster/downsample.js';
-import { clipWindow, openRasterWindows, type RasterInfo, type RasterWindow } from '../../src/raster/geotiff-source.js';
+import { BandedWindowReader, bandHeightFor } from '../../src/raster/banded-reader.js';
+import { clipWindow, levelSize, openRasterWindows, type RasterInfo, type RasterWindow } from '../../src/raster/geotiff-source.js';
 import { KERNELS, type KernelName } from '../../src/raster/kernels.js';
 import { estimateScale, warp } from '../../src/raster/warp.js';
 import { extractTile, scanMask, SlabEncoder, type SlabSpec } from './slab-encoder.js';
@@ -198,6 +199,58 @@ function stripOutline(exact: CoordinateTransform, gt: GeoTransform, W: number, H
   return { minX, minY, maxX, maxY, scaleX: span(0, W) || 1, scaleY: span(2, H) || 1 };
 }
 
+/** One image's part of a bottom slab: the level read (the overview closest below the target resolution) through bands. */
+interface SlabSource {
+  info: RasterInfo;
+  exact: CoordinateTransform;
+  bands: BandedWindowReader;
+  /** Full-resolution pixels per pixel of the level read, along x and y. */
+  factorX: number;
+  factorY: number;
+  /** Rows of margin around a strip's outline (kernel reach, in pixels of the level read). */
+  margin: number;
+  levelHeight: number;
+}
+
+/**
+ * The images touching a bottom slab (from the slab's outline) and, for each, the level to read (DESIGN
+ * §6: the overview whose decimation is closest below the target resolution) and the columns the slab
+ * needs; their strips' windows are read through one banded reader, so each source block is decoded once.
+ */
+function prepareSlabSources(task: BottomSlabTask, W: number, H: number, radius: number): SlabSource[] {
+  const sources: SlabSource[] = [];
+  const gt: GeoTransform = [task.xmin, task.resolution, 0, task.ymax, 0, -task.resolution];
+  for (const info of task.images) {
+    const exact = transformFor(task.tmsCrs, info.crs);
+    const outline = stripOutline(exact, gt, W, H, info.geoTransform);
+    if (!outline || !(outline.maxX >= 0 && outline.maxY >= 0 && outline.minX <= info.width && outline.minY <= info.height)) continue;
+    const ratio = Math.min(outline.scaleX, outline.scaleY);
+    let overview: number | undefined;
+    let factorX = 1;
+    info.overviews.forEach((ov, i) => {
+      const f = info.width / ov.width;
+      if (f <= ratio && f > factorX) {
+        factorX = f;
+        overview = i;
+      }
+    });
+    const factorY = overview === undefined ? 1 : info.height / info.overviews[overview].height;
+    const margin = Math.ceil(radius * Math.max(1, ratio / factorX)) + 2;
+    const window = clipWindow(info, {
+      x: Math.floor(outline.minX / factorX) - margin,
+      y: Math.floor(outline.minY / factorY) - margin,
+      width: Math.ceil(outline.maxX / factorX) - Math.floor(outline.minX / factorX) + 2 * margin,
+      height: Math.ceil(outline.maxY / factorY) - Math.floor(outline.minY / factorY) + 2 * margin,
+      overview,
+    });
+    if (!window) continue;
+    const levelHeight = levelSize(info, overview).height;
+    const bands = new BandedWindowReader(openRasterWindows(info), { overview, x0: window.x, x1: window.x + window.width, levelHeight, bandHeight: bandHeightFor(info.blockHeight) });
+    sources.push({ info, exact, bands, factorX, factorY, margin, levelHeight });
+  }
+  return sources;
+}
+
 /** One image's part of a strip: the coordinates and the window being read (started ahead of the warp). */
 interface StripSource {
   exact: CoordinateTransform;
@@ -207,44 +260,26 @@ interface StripSource {
 }
 
 /**
- * Starts the reads of one strip of a bottom slab: for every image touching it, the window it needs
- * (from its outline) and the source coordinates of its pixels. The reads run on the threadpool while
- * the caller warps the previous strip.
+ * Starts the reads of one strip of a bottom slab: for every image of the slab touching it, the rows
+ * its outline needs (plus the kernel's margin). The reads run on the threadpool while the caller
+ * warps the previous strip.
  */
-function prepareStrip(task: BottomSlabTask, r: number, W: number, th: number, radius: number): StripSource[] {
+function prepareStrip(task: BottomSlabTask, slabSources: SlabSource[], r: number, W: number, th: number): StripSource[] {
   const sources: StripSource[] = [];
   const gt: GeoTransform = [task.xmin, task.resolution, 0, task.ymax - r * th * task.resolution, 0, -task.resolution];
-  for (const info of task.images) {
-    const exact = transformFor(task.tmsCrs, info.crs);
+  for (const s of slabSources) {
+    const { info, exact, factorX, factorY, margin } = s;
     // Where the strip falls in the image, from its outline only (exact transform of its edges): strips
     // outside the image cost nothing, and the coordinates below come out relative to the window read.
     const outline = stripOutline(exact, gt, W, th, info.geoTransform);
     if (!outline || !(outline.maxX >= 0 && outline.maxY >= 0 && outline.minX <= info.width && outline.minY <= info.height)) continue;
-    // The overview whose decimation is closest below the target resolution (DESIGN §6).
-    const ratio = Math.min(outline.scaleX, outline.scaleY);
-    let overview: number | undefined;
-    let factor = 1;
-    info.overviews.forEach((ov, i) => {
-      const f = info.width / ov.width;
-      if (f <= ratio && f > factor) {
-        factor = f;
-        overview = i;
-      }
-    });
-    const fy = overview === undefined ? 1 : info.height / info.overviews[overview].height;
-    const margin = Math.ceil(radius * Math.max(1, ratio / factor)) + 2;
-    const window = clipWindow(info, {
-      x: Math.floor(outline.minX / factor) - margin,
-      y: Math.floor(outline.minY / fy) - margin,
-      width: Math.ceil(outline.maxX / factor) - Math.floor(outline.minX / factor) + 2 * margin,
-      height: Math.ceil(outline.maxY / fy) - Math.floor(outline.minY / fy) + 2 * margin,
-      overview,
-    });
-    if (!window) continue;
-    const [x0, dx, rx, y0, ry, dy] = info.geoTransform;
-    const wx = window.x * factor, wy = window.y * fy;
-    const windowGt: GeoTransform = [x0 + wx * dx + wy * rx, dx * factor, rx * fy, y0 + wx * ry + wy * dy, ry * factor, dy * fy];
-    const read = openRasterWindows(info).read(window);
+    const y0 = Math.max(0, Math.floor(outline.minY / factorY) - margin);
+    const y1 = Math.min(s.levelHeight, Math.ceil(outline.maxY / factorY) + margin);
+    if (y1 <= y0) continue;
+    const [x0, dx, rx, yy0, ry, dy] = info.geoTransform;
+    const wx = s.bands.x0 * factorX, wy = y0 * factorY;
+    const windowGt: GeoTransform = [x0 + wx * dx + wy * rx, dx * factorX, rx * factorY, yy0 + wx * ry + wy * dy, ry * factorX, dy * factorY];
+    const read = s.bands.read(y0, y1);
     // A failed read ahead is reported when the strip is warped, not as an unhandled rejection.
     read.catch(() => undefined);
     sources.push({ exact, target: gt, windowGt, read });
@@ -311,18 +346,23 @@ export async function bottomSlab(task: BottomSlabTask): Promise<SlabResult> {
   // For an update, the old slab is the background (see settleTile).
   const settle: TileSettling = { spec, encoder, half, halfWidth, background: await readEncodedBackground(task.background) };
 
-  let next = prepareStrip(task, 0, W, th, radius);
-  for (let r = 0; r < spec.tilesPerHeight; r++) {
-    // One strip of encodes may run behind the warp of the next one; not more (memory).
-    if (encoder.pendingCount > spec.tilesPerWidth) await encoder.flush();
-    const sources = next;
-    // The next strip's windows are read while this one is warped.
-    next = r + 1 < spec.tilesPerHeight ? prepareStrip(task, r + 1, W, th, radius) : [];
-    const strip = await warpStrip(task, sources, W, th);
-    for (let t = 0; t < spec.tilesPerWidth; t++) {
-      const tile = strip ? { data: extractTile(strip.data, W, C, t * tw, 0, tw, th), mask: extractTile(strip.mask, W, 1, t * tw, 0, tw, th) } : undefined;
-      await settleTile(settle, r * spec.tilesPerWidth + t, t, r, tile);
+  const slabSources = prepareSlabSources(task, W, spec.tilesPerHeight * th, radius);
+  let next = prepareStrip(task, slabSources, 0, W, th);
+  try {
+    for (let r = 0; r < spec.tilesPerHeight; r++) {
+      // One strip of encodes may run behind the warp of the next one; not more (memory).
+      if (encoder.pendingCount > spec.tilesPerWidth) await encoder.flush();
+      const sources = next;
+      // The next strip's windows are read while this one is warped.
+      next = r + 1 < spec.tilesPerHeight ? prepareStrip(task, slabSources, r + 1, W, th) : [];
+      const strip = await warpStrip(task, sources, W, th);
+      for (let t = 0; t < spec.tilesPerWidth; t++) {
+        const tile = strip ? { data: extractTile(strip.data, W, C, t * tw, 0, tw, th), mask: extractTile(strip.mask, W, 1, t * tw, 0, tw, th) } : undefined;
+        await settleTile(settle, r * spec.tilesPerWidth + t, t, r, tile);
+      }
     }
+  } finally {
+    for (const s of slabSources) s.bands.release();
   }
   if (encoder.validPixels === 0) {
     await encoder.flush();

@@ -436,18 +436,21 @@ function maskFromNodataRgb8(data: Uint8Array, pixels: number, nodata: number[], 
   if (!byte(n0) || !byte(n1) || !byte(n2)) return mask.fill(255);
   let p = 0, i = 0;
   if (n0 === n1 && n1 === n2 && (data.byteOffset & 3) === 0) {
-    // Four pixels (three words) at a time: when no byte of them equals the nodata value, none of the
-    // four pixels is nodata (the usual case). Byte test: a zero byte in w ^ nodata·0x01010101.
+    // Four pixels (three words) at a time, branch-free: a byte equals the nodata value iff it is zero
+    // in w ^ nodata·0x01010101, and zeroByteFlags marks exactly those bytes (bit 7 of each byte).
     const words = new Uint32Array(data.buffer, data.byteOffset, Math.floor(data.length / 12) * 3);
     const masks = new Uint32Array(mask.buffer, mask.byteOffset, pixels >> 2);
     const pattern = Math.imul(n0, 0x01010101);
     const groups = Math.min(words.length / 3, masks.length);
     for (let g = 0, w = 0; g < groups; g++, w += 3) {
-      const a = words[w] ^ pattern, b = words[w + 1] ^ pattern, c = words[w + 2] ^ pattern;
-      if ((((a - 0x01010101) & ~a) | ((b - 0x01010101) & ~b) | ((c - 0x01010101) & ~c)) & 0x80808080) {
-        const q = g * 12, o = g * 4;
-        for (let k = 0; k < 4; k++) mask[o + k] = data[q + 3 * k] === n0 && data[q + 3 * k + 1] === n1 && data[q + 3 * k + 2] === n2 ? 0 : 255;
-      } else masks[g] = 0xffffffff;
+      const a = zeroByteFlags(words[w] ^ pattern), b = zeroByteFlags(words[w + 1] ^ pattern), c = zeroByteFlags(words[w + 2] ^ pattern);
+      // Little-endian: pixel 0 = bytes 0–2 of a, 1 = byte 3 of a + bytes 0–1 of b, 2 = bytes 2–3 of b
+      // + byte 0 of c, 3 = bytes 1–3 of c. A pixel is nodata when its three flags are set.
+      const nd0 = (a & 0x808080) === 0x808080 ? 1 : 0;
+      const nd1 = a < 0 && (b & 0x8080) === 0x8080 ? 1 : 0;
+      const nd2 = ((b >>> 16) & 0x8080) === 0x8080 && (c & 0x80) !== 0 ? 1 : 0;
+      const nd3 = ((c >>> 8) & 0x808080) === 0x808080 ? 1 : 0;
+      masks[g] = ~((nd0 * 0xff) | (nd1 * 0xff00) | (nd2 * 0xff0000) | (nd3 * 0xff000000));
     }
     p = groups * 4;
     i = p * 3;
@@ -456,6 +459,11 @@ function maskFromNodataRgb8(data: Uint8Array, pixels: number, nodata: number[], 
     mask[p] = data[i] === n0 && data[i + 1] === n1 && data[i + 2] === n2 ? 0 : 255;
   }
   return mask;
+}
+
+/** Bit 7 of each byte of `v` set exactly where that byte is zero (no borrow between bytes). */
+function zeroByteFlags(v: number): number {
+  return ~(((v & 0x7f7f7f7f) + 0x7f7f7f7f) | v) & 0x80808080;
 }
 
 /** Mask from an alpha band: 255 where alpha > 0 (GDAL's alpha mask is the alpha value itself; only 0 vs non-0 matters, rok4.md §11.3). */

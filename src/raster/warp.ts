@@ -16,7 +16,7 @@
  * - uint8 results are rounded half up and clamped to 0..255; float32 results are neither.
  */
 import { KERNELS, type KernelName } from './kernels.js';
-import { validRuns, warpCubic4, warpNearest, warpSeparable, type WarpJob } from './warp-loops.js';
+import { maskBlocks, warpCubic4, warpNearest, warpSeparable, type WarpJob } from './warp-loops.js';
 
 export type SampleType = 'uint8' | 'float32';
 
@@ -110,7 +110,7 @@ export function warp(req: WarpRequest): WarpResult {
   const out = isByte ? new Uint8Array(count * C) : new Float32Array(count * C);
   const outMask = new Uint8Array(count);
   const job: WarpJob = {
-    data, W, H, C, mask, runs: undefined, srcX: coords.srcX, srcY: coords.srcY, count, out, outMask, isByte, nodata,
+    data, W, H, C, mask, blocks: undefined, srcX: coords.srcX, srcY: coords.srcY, count, out, outMask, isByte, nodata,
   };
 
   if (req.kernel === 'nn') {
@@ -130,10 +130,9 @@ export function warp(req: WarpRequest): WarpResult {
   const halfX = widenX ? Math.ceil(kernel.radius * ratioX) : kernel.radius;
   const halfY = widenY ? Math.ceil(kernel.radius * ratioY) : kernel.radius;
   if (mask !== undefined) {
-    // One byte per window row instead of one per tap for the "all taps valid" test; no mask at all
-    // when no pixel in reach is masked.
-    job.runs = validRuns(mask, W, H, job.srcX, job.srcY, count, Math.max(halfX, halfY));
-    if (job.runs === undefined) job.mask = undefined;
+    // A block table for the "all taps valid" test; no mask at all when no pixel is masked.
+    job.blocks = maskBlocks(mask, W, H);
+    if (job.blocks === undefined) job.mask = undefined;
   }
   if (req.kernel === 'bicubic' && !widenX && !widenY) warpCubic4(job, MIN_WEIGHT);
   else warpSeparable(job, kernel.weight, halfX, halfY, 1 / ratioX, 1 / ratioY, MIN_WEIGHT);

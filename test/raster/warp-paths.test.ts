@@ -1,4 +1,4 @@
-// warp()'s fast paths (warp-loops.ts: valid-run table, skipped zero-weight taps, unrolled RGB rows)
+// warp()'s fast paths (warp-loops.ts: mask block table, skipped zero-weight taps, unrolled RGB rows)
 // against a plain per-tap reference of warp.ts's rules, on masked random sources, rotated grids and
 // the ratios the pipeline meets (specs/rok4.md §8.4).
 import { test } from 'node:test';
