@@ -10,7 +10,7 @@ import { assembleQuadrants, average2x2, fillFromBackground } from '../../src/ras
 import { BandedWindowReader, bandHeightFor } from '../../src/raster/banded-reader.js';
 import { clipWindow, levelSize, openRasterWindows, type RasterInfo, type RasterWindow } from '../../src/raster/geotiff-source.js';
 import { KERNELS, type KernelName } from '../../src/raster/kernels.js';
-import { estimateScale, warp } from '../../src/raster/warp.js';
+import { estimateScale, maskBlocks, warp, type RasterImage } from '../../src/raster/warp.js';
 import { extractTile, scanMask, SlabEncoder, type SlabSpec } from './slab-encoder.js';
 import { decodeBackgroundTile, readBackground, readEncodedBackground, type BackgroundRef, type EncodedBackground } from './background.js';
 
@@ -287,29 +287,64 @@ function prepareStrip(task: BottomSlabTask, slabSources: SlabSource[], r: number
   return sources;
 }
 
-/** Warped pixels of one strip of a bottom slab, every touching image stacked; null when no image has data there. */
-async function warpStrip(task: BottomSlabTask, sources: StripSource[], W: number, th: number): Promise<{ data: Uint8Array | Float32Array; mask: Uint8Array } | null> {
+/** One image's window under a strip, ready to be warped tile by tile. */
+interface StripWindow {
+  exact: CoordinateTransform;
+  /** Geotransform of the strip (target) and of the window read (source). */
+  target: GeoTransform;
+  windowGt: GeoTransform;
+  src: RasterImage;
+}
+
+/**
+ * The windows of one strip, once read: images whose window holds no valid pixel are left out (collars,
+ * margins), a window without any masked pixel is warped as if it had no mask (same results, no mask
+ * tests), and the mask's block table is built once for all the strip's tiles.
+ */
+async function stripWindows(task: BottomSlabTask, sources: StripSource[]): Promise<StripWindow[]> {
   const { spec } = task;
-  let data: Uint8Array | Float32Array | undefined;
-  let mask: Uint8Array | undefined;
+  const windows: StripWindow[] = [];
   for (const source of sources) {
     const read = await source.read;
-    const coords = approximateTransform(source.exact, { width: W, height: th, geoTransform: source.target }, source.windowGt);
-    // A window without any valid source pixel warps to nodata: skip the warp (collars, margins). A
-    // window without any masked pixel warps as if it had no mask (same results, no mask tests).
-    const windowScan = read.mask ? scanMask(read.mask) : undefined;
-    if (windowScan && windowScan.valid === 0) continue;
+    const blocks = read.mask ? maskBlocks(read.mask, read.width, read.height) : undefined;
+    if (blocks && !blocks.anyValid) continue;
+    windows.push({
+      exact: source.exact,
+      target: source.target,
+      windowGt: source.windowGt,
+      src: {
+        data: keepChannels(read.data, read.channels, spec.channels), width: read.width, height: read.height, channels: spec.channels,
+        ...(blocks ? { mask: read.mask, maskBlocks: blocks } : {}), sampleType: spec.sampleType,
+      },
+    });
+  }
+  return windows;
+}
+
+/**
+ * Warped pixels of tile `t` of a strip, every image stacked; undefined when no image has data there.
+ * Tile by tile (not the whole strip at once) so that the coordinates, the output and the tile's
+ * later steps (mask scan, halving, encoding) stay in the CPU caches.
+ */
+function warpTile(task: BottomSlabTask, windows: StripWindow[], t: number): { data: Uint8Array | Float32Array; mask: Uint8Array } | undefined {
+  const { spec } = task;
+  const tw = spec.tileWidth, th = spec.tileHeight;
+  let data: Uint8Array | Float32Array | undefined;
+  let mask: Uint8Array | undefined;
+  for (const w of windows) {
+    const gt: GeoTransform = [w.target[0] + t * tw * w.target[1], w.target[1], w.target[2], w.target[3] + t * tw * w.target[4], w.target[4], w.target[5]];
+    const coords = approximateTransform(w.exact, { width: tw, height: th, geoTransform: gt }, w.windowGt);
     const warped = warp({
-      src: { data: keepChannels(read.data, read.channels, spec.channels), width: read.width, height: read.height, channels: spec.channels, mask: windowScan?.full ? undefined : read.mask, sampleType: spec.sampleType },
+      src: w.src,
       coords,
-      dst: { width: W, height: th },
+      dst: { width: tw, height: th },
       kernel: task.interpolation,
       nodata: spec.nodata,
-      scale: estimateScale(coords, W, th),
+      scale: estimateScale(coords, tw, th),
       widenAbove: WIDEN_ABOVE,
     });
     if (!data || !mask) {
-      // The first image with data: its result is the strip (warp writes nodata under mask 0).
+      // The first image with data: its result is the tile (warp writes nodata under mask 0).
       data = warped.data;
       mask = warped.mask;
       continue;
@@ -322,7 +357,7 @@ async function warpStrip(task: BottomSlabTask, sources: StripSource[], W: number
       for (let c = 0; c < C; c++) data[p * C + c] = warped.data[p * C + c];
     }
   }
-  return data && mask ? { data, mask } : null;
+  return data && mask ? { data, mask } : undefined;
 }
 
 /**
@@ -338,7 +373,6 @@ export async function bottomSlab(task: BottomSlabTask): Promise<SlabResult> {
   const tw = spec.tileWidth;
   const W = spec.tilesPerWidth * tw;
   const th = spec.tileHeight;
-  const C = spec.channels;
   const encoder = new SlabEncoder(spec);
   const halfWidth = W >> 1;
   const half: HalfSlab = { data: filled(spec.sampleType, halfWidth * ((spec.tilesPerHeight * th) >> 1), spec.nodata), mask: new Uint8Array(halfWidth * ((spec.tilesPerHeight * th) >> 1)) };
@@ -355,10 +389,9 @@ export async function bottomSlab(task: BottomSlabTask): Promise<SlabResult> {
       const sources = next;
       // The next strip's windows are read while this one is warped.
       next = r + 1 < spec.tilesPerHeight ? prepareStrip(task, slabSources, r + 1, W, th) : [];
-      const strip = await warpStrip(task, sources, W, th);
+      const windows = await stripWindows(task, sources);
       for (let t = 0; t < spec.tilesPerWidth; t++) {
-        const tile = strip ? { data: extractTile(strip.data, W, C, t * tw, 0, tw, th), mask: extractTile(strip.mask, W, 1, t * tw, 0, tw, th) } : undefined;
-        await settleTile(settle, r * spec.tilesPerWidth + t, t, r, tile);
+        await settleTile(settle, r * spec.tilesPerWidth + t, t, r, windows.length ? warpTile(task, windows, t) : undefined);
       }
     }
   } finally {

@@ -79,23 +79,7 @@ export function approximateTransform(
 
   /** Writes the bilinear interpolation of the four corners over the pixels the cell owns. */
   function fill(i0: number, i1: number, j0: number, j1: number, c: Float64Array): void {
-    // A cell owns [i0, i1) × [j0, j1), plus its far edge when that edge is the raster's last column/row.
-    const iEnd = i1 === lastI || i1 === i0 ? i1 : i1 - 1;
-    const jEnd = j1 === lastJ || j1 === j0 ? j1 : j1 - 1;
-    const spanX = i1 - i0 || 1;
-    const spanY = j1 - j0 || 1;
-    for (let j = j0; j <= jEnd; j++) {
-      const fy = (j - j0) / spanY;
-      const lx = c[0] + (c[4] - c[0]) * fy, ly = c[1] + (c[5] - c[1]) * fy; // left edge (i0)
-      const rx = c[2] + (c[6] - c[2]) * fy, ry = c[3] + (c[7] - c[3]) * fy; // right edge (i1)
-      const dx = (rx - lx) / spanX, dy = (ry - ly) / spanX;
-      let o = j * width + i0;
-      for (let i = i0; i <= iEnd; i++, o++) {
-        const k = i - i0;
-        srcX[o] = lx + dx * k;
-        srcY[o] = ly + dy * k;
-      }
-    }
+    fillCell(srcX, srcY, width, lastI, lastJ, i0, i1, j0, j1, c);
   }
 
   /** Cells of at most 2×2 pixels: copy the corners (no interpolation, so a NaN corner stays where it is). */
@@ -195,6 +179,30 @@ export function approximateTransform(
     }
   }
   return { srcX, srcY, exactEvaluations: evaluations };
+}
+
+/**
+ * Bilinear interpolation of a cell's corners `c` ((i0,j0) (i1,j0) (i0,j1) (i1,j1), x then y) over the
+ * pixels it owns: [i0, i1) × [j0, j1), plus its far edge when that edge is the raster's last column/row.
+ * A top-level function of plain arguments: the hot loop keeps everything in registers.
+ */
+function fillCell(srcX: Float32Array, srcY: Float32Array, width: number, lastI: number, lastJ: number, i0: number, i1: number, j0: number, j1: number, c: Float64Array): void {
+  const iEnd = i1 === lastI || i1 === i0 ? i1 : i1 - 1;
+  const jEnd = j1 === lastJ || j1 === j0 ? j1 : j1 - 1;
+  const spanX = i1 - i0 || 1;
+  const spanY = j1 - j0 || 1;
+  const n = iEnd - i0 + 1;
+  for (let j = j0; j <= jEnd; j++) {
+    const fy = (j - j0) / spanY;
+    const lx = c[0] + (c[4] - c[0]) * fy, ly = c[1] + (c[5] - c[1]) * fy; // left edge (i0)
+    const rx = c[2] + (c[6] - c[2]) * fy, ry = c[3] + (c[7] - c[3]) * fy; // right edge (i1)
+    const dx = (rx - lx) / spanX, dy = (ry - ly) / spanX;
+    const o = j * width + i0;
+    for (let k = 0; k < n; k++) {
+      srcX[o + k] = lx + dx * k;
+      srcY[o + k] = ly + dy * k;
+    }
+  }
 }
 
 /**

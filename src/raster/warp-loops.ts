@@ -40,6 +40,8 @@ export interface MaskBlocks {
   bad: Uint8Array;
   /** Blocks per row. */
   width: number;
+  /** Some pixel is not masked (false: the whole source is nodata). */
+  anyValid: boolean;
 }
 
 const BLOCK_SHIFT = 3;
@@ -49,6 +51,7 @@ export function maskBlocks(mask: Uint8Array, W: number, H: number): MaskBlocks |
   const width = (W + 7) >> BLOCK_SHIFT;
   const bad = new Uint8Array(width * ((H + 7) >> BLOCK_SHIFT));
   let masked = false;
+  let anyValid = false;
   const aligned = (mask.byteOffset & 3) === 0;
   const words = aligned ? new Uint32Array(mask.buffer, mask.byteOffset, (W * H) >> 2) : undefined;
   for (let y = 0; y < H; y++) {
@@ -58,19 +61,20 @@ export function maskBlocks(mask: Uint8Array, W: number, H: number): MaskBlocks |
     const wStart = words ? (s + 3) >> 2 : e >> 2;
     const wEnd = words ? e >> 2 : wStart;
     const headEnd = Math.min(e, wStart << 2);
-    for (let i = s; i < headEnd; i++) if (mask[i] === 0) { bad[b + ((i - s) >> BLOCK_SHIFT)] = 1; masked = true; }
+    for (let i = s; i < headEnd; i++) if (mask[i] === 0) { bad[b + ((i - s) >> BLOCK_SHIFT)] = 1; masked = true; } else anyValid = true;
     for (let w = wStart; w < wEnd; w++) {
       const v = words![w];
       // Has a zero byte (the classic bit trick): mark the blocks of its first and last byte (4 < 8).
-      if (((v - 0x01010101) & ~v & 0x80808080) === 0) continue;
+      if (((v - 0x01010101) & ~v & 0x80808080) === 0) { anyValid = true; continue; }
+      if (v !== 0) anyValid = true;
       const x = (w << 2) - s;
       bad[b + (x >> BLOCK_SHIFT)] = 1;
       bad[b + ((x + 3) >> BLOCK_SHIFT)] = 1;
       masked = true;
     }
-    for (let i = Math.max(headEnd, wEnd << 2); i < e; i++) if (mask[i] === 0) { bad[b + ((i - s) >> BLOCK_SHIFT)] = 1; masked = true; }
+    for (let i = Math.max(headEnd, wEnd << 2); i < e; i++) if (mask[i] === 0) { bad[b + ((i - s) >> BLOCK_SHIFT)] = 1; masked = true; } else anyValid = true;
   }
-  return masked ? { bad, width } : undefined;
+  return masked ? { bad, width, anyValid } : undefined;
 }
 
 /** Whether the `tapsX × tapsY` window at (x0, y0), inside the source, holds only valid pixels. */

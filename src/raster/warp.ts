@@ -16,7 +16,9 @@
  * - uint8 results are rounded half up and clamped to 0..255; float32 results are neither.
  */
 import { KERNELS, type KernelName } from './kernels.js';
-import { maskBlocks, warpCubic4, warpNearest, warpSeparable, type WarpJob } from './warp-loops.js';
+import { maskBlocks, warpCubic4, warpNearest, warpSeparable, type MaskBlocks, type WarpJob } from './warp-loops.js';
+
+export { maskBlocks, type MaskBlocks } from './warp-loops.js';
 
 export type SampleType = 'uint8' | 'float32';
 
@@ -28,6 +30,11 @@ export interface RasterImage {
   channels: number;
   /** One byte per pixel, 0 = no data. Absent = every pixel is data. */
   mask?: Uint8Array;
+  /**
+   * `maskBlocks(mask, width, height)` when the caller warps the same source several times (tile by
+   * tile): computed once instead of per call. Ignored without `mask`.
+   */
+  maskBlocks?: MaskBlocks;
   sampleType: SampleType;
 }
 
@@ -131,7 +138,7 @@ export function warp(req: WarpRequest): WarpResult {
   const halfY = widenY ? Math.ceil(kernel.radius * ratioY) : kernel.radius;
   if (mask !== undefined) {
     // A block table for the "all taps valid" test; no mask at all when no pixel is masked.
-    job.blocks = maskBlocks(mask, W, H);
+    job.blocks = src.maskBlocks ?? maskBlocks(mask, W, H);
     if (job.blocks === undefined) job.mask = undefined;
   }
   if (req.kernel === 'bicubic' && !widenX && !widenY) warpCubic4(job, MIN_WEIGHT);
