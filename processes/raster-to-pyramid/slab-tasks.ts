@@ -287,6 +287,13 @@ function prepareStrip(task: BottomSlabTask, slabSources: SlabSource[], r: number
   return sources;
 }
 
+/** Per-worker arrays for a tile's source coordinates, reused tile after tile (warp reads them synchronously). */
+let scratch: { srcX: Float32Array; srcY: Float32Array } | undefined;
+function coordinateScratch(n: number): { srcX: Float32Array; srcY: Float32Array } {
+  if (!scratch || scratch.srcX.length < n) scratch = { srcX: new Float32Array(n), srcY: new Float32Array(n) };
+  return scratch;
+}
+
 /** One image's window under a strip, ready to be warped tile by tile. */
 interface StripWindow {
   exact: CoordinateTransform;
@@ -333,7 +340,7 @@ function warpTile(task: BottomSlabTask, windows: StripWindow[], t: number): { da
   let mask: Uint8Array | undefined;
   for (const w of windows) {
     const gt: GeoTransform = [w.target[0] + t * tw * w.target[1], w.target[1], w.target[2], w.target[3] + t * tw * w.target[4], w.target[4], w.target[5]];
-    const coords = approximateTransform(w.exact, { width: tw, height: th, geoTransform: gt }, w.windowGt);
+    const coords = approximateTransform(w.exact, { width: tw, height: th, geoTransform: gt }, w.windowGt, undefined, { into: coordinateScratch(tw * th) });
     const warped = warp({
       src: w.src,
       coords,

@@ -39,6 +39,11 @@ export interface SourceCoordinates {
 export interface ApproximateTransformOptions {
   /** Target pixels between coarse grid nodes before any subdivision (default 64). */
   gridStep?: number;
+  /**
+   * Arrays to write into (at least `width × height` long) instead of new ones: a caller transforming
+   * tile after tile reuses two arrays (less garbage). Every element of the target is written.
+   */
+  into?: { srcX: Float32Array; srcY: Float32Array };
 }
 
 /**
@@ -56,8 +61,9 @@ export function approximateTransform(
 ): SourceCoordinates {
   const { width, height } = target;
   const step = Math.max(2, Math.floor(options.gridStep ?? 64));
-  const srcX = new Float32Array(width * height);
-  const srcY = new Float32Array(width * height);
+  const into = options.into && options.into.srcX.length >= width * height && options.into.srcY.length >= width * height ? options.into : undefined;
+  const srcX = into ? into.srcX : new Float32Array(width * height);
+  const srcY = into ? into.srcY : new Float32Array(width * height);
   if (width <= 0 || height <= 0) return { srcX, srcY, exactEvaluations: 0 };
 
   const toSource = makePixelMapper(exact, target.geoTransform, sourceGeoTransform);

@@ -25,6 +25,12 @@ export interface BandedReaderOptions {
   bandHeight: number;
 }
 
+/** A fresh ArrayBuffer of `bytes` whose content is not zeroed (not from Buffer's shared pool). */
+function uninitialized(bytes: number): ArrayBuffer {
+  const b = Buffer.allocUnsafeSlow(bytes);
+  return b.buffer.byteLength === bytes && b.byteOffset === 0 ? (b.buffer as ArrayBuffer) : new ArrayBuffer(bytes);
+}
+
 export class BandedWindowReader {
   private readonly bands = new Map<number, Promise<RasterWindow>>();
 
@@ -57,9 +63,10 @@ export class BandedWindowReader {
     const width = this.width;
     const height = y1 - y0;
     const sample = parts[0].band.data;
-    const data = sample instanceof Float32Array ? new Float32Array(width * height * channels) : new Uint8Array(width * height * channels);
+    // Not zero-filled (every row is written below): windows are large and read once.
+    const data = sample instanceof Float32Array ? new Float32Array(uninitialized(width * height * channels * 4)) : new Uint8Array(uninitialized(width * height * channels));
     const hasMask = parts.some((p) => p.band.mask);
-    const mask = hasMask ? new Uint8Array(width * height) : undefined;
+    const mask = hasMask ? new Uint8Array(uninitialized(width * height)) : undefined;
     for (const { band, top } of parts) {
       // Rows of this band inside [y0, y1): contiguous in both (the band is exactly `width` wide).
       const from = Math.max(y0, top), to = Math.min(y1, top + band.height);
