@@ -1,5 +1,9 @@
 #!/usr/bin/env node
 // The dallage command line (src/cli.ts, built to dist/src/cli.js by `npm run build`).
-import { run } from '../dist/src/cli.js';
+import { relaunchWithAllocatorSettings } from '../dist/src/allocator.js';
 
-await run();
+// Under glibc, the command runs again in a child with MALLOC_ARENA_MAX set (src/allocator.ts).
+if (!relaunchWithAllocatorSettings()) {
+  const { run } = await import('../dist/src/cli.js');
+  await run();
+}

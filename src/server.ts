@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createRuntime, type Runtime } from './runtime.js';
+import { relaunchWithAllocatorSettings } from './allocator.js';
 
 export interface RunningServer {
   url: string;
@@ -75,5 +76,5 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  void main();
+  if (!relaunchWithAllocatorSettings()) void main();
 }
