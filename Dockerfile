@@ -11,7 +11,7 @@ COPY bench ./bench
 RUN npx tsc -p . && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
-ENV NODE_ENV=production MALLOC_ARENA_MAX=2 PORT=5000 DALLAGE_DATA=/data DALLAGE_INPUT_ROOT=/data/inputs
+ENV NODE_ENV=production MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=4194304 PORT=5000 DALLAGE_DATA=/data DALLAGE_INPUT_ROOT=/data/inputs
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

@@ -2,20 +2,24 @@
  * The C allocator setting the server and the command line run under (DESIGN §6, memory).
  *
  * glibc's malloc gives each thread that allocates its own arena (up to 8 per core) and returns little
- * of them to the system: libvips' decode and encode threads allocate and free megabytes per band and
- * per tile, so the resident size of a long pyramid grows with the input (measured on the L raster:
- * peak RSS 705 MB with glibc's default, 579 MB with two arenas — and 10–15 % faster; on M 557 → 451 MB).
- * sharp's documentation names the same cause. The setting is read by glibc once, at process start, so
- * the entry points start a child process with it when it is not set yet (an explicit value is kept).
+ * of them to the system; and after a large block is freed it raises its mmap threshold (up to 32 MB),
+ * so later slab halves, windows and bands come from those arenas and fragment them. libvips' threads
+ * and our workers allocate and free megabytes per band and per tile, so the resident size of a long
+ * pyramid grew with the input. Measured (peak RSS of the process tree, bench:pyramid): glibc defaults
+ * M 557 MB / L 705 MB; two arenas M 451 / L 579 (and 10–15 % faster on L); two arenas and a fixed 4 MB
+ * mmap threshold M 405–433 / L 511, same speed within the noise. sharp's documentation names the same
+ * cause. glibc reads these once, at process start, so the entry points start a child process with
+ * them when they are not all set (values set explicitly are kept).
  */
 import { spawn } from 'node:child_process';
 
 /** Environment the process should run with. */
-export const ALLOCATOR_ENV = { MALLOC_ARENA_MAX: '2' } as const;
+export const ALLOCATOR_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '4194304' } as const;
 
-/** True on glibc Linux when the setting is missing (musl, macOS and Windows allocators differ). */
+/** True on glibc Linux when a setting is missing (musl, macOS and Windows allocators differ). */
 export function allocatorNeedsRelaunch(env: NodeJS.ProcessEnv = process.env): boolean {
-  if (process.platform !== 'linux' || env.MALLOC_ARENA_MAX !== undefined || env.DALLAGE_NO_RELAUNCH) return false;
+  if (process.platform !== 'linux' || env.DALLAGE_NO_RELAUNCH) return false;
+  if (Object.keys(ALLOCATOR_ENV).every((k) => env[k] !== undefined)) return false;
   const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
   return typeof header?.glibcVersionRuntime === 'string';
 }
@@ -28,7 +32,7 @@ export function relaunchWithAllocatorSettings(): boolean {
   if (!allocatorNeedsRelaunch()) return false;
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     stdio: 'inherit',
-    env: { ...process.env, ...ALLOCATOR_ENV },
+    env: { ...ALLOCATOR_ENV, ...process.env },
   });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => {

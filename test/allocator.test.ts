@@ -1,4 +1,4 @@
-// The entry points run under MALLOC_ARENA_MAX=2 on glibc (src/allocator.ts): relaunched once, exit
+// The entry points run under glibc allocator settings (src/allocator.ts): relaunched once, exit
 // status and signals passed through, an explicit setting kept.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,8 +12,9 @@ import { allocatorNeedsRelaunch } from '../src/allocator.js';
 const ALLOCATOR = pathToFileURL(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'allocator.js')).href;
 const glibc = typeof (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime === 'string';
 
-test('an explicit MALLOC_ARENA_MAX (or DALLAGE_NO_RELAUNCH) is kept', () => {
-  assert.equal(allocatorNeedsRelaunch({ MALLOC_ARENA_MAX: '8' }), false);
+test('explicit allocator settings (or DALLAGE_NO_RELAUNCH) are kept', () => {
+  assert.equal(allocatorNeedsRelaunch({ MALLOC_ARENA_MAX: '8', MALLOC_MMAP_THRESHOLD_: '65536' }), false);
+  assert.equal(allocatorNeedsRelaunch({ MALLOC_ARENA_MAX: '8' }), process.platform === 'linux' && glibc);
   assert.equal(allocatorNeedsRelaunch({ DALLAGE_NO_RELAUNCH: '1' }), false);
   assert.equal(allocatorNeedsRelaunch({}), process.platform === 'linux' && glibc);
 });
@@ -23,16 +24,18 @@ test('a relaunched command sees the setting, gets its arguments and returns its 
   try {
     const script = path.join(dir, 'entry.mjs');
     await writeFile(script, `import { relaunchWithAllocatorSettings } from ${JSON.stringify(ALLOCATOR)};
-if (!relaunchWithAllocatorSettings()) { console.log(JSON.stringify({ arena: process.env.MALLOC_ARENA_MAX ?? null, args: process.argv.slice(2), pid: process.pid })); process.exit(7); }
+if (!relaunchWithAllocatorSettings()) { console.log(JSON.stringify({ arena: process.env.MALLOC_ARENA_MAX ?? null, mmap: process.env.MALLOC_MMAP_THRESHOLD_ ?? null, args: process.argv.slice(2), pid: process.pid })); process.exit(7); }
 `);
     const env = { ...process.env };
     delete env.MALLOC_ARENA_MAX;
+    delete env.MALLOC_MMAP_THRESHOLD_;
     delete env.DALLAGE_NO_RELAUNCH;
     const r = spawnSync(process.execPath, [script, 'a', 'b c'], { env, encoding: 'utf8' });
     assert.equal(r.status, 7, r.stderr);
     const out = JSON.parse(r.stdout);
     assert.deepEqual(out.args, ['a', 'b c']);
     assert.equal(out.arena, process.platform === 'linux' && glibc ? '2' : null);
+    assert.equal(out.mmap, process.platform === 'linux' && glibc ? '4194304' : null);
     const kept = spawnSync(process.execPath, [script], { env: { ...env, MALLOC_ARENA_MAX: '4' }, encoding: 'utf8' });
     assert.equal(JSON.parse(kept.stdout).arena, '4');
   } finally {
