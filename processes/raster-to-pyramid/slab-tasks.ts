@@ -245,7 +245,7 @@ function prepareSlabSources(task: BottomSlabTask, W: number, H: number, radius: 
     });
     if (!window) continue;
     const levelHeight = levelSize(info, overview).height;
-    const bands = new BandedWindowReader(openRasterWindows(info), { overview, x0: window.x, x1: window.x + window.width, levelHeight, bandHeight: bandHeightFor(info.blockHeight) });
+    const bands = new BandedWindowReader(openRasterWindows(info), { overview, x0: window.x, x1: window.x + window.width, levelHeight, bandHeight: bandHeightFor(info.blockHeight), recycle: 2 });
     sources.push({ info, exact, bands, factorX, factorY, margin, levelHeight });
   }
   return sources;

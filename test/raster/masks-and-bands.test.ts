@@ -92,6 +92,23 @@ test('BandedWindowReader returns the same windows as direct reads, decoding each
     assert.deepEqual(requests.map((r) => [r.y, r.height]), [[0, 100], [100, 100], [200, 100], [300, 100], [400, 100], [500, 100], [600, 100]]);
     assert.ok(requests.every((r) => r.x === 20 && r.width === 260));
     bands.release();
+    // Recycled buffers (recycle 2: one read ahead, as the bottom slab reads): same windows, and the
+    // buffer of read k is the buffer of read k + 2.
+    const recycled = new BandedWindowReader(direct, { x0: 20, x1: 280, levelHeight: info.height, bandHeight: 100, recycle: 2 });
+    const seen: ArrayBufferLike[] = [];
+    let ahead = recycled.read(strips[0][0], strips[0][1]);
+    for (const [i, [y0, y1]] of strips.entries()) {
+      const current = ahead;
+      if (i + 1 < strips.length) ahead = recycled.read(strips[i + 1][0], strips[i + 1][1]);
+      const got = await current;
+      const want = await direct.read({ x: 20, y: y0, width: 260, height: y1 - y0 });
+      assert.ok(Buffer.from(got.data.buffer, got.data.byteOffset, got.data.byteLength).equals(Buffer.from(want.data.buffer, want.data.byteOffset, want.data.byteLength)), `recycled strip ${y0}-${y1} data`);
+      assert.deepEqual(got.mask, want.mask, `recycled strip ${y0}-${y1} mask`);
+      seen.push(got.data.buffer);
+    }
+    assert.equal(seen[2], seen[0]);
+    assert.notEqual(seen[1], seen[0]);
+    recycled.release();
     await direct.close();
   } finally {
     await rm(dir, { recursive: true, force: true });
