@@ -94,6 +94,7 @@ export async function generatePyramid(req: GenerateRequest): Promise<GenerateRes
   let done = 0;
   let slabsWritten = 0;
   let bytes = 0;
+  const writes: Array<Promise<void>> = [];
 
   const report = (levelIndex: number) => {
     done++;
@@ -156,8 +157,11 @@ export async function generatePyramid(req: GenerateRequest): Promise<GenerateRes
         result = await scheduler.run(priority, () => pool.run<SlabResult>(TASKS, 'upperSlab', { spec, children, background } satisfies UpperSlabTask, { signal: stop.signal, transferList: transfer }));
       }
     }
-    await write(levelIndex, col, row, result);
-    report(levelIndex);
+    // The parent may start while the slab is being written (the chain of single top slabs would
+    // otherwise wait for each write); every write is awaited before the pyramid is committed.
+    const written = write(levelIndex, col, row, result).then(() => report(levelIndex));
+    written.catch((err: unknown) => stop.abort(err));
+    writes.push(written);
     return result.empty ? null : result.half ?? null;
   };
 
@@ -168,7 +172,9 @@ export async function generatePyramid(req: GenerateRequest): Promise<GenerateRes
       stop.abort(err);
       throw err;
     })));
-    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    // Slab writes still running are waited for, failed or not: nothing is written after we return.
+    const writeOutcomes = await Promise.allSettled(writes);
+    const failed = [...outcomes, ...writeOutcomes].find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failed) throw signal.aborted ? signal.reason : stop.signal.reason ?? failed.reason;
   } finally {
     signal.removeEventListener('abort', onAbort);

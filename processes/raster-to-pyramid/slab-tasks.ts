@@ -469,6 +469,16 @@ async function settleTile(ctx: TileSettling, index: number, tileCol: number, til
   halveRegion(spec, tile.data, tile.mask, tw, 0, 0, tw, th, { data: ctx.half.data.subarray(offset * C), mask: ctx.half.mask.subarray(offset) }, ctx.halfWidth);
 }
 
+/** Whether the `w × h` region at (x0, y0) of a mask `width` pixels wide holds a nonzero value. */
+function regionHasData(mask: Uint8Array, width: number, x0: number, y0: number, w: number, h: number): boolean {
+  for (let y = 0; y < h; y++) {
+    const s = (y0 + y) * width + x0;
+    const row = mask.subarray(s, s + w);
+    for (let x = 0; x < w; x++) if (row[x] !== 0) return true;
+  }
+  return false;
+}
+
 /**
  * An upper-level slab (rok4.md §8.5): the four children's halves are the four quadrants of the slab;
  * each of their tiles is encoded straight from the child (no joined copy) and halved again for the
@@ -498,7 +508,9 @@ export async function upperSlab(task: UpperSlabTask): Promise<SlabResult> {
     const col0 = (q & 1) * qw, row0 = (q >> 1) * qh;
     for (let ty = 0; ty < qh; ty++) {
       for (let tx = 0; tx < qw; tx++) {
-        const tile = child ? { data: extractTile(child.data, childWidth, C, tx * tw, ty * th, tw, th), mask: extractTile(child.mask, childWidth, 1, tx * tw, ty * th, tw, th) } : undefined;
+        // Tiles without data (most of the top levels) are recognised in place, without a copy.
+        const hasData = child !== null && regionHasData(child.mask, childWidth, tx * tw, ty * th, tw, th);
+        const tile = hasData ? { data: extractTile(child.data, childWidth, C, tx * tw, ty * th, tw, th), mask: extractTile(child.mask, childWidth, 1, tx * tw, ty * th, tw, th) } : undefined;
         await settleTile(settle, (row0 + ty) * tpw + col0 + tx, col0 + tx, row0 + ty, tile);
       }
     }
