@@ -126,7 +126,7 @@ for (const C of [1, 3, 4]) {
   });
 }
 
-test('a mask of only valid pixels gives the same bytes as no mask (the valid-run table is dropped)', () => {
+test('a mask of only valid pixels gives the same bytes as no mask (the mask block table is dropped)', () => {
   const W = 120, H = 60, C = 3;
   const data = noise(W * H * C, 3);
   const xy = coords(80, 40, 1.3);
