@@ -30,18 +30,20 @@ export function allocatorNeedsRelaunch(env: NodeJS.ProcessEnv = process.env): bo
  */
 export function relaunchWithAllocatorSettings(): boolean {
   if (!allocatorNeedsRelaunch()) return false;
+  // Its own process group: a Ctrl-C on the terminal reaches this process only, which passes it on
+  // once (in the same group the child would get it twice, and a second SIGINT ends `dallage execute`
+  // before it has removed a dismissed job's partial output).
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     stdio: 'inherit',
     env: { ...ALLOCATOR_ENV, ...process.env },
+    detached: true,
   });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => {
-    if (signal) {
-      // Die of the same signal, as a shell expects (our forwarding handlers removed first).
-      process.removeAllListeners(signal);
-      process.kill(process.pid, signal);
-    }
-    else process.exit(code ?? 1);
+    if (!signal) process.exit(code ?? 1);
+    // Die of the same signal, as a shell expects (our forwarding handlers removed first).
+    process.removeAllListeners(signal);
+    process.kill(process.pid, signal);
   });
   return true;
 }

@@ -1,8 +1,8 @@
 // The entry points run under glibc allocator settings (src/allocator.ts): relaunched once, exit
-// status and signals passed through, an explicit setting kept.
+// status and signals passed through (once), an explicit setting kept.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,6 +38,34 @@ if (!relaunchWithAllocatorSettings()) { console.log(JSON.stringify({ arena: proc
     assert.equal(out.mmap, process.platform === 'linux' && glibc ? '4194304' : null);
     const kept = spawnSync(process.execPath, [script], { env: { ...env, MALLOC_ARENA_MAX: '4' }, encoding: 'utf8' });
     assert.equal(JSON.parse(kept.stdout).arena, '4');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a Ctrl-C on the terminal (SIGINT to the process group) reaches the relaunched command once', { skip: !(process.platform === 'linux' && glibc) }, async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'dallage-alloc-'));
+  try {
+    const script = path.join(dir, 'entry.mjs');
+    // The command counts the SIGINTs it gets in the 500 ms after the first and exits with that count.
+    await writeFile(script, `import { relaunchWithAllocatorSettings } from ${JSON.stringify(ALLOCATOR)};
+if (!relaunchWithAllocatorSettings()) {
+  let n = 0;
+  process.on('SIGINT', () => { if (n++ === 0) setTimeout(() => process.exit(10 + n), 500); });
+  console.log('ready');
+  setInterval(() => {}, 1000);
+}
+`);
+    const env = { ...process.env };
+    delete env.MALLOC_ARENA_MAX;
+    delete env.MALLOC_MMAP_THRESHOLD_;
+    delete env.DALLAGE_NO_RELAUNCH;
+    // Its own process group, as a shell gives a foreground command.
+    const parent = spawn(process.execPath, [script], { env, detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve) => parent.stdout.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(); }));
+    process.kill(-parent.pid!, 'SIGINT');
+    const code = await new Promise<number | null>((resolve) => parent.on('exit', (c) => resolve(c)));
+    assert.equal(code, 11, 'the command got SIGINT exactly once');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
