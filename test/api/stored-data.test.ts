@@ -64,7 +64,8 @@ test('DELETE removes the files and marks DELETED; the other pyramid stays', asyn
 });
 
 test('409 while a job writes the stored data', async () => {
-  const big = await makeInput(s, 'big.tif');
+  // Big enough that the job is still running when the DELETE comes (a few ms after the GET).
+  const big = await makeInput(s, 'big.tif', { width: 1500, height: 3000, pixelSize: 40 });
   const res = await execute(s.url, 'raster-to-pyramid', { inputs: { ...base, images: [{ href: big.href }], name: 'BUSY' } }, { Prefer: 'respond-async' });
   assert.equal(res.status, 201);
   const { jobID } = (await res.json()) as { jobID: string };
