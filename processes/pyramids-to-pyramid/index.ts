@@ -141,8 +141,7 @@ const pyramidsToPyramid: Process = {
     const first = inputs[0].descriptor;
     if (inputs.some((i) => !i.descriptor.mask_format)) ctx.warn(`${inputs.filter((i) => !i.descriptor.mask_format).map((i) => `'${i.record.name}'`).join(', ')} ha${inputs.length > 1 ? 've' : 's'} no masks: ${NO_MASK_WARNING}`);
     const releaseInputs = ctx.datastore.lockForRead(inputs.map((i) => i.record._id));
-    const record = await ctx.datastore.create({ name, type: PYRAMID_TYPE, jobId: ctx.jobId, use: inputs.map((i) => i.record._id), storage: { type: ctx.storage.type, key: `${name}.json`, href: ctx.storage.url(`${name}.json`) } });
-    const releaseOutput = ctx.datastore.lockForWrite(record._id);
+    const { record, release: releaseOutput } = await ctx.datastore.createForWrite({ name, type: PYRAMID_TYPE, jobId: ctx.jobId, use: inputs.map((i) => i.record._id), storage: { type: ctx.storage.type, key: `${name}.json`, href: ctx.storage.url(`${name}.json`) } });
     const withMask = !!first.mask_format;
     const depth = first.levels[0].storage.type === 'FILE' ? first.levels[0].storage.path_depth : 2;
     const outputFormat = parseFormat(first.format);

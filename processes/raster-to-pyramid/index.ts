@@ -232,11 +232,10 @@ const rasterToPyramid: Process = {
   async execute(inputs, ctx) {
     const { options, infos, tms, plan, spec, ancestor } = await check(inputs, ctx);
     const releaseAncestor = ancestor ? ctx.datastore.lockForRead([ancestor.record._id]) : () => {};
-    const record = await ctx.datastore.create({
+    const { record, release } = await ctx.datastore.createForWrite({
       name: options.name, type: PYRAMID_TYPE, jobId: ctx.jobId, ...(ancestor ? { use: [ancestor.record._id] } : {}),
       storage: { type: ctx.storage.type, key: `${options.name}.json`, href: ctx.storage.url(`${options.name}.json`) },
     });
-    const release = ctx.datastore.lockForWrite(record._id);
     let owners = new Set<string>();
     try {
       ctx.progress(0, `${plan.totalSlabs} slabs planned on ${plan.levels.length} levels`);

@@ -62,7 +62,8 @@ export class Datastore {
     return this.db.data.stored_data;
   }
 
-  async create(fields: Omit<StoredData, '_id' | 'created' | 'updated' | 'use' | 'status' | 'type_infos' | 'storage'> & Partial<StoredData>): Promise<StoredData> {
+  /** `beforeVisible` runs with the new id before the record can be seen (see {@link createForWrite}). */
+  async create(fields: Omit<StoredData, '_id' | 'created' | 'updated' | 'use' | 'status' | 'type_infos' | 'storage'> & Partial<StoredData>, beforeVisible?: (id: string) => void): Promise<StoredData> {
     const now = new Date().toISOString();
     const record: StoredData = {
       _id: randomUUID(),
@@ -74,9 +75,21 @@ export class Datastore {
       created: now,
       updated: now,
     };
+    beforeVisible?.(record._id);
     this.records.push(record);
     await this.db!.write();
     return structuredClone(record);
+  }
+
+  /**
+   * Creates the record of a product a job is about to write, locked for writing from the moment it
+   * exists: it is visible (GENERATING) while `create` persists it, and a DELETE in that moment must
+   * get a 409, not remove what the job then writes.
+   */
+  async createForWrite(fields: Parameters<Datastore['create']>[0]): Promise<{ record: StoredData; release: () => void }> {
+    let release: (() => void) | undefined;
+    const record = await this.create(fields, (id) => { release = this.lockForWrite(id); });
+    return { record, release: release! };
   }
 
   get(id: string): StoredData | undefined {
