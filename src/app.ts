@@ -1,6 +1,6 @@
 import express, { type Request, type Response, type NextFunction } from 'express';
 import type { Runtime } from './runtime.js';
-import { ApiError, toProblem } from './api/errors.js';
+import { ApiError, toProblem } from './errors.js';
 import type { ApiRequest, ApiResponse } from './api/request.js';
 import { conformance, landingPage } from './api/landing.js';
 import { describeProcess, executeProcess, listProcesses } from './api/processes.js';

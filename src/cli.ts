@@ -9,7 +9,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ApiError, toProblem, type Problem } from './api/errors.js';
+import { ApiError, toProblem, type Problem } from './errors.js';
 import { ConfigError, loadConfig, parseConfig, type Config } from './config.js';
 import { parseExecuteRequest, isBinarySchema } from './process/execute-request.js';
 import { builtinNames } from './process/registry.js';

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ApiError, invalidInput } from '../../src/api/errors.js';
+import { ApiError, invalidInput } from '../../src/errors.js';
 import type { StoredData } from '../../src/datastore/datastore.js';
 import { PYRAMID_TYPE, pyramidTypeInfos } from '../../src/datastore/pyramid-infos.js';
 import type { Process, ProcessContext } from '../../src/process/types.js';

@@ -1,4 +1,4 @@
-import { ApiError, invalidInput } from '../../src/api/errors.js';
+import { ApiError, invalidInput } from '../../src/errors.js';
 import { InputFile } from '../../src/process/inputs.js';
 import type { Process, ProcessContext } from '../../src/process/types.js';
 import { UnknownCrsError } from '../../src/raster/crs.js';

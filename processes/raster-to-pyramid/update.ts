@@ -1,4 +1,4 @@
-import { invalidInput } from '../../src/api/errors.js';
+import { invalidInput } from '../../src/errors.js';
 import type { Datastore, StoredData } from '../../src/datastore/datastore.js';
 import { PYRAMID_TYPE } from '../../src/datastore/pyramid-infos.js';
 import { parseDescriptor, type PyramidDescriptor, type TileLimits } from '../../src/rok4/descriptor.js';

@@ -1,7 +1,7 @@
 import type { Runtime } from '../runtime.js';
 import type { JobStatus } from '../manager/job.js';
 import type { JobFilter } from '../manager/store.js';
-import { ApiError } from './errors.js';
+import { ApiError } from '../errors.js';
 import { respond } from './landing.js';
 import { linkTo, negotiate, parseLimit, parseOffset, selfLinks, single, type ApiRequest, type ApiResponse } from './request.js';
 import { statusDocument } from './status.js';

@@ -1,6 +1,6 @@
 import type { ProcessDescription, JsonSchema } from '../process/types.js';
 import { isBinarySchema } from '../process/execute-request.js';
-import { ERROR_TABLE } from './errors.js';
+import { ERROR_TABLE } from '../errors.js';
 import { MEDIA } from './conformance.js';
 import { ref, toOasSchema } from './openapi-schemas.js';
 

@@ -3,7 +3,7 @@ import type { ProcessDescription } from '../process/types.js';
 import { parseExecuteRequest } from '../process/execute-request.js';
 import { decideExecutionMode } from '../process/execution-mode.js';
 import { buildResultsResponse } from '../manager/results-response.js';
-import { ApiError, toProblem } from './errors.js';
+import { ApiError, toProblem } from '../errors.js';
 import { REL } from './conformance.js';
 import { respond } from './landing.js';
 import { linkTo, negotiate, parseLimit, parseOffset, selfLinks, type ApiRequest, type ApiResponse } from './request.js';

@@ -1,4 +1,4 @@
-import { ApiError } from './errors.js';
+import { ApiError } from '../errors.js';
 
 /** A framework-neutral request: what handlers receive (DESIGN §3: handlers are pure functions of it). */
 export interface ApiRequest {

@@ -1,6 +1,6 @@
 import type { Runtime } from '../runtime.js';
 import type { StoredData } from '../datastore/datastore.js';
-import { ApiError } from './errors.js';
+import { ApiError } from '../errors.js';
 import { respond } from './landing.js';
 import { negotiate, selfLinks, single, type ApiRequest, type ApiResponse } from './request.js';
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { Low } from 'lowdb';
 import { DataFile } from 'lowdb/node';
-import { ApiError } from '../api/errors.js';
+import { ApiError } from '../errors.js';
 
 export type StoredDataStatus = 'GENERATING' | 'READY' | 'FAILED' | 'DELETED';
 

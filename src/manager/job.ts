@@ -1,4 +1,4 @@
-import type { Problem } from '../api/errors.js';
+import type { Problem } from '../errors.js';
 
 export type JobStatus = 'accepted' | 'running' | 'successful' | 'failed' | 'dismissed';
 

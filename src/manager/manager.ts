@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ApiError, toProblem, type Problem } from '../api/errors.js';
+import { ApiError, toProblem, type Problem } from '../errors.js';
 import type { Config } from '../config.js';
 import type { Datastore } from '../datastore/datastore.js';
 import type { Logger } from '../log.js';
@@ -116,12 +116,19 @@ export class JobManager {
         log: this.deps.log,
         options: this.optionsOf(process),
         outputs: Object.keys(parsed.outputs),
+        jobId: '',
+        tmpDir,
+        settings: this.settings(),
       });
       return { inputs, tmpDir };
     } catch (err) {
       await fs.rm(tmpDir, { recursive: true, force: true });
       throw err;
     }
+  }
+
+  private settings(): ProcessContext['settings'] {
+    return { maxPixels: this.deps.config.server.limits.max_pixels, tmsFolders: this.deps.config.tms_folders ?? [] };
   }
 
   private optionsOf(process: RegisteredProcess): Record<string, unknown> {
@@ -306,6 +313,8 @@ export class JobManager {
         options: this.optionsOf(process),
         outputs: Object.keys(parsed.outputs),
         tmpDir,
+        settings: this.settings(),
+        plan: undefined,
       };
       const raw = await process.execute(inputs, ctx);
       signal.throwIfAborted();

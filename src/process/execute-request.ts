@@ -1,4 +1,4 @@
-import { ApiError, invalidInput } from '../api/errors.js';
+import { ApiError, invalidInput } from '../errors.js';
 import { describeAjvError, validatorFor } from './ajv.js';
 import type { InputDescription, ProcessDescription } from './types.js';
 

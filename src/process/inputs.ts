@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ApiError, invalidInput } from '../api/errors.js';
+import { ApiError, invalidInput } from '../errors.js';
 import type { Config } from '../config.js';
 import { outboundRefusal } from '../security/hosts.js';
 import { isBinarySchema, type InputValue, type ParsedExecute } from './execute-request.js';

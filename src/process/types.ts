@@ -56,7 +56,7 @@ export type ProcessOutputs = Record<string, unknown>;
  * Everything a process may use while it runs (DESIGN §4). It only grows by adding fields, so
  * plugins written against an older context keep working.
  */
-export interface ProcessContext {
+export interface ProcessContext<Plan = unknown> {
   /** The job id, also for synchronous executions (used for names of partial outputs and logs). */
   jobId: string;
   /** Aborted when the job is dismissed or the server shuts down; hand it to pool tasks. */
@@ -76,17 +76,57 @@ export interface ProcessContext {
   outputs: string[];
   /** Absolute directory for temporary files of this execution; removed afterwards. */
   tmpDir: string;
+  /** Typed server settings (limits, TMS folders). */
+  settings: ProcessSettings;
+  /** What `prepare` returned (undefined for processes without `prepare`). */
+  plan: Plan;
 }
 
-/** A process plugin: its description is its OGC description (DESIGN §4). */
-export interface Process {
+/**
+ * Server settings a process may rely on (typed, from config.yml's `server.limits` and `tms_folders`),
+ * so that plugins no longer find them slipped into `options`.
+ */
+export interface ProcessSettings {
+  /** Pixels one raster request may hold (`server.limits.max_pixels`). */
+  maxPixels: number;
+  /** Folders of extra ROK4 tile matrix set files (`tms_folders`). */
+  tmsFolders: string[];
+}
+
+/** What `prepare` sees: the context of a run, less what only exists once the job runs. */
+export type PrepareContext = Omit<ProcessContext, 'progress' | 'warn' | 'plan'>;
+
+/** How an execution ended, as told to `release`. */
+export type ExecutionOutcome = 'successful' | 'failed' | 'dismissed';
+
+/**
+ * A process plugin: its description is its OGC description (DESIGN §4).
+ *
+ * Life of one execution, driven by the manager only:
+ * 1. `prepare(inputs, ctx)` once, at submission, before any job exists: every check that needs no
+ *    work (a 400/409 naming the input) and the reservations of what the run will write and read
+ *    (output name, input stored data). Its result is the typed plan.
+ * 2. `execute(inputs, ctx)` with `ctx.plan` — it does not repeat the checks, only re-validates what can
+ *    change while a job is queued.
+ * 3. `release(plan, outcome)` exactly once after 1 succeeded, whatever happened next (execute ended,
+ *    a queued job was dismissed, the submission failed after prepare, the server stopped): undo the
+ *    reservations; a failed or dismissed run's partial output is removed here or by execute.
+ */
+export interface Process<Plan = unknown> {
   description: ProcessDescription;
   /**
-   * Runs the process. Inputs are validated against the description and resolved (hrefs fetched,
-   * base64 decoded to Buffer, qualified values unwrapped unless the schema is an object) before.
-   * Throw an `ApiError` (src/api/errors.ts) for problems the client caused.
+   * Runs the process. Inputs are validated against the description (defaults applied) and resolved
+   * (hrefs fetched, base64 decoded to Buffer, qualified values unwrapped unless the schema is an
+   * object) before. Throw an `ApiError` (src/errors.ts) for problems the client caused.
    */
-  execute(inputs: Record<string, unknown>, ctx: ProcessContext): Promise<ProcessOutputs>;
-  /** Optional checks that can reject a request before a job is created (400 naming the input). */
-  precheck?(inputs: Record<string, unknown>, ctx: Omit<ProcessContext, 'progress' | 'warn' | 'jobId' | 'tmpDir'>): Promise<void>;
+  execute(inputs: Record<string, unknown>, ctx: ProcessContext<Plan>): Promise<ProcessOutputs>;
+  /** Checks and reservations made once before a job is created; see the life cycle above. */
+  prepare?(inputs: Record<string, unknown>, ctx: PrepareContext): Promise<Plan>;
+  /** Releases what `prepare` reserved; called exactly once per successful `prepare`. */
+  release?(plan: Plan, outcome: ExecutionOutcome): Promise<void>;
+  /**
+   * @deprecated transitional: replaced by `prepare` (issue "one execution path"); removed once every
+   * plugin and the manager use `prepare`.
+   */
+  precheck?(inputs: Record<string, unknown>, ctx: PrepareContext): Promise<void>;
 }

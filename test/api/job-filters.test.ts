@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError } from '../../src/api/errors.js';
+import { ApiError } from '../../src/errors.js';
 import { jobFilter, parseDatetime } from '../../src/api/jobs.js';
 import type { ApiRequest } from '../../src/api/request.js';
 import type { JobRecord, JobStatus } from '../../src/manager/job.js';

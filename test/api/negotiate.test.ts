@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError } from '../../src/api/errors.js';
+import { ApiError } from '../../src/errors.js';
 import { negotiate, parseLimit, parseOffset, type ApiRequest } from '../../src/api/request.js';
 
 function req(query: ApiRequest['query'] = {}, accept?: string): ApiRequest {

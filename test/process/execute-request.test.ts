@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import echo from '../../processes/echo/index.js';
-import { ApiError } from '../../src/api/errors.js';
+import { ApiError } from '../../src/errors.js';
 import { parseExecuteRequest } from '../../src/process/execute-request.js';
 import type { ProcessDescription } from '../../src/process/types.js';
 
