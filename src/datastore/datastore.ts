@@ -42,6 +42,8 @@ export class Datastore {
   private db: Low<{ stored_data: StoredData[] }> | undefined;
   /** Stored data id → number of jobs reading it or writing it right now. */
   private readonly locks = new Map<string, { readers: number; writer: boolean }>();
+  /** Names reserved for products that submitted jobs will write (see {@link reserveName}). */
+  private readonly reservedNames = new Set<string>();
 
   /** `file` undefined keeps records in memory only. */
   constructor(private readonly file?: string) {}
@@ -104,6 +106,22 @@ export class Datastore {
     return r;
   }
 
+  /**
+   * Reserves `name` for a product a job will write, from its submission until the returned release is
+   * called (its record then exists, or the run never wrote it). Undefined when a live record has the name
+   * or another job reserved it. Check and reservation are one step: two submissions never both get it.
+   */
+  reserveName(name: string): (() => void) | undefined {
+    if (this.reservedNames.has(name) || this.findByName(name)) return undefined;
+    this.reservedNames.add(name);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.reservedNames.delete(name);
+    };
+  }
+
   findByName(name: string, type?: string): StoredData | undefined {
     return this.records.find((s) => s.name === name && s.status !== 'DELETED' && (!type || s.type === type));
   }
@@ -138,11 +156,11 @@ export class Datastore {
     if (users.length) return `stored data '${id}' is used by ${users.map((u) => `'${u.name}' (${u._id})`).join(', ')}`;
     const lock = this.locks.get(id);
     if (lock?.writer) return `stored data '${id}' is being written by a job`;
-    if (lock && lock.readers > 0) return `stored data '${id}' is being read by ${lock.readers} running job(s)`;
+    if (lock && lock.readers > 0) return `stored data '${id}' is read by ${lock.readers} submitted job(s) until they end`;
     return undefined;
   }
 
-  /** Marks records as read by a job until the returned release function is called. */
+  /** Marks records as read by a job (from its submission) until the returned release function is called. */
   lockForRead(ids: string[]): () => void {
     for (const id of ids) {
       const l = this.locks.get(id) ?? { readers: 0, writer: false };
