@@ -2,19 +2,9 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { Process, ProcessContext } from '../../src/process/types.js';
 import { InputFile } from '../../src/process/inputs.js';
+import { BBOX_SCHEMA } from '../../src/process/input-schemas.js';
 
 const SLEEP_TASK = path.join(path.dirname(fileURLToPath(import.meta.url)), 'sleep-task.js');
-
-/** The OGC bbox schema (bbox.yaml), with any CRS URI accepted: the ETS sends EPSG:6.6:4326 (§3.3). */
-export const BBOX_SCHEMA = {
-  type: 'object',
-  format: 'ogc-bbox',
-  required: ['bbox'],
-  properties: {
-    bbox: { type: 'array', oneOf: [{ minItems: 4, maxItems: 4 }, { minItems: 6, maxItems: 6 }], items: { type: 'number' } },
-    crs: { type: 'string', default: 'http://www.opengis.net/def/crs/OGC/1.3/CRS84' },
-  },
-};
 
 /**
  * The CITE test process (/rec/core/test-process, ogcapi-processes.md §0.1): each input is echoed by

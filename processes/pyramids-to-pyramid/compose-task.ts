@@ -9,15 +9,13 @@ import { Rok4Reader } from '../../src/rok4/reader.js';
 import { readEncodedSlab, type EncodedSlab } from '../../src/rok4/slab-tiles.js';
 import { decodeTile, decodeTileSync, type TileSpec } from '../../src/rok4/tile-codec.js';
 import { storageOf, type StorageDescriptor } from '../../src/storage/factory.js';
-import { scanMask, SlabEncoder, type SlabSpec } from '../raster-to-pyramid/slab-encoder.js';
+import { scanMask, SlabEncoder, type SlabSpec } from '../../src/pyramid/slab-encoder.js';
 import { compose, type Layer, type MergeMethod } from './compose.js';
 
 export interface ComposeTask {
   storage: StorageDescriptor;
-  /** Readers are cached per run (a name may be reused by a later pyramid). */
-  run: string;
-  /** Input pyramid names, in priority order (first = on top). */
-  sources: string[];
+  /** Input pyramids, in priority order (first = on top): name, storage folder, stored data id. */
+  sources: Array<{ name: string; folder: string; id: string }>;
   level: string;
   col: number;
   row: number;
@@ -35,12 +33,13 @@ export interface ComposeResult {
 }
 
 const readers = new Map<string, Promise<Rok4Reader>>();
-function readerOf(task: ComposeTask, name: string): Promise<Rok4Reader> {
-  const k = `${task.run}|${task.storage.root}|${name}`;
+/** One reader per worker and input stored data (a name may be reused by a later pyramid, an id not). */
+function readerOf(task: ComposeTask, source: ComposeTask['sources'][number]): Promise<Rok4Reader> {
+  const k = `${task.storage.root}|${source.id}`;
   let r = readers.get(k);
   if (!r) {
     if (readers.size > 64) readers.clear();
-    r = Rok4Reader.open(storageOf(task.storage), name);
+    r = Rok4Reader.open(storageOf(task.storage), source.name, source.folder);
     readers.set(k, r);
     r.catch(() => readers.delete(k));
   }
@@ -58,8 +57,8 @@ interface SourceSlab {
 export async function composeSlab(task: ComposeTask): Promise<ComposeResult> {
   const storage = storageOf(task.storage);
   const sources: SourceSlab[] = [];
-  for (const name of task.sources) {
-    const reader = await readerOf(task, name);
+  for (const source of task.sources) {
+    const reader = await readerOf(task, source);
     const data = await readEncodedSlab(storage, reader.slabKey(task.level, task.col, task.row, 'DATA')!);
     if (!data) continue;
     const maskKey = reader.hasMasks ? reader.slabKey(task.level, task.col, task.row, 'MASK') : undefined;

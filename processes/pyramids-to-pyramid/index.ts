@@ -1,19 +1,23 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ApiError, invalidInput } from '../../src/errors.js';
+import { invalidInput } from '../../src/errors.js';
 import type { StoredData } from '../../src/datastore/datastore.js';
-import { PYRAMID_TYPE, pyramidTypeInfos } from '../../src/datastore/pyramid-infos.js';
-import type { Process, ProcessContext } from '../../src/process/types.js';
+import { pyramidTypeInfos } from '../../src/datastore/pyramid-infos.js';
+import { BBOX_SCHEMA, levelInput, productNameInput } from '../../src/process/input-schemas.js';
+import type { PrepareContext, Process, ProcessContext } from '../../src/process/types.js';
+import { reservePyramid, writePyramid, type PyramidReservation } from '../../src/pyramid/life-cycle.js';
+import { treePrefix } from '../../src/pyramid/location.js';
+import { loadReadyPyramid, readPyramidList, requireReadyRecord, type ReadyPyramid } from '../../src/pyramid/ready-pyramid.js';
+import { OriginalReferences } from '../../src/pyramid/reference.js';
+import { SiblingTasks } from '../../src/pyramid/siblings.js';
 import { resolveCrs, transformBbox, type Bbox } from '../../src/raster/crs.js';
 import { loadTms, levelsSortedByResolution, slabRangeOfBbox, tileMatrix, type TileMatrixSet } from '../../src/raster/tms.js';
-import { fileLevelStorage, nodataValues, parseDescriptor, type PyramidDescriptor } from '../../src/rok4/descriptor.js';
+import { fileLevelStorage, nodataValues, type PyramidDescriptor } from '../../src/rok4/descriptor.js';
 import { parseFormat } from '../../src/rok4/formats.js';
-import { SlabList } from '../../src/rok4/list.js';
 import { Rok4PyramidWriter } from '../../src/rok4/writer.js';
 import { describeStorage } from '../../src/storage/factory.js';
 import { PriorityScheduler } from '../../src/workers/scheduler.js';
-import { BBOX_SCHEMA } from '../echo/index.js';
-import type { SlabSpec } from '../raster-to-pyramid/slab-encoder.js';
+import type { SlabSpec } from '../../src/pyramid/slab-encoder.js';
 import type { ComposeResult, ComposeTask } from './compose-task.js';
 import type { MergeMethod } from './compose.js';
 import { planMerge, type MergeSource } from './merge-plan.js';
@@ -21,12 +25,10 @@ import { planMerge, type MergeSource } from './merge-plan.js';
 const TASKS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'compose-task.js');
 const NO_MASK_WARNING = 'without masks, the nodata frame of an input hides the inputs below it; generate pyramids with mask: true to merge them';
 
-interface Input {
-  record: StoredData;
-  descriptor: PyramidDescriptor;
-}
+type Input = ReadyPyramid;
 
-interface Checked {
+/** Everything checked before work, with the output name and the inputs reserved until the job ends. */
+interface MergePlanned {
   inputs: Input[];
   tms: TileMatrixSet;
   levels: string[];
@@ -34,29 +36,27 @@ interface Checked {
   method: MergeMethod;
   bbox?: Bbox;
   parallelization?: number;
+  reservation: PyramidReservation;
+}
+
+async function prepare(raw: Record<string, unknown>, ctx: PrepareContext): Promise<MergePlanned> {
+  const ids = raw.stored_data as string[];
+  const reservation = reservePyramid(ctx, raw.name as string, [...new Set(ids)]);
+  try {
+    return { ...(await check(raw, ctx)), reservation };
+  } catch (err) {
+    reservation.release();
+    throw err;
+  }
 }
 
 /** The preconditions of rok4.md §9.2, checked before any work (400 naming the mismatch). */
-async function check(raw: Record<string, unknown>, ctx: Pick<ProcessContext, 'datastore' | 'storage' | 'options'>): Promise<Checked> {
+async function check(raw: Record<string, unknown>, ctx: PrepareContext): Promise<Omit<MergePlanned, 'reservation'>> {
   const ids = raw.stored_data as string[];
   const name = raw.name as string;
-  if (ctx.datastore.findByName(name)) throw invalidInput('name', `a stored data named '${name}' already exists`);
   if (new Set(ids).size !== ids.length) throw invalidInput('stored_data', 'lists the same pyramid twice');
   const inputs: Input[] = [];
-  for (const [i, id] of ids.entries()) {
-    const label = `stored_data[${i}]`;
-    const record = ctx.datastore.get(id);
-    if (!record || record.status === 'DELETED') throw invalidInput(label, `no stored data with id '${id}'`);
-    if (record.type !== PYRAMID_TYPE) throw invalidInput(label, `'${record.name}' is a ${record.type}, not a ${PYRAMID_TYPE}`);
-    if (record.status !== 'READY') throw invalidInput(label, `'${record.name}' is ${record.status}, not READY`);
-    let descriptor: PyramidDescriptor;
-    try {
-      descriptor = parseDescriptor((await ctx.storage.read(`${record.name}.json`)).toString('utf8'));
-    } catch (err) {
-      throw invalidInput(label, `the descriptor of '${record.name}' cannot be read: ${(err as Error).message}`);
-    }
-    inputs.push({ record, descriptor });
-  }
+  for (const [i, id] of ids.entries()) inputs.push(await loadReadyPyramid(ctx.datastore, ctx.storage, id, `stored_data[${i}]`));
   const first = inputs[0].descriptor;
   const firstFormat = parseFormat(first.format);
   const depthOf = (d: PyramidDescriptor) => (d.levels[0].storage.type === 'FILE' ? d.levels[0].storage.path_depth : 0);
@@ -72,7 +72,7 @@ async function check(raw: Record<string, unknown>, ctx: Pick<ProcessContext, 'da
   });
   let tms: TileMatrixSet;
   try {
-    tms = await loadTms(first.tile_matrix_set, (ctx.options.tms_folders as string[] | undefined) ?? []);
+    tms = await loadTms(first.tile_matrix_set, ctx.settings.tmsFolders);
   } catch (err) {
     throw invalidInput('stored_data', `tile matrix set ${first.tile_matrix_set}: ${(err as Error).message}`);
   }
@@ -107,23 +107,26 @@ async function check(raw: Record<string, unknown>, ctx: Pick<ProcessContext, 'da
  * in one input are referenced (never copied, never a reference to a reference); slabs present in several are
  * recomputed from their decoded pixels with their masks, the first input on top.
  */
-const pyramidsToPyramid: Process = {
+const pyramidsToPyramid: Process<MergePlanned> = {
   description: {
     id: 'pyramids-to-pyramid',
     version: '1.0.0',
     title: 'Merge of raster pyramids (ROK4)',
-    description: `Composes a ROK4 pyramid from several pyramids with the same tile matrix set, slab size and sample format. Only slabs present in several inputs are recomputed (first input on top); the others are referenced, so the result depends on its inputs, which can then no longer be deleted. Generate the inputs with mask: true — ${NO_MASK_WARNING}.`,
+    description: 'Composes a ROK4 pyramid from several pyramids with the same tile matrix set, slab size and sample format. '
+      + 'Only slabs present in several inputs are recomputed (the first input on top); the others are referenced, not copied, '
+      + 'so the result depends on its inputs, which can then no longer be deleted. Generate the inputs with `mask: true`: '
+      + `${NO_MASK_WARNING}.`,
     keywords: ['ROK4', 'pyramid', 'merge', 'JOINCACHE'],
     jobControlOptions: ['async-execute', 'dismiss'],
     outputTransmission: ['value'],
     inputs: {
-      stored_data: { title: 'Input pyramids', description: 'Ids of READY ROK4-PYRAMID-RASTER stored data, the first on top.', schema: { type: 'string', format: 'ogc-stored-data' }, minOccurs: 2, maxOccurs: 'unbounded' },
-      name: { title: 'Pyramid name', schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$' }, minOccurs: 1, maxOccurs: 1 },
-      top: { title: 'Top level', description: 'Default: the coarsest level of the inputs.', schema: { type: 'string' }, minOccurs: 0, maxOccurs: 1 },
-      bottom: { title: 'Bottom level', description: 'Default: the finest level of the inputs.', schema: { type: 'string' }, minOccurs: 0, maxOccurs: 1 },
+      stored_data: { title: 'Input pyramids', description: 'Ids of READY pyramid stored data (type `ROK4-PYRAMID-RASTER`), the first on top. They cannot be deleted until the job ends.', schema: { type: 'string', format: 'ogc-stored-data' }, minOccurs: 2, maxOccurs: 'unbounded' },
+      name: productNameInput('Name of the merged pyramid (its ROK4 descriptor is `<name>.json`); no stored data may have it already.'),
+      top: levelInput('Top level', 'Coarsest level id; default: the coarsest level of the inputs.'),
+      bottom: levelInput('Bottom level', 'Finest level id; default: the finest level of the inputs.'),
       bbox: { title: 'Area', description: 'Only input slabs touching this area are used (default: everything).', schema: BBOX_SCHEMA, minOccurs: 0, maxOccurs: 1 },
-      method: { title: 'Merge method', description: 'TOP: first input with data wins; ALPHATOP: alpha blending; MULTIPLY; REPLACE: only the first input (rok4.md §9.4).', schema: { type: 'string', enum: ['TOP', 'ALPHATOP', 'MULTIPLY', 'REPLACE'], default: 'TOP' }, minOccurs: 0, maxOccurs: 1 },
-      parallelization: { title: 'Parallel slabs', description: 'Slabs computed at once (default: the pool size).', schema: { type: 'integer', minimum: 1, maximum: 64 }, minOccurs: 0, maxOccurs: 1 },
+      method: { title: 'Merge method', description: '`TOP`: the first input with data wins; `ALPHATOP`: alpha blending; `MULTIPLY`: values multiplied; `REPLACE`: only the first input where it has a slab.', schema: { type: 'string', enum: ['TOP', 'ALPHATOP', 'MULTIPLY', 'REPLACE'], default: 'TOP' }, minOccurs: 0, maxOccurs: 1 },
+      parallelization: { title: 'Parallel slabs', description: 'Slabs computed at once (default: the worker pool size).', schema: { type: 'integer', minimum: 1, maximum: 64 }, minOccurs: 0, maxOccurs: 1 },
     },
     outputs: {
       pyramid: { title: 'Pyramid', description: 'The stored data record of the merged pyramid, with the counts of referenced and recomputed slabs.', schema: { type: 'object', contentMediaType: 'application/json' } },
@@ -131,129 +134,122 @@ const pyramidsToPyramid: Process = {
     example: { inputs: { stored_data: ['<id of the north pyramid>', '<id of the south pyramid>'], name: 'MERGED', method: 'TOP' } },
   },
 
+  prepare,
+
+  /** @deprecated transitional, until the manager calls prepare/release: checks, then frees the reservation. */
   async precheck(inputs, ctx) {
-    await check(inputs, ctx);
+    (await prepare(inputs, ctx)).reservation.release();
   },
 
   async execute(raw, ctx) {
-    const c = await check(raw, ctx);
-    const { inputs, tms, levels, name } = c;
-    const first = inputs[0].descriptor;
-    if (inputs.some((i) => !i.descriptor.mask_format)) ctx.warn(`${inputs.filter((i) => !i.descriptor.mask_format).map((i) => `'${i.record.name}'`).join(', ')} ha${inputs.length > 1 ? 've' : 's'} no masks: ${NO_MASK_WARNING}`);
-    const releaseInputs = ctx.datastore.lockForRead(inputs.map((i) => i.record._id));
-    const { record, release: releaseOutput } = await ctx.datastore.createForWrite({ name, type: PYRAMID_TYPE, jobId: ctx.jobId, use: inputs.map((i) => i.record._id), storage: { type: ctx.storage.type, key: `${name}.json`, href: ctx.storage.url(`${name}.json`) } });
-    const withMask = !!first.mask_format;
-    const depth = first.levels[0].storage.type === 'FILE' ? first.levels[0].storage.path_depth : 2;
-    const outputFormat = parseFormat(first.format);
-    const spec: SlabSpec = {
-      tileWidth: tileMatrix(tms, levels[0]).tileWidth, tileHeight: tileMatrix(tms, levels[0]).tileHeight,
-      tilesPerWidth: first.levels[0].tiles_per_width, tilesPerHeight: first.levels[0].tiles_per_height,
-      channels: first.raster_specifications!.channels, sampleType: outputFormat.sampleType, compression: outputFormat.compression,
-      mask: withMask, nodata: nodataValues(first.raster_specifications!),
-    };
+    // Transitional: a manager that does not call prepare yet gets the checks here.
+    const planned = ctx.plan ?? (await prepare(raw, ctx));
+    try {
+      return { pyramid: await run(planned, ctx) };
+    } finally {
+      if (!ctx.plan) planned.reservation.release();
+    }
+  },
+
+  async release(planned) {
+    planned.reservation.release();
+  },
+};
+
+/** Writes the merged pyramid (rok4.md §9.3). */
+async function run(c: MergePlanned, ctx: ProcessContext<MergePlanned>): Promise<StoredData> {
+  const { inputs, tms, levels } = c;
+  // What can change while the job was queued: the inputs are still READY.
+  inputs.forEach((input, i) => requireReadyRecord(ctx.datastore, input.record._id, `stored_data[${i}]`));
+  const first = inputs[0].descriptor;
+  if (inputs.some((i) => !i.descriptor.mask_format)) ctx.warn(`${inputs.filter((i) => !i.descriptor.mask_format).map((i) => `'${i.record.name}'`).join(', ')} ha${inputs.length > 1 ? 've' : 's'} no masks: ${NO_MASK_WARNING}`);
+  const withMask = !!first.mask_format;
+  const depth = first.levels[0].storage.type === 'FILE' ? first.levels[0].storage.path_depth : 2;
+  const outputFormat = parseFormat(first.format);
+  const spec: SlabSpec = {
+    tileWidth: tileMatrix(tms, levels[0]).tileWidth, tileHeight: tileMatrix(tms, levels[0]).tileHeight,
+    tilesPerWidth: first.levels[0].tiles_per_width, tilesPerHeight: first.levels[0].tiles_per_height,
+    channels: first.raster_specifications!.channels, sampleType: outputFormat.sampleType, compression: outputFormat.compression,
+    mask: withMask, nodata: nodataValues(first.raster_specifications!),
+  };
+  return writePyramid(ctx, c.reservation, 'merge failed', async (location) => {
+    const name = location.name;
     const writer = new Rok4PyramidWriter(ctx.storage, name, {
       tile_matrix_set: first.tile_matrix_set,
       format: first.format,
       ...(withMask ? { mask_format: first.mask_format } : {}),
       raster_specifications: { ...first.raster_specifications! },
       levels: [],
-    } as PyramidDescriptor);
-    try {
-      const sources: MergeSource[] = [];
-      for (const [index, input] of inputs.entries()) {
-        sources.push({ index, name: input.record.name, descriptor: input.descriptor, list: SlabList.parse((await ctx.storage.read(`${input.record.name}.list`)).toString('utf8')) });
-      }
-      const slab = { tilesPerWidth: spec.tilesPerWidth, tilesPerHeight: spec.tilesPerHeight };
-      const area = c.bbox
-        ? (level: string, col: number, row: number) => {
-            const r = slabRangeOfBbox(tileMatrix(tms, level), c.bbox!, slab);
-            return col >= r.colMin && col <= r.colMax && row >= r.rowMin && row <= r.rowMax;
-          }
-        : undefined;
-      const plan = planMerge(sources, levels, { replace: c.method === 'REPLACE', area });
-      writer.descriptor.levels = [...levels].reverse().filter((id) => plan.tileLimits.has(id)).map((id) => ({
-        id, tiles_per_width: spec.tilesPerWidth, tiles_per_height: spec.tilesPerHeight, tile_limits: plan.tileLimits.get(id)!, storage: fileLevelStorage(name, id, depth, withMask),
-      }));
-      const total = [...plan.slabs.values()].reduce((n, jobs) => n + jobs.length, 0);
-      const storageRoot = ctx.storage.root.replace(/\/+$/, '');
-      const owners = new Set<string>(inputs.map((i) => i.record._id));
-      let done = 0, referenced = 0, recomputed = 0, converted = 0;
-      const sameFormat = (d: PyramidDescriptor) => d.format === first.format && d.raster_specifications?.channels === first.raster_specifications?.channels && d.raster_specifications?.photometric === first.raster_specifications?.photometric;
-      // Our own signal: the first failure stops the other slabs, and every slab already started is awaited
-      // before the partial pyramid is removed (nothing may be written after, DESIGN §7).
-      const stop = new AbortController();
-      const onAbort = () => stop.abort(ctx.signal.reason);
-      ctx.signal.addEventListener('abort', onAbort, { once: true });
-      const scheduler = new PriorityScheduler(Math.max(1, Math.min(c.parallelization ?? ctx.pool.threads, ctx.pool.threads * 2)), stop.signal);
-      const storageDescriptor = describeStorage(ctx.storage);
-
-      /** Reference to the original slab through the source's list (never a chain, rok4.md §7.1). */
-      const reference = async (source: MergeSource, level: string, col: number, row: number, kind: 'DATA' | 'MASK') => {
-        const listPath = writer.slabListPath(level, col, row, kind);
-        const entry = source.list.getEntry(listPath);
-        if (!entry) return false;
-        const root = source.list.roots.get(entry.rootIndex)!;
-        if (!root.startsWith(storageRoot + '/')) throw new Error(`slab ${listPath} of '${source.name}' lives outside this storage (${root})`);
-        const ownerName = root.slice(storageRoot.length + 1);
-        const owner = ctx.datastore.findByName(ownerName, PYRAMID_TYPE);
-        if (owner) owners.add(owner._id);
-        await writer.linkSlab(level, col, row, kind, writer.addRoot(root), `${ownerName}/${entry.path}`);
-        return true;
-      };
-
-      const outcomes = await Promise.allSettled([...plan.slabs.values()].flat().map((job) => scheduler.run([levels.indexOf(job.level), job.row, job.col], async () => {
-        stop.signal.throwIfAborted();
-        const single = job.sources.length === 1 ? sources[job.sources[0]] : undefined;
-        if (single && sameFormat(single.descriptor)) {
-          await reference(single, job.level, job.col, job.row, 'DATA');
-          if (withMask && single.descriptor.mask_format) await reference(single, job.level, job.col, job.row, 'MASK');
-          referenced++;
-        } else {
-          const task: ComposeTask = { storage: storageDescriptor, run: ctx.jobId, sources: job.sources.map((i) => sources[i].name), level: job.level, col: job.col, row: job.row, method: c.method, spec, format: first.format };
-          const r = await ctx.pool.run<ComposeResult>(TASKS, 'composeSlab', task, { signal: stop.signal });
-          if (r.data) {
-            await writer.writeSlab(job.level, job.col, job.row, 'DATA', r.data);
-            if (r.mask) await writer.writeSlab(job.level, job.col, job.row, 'MASK', r.mask);
-          }
-          if (single) converted++;
-          else recomputed++;
-        }
-        done++;
-        ctx.progress((done / total) * 100, `level ${job.level}: ${done}/${total} slabs (${referenced} referenced, ${recomputed} recomputed${converted ? `, ${converted} converted` : ''})`);
-      }).catch((err) => {
-        stop.abort(err);
-        throw err;
-      })));
-      ctx.signal.removeEventListener('abort', onAbort);
-      ctx.signal.throwIfAborted();
-      const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-      if (failed) throw stop.signal.reason ?? failed.reason;
-      await writer.commit();
-      const size = await ownBytes(ctx, name);
-      const done_ = await ctx.datastore.update(record._id, {
-        status: 'READY',
-        size,
-        use: [...owners],
-        type_infos: pyramidTypeInfos(writer.descriptor, tms, { merge: { method: c.method, referenced, recomputed, converted, inputs: inputs.map((i) => ({ _id: i.record._id, name: i.record.name })) } }),
-      });
-      return { pyramid: done_ };
-    } catch (err) {
-      await writer.abort().catch(() => {});
-      const dismissed = ctx.signal.aborted;
-      await ctx.datastore.update(record._id, { status: dismissed ? 'DELETED' : 'FAILED', message: dismissed ? 'the job was dismissed' : (err as Error).message, size: 0 });
-      if (err instanceof ApiError) throw err;
-      throw new Error(`merge failed: ${(err as Error).message}`);
-    } finally {
-      releaseOutput();
-      releaseInputs();
+    } as PyramidDescriptor, { folder: location.folder });
+    const sources: MergeSource[] = [];
+    for (const [index, input] of inputs.entries()) {
+      sources.push({ index, name: input.record.name, descriptor: input.descriptor, list: await readPyramidList(ctx.storage, input) });
     }
-  },
-};
+    const slab = { tilesPerWidth: spec.tilesPerWidth, tilesPerHeight: spec.tilesPerHeight };
+    const area = c.bbox
+      ? (level: string, col: number, row: number) => {
+          const r = slabRangeOfBbox(tileMatrix(tms, level), c.bbox!, slab);
+          return col >= r.colMin && col <= r.colMax && row >= r.rowMin && row <= r.rowMax;
+        }
+      : undefined;
+    const plan = planMerge(sources, levels, { replace: c.method === 'REPLACE', area });
+    writer.descriptor.levels = [...levels].reverse().filter((id) => plan.tileLimits.has(id)).map((id) => ({
+      id, tiles_per_width: spec.tilesPerWidth, tiles_per_height: spec.tilesPerHeight, tile_limits: plan.tileLimits.get(id)!, storage: fileLevelStorage(name, id, depth, withMask),
+    }));
+    const total = [...plan.slabs.values()].reduce((n, jobs) => n + jobs.length, 0);
+    const refs = new OriginalReferences(writer, ctx.storage, ctx.datastore);
+    for (const input of inputs) refs.owners.add(input.record._id);
+    let done = 0, referenced = 0, recomputed = 0, converted = 0;
+    const sameFormat = (d: PyramidDescriptor) => d.format === first.format && d.raster_specifications?.channels === first.raster_specifications?.channels && d.raster_specifications?.photometric === first.raster_specifications?.photometric;
+    // The first failure stops the other slabs, and every slab already started is awaited before the
+    // partial pyramid is removed (nothing may be written after, DESIGN §7).
+    const siblings = new SiblingTasks(ctx.signal);
+    const scheduler = new PriorityScheduler(Math.max(1, Math.min(c.parallelization ?? ctx.pool.threads, ctx.pool.threads * 2)), siblings.signal);
+    const storageDescriptor = describeStorage(ctx.storage);
+    const sourceRefs = inputs.map((input) => ({ name: input.record.name, folder: input.location.folder, id: input.record._id }));
+
+    /** The slab of `source` at the same place, made a reference to its original (rok4.md §7.1). */
+    const reference = async (source: MergeSource, level: string, col: number, row: number, kind: 'DATA' | 'MASK') => {
+      const entry = source.list.getEntry(writer.slabListPath(level, col, row, kind));
+      if (entry) await refs.link(source.list, source.name, entry, { kind, level, col, row });
+    };
+
+    const tasks = [...plan.slabs.values()].flat().map((job) => siblings.track(scheduler.run([levels.indexOf(job.level), job.row, job.col], async () => {
+      siblings.signal.throwIfAborted();
+      const single = job.sources.length === 1 ? sources[job.sources[0]] : undefined;
+      if (single && sameFormat(single.descriptor)) {
+        await reference(single, job.level, job.col, job.row, 'DATA');
+        if (withMask && single.descriptor.mask_format) await reference(single, job.level, job.col, job.row, 'MASK');
+        referenced++;
+      } else {
+        const task: ComposeTask = { storage: storageDescriptor, sources: job.sources.map((i) => sourceRefs[i]), level: job.level, col: job.col, row: job.row, method: c.method, spec, format: first.format };
+        const r = await ctx.pool.run<ComposeResult>(TASKS, 'composeSlab', task, { signal: siblings.signal });
+        if (r.data) {
+          await writer.writeSlab(job.level, job.col, job.row, 'DATA', r.data);
+          if (r.mask) await writer.writeSlab(job.level, job.col, job.row, 'MASK', r.mask);
+        }
+        if (single) converted++;
+        else recomputed++;
+      }
+      done++;
+      ctx.progress((done / total) * 100, `level ${job.level}: ${done}/${total} slabs (${referenced} referenced, ${recomputed} recomputed${converted ? `, ${converted} converted` : ''})`);
+    })));
+    await siblings.settle(() => tasks);
+    return {
+      writer,
+      ready: {
+        size: await ownBytes(ctx, treePrefix(location)),
+        use: [...refs.owners],
+        type_infos: pyramidTypeInfos(writer.descriptor, tms, { merge: { method: c.method, referenced, recomputed, converted, inputs: inputs.map((i) => ({ _id: i.record._id, name: i.record.name })) } }),
+      },
+    };
+  });
+}
 
 /** Bytes of the pyramid's own slabs (references excluded). */
-async function ownBytes(ctx: Pick<ProcessContext, 'storage'>, name: string): Promise<number> {
+async function ownBytes(ctx: Pick<ProcessContext, 'storage'>, tree: string): Promise<number> {
   let total = 0;
-  for await (const key of ctx.storage.list(`${name}/`)) {
+  for await (const key of ctx.storage.list(`${tree}/`)) {
     if ((await ctx.storage.linkTarget(key)) !== undefined) continue;
     total += (await ctx.storage.size(key)) ?? 0;
   }

@@ -1,4 +1,4 @@
-import { parseSlabPath, parseSlabObjectName } from '../../src/rok4/base36.js';
+import { slabOfListPath } from '../../src/rok4/list-path.js';
 import type { SlabList } from '../../src/rok4/list.js';
 import type { PyramidDescriptor, TileLimits } from '../../src/rok4/descriptor.js';
 
@@ -27,20 +27,6 @@ export interface MergePlan {
   tileLimits: Map<string, TileLimits>;
   referenced: number;
   recomputed: number;
-}
-
-/** Slab indices of a list path (`DATA/<level>/<b36>` on FILE, `DATA_<level>_<c>_<r>` on objects). */
-export function slabOfListPath(path: string): { kind: 'DATA' | 'MASK'; level: string; col: number; row: number } | undefined {
-  const file = /^(DATA|MASK)\/([^/]+)\/(.+)$/.exec(path);
-  if (file) {
-    const { col, row } = parseSlabPath(file[3]);
-    return { kind: file[1] as 'DATA' | 'MASK', level: file[2], col, row };
-  }
-  try {
-    return parseSlabObjectName(path);
-  } catch {
-    return undefined;
-  }
 }
 
 /**

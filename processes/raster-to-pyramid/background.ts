@@ -11,8 +11,11 @@ import { decodeTile, decodeTileSync, type TileSpec } from '../../src/rok4/tile-c
 /** Where the background slab of a task is. Plain data (crosses threads). */
 export interface BackgroundRef {
   storage: StorageDescriptor;
-  /** The ancestor pyramid (its descriptor name). */
+  /** The ancestor pyramid: its name and storage folder ('' or ending with '/'). */
   name: string;
+  folder: string;
+  /** Its stored data id: a name may be reused by a later pyramid, a cached reader must not. */
+  id: string;
   level: string;
   col: number;
   row: number;
@@ -25,12 +28,12 @@ export async function readBackground(ref: BackgroundRef | undefined): Promise<Sl
   return ref ? (await readerOf(ref)).readSlab(ref.level, ref.col, ref.row) : null;
 }
 
-/** The ancestor's reader (one per worker and pyramid: an ancestor is READY and locked while it is read). */
+/** The ancestor's reader (one per worker and stored data: an ancestor is READY and cannot change while it is read). */
 function readerOf(ref: BackgroundRef): Promise<Rok4Reader> {
-  const key = `${ref.storage.root}|${ref.name}`;
+  const key = `${ref.storage.root}|${ref.id}`;
   let reader = readers.get(key);
   if (!reader) {
-    reader = Rok4Reader.open(storageOf(ref.storage), ref.name);
+    reader = Rok4Reader.open(storageOf(ref.storage), ref.name, ref.folder);
     readers.set(key, reader);
     reader.catch(() => readers.delete(key));
   }

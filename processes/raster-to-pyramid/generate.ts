@@ -10,10 +10,12 @@ import { Rok4PyramidWriter } from '../../src/rok4/writer.js';
 import type { Storage } from '../../src/storage/storage.js';
 import type { WorkerPool } from '../../src/workers/pool.js';
 import { PriorityScheduler } from '../../src/workers/scheduler.js';
+import type { PyramidLocation } from '../../src/pyramid/location.js';
+import { SiblingTasks } from '../../src/pyramid/siblings.js';
 import type { StorageDescriptor } from '../../src/storage/factory.js';
 import type { BackgroundRef } from './background.js';
 import { imagesTouching, key, mortonRank, type PyramidPlan } from './plan.js';
-import type { SlabSpec } from './slab-encoder.js';
+import type { SlabSpec } from '../../src/pyramid/slab-encoder.js';
 import type { BottomSlabTask, HalfSlab, SlabResult, UpperSlabTask } from './slab-tasks.js';
 
 const TASKS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'slab-tasks.js');
@@ -23,7 +25,7 @@ export interface GenerateRequest {
   pool: WorkerPool;
   signal: AbortSignal;
   progress: (percent: number, message: string) => void;
-  name: string;
+  location: PyramidLocation;
   tms: TileMatrixSet;
   plan: PyramidPlan;
   spec: SlabSpec;
@@ -32,7 +34,9 @@ export interface GenerateRequest {
   /** Update (rok4.md §8.7): the ancestor pyramid, whose slabs are the background of recomputed ones. */
   ancestor?: {
     storage: StorageDescriptor;
-    name: string;
+    location: PyramidLocation;
+    /** Its stored data id. */
+    id: string;
     /** True when the ancestor has a data slab there. */
     has(level: string, col: number, row: number): boolean;
   };
@@ -79,14 +83,12 @@ export function describePyramid(name: string, tms: TileMatrixSet, plan: PyramidP
  */
 export async function generatePyramid(req: GenerateRequest): Promise<GenerateResult> {
   const { plan, spec, storage, pool, signal } = req;
-  const descriptor = describePyramid(req.name, req.tms, plan, spec, req.interpolation);
-  const writer = new Rok4PyramidWriter(storage, req.name, descriptor);
-  // Our own signal: on the first failure the other slabs stop too, and we wait for those already
-  // running before rethrowing, so that nothing is written after the caller cleans up (DESIGN §7).
-  const stop = new AbortController();
-  const onAbort = () => stop.abort(signal.reason);
-  signal.addEventListener('abort', onAbort, { once: true });
-  const scheduler = new PriorityScheduler(pool.threads, stop.signal);
+  const descriptor = describePyramid(req.location.name, req.tms, plan, spec, req.interpolation);
+  const writer = new Rok4PyramidWriter(storage, req.location.name, descriptor, { folder: req.location.folder });
+  // On the first failure the other slabs stop too, and those already running are waited for before
+  // rethrowing, so that nothing is written after the caller cleans up (DESIGN §7).
+  const siblings = new SiblingTasks(signal);
+  const scheduler = new PriorityScheduler(pool.threads, siblings.signal);
   const slab = { tilesPerWidth: spec.tilesPerWidth, tilesPerHeight: spec.tilesPerHeight };
   const top = plan.levels.length - 1;
   const tmsCrs = resolveCrs(req.tms.crs);
@@ -118,11 +120,11 @@ export async function generatePyramid(req: GenerateRequest): Promise<GenerateRes
   const backgroundOf = (levelIndex: number, col: number, row: number): BackgroundRef | undefined => {
     const level = plan.levels[levelIndex].tm.id;
     const a = req.ancestor;
-    return a && a.has(level, col, row) ? { storage: a.storage, name: a.name, level, col, row } : undefined;
+    return a && a.has(level, col, row) ? { storage: a.storage, name: a.location.name, folder: a.location.folder, id: a.id, level, col, row } : undefined;
   };
 
   const compute = async (levelIndex: number, col: number, row: number): Promise<HalfSlab | null> => {
-    stop.signal.throwIfAborted();
+    siblings.signal.throwIfAborted();
     const tm = plan.levels[levelIndex].tm;
     const priority = [top - levelIndex, mortonRank(col, row)];
     let result: SlabResult;
@@ -140,7 +142,7 @@ export async function generatePyramid(req: GenerateRequest): Promise<GenerateRes
       };
       result = touching.length === 0
         ? { empty: true, validPixels: 0 }
-        : await scheduler.run(priority, () => pool.run<SlabResult>(TASKS, 'bottomSlab', task, { signal: stop.signal }));
+        : await scheduler.run(priority, () => pool.run<SlabResult>(TASKS, 'bottomSlab', task, { signal: siblings.signal }));
     } else {
       const below = plan.levels[levelIndex - 1].slabs;
       const childCoords: Array<[number, number]> = [[2 * col, 2 * row], [2 * col + 1, 2 * row], [2 * col, 2 * row + 1], [2 * col + 1, 2 * row + 1]];
@@ -154,31 +156,27 @@ export async function generatePyramid(req: GenerateRequest): Promise<GenerateRes
         result = { empty: true, validPixels: 0 };
       } else {
         const transfer = [...new Set(children.flatMap((c) => (c ? [c.data.buffer, c.mask.buffer] : [])))] as ArrayBuffer[];
-        result = await scheduler.run(priority, () => pool.run<SlabResult>(TASKS, 'upperSlab', { spec, children, background } satisfies UpperSlabTask, { signal: stop.signal, transferList: transfer }));
+        result = await scheduler.run(priority, () => pool.run<SlabResult>(TASKS, 'upperSlab', { spec, children, background } satisfies UpperSlabTask, { signal: siblings.signal, transferList: transfer }));
       }
     }
     // The parent may start while the slab is being written (the chain of single top slabs would
     // otherwise wait for each write); every write is awaited before the pyramid is committed.
     const written = write(levelIndex, col, row, result).then(() => report(levelIndex));
-    written.catch((err: unknown) => stop.abort(err));
+    written.catch((err: unknown) => siblings.fail(err));
     writes.push(written);
     return result.empty ? null : result.half ?? null;
   };
 
   const topSlabs = [...plan.levels[top].slabs.values()].sort((a, b) => mortonRank(a[0], a[1]) - mortonRank(b[0], b[1]));
-  try {
+  const walk = async (): Promise<void> => {
     if (req.beforeWalk) await req.beforeWalk(writer);
-    const outcomes = await Promise.allSettled(topSlabs.map(([c, r]) => compute(top, c, r).catch((err) => {
-      stop.abort(err);
-      throw err;
-    })));
-    // Slab writes still running are waited for, failed or not: nothing is written after we return.
-    const writeOutcomes = await Promise.allSettled(writes);
-    const failed = [...outcomes, ...writeOutcomes].find((o): o is PromiseRejectedResult => o.status === 'rejected');
-    if (failed) throw signal.aborted ? signal.reason : stop.signal.reason ?? failed.reason;
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-  }
+    // allSettled: every top slab's walk ends (and has pushed its writes) before the writes are awaited.
+    const outcomes = await Promise.allSettled(topSlabs.map(([c, r]) => siblings.track(compute(top, c, r))));
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) throw failed.reason;
+  };
+  // Slab writes still running are waited for, failed or not: nothing is written after we return.
+  await siblings.settle(() => [siblings.track(walk())], () => writes);
   return { descriptor, writer, slabsWritten, bytes };
 }
 

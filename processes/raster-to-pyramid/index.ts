@@ -1,23 +1,28 @@
-import { ApiError, invalidInput } from '../../src/errors.js';
+import { invalidInput } from '../../src/errors.js';
 import { InputFile } from '../../src/process/inputs.js';
-import type { Process, ProcessContext } from '../../src/process/types.js';
+import {
+  COMPRESSION_INPUT, INTERPOLATION_INPUT, levelInput, productNameInput, slabSizeInput, TMS_INPUT,
+} from '../../src/process/input-schemas.js';
+import type { PrepareContext, Process, ProcessContext } from '../../src/process/types.js';
+import type { StoredData } from '../../src/datastore/datastore.js';
 import { UnknownCrsError } from '../../src/raster/crs.js';
 import { describeRaster, RasterSourceError, type RasterInfo } from '../../src/raster/geotiff-source.js';
 import type { KernelName } from '../../src/raster/kernels.js';
-import { BUILT_IN_TMS_NAMES, loadTms, TmsError, type TileMatrixSet } from '../../src/raster/tms.js';
+import { loadTms, TmsError, type TileMatrixSet } from '../../src/raster/tms.js';
 import type { Compression } from '../../src/rok4/formats.js';
 import { generatePyramid } from './generate.js';
-import { loadAncestor, referenceAncestor, refuseInherited, unionLimits, type Ancestor } from './update.js';
-import { slabOfListPath } from '../pyramids-to-pyramid/merge-plan.js';
-import { PYRAMID_TYPE, pyramidTypeInfos } from '../../src/datastore/pyramid-infos.js';
+import { referenceAncestor, refuseInherited, unionLimits } from './update.js';
+import { pyramidTypeInfos } from '../../src/datastore/pyramid-infos.js';
 import { describeStorage } from '../../src/storage/factory.js';
 import { nodataValues } from '../../src/rok4/descriptor.js';
 import { parseFormat } from '../../src/rok4/formats.js';
+import { slabOfListPath } from '../../src/rok4/list-path.js';
 import { planPyramid, PlanError, type PyramidPlan } from './plan.js';
-import type { SlabSpec } from './slab-encoder.js';
+import type { SlabSpec } from '../../src/pyramid/slab-encoder.js';
 import { Rok4PyramidWriter } from '../../src/rok4/writer.js';
-
-const COMPRESSIONS: Compression[] = ['raw', 'jpg', 'jpg90', 'png', 'zip', 'lzw', 'pkb'];
+import { reservePyramid, writePyramid, type PyramidReservation } from '../../src/pyramid/life-cycle.js';
+import { loadReadyPyramid, readPyramidList, requireReadyRecord, type ReadyPyramid } from '../../src/pyramid/ready-pyramid.js';
+import { OriginalReferences } from '../../src/pyramid/reference.js';
 
 interface Options {
   images: InputFile[];
@@ -34,19 +39,21 @@ interface Options {
   srs?: string;
 }
 
-/** Everything checked before work: rasters described, TMS loaded, levels and slabs planned. */
-interface Checked {
+/** Everything checked before work (rasters described, TMS loaded, levels and slabs planned) and reserved. */
+interface RasterPlan {
   options: Options;
   infos: RasterInfo[];
   tms: TileMatrixSet;
   plan: PyramidPlan;
   spec: SlabSpec;
   /** Update by chaining (rok4.md §8.7): the pyramid the new one starts from. */
-  ancestor?: Ancestor;
+  ancestor?: ReadyPyramid;
+  /** The output name and the ancestor, reserved from the submission until the job ends. */
+  reservation: PyramidReservation;
 }
 
 /** Options an update takes from its ancestor's descriptor (rok4.md §8.7.1). */
-function inheritedOptions(options: Options, ancestor: Ancestor): Options {
+function inheritedOptions(options: Options, ancestor: ReadyPyramid): Options {
   const d = ancestor.descriptor;
   const format = parseFormat(d.format);
   const specs = d.raster_specifications!;
@@ -99,13 +106,24 @@ async function describeAll(options: Options): Promise<RasterInfo[]> {
   return infos;
 }
 
-async function check(inputs: Record<string, unknown>, ctx: Pick<ProcessContext, 'datastore' | 'options' | 'storage'>): Promise<Checked> {
+/** Every check that needs no work (400s naming the input), with the name and the ancestor reserved. */
+async function prepare(inputs: Record<string, unknown>, ctx: PrepareContext): Promise<RasterPlan> {
+  const name = inputs.name as string;
+  const reservation = reservePyramid(ctx, name, inputs.stored_data !== undefined ? [inputs.stored_data as string] : []);
+  try {
+    return { ...(await check(inputs, ctx)), reservation };
+  } catch (err) {
+    reservation.release();
+    throw err;
+  }
+}
+
+async function check(inputs: Record<string, unknown>, ctx: PrepareContext): Promise<Omit<RasterPlan, 'reservation'>> {
   let options = readOptions(inputs);
-  if (ctx.datastore.findByName(options.name)) throw invalidInput('name', `a stored data named '${options.name}' already exists`);
-  let ancestor: Ancestor | undefined;
+  let ancestor: ReadyPyramid | undefined;
   if (inputs.stored_data !== undefined) {
     refuseInherited(inputs);
-    ancestor = await loadAncestor(ctx.datastore, ctx.storage, inputs.stored_data as string);
+    ancestor = await loadReadyPyramid(ctx.datastore, ctx.storage, inputs.stored_data as string, 'stored_data');
     options = inheritedOptions(options, ancestor);
   } else if (inputs.tms === undefined) {
     throw invalidInput('tms', 'is required for a new pyramid (only an update, with stored_data, takes it from the existing pyramid)');
@@ -118,7 +136,7 @@ async function check(inputs: Record<string, unknown>, ctx: Pick<ProcessContext, 
     }
   });
   const pixels = infos.reduce((n, i) => n + i.width * i.height, 0);
-  const maxPixels = Number(ctx.options.max_pixels ?? Infinity);
+  const maxPixels = ctx.settings.maxPixels;
   if (pixels > maxPixels) throw invalidInput('images', `${pixels} pixels in all, more than the configured limit of ${maxPixels} (server.limits.max_pixels)`);
 
   // Channels written: the source bands, except that JPEG holds RGB only (rok4.md §11.8): an alpha band is
@@ -147,7 +165,7 @@ async function check(inputs: Record<string, unknown>, ctx: Pick<ProcessContext, 
 
   let tms: TileMatrixSet;
   try {
-    tms = await loadTms(options.tms, (ctx.options.tms_folders as string[] | undefined) ?? []);
+    tms = await loadTms(options.tms, ctx.settings.tmsFolders);
   } catch (err) {
     if (err instanceof TmsError) throw invalidInput('tms', err.message);
     throw err;
@@ -167,47 +185,44 @@ async function check(inputs: Record<string, unknown>, ctx: Pick<ProcessContext, 
   return { options, infos, tms, plan, spec, ancestor };
 }
 
-/** The reason of a failure, whatever was thrown (errors from worker threads may lose their prototype). */
-function reasonOf(err: unknown): string {
-  if (err instanceof Error && err.message) return err.message;
-  if (err && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string') return (err as { message: string }).message;
-  return String(err);
-}
-
 /**
  * raster-to-pyramid: the Géoplateforme "Calcul de pyramide raster" (rok4.md §8) as an OGC process.
  * Images → a ROK4 pyramid in storage, recorded as a stored data whose status turns READY once the
  * descriptor (the commit point) is written; a failure or a dismiss removes what was written.
  */
-const rasterToPyramid: Process = {
+const rasterToPyramid: Process<RasterPlan> = {
   description: {
     id: 'raster-to-pyramid',
     version: '1.0.0',
     title: 'Raster pyramid (ROK4)',
-    description: 'Computes a ROK4 raster tile pyramid from georeferenced images (GeoTIFF, or TIFF + world file with `srs`). The bottom level is warped once from the source pixels with the chosen kernel; upper levels average their four children, ignoring masked pixels. Long: runs asynchronously and reports slabs done / slabs planned.',
+    description: 'Computes a ROK4 raster tile pyramid from georeferenced images (GeoTIFF, or TIFF + world file with `srs`). '
+      + 'The finest level is resampled once from the source pixels with the chosen kernel; each coarser level averages its four '
+      + 'children, leaving masked (nodata) pixels out. With `stored_data`, updates an existing pyramid instead: its untouched '
+      + 'slabs are referenced, not copied. Long: runs asynchronously and reports slabs done / slabs planned.',
     keywords: ['ROK4', 'pyramid', 'tiles', 'raster', 'WMTS', 'BE4'],
     jobControlOptions: ['async-execute', 'dismiss'],
     outputTransmission: ['value'],
     inputs: {
       images: {
         title: 'Images',
-        description: 'GeoTIFF images (uint8 with 1–4 bands, or float32 with 1 band), by href (file: under the input root, or http(s) from allowed hosts) or inline base64. All must share band count and sample type.',
+        description: 'GeoTIFF images (8-bit with 1–4 bands, or 32-bit float with 1 band), by href (`file:` under the server\'s input folder, '
+          + 'or `http(s)` from allowed hosts) or inline base64. All must share their band count and sample type.',
         schema: { type: 'string', format: 'binary', contentEncoding: 'binary', contentMediaType: 'image/tiff; application=geotiff' },
         minOccurs: 1,
         maxOccurs: 'unbounded',
       },
-      name: { title: 'Pyramid name', description: 'Name of the output pyramid (its descriptor is <name>.json).', schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$' }, minOccurs: 1, maxOccurs: 1 },
-      tms: { title: 'Tile matrix set', description: `Grid of the pyramid: ${BUILT_IN_TMS_NAMES.join(', ')} built in, or the name of a ROK4 TMS file in a configured tms_folders folder. Required for a new pyramid.`, schema: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' }, minOccurs: 0, maxOccurs: 1 },
-      compression: { title: 'Compression', description: 'Tile compression (rok4.md §3.2): raw (ROK4 default), jpg (q75), jpg90, png, zip, lzw, pkb. JPEG needs RGB images.', schema: { type: 'string', enum: COMPRESSIONS, default: 'raw' }, minOccurs: 0, maxOccurs: 1 },
-      interpolation: { title: 'Interpolation', description: 'Kernel of the bottom level resampling (rok4.md §8.4).', schema: { type: 'string', enum: ['nn', 'linear', 'bicubic', 'lanczos'], default: 'bicubic' }, minOccurs: 0, maxOccurs: 1 },
-      mask: { title: 'Masks', description: 'Write mask slabs and keep nodata out of averages; needed for later updates and merges.', schema: { type: 'boolean', default: false }, minOccurs: 0, maxOccurs: 1 },
-      bottom: { title: 'Bottom level', description: 'Finest level id; default: the level closest to the images\' resolution (rok4.md §8.2).', schema: { type: 'string' }, minOccurs: 0, maxOccurs: 1 },
-      top: { title: 'Top level', description: 'Coarsest level id; default: the top of the TMS.', schema: { type: 'string' }, minOccurs: 0, maxOccurs: 1 },
-      width: { title: 'Tiles per slab (width)', schema: { type: 'integer', minimum: 2, maximum: 64, default: 16 }, minOccurs: 0, maxOccurs: 1 },
-      height: { title: 'Tiles per slab (height)', schema: { type: 'integer', minimum: 2, maximum: 64, default: 16 }, minOccurs: 0, maxOccurs: 1 },
-      nodata: { title: 'Nodata', description: 'Nodata value of the images (one for all bands or one per band), e.g. 255 for the white collar of scans; also written under mask 0. Default: the images\' GDAL_NODATA tag for detection, 255 (uint8) or -99999 (float32) for output.', schema: { oneOf: [{ type: 'number' }, { type: 'array', items: { type: 'number' }, minItems: 1, maxItems: 4 }] }, minOccurs: 0, maxOccurs: 1 },
-      stored_data: { title: 'Pyramid to update', description: 'Id of a READY pyramid to update by chaining (rok4.md §8.7): the new pyramid takes tms, format, slab size, channels, nodata, interpolation, masks and levels from it (do not give those inputs), references every slab the new images do not touch, and recomputes the others with the old pixels as background.', schema: { type: 'string', format: 'ogc-stored-data' }, minOccurs: 0, maxOccurs: 1 },
-      srs: { title: 'Images CRS', description: 'CRS of the images when their files declare none (TIFF + TFW), e.g. EPSG:2154; overrides the files\' CRS.', schema: { type: 'string' }, minOccurs: 0, maxOccurs: 1 },
+      name: productNameInput('Name of the new pyramid (its ROK4 descriptor is `<name>.json`); no stored data may have it already.'),
+      tms: TMS_INPUT,
+      compression: COMPRESSION_INPUT,
+      interpolation: INTERPOLATION_INPUT,
+      mask: { title: 'Masks', description: 'Write mask slabs and keep nodata out of the averages of coarser levels; needed to update or merge the pyramid later.', schema: { type: 'boolean', default: false }, minOccurs: 0, maxOccurs: 1 },
+      bottom: levelInput('Bottom level', 'Finest level id; default: the level whose resolution is closest to the images\'.'),
+      top: levelInput('Top level', 'Coarsest level id; default: the coarsest level of the tile matrix set whose grid still holds the images.'),
+      width: slabSizeInput('Tiles per slab (width)'),
+      height: slabSizeInput('Tiles per slab (height)'),
+      nodata: { title: 'Nodata', description: 'Nodata value of the images (one for all bands or one per band), e.g. 255 for the white collar of scans; also written where the mask is 0. Default: the images\' `GDAL_NODATA` tag to find nodata, and 255 (8-bit) or -99999 (float) in the output.', schema: { oneOf: [{ type: 'number' }, { type: 'array', items: { type: 'number' }, minItems: 1, maxItems: 4 }] }, minOccurs: 0, maxOccurs: 1 },
+      stored_data: { title: 'Pyramid to update', description: 'Id of a READY pyramid to update: the new pyramid takes the tile matrix set, format, slab size, channels, nodata, interpolation, masks and levels from it (do not give those inputs), references every slab the new images do not touch, and recomputes the others with the old pixels as background. The old pyramid cannot be deleted while the new one uses it.', schema: { type: 'string', format: 'ogc-stored-data' }, minOccurs: 0, maxOccurs: 1 },
+      srs: { title: 'Images CRS', description: 'CRS of the images when their files declare none (TIFF + world file), e.g. `EPSG:2154`; overrides the files\' CRS.', schema: { type: 'string' }, minOccurs: 0, maxOccurs: 1 },
     },
     outputs: {
       pyramid: { title: 'Pyramid', description: 'The stored data record of the pyramid: id, name, type, tms, format, levels with tile limits, bbox in the TMS CRS and in WGS84, size, descriptor href.', schema: { type: 'object', contentMediaType: 'application/json' } },
@@ -225,73 +240,81 @@ const rasterToPyramid: Process = {
     },
   },
 
+  prepare,
+
+  /** @deprecated transitional, until the manager calls prepare/release: checks, then frees the reservation. */
   async precheck(inputs, ctx) {
-    await check(inputs, ctx);
+    (await prepare(inputs, ctx)).reservation.release();
   },
 
   async execute(inputs, ctx) {
-    const { options, infos, tms, plan, spec, ancestor } = await check(inputs, ctx);
-    const releaseAncestor = ancestor ? ctx.datastore.lockForRead([ancestor.record._id]) : () => {};
-    const { record, release } = await ctx.datastore.createForWrite({
-      name: options.name, type: PYRAMID_TYPE, jobId: ctx.jobId, ...(ancestor ? { use: [ancestor.record._id] } : {}),
-      storage: { type: ctx.storage.type, key: `${options.name}.json`, href: ctx.storage.url(`${options.name}.json`) },
-    });
-    let owners = new Set<string>();
+    // Transitional: a manager that does not call prepare yet gets the checks here.
+    const plan = ctx.plan ?? (await prepare(inputs, ctx));
     try {
-      ctx.progress(0, `${plan.totalSlabs} slabs planned on ${plan.levels.length} levels`);
-      const ancestorSlabs = new Set<string>();
-      if (ancestor) {
-        for (const entry of ancestor.list.entries()) {
-          const slab = slabOfListPath(entry.path);
-          if (slab?.kind === 'DATA') ancestorSlabs.add(`${slab.level}/${slab.col}/${slab.row}`);
-        }
+      return { pyramid: await run(plan, ctx) };
+    } finally {
+      if (!ctx.plan) plan.reservation.release();
+    }
+  },
+
+  async release(plan) {
+    plan.reservation.release();
+  },
+};
+
+/** Writes the planned pyramid (rok4.md §8), or its update by chaining (§8.7). */
+async function run(checked: RasterPlan, ctx: ProcessContext<RasterPlan>): Promise<StoredData> {
+  const { options, infos, tms, plan, spec, ancestor } = checked;
+  // The only thing that can change while the job was queued: the ancestor is still READY (it cannot be
+  // deleted while reserved, but it could have been before a manager reserved it).
+  if (ancestor) requireReadyRecord(ctx.datastore, ancestor.record._id, 'stored_data');
+  return writePyramid(ctx, checked.reservation, 'pyramid generation failed', async (location) => {
+    ctx.progress(0, `${plan.totalSlabs} slabs planned on ${plan.levels.length} levels`);
+    const ancestorList = ancestor ? await readPyramidList(ctx.storage, ancestor) : undefined;
+    const ancestorSlabs = new Set<string>();
+    for (const entry of ancestorList?.entries() ?? []) {
+      const slab = slabOfListPath(entry.path);
+      if (slab?.kind === 'DATA') ancestorSlabs.add(`${slab.level}/${slab.col}/${slab.row}`);
+    }
+    let refs: OriginalReferences | undefined;
+    const result = await generatePyramid({
+      storage: ctx.storage, pool: ctx.pool, signal: ctx.signal, progress: ctx.progress,
+      location, tms, plan, spec, interpolation: options.interpolation, images: infos,
+      ...(ancestor ? {
+        ancestor: {
+          storage: describeStorage(ctx.storage), location: ancestor.location, id: ancestor.record._id,
+          has: (level: string, col: number, row: number) => ancestorSlabs.has(`${level}/${col}/${row}`),
+        },
+        // §8.7.2: every ancestor slab is referenced first; recomputed ones replace their reference.
+        beforeWalk: async (writer: Rok4PyramidWriter) => {
+          refs = new OriginalReferences(writer, ctx.storage, ctx.datastore);
+          refs.owners.add(ancestor.record._id);
+          await referenceAncestor(refs, ancestor.record.name, ancestorList!, ctx.signal);
+        },
+      } : {}),
+    });
+    let referenced = 0;
+    if (ancestor) {
+      // Levels and tile limits: the union of the ancestor's and the new images' (§8.7.1, §8.3).
+      const levels = result.writer.descriptor.levels;
+      for (const old of ancestor.descriptor.levels) {
+        const level = levels.find((l) => l.id === old.id);
+        if (level) level.tile_limits = unionLimits(level.tile_limits, old.tile_limits);
       }
-      const result = await generatePyramid({
-        storage: ctx.storage, pool: ctx.pool, signal: ctx.signal, progress: ctx.progress,
-        name: options.name, tms, plan, spec, interpolation: options.interpolation, images: infos,
-        ...(ancestor ? {
-          ancestor: { storage: describeStorage(ctx.storage), name: ancestor.record.name, has: (level: string, col: number, row: number) => ancestorSlabs.has(`${level}/${col}/${row}`) },
-          // §8.7.2: every ancestor slab is referenced first; recomputed ones replace their reference.
-          beforeWalk: async (writer: Rok4PyramidWriter) => {
-            owners = (await referenceAncestor(writer, ancestor, ctx.storage, ctx.datastore, ctx.signal)).owners;
-          },
-        } : {}),
-      });
-      ctx.signal.throwIfAborted();
-      let referenced = 0;
-      if (ancestor) {
-        // Levels and tile limits: the union of the ancestor's and the new images' (§8.7.1, §8.3).
-        const levels = result.writer.descriptor.levels;
-        for (const old of ancestor.descriptor.levels) {
-          const level = levels.find((l) => l.id === old.id);
-          if (level) level.tile_limits = unionLimits(level.tile_limits, old.tile_limits);
-        }
-        for (const entry of result.writer.list.entries()) if (entry.rootIndex !== 0 && entry.path.startsWith('DATA')) referenced++;
-      }
-      await result.writer.commit();
-      const done = await ctx.datastore.update(record._id, {
-        status: 'READY',
+      for (const entry of result.writer.list.entries()) if (entry.rootIndex !== 0 && entry.path.startsWith('DATA')) referenced++;
+    }
+    return {
+      writer: result.writer,
+      ready: {
         size: result.bytes,
-        ...(ancestor ? { use: [...owners] } : {}),
+        use: ancestor ? [...refs!.owners] : [],
         type_infos: pyramidTypeInfos(result.writer.descriptor, tms, {
           slabs: result.slabsWritten,
           ...(ancestor ? { update: { ancestor: { _id: ancestor.record._id, name: ancestor.record.name }, referenced, recomputed: result.slabsWritten } } : {}),
         }, ancestor ? undefined : plan.bbox),
-      });
-      return { pyramid: done };
-    } catch (err) {
-      // Atomicity (DESIGN §7): generatePyramid has waited for every slab task, so nothing is written after
-      // this removal of the partial pyramid (references included, never their targets).
-      await new Rok4PyramidWriter(ctx.storage, options.name, { levels: [] } as never).abort().catch(() => {});
-      const dismissed = ctx.signal.aborted;
-      await ctx.datastore.update(record._id, { status: dismissed ? 'DELETED' : 'FAILED', message: dismissed ? 'the job was dismissed' : reasonOf(err), size: 0 });
-      if (err instanceof ApiError) throw err;
-      throw new Error(`pyramid generation failed: ${reasonOf(err)}`);
-    } finally {
-      release();
-      releaseAncestor();
-    }
-  },
-};
+      },
+    };
+  });
+}
 
 export default rasterToPyramid;

@@ -11,7 +11,7 @@ import { BandedWindowReader, bandHeightFor } from '../../src/raster/banded-reade
 import { clipWindow, levelSize, openRasterWindows, type RasterInfo, type RasterWindow } from '../../src/raster/geotiff-source.js';
 import { KERNELS, type KernelName } from '../../src/raster/kernels.js';
 import { estimateScale, maskBlocks, warp, type RasterImage } from '../../src/raster/warp.js';
-import { extractTile, scanMask, SlabEncoder, type SlabSpec } from './slab-encoder.js';
+import { extractTile, scanMask, SlabEncoder, type SlabSpec } from '../../src/pyramid/slab-encoder.js';
 import { decodeBackgroundTile, readBackground, readEncodedBackground, type BackgroundRef, type EncodedBackground } from './background.js';
 
 /** Half-resolution pixels of a slab (its share of the parent slab, rok4.md §8.5). */

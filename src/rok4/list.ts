@@ -107,8 +107,3 @@ export class SlabList {
     return `${root}/${entry.path}`;
   }
 }
-
-/** List path of a FILE slab: `DATA/<level>/<b36 path>` (or `MASK/...`). */
-export function fileListPath(kind: 'DATA' | 'MASK', level: string, b36Path: string): string {
-  return `${kind}/${level}/${b36Path}`;
-}

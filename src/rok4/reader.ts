@@ -46,22 +46,24 @@ export interface SlabPixels {
 
 /**
  * Reads a ROK4 raster pyramid through a {@link Storage} (rok4.md §4–§7). The pyramid is
- * `<name>.json` at the storage root; slabs are found from the descriptor's level storage blocks.
+ * `<folder><name>.json` (folder '' = the storage root); slabs are found from the descriptor's level
+ * storage blocks, whose relative directories are relative to the descriptor's folder (§3.4).
  */
 export class Rok4Reader {
   private readonly levelById = new Map<string, PyramidLevel>();
   private readonly cache = new Map<string, SlabInfo>();
   readonly formatInfo: FormatInfo;
 
-  private constructor(readonly storage: Storage, readonly name: string, readonly descriptor: PyramidDescriptor) {
+  private constructor(readonly storage: Storage, readonly name: string, readonly descriptor: PyramidDescriptor,
+    readonly folder: string) {
     for (const level of descriptor.levels) this.levelById.set(level.id, level);
     this.formatInfo = parseFormat(descriptor.format);
   }
 
-  /** Reads and validates `<name>.json`. */
-  static async open(storage: Storage, name: string): Promise<Rok4Reader> {
-    const text = (await storage.read(`${name}.json`)).toString('utf8');
-    return new Rok4Reader(storage, name, parseDescriptor(text));
+  /** Reads and validates `<folder><name>.json`; `folder` is '' or ends with '/'. */
+  static async open(storage: Storage, name: string, folder = ''): Promise<Rok4Reader> {
+    const text = (await storage.read(`${folder}${name}.json`)).toString('utf8');
+    return new Rok4Reader(storage, name, parseDescriptor(text), folder);
   }
 
   /** Levels as in the descriptor (top to bottom). */
@@ -177,9 +179,9 @@ export class Rok4Reader {
     if (relative.startsWith('/')) {
       const root = this.storage.root.replace(/\/+$/, '');
       if (!relative.startsWith(`${root}/`)) throw new Error(`slab directory ${dir} is outside the storage root ${root}`);
-      relative = relative.slice(root.length + 1);
+      return relative.slice(root.length + 1);
     }
-    return relative;
+    return `${this.folder}${relative}`;
   }
 
   private tileSpec(header: SlabHeaderInfo, kind: SlabKind): TileSpec {

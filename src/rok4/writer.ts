@@ -1,45 +1,52 @@
 import type { Storage } from '../storage/storage.js';
-import { slabObjectName, slabPath, type SlabKind } from './base36.js';
+import type { SlabKind } from './base36.js';
 import { serializeDescriptor, type PyramidDescriptor, type PyramidLevel } from './descriptor.js';
 import { SlabList } from './list.js';
+import { slabListPath } from './list-path.js';
 
 /**
- * Writes one pyramid `<name>` at the root of a {@link Storage}: slabs and references as they come,
- * then `commit()` writes the list and, last, the descriptor — the descriptor is the commit point
- * (DESIGN §7): a pyramid without descriptor does not exist for readers.
+ * Writes one pyramid `<name>` in a folder of a {@link Storage} (the storage root when `folder` is ''):
+ * slabs and references as they come, then `commit()` writes the list and, last, the descriptor — the
+ * descriptor is the commit point (DESIGN §7): a pyramid without descriptor does not exist for readers.
  *
- * Keys (rok4.md §4): FILE `<name>/DATA/<level>/<b36 path>`, object storage `<name>/DATA_<level>_<col>_<row>`;
- * list paths are the same relative to `<root>/<name>` (§6).
+ * Keys (rok4.md §4), below the folder: FILE `<name>/DATA/<level>/<b36 path>`, object storage
+ * `<name>/DATA_<level>_<col>_<row>`; list paths are the same relative to `<root>/<folder><name>` (§6).
+ * Descriptor and list sit beside the `<name>/` tree, so the descriptor's relative directories stay the
+ * conventional `<name>/DATA/<level>` (§3.4) whatever the folder.
  */
 export class Rok4PyramidWriter {
   readonly list = new SlabList();
 
+  /** Folder of the pyramid ('' or ending with '/'): descriptor, list and tree live under it. */
+  readonly folder: string;
+
   /**
    * @param descriptor skeleton: levels may be added or their tile_limits changed until `commit()`.
-   * @param cellSizes level id → cellSize, to write levels top → bottom (optional).
+   * @param options.folder storage folder holding the pyramid ('' = the storage root).
    */
   constructor(readonly storage: Storage, readonly name: string, readonly descriptor: PyramidDescriptor,
-    private readonly cellSizes?: ReadonlyMap<string, number>) {
+    options: { folder?: string } = {}) {
     if (name === '' || name.startsWith('/') || (storage.type === 'FILE' && name.includes('/'))) {
       throw new Error(`invalid pyramid name ${JSON.stringify(name)}`);
     }
-    this.list.setRoot(0, this.rootOf(name));
+    this.folder = options.folder ?? '';
+    if (this.folder !== '' && (!this.folder.endsWith('/') || this.folder.startsWith('/'))) throw new Error(`invalid pyramid folder ${JSON.stringify(this.folder)}`);
+    this.list.setRoot(0, `${this.storage.root.replace(/\/+$/, '')}/${this.treePrefix}`);
   }
 
-  /** The list root of a pyramid of this storage: `<storage root>/<name>` (§6). */
-  rootOf(name: string): string {
-    return `${this.storage.root.replace(/\/+$/, '')}/${name}`;
+  /** Storage prefix of the pyramid's slab tree, without the final '/': `<folder><name>`. */
+  get treePrefix(): string {
+    return `${this.folder}${this.name}`;
   }
 
   /** Path of a slab relative to the pyramid tree, as written in the list. */
   slabListPath(level: string, col: number, row: number, kind: SlabKind): string {
-    if (this.storage.type === 'FILE') return `${kind}/${level}/${slabPath(col, row, this.pathDepth(level))}`;
-    return slabObjectName(kind, level, col, row);
+    return slabListPath(this.storage.type, { kind, level, col, row }, this.storage.type === 'FILE' ? this.pathDepth(level) : 0);
   }
 
   /** Storage key of a slab of this pyramid. */
   slabKey(level: string, col: number, row: number, kind: SlabKind): string {
-    return `${this.name}/${this.slabListPath(level, col, row, kind)}`;
+    return `${this.treePrefix}/${this.slabListPath(level, col, row, kind)}`;
   }
 
   /** Writes a real slab (list line `0/...`), replacing a reference there if any. */
@@ -72,15 +79,8 @@ export class Rok4PyramidWriter {
 
   /** Writes the list, then the descriptor (the commit point). */
   async commit(): Promise<void> {
-    await this.storage.write(`${this.name}.list`, this.list.serialize());
-    await this.storage.write(`${this.name}.json`, serializeDescriptor(this.descriptor, this.cellSizes));
-  }
-
-  /** Deletes everything written: the `<name>/` tree (references, not their targets), list and descriptor. */
-  async abort(): Promise<void> {
-    await this.storage.delete(`${this.name}.json`);
-    await this.storage.delete(`${this.name}.list`);
-    await this.storage.deletePrefix(`${this.name}/`);
+    await this.storage.write(`${this.treePrefix}.list`, this.list.serialize());
+    await this.storage.write(`${this.treePrefix}.json`, serializeDescriptor(this.descriptor));
   }
 
   private levelOf(id: string): PyramidLevel {

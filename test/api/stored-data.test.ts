@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestServer } from '../helpers/server.js';
 import { execute } from '../helpers/server.js';
-import { generate, keysUnder, makeInput, startPyramidServer, storedData } from '../pyramid/helpers.js';
+import { generate, keysUnder, makeInput, startPyramidServer, storedData } from '../helpers/pyramids.js';
 
 let s: TestServer;
 let map: Awaited<ReturnType<typeof makeInput>>;

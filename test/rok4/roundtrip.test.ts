@@ -10,6 +10,7 @@ import { Rok4Reader } from '../../src/rok4/reader.js';
 import { assembleSlab } from '../../src/rok4/slab-assemble.js';
 import { dataSlabGeometry, maskSlabGeometry } from '../../src/rok4/slab-geometry.js';
 import { encodeTile, type TilePixels } from '../../src/rok4/tile-codec.js';
+import { deletePyramidFiles } from '../../src/pyramid/location.js';
 import { Rok4PyramidWriter } from '../../src/rok4/writer.js';
 import { SlabList } from '../../src/rok4/list.js';
 import { skipUnlessCommands } from '../helpers/env.js';
@@ -206,8 +207,8 @@ test('references: linkSlab records the original root; the reader follows FILE li
     await storage.write('D.json', (await readFile(path.join(dir, 'C.json'), 'utf8')).replaceAll('C/DATA', 'D/DATA'));
     await assert.rejects(async () => (await Rok4Reader.open(storage, 'D')).readTile('12', 20, 60), /reference to a reference/);
 
-    // abort() removes the tree, the list and the descriptor, not the link targets.
-    await b.abort();
+    // Removing a pyramid removes the tree, the list and the descriptor, not the link targets.
+    await deletePyramidFiles(storage, { name: 'B', folder: '' });
     assert.equal(await storage.exists('B.json'), false);
     assert.equal(await storage.exists('B.list'), false);
     assert.equal(await storage.exists(linkKey), false);

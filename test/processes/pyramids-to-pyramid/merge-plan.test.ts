@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planMerge, slabOfListPath, type MergeSource } from '../../processes/pyramids-to-pyramid/merge-plan.js';
-import { SlabList } from '../../src/rok4/list.js';
-import { slabPath } from '../../src/rok4/base36.js';
-import type { PyramidDescriptor } from '../../src/rok4/descriptor.js';
+import { planMerge, type MergeSource } from '../../../processes/pyramids-to-pyramid/merge-plan.js';
+import { SlabList } from '../../../src/rok4/list.js';
+import { slabPath } from '../../../src/rok4/base36.js';
+import type { PyramidDescriptor } from '../../../src/rok4/descriptor.js';
 
 function source(index: number, name: string, slabs: Array<[string, number, number]>, masks = true): MergeSource {
   const list = new SlabList();
@@ -15,11 +15,6 @@ function source(index: number, name: string, slabs: Array<[string, number, numbe
   const descriptor = { levels: [{ id: '5', tile_limits: { min_col: index, max_col: 10 + index, min_row: 0, max_row: 3 } }] } as unknown as PyramidDescriptor;
   return { index, name, descriptor, list };
 }
-
-test('list paths give slab indices back (FILE and object names)', () => {
-  assert.deepEqual(slabOfListPath(`DATA/15/${slabPath(33030, 23940, 2)}`), { kind: 'DATA', level: '15', col: 33030, row: 23940 });
-  assert.deepEqual(slabOfListPath('MASK_11_24_195'), { kind: 'MASK', level: '11', col: 24, row: 195 });
-});
 
 test('slabs in one input are referenced, in several recomputed with the first input first (rok4.md §9.3)', () => {
   const a = source(0, 'A', [['5', 0, 0], ['5', 1, 0]]);

@@ -7,9 +7,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import path from 'node:path';
-import { skipUnlessCommands } from '../helpers/env.js';
-import { execute, type TestServer } from '../helpers/server.js';
-import { corruptBlock, generate, hrefOf, keysUnder, makeInput, runJob, startPyramidServer, storedData } from './helpers.js';
+import { skipUnlessCommands } from '../../helpers/env.js';
+import { execute, type TestServer } from '../../helpers/server.js';
+import { corruptBlock, generate, hrefOf, keysUnder, makeInput, runJob, startPyramidServer, storedData } from '../../helpers/pyramids.js';
 
 const skip = skipUnlessCommands('gdalinfo');
 let s: TestServer;

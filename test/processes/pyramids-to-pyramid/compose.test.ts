@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compose } from '../../processes/pyramids-to-pyramid/compose.js';
+import { compose } from '../../../processes/pyramids-to-pyramid/compose.js';
 
 const nodata = [255, 255, 255];
 const rgb = (...px: number[][]) => new Uint8Array(px.flat());

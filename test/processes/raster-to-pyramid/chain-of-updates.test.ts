@@ -8,11 +8,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { skipUnlessCommands } from '../helpers/env.js';
-import type { TestServer } from '../helpers/server.js';
-import { makeInput, storeOf } from '../pyramid/helpers.js';
-import { CORSICA_ORIGIN } from '../fixtures/synthetic-raster.js';
-import { checkReferences, dataSlabs, gdalReadsSlabs, listOf, pyramidSnapshot, run, startUpdateServer } from './helpers.js';
+import { skipUnlessCommands } from '../../helpers/env.js';
+import type { TestServer } from '../../helpers/server.js';
+import { makeInput, storeOf } from '../../helpers/pyramids.js';
+import { CORSICA_ORIGIN } from '../../fixtures/synthetic-raster.js';
+import { checkReferences, dataSlabs, gdalReadsSlabs, listOf, pyramidSnapshot, run, startUpdateServer } from '../../helpers/updates.js';
 
 const skip = skipUnlessCommands('gdalinfo');
 type Run = Awaited<ReturnType<typeof run>>;

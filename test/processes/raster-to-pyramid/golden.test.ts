@@ -10,19 +10,19 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { skipUnlessCommands } from '../helpers/env.js';
-import type { TestServer } from '../helpers/server.js';
-import { gdalRead } from '../rok4/gdal-oracle.js';
-import { parseDescriptor } from '../../src/rok4/descriptor.js';
-import { SlabList } from '../../src/rok4/list.js';
-import { slabPath } from '../../src/rok4/base36.js';
-import { average2x2 } from '../../src/raster/downsample.js';
-import { loadTms, tileMatrix } from '../../src/raster/tms.js';
-import type { Rok4Reader } from '../../src/rok4/reader.js';
+import { skipUnlessCommands } from '../../helpers/env.js';
+import type { TestServer } from '../../helpers/server.js';
+import { gdalRead } from '../../rok4/gdal-oracle.js';
+import { parseDescriptor } from '../../../src/rok4/descriptor.js';
+import { SlabList } from '../../../src/rok4/list.js';
+import { slabPath } from '../../../src/rok4/base36.js';
+import { average2x2 } from '../../../src/raster/downsample.js';
+import { loadTms, tileMatrix } from '../../../src/raster/tms.js';
+import type { Rok4Reader } from '../../../src/rok4/reader.js';
 import {
   bottomLevelId, compareWithReference, gdalReference, generate, makeInput, mosaicLevel, openPyramid, startPyramidServer,
   python, storeOf, type JobRun, type LevelMosaic,
-} from './helpers.js';
+} from '../../helpers/pyramids.js';
 
 const skip = skipUnlessCommands('gdalwarp', 'gdalinfo');
 let s: TestServer;

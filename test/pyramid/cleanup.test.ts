@@ -10,8 +10,8 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { skipUnlessCommands } from '../helpers/env.js';
 import type { TestServer } from '../helpers/server.js';
-import { corruptBlock, hrefOf, makeInput, storeOf, storedData } from '../pyramid/helpers.js';
-import { dataSlabKey, dataSlabs, jobStatus, listOf, pyramidSnapshot, run, startUpdateServer, submit, waitEnd } from './helpers.js';
+import { corruptBlock, hrefOf, makeInput, storeOf, storedData } from '../helpers/pyramids.js';
+import { dataSlabKey, dataSlabs, jobStatus, listOf, pyramidSnapshot, run, startUpdateServer, submit, waitEnd } from '../helpers/updates.js';
 
 const skip = skipUnlessCommands('gdalinfo');
 type Run = Awaited<ReturnType<typeof run>>;

@@ -10,7 +10,7 @@ import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { makeSyntheticMap, type SyntheticMapOptions, type SyntheticMapResult } from '../fixtures/synthetic-raster.js';
 import { gdalRead } from '../rok4/gdal-oracle.js';
-import { execute, startTestServer, type TestServer } from '../helpers/server.js';
+import { execute, startTestServer, type TestServer } from './server.js';
 import { FileStorage } from '../../src/storage/file.js';
 import { Rok4Reader } from '../../src/rok4/reader.js';
 import { loadTms, tileMatrix, type TileMatrix } from '../../src/raster/tms.js';

@@ -7,14 +7,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { skipUnlessCommands } from '../helpers/env.js';
-import type { TestServer } from '../helpers/server.js';
-import { makeInput, openPyramid, SMALL, storeOf } from '../pyramid/helpers.js';
-import { CORSICA_ORIGIN, partRows } from '../fixtures/synthetic-raster.js';
-import { loadTms, tileMatrix, type TileMatrixSet } from '../../src/raster/tms.js';
+import { skipUnlessCommands } from '../../helpers/env.js';
+import type { TestServer } from '../../helpers/server.js';
+import { makeInput, openPyramid, SMALL, storeOf } from '../../helpers/pyramids.js';
+import { CORSICA_ORIGIN, partRows } from '../../fixtures/synthetic-raster.js';
+import { loadTms, tileMatrix, type TileMatrixSet } from '../../../src/raster/tms.js';
 import {
   checkReferences, compareLevel, dataSlabs, gdalReadsSlabs, jobStatus, levelIds, listOf, refused, rowsExtent3857, run, slabsOfBbox, startUpdateServer, submit, waitEnd,
-} from './helpers.js';
+} from '../../helpers/updates.js';
 
 const skip = skipUnlessCommands('gdalinfo');
 const common = { tms: 'PM', mask: true, nodata: 255, width: 2, height: 2, compression: 'zip' };

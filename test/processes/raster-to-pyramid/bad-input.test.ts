@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { skipUnlessCommands } from '../helpers/env.js';
-import { execute, type TestServer } from '../helpers/server.js';
-import { assertProblem } from '../api/problem-assert.js';
-import { generate, hrefOf, keysUnder, makeInput, startPyramidServer, storedData } from './helpers.js';
+import { skipUnlessCommands } from '../../helpers/env.js';
+import { execute, type TestServer } from '../../helpers/server.js';
+import { assertProblem } from '../../api/problem-assert.js';
+import { generate, hrefOf, keysUnder, makeInput, startPyramidServer, storedData } from '../../helpers/pyramids.js';
 
 const skip = skipUnlessCommands('gdal_translate');
 let s: TestServer;

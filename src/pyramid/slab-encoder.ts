@@ -1,6 +1,6 @@
-import { assembleSlab } from '../../src/rok4/slab-assemble.js';
-import { maskSlabGeometry, type SlabGeometry } from '../../src/rok4/slab-geometry.js';
-import { encodeTile, encodeTileSync, isSyncCompression, type TileSpec } from '../../src/rok4/tile-codec.js';
+import { assembleSlab } from '../rok4/slab-assemble.js';
+import { maskSlabGeometry, type SlabGeometry } from '../rok4/slab-geometry.js';
+import { encodeTile, encodeTileSync, isSyncCompression, type TileSpec } from '../rok4/tile-codec.js';
 
 /** What a slab task needs to know about the output slabs. Plain data (crosses threads). */
 export interface SlabSpec {

@@ -10,12 +10,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { skipUnlessCommands } from '../helpers/env.js';
-import type { TestServer } from '../helpers/server.js';
+import { skipUnlessCommands } from '../../helpers/env.js';
+import type { TestServer } from '../../helpers/server.js';
 import {
   bottomLevelId, compareWithReference, gdalReference, generate, hrefOf, makeInput, mosaicLevel, openPyramid, python,
   startPyramidServer, type LevelMosaic,
-} from './helpers.js';
+} from '../../helpers/pyramids.js';
 
 const skip = skipUnlessCommands('gdalwarp', 'gdal_translate');
 let s: TestServer;

@@ -1,0 +1,87 @@
+/**
+ * The life of a pyramid product, the same for every process that writes one (DESIGN §7):
+ * 1. at submission (`prepare`): {@link reservePyramid} reserves its name and the stored data it reads;
+ * 2. when the job runs (`execute`): {@link writePyramid} creates its record GENERATING, write-locked, runs the
+ *    work, commits (list, then descriptor: the commit point) and turns the record READY; on a failure or a
+ *    dismiss it removes what the run wrote and marks the record FAILED or DELETED;
+ * 3. when the job ends, however (`release`): the reservation is released.
+ */
+import { ApiError, invalidInput } from '../errors.js';
+import type { Datastore, StoredData } from '../datastore/datastore.js';
+import { PYRAMID_TYPE } from '../datastore/pyramid-infos.js';
+import type { Rok4PyramidWriter } from '../rok4/writer.js';
+import type { Storage } from '../storage/storage.js';
+import { deletePyramidFiles, descriptorKey, newPyramidLocation, type PyramidLocation } from './location.js';
+
+/** What a submitted job holds until it ends: the output name and the stored data it reads. */
+export interface PyramidReservation {
+  location: PyramidLocation;
+  /** Ids of the stored data the run reads (they cannot be deleted until release). */
+  reads: string[];
+  /** Releases both; safe to call more than once. */
+  release(): void;
+}
+
+/**
+ * Reserves the name of a new pyramid (a 400 naming `input` when a stored data or a submitted job has it)
+ * and the stored data the run will read (their deletion is refused with 409 until release).
+ */
+export function reservePyramid(ctx: { datastore: Datastore }, name: string, reads: string[], input = 'name'): PyramidReservation {
+  const releaseName = ctx.datastore.reserveName(name);
+  if (!releaseName) throw invalidInput(input, `a stored data named '${name}' already exists (or is being written by another job)`);
+  const releaseReads = ctx.datastore.lockForRead(reads);
+  return {
+    location: newPyramidLocation(name),
+    reads,
+    release: () => {
+      releaseReads();
+      releaseName();
+    },
+  };
+}
+
+/** What the work of a run hands back: its writer (not yet committed) and the fields of the READY record. */
+export interface PyramidWork {
+  writer: Rok4PyramidWriter;
+  ready: Pick<StoredData, 'size' | 'use' | 'type_infos'>;
+}
+
+/**
+ * Writes the reserved pyramid: `work` writes slabs through a writer at `location` and must have waited for
+ * every write before it returns or throws (nothing may be written after the cleanup).
+ * @param failure what a failure message starts with ("pyramid generation failed").
+ */
+export async function writePyramid(
+  ctx: { storage: Storage; datastore: Datastore; jobId: string; signal: AbortSignal },
+  reservation: PyramidReservation,
+  failure: string,
+  work: (location: PyramidLocation) => Promise<PyramidWork>,
+): Promise<StoredData> {
+  const { location } = reservation;
+  const key = descriptorKey(location);
+  const { record, release } = await ctx.datastore.createForWrite({
+    name: location.name, type: PYRAMID_TYPE, jobId: ctx.jobId, use: reservation.reads,
+    storage: { type: ctx.storage.type, key, href: ctx.storage.url(key) },
+  });
+  try {
+    const { writer, ready } = await work(location);
+    ctx.signal.throwIfAborted();
+    await writer.commit();
+    return await ctx.datastore.update(record._id, { status: 'READY', ...ready });
+  } catch (err) {
+    await deletePyramidFiles(ctx.storage, location).catch(() => {});
+    const dismissed = ctx.signal.aborted;
+    await ctx.datastore.update(record._id, { status: dismissed ? 'DELETED' : 'FAILED', message: dismissed ? 'the job was dismissed' : reasonOf(err), size: 0 });
+    if (err instanceof ApiError) throw err;
+    throw new Error(`${failure}: ${reasonOf(err)}`);
+  } finally {
+    release();
+  }
+}
+
+/** The reason of a failure, whatever was thrown (errors from worker threads may lose their prototype). */
+export function reasonOf(err: unknown): string {
+  if (err instanceof Error && err.message) return err.message;
+  if (err && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string') return (err as { message: string }).message;
+  return String(err);
+}

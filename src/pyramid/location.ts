@@ -1,0 +1,47 @@
+/**
+ * Where a pyramid product lives in the storage. The ROK4 layout (rok4.md §4.1) is kept inside a folder:
+ * `<folder><name>.json` (descriptor), `<folder><name>.list` (list), `<folder><name>/…` (slab tree), so
+ * that the descriptor's relative directories are the conventional `<name>/DATA/<level>` (§3.4).
+ */
+import type { StoredData } from '../datastore/datastore.js';
+import type { Storage } from '../storage/storage.js';
+
+export interface PyramidLocation {
+  name: string;
+  /** '' (the storage root, pyramids written before products had folders of their own) or ends with '/'. */
+  folder: string;
+}
+
+/** The location of a new pyramid. */
+export function newPyramidLocation(name: string): PyramidLocation {
+  return { name, folder: '' };
+}
+
+/** The location of a recorded pyramid, from its descriptor key (`<folder><name>.json`). */
+export function locationOfRecord(record: Pick<StoredData, 'name' | 'storage'>): PyramidLocation {
+  const key = record.storage.key;
+  const suffix = `${record.name}.json`;
+  if (!key.endsWith(suffix)) throw new Error(`stored data '${record.name}': descriptor key ${JSON.stringify(key)} does not name it`);
+  return { name: record.name, folder: key.slice(0, key.length - suffix.length) };
+}
+
+export const descriptorKey = (l: PyramidLocation): string => `${l.folder}${l.name}.json`;
+export const listKey = (l: PyramidLocation): string => `${l.folder}${l.name}.list`;
+/** Storage prefix of the slab tree, without the final '/'. */
+export const treePrefix = (l: PyramidLocation): string => `${l.folder}${l.name}`;
+
+/** The root of the pyramid in ROK4 lists (rok4.md §6): `<storage root>/<folder><name>`. */
+export function listRoot(storage: Storage, l: PyramidLocation): string {
+  return `${storage.root.replace(/\/+$/, '')}/${treePrefix(l)}`;
+}
+
+/** Removes every file of a pyramid (references, never their targets). */
+export async function deletePyramidFiles(storage: Storage, l: PyramidLocation): Promise<void> {
+  if (l.folder !== '') {
+    await storage.deletePrefix(l.folder);
+    return;
+  }
+  await storage.delete(descriptorKey(l));
+  await storage.delete(listKey(l));
+  await storage.deletePrefix(`${treePrefix(l)}/`);
+}
