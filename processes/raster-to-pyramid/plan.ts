@@ -2,7 +2,7 @@ import type { RasterInfo } from '../../src/raster/geotiff-source.js';
 import { transformBbox, type Bbox } from '../../src/raster/crs.js';
 import {
   bottomLevelFor, clampRange, isQuadTree, levelsSortedByResolution, slabBbox, slabRangeOfBbox, tileMatrix,
-  tileRangeOfBbox, topLevel, type TileMatrix, type TileMatrixSet, type SlabSize,
+  tileRangeOfBbox, type TileMatrix, type TileMatrixSet, type SlabSize,
 } from '../../src/raster/tms.js';
 import type { TileLimits } from '../../src/rok4/descriptor.js';
 
@@ -35,7 +35,9 @@ export const key = (col: number, row: number): string => `${col},${row}`;
 /**
  * Levels, slabs and tile limits of a generation (rok4.md §8.2, §8.3):
  * - bottom: given, or the level whose cellSize is closest to the finest image's resolution (ratio in
- *   [0.8, 1.6]); top: given, or the coarsest level of the TMS;
+ *   [0.8, 1.6]); top: given, or the coarsest level whose matrix still holds the images (as far as the
+ *   bottom matrix holds them): the upper matrices of a TMS may cover less than its lower ones
+ *   (LAMB93_50cm level 5 ends at x = 1 048 576 m, west of Corsica); a given top must be such a level;
  * - bottom slabs: every slab touched by an image's extent in the TMS CRS (union over images, §2.3
  *   truncation formula); upper slabs: the parents (col // 2, row // 2), which needs a quad-tree TMS;
  * - tile limits: the union extent per level, with tile granularity, clamped to the matrix.
@@ -69,8 +71,24 @@ export function planPyramid(tms: TileMatrixSet, images: RasterInfo[], options: {
     if (!found) throw new PlanError('bottom', `no level of ${tms.id} has a resolution close to the images' (${finest.toPrecision(6)} ${tms.crs} units); give 'bottom'`);
     bottom = found;
   }
-  const top = options.top !== undefined ? levelOrThrow(tms, options.top, 'top') : topLevel(tms);
-  if (top.cellSize < bottom.cellSize) throw new PlanError('top', `top level ${top.id} is finer than bottom level ${bottom.id}`);
+  const held = intersection(bbox, matrixExtent(bottom));
+  if (!held) throw new PlanError('images', `the images lie outside tile matrix set ${tms.id} at level ${bottom.id}`);
+  // Levels able to be the top: from the bottom up, as long as their matrix holds what the bottom holds.
+  const possibleTops: TileMatrix[] = [];
+  for (const tm of sorted.filter((t) => t.cellSize >= bottom.cellSize)) {
+    if (!holds(tm, held)) break;
+    possibleTops.push(tm);
+  }
+  let top: TileMatrix;
+  if (options.top !== undefined) {
+    top = levelOrThrow(tms, options.top, 'top');
+    if (top.cellSize < bottom.cellSize) throw new PlanError('top', `top level ${top.id} is finer than bottom level ${bottom.id}`);
+    if (!possibleTops.includes(top)) {
+      throw new PlanError('top', `level ${top.id} of ${tms.id} does not hold the images (its grid covers ${matrixExtent(top).map((v) => Math.round(v)).join(', ')} in ${tms.crs}); possible top levels from bottom ${bottom.id}: ${possibleTops.map((t) => t.id).join(', ')}`);
+    }
+  } else {
+    top = possibleTops[possibleTops.length - 1];
+  }
   const chosen = sorted.filter((tm) => tm.cellSize >= bottom.cellSize && tm.cellSize <= top.cellSize);
 
   const levels: LevelPlan[] = [];
@@ -95,6 +113,24 @@ export function planPyramid(tms: TileMatrixSet, images: RasterInfo[], options: {
     previous = level;
   }
   return { levels, bbox, imageBboxes, totalSlabs: levels.reduce((n, l) => n + l.slabs.size, 0) };
+}
+
+/** Extent of a matrix in the TMS CRS: [xmin, ymin, xmax, ymax]. */
+function matrixExtent(tm: TileMatrix): Bbox {
+  const [x0, y0] = tm.pointOfOrigin;
+  return [x0, y0 - tm.matrixHeight * tm.tileHeight * tm.cellSize, x0 + tm.matrixWidth * tm.tileWidth * tm.cellSize, y0];
+}
+
+function intersection(a: Bbox, b: Bbox): Bbox | undefined {
+  const r: Bbox = [Math.max(a[0], b[0]), Math.max(a[1], b[1]), Math.min(a[2], b[2]), Math.min(a[3], b[3])];
+  return r[0] < r[2] && r[1] < r[3] ? r : undefined;
+}
+
+/** True when the matrix covers `b` (up to a millionth of its pixel: extents computed in floating point). */
+function holds(tm: TileMatrix, b: Bbox): boolean {
+  const e = matrixExtent(tm);
+  const eps = tm.cellSize * 1e-6;
+  return b[0] >= e[0] - eps && b[1] >= e[1] - eps && b[2] <= e[2] + eps && b[3] <= e[3] + eps;
 }
 
 function levelOrThrow(tms: TileMatrixSet, id: string, input: string): TileMatrix {
