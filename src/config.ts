@@ -19,6 +19,10 @@ export interface Config {
       href_max_bytes: number;
       /** Maximum pixels (width × height × images) a raster process accepts. */
       max_pixels: number;
+      /** Maximum estimated bytes one job may write (a pyramid's uncompressed size, see src/pyramid/output-estimate.ts). */
+      max_output_bytes: number;
+      /** Bytes that must stay free on the storage once a job's estimated output is written. */
+      min_free_bytes: number;
     };
   };
   manager: { name: 'lowdb' | 'memory'; connection: string };
@@ -73,6 +77,8 @@ export const CONFIG_SCHEMA = {
             max_running_jobs: { type: 'integer', minimum: 1, default: 2 },
             href_max_bytes: { type: 'integer', minimum: 1, default: 4 * 1024 * 1024 * 1024 },
             max_pixels: { type: 'integer', minimum: 1, default: 4_000_000_000 },
+            max_output_bytes: { type: 'integer', minimum: 1, default: 1024 ** 4 },
+            min_free_bytes: { type: 'integer', minimum: 0, default: 1024 ** 3 },
           },
         },
       },

@@ -23,6 +23,7 @@ export const ERROR_TABLE = {
   'job-failed': { status: 500, type: `${OGC}job-failed`, title: 'Job failed' },
   'job-dismissed': { status: 410, type: `${OGC}job-dismissed`, title: 'Job dismissed' },
   'unavailable': { status: 503, type: `${HTTP}503`, title: 'Service unavailable' },
+  'insufficient-storage': { status: 507, type: 'https://www.rfc-editor.org/rfc/rfc4918.html#section-11.5', title: 'Insufficient storage' },
   'internal': { status: 500, type: `${HTTP}500`, title: 'Internal server error' },
 } as const;
 

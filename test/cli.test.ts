@@ -93,11 +93,12 @@ test('dallage execute raster-to-pyramid writes a pyramid and prints its record',
   assert.equal(levels[0], '0');
   // T is 500 m pixels: the bottom level of PM is 8 (611 m at the equator, ~450 m at 42° N)
   assert.ok(levels.length >= 7, levels.join(','));
-  // The pyramid lands under --output-dir: descriptor, list and slabs of the bottom level.
-  const descriptor = JSON.parse(await fs.readFile(path.join(out, 'T_CLI.json'), 'utf8')) as { levels: Array<{ id: string }> };
+  // The pyramid lands in its folder under --output-dir: descriptor, list and slabs of the bottom level.
+  const folder = path.join(out, 'pyramids', 'T_CLI');
+  const descriptor = JSON.parse(await fs.readFile(path.join(folder, 'T_CLI.json'), 'utf8')) as { levels: Array<{ id: string }> };
   assert.equal(descriptor.levels.length, levels.length);
-  assert.ok(existsSync(path.join(out, 'T_CLI.list')));
-  assert.ok(existsSync(path.join(out, 'T_CLI', 'DATA', levels[levels.length - 1])));
+  assert.ok(existsSync(path.join(folder, 'T_CLI.list')));
+  assert.ok(existsSync(path.join(folder, 'T_CLI', 'DATA', levels[levels.length - 1])));
   // Progress went to stderr, not stdout.
   assert.match(r.stderr, /%/);
   assert.doesNotMatch(r.stdout, /%\s+level/);
@@ -111,7 +112,7 @@ test('dallage execute exits 2 with the problem detail on bad input', async () =>
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /images\[0\]|images/);
   assert.equal(bad.stdout, '');
-  assert.ok(!existsSync(path.join(dir, 'bad', 'BAD.json')));
+  assert.ok(!existsSync(path.join(dir, 'bad', 'pyramids', 'BAD')));
 
   const missing = await dallage('execute', 'raster-to-pyramid', '--config', config, '--quiet',
     '--input', `images=${path.join(dir, 'nowhere.tif')}`, '--input', 'name=X', '--input', 'tms=PM');

@@ -23,6 +23,7 @@ import { Rok4PyramidWriter } from '../../src/rok4/writer.js';
 import { reservePyramid, writePyramid, type PyramidReservation } from '../../src/pyramid/life-cycle.js';
 import { loadReadyPyramid, readPyramidList, requireReadyRecord, type ReadyPyramid } from '../../src/pyramid/ready-pyramid.js';
 import { OriginalReferences } from '../../src/pyramid/reference.js';
+import { checkOutputBytes, estimatePyramidBytes } from '../../src/pyramid/output-estimate.js';
 
 interface Options {
   images: InputFile[];
@@ -182,6 +183,7 @@ async function check(inputs: Record<string, unknown>, ctx: PrepareContext): Prom
     tileWidth: tm.tileWidth, tileHeight: tm.tileHeight, tilesPerWidth: options.width, tilesPerHeight: options.height,
     channels, sampleType: first.sampleType, compression: options.compression, mask: options.mask, nodata: outputNodata,
   };
+  await checkOutputBytes(ctx.storage, ctx.settings, estimatePyramidBytes(plan.totalSlabs, spec), 'images');
   return { options, infos, tms, plan, spec, ancestor };
 }
 

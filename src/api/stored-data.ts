@@ -1,6 +1,8 @@
 import type { Runtime } from '../runtime.js';
 import type { StoredData } from '../datastore/datastore.js';
 import { ApiError } from '../errors.js';
+import { PYRAMID_TYPE } from '../datastore/pyramid-infos.js';
+import { deletePyramidFiles, locationOfRecord } from '../pyramid/location.js';
 import { respond } from './landing.js';
 import { negotiate, selfLinks, single, type ApiRequest, type ApiResponse } from './request.js';
 
@@ -45,8 +47,9 @@ const remove: Handler = async (req, rt) => {
   if (blocker) throw new ApiError('conflict', `cannot delete: ${blocker}`);
   const release = rt.datastore.lockForWrite(s._id);
   try {
-    await rt.storage.deletePrefix(`${s.name}/`);
-    for (const suffix of ['.json', '.list']) await rt.storage.delete(`${s.name}${suffix}`);
+    // Only the record's own files: a pyramid's folder (or its three entries at the storage root, for one
+    // written before pyramids had folders).
+    if (s.type === PYRAMID_TYPE) await deletePyramidFiles(rt.storage, locationOfRecord(s));
     await rt.datastore.update(s._id, { status: 'DELETED', size: 0 });
   } finally {
     release();

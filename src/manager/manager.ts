@@ -128,7 +128,8 @@ export class JobManager {
   }
 
   private settings(): ProcessContext['settings'] {
-    return { maxPixels: this.deps.config.server.limits.max_pixels, tmsFolders: this.deps.config.tms_folders ?? [] };
+    const limits = this.deps.config.server.limits;
+    return { maxPixels: limits.max_pixels, tmsFolders: this.deps.config.tms_folders ?? [], maxOutputBytes: limits.max_output_bytes, minFreeBytes: limits.min_free_bytes };
   }
 
   private optionsOf(process: RegisteredProcess): Record<string, unknown> {

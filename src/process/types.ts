@@ -91,6 +91,10 @@ export interface ProcessSettings {
   maxPixels: number;
   /** Folders of extra ROK4 tile matrix set files (`tms_folders`). */
   tmsFolders: string[];
+  /** Estimated bytes one job may write (`server.limits.max_output_bytes`). */
+  maxOutputBytes: number;
+  /** Bytes that must stay free on the storage after a job's estimated output (`server.limits.min_free_bytes`). */
+  minFreeBytes: number;
 }
 
 /** What `prepare` sees: the context of a run, less what only exists once the job runs. */

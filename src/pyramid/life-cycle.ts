@@ -64,6 +64,9 @@ export async function writePyramid(
     storage: { type: ctx.storage.type, key, href: ctx.storage.url(key) },
   });
   try {
+    // What a run of the same name killed before its cleanup left there belongs to no one: the name is
+    // reserved and no live record has it.
+    await deletePyramidFiles(ctx.storage, location);
     const { writer, ready } = await work(location);
     ctx.signal.throwIfAborted();
     await writer.commit();

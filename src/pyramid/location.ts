@@ -2,6 +2,10 @@
  * Where a pyramid product lives in the storage. The ROK4 layout (rok4.md §4.1) is kept inside a folder:
  * `<folder><name>.json` (descriptor), `<folder><name>.list` (list), `<folder><name>/…` (slab tree), so
  * that the descriptor's relative directories are the conventional `<name>/DATA/<level>` (§3.4).
+ *
+ * Every new pyramid gets a folder of its own, `pyramids/<name>/`: no name can reach another product's files
+ * or the server's (`jobs/`, `outputs/`) — a pyramid named `SAME.json` lives in `pyramids/SAME.json/`, not
+ * over the descriptor of `SAME` — and removing a pyramid is removing its folder.
  */
 import type { StoredData } from '../datastore/datastore.js';
 import type { Storage } from '../storage/storage.js';
@@ -12,9 +16,13 @@ export interface PyramidLocation {
   folder: string;
 }
 
-/** The location of a new pyramid. */
+/** Folder holding every pyramid's own folder. */
+export const PYRAMIDS_FOLDER = 'pyramids/';
+
+/** The location of a new pyramid: a folder of its own (names are one path segment, see PRODUCT_NAME_PATTERN). */
 export function newPyramidLocation(name: string): PyramidLocation {
-  return { name, folder: '' };
+  if (name === '' || name.includes('/') || name === '.' || name === '..') throw new Error(`invalid pyramid name ${JSON.stringify(name)}`);
+  return { name, folder: `${PYRAMIDS_FOLDER}${name}/` };
 }
 
 /** The location of a recorded pyramid, from its descriptor key (`<folder><name>.json`). */
@@ -35,7 +43,10 @@ export function listRoot(storage: Storage, l: PyramidLocation): string {
   return `${storage.root.replace(/\/+$/, '')}/${treePrefix(l)}`;
 }
 
-/** Removes every file of a pyramid (references, never their targets). */
+/**
+ * Removes every file of a pyramid (references, never their targets): its own folder, or, for a pyramid
+ * written at the storage root before folders, its descriptor, list and tree.
+ */
 export async function deletePyramidFiles(storage: Storage, l: PyramidLocation): Promise<void> {
   if (l.folder !== '') {
     await storage.deletePrefix(l.folder);

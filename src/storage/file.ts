@@ -137,6 +137,16 @@ export class FileStorage implements Storage {
     }
   }
 
+  async freeBytes(): Promise<number | undefined> {
+    try {
+      await fs.mkdir(this.root, { recursive: true });
+      const s = await fs.statfs(this.root);
+      return s.bavail * s.bsize;
+    } catch {
+      return undefined;
+    }
+  }
+
   url(key: string): string {
     return pathToFileURL(this.path(key)).href;
   }

@@ -33,6 +33,8 @@ export interface Storage {
   link(key: string, targetKey: string): Promise<void>;
   /** The key a reference points to, or undefined when `key` is a plain object or absent. */
   linkTarget(key: string): Promise<string | undefined>;
+  /** Bytes free for new objects, or undefined when the storage cannot tell (object stores). */
+  freeBytes?(): Promise<number | undefined>;
   /** An absolute URL for the object: `file:///abs/path` or `s3://bucket/key`. */
   url(key: string): string;
 }

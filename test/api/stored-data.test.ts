@@ -50,17 +50,15 @@ test('one record as JSON and HTML, dependencies, 404 for unknown ids', async () 
 });
 
 test('DELETE removes the files and marks DELETED; the other pyramid stays', async () => {
-  const betaKeys = await keysUnder(s, 'BETA');
-  assert.ok((await keysUnder(s, 'ALPHA')).length > 0);
+  const betaKeys = await keysUnder(s, 'pyramids/BETA/');
+  assert.ok((await keysUnder(s, 'pyramids/ALPHA/')).length > 0);
   const del = await fetch(`${s.url}/stored_data/${ids.ALPHA}`, { method: 'DELETE' });
   assert.equal(del.status, 204);
-  assert.deepEqual(await keysUnder(s, 'ALPHA'), []);
-  assert.deepEqual(await keysUnder(s, 'ALPHA.json'), []);
-  assert.deepEqual(await keysUnder(s, 'ALPHA.list'), []);
+  assert.deepEqual(await keysUnder(s, 'pyramids/ALPHA/'), []);
   const r = (await (await fetch(`${s.url}/stored_data/${ids.ALPHA}`)).json()) as Record<string, unknown>;
   assert.equal(r.status, 'DELETED');
   assert.equal((await fetch(`${s.url}/stored_data/${ids.ALPHA}`, { method: 'DELETE' })).status, 404, 'already deleted');
-  assert.deepEqual(await keysUnder(s, 'BETA'), betaKeys);
+  assert.deepEqual(await keysUnder(s, 'pyramids/BETA/'), betaKeys);
 });
 
 test('409 while a job writes the stored data', async () => {

@@ -43,6 +43,15 @@ export async function makeInput(s: TestServer, file: string, options: Partial<Sy
 
 export const hrefOf = (file: string): string => `file://${file}`;
 
+/**
+ * Where a pyramid of the test server lives: `<store>/pyramids/<name>/` holds `<name>.json`, `<name>.list`
+ * and the `<name>/` tree (the list root). Keys relative to the store: {@link pyramidKey}.
+ */
+export const pyramidDir = (s: TestServer, name: string): string => path.join(s.dir, 'store', 'pyramids', name);
+export const treeDir = (s: TestServer, name: string): string => path.join(pyramidDir(s, name), name);
+/** Storage key of a pyramid's descriptor (`.json`), list (`.list`) or tree (''). */
+export const pyramidKey = (name: string, suffix: '' | '.json' | '.list' = ''): string => `pyramids/${name}/${name}${suffix}`;
+
 /** The FILE storage of a test server (where pyramids are written). */
 export function storeOf(s: TestServer): FileStorage {
   return new FileStorage(path.join(s.dir, 'store'));
@@ -162,7 +171,7 @@ export async function mosaicLevel(reader: Rok4Reader, levelId: string, tmsName: 
 
 /** Opens a pyramid of the server's store with our reader. */
 export function openPyramid(s: TestServer, name: string): Promise<Rok4Reader> {
-  return Rok4Reader.open(storeOf(s), name);
+  return Rok4Reader.open(storeOf(s), name, `pyramids/${name}/`);
 }
 
 /** The bottom level id of a reader (smallest cellSize = last level of the descriptor, rok4.md §3.1). */

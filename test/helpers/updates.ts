@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { lstat, readdir, readFile, readlink, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { execute, startTestServer, type TestServer } from './server.js';
-import { pyramidResult, python, storeOf } from './pyramids.js';
+import { pyramidDir, pyramidKey, pyramidResult, python, storeOf, treeDir } from './pyramids.js';
 import { SlabList } from '../../src/rok4/list.js';
 import { parseSlabPath } from '../../src/rok4/base36.js';
 import type { Rok4Reader } from '../../src/rok4/reader.js';
@@ -59,7 +59,7 @@ export async function refused(s: TestServer, processId: string, inputs: Record<s
 }
 
 export async function listOf(s: TestServer, name: string): Promise<SlabList> {
-  return SlabList.parse((await storeOf(s).read(`${name}.list`)).toString('utf8'));
+  return SlabList.parse((await storeOf(s).read(pyramidKey(name, '.list'))).toString('utf8'));
 }
 
 /** `level/col/row` of a FILE list path `DATA/<level>/<b36>` (undefined for masks). */
@@ -100,7 +100,7 @@ export async function snapshot(dir: string): Promise<Map<string, string>> {
 
 /** Snapshot of a pyramid: its tree, list and descriptor. */
 export async function pyramidSnapshot(s: TestServer, name: string): Promise<Map<string, string>> {
-  const root = storeOf(s).root;
+  const root = pyramidDir(s, name);
   const out = await snapshot(path.join(root, name));
   for (const suffix of ['.json', '.list']) {
     out.set(suffix, `file:${createHash('sha1').update(await readFile(path.join(root, name + suffix))).digest('hex')}`);
@@ -115,12 +115,12 @@ export async function pyramidSnapshot(s: TestServer, name: string): Promise<Map<
  */
 export async function checkReferences(s: TestServer, name: string): Promise<{ own: number; links: number; owners: Set<string> }> {
   const list = await listOf(s, name);
-  const store = storeOf(s).root;
-  assert.equal(list.roots.get(0), path.join(store, name));
+  const tree = treeDir(s, name);
+  assert.equal(list.roots.get(0), tree);
   let own = 0, links = 0;
   const owners = new Set<string>();
   for (const e of list.entries()) {
-    const at = path.join(store, name, e.path);
+    const at = path.join(tree, e.path);
     const st = await lstat(at);
     if (e.rootIndex === 0) {
       assert.ok(st.isFile(), `${name}: ${e.path} is listed 0/ but is not a real file`);
@@ -140,8 +140,8 @@ export async function checkReferences(s: TestServer, name: string): Promise<{ ow
     links++;
   }
   // Nothing on disk that the list does not name.
-  const tree = await snapshot(path.join(store, name));
-  assert.equal(tree.size, own + links, `${name}: files on disk and list lines differ`);
+  const onDisk = await snapshot(tree);
+  assert.equal(onDisk.size, own + links, `${name}: files on disk and list lines differ`);
   return { own, links, owners };
 }
 
@@ -161,7 +161,7 @@ for line in open(os.path.join(root, name + '.list')).read().split('#\\n', 1)[1].
     assert ds.RasterXSize % 256 == 0 and ds.RasterYSize % 256 == 0
     n += 1
 print(n)
-`, storeOf(s).root, name);
+`, pyramidDir(s, name), name);
   return Number(out.trim());
 }
 

@@ -3,14 +3,14 @@
  * inputs (issue 4 "Dependencies and safety", DESIGN §7): the inputs' file trees and bytes are compared
  * before and after, and the inputs are no longer "used by" the failed output.
  */
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { skipUnlessCommands } from '../helpers/env.js';
 import type { TestServer } from '../helpers/server.js';
-import { corruptBlock, hrefOf, makeInput, storeOf, storedData } from '../helpers/pyramids.js';
+import { corruptBlock, hrefOf, makeInput, pyramidDir, storedData, treeDir } from '../helpers/pyramids.js';
 import { dataSlabKey, dataSlabs, jobStatus, listOf, pyramidSnapshot, run, startUpdateServer, submit, waitEnd } from '../helpers/updates.js';
 
 const skip = skipUnlessCommands('gdalinfo');
@@ -38,7 +38,7 @@ async function inputsSnapshot(): Promise<Map<string, Map<string, string>>> {
 
 /** Nothing of `name` is left in the store, its record is `status`, and no input is used by it. */
 async function assertGone(name: string, status: string): Promise<void> {
-  for (const k of [name, `${name}.json`, `${name}.list`]) assert.equal(existsSync(path.join(storeOf(s).root, k)), false, `${k} left in the store`);
+  assert.equal(existsSync(pyramidDir(s, name)), false, `the folder of ${name} left in the store`);
   const [record] = await storedData(s, `?name=${name}`);
   assert.equal(record.status, status);
   for (const input of ['NORTH', 'SOUTH']) {
@@ -99,7 +99,7 @@ test('merge failing on a corrupt input slab: removed (links included), inputs un
   const list = await listOf(s, 'BROKEN');
   const victim = [...list.entries()].find((e) => { const k = dataSlabKey(e.path); return k !== undefined && k.startsWith('10/') && n.has(k); });
   assert.ok(victim, 'no level-10 slab shared by NORTH and BROKEN');
-  await writeFile(path.join(storeOf(s).root, 'BROKEN', victim.path), Buffer.alloc(4096, 0x5a));
+  await writeFile(path.join(treeDir(s, 'BROKEN'), victim.path), Buffer.alloc(4096, 0x5a));
   const before = new Map([...(await inputsSnapshot()), ['BROKEN', await pyramidSnapshot(s, 'BROKEN')]]);
   const jobID = await submit(s, 'pyramids-to-pyramid', { stored_data: [runs.NORTH.record._id, broken.record._id], name: 'MERGE_FAIL', bottom: '10' });
   const final = await waitEnd(s, jobID);

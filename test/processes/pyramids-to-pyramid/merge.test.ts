@@ -6,10 +6,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { skipUnlessCommands } from '../../helpers/env.js';
 import type { TestServer } from '../../helpers/server.js';
-import { makeInput, openPyramid, SMALL, storeOf } from '../../helpers/pyramids.js';
+import { makeInput, openPyramid, SMALL, treeDir } from '../../helpers/pyramids.js';
 import { CORSICA_ORIGIN, partRows } from '../../fixtures/synthetic-raster.js';
 import { loadTms, tileMatrix, type TileMatrixSet } from '../../../src/raster/tms.js';
 import {
@@ -71,7 +70,7 @@ test('counts: slabs in one input referenced, in both recomputed (rok4.md §9.3),
   assert.ok(both.length > 0 && one.length > 0);
   assert.deepEqual({ referenced: infos.referenced, recomputed: infos.recomputed, converted: infos.converted, method: infos.method }, { referenced: one.length, recomputed: both.length, converted: 0, method: 'TOP' });
   const m = dataSlabs(await listOf(s, 'MERGED'));
-  const root = (name: string) => path.join(storeOf(s).root, name);
+  const root = (name: string) => treeDir(s, name);
   assert.deepEqual(new Set([...m].filter(([, r]) => r === root('MERGED')).map(([k]) => k)), new Set(both));
   assert.deepEqual(new Set([...m].filter(([, r]) => r === root('NORTH')).map(([k]) => k)), new Set([...n.keys()].filter((k) => !so.has(k))));
   assert.deepEqual(new Set([...m].filter(([, r]) => r === root('SOUTH')).map(([k]) => k)), new Set([...so.keys()].filter((k) => !n.has(k))));
@@ -161,7 +160,7 @@ test('REPLACE: every slab referenced, from the first input that has it', { skip 
   const infos = mergeInfos(r);
   assert.deepEqual({ referenced: infos.referenced, recomputed: infos.recomputed }, { referenced: union.size, recomputed: 0 });
   const m = dataSlabs(await listOf(s, 'REPLACED'));
-  for (const k of union) assert.equal(m.get(k), path.join(storeOf(s).root, so.has(k) ? 'SOUTH' : 'NORTH'), k);
+  for (const k of union) assert.equal(m.get(k), treeDir(s, so.has(k) ? 'SOUTH' : 'NORTH'), k);
   const refs = await checkReferences(s, 'REPLACED');
   assert.deepEqual([...refs.owners].sort(), ['NORTH', 'SOUTH']);
   assert.equal(refs.own, 0);

@@ -79,9 +79,9 @@ test('refused before any job: not a TIFF, truncated, no georeferencing, unknown 
 
 test('name taken: 400 naming `name`, the first pyramid untouched', { skip }, async () => {
   const first = await generate(s, { ...base, name: 'TAKEN', images: [{ href: map.href }] });
-  const keys = await keysUnder(s, 'TAKEN');
+  const keys = await keysUnder(s, 'pyramids/TAKEN/');
   await assertRefused(s, { ...base, name: 'TAKEN', images: [{ href: map.href }] }, 'name', /TAKEN/);
-  assert.deepEqual(await keysUnder(s, 'TAKEN'), keys);
+  assert.deepEqual(await keysUnder(s, 'pyramids/TAKEN/'), keys);
   const record = (await (await fetch(`${s.url}/stored_data/${first.record._id}`)).json()) as Record<string, unknown>;
   assert.equal(record.status, 'READY');
 });

@@ -7,10 +7,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { skipUnlessCommands } from '../../helpers/env.js';
 import type { TestServer } from '../../helpers/server.js';
-import { makeInput, storeOf } from '../../helpers/pyramids.js';
+import { makeInput, pyramidDir, treeDir } from '../../helpers/pyramids.js';
 import { CORSICA_ORIGIN } from '../../fixtures/synthetic-raster.js';
 import { checkReferences, dataSlabs, gdalReadsSlabs, listOf, pyramidSnapshot, run, startUpdateServer } from '../../helpers/updates.js';
 
@@ -41,7 +40,7 @@ test('U3: every reference points at the pyramid that physically holds the slab, 
   assert.deepEqual([...refs.owners].sort(), ['NORTH', 'U1', 'U2']);
   const u2 = dataSlabs(await listOf(s, 'U2'));
   const u3 = dataSlabs(await listOf(s, 'U3'));
-  const root = (name: string) => path.join(storeOf(s).root, name);
+  const root = (name: string) => treeDir(s, name);
   for (const [k, owner] of u3) {
     // Either recomputed by U3, or the slab's owner in U2 (U2 itself when U2 wrote it) — U2's list root.
     if (owner !== root('U3')) assert.equal(owner, u2.get(k), `${k}: U3 points at ${owner}, U2 had it from ${u2.get(k)}`);
@@ -70,7 +69,7 @@ test('older pyramids cannot go while used; deleting the newest leaves them intac
     const refs = await checkReferences(s, n);
     assert.equal(gdalReadsSlabs(s, n), refs.own + refs.links);
   }
-  for (const k of ['U3', 'U3.json', 'U3.list']) assert.equal(existsSync(path.join(storeOf(s).root, k)), false, `${k} left after DELETE`);
+  assert.equal(existsSync(pyramidDir(s, 'U3')), false, 'the folder of U3 left after DELETE');
   // U2 is free now; U1 still used by U2.
   const deps = (await (await fetch(`${s.url}/stored_data/${runs.U2.record._id}/dependencies`)).json()) as { used_by: unknown[] };
   assert.deepEqual(deps.used_by, []);

@@ -7,10 +7,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { skipUnlessCommands } from '../../helpers/env.js';
 import type { TestServer } from '../../helpers/server.js';
-import { makeInput, openPyramid, SMALL, storeOf } from '../../helpers/pyramids.js';
+import { makeInput, openPyramid, SMALL, treeDir } from '../../helpers/pyramids.js';
 import { CORSICA_ORIGIN, partRows } from '../../fixtures/synthetic-raster.js';
 import { loadTms, tileMatrix, type TileMatrixSet } from '../../../src/raster/tms.js';
 import {
@@ -91,9 +90,8 @@ test('referenced and recomputed counts are the ones rok4.md §8.7 predicts', { s
   assert.equal(update.recomputed, predictedRecomputed.size);
   assert.equal(update.ancestor._id, runs.NORTH.record._id);
   // The same sets, slab by slab, from the list: own slabs = recomputed, others held by NORTH.
-  const storeRoot = storeOf(s).root;
-  assert.deepEqual(new Set([...updated].filter(([, root]) => root === path.join(storeRoot, 'UPDATED')).map(([k]) => k)), predictedRecomputed);
-  assert.deepEqual(new Set([...updated].filter(([, root]) => root === path.join(storeRoot, 'NORTH')).map(([k]) => k)), predictedReferenced);
+  assert.deepEqual(new Set([...updated].filter(([, root]) => root === treeDir(s, 'UPDATED')).map(([k]) => k)), predictedRecomputed);
+  assert.deepEqual(new Set([...updated].filter(([, root]) => root === treeDir(s, 'NORTH')).map(([k]) => k)), predictedReferenced);
   assert.equal(updated.size, predictedRecomputed.size + predictedReferenced.size);
 });
 
@@ -104,7 +102,7 @@ test('references: relative links to the original NORTH slabs (data and masks), l
   assert.equal(refs.links, 2 * update.referenced, 'data and mask slabs are referenced');
   assert.equal(refs.own, 2 * update.recomputed);
   const list = await listOf(s, 'UPDATED');
-  assert.deepEqual([...list.roots.values()].sort(), [path.join(storeOf(s).root, 'NORTH'), path.join(storeOf(s).root, 'UPDATED')].sort());
+  assert.deepEqual([...list.roots.values()].sort(), [treeDir(s, 'NORTH'), treeDir(s, 'UPDATED')].sort());
   assert.equal(gdalReadsSlabs(s, 'UPDATED'), refs.own + refs.links);
 });
 

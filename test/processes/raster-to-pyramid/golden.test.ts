@@ -19,10 +19,7 @@ import { slabPath } from '../../../src/rok4/base36.js';
 import { average2x2 } from '../../../src/raster/downsample.js';
 import { loadTms, tileMatrix } from '../../../src/raster/tms.js';
 import type { Rok4Reader } from '../../../src/rok4/reader.js';
-import {
-  bottomLevelId, compareWithReference, gdalReference, generate, makeInput, mosaicLevel, openPyramid, startPyramidServer,
-  python, storeOf, type JobRun, type LevelMosaic,
-} from '../../helpers/pyramids.js';
+import { bottomLevelId, compareWithReference, gdalReference, generate, makeInput, mosaicLevel, openPyramid, pyramidDir, pyramidKey, python, startPyramidServer, storeOf, treeDir, type JobRun, type LevelMosaic } from '../../helpers/pyramids.js';
 
 const skip = skipUnlessCommands('gdalwarp', 'gdalinfo');
 let s: TestServer;
@@ -54,8 +51,9 @@ async function filesUnder(dir: string): Promise<string[]> {
 
 test('golden shape: descriptor, list, base-36 slabs, tile limits, stored data record, progress', { skip }, async () => {
   const { record, seen, final } = runs.zip;
-  const storeDir = storeOf(s).root;
-  const descriptor = parseDescriptor(await storeOf(s).read('MAP_ZIP.json').then((b) => b.toString()));
+  // Each pyramid in a folder of its own, with the ROK4 layout inside (rok4.md §4.1).
+  const storeDir = pyramidDir(s, 'MAP_ZIP');
+  const descriptor = parseDescriptor(await storeOf(s).read(pyramidKey('MAP_ZIP', '.json')).then((b) => b.toString()));
   assert.equal(descriptor.tile_matrix_set, 'PM');
   assert.equal(descriptor.format, 'TIFF_ZIP_UINT8');
   assert.equal(descriptor.mask_format, 'TIFF_ZIP_UINT8');
@@ -64,7 +62,7 @@ test('golden shape: descriptor, list, base-36 slabs, tile limits, stored data re
   assert.deepEqual(descriptor.levels.map((l) => l.id), ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
 
   // §6: the list names every slab written (data and mask), root 0 = the pyramid, and nothing else is on disk.
-  const list = SlabList.parse((await storeOf(s).read('MAP_ZIP.list')).toString());
+  const list = SlabList.parse((await storeOf(s).read(pyramidKey('MAP_ZIP', '.list'))).toString());
   assert.equal(list.roots.get(0), path.join(storeDir, 'MAP_ZIP'));
   const listed = [...list.entries()].map((e) => { assert.equal(e.rootIndex, 0); return e.path; }).sort();
   assert.deepEqual(listed, await filesUnder(path.join(storeDir, 'MAP_ZIP')));
@@ -126,7 +124,7 @@ test('golden shape: descriptor, list, base-36 slabs, tile limits, stored data re
   for (const p of listed) bytes += (await stat(path.join(storeDir, 'MAP_ZIP', p))).size;
   assert.equal(record.size, bytes, 'size on disk = data + mask slabs');
   const storage = record.storage as { key: string; href: string };
-  assert.equal(storage.key, 'MAP_ZIP.json');
+  assert.equal(storage.key, 'pyramids/MAP_ZIP/MAP_ZIP.json');
   assert.equal((await stat(fileURLToPath(storage.href))).isFile(), true);
   const got = (await (await fetch(`${s.url}/stored_data/${record._id}`)).json()) as Record<string, unknown>;
   assert.equal(got.status, 'READY');
@@ -145,12 +143,12 @@ test('golden shape: descriptor, list, base-36 slabs, tile limits, stored data re
 test('GDAL oracle: every data and mask slab (zip, jpg90) decodes in GDAL to the pixels our reader returns', { skip }, async () => {
   for (const name of ['MAP_ZIP', 'MAP_JPG90']) {
     const reader = await openPyramid(s, name);
-    const list = SlabList.parse((await storeOf(s).read(`${name}.list`)).toString());
+    const list = SlabList.parse((await storeOf(s).read(pyramidKey(name, '.list'))).toString());
     let checked = 0;
     for (const e of list.entries()) {
       const m = /^(DATA|MASK)\/(\d+)\/(.+)$/.exec(e.path)!;
       const level = m[2];
-      const file = path.join(storeOf(s).root, name, e.path);
+      const file = path.join(treeDir(s, name), e.path);
       const gdal = gdalRead(file);
       // Slab (col, row) from its base-36 path (§4.1): find it by matching the reader's key.
       const slab = await slabOfPath(reader, name, level, m[3]);
