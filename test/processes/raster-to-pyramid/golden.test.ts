@@ -85,7 +85,7 @@ test('golden shape: descriptor, list, base-36 slabs, tile limits, stored data re
         const p = `DATA/${level.id}/${slabPath(sc, sr, 2)}`;
         if (!slabs.includes(p)) continue;
         // §4.1 base-36 path of (sc, sr), as the reader computes it.
-        assert.equal(reader.slabKey(level.id, sc, sr, 'DATA'), `MAP_ZIP/${p}`);
+        assert.equal(reader.slabKey(level.id, sc, sr, 'DATA'), `${pyramidKey('MAP_ZIP')}/${p}`);
         const slab = await reader.readSlab(level.id, sc, sr);
         assert.ok(slab?.fromMaskSlab);
         // §3.4: every tile holding data lies inside tile_limits.
@@ -172,7 +172,7 @@ async function slabOfPath(reader: Rok4Reader, name: string, level: string, b36: 
   const lim = reader.tileLimits(level);
   for (let sr = lim.min_row >> 2; sr <= lim.max_row >> 2; sr++) {
     for (let sc = lim.min_col >> 2; sc <= lim.max_col >> 2; sc++) {
-      if (reader.slabKey(level, sc, sr, 'DATA') === `${name}/DATA/${level}/${b36}`) return (await reader.readSlab(level, sc, sr))!;
+      if (reader.slabKey(level, sc, sr, 'DATA') === `${pyramidKey(name)}/DATA/${level}/${b36}`) return (await reader.readSlab(level, sc, sr))!;
     }
   }
   throw new Error(`${b36} is not a slab inside the tile limits of level ${level}`);
