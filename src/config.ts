@@ -36,6 +36,8 @@ export interface Config {
     allowed_hosts: string[];
     /** Allow loopback and private addresses for hrefs and callbacks (tests, closed networks). */
     allow_internal: boolean;
+    /** Not from YAML: a resolver used instead of the system's DNS (tests answer names without real DNS). */
+    resolve?: (hostname: string) => Promise<string[]>;
   };
   logging: { enabled: boolean };
   /** Folders holding extra ROK4 tile matrix set files. */

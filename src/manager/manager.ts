@@ -11,6 +11,7 @@ import { checkHrefs, resolveInputs } from '../process/inputs.js';
 import type { RegisteredProcess } from '../process/registry.js';
 import type { ProcessContext } from '../process/types.js';
 import { outboundRefusal } from '../security/hosts.js';
+import { guardedFetch } from '../security/outbound-fetch.js';
 import type { Storage } from '../storage/storage.js';
 import type { WorkerPool } from '../workers/pool.js';
 import { FINISHED, type JobRecord, type JobStatus, type ResultEntry } from './job.js';
@@ -430,7 +431,8 @@ export class JobManager {
         return;
       }
       try {
-        const res = await fetch(uri, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000), redirect: 'error' });
+        const init = { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) } as const;
+        const res = await guardedFetch(uri, { ...init, signal: AbortSignal.timeout(10_000), redirect: 'error' }, this.deps.config.security);
         log.info('callback sent', { uri, status: res.status });
       } catch (err) {
         log.warn('callback failed', { uri, error: String(err) });

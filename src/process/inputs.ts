@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { ApiError, invalidInput } from '../errors.js';
 import type { Config } from '../config.js';
 import { outboundRefusal } from '../security/hosts.js';
+import { guardedFetch, OutboundRefused } from '../security/outbound-fetch.js';
 import { isBinarySchema, type InputValue, type ParsedExecute } from './execute-request.js';
 import type { ProcessDescription } from './types.js';
 import { describeAjvError, validatorFor } from './ajv.js';
@@ -138,7 +139,10 @@ async function resolveOne(label: string, schema: Record<string, unknown>, value:
 async function download(label: string, url: URL, opts: ResolveOptions, mediaType?: string): Promise<{ file: string; size: number; mediaType?: string }> {
   let current = url;
   for (let redirects = 0; redirects < 5; redirects++) {
-    const res = await fetch(current, { redirect: 'manual', signal: opts.signal });
+    // Checked again at connection time, on the address connected to (DNS rebinding).
+    const res = await guardedFetch(current, { redirect: 'manual', signal: opts.signal }, opts.security).catch((err: unknown) => {
+      throw err instanceof OutboundRefused ? invalidInput(label, `href refused: ${err.reason}`) : err;
+    });
     if (res.status >= 300 && res.status < 400 && res.headers.get('location')) {
       current = new URL(res.headers.get('location')!, current);
       const refusal = await outboundRefusal(current.href, opts.security);

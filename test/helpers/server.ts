@@ -17,7 +17,9 @@ export interface TestServer extends RunningServer {
  * Starts the real server on port 0 with a fresh temp data folder (e2e tests talk HTTP to it).
  * `yaml` is merged over the default test config (extra processes, limits, security).
  */
-export async function startTestServer(options: { yaml?: string; processes?: Record<string, unknown>; dir?: string; limits?: Record<string, unknown>; security?: Record<string, unknown>; manager?: 'lowdb' | 'memory' } = {}): Promise<TestServer> {
+export async function startTestServer(options: { yaml?: string; processes?: Record<string, unknown>; dir?: string; limits?: Record<string, unknown>; security?: Record<string, unknown>; manager?: 'lowdb' | 'memory';
+  /** A resolver the server uses instead of real DNS (security tests). */
+  resolve?: (hostname: string) => Promise<string[]> } = {}): Promise<TestServer> {
   const dir = options.dir ?? (await mkdtemp(path.join(os.tmpdir(), 'dallage-test-')));
   const inputRoot = path.join(dir, 'inputs');
   await mkdir(inputRoot, { recursive: true });
@@ -34,6 +36,7 @@ export async function startTestServer(options: { yaml?: string; processes?: Reco
     {},
     'test config',
   );
+  if (options.resolve) config.security.resolve = options.resolve;
   const server = await startServer(config);
   return {
     ...server,
