@@ -11,13 +11,14 @@ import { fromFile, type GeoTIFF, type GeoTIFFImage } from 'geotiff';
 import sharp from 'sharp';
 import { resolveCrs, type Bbox, type CrsInfo, UnknownCrsError } from './crs.js';
 import { readWorldFile, type GeoTransform } from './tfw.js';
+import { checkTiffStructure, TiffStructureError } from './tiff-structure.js';
 
 export type { GeoTransform } from './tfw.js';
 
 /** Why a source raster cannot be used. `code` is stable, the message says what to do. */
 export class RasterSourceError extends Error {
   constructor(
-    readonly code: 'NOT_A_TIFF' | 'TRUNCATED' | 'NO_GEOREFERENCING' | 'UNKNOWN_CRS' | 'UNSUPPORTED_SAMPLE_FORMAT' | 'UNSUPPORTED_FORMAT' | 'UNREADABLE',
+    readonly code: 'NOT_A_TIFF' | 'TRUNCATED' | 'NO_GEOREFERENCING' | 'UNKNOWN_CRS' | 'UNSUPPORTED_SAMPLE_FORMAT' | 'UNSUPPORTED_FORMAT' | 'UNREADABLE' | 'CORRUPT',
     message: string,
   ) {
     super(message);
@@ -196,7 +197,8 @@ function bbox(gt: GeoTransform, width: number, height: number): Bbox {
 /**
  * Opens a source raster and describes it (main thread). Reads only the header, IFDs and block tables.
  * @throws RasterSourceError with code NOT_A_TIFF, TRUNCATED, NO_GEOREFERENCING, UNKNOWN_CRS,
- *   UNSUPPORTED_SAMPLE_FORMAT, UNSUPPORTED_FORMAT (JPEG 2000) or UNREADABLE.
+ *   UNSUPPORTED_SAMPLE_FORMAT, UNSUPPORTED_FORMAT (JPEG 2000), CORRUPT (IFD counts or tables that
+ *   do not fit the file or the image, checked before anything is loaded) or UNREADABLE.
  */
 export async function describeRaster(file: string, options: DescribeOptions = {}): Promise<RasterInfo> {
   let byteSize: number;
@@ -206,6 +208,13 @@ export async function describeRaster(file: string, options: DescribeOptions = {}
     throw new RasterSourceError('UNREADABLE', `cannot read ${file}: ${(err as Error).message}`);
   }
   const { bigTiff } = await checkSignature(file);
+  // Before geotiff.js loads anything: it allocates whatever the counts in the IFDs say.
+  try {
+    await checkTiffStructure(file, byteSize);
+  } catch (err) {
+    if (err instanceof TiffStructureError) throw new RasterSourceError(err.truncated ? 'TRUNCATED' : 'CORRUPT', err.message);
+    throw err;
+  }
   let tiff: GeoTIFF;
   let imageCount: number;
   try {
