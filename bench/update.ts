@@ -24,6 +24,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseConfig } from '../src/config.js';
 import { silentLogger } from '../src/log.js';
 import { parseExecuteRequest } from '../src/process/execute-request.js';
+import { LowdbRecordStore } from '../src/records/stores/lowdb.js';
 import { createRuntime, type Runtime } from '../src/runtime.js';
 import { makeSyntheticMap, SYNTHETIC_SIZES, type SyntheticPart, type SyntheticSizeName } from '../test/fixtures/synthetic-raster.js';
 
@@ -120,7 +121,7 @@ async function main(): Promise<void> {
     security: { input_roots: [rasters], allowed_hosts: [], allow_internal: false },
     logging: { enabled: false },
   }), {}, 'bench:update');
-  const rt = await createRuntime(config, { log: silentLogger, datastoreFile: path.join(work, 'stored-data.json') });
+  const rt = await createRuntime(config, { log: silentLogger, records: new LowdbRecordStore(work) });
   const z = NATIVE_ZOOM[args.size];
   const { width, height } = SYNTHETIC_SIZES[args.size];
   console.log(`=== ${args.size}: ${width}×${height} px, zoom 0–${z}, jpg90, ${args.slab}×${args.slab}-tile slabs, ${args.threads} threads`);

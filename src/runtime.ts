@@ -1,12 +1,14 @@
-import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import type { Config } from './config.js';
-import { Datastore } from './datastore/datastore.js';
 import { createLogger, silentLogger, type Logger } from './log.js';
 import { JobManager } from './manager/manager.js';
 import { createJobStore } from './manager/stores/index.js';
 import type { JobStore } from './manager/store.js';
 import { ProcessRegistry } from './process/registry.js';
+import { RECORD_KINDS } from './records/kinds.js';
+import type { RecordStore } from './records/record-store.js';
+import { Datastore } from './records/stored-data.js';
+import { createRecordStore } from './records/stores/index.js';
 import { FileStorage } from './storage/file.js';
 import type { Storage } from './storage/storage.js';
 import { PiscinaPool, type WorkerPool } from './workers/pool.js';
@@ -18,6 +20,8 @@ export interface Runtime {
   manager: JobManager;
   store: JobStore;
   storage: Storage;
+  /** Every kind of record (stored data…), and their locks. */
+  records: RecordStore;
   datastore: Datastore;
   pool: WorkerPool;
   log: Logger;
@@ -25,28 +29,30 @@ export interface Runtime {
 }
 
 /**
- * @param overrides.datastoreFile where stored data records persist; default: beside the lowdb jobs,
- *   in memory with the memory job store.
+ * @param overrides.records where records (stored data…) persist; default: beside the jobs (in memory
+ *   with the memory job store, in the lowdb folder with lowdb).
  */
-export async function createRuntime(config: Config, overrides: { log?: Logger; store?: JobStore; datastoreFile?: string } = {}): Promise<Runtime> {
+export async function createRuntime(config: Config, overrides: { log?: Logger; store?: JobStore; records?: RecordStore } = {}): Promise<Runtime> {
   const log = overrides.log ?? (config.logging.enabled ? createLogger({}) : silentLogger);
   const registry = await ProcessRegistry.load(config);
   // The input folders exist from the start, so that users know where to drop files for file: hrefs.
   for (const root of config.security.input_roots) await mkdir(root, { recursive: true }).catch(() => {});
-  const store = overrides.store ?? createJobStore(config.manager);
+  const store = overrides.store ?? createJobStore(config.manager, log);
   await store.open();
   const storage = new FileStorage(config.storage.path);
-  const datastore = new Datastore(overrides.datastoreFile ?? (config.manager.name === 'memory' ? undefined : path.join(config.manager.connection, 'stored-data.json')));
-  await datastore.open();
+  const records = overrides.records ?? createRecordStore(config.manager, log);
+  await records.open(RECORD_KINDS);
+  const datastore = new Datastore(records);
   const pool = new PiscinaPool(config.pool);
   const manager = new JobManager({ store, storage, datastore, pool, log, config });
   const recovered = await manager.recover();
   if (recovered) log.warn('jobs interrupted by the previous run were marked failed', { count: recovered });
   return {
-    config, registry, manager, store, storage, datastore, pool, log,
+    config, registry, manager, store, storage, records, datastore, pool, log,
     async close() {
       await manager.close();
       await store.close();
+      await records.close();
       await pool.destroy();
     },
   };

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { invalidInput } from '../../src/errors.js';
-import type { StoredData } from '../../src/datastore/datastore.js';
-import { pyramidTypeInfos } from '../../src/datastore/pyramid-infos.js';
+import type { StoredData } from '../../src/records/stored-data.js';
+import { pyramidTypeInfos } from '../../src/records/pyramid-infos.js';
 import { BBOX_SCHEMA, levelInput, productNameInput } from '../../src/process/input-schemas.js';
 import type { PrepareContext, Process, ProcessContext } from '../../src/process/types.js';
 import { reservePyramid, writePyramid, type PyramidReservation } from '../../src/pyramid/life-cycle.js';
@@ -41,7 +41,7 @@ interface MergePlanned {
 
 async function prepare(raw: Record<string, unknown>, ctx: PrepareContext): Promise<MergePlanned> {
   const ids = raw.stored_data as string[];
-  const reservation = reservePyramid(ctx, raw.name as string, [...new Set(ids)]);
+  const reservation = await reservePyramid(ctx, raw.name as string, [...new Set(ids)]);
   try {
     return { ...(await check(raw, ctx)), reservation };
   } catch (err) {
@@ -160,7 +160,7 @@ const pyramidsToPyramid: Process<MergePlanned> = {
 async function run(c: MergePlanned, ctx: ProcessContext<MergePlanned>): Promise<StoredData> {
   const { inputs, tms, levels } = c;
   // What can change while the job was queued: the inputs are still READY.
-  inputs.forEach((input, i) => requireReadyRecord(ctx.datastore, input.record._id, `stored_data[${i}]`));
+  for (const [i, input] of inputs.entries()) await requireReadyRecord(ctx.datastore, input.record._id, `stored_data[${i}]`);
   const first = inputs[0].descriptor;
   if (inputs.some((i) => !i.descriptor.mask_format)) ctx.warn(`${inputs.filter((i) => !i.descriptor.mask_format).map((i) => `'${i.record.name}'`).join(', ')} ha${inputs.length > 1 ? 've' : 's'} no masks: ${NO_MASK_WARNING}`);
   const withMask = !!first.mask_format;

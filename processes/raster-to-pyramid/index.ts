@@ -4,7 +4,7 @@ import {
   COMPRESSION_INPUT, INTERPOLATION_INPUT, levelInput, productNameInput, slabSizeInput, TMS_INPUT,
 } from '../../src/process/input-schemas.js';
 import type { PrepareContext, Process, ProcessContext } from '../../src/process/types.js';
-import type { StoredData } from '../../src/datastore/datastore.js';
+import type { StoredData } from '../../src/records/stored-data.js';
 import { UnknownCrsError } from '../../src/raster/crs.js';
 import { describeRaster, RasterSourceError, type RasterInfo } from '../../src/raster/geotiff-source.js';
 import type { KernelName } from '../../src/raster/kernels.js';
@@ -12,7 +12,7 @@ import { loadTms, TmsError, type TileMatrixSet } from '../../src/raster/tms.js';
 import type { Compression } from '../../src/rok4/formats.js';
 import { generatePyramid } from './generate.js';
 import { referenceAncestor, refuseInherited, unionLimits } from './update.js';
-import { pyramidTypeInfos } from '../../src/datastore/pyramid-infos.js';
+import { pyramidTypeInfos } from '../../src/records/pyramid-infos.js';
 import { describeStorage } from '../../src/storage/factory.js';
 import { nodataValues } from '../../src/rok4/descriptor.js';
 import { parseFormat } from '../../src/rok4/formats.js';
@@ -110,7 +110,7 @@ async function describeAll(options: Options): Promise<RasterInfo[]> {
 /** Every check that needs no work (400s naming the input), with the name and the ancestor reserved. */
 async function prepare(inputs: Record<string, unknown>, ctx: PrepareContext): Promise<RasterPlan> {
   const name = inputs.name as string;
-  const reservation = reservePyramid(ctx, name, inputs.stored_data !== undefined ? [inputs.stored_data as string] : []);
+  const reservation = await reservePyramid(ctx, name, inputs.stored_data !== undefined ? [inputs.stored_data as string] : []);
   try {
     return { ...(await check(inputs, ctx)), reservation };
   } catch (err) {
@@ -269,7 +269,7 @@ async function run(checked: RasterPlan, ctx: ProcessContext<RasterPlan>): Promis
   const { options, infos, tms, plan, spec, ancestor } = checked;
   // The only thing that can change while the job was queued: the ancestor is still READY (it cannot be
   // deleted while reserved, but it could have been before a manager reserved it).
-  if (ancestor) requireReadyRecord(ctx.datastore, ancestor.record._id, 'stored_data');
+  if (ancestor) await requireReadyRecord(ctx.datastore, ancestor.record._id, 'stored_data');
   return writePyramid(ctx, checked.reservation, 'pyramid generation failed', async (location) => {
     ctx.progress(0, `${plan.totalSlabs} slabs planned on ${plan.levels.length} levels`);
     const ancestorList = ancestor ? await readPyramidList(ctx.storage, ancestor) : undefined;

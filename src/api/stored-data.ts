@@ -1,5 +1,5 @@
 import type { Runtime } from '../runtime.js';
-import type { StoredData } from '../datastore/datastore.js';
+import type { StoredData } from '../records/stored-data.js';
 import { ApiError } from '../errors.js';
 import { PYRAMID_TYPE } from '../datastore/pyramid-infos.js';
 import { deletePyramidFiles, locationOfRecord } from '../pyramid/location.js';
@@ -22,30 +22,31 @@ function withLinks(s: StoredData, baseUrl: string): Record<string, unknown> {
 /** GET /stored_data?type=&status=&name= */
 const list: Handler = async (req, rt) => {
   const format = negotiate(req);
-  const items = rt.datastore.list({ type: single(req.query.type), status: single(req.query.status), name: single(req.query.name) });
+  const items = await rt.datastore.list({ type: single(req.query.type), status: single(req.query.status), name: single(req.query.name) });
   return respond(req, format, 'stored_data', { stored_data: items.map((s) => withLinks(s, req.baseUrl)), links: selfLinks(req, '/stored_data', format, 'stored data') });
 };
 
 const get: Handler = async (req, rt) => {
   const format = negotiate(req);
-  const s = rt.datastore.get(req.params.id);
+  const s = await rt.datastore.get(req.params.id);
   if (!s) throw new ApiError('not-found', `no stored data with id '${req.params.id}'`);
   return respond(req, format, 'stored_data_item', withLinks(s, req.baseUrl));
 };
 
 const dependencies: Handler = async (req, rt) => {
   const format = negotiate(req);
-  if (!rt.datastore.get(req.params.id)) throw new ApiError('not-found', `no stored data with id '${req.params.id}'`);
-  return respond(req, format, 'dependencies', rt.datastore.dependencies(req.params.id));
+  if (!(await rt.datastore.get(req.params.id))) throw new ApiError('not-found', `no stored data with id '${req.params.id}'`);
+  return respond(req, format, 'dependencies', await rt.datastore.dependencies(req.params.id));
 };
 
 /** DELETE /stored_data/{id}: removes its files; 409 while used by another stored data or a job. */
 const remove: Handler = async (req, rt) => {
-  const s = rt.datastore.get(req.params.id);
+  const s = await rt.datastore.get(req.params.id);
   if (!s || s.status === 'DELETED') throw new ApiError('not-found', `no stored data with id '${req.params.id}'`);
-  const blocker = rt.datastore.deletionBlocker(s._id);
+  const blocker = await rt.datastore.deletionBlocker(s._id);
   if (blocker) throw new ApiError('conflict', `cannot delete: ${blocker}`);
-  const release = rt.datastore.lockForWrite(s._id);
+  // Locking refuses (409) when a job took the record between the check above and now.
+  const release = await rt.datastore.lockForWrite(s._id);
   try {
     // Only the record's own files: a pyramid's folder (or its three entries at the storage root, for one
     // written before pyramids had folders).

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ApiError, toProblem, type Problem } from '../errors.js';
 import type { Config } from '../config.js';
-import type { Datastore } from '../datastore/datastore.js';
+import type { Datastore } from '../records/stored-data.js';
 import type { Logger } from '../log.js';
 import type { ParsedExecute } from '../process/execute-request.js';
 import { checkHrefs, resolveInputs } from '../process/inputs.js';
@@ -336,14 +336,17 @@ export class JobManager {
     const live = this.live.get(id);
     if (live) {
       const stored = await this.deps.store.get(id);
-      return stored && stored.status === 'running' ? { ...stored, ...live.record, results: stored.results } : stored;
+      // Live progress only while running: a job whose end is being written stays as stored until
+      // the write succeeded (the store changes after the write; a client never sees an end that a
+      // full disk would undo).
+      return stored && stored.status === 'running' && live.record.status === 'running' ? { ...stored, ...live.record, results: stored.results } : stored;
     }
     return this.deps.store.get(id);
   }
 
   async list(filter: JobFilter, offset: number, limit: number): Promise<JobPage> {
     const page = await this.deps.store.list(filter, offset, limit);
-    return { more: page.more, jobs: page.jobs.map((j) => (this.live.has(j.jobID) && j.status === 'running' ? { ...j, ...this.live.get(j.jobID)!.record } : j)) };
+    return { more: page.more, jobs: page.jobs.map((j) => (this.live.get(j.jobID)?.record.status === 'running' && j.status === 'running' ? { ...j, ...this.live.get(j.jobID)!.record } : j)) };
   }
 
   /**

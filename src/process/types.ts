@@ -67,7 +67,7 @@ export interface ProcessContext<Plan = unknown> {
   warn(message: string): void;
   storage: Storage;
   /** Stored data records (pyramids, COG catalogs) with their dependencies. */
-  datastore: import('../datastore/datastore.js').Datastore;
+  datastore: import('../records/stored-data.js').Datastore;
   pool: WorkerPool;
   log: Logger;
   /** The plugin's options from config.yml. */

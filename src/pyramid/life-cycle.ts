@@ -7,8 +7,8 @@
  * 3. when the job ends, however (`release`): the reservation is released.
  */
 import { ApiError, invalidInput } from '../errors.js';
-import type { Datastore, StoredData } from '../datastore/datastore.js';
-import { PYRAMID_TYPE } from '../datastore/pyramid-infos.js';
+import type { Datastore, StoredData } from '../records/stored-data.js';
+import { PYRAMID_TYPE } from '../records/pyramid-infos.js';
 import type { Rok4PyramidWriter } from '../rok4/writer.js';
 import type { Storage } from '../storage/storage.js';
 import { deletePyramidFiles, descriptorKey, newPyramidLocation, type PyramidLocation } from './location.js';
@@ -26,10 +26,10 @@ export interface PyramidReservation {
  * Reserves the name of a new pyramid (a 400 naming `input` when a stored data or a submitted job has it)
  * and the stored data the run will read (their deletion is refused with 409 until release).
  */
-export function reservePyramid(ctx: { datastore: Datastore }, name: string, reads: string[], input = 'name'): PyramidReservation {
-  const releaseName = ctx.datastore.reserveName(name);
+export async function reservePyramid(ctx: { datastore: Datastore }, name: string, reads: string[], input = 'name'): Promise<PyramidReservation> {
+  const releaseName = await ctx.datastore.reserveName(name);
   if (!releaseName) throw invalidInput(input, `a stored data named '${name}' already exists (or is being written by another job)`);
-  const releaseReads = ctx.datastore.lockForRead(reads);
+  const releaseReads = await ctx.datastore.lockForRead(reads);
   return {
     location: newPyramidLocation(name),
     reads,

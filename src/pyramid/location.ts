@@ -7,7 +7,7 @@
  * or the server's (`jobs/`, `outputs/`) — a pyramid named `SAME.json` lives in `pyramids/SAME.json/`, not
  * over the descriptor of `SAME` — and removing a pyramid is removing its folder.
  */
-import type { StoredData } from '../datastore/datastore.js';
+import type { StoredData } from '../records/stored-data.js';
 import type { Storage } from '../storage/storage.js';
 
 export interface PyramidLocation {

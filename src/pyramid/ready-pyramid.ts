@@ -1,7 +1,7 @@
 /** Loading a READY pyramid a process reads (an ancestor to update, an input of a merge, a layer to publish). */
 import { invalidInput } from '../errors.js';
-import type { Datastore, StoredData } from '../datastore/datastore.js';
-import { PYRAMID_TYPE } from '../datastore/pyramid-infos.js';
+import type { Datastore, StoredData } from '../records/stored-data.js';
+import { PYRAMID_TYPE } from '../records/pyramid-infos.js';
 import { parseDescriptor, type PyramidDescriptor } from '../rok4/descriptor.js';
 import { SlabList } from '../rok4/list.js';
 import type { Storage } from '../storage/storage.js';
@@ -14,8 +14,8 @@ export interface ReadyPyramid {
 }
 
 /** The record of a READY pyramid, or a 400 naming `input` (missing, another type, not READY). */
-export function requireReadyRecord(datastore: Datastore, id: string, input: string): StoredData {
-  const record = datastore.get(id);
+export async function requireReadyRecord(datastore: Datastore, id: string, input: string): Promise<StoredData> {
+  const record = await datastore.get(id);
   if (!record || record.status === 'DELETED') throw invalidInput(input, `no stored data with id '${id}'`);
   if (record.type !== PYRAMID_TYPE) throw invalidInput(input, `'${record.name}' is a ${record.type}, not a ${PYRAMID_TYPE}`);
   if (record.status !== 'READY') throw invalidInput(input, `'${record.name}' is ${record.status}, not READY`);
@@ -24,7 +24,7 @@ export function requireReadyRecord(datastore: Datastore, id: string, input: stri
 
 /** A READY pyramid with its descriptor, or a 400 naming `input`. */
 export async function loadReadyPyramid(datastore: Datastore, storage: Storage, id: string, input: string): Promise<ReadyPyramid> {
-  const record = requireReadyRecord(datastore, id, input);
+  const record = await requireReadyRecord(datastore, id, input);
   try {
     const location = locationOfRecord(record);
     const descriptor = parseDescriptor((await storage.read(descriptorKey(location))).toString('utf8'));

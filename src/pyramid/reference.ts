@@ -4,8 +4,8 @@
  * never to a reference (no chains). The stored data owning the originals are collected, so the new
  * record can `use` them (they then cannot be deleted).
  */
-import type { Datastore } from '../datastore/datastore.js';
-import { PYRAMID_TYPE } from '../datastore/pyramid-infos.js';
+import type { Datastore } from '../records/stored-data.js';
+import { PYRAMID_TYPE } from '../records/pyramid-infos.js';
 import type { ListEntry, SlabList } from '../rok4/list.js';
 import type { ListedSlab } from '../rok4/list-path.js';
 import type { Rok4PyramidWriter } from '../rok4/writer.js';
@@ -32,15 +32,15 @@ export class OriginalReferences {
     if (root === undefined) throw new Error(`slab ${entry.path} of '${sourceName}' has an unknown root index ${entry.rootIndex}`);
     if (!root.startsWith(this.storageRoot + '/')) throw new Error(`slab ${entry.path} of '${sourceName}' lives outside this storage (${root})`);
     const tree = root.slice(this.storageRoot.length + 1);
-    const owner = this.ownerOf(tree);
+    const owner = await this.ownerOf(tree);
     if (owner) this.owners.add(owner);
     await this.writer.linkSlab(slab.level, slab.col, slab.row, slab.kind, this.writer.addRoot(root), `${tree}/${entry.path}`);
   }
 
-  private ownerOf(tree: string): string | undefined {
+  private async ownerOf(tree: string): Promise<string | undefined> {
     if (!this.ownerByTree) {
       this.ownerByTree = new Map();
-      for (const r of this.datastore.list({ type: PYRAMID_TYPE })) {
+      for (const r of await this.datastore.list({ type: PYRAMID_TYPE })) {
         if (r.status === 'DELETED' || r.status === 'FAILED') continue;
         try {
           this.ownerByTree.set(treePrefix(locationOfRecord(r)), r._id);

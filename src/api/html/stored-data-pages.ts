@@ -1,5 +1,5 @@
 import type { ApiRequest } from '../request.js';
-import type { StoredData } from '../../datastore/datastore.js';
+import type { StoredData } from '../../records/stored-data.js';
 import { escapeHtml, layout } from './layout.js';
 import { generic, humanBytes, linksSection, shortDate, type Link } from './generic.js';
 

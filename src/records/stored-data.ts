@@ -1,0 +1,170 @@
+import { randomUUID } from 'node:crypto';
+import { ApiError } from '../errors.js';
+import type { Collection, RecordKind, RecordLocks, RecordStore, Release } from './record-store.js';
+
+export type StoredDataStatus = 'GENERATING' | 'READY' | 'FAILED' | 'DELETED';
+
+const STATUSES = new Set<string>(['GENERATING', 'READY', 'FAILED', 'DELETED']);
+
+/** A product kept by the server (a pyramid, a COG catalog), in the shape of the Entrepôt's stored data. */
+export interface StoredData {
+  _id: string;
+  name: string;
+  type: string;
+  status: StoredDataStatus;
+  created: string;
+  updated: string;
+  /** Ids of the stored data this one references (rok4.md §7: they must not be deleted). */
+  use: string[];
+  /** The job that produced it. */
+  jobId?: string;
+  /** Bytes on storage (own objects, references excluded). */
+  size?: number;
+  /** Type-specific facts (tms, format, levels, bbox…). */
+  type_infos: Record<string, unknown>;
+  /** Where it lives: storage key of its main object (a pyramid descriptor). */
+  storage: { type: string; key: string; href?: string };
+  message?: string;
+}
+
+/** The stored data kind: what its pages and dependency checks need of a record. */
+export const STORED_DATA: RecordKind<StoredData> = {
+  name: 'stored_data',
+  file: 'stored-data.json',
+  idField: '_id',
+  required: { _id: 'string', name: 'string', type: 'string', status: 'string', created: 'string', updated: 'string', use: 'array',
+    type_infos: 'object', storage: 'object' },
+  check: (r) => (typeof r.status === 'string' && !STATUSES.has(r.status) ? [`unknown status '${r.status}'`] : []),
+};
+
+export interface StoredDataFilter {
+  type?: string;
+  status?: string;
+  name?: string;
+}
+
+export type NewStoredData = Omit<StoredData, '_id' | 'created' | 'updated' | 'use' | 'status' | 'type_infos' | 'storage'> & Partial<StoredData>;
+
+/** Live: neither deleted nor failed (what `used_by` counts). */
+const live = (s: StoredData) => s.status !== 'DELETED' && s.status !== 'FAILED';
+
+/**
+ * Stored data records with their dependencies (DESIGN §2, §7), over any {@link RecordStore}. A record
+ * that another one `use`s, or that a running job reads or writes, cannot be deleted (409).
+ */
+export class Datastore {
+  private readonly records: Collection<StoredData>;
+  private readonly locks: RecordLocks;
+
+  constructor(store: RecordStore) {
+    this.records = store.collection(STORED_DATA);
+    this.locks = store.locks;
+  }
+
+  async create(fields: NewStoredData): Promise<StoredData> {
+    const now = new Date().toISOString();
+    return this.records.create({
+      _id: randomUUID(),
+      status: 'GENERATING',
+      use: [],
+      type_infos: {},
+      storage: { type: 'FILE', key: '' },
+      ...fields,
+      created: now,
+      updated: now,
+    });
+  }
+
+  /**
+   * Creates the record of a product a job is about to write, locked for writing before it can be
+   * seen: a DELETE the moment it appears gets a 409, and cannot remove what the job then writes.
+   */
+  async createForWrite(fields: NewStoredData): Promise<{ record: StoredData; release: Release }> {
+    const id = fields._id ?? randomUUID();
+    const release = await this.lockForWrite(id);
+    try {
+      return { record: await this.create({ ...fields, _id: id }), release };
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  get(id: string): Promise<StoredData | undefined> {
+    return this.records.get(id);
+  }
+
+  /** The record or a 404 naming it. */
+  async require(id: string, label = 'stored data'): Promise<StoredData> {
+    const r = await this.get(id);
+    if (!r || r.status === 'DELETED') throw new ApiError('not-found', `${label} '${id}' does not exist`);
+    return r;
+  }
+
+  findByName(name: string, type?: string): Promise<StoredData | undefined> {
+    return this.records.find((s) => s.name === name && s.status !== 'DELETED' && (!type || s.type === type));
+  }
+
+  /**
+   * Reserves `name` for a product a job will write, from its submission until the returned release
+   * is called (its record then exists, or the run never wrote it). Undefined when a live record has
+   * the name or another job reserved it: two submissions never both get it.
+   */
+  async reserveName(name: string): Promise<Release | undefined> {
+    const release = await this.locks.reserve(STORED_DATA.name, name);
+    if (!release) return undefined;
+    if (await this.findByName(name)) {
+      release();
+      return undefined;
+    }
+    return release;
+  }
+
+  async list(filter: StoredDataFilter = {}): Promise<StoredData[]> {
+    const { items } = await this.records.list({
+      where: (s) => (!filter.type || s.type === filter.type) && (!filter.status || s.status === filter.status) && (!filter.name || s.name.includes(filter.name)),
+    });
+    return items;
+  }
+
+  /** Merges `patch`; throws when the record does not exist. */
+  async update(id: string, patch: Partial<StoredData>): Promise<StoredData> {
+    const r = await this.records.update(id, { ...patch, updated: new Date().toISOString() });
+    if (!r) throw new Error(`no stored data ${id}`);
+    return r;
+  }
+
+  /** `use`: what it references; `used_by`: live records that reference it. */
+  async dependencies(id: string): Promise<{ use: Array<{ _id: string; name: string }>; used_by: Array<{ _id: string; name: string }> }> {
+    const r = await this.require(id);
+    const named = (x: StoredData) => ({ _id: x._id, name: x.name });
+    const used = await this.records.list({ where: (s) => r.use.includes(s._id) });
+    const users = await this.records.list({ where: (s) => live(s) && s.use.includes(id) });
+    return {
+      use: r.use.map((u) => used.items.find((s) => s._id === u)).filter((s): s is StoredData => !!s).map(named),
+      used_by: users.items.map(named),
+    };
+  }
+
+  /** Why a record cannot be deleted now, or undefined. */
+  async deletionBlocker(id: string): Promise<string | undefined> {
+    const users = (await this.dependencies(id)).used_by;
+    if (users.length) return `stored data '${id}' is used by ${users.map((u) => `'${u.name}' (${u._id})`).join(', ')}`;
+    const lock = await this.locks.holders(id);
+    if (lock.writer) return `stored data '${id}' is being written by a job`;
+    if (lock.readers > 0) return `stored data '${id}' is read by ${lock.readers} submitted job(s) until they end`;
+    return undefined;
+  }
+
+  /** Marks records as read by a job (from its submission) until the returned release function is called. */
+  lockForRead(ids: string[]): Promise<Release> {
+    return this.locks.read(ids);
+  }
+
+  /** An exclusive write lock; a 409 naming the holder when a job reads or writes the record. */
+  async lockForWrite(id: string): Promise<Release> {
+    const release = await this.locks.write(id);
+    if (release) return release;
+    throw new ApiError('conflict', (await this.deletionBlocker(id).catch(() => undefined)) ?? `stored data '${id}' is in use by a job`);
+  }
+}

@@ -1,0 +1,15 @@
+import type { Config } from '../../config.js';
+import type { Logger } from '../../log.js';
+import type { RecordStore } from '../record-store.js';
+import { LowdbRecordStore } from './lowdb.js';
+import { MemoryRecordStore } from './memory.js';
+
+/** The record store that goes with the job store named by `manager.name`: records live beside the jobs. */
+export function createRecordStore(manager: Config['manager'], log?: Logger): RecordStore {
+  switch (manager.name) {
+    case 'memory':
+      return new MemoryRecordStore();
+    case 'lowdb':
+      return new LowdbRecordStore(manager.connection, log);
+  }
+}
