@@ -59,6 +59,16 @@ const CALLBACK_INTERVAL_MS = 1000;
  * `max_running_jobs`, real progress, dismiss through AbortSignal, results in storage, subscriber
  * callbacks, and crash recovery. Persistence is the JobStore's business.
  */
+/**
+ * A running job as stored, with the progress it made since the last persist. Only progress fields:
+ * its end (status, results) shows once the store wrote it, so a client never sees an end that a failed
+ * write (a full disk) would undo.
+ */
+function withLiveProgress(stored: JobRecord, live: JobRecord): JobRecord {
+  const { progress, message, updated, warnings } = live;
+  return { ...stored, progress, message, updated, ...(warnings ? { warnings } : {}) };
+}
+
 export class JobManager {
   private readonly live = new Map<string, LiveJob>();
   private readonly queue: QueuedJob[] = [];
@@ -336,17 +346,14 @@ export class JobManager {
     const live = this.live.get(id);
     if (live) {
       const stored = await this.deps.store.get(id);
-      // Live progress only while running: a job whose end is being written stays as stored until
-      // the write succeeded (the store changes after the write; a client never sees an end that a
-      // full disk would undo).
-      return stored && stored.status === 'running' && live.record.status === 'running' ? { ...stored, ...live.record, results: stored.results } : stored;
+      return stored && stored.status === 'running' ? withLiveProgress(stored, live.record) : stored;
     }
     return this.deps.store.get(id);
   }
 
   async list(filter: JobFilter, offset: number, limit: number): Promise<JobPage> {
     const page = await this.deps.store.list(filter, offset, limit);
-    return { more: page.more, jobs: page.jobs.map((j) => (this.live.get(j.jobID)?.record.status === 'running' && j.status === 'running' ? { ...j, ...this.live.get(j.jobID)!.record } : j)) };
+    return { more: page.more, jobs: page.jobs.map((j) => (this.live.has(j.jobID) && j.status === 'running' ? withLiveProgress(j, this.live.get(j.jobID)!.record) : j)) };
   }
 
   /**
