@@ -20,7 +20,6 @@ export const ERROR_TABLE = {
   'conflict': { status: 409, type: `${HTTP}409`, title: 'Conflict' },
   'payload-too-large': { status: 413, type: `${HTTP}413`, title: 'Payload too large' },
   'unsupported-media-type': { status: 415, type: `${HTTP}415`, title: 'Unsupported media type' },
-  'insufficient-storage': { status: 507, type: `https://www.rfc-editor.org/rfc/rfc4918.html#section-11.5`, title: 'Insufficient storage' },
   'job-failed': { status: 500, type: `${OGC}job-failed`, title: 'Job failed' },
   'job-dismissed': { status: 410, type: `${OGC}job-dismissed`, title: 'Job dismissed' },
   'unavailable': { status: 503, type: `${HTTP}503`, title: 'Service unavailable' },

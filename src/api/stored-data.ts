@@ -1,7 +1,7 @@
 import type { Runtime } from '../runtime.js';
 import type { StoredData } from '../records/stored-data.js';
 import { ApiError } from '../errors.js';
-import { PYRAMID_TYPE } from '../datastore/pyramid-infos.js';
+import { PYRAMID_TYPE } from '../records/pyramid-infos.js';
 import { deletePyramidFiles, locationOfRecord } from '../pyramid/location.js';
 import { respond } from './landing.js';
 import { negotiate, selfLinks, single, type ApiRequest, type ApiResponse } from './request.js';
