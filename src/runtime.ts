@@ -2,9 +2,11 @@ import { mkdir } from 'node:fs/promises';
 import type { Config } from './config.js';
 import { createLogger, silentLogger, type Logger } from './log.js';
 import { JobManager } from './manager/manager.js';
+import { removeOrphanExecFolders } from './manager/exec-folders.js';
 import { createJobStore } from './manager/stores/index.js';
 import type { JobStore } from './manager/store.js';
 import { ProcessRegistry } from './process/registry.js';
+import { recoverInterruptedProducts } from './pyramid/recovery.js';
 import { RECORD_KINDS } from './records/kinds.js';
 import type { RecordStore } from './records/record-store.js';
 import { Datastore } from './records/stored-data.js';
@@ -47,6 +49,9 @@ export async function createRuntime(config: Config, overrides: { log?: Logger; s
   const manager = new JobManager({ store, storage, datastore, pool, log, config });
   const recovered = await manager.recover();
   if (recovered) log.warn('jobs interrupted by the previous run were marked failed', { count: recovered });
+  await recoverInterruptedProducts(datastore, storage, log);
+  const folders = await removeOrphanExecFolders();
+  if (folders) log.warn('temp folders of interrupted executions removed', { count: folders });
   return {
     config, registry, manager, store, storage, records, datastore, pool, log,
     async close() {

@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { ApiError, toProblem, type Problem } from '../errors.js';
 import type { Config } from '../config.js';
 import type { Datastore } from '../records/stored-data.js';
@@ -14,6 +12,7 @@ import { outboundRefusal } from '../security/hosts.js';
 import { guardedFetch } from '../security/outbound-fetch.js';
 import type { Storage } from '../storage/storage.js';
 import type { WorkerPool } from '../workers/pool.js';
+import { execFolderPrefix } from './exec-folders.js';
 import { FINISHED, type JobRecord, type JobStatus, type ResultEntry } from './job.js';
 import { normalizeOutput, type OutputData } from './outputs.js';
 import { buildResultsResponse } from './results-response.js';
@@ -111,7 +110,7 @@ export class JobManager {
    * precheck, so that what can be known before any work is answered with a 400 (DESIGN §8).
    */
   async prepare(process: RegisteredProcess, parsed: ParsedExecute, signal?: AbortSignal): Promise<Prepared> {
-    const tmpDir = await fs.mkdtemp(path.join(os.tmpdir(), 'dallage-exec-'));
+    const tmpDir = await fs.mkdtemp(execFolderPrefix());
     try {
       const inputs = await resolveInputs(process.description, parsed, {
         security: this.deps.config.security,

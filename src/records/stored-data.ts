@@ -156,6 +156,11 @@ export class Datastore {
     return undefined;
   }
 
+  /** Records left GENERATING (a crash stopped the job that wrote them): what start-up recovery looks at. */
+  async generating(): Promise<StoredData[]> {
+    return (await this.records.list({ where: (s) => s.status === 'GENERATING' })).items;
+  }
+
   /** Marks records as read by a job (from its submission) until the returned release function is called. */
   lockForRead(ids: string[]): Promise<Release> {
     return this.locks.read(ids);
