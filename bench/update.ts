@@ -23,7 +23,6 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseConfig } from '../src/config.js';
 import { silentLogger } from '../src/log.js';
-import { parseExecuteRequest } from '../src/process/execute-request.js';
 import { LowdbRecordStore } from '../src/records/stores/lowdb.js';
 import { createRuntime, type Runtime } from '../src/runtime.js';
 import { makeSyntheticMap, SYNTHETIC_SIZES, type SyntheticPart, type SyntheticSizeName } from '../test/fixtures/synthetic-raster.js';
@@ -86,10 +85,9 @@ async function timed(rt: Runtime, label: string, processId: string, inputs: Reco
   const proc = rt.registry.get(processId);
   if (!proc) throw new Error(`no process ${processId}`);
   const t0 = performance.now();
-  const parsed = parseExecuteRequest(proc.description, { inputs, response: 'document' });
-  await rt.manager.precheck(proc, parsed);
-  const prepared = await rt.manager.prepare(proc, parsed);
-  const job = await rt.manager.submit(proc, parsed, prepared);
+  const execution = await rt.manager.execute(proc, { inputs, response: 'document' }, { prefer: 'respond-async' });
+  if (execution.mode !== 'async') throw new Error(`${processId} did not run as a job`);
+  const { job } = execution;
   let status = await rt.manager.get(job.jobID);
   while (status && (status.status === 'accepted' || status.status === 'running')) {
     await new Promise((r) => setTimeout(r, 50));

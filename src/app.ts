@@ -1,6 +1,6 @@
 import express, { type Request, type Response, type NextFunction } from 'express';
 import type { Runtime } from './runtime.js';
-import { ApiError, toProblem } from './errors.js';
+import { ApiError, logServerError, toProblem } from './errors.js';
 import type { ApiRequest, ApiResponse } from './api/request.js';
 import { conformance, landingPage } from './api/landing.js';
 import { describeProcess, executeProcess, listProcesses } from './api/processes.js';
@@ -65,9 +65,13 @@ function send(res: Response, r: ApiResponse): void {
   }
 }
 
-/** Execute errors go out as application/json (the ETS rejects problem+json there, §3.4); others as problem+json. */
-function sendProblem(res: Response, req: Request, err: unknown): void {
+/**
+ * Execute errors go out as application/json (the ETS rejects problem+json there, §3.4); others as problem+json.
+ * Every 5xx is logged as an error with its stack and the `errorId` the client sees (no internal text in the answer).
+ */
+function sendProblem(res: Response, req: Request, err: unknown, rt: Runtime): void {
   const problem = toProblem(err, req.originalUrl);
+  logServerError(rt.log, 'request failed', problem, err, { method: req.method, path: req.path });
   const isExecute = req.method === 'POST' && /\/execution\/?$/.test(req.path);
   res.status(problem.status).setHeader('Content-Type', isExecute ? 'application/json' : 'application/problem+json');
   // A Buffer, as in send(): a string would get "; charset=utf-8" appended, and the ETS wants
@@ -149,13 +153,13 @@ export function createApp(rt: Runtime): express.Express {
       else if (e?.type === 'entity.parse.failed') mapped = new ApiError('invalid-body', `the request body is not valid JSON: ${e.message}`);
       else if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') mapped = new ApiError('unsupported-media-type', e.message ?? 'unsupported encoding');
       else if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) mapped = new ApiError('invalid-body', e.message ?? 'bad request');
-      else rt.log.error('unhandled error', { path: req.path, error: err instanceof Error ? err.stack : String(err) });
     }
     if (res.headersSent) {
+      logServerError(rt.log, 'request failed after its answer started', toProblem(mapped, req.originalUrl), mapped, { method: req.method, path: req.path });
       res.end();
       return;
     }
-    sendProblem(res, req, mapped);
+    sendProblem(res, req, mapped, rt);
   });
   return app;
 }

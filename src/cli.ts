@@ -11,7 +11,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ApiError, toProblem, type Problem } from './errors.js';
 import { ConfigError, loadConfig, parseConfig, type Config } from './config.js';
-import { parseExecuteRequest, isBinarySchema } from './process/execute-request.js';
+import { isBinarySchema } from './process/execute-request.js';
 import { builtinNames } from './process/registry.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import { silentLogger } from './log.js';
@@ -202,10 +202,9 @@ export async function execute(args: ExecuteArgs): Promise<number> {
     if (!proc) throw new ApiError('no-such-process', `no process '${args.process}' (known: ${runtime.registry.all().map((p) => p.description.id).join(', ')})`);
     const { body, roots } = buildRequest(args, proc.description);
     config.security.input_roots = [...config.security.input_roots, ...roots];
-    const parsed = parseExecuteRequest(proc.description, body);
-    await runtime.manager.precheck(proc, parsed);
-    const prepared = await runtime.manager.prepare(proc, parsed);
-    const job = await runtime.manager.submit(proc, parsed, prepared);
+    const execution = await runtime.manager.execute(proc, body, { prefer: 'respond-async' });
+    if (execution.mode !== 'async') throw new Error(`process '${args.process}' cannot run as a job`);
+    const { job } = execution;
     const manager = runtime.manager;
     let interrupted = false;
     const onSignal = () => {

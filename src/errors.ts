@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+
 /**
  * The one error table of the API (ogcapi-processes.md §2, §3.4). Every problem the server reports
  * is an `ApiError` of one of these kinds, rendered as RFC 7807 members with the OGC exception type
@@ -62,12 +64,37 @@ export class ApiError extends Error {
   }
 }
 
-/** Any thrown value as a problem document; unknown errors become 500 without leaking internals. */
-export function toProblem(err: unknown, instance?: string): Problem {
+/**
+ * Any thrown value as a problem document. Unknown errors become a 500 that says nothing of their
+ * text (it may hold paths, addresses or library internals) but carries an `errorId`: log the error
+ * with the same id (see {@link logServerError}) so that an operator finds it from the client's answer.
+ * A full disk (ENOSPC, EDQUOT) is a 507 saying so.
+ */
+export function toProblem(err: unknown, instance?: string, errorId: string = randomUUID()): Problem {
   if (err instanceof ApiError) return err.toProblem(instance);
+  if (isNoSpace(err)) {
+    return new ApiError('insufficient-storage', 'the server has no storage space left to complete this request; try again later').toProblem(instance);
+  }
   const row = ERROR_TABLE.internal;
-  const message = err instanceof Error ? err.message : String(err);
-  return { type: row.type, title: row.title, status: row.status, detail: message || 'internal error', ...(instance ? { instance } : {}) };
+  const detail = `the server met an internal error; quote ${errorId} to its operator`;
+  return { type: row.type, title: row.title, status: row.status, detail, ...(instance ? { instance } : {}), errorId };
+}
+
+/** True for "no space left on device" and "disk quota exceeded" errors of the file system. */
+export function isNoSpace(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/**
+ * Logs a problem of status ≥ 500 as an error with the stack of its cause and the problem's
+ * `errorId` (every 5xx the server answers or records is logged once, here).
+ */
+export function logServerError(log: { error(msg: string, fields?: Record<string, unknown>): void }, msg: string, problem: Problem, err: unknown, fields: Record<string, unknown> = {}): void {
+  if (problem.status < 500) return;
+  const stack = err instanceof Error ? err.stack ?? err.message : String(err);
+  const cause = err instanceof Error && err.cause !== undefined ? { cause: err.cause instanceof Error ? err.cause.stack ?? err.cause.message : String(err.cause) } : {};
+  log.error(msg, { ...fields, status: problem.status, ...(problem.errorId ? { errorId: problem.errorId } : {}), error: stack, ...cause });
 }
 
 /** Shorthand for a 400 naming an input. */

@@ -3,6 +3,7 @@ import type { Config } from './config.js';
 import { createLogger, silentLogger, type Logger } from './log.js';
 import { JobManager } from './manager/manager.js';
 import { removeOrphanExecFolders } from './manager/exec-folders.js';
+import { jobLinks } from './api/job-links.js';
 import { createJobStore } from './manager/stores/index.js';
 import type { JobStore } from './manager/store.js';
 import { ProcessRegistry } from './process/registry.js';
@@ -33,8 +34,13 @@ export interface Runtime {
 /**
  * @param overrides.records where records (stored data…) persist; default: beside the jobs (in memory
  *   with the memory job store, in the lowdb folder with lowdb).
+ * @param overrides.baseUrl the public base URL of links the manager sends (callbacks), read at each
+ *   use; default: `server.url`.
  */
-export async function createRuntime(config: Config, overrides: { log?: Logger; store?: JobStore; records?: RecordStore } = {}): Promise<Runtime> {
+export async function createRuntime(
+  config: Config,
+  overrides: { log?: Logger; store?: JobStore; records?: RecordStore; baseUrl?: () => string } = {},
+): Promise<Runtime> {
   const log = overrides.log ?? (config.logging.enabled ? createLogger({}) : silentLogger);
   const registry = await ProcessRegistry.load(config);
   // The input folders exist from the start, so that users know where to drop files for file: hrefs.
@@ -46,7 +52,8 @@ export async function createRuntime(config: Config, overrides: { log?: Logger; s
   await records.open(RECORD_KINDS);
   const datastore = new Datastore(records);
   const pool = new PiscinaPool(config.pool);
-  const manager = new JobManager({ store, storage, datastore, pool, log, config });
+  const baseUrl = overrides.baseUrl ?? (() => config.server.url);
+  const manager = new JobManager({ store, storage, datastore, pool, log, config, links: jobLinks(() => baseUrl().replace(/\/+$/, '')) });
   const recovered = await manager.recover();
   if (recovered) log.warn('jobs interrupted by the previous run were marked failed', { count: recovered });
   await recoverInterruptedProducts(datastore, storage, log);

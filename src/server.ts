@@ -16,7 +16,8 @@ export interface RunningServer {
 
 /** Builds the runtime and listens (port 0 = any free port, as the e2e tests use). */
 export async function startServer(config: Config): Promise<RunningServer> {
-  const runtime = await createRuntime(config);
+  let url = '';
+  const runtime = await createRuntime(config, { baseUrl: () => config.server.url || url });
   const app = createApp(runtime);
   const http = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.server.port, config.server.host, () => resolve(s));
@@ -25,10 +26,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   http.keepAliveTimeout = 65_000;
   const port = (http.address() as AddressInfo).port;
   const host = config.server.host === '0.0.0.0' || config.server.host === '::' ? 'localhost' : config.server.host;
-  const url = `http://${host}:${port}`;
-  runtime.manager.resultLink = (jobId, outputId) => `${config.server.url || url}/jobs/${jobId}/results/${outputId}`;
-  const { statusDocument } = await import('./api/status.js');
-  runtime.manager.statusDocument = (job) => statusDocument(job, config.server.url || url);
+  url = `http://${host}:${port}`;
   return {
     url,
     port,

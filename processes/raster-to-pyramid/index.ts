@@ -123,7 +123,7 @@ async function check(inputs: Record<string, unknown>, ctx: PrepareContext): Prom
   let options = readOptions(inputs);
   let ancestor: ReadyPyramid | undefined;
   if (inputs.stored_data !== undefined) {
-    refuseInherited(inputs);
+    refuseInherited(inputs, ctx.defaulted);
     ancestor = await loadReadyPyramid(ctx.datastore, ctx.storage, inputs.stored_data as string, 'stored_data');
     options = inheritedOptions(options, ancestor);
   } else if (inputs.tms === undefined) {

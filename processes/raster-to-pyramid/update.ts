@@ -7,9 +7,9 @@ import { slabOfListPath } from '../../src/rok4/list-path.js';
 /** Inputs an update takes from the ancestor instead of the request (rok4.md §8.7.1). */
 export const INHERITED_INPUTS = ['tms', 'compression', 'interpolation', 'mask', 'width', 'height', 'nodata', 'bottom', 'top'] as const;
 
-/** 400 when an update request also sets what the ancestor decides. */
-export function refuseInherited(inputs: Record<string, unknown>): void {
-  const given = INHERITED_INPUTS.filter((k) => inputs[k] !== undefined);
+/** 400 when an update request also sets what the ancestor decides (schema defaults filled in do not count). */
+export function refuseInherited(inputs: Record<string, unknown>, defaulted: readonly string[] = []): void {
+  const given = INHERITED_INPUTS.filter((k) => inputs[k] !== undefined && !defaulted.includes(k));
   if (given.length) {
     throw invalidInput(given[0], `an update (stored_data given) takes ${INHERITED_INPUTS.join(', ')} from the existing pyramid; remove ${given.join(', ')}`);
   }

@@ -5,6 +5,8 @@ import { ApiError } from '../errors.js';
 import { respond } from './landing.js';
 import { linkTo, negotiate, parseLimit, parseOffset, selfLinks, single, type ApiRequest, type ApiResponse } from './request.js';
 import { statusDocument } from './status.js';
+import { jobResultLink } from './job-links.js';
+import { buildResultsResponse } from './results-response.js';
 
 const STATUSES: JobStatus[] = ['accepted', 'running', 'successful', 'failed', 'dismissed'];
 
@@ -91,10 +93,15 @@ export async function dismissJob(req: ApiRequest, rt: Runtime): Promise<ApiRespo
 /** GET /jobs/{id}/results: in the shape first requested; HTML only on explicit request. */
 export async function jobResults(req: ApiRequest, rt: Runtime): Promise<ApiResponse> {
   const explicitHtml = single(req.query.f) === 'html' || (!!req.headers.accept && /text\/html/.test(req.headers.accept) && !/\*\/\*/.test(req.headers.accept.split(',')[0]));
-  const res = await rt.manager.results(req.params.jobId);
+  const results = await rt.manager.results(req.params.jobId);
+  if (results.status === 'failed') {
+    const p = results.problem;
+    return { status: p.status >= 400 ? p.status : 500, headers: { 'Content-Type': 'application/json' }, body: p };
+  }
+  const { job, outputs } = results;
+  const res = buildResultsResponse(job.request, outputs, (o) => jobResultLink(req.baseUrl, job.jobID, o));
   if (!explicitHtml || res.status !== 200) return res;
-  const job = await rt.manager.get(req.params.jobId);
-  return respond(req, 'html', 'results', { job: statusDocument(job!, req.baseUrl), contentType: res.headers?.['Content-Type'], body: res.body });
+  return respond(req, 'html', 'results', { job: statusDocument(job, req.baseUrl), contentType: res.headers?.['Content-Type'], body: res.body });
 }
 
 /** GET /jobs/{id}/results/{outputId}: one output, raw (target of reference links). */

@@ -1,9 +1,7 @@
 import type { Runtime } from '../runtime.js';
 import type { ProcessDescription } from '../process/types.js';
-import { parseExecuteRequest } from '../process/execute-request.js';
-import { decideExecutionMode } from '../process/execution-mode.js';
-import { buildResultsResponse } from '../manager/results-response.js';
-import { ApiError, toProblem } from '../errors.js';
+import { buildResultsResponse } from './results-response.js';
+import { ApiError } from '../errors.js';
 import { REL } from './conformance.js';
 import { respond } from './landing.js';
 import { linkTo, negotiate, parseLimit, parseOffset, selfLinks, type ApiRequest, type ApiResponse } from './request.js';
@@ -77,34 +75,23 @@ export async function describeProcess(req: ApiRequest, rt: Runtime): Promise<Api
 }
 
 /**
- * POST /processes/{id}/execution. Errors are answered as `application/json` with RFC 7807 members:
- * the ETS accepts only that media type there (ogcapi-processes.md §3.4).
+ * POST /processes/{id}/execution: the manager executes, this shapes the answer (201 + status of the
+ * job, or the results of a sync run). Errors are answered as `application/json` with RFC 7807
+ * members: the ETS accepts only that media type there (ogcapi-processes.md §3.4).
  */
 export async function executeProcess(req: ApiRequest, rt: Runtime, signal: AbortSignal): Promise<ApiResponse> {
   const p = rt.registry.get(req.params.processId);
   if (!p) throw new ApiError('no-such-process', `no process with id '${req.params.processId}'`);
-  const parsed = parseExecuteRequest(p.description, req.body);
-  await rt.manager.precheck(p, parsed);
-  const prepared = await rt.manager.prepare(p, parsed, signal);
-  const decision = decideExecutionMode(p.description.jobControlOptions, req.headers.prefer);
-  const applied: Record<string, string> = decision.preferenceApplied ? { 'Preference-Applied': decision.preferenceApplied } : {};
-  if (decision.mode === 'async') {
-    const job = await rt.manager.submit(p, parsed, prepared);
+  const execution = await rt.manager.execute(p, req.body, { prefer: req.headers.prefer, signal });
+  const applied: Record<string, string> = execution.preferenceApplied ? { 'Preference-Applied': execution.preferenceApplied } : {};
+  if (execution.mode === 'async') {
+    const { job } = execution;
     return {
       status: 201,
       headers: { 'Content-Type': 'application/json', Location: `${req.baseUrl}/jobs/${job.jobID}`, ...applied },
       body: statusDocument(job, req.baseUrl),
     };
   }
-  let result;
-  try {
-    result = await rt.manager.executeSync(p, parsed, prepared, signal);
-  } catch (err) {
-    if (err instanceof ApiError) throw err;
-    // A failure inside the process: 500 with the reason, still JSON (the ETS wants application/json).
-    const problem = toProblem(err, `/processes/${p.description.id}/execution`);
-    return { status: 500, headers: { 'Content-Type': 'application/json' }, body: problem };
-  }
-  const res = buildResultsResponse(parsed, result.outputs, (o) => `${req.baseUrl}/outputs/${result.executionId}/${o}`);
+  const res = buildResultsResponse(execution.request, execution.outputs, (o) => `${req.baseUrl}/outputs/${execution.executionId}/${o}`);
   return { ...res, headers: { ...res.headers, ...applied } };
 }

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { ApiError, toProblem, type Problem } from '../errors.js';
+import { ApiError, logServerError, toProblem, type Problem } from '../errors.js';
 import type { Config } from '../config.js';
 import type { Datastore } from '../records/stored-data.js';
 import type { Logger } from '../log.js';
-import type { ParsedExecute } from '../process/execute-request.js';
+import { parseExecuteRequest, type ParsedExecute } from '../process/execute-request.js';
+import { decideExecutionMode } from '../process/execution-mode.js';
 import { checkHrefs, resolveInputs } from '../process/inputs.js';
 import type { RegisteredProcess } from '../process/registry.js';
-import type { ProcessContext } from '../process/types.js';
+import type { ExecutionOutcome, PrepareContext, ProcessContext } from '../process/types.js';
 import { outboundRefusal } from '../security/hosts.js';
 import { guardedFetch } from '../security/outbound-fetch.js';
 import type { Storage } from '../storage/storage.js';
@@ -15,8 +16,18 @@ import type { WorkerPool } from '../workers/pool.js';
 import { execFolderPrefix } from './exec-folders.js';
 import { FINISHED, type JobRecord, type JobStatus, type ResultEntry } from './job.js';
 import { normalizeOutput, type OutputData } from './outputs.js';
-import { buildResultsResponse } from './results-response.js';
 import type { JobFilter, JobPage, JobStore } from './store.js';
+
+/**
+ * How the API layer shows jobs to subscribers (callback bodies), given to the manager when it is
+ * built: the manager knows no URL and no HTTP document shape.
+ */
+export interface JobLinks {
+  /** The body POSTed to `subscriber.inProgressUri`: the job's status document. */
+  statusDocument(job: JobRecord): unknown;
+  /** The body POSTed to `subscriber.successUri`: the results document of a successful job. */
+  resultsDocument(job: JobRecord, outputs: Record<string, OutputData>): unknown;
+}
 
 export interface ManagerDeps {
   store: JobStore;
@@ -25,6 +36,50 @@ export interface ManagerDeps {
   pool: WorkerPool;
   log: Logger;
   config: Config;
+  links: JobLinks;
+}
+
+/** How a caller (an HTTP request, the command line) runs an execution. */
+export interface ExecuteOptions {
+  /** The `Prefer` header: the mode is decided by {@link decideExecutionMode}. */
+  prefer?: string;
+  /** Aborts what the caller started: input downloads, and a synchronous run (the client went away). */
+  signal?: AbortSignal;
+  /** Progress of a synchronous run (the command line's bar); async jobs report in their status. */
+  progress?: ProcessContext['progress'];
+  /** Warnings of a synchronous run; async jobs keep them in their status. */
+  warn?: ProcessContext['warn'];
+}
+
+/** What the client asked about outputs: the shape of the results (execute.yaml `outputs`, `response`). */
+export type ResultsRequest = JobRecord['request'];
+
+/** What {@link JobManager.execute} did: ran the process (sync) or created a job (async). */
+export type Execution =
+  | { mode: 'sync'; preferenceApplied?: string; executionId: string; request: ResultsRequest; outputs: Record<string, OutputData> }
+  | { mode: 'async'; preferenceApplied?: string; job: JobRecord };
+
+/** A finished job's results: its outputs, or the problem it failed with. */
+export type JobResults =
+  | { status: 'successful'; job: JobRecord; outputs: Record<string, OutputData> }
+  | { status: 'failed'; job: JobRecord; problem: Problem };
+
+/** One execution, from a successful `prepare` to its `release`. */
+interface Run {
+  /** The job id (async) or the execution id (sync), known to `prepare`. */
+  id: string;
+  process: RegisteredProcess;
+  parsed: ParsedExecute;
+  /** Inputs resolved (hrefs fetched, base64 written to `tmpDir`). */
+  inputs: Record<string, unknown>;
+  /** Temp folder of the execution; removed when it ends. */
+  tmpDir: string;
+  /** What `prepare` returned. */
+  plan: unknown;
+  /** True when the process has `prepare`, so `release` is owed. */
+  prepared: boolean;
+  /** Set when the run ended: `release` runs once. */
+  ended: boolean;
 }
 
 interface LiveJob {
@@ -33,30 +88,24 @@ interface LiveJob {
   lastPersist: number;
   persistTimer?: NodeJS.Timeout;
   lastCallback: number;
-}
-
-interface QueuedJob {
-  id: string;
-  process: RegisteredProcess;
-  parsed: ParsedExecute;
-  prepared: Prepared;
-}
-
-/** Inputs resolved before an execution (and before a job is created, so bad input gets a 400). */
-export interface Prepared {
-  inputs: Record<string, unknown>;
-  /** Temp folder of the execution (base64 and downloaded inputs); removed when it ends. */
-  tmpDir: string;
+  dismissed: boolean;
 }
 
 /** Progress is persisted at most this often; GET /jobs/{id} reads the live value in between. */
 const PERSIST_INTERVAL_MS = 500;
 const CALLBACK_INTERVAL_MS = 1000;
+/** How often the final state of a job is written again when the store refuses it (disk full). */
+const FINISH_RETRY_MS = 1000;
+
+const noop = () => {};
 
 /**
- * Orchestrates executions (DESIGN §5): sync runs, async jobs behind a queue bounded by
- * `max_running_jobs`, real progress, dismiss through AbortSignal, results in storage, subscriber
- * callbacks, and crash recovery. Persistence is the JobStore's business.
+ * Orchestrates executions (DESIGN §5): one entry, {@link execute}, for every caller (HTTP and the
+ * command line): the request is parsed, its hrefs and subscriber checked, its inputs resolved, the
+ * process prepared once; then it runs at once (sync) or as a job behind a queue bounded by
+ * `max_running_jobs` (async), with real progress, dismiss through AbortSignal, results in storage,
+ * subscriber callbacks and crash recovery. The process's `release` runs exactly once per successful
+ * `prepare`, however the run ends. Persistence is the JobStore's business; HTTP is the API's.
  */
 /**
  * A running job as stored, with the progress it made since the last persist. Only progress fields:
@@ -70,10 +119,11 @@ function withLiveProgress(stored: JobRecord, live: JobRecord): JobRecord {
 
 export class JobManager {
   private readonly live = new Map<string, LiveJob>();
-  private readonly queue: QueuedJob[] = [];
+  private readonly queue: Run[] = [];
   private running = 0;
   private closed = false;
   private readonly settled = new Set<Promise<void>>();
+  private readonly syncRuns = new Set<AbortController>();
 
   constructor(private readonly deps: ManagerDeps) {}
 
@@ -96,44 +146,36 @@ export class JobManager {
     return orphans.length;
   }
 
-  /** Checks that need no work: hrefs allowed, subscriber hosts allowed, the process's own precheck. */
-  async precheck(process: RegisteredProcess, parsed: ParsedExecute): Promise<void> {
+  /**
+   * Executes a process for a request body: parse and validate (defaults applied), check hrefs and
+   * subscriber, resolve inputs, `prepare` once, then run it now (sync, no job is created:
+   * ogcapi-processes.md §0.1) or create a job stored before this resolves (async). Bad input
+   * rejects with an ApiError before anything runs.
+   */
+  async execute(process: RegisteredProcess, body: unknown, options: ExecuteOptions = {}): Promise<Execution> {
+    if (this.closed) throw new ApiError('unavailable', 'the server is stopping; submit again once it is back');
+    const parsed = parseExecuteRequest(process.description, body);
+    const decision = decideExecutionMode(process.description.jobControlOptions, options.prefer);
+    const applied = decision.preferenceApplied ? { preferenceApplied: decision.preferenceApplied } : {};
+    await this.checkOutbound(parsed);
+    const run = await this.prepare(process, parsed, options.signal);
+    if (decision.mode === 'async') {
+      try {
+        return { mode: 'async', job: await this.submit(run), ...applied };
+      } catch (err) {
+        await this.end(run, 'failed');
+        throw err;
+      }
+    }
+    return { mode: 'sync', ...(await this.runSync(run, options)), ...applied };
+  }
+
+  /** Checks that need no work: hrefs allowed, subscriber hosts allowed (DESIGN §8). */
+  private async checkOutbound(parsed: ParsedExecute): Promise<void> {
     await checkHrefs(parsed, { security: this.deps.config.security });
     for (const [key, uri] of Object.entries(parsed.subscriber ?? {})) {
       const refusal = uri ? await outboundRefusal(uri, this.deps.config.security) : undefined;
       if (refusal) throw new ApiError('invalid-parameter', `subscriber.${key} refused: ${refusal}`, { parameter: `subscriber.${key}` });
-    }
-  }
-
-  /**
-   * Resolves the inputs (hrefs fetched, base64 written to a temp folder) and runs the process's own
-   * precheck, so that what can be known before any work is answered with a 400 (DESIGN §8).
-   */
-  async prepare(process: RegisteredProcess, parsed: ParsedExecute, signal?: AbortSignal): Promise<Prepared> {
-    const tmpDir = await fs.mkdtemp(execFolderPrefix());
-    try {
-      const inputs = await resolveInputs(process.description, parsed, {
-        security: this.deps.config.security,
-        hrefMaxBytes: this.deps.config.server.limits.href_max_bytes,
-        tmpDir,
-        signal,
-      });
-      await process.precheck?.(inputs, {
-        signal: signal ?? new AbortController().signal,
-        storage: this.deps.storage,
-        datastore: this.deps.datastore,
-        pool: this.deps.pool,
-        log: this.deps.log,
-        options: this.optionsOf(process),
-        outputs: Object.keys(parsed.outputs),
-        jobId: '',
-        tmpDir,
-        settings: this.settings(),
-      });
-      return { inputs, tmpDir };
-    } catch (err) {
-      await fs.rm(tmpDir, { recursive: true, force: true });
-      throw err;
     }
   }
 
@@ -142,34 +184,110 @@ export class JobManager {
     return { maxPixels: limits.max_pixels, tmsFolders: this.deps.config.tms_folders ?? [], maxOutputBytes: limits.max_output_bytes, minFreeBytes: limits.min_free_bytes };
   }
 
-  private optionsOf(process: RegisteredProcess): Record<string, unknown> {
-    return { ...process.options, max_pixels: this.deps.config.server.limits.max_pixels, tms_folders: this.deps.config.tms_folders };
+  private prepareContext(process: RegisteredProcess, parsed: ParsedExecute, id: string, tmpDir: string, signal: AbortSignal, log: Logger): PrepareContext {
+    return {
+      jobId: id,
+      signal,
+      storage: this.deps.storage,
+      datastore: this.deps.datastore,
+      pool: this.deps.pool,
+      log,
+      options: process.options,
+      outputs: Object.keys(parsed.outputs),
+      defaulted: parsed.defaulted,
+      tmpDir,
+      settings: this.settings(),
+    };
+  }
+
+  /**
+   * Resolves the inputs (hrefs fetched, base64 written to a temp folder) and prepares the process
+   * (its checks and reservations), so that what can be known before any work is a 400 (DESIGN §8).
+   * The id is assigned here: `prepare` may name what it reserves after it.
+   */
+  private async prepare(process: RegisteredProcess, parsed: ParsedExecute, signal?: AbortSignal): Promise<Run> {
+    const id = randomUUID();
+    const tmpDir = await fs.mkdtemp(execFolderPrefix());
+    try {
+      const inputs = await resolveInputs(process.description, parsed, {
+        security: this.deps.config.security,
+        hrefMaxBytes: this.deps.config.server.limits.href_max_bytes,
+        tmpDir,
+        signal,
+      });
+      const ctx = this.prepareContext(process, parsed, id, tmpDir, signal ?? new AbortController().signal, this.deps.log.child({ jobId: id, processID: process.description.id }));
+      let plan: unknown;
+      if (process.prepare) plan = await process.prepare(inputs, ctx);
+      else await process.precheck?.(inputs, ctx); // deprecated plugins without prepare
+      return { id, process, parsed, inputs, tmpDir, plan, prepared: !!process.prepare, ended: false };
+    } catch (err) {
+      await fs.rm(tmpDir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** Ends a run exactly once: `release(plan, outcome)` (a failure there is logged), temp folder removed. */
+  private async end(run: Run, outcome: ExecutionOutcome): Promise<void> {
+    if (run.ended) return;
+    run.ended = true;
+    if (run.prepared && run.process.release) {
+      try {
+        await run.process.release(run.plan, outcome);
+      } catch (err) {
+        this.deps.log.error('release failed', { jobId: run.id, processID: run.process.description.id, outcome, error: err instanceof Error ? err.stack : String(err) });
+      }
+    }
+    await fs.rm(run.tmpDir, { recursive: true, force: true }).catch(() => {});
   }
 
   /** Runs a synchronous execution: no job is created (ogcapi-processes.md §0.1, Permission 7 not used). */
-  async executeSync(process: RegisteredProcess, parsed: ParsedExecute, prepared: Prepared, signal: AbortSignal): Promise<{ executionId: string; outputs: Record<string, OutputData> }> {
-    const executionId = randomUUID();
-    const log = this.deps.log.child({ executionId, processID: process.description.id });
-    const outputs = await this.runExecution(executionId, process, parsed, prepared, signal, () => {}, () => {}, log);
-    // References of a sync execution are kept in storage and served under /outputs/.
-    const refs = Object.entries(parsed.outputs).filter(([, o]) => o.transmissionMode === 'reference');
-    if (refs.length) {
-      const manifest: Record<string, { mediaType: string }> = {};
-      for (const [id] of refs) {
-        await this.deps.storage.write(`outputs/${executionId}/${id}`, outputs[id].bytes);
-        manifest[id] = { mediaType: outputs[id].mediaType };
+  private async runSync(run: Run, options: ExecuteOptions): Promise<{ executionId: string; request: ResultsRequest; outputs: Record<string, OutputData> }> {
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(options.signal?.reason);
+    if (options.signal?.aborted) onAbort();
+    else options.signal?.addEventListener('abort', onAbort, { once: true });
+    this.syncRuns.add(controller);
+    let outcome: ExecutionOutcome = 'failed';
+    let done!: () => void;
+    const settled = new Promise<void>((resolve) => (done = resolve));
+    this.settled.add(settled);
+    try {
+      const log = this.deps.log.child({ executionId: run.id, processID: run.process.description.id });
+      const outputs = await this.runExecution(run, controller.signal, options.progress ?? noop, options.warn ?? noop, log);
+      // References of a sync execution are kept in storage and served under /outputs/.
+      const refs = Object.keys(outputs).filter((id) => run.parsed.outputs[id].transmissionMode === 'reference');
+      if (refs.length) {
+        const manifest: Record<string, { mediaType: string }> = {};
+        for (const id of refs) {
+          await this.deps.storage.write(`outputs/${run.id}/${id}`, outputs[id].bytes);
+          manifest[id] = { mediaType: outputs[id].mediaType };
+        }
+        await this.deps.storage.write(`outputs/${run.id}/manifest.json`, JSON.stringify(manifest));
       }
-      await this.deps.storage.write(`outputs/${executionId}/manifest.json`, JSON.stringify(manifest));
+      outcome = 'successful';
+      return { executionId: run.id, request: { outputs: run.parsed.outputs, response: run.parsed.response }, outputs };
+    } catch (err) {
+      if (controller.signal.aborted && !this.closed) outcome = 'dismissed';
+      throw err;
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+      this.syncRuns.delete(controller);
+      await this.end(run, outcome);
+      this.settled.delete(settled);
+      done();
     }
-    return { executionId, outputs };
   }
 
-  /** Creates an async job (stored before the answer) and queues it. */
-  async submit(process: RegisteredProcess, parsed: ParsedExecute, prepared: Prepared): Promise<JobRecord> {
+  /**
+   * Creates an async job and queues it. The job joins the queue only once the store accepted it,
+   * so a refused write (a full disk: 507) leaves no job behind.
+   */
+  private async submit(run: Run): Promise<JobRecord> {
     const now = new Date().toISOString();
+    const { parsed } = run;
     const job: JobRecord = {
-      jobID: randomUUID(),
-      processID: process.description.id,
+      jobID: run.id,
+      processID: run.process.description.id,
       type: 'process',
       status: 'accepted',
       message: 'accepted, waiting for a free slot',
@@ -178,14 +296,9 @@ export class JobManager {
       updated: now,
       request: { outputs: parsed.outputs, response: parsed.response, ...(parsed.subscriber ? { subscriber: parsed.subscriber } : {}) },
     };
-    try {
-      await this.deps.store.create(job);
-    } catch (err) {
-      await fs.rm(prepared.tmpDir, { recursive: true, force: true });
-      throw err;
-    }
+    await this.deps.store.create(job);
     this.deps.log.info('job accepted', { jobId: job.jobID, processID: job.processID });
-    this.queue.push({ id: job.jobID, process, parsed, prepared });
+    this.queue.push(run);
     this.pump();
     return job;
   }
@@ -195,7 +308,7 @@ export class JobManager {
       const next = this.queue.shift()!;
       this.running++;
       const p = this.runJob(next)
-        .catch((err) => this.deps.log.error('job runner crashed', { jobId: next.id, error: String(err) }))
+        .catch((err) => this.deps.log.error('job runner crashed', { jobId: next.id, error: err instanceof Error ? err.stack : String(err) }))
         .finally(() => {
           this.running--;
           this.settled.delete(p);
@@ -205,86 +318,113 @@ export class JobManager {
     }
   }
 
-  private async runJob({ id, process, parsed, prepared }: QueuedJob): Promise<void> {
-    const stored = await this.deps.store.get(id);
-    if (!stored || stored.status !== 'accepted') {
-      await fs.rm(prepared.tmpDir, { recursive: true, force: true });
-      return; // dismissed while queued
-    }
-    const log = this.deps.log.child({ jobId: id, processID: process.description.id });
-    const controller = new AbortController();
-    const started = new Date().toISOString();
-    const live: LiveJob = {
-      controller,
-      record: { ...stored, status: 'running', started, updated: started, message: 'running', progress: 0 },
-      lastPersist: 0,
-      lastCallback: 0,
-    };
-    this.live.set(id, live);
-    await this.deps.store.update(id, { status: 'running', started, updated: started, message: 'running', progress: 0 });
-    log.info('job running');
-    this.callback(live.record, 'inProgressUri');
-
-    const progress = (percent: number, message?: string) => {
-      if (controller.signal.aborted) return;
-      const p = Math.max(0, Math.min(100, Math.round(percent * 100) / 100));
-      live.record.progress = Math.max(live.record.progress ?? 0, p);
-      if (message !== undefined) live.record.message = message;
-      live.record.updated = new Date().toISOString();
-      this.schedulePersist(id, live);
-      const now = Date.now();
-      if (now - live.lastCallback >= CALLBACK_INTERVAL_MS) {
-        live.lastCallback = now;
-        this.callback(live.record, 'inProgressUri');
-      }
-    };
-    const warn = (message: string) => {
-      live.record.warnings = [...(live.record.warnings ?? []), message];
-      live.record.message = `warning: ${message}`;
-      live.record.updated = new Date().toISOString();
-      this.schedulePersist(id, live);
-      log.warn('job warning', { warning: message });
-    };
-
+  private async runJob(run: Run): Promise<void> {
+    const id = run.id;
+    let outcome: ExecutionOutcome = 'failed';
+    let live: LiveJob | undefined;
     try {
-      const outputs = await this.runExecution(id, process, parsed, prepared, controller.signal, progress, warn, log);
-      if (controller.signal.aborted) return;
-      const results: Record<string, ResultEntry> = {};
-      for (const [outputId, o] of Object.entries(outputs)) {
-        const key = `jobs/${id}/results/${outputId}`;
-        await this.deps.storage.write(key, o.bytes);
-        results[outputId] = { key, mediaType: o.mediaType, transmissionMode: parsed.outputs[outputId]?.transmissionMode ?? 'value', json: o.json, size: o.bytes.length };
-      }
-      if (controller.signal.aborted) {
-        await this.deps.storage.deletePrefix(`jobs/${id}`);
+      const stored = await this.deps.store.get(id);
+      if (!stored || stored.status !== 'accepted') {
+        outcome = 'dismissed'; // dismissed while queued
         return;
       }
-      const finished = new Date().toISOString();
-      const record = await this.finish(id, live, { status: 'successful', finished, updated: finished, progress: 100, message: 'done', results });
-      log.info('job successful', { seconds: (Date.parse(finished) - Date.parse(started)) / 1000 });
-      if (record?.request.subscriber?.successUri) {
-        const body = buildResultsResponse({ outputs: record.request.outputs, response: 'document' }, outputs, (o) => this.resultLink(id, o));
-        this.post(record.request.subscriber.successUri, body.body, log);
+      const log = this.deps.log.child({ jobId: id, processID: run.process.description.id });
+      const controller = new AbortController();
+      const started = new Date().toISOString();
+      const current: LiveJob = (live = {
+        controller,
+        record: { ...stored, status: 'running', started, updated: started, message: 'running', progress: 0 },
+        lastPersist: 0,
+        lastCallback: 0,
+        dismissed: false,
+      });
+      this.live.set(id, current);
+      await this.deps.store.update(id, { status: 'running', started, updated: started, message: 'running', progress: 0 });
+      log.info('job running');
+      this.callback(current.record, 'inProgressUri');
+
+      const progress = (percent: number, message?: string) => {
+        if (controller.signal.aborted) return;
+        const p = Math.max(0, Math.min(100, Math.round(percent * 100) / 100));
+        current.record.progress = Math.max(current.record.progress ?? 0, p);
+        if (message !== undefined) current.record.message = message;
+        current.record.updated = new Date().toISOString();
+        this.schedulePersist(id, current);
+        const now = Date.now();
+        if (now - current.lastCallback >= CALLBACK_INTERVAL_MS) {
+          current.lastCallback = now;
+          this.callback(current.record, 'inProgressUri');
+        }
+      };
+      const warn = (message: string) => {
+        current.record.warnings = [...(current.record.warnings ?? []), message];
+        current.record.message = `warning: ${message}`;
+        current.record.updated = new Date().toISOString();
+        this.schedulePersist(id, current);
+        log.warn('job warning', { warning: message });
+      };
+
+      try {
+        const outputs = await this.runExecution(run, controller.signal, progress, warn, log);
+        if (controller.signal.aborted) throw controller.signal.reason;
+        const results: Record<string, ResultEntry> = {};
+        for (const [outputId, o] of Object.entries(outputs)) {
+          const key = `jobs/${id}/results/${outputId}`;
+          await this.deps.storage.write(key, o.bytes);
+          results[outputId] = { key, mediaType: o.mediaType, transmissionMode: run.parsed.outputs[outputId]?.transmissionMode ?? 'value', json: o.json, size: o.bytes.length };
+        }
+        if (controller.signal.aborted) {
+          await this.deps.storage.deletePrefix(`jobs/${id}`);
+          throw controller.signal.reason;
+        }
+        const finished = new Date().toISOString();
+        const record = await this.finish(id, current, { status: 'successful', finished, updated: finished, progress: 100, message: 'done', results }, log);
+        outcome = 'successful';
+        log.info('job successful', { seconds: (Date.parse(finished) - Date.parse(started)) / 1000 });
+        if (record?.request.subscriber?.successUri) this.post(record.request.subscriber.successUri, this.deps.links.resultsDocument(record, outputs), log);
+      } catch (err) {
+        if (current.dismissed) {
+          outcome = 'dismissed'; // dismiss() has written the status
+          return;
+        }
+        if (controller.signal.aborted && this.closed) return; // stopped with the server: failed at the next start
+        const problem = toProblem(err, `/jobs/${id}`);
+        logServerError(log, 'job failed', problem, err);
+        const finished = new Date().toISOString();
+        const record = await this.finish(id, current, { status: 'failed', finished, updated: finished, message: problem.detail, error: problem }, log);
+        if (problem.status < 500) log.warn('job failed', { detail: problem.detail });
+        if (record?.request.subscriber?.failedUri) this.post(record.request.subscriber.failedUri, problem, log);
       }
-    } catch (err) {
-      if (controller.signal.aborted) return; // dismissed: dismiss() has written the status
-      const problem = toProblem(err, `/jobs/${id}`);
-      const finished = new Date().toISOString();
-      const record = await this.finish(id, live, { status: 'failed', finished, updated: finished, message: problem.detail, error: problem });
-      log.warn('job failed', { detail: problem.detail });
-      if (record?.request.subscriber?.failedUri) this.post(record.request.subscriber.failedUri, problem, log);
     } finally {
-      const l = this.live.get(id);
-      if (l?.persistTimer) clearTimeout(l.persistTimer);
-      this.live.delete(id);
+      if (live?.persistTimer) clearTimeout(live.persistTimer);
+      if (this.live.get(id) === live) this.live.delete(id);
+      await this.end(run, outcome);
     }
   }
 
-  private async finish(id: string, live: LiveJob, patch: Partial<JobRecord>): Promise<JobRecord | undefined> {
+  /**
+   * Writes the final state of a job. The live record takes it only once the store accepted it, so
+   * that what GET /jobs/{id} shows is what is on disk; a refused write (a full disk) is retried
+   * while the server runs, the job showing as running meanwhile (a stop leaves it to recovery).
+   */
+  private async finish(id: string, live: LiveJob, patch: Partial<JobRecord>, log: Logger): Promise<JobRecord | undefined> {
     if (live.persistTimer) clearTimeout(live.persistTimer);
     live.persistTimer = undefined;
-    Object.assign(live.record, patch);
-    return this.deps.store.update(id, { ...patch, warnings: live.record.warnings, message: patch.message ?? live.record.message });
+    const full = { ...patch, warnings: live.record.warnings, message: patch.message ?? live.record.message };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const record = await this.deps.store.update(id, full);
+        Object.assign(live.record, patch);
+        return record;
+      } catch (err) {
+        if (attempt === 0) {
+          logServerError(log, `the job ended ${patch.status} but its state cannot be saved; retrying`, toProblem(err), err);
+          live.record.message = `ended ${patch.status}; saving its state failed, retrying`;
+        }
+        if (this.closed || live.dismissed) throw err;
+        await new Promise((resolve) => setTimeout(resolve, FINISH_RETRY_MS));
+      }
+    }
   }
 
   private schedulePersist(id: string, live: LiveJob): void {
@@ -299,45 +439,33 @@ export class JobManager {
     }, wait);
   }
 
-  /** Resolves inputs, runs the process with its context, normalizes the requested outputs. */
-  private async runExecution(
-    id: string,
-    process: RegisteredProcess,
-    parsed: ParsedExecute,
-    prepared: Prepared,
-    signal: AbortSignal,
-    progress: ProcessContext['progress'],
-    warn: ProcessContext['warn'],
-    log: Logger,
-  ): Promise<Record<string, OutputData>> {
-    const { inputs, tmpDir } = prepared;
-    try {
-      const ctx: ProcessContext = {
-        jobId: id,
-        signal,
-        progress,
-        warn,
-        storage: this.deps.storage,
-        datastore: this.deps.datastore,
-        pool: this.deps.pool,
-        log,
-        options: this.optionsOf(process),
-        outputs: Object.keys(parsed.outputs),
-        tmpDir,
-        settings: this.settings(),
-        plan: undefined,
-      };
-      const raw = await process.execute(inputs, ctx);
-      signal.throwIfAborted();
-      const outputs: Record<string, OutputData> = {};
-      for (const outputId of Object.keys(parsed.outputs)) {
-        if (!(outputId in raw)) continue;
-        outputs[outputId] = await normalizeOutput(process.description, outputId, raw[outputId]);
+  /**
+   * Runs the process with its context and normalizes the outputs. An output the request named that
+   * the process did not produce is an error naming it (never a silent gap in the results).
+   */
+  private async runExecution(run: Run, signal: AbortSignal, progress: ProcessContext['progress'], warn: ProcessContext['warn'], log: Logger): Promise<Record<string, OutputData>> {
+    const ctx: ProcessContext = {
+      ...this.prepareContext(run.process, run.parsed, run.id, run.tmpDir, signal, log),
+      progress,
+      warn,
+      plan: run.plan,
+    };
+    const raw = await run.process.execute(run.inputs, ctx);
+    signal.throwIfAborted();
+    const outputs: Record<string, OutputData> = {};
+    for (const outputId of Object.keys(run.parsed.outputs)) {
+      const value = raw && Object.hasOwn(raw, outputId) ? raw[outputId] : undefined;
+      if (value === undefined) {
+        if (!run.parsed.outputsNamed) continue;
+        throw new ApiError(
+          'invalid-parameter',
+          `output '${outputId}' was requested but process '${run.process.description.id}' did not produce it from these inputs (it produced ${Object.keys(raw ?? {}).join(', ') || 'nothing'})`,
+          { output: outputId },
+        );
       }
-      return outputs;
-    } finally {
-      await fs.rm(tmpDir, { recursive: true, force: true });
+      outputs[outputId] = await normalizeOutput(run.process.description, outputId, value);
     }
+    return outputs;
   }
 
   /** The job as stored, with the live progress of a running job. */
@@ -365,46 +493,53 @@ export class JobManager {
     if (job.status === 'dismissed') return job;
     const live = this.live.get(id);
     const qi = this.queue.findIndex((q) => q.id === id);
-    if (qi >= 0) {
-      const [queued] = this.queue.splice(qi, 1);
-      await fs.rm(queued.prepared.tmpDir, { recursive: true, force: true });
-    }
+    const queued = qi >= 0 ? this.queue.splice(qi, 1)[0] : undefined;
     const now = new Date().toISOString();
     const patch: Partial<JobRecord> = { status: 'dismissed', message: 'dismissed by the client', updated: now, ...(FINISHED.includes(job.status) ? {} : { finished: now }), results: undefined };
     if (live) {
       if (live.persistTimer) clearTimeout(live.persistTimer);
+      live.dismissed = true;
       live.controller.abort(new ApiError('job-dismissed', 'the job was dismissed'));
       this.live.delete(id);
     }
-    const record = await this.deps.store.update(id, patch);
-    await this.deps.storage.deletePrefix(`jobs/${id}`);
-    this.deps.log.info('job dismissed', { jobId: id, was: job.status });
-    return record!;
+    try {
+      const record = await this.deps.store.update(id, patch);
+      await this.deps.storage.deletePrefix(`jobs/${id}`);
+      this.deps.log.info('job dismissed', { jobId: id, was: job.status });
+      return record!;
+    } finally {
+      if (queued) await this.end(queued, 'dismissed');
+    }
   }
 
-  /** Answer of GET /jobs/{id}/results (ogcapi-processes.md §2 Core, §3.3 not-ready, failed). */
-  async results(id: string): Promise<import('../api/request.js').ApiResponse> {
-    const job = await this.get(id);
-    if (!job) throw new ApiError('no-such-job', `no job with id '${id}'`);
+  /** The results of a job (ogcapi-processes.md §2 Core, §3.3 not-ready, failed, dismissed). */
+  async results(id: string): Promise<JobResults> {
+    const job = await this.finishedJob(id);
     if (job.status === 'failed') {
-      const p = job.error ?? new ApiError('job-failed', job.message ?? 'the job failed').toProblem();
-      return { status: p.status >= 400 ? p.status : 500, headers: { 'Content-Type': 'application/json' }, body: p };
+      return { status: 'failed', job, problem: job.error ?? new ApiError('job-failed', job.message ?? 'the job failed').toProblem() };
     }
-    if (job.status === 'dismissed') throw new ApiError('job-dismissed', `job '${id}' was dismissed; it has no results`);
-    if (job.status !== 'successful' || !job.results) throw new ApiError('result-not-ready', `job '${id}' is ${job.status}; results are not ready yet`);
     const outputs: Record<string, OutputData> = {};
-    for (const [outputId, r] of Object.entries(job.results)) {
+    for (const [outputId, r] of Object.entries(job.results ?? {})) {
       outputs[outputId] = { bytes: await this.deps.storage.read(r.key), mediaType: r.mediaType, json: r.json, binary: !r.json && !/^text\//.test(r.mediaType) };
     }
-    return buildResultsResponse(job.request, outputs, (o) => this.resultLink(id, o));
+    return { status: 'successful', job, outputs };
   }
 
-  /** One output of a finished job, raw (target of reference links). */
-  async result(id: string, outputId: string): Promise<{ bytes: Buffer; mediaType: string }> {
+  /** A job that has results to tell: successful or failed (404 unknown, 410 dismissed, 404 not ready). */
+  private async finishedJob(id: string): Promise<JobRecord> {
     const job = await this.get(id);
     if (!job) throw new ApiError('no-such-job', `no job with id '${id}'`);
+    if (job.status === 'dismissed') throw new ApiError('job-dismissed', `job '${id}' was dismissed; it has no results`);
+    if (job.status === 'failed') return job;
     if (job.status !== 'successful' || !job.results) throw new ApiError('result-not-ready', `job '${id}' is ${job.status}; results are not ready yet`);
-    const r = job.results[outputId];
+    return job;
+  }
+
+  /** One output of a successful job, raw (target of reference links). */
+  async result(id: string, outputId: string): Promise<{ bytes: Buffer; mediaType: string }> {
+    const job = await this.finishedJob(id);
+    if (job.status === 'failed') throw new ApiError('result-not-ready', `job '${id}' failed; it has no output '${outputId}'`);
+    const r = Object.hasOwn(job.results!, outputId) ? job.results![outputId] : undefined;
     if (!r) throw new ApiError('no-such-output', `job '${id}' has no output '${outputId}'`);
     return { bytes: await this.deps.storage.read(r.key), mediaType: r.mediaType };
   }
@@ -414,24 +549,19 @@ export class JobManager {
     if (!/^[0-9a-f-]{36}$/.test(executionId) || !/^[A-Za-z0-9_.-]+$/.test(outputId)) throw new ApiError('not-found', 'no such output');
     try {
       const manifest = JSON.parse((await this.deps.storage.read(`outputs/${executionId}/manifest.json`)).toString('utf8')) as Record<string, { mediaType: string }>;
-      if (!manifest[outputId]) throw new Error('absent');
+      if (!Object.hasOwn(manifest, outputId)) throw new Error('absent');
       return { bytes: await this.deps.storage.read(`outputs/${executionId}/${outputId}`), mediaType: manifest[outputId].mediaType };
     } catch {
       throw new ApiError('not-found', `no output '${outputId}' for execution '${executionId}'`);
     }
   }
 
-  /** Set by the app: absolute URL of an async job's output (for reference links and callbacks). */
-  resultLink: (jobId: string, outputId: string) => string = (jobId, outputId) => `/jobs/${jobId}/results/${outputId}`;
-  /** Set by the app: absolute URL of a job's status (callbacks). */
-  statusDocument: (job: JobRecord) => unknown = (job) => job;
-
   private callback(job: JobRecord, which: 'inProgressUri'): void {
     const uri = job.request.subscriber?.[which];
-    if (uri) this.post(uri, this.statusDocument(job), this.deps.log.child({ jobId: job.jobID }));
+    if (uri) this.post(uri, this.deps.links.statusDocument(job), this.deps.log.child({ jobId: job.jobID }));
   }
 
-  /** POSTs a callback (fire and forget, guarded like hrefs; failures are logged, never fatal). */
+  /** POSTs a callback (fire and forget, guarded like hrefs; failures are logged with their cause, never fatal). */
   private post(uri: string, body: unknown, log: Logger): void {
     void (async () => {
       const refusal = await outboundRefusal(uri, this.deps.config.security);
@@ -444,7 +574,8 @@ export class JobManager {
         const res = await guardedFetch(uri, { ...init, signal: AbortSignal.timeout(10_000), redirect: 'error' }, this.deps.config.security);
         log.info('callback sent', { uri, status: res.status });
       } catch (err) {
-        log.warn('callback failed', { uri, error: String(err) });
+        // fetch says only "fetch failed"; the reason (refused, reset, timeout, DNS) is its cause.
+        log.warn('callback failed', { uri, error: String(err), ...(err instanceof Error && err.cause !== undefined ? { cause: causeText(err.cause) } : {}) });
       }
     })();
   }
@@ -454,12 +585,34 @@ export class JobManager {
     return { running: this.running, queued: this.queue.length };
   }
 
-  /** Stops taking jobs, aborts running ones (they are failed on next start if not finished). */
+  /**
+   * Stops taking executions, aborts running ones (async jobs not finished are failed at the next
+   * start) and releases every run, queued ones included.
+   */
   async close(): Promise<void> {
     this.closed = true;
-    for (const live of this.live.values()) live.controller.abort(new Error('server shutting down'));
+    const stopped = new ApiError('unavailable', 'the server stopped');
+    for (const run of this.queue.splice(0)) await this.end(run, 'failed');
+    for (const live of this.live.values()) live.controller.abort(stopped);
+    for (const controller of this.syncRuns) controller.abort(stopped);
     await Promise.allSettled([...this.settled]);
   }
+}
+
+/** The text of an error's cause ("connect ECONNREFUSED 127.0.0.1:9"), nested causes included. */
+export function causeText(cause: unknown): string {
+  const parts: string[] = [];
+  for (let c: unknown = cause, depth = 0; c !== undefined && depth < 4; depth++) {
+    if (c instanceof Error) {
+      const code = (c as { code?: unknown }).code;
+      parts.push(`${c.message}${typeof code === 'string' && !c.message.includes(code) ? ` (${code})` : ''}`);
+      c = c.cause;
+    } else {
+      parts.push(String(c));
+      break;
+    }
+  }
+  return parts.join(': ');
 }
 
 export type { Problem, JobStatus };

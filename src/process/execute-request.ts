@@ -23,6 +23,13 @@ export interface ParsedExecute {
   /** Input id → values (an array when maxOccurs > 1, else one value). */
   inputs: Record<string, InputValue | InputValue[]>;
   outputs: Record<string, OutputRequest>;
+  /**
+   * True when the request named its outputs: each of them must then be produced (an error names the
+   * one that is not); false when it named none and gets whatever the process produced.
+   */
+  outputsNamed: boolean;
+  /** Ids of the inputs the client left out that were filled from their schema's `default`. */
+  defaulted: string[];
   response: 'raw' | 'document';
   subscriber?: Subscriber;
 }
@@ -80,15 +87,22 @@ export function parseExecuteRequest(description: ProcessDescription, body: unkno
   if (!isObject(rawInputs)) throw new ApiError('invalid-body', "'inputs' must be an object mapping input ids to values");
 
   const inputs: ParsedExecute['inputs'] = {};
+  const defaulted: string[] = [];
   for (const id of Object.keys(rawInputs)) {
     if (!Object.hasOwn(description.inputs, id)) {
       throw invalidInput(id, `unknown input; process '${description.id}' has ${Object.keys(description.inputs).join(', ') || 'no inputs'}`);
     }
   }
   for (const [id, d] of Object.entries(description.inputs)) {
-    const raw = rawInputs[id];
+    let raw = rawInputs[id];
     const min = d.minOccurs ?? 1;
     const max = maxOccursOf(d);
+    // A left-out input takes its schema's default (JSON Schema `default`, as OGC descriptions
+    // declare them), so that every process sees the value its description promises.
+    if ((raw === undefined || raw === null) && d.schema.default !== undefined) {
+      raw = structuredClone(d.schema.default);
+      defaulted.push(id);
+    }
     if (raw === undefined || raw === null) {
       if (min > 0) throw invalidInput(id, 'is required (minOccurs ' + min + ')');
       continue;
@@ -137,7 +151,7 @@ export function parseExecuteRequest(description: ProcessDescription, body: unkno
       subscriber[key] = v;
     }
   }
-  return { inputs, outputs, response, ...(subscriber ? { subscriber } : {}) };
+  return { inputs, outputs, outputsNamed: requested !== undefined, defaulted, response, ...(subscriber ? { subscriber } : {}) };
 }
 
 /** Classifies one value: href link, qualified value, or plain value; validates it against the schema. */

@@ -29,7 +29,15 @@ export class ProcessRegistry {
     const problem = checkDescription(plugin.description);
     if (problem) throw new ConfigError(`process '${id}': invalid description: ${problem}`);
     const description: ProcessDescription = { ...plugin.description, id };
-    this.byId.set(id, { ...plugin, description, execute: plugin.execute.bind(plugin), precheck: plugin.precheck?.bind(plugin), options });
+    this.byId.set(id, {
+      ...plugin,
+      description,
+      execute: plugin.execute.bind(plugin),
+      prepare: plugin.prepare?.bind(plugin),
+      release: plugin.release?.bind(plugin),
+      precheck: plugin.precheck?.bind(plugin),
+      options,
+    });
   }
 
   /** Loads every `processes` entry: a built-in name or a module path (relative to the working directory). */

@@ -74,6 +74,11 @@ export interface ProcessContext<Plan = unknown> {
   options: Record<string, unknown>;
   /** Output ids requested by the client (all outputs when the request named none). */
   outputs: string[];
+  /**
+   * Ids of the inputs the client left out that hold their schema `default` in `inputs`: for a
+   * process that must tell a value given from a default (an update refusing what it inherits).
+   */
+  defaulted: readonly string[];
   /** Absolute directory for temporary files of this execution; removed afterwards. */
   tmpDir: string;
   /** Typed server settings (limits, TMS folders). */
@@ -119,7 +124,7 @@ export type ExecutionOutcome = 'successful' | 'failed' | 'dismissed';
 export interface Process<Plan = unknown> {
   description: ProcessDescription;
   /**
-   * Runs the process. Inputs are validated against the description (defaults applied) and resolved
+   * Runs the process. Inputs are validated against the description (top-level defaults applied) and resolved
    * (hrefs fetched, base64 decoded to Buffer, qualified values unwrapped unless the schema is an
    * object) before. Throw an `ApiError` (src/errors.ts) for problems the client caused.
    */

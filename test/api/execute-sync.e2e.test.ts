@@ -114,9 +114,12 @@ test('Prefer: respond-sync (OWSLib) and unknown preferences are ignored: sync 20
   assert.equal(res.headers.get('location'), null);
 });
 
-test('a process failing synchronously → 500 application/json problem with the reason', async () => {
+test('a process failing synchronously → 500 application/json problem: generic, with an error id, no internal text', async () => {
   const res = await execute(s.url, 'fail', { inputs: { reason: 'sync test' } });
-  await assertProblem(res, 500, { contentType: 'application/json', detail: /failed on purpose: sync test/ });
+  const body = await assertProblem(res, 500, { contentType: 'application/json', detail: /internal error/ });
+  assert.doesNotMatch(JSON.stringify(body), /failed on purpose/);
+  assert.match(body.errorId as string, /^[0-9a-f-]{36}$/);
+  assert.match(body.detail as string, new RegExp(body.errorId as string));
   assert.equal(await jobCount(s.url), 0);
 });
 
@@ -129,4 +132,27 @@ test('an unsupported output media type or unknown output → 400 naming the outp
   const res = await execute(s.url, 'echo', { inputs: { stringInput: 'x' }, outputs: { nope: {} } });
   const body = await assertProblem(res, 400, { contentType: 'application/json', detail: /unknown output 'nope'/ });
   assert.equal(body.output, 'nope');
+});
+
+test('an output requested that the process did not produce → 400 naming it, for reference, raw and document', async () => {
+  // echo produces objectInput only when it is given: asking for it without giving it is the client's mistake.
+  const cases: Array<Record<string, unknown>> = [
+    { outputs: { objectInput: { transmissionMode: 'reference' } } },
+    { outputs: { objectInput: {} }, response: 'raw' },
+    { outputs: { stringInput: {}, objectInput: {} }, response: 'raw' },
+    { outputs: { objectInput: {} }, response: 'document' },
+  ];
+  for (const c of cases) {
+    const res = await execute(s.url, 'echo', { inputs: { stringInput: 'x' }, ...c });
+    const body = await assertProblem(res, 400, { contentType: 'application/json', detail: /output 'objectInput' was requested/ });
+    assert.equal(body.output, 'objectInput', JSON.stringify(c));
+  }
+});
+
+test('schema defaults are applied: echo declares pause default 0 and echoes it', async () => {
+  const res = await execute(s.url, 'echo', { inputs: { stringInput: 'x' }, outputs: { pause: {} } });
+  assert.equal(res.status, 200, await res.clone().text());
+  assert.deepEqual(await res.json(), 0);
+  const doc = await execute(s.url, 'echo', { inputs: { stringInput: 'x' }, response: 'document' });
+  assert.deepEqual(await doc.json(), { stringInput: 'x', pause: 0 });
 });

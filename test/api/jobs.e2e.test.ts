@@ -110,16 +110,19 @@ test('result-not-ready while running (pause 5 as an integer, like the ETS); moni
     assert.equal((await fetch(`${s.url}/jobs/${job.jobID}`, { method: 'DELETE' })).status, 200);
   }));
 
-test('a failed job: status failed with the reason; its results answer its problem document', async () => {
+test('a failed job: status failed, generic message with an error id (no internal text); its results answer its problem document', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'dallage-plugin-'));
   try {
     await withServer({ processes: { echo: 'echo', fail: await writeFailingPlugin(dir, 50) } }, async (s) => {
       const job = await submit(s, { inputs: { reason: 'async test' } }, 'fail');
       const done = await waitForJob(s.url, job.jobID);
       assert.equal(done.status, 'failed');
-      assert.match(done.message as string, /failed on purpose: async test/);
+      assert.match(done.message as string, /internal error/);
+      assert.doesNotMatch(done.message as string, /failed on purpose/);
       assert.equal(typeof done.finished, 'string');
-      const body = await assertProblem(await fetch(`${s.url}/jobs/${job.jobID}/results`), 500, { detail: /failed on purpose: async test/ });
+      const body = await assertProblem(await fetch(`${s.url}/jobs/${job.jobID}/results`), 500, { detail: /internal error/ });
+      assert.doesNotMatch(JSON.stringify(body), /failed on purpose/);
+      assert.match(body.errorId as string, /^[0-9a-f-]{36}$/);
       assert.equal(body.instance, `/jobs/${job.jobID}`);
     });
   } finally {
@@ -196,6 +199,7 @@ test('DELETE a running echo job: dismissed, its pool task stops within one secon
     const after = (await (await fetch(`${s.url}/jobs/${job.jobID}`)).json()) as Status;
     assert.equal(after.status, 'dismissed');
     await assertProblem(await fetch(`${s.url}/jobs/${job.jobID}/results`), 410, { type: 'job-dismissed' });
+    await assertProblem(await fetch(`${s.url}/jobs/${job.jobID}/results/stringInput`), 410, { type: 'job-dismissed' });
     const resultsDir = path.join(s.config.storage.path, 'jobs', job.jobID);
     await assert.rejects(readdir(resultsDir));
     // Dismissing again answers the same status; an unknown job → 404.
@@ -260,3 +264,22 @@ test('crash recovery: jobs left accepted/running in the lowdb files are failed a
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('an async output requested by reference that the process did not produce: the job fails naming it (not dropped)', () =>
+  withServer({}, async (s) => {
+    const job = await submit(s, { inputs: { stringInput: 'x' }, outputs: { stringInput: {}, objectInput: { transmissionMode: 'reference' } } });
+    const done = await waitForJob(s.url, job.jobID);
+    assert.equal(done.status, 'failed');
+    assert.match(done.message as string, /output 'objectInput' was requested/);
+    const body = await assertProblem(await fetch(`${s.url}/jobs/${job.jobID}/results`), 400, { detail: /objectInput/ });
+    assert.equal(body.output, 'objectInput');
+  }));
+
+test('GET /jobs/{id}/results/__proto__ (or constructor) → 404 no-such-output', () =>
+  withServer({}, async (s) => {
+    const job = await submit(s, { inputs: { stringInput: 'x' } });
+    await waitForJob(s.url, job.jobID);
+    for (const name of ['__proto__', 'constructor', 'toString']) {
+      await assertProblem(await fetch(`${s.url}/jobs/${job.jobID}/results/${name}`), 404, { type: 'no-such-output' });
+    }
+  }));

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { ApiResponse } from '../api/request.js';
-import { documentValue, type OutputData } from './outputs.js';
+import type { ApiResponse } from './request.js';
+import { documentValue, type OutputData } from '../manager/outputs.js';
 
 /** What the client asked about outputs (from the execute request). */
 export interface ResultsShape {
