@@ -136,7 +136,7 @@ test('queue bounded by max_running_jobs: two run, the others wait accepted, then
   withManager({ maxRunning: 2 }, async (f) => {
     const jobs: JobRecord[] = [];
     for (const key of ['q1', 'q2', 'q3', 'q4']) jobs.push(await submit(f, key));
-    await until(async () => (await statusOf(f, jobs[1].jobID)) === 'running', 'two running');
+    await until(async () => (await statusOf(f, jobs[0].jobID)) === 'running' && (await statusOf(f, jobs[1].jobID)) === 'running' && f.trace.executed.length === 2, 'two running');
     assert.deepEqual(f.rt.manager.stats(), { running: 2, queued: 2 });
     assert.equal(await statusOf(f, jobs[0].jobID), 'running');
     assert.equal(await statusOf(f, jobs[2].jobID), 'accepted');
