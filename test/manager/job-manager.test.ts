@@ -148,6 +148,8 @@ test('queue bounded by max_running_jobs: two run, the others wait accepted, then
     assert.equal(await statusOf(f, jobs[3].jobID), 'accepted');
     for (const key of ['q2', 'q3', 'q4']) f.gates.get(key)!.open();
     for (const job of jobs) await until(async () => (await statusOf(f, job.jobID)) === 'successful', `${job.jobID} successful`);
+    // A job's slot and its release come right after its final state is written.
+    await until(() => f.rt.manager.stats().running === 0 && f.trace.released.length === 4, 'slots freed');
     assert.deepEqual(f.rt.manager.stats(), { running: 0, queued: 0 });
     for (const job of jobs) assert.deepEqual(releasesOf(f, job.jobID), ['successful']);
   }));
