@@ -4,6 +4,7 @@ import type { Datastore, StoredData } from '../records/stored-data.js';
 import { PYRAMID_TYPE } from '../records/pyramid-infos.js';
 import { parseDescriptor, type PyramidDescriptor } from '../rok4/descriptor.js';
 import { SlabList } from '../rok4/list.js';
+import { Rok4Reader } from '../rok4/reader.js';
 import type { Storage } from '../storage/storage.js';
 import { descriptorKey, listKey, locationOfRecord, type PyramidLocation } from './location.js';
 
@@ -37,4 +38,9 @@ export async function loadReadyPyramid(datastore: Datastore, storage: Storage, i
 /** The list of a loaded pyramid (rok4.md §6). */
 export async function readPyramidList(storage: Storage, pyramid: ReadyPyramid): Promise<SlabList> {
   return SlabList.parse((await storage.read(listKey(pyramid.location))).toString('utf8'));
+}
+
+/** A reader of a loaded pyramid (publication, backgrounds of updates). */
+export function openPyramidReader(storage: Storage, pyramid: Pick<ReadyPyramid, 'location'>): Promise<Rok4Reader> {
+  return Rok4Reader.open(storage, pyramid.location.name, pyramid.location.folder);
 }
