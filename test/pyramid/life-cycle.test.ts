@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Datastore } from '../../src/datastore/datastore.js';
+import { Datastore } from '../../src/records/stored-data.js';
+import { MemoryRecordStore } from '../../src/records/stores/memory.js';
 import { ApiError } from '../../src/errors.js';
 import { reservePyramid, writePyramid } from '../../src/pyramid/life-cycle.js';
 import { fileLevelStorage, type PyramidDescriptor } from '../../src/rok4/descriptor.js';
@@ -13,8 +14,7 @@ import { FileStorage } from '../../src/storage/file.js';
 async function withStore(fn: (ctx: { storage: FileStorage; datastore: Datastore; jobId: string; signal: AbortSignal }) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'pyramid-life-'));
   try {
-    const datastore = new Datastore();
-    await datastore.open();
+    const datastore = new Datastore(new MemoryRecordStore());
     await fn({ storage: new FileStorage(dir), datastore, jobId: 'job-1', signal: new AbortController().signal });
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -30,20 +30,20 @@ const skeleton = (name: string): PyramidDescriptor => ({
 test('a reservation holds the name against a second one and the inputs against deletion, until released', async () => {
   await withStore(async (ctx) => {
     const input = await ctx.datastore.create({ name: 'IN', type: 'ROK4-PYRAMID-RASTER', status: 'READY' });
-    const r = reservePyramid(ctx, 'OUT', [input._id]);
-    assert.throws(() => reservePyramid(ctx, 'OUT', []), (err) => err instanceof ApiError && err.status === 400 && /'name'/.test(err.detail));
-    assert.throws(() => reservePyramid(ctx, 'IN', []), /already exists/);
-    assert.match(ctx.datastore.deletionBlocker(input._id) ?? '', /submitted job/);
+    const r = await reservePyramid(ctx, 'OUT', [input._id]);
+    await assert.rejects(reservePyramid(ctx, 'OUT', []), (err) => err instanceof ApiError && err.status === 400 && /'name'/.test(err.detail));
+    await assert.rejects(reservePyramid(ctx, 'IN', []), /already exists/);
+    assert.match((await ctx.datastore.deletionBlocker(input._id)) ?? '', /submitted job/);
     r.release();
     r.release();
-    assert.equal(ctx.datastore.deletionBlocker(input._id), undefined);
-    reservePyramid(ctx, 'OUT', []).release();
+    assert.equal(await ctx.datastore.deletionBlocker(input._id), undefined);
+    (await reservePyramid(ctx, 'OUT', [])).release();
   });
 });
 
 test('writePyramid: READY after the commit; a failing run removes its own folder only and ends FAILED', async () => {
   await withStore(async (ctx) => {
-    const ok = await writePyramid(ctx, reservePyramid(ctx, 'SAME', []), 'failed', async (location) => {
+    const ok = await writePyramid(ctx, await reservePyramid(ctx, 'SAME', []), 'failed', async (location) => {
       const writer = new Rok4PyramidWriter(ctx.storage, location.name, skeleton(location.name), { folder: location.folder });
       await writer.writeSlab('1', 0, 0, 'DATA', new Uint8Array(16));
       return { writer, ready: { size: 16, use: [], type_infos: {} } };
@@ -52,12 +52,12 @@ test('writePyramid: READY after the commit; a failing run removes its own folder
     assert.equal(ok.storage.key, 'pyramids/SAME/SAME.json');
     assert.ok(await ctx.storage.exists('pyramids/SAME/SAME.json'));
 
-    await assert.rejects(writePyramid(ctx, reservePyramid(ctx, 'SAME.json', []), 'pyramid generation failed', async (location) => {
+    await assert.rejects(writePyramid(ctx, await reservePyramid(ctx, 'SAME.json', []), 'pyramid generation failed', async (location) => {
       const writer = new Rok4PyramidWriter(ctx.storage, location.name, skeleton(location.name), { folder: location.folder });
       await writer.writeSlab('1', 0, 0, 'DATA', new Uint8Array(16));
       throw new Error('disk on fire');
     }), /^Error: pyramid generation failed: disk on fire$/);
-    assert.equal(ctx.datastore.findByName('SAME.json')?.status, 'FAILED');
+    assert.equal((await ctx.datastore.findByName('SAME.json'))?.status, 'FAILED');
     const left: string[] = [];
     for await (const k of ctx.storage.list('')) left.push(k);
     assert.deepEqual(left.sort(), ['pyramids/SAME/SAME.json', 'pyramids/SAME/SAME.list', 'pyramids/SAME/SAME/DATA/1/00/00/00.tif']);
