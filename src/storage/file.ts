@@ -61,6 +61,20 @@ export class FileStorage implements Storage {
     }
   }
 
+  async writeFile(key: string, localPath: string): Promise<void> {
+    const target = this.path(key);
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    // Copy beside the target then rename: visible only when complete (DESIGN §7).
+    const tmp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      await fs.copyFile(localPath, tmp);
+      await fs.rename(tmp, target);
+    } catch (err) {
+      await fs.rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
   async exists(key: string): Promise<boolean> {
     try {
       await fs.stat(this.path(key));

@@ -17,6 +17,11 @@ export interface Storage {
   readRange(key: string, offset: number, length: number): Promise<Buffer>;
   /** Atomic write: readers see the old object or the new one, never a part. */
   write(key: string, data: Uint8Array | string): Promise<void>;
+  /**
+   * Optional: atomic write of a finished local file (large objects such as COGs) without holding it in
+   * memory; the local file is left in place. Callers fall back to `write` when absent.
+   */
+  writeFile?(key: string, localPath: string): Promise<void>;
   exists(key: string): Promise<boolean>;
   /** Size in bytes of the object (after following a reference), or undefined if absent. */
   size(key: string): Promise<number | undefined>;
