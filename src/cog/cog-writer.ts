@@ -23,6 +23,7 @@ import type { Storage } from '../storage/storage.js';
 import type { WorkerPool } from '../workers/pool.js';
 import { CLASSIC_LIMIT, encodeHeaderAndIfds, headerSize, levelSizes, type IfdPlan, type LevelSize } from './layout.js';
 import type { StripResult, StripTask } from './strip-tasks.js';
+import { sourceRowsFor, type ResampleInput } from './overview-resample.js';
 import { checkCodec, COMPRESSION_TAG, isLossy, type CogCompression, type TileCodec } from './tile-codecs.js';
 import type { ValidityGrid } from './footprint.js';
 
@@ -83,8 +84,8 @@ interface LevelState extends LevelSize {
   tileRowsDone: number;
   /** Strips handed to the pool (the next strip's row). */
   dispatched: number;
-  /** Rows accumulated for the next strip of this level (overviews). */
-  acc?: { data: Uint8Array | Float32Array; mask?: Uint8Array; rows: number };
+  /** Rows of the level above not yet consumed by this level's strips (overviews). */
+  parentBuf?: { data: Uint8Array | Float32Array; mask?: Uint8Array; firstRow: number; rows: number };
   /** Results are appended in strip order. */
   chain: Promise<void>;
 }
@@ -149,7 +150,6 @@ export async function writeCog(info: RasterInfo, options: CogOptions, target: Co
     /** Appends a strip's tiles to its level file, feeds the next level. Called in strip order. */
     const consume = async (state: LevelState, row: number, r: StripResult): Promise<void> => {
       const at = state.end;
-      await state.fh.write(r.packed, 0, r.packed.length, at);
       state.end += r.packed.length;
       for (let c = 0; c < r.imageOffsets.length; c++) {
         const t = row * state.tilesAcross + c;
@@ -160,54 +160,72 @@ export async function writeCog(info: RasterInfo, options: CogOptions, target: Co
           state.maskCounts[t] = r.maskCounts[c];
         }
       }
-      state.tileRowsDone++;
       if (r.footprint) grid.set(r.footprint, row * (T / factor) * gridW);
       const next = states[state.index + 1];
-      if (next && r.half) feed(next, r.half);
+      if (next && r.level) feed(next, state, r.level, Math.min(T, state.height - row * T));
+      await state.fh.write(r.packed, 0, r.packed.length, at);
+      state.tileRowsDone++;
     };
 
-    /** Adds halved rows to a level's accumulator; dispatches full strips (and the last one). */
-    const feed = (state: LevelState, half: NonNullable<StripResult['half']>): void => {
-      const w = state.width;
-      const rowsNeeded = (row: number) => Math.min(T, state.height - row * T);
-      let offset = 0; // rows of `half` consumed
-      while (offset < half.rows) {
+    /**
+     * Appends rows of the level above to `state`'s parent buffer and dispatches every strip of `state`
+     * whose source rows are all there (GDAL's windows may need one row of the next parent strip).
+     */
+    const feed = (state: LevelState, parent: LevelState, rows: NonNullable<StripResult['level']>, count: number): void => {
+      const w = parent.width;
+      const buf = state.parentBuf;
+      const keepRows = buf ? buf.rows : 0;
+      const total = keepRows + count;
+      const data = codec.sampleType === 'float32' ? new Float32Array(w * total * bands) : new Uint8Array(w * total * bands);
+      if (buf) data.set(buf.data.subarray(0, keepRows * w * bands));
+      data.set(rows.data.subarray(0, count * w * bands), keepRows * w * bands);
+      let mask: Uint8Array | undefined;
+      if (rows.mask) {
+        mask = new Uint8Array(w * total);
+        if (buf?.mask) mask.set(buf.mask.subarray(0, keepRows * w));
+        mask.set(rows.mask.subarray(0, count * w), keepRows * w);
+      }
+      const firstRow = buf ? buf.firstRow : 0;
+      state.parentBuf = { data, mask, firstRow, rows: total };
+      for (;;) {
         const row = state.dispatched;
-        if (row >= state.tilesDown) return; // floor(h/2): a last odd row of the level above is dropped
-        const need = rowsNeeded(row);
-        state.acc ??= {
-          data: codec.sampleType === 'float32' ? new Float32Array(w * need * bands) : new Uint8Array(w * need * bands),
-          ...(half.mask ? { mask: new Uint8Array(w * need) } : {}),
-          rows: 0,
+        if (row >= state.tilesDown) return;
+        const dstRows = Math.min(T, state.height - row * T);
+        const [s0, s1] = sourceRowsFor(parent.height, state.height, row * T, dstRows);
+        const have = state.parentBuf.firstRow + state.parentBuf.rows;
+        if (have < s1) return;
+        const pb: NonNullable<LevelState['parentBuf']> = state.parentBuf;
+        const from = s0 - pb.firstRow;
+        const slice: ResampleInput = {
+          data: pb.data.slice(from * w * bands, (s1 - pb.firstRow) * w * bands),
+          ...(pb.mask ? { mask: pb.mask.slice(from * w, (s1 - pb.firstRow) * w) } : {}),
+          width: w, height: parent.height, firstRow: s0, rows: s1 - s0, channels: bands,
         };
-        const acc = state.acc;
-        const take = Math.min(need - acc.rows, half.rows - offset);
-        acc.data.set(half.data.subarray(offset * w * bands, (offset + take) * w * bands), acc.rows * w * bands);
-        if (acc.mask && half.mask) acc.mask.set(half.mask.subarray(offset * w, (offset + take) * w), acc.rows * w);
-        acc.rows += take;
-        offset += take;
-        if (acc.rows === need) {
-          state.acc = undefined;
-          dispatchOverview(state, row, acc);
-        }
+        dispatchOverview(state, row, dstRows, slice);
+        // Keep the rows the next strip starts from.
+        const [n0] = sourceRowsFor(parent.height, state.height, (row + 1) * T, 1);
+        const drop = Math.max(0, Math.min(n0, have) - pb.firstRow);
+        state.parentBuf = {
+          data: pb.data.slice(drop * w * bands), ...(pb.mask ? { mask: pb.mask.slice(drop * w) } : {}),
+          firstRow: pb.firstRow + drop, rows: pb.rows - drop,
+        };
       }
     };
 
-    const dispatchOverview = (state: LevelState, row: number, acc: NonNullable<LevelState['acc']>): void => {
+    const dispatchOverview = (state: LevelState, row: number, rows: number, parent: ResampleInput): void => {
       state.dispatched++;
       const last = state.index === states.length - 1;
       const task: StripTask = {
-        codec, width: state.width, rows: acc.rows, data: acc.data, ...(acc.mask ? { mask: acc.mask } : {}),
-        maskTiles: validity === 'mask', fill: nodata ?? 0, halve: !last,
+        codec, width: state.width, rows, parent, levelHeight: state.height, row0: row * T,
+        maskTiles: validity === 'mask', fill: nodata ?? 0, keep: !last,
       };
-      const transfer = [acc.data.buffer as ArrayBuffer, ...(acc.mask ? [acc.mask.buffer as ArrayBuffer] : [])];
+      const transfer = [parent.data.buffer as ArrayBuffer, ...(parent.mask ? [parent.mask.buffer as ArrayBuffer] : [])];
       const result = runStrip(task, transfer);
       result.catch(() => undefined);
       state.chain = state.chain.then(async () => {
         if (failure) return;
         try {
-          const r = await result;
-          await consume(state, row, r);
+          await consume(state, row, await result);
         } catch (err) {
           fail(err);
         }
@@ -230,7 +248,7 @@ export async function writeCog(info: RasterInfo, options: CogOptions, target: Co
       top.dispatched++;
       const p = runStrip({
         codec, width: info.width, rows, source: { info, y: row * T, dropAlpha },
-        maskTiles: validity === 'mask', fill: nodata ?? 0, halve: states.length > 1, ...(hasMask ? { footprintFactor: factor } : {}),
+        maskTiles: validity === 'mask', fill: nodata ?? 0, keep: states.length > 1, ...(hasMask ? { footprintFactor: factor } : {}),
       }, []);
       p.catch(() => undefined);
       inFlight.push(p);

@@ -5,11 +5,12 @@
  * mask tile, pack them with their leaders/trailers in file order, and return the strip halved with
  * masked 2×2 averaging for the next level (cog.md §4 step 2).
  */
-import { average2x2 } from '../raster/downsample.js';
 import { extractTile, resolveLayout } from '../raster/geotiff-writer.js';
+import { moveWith } from '../workers/transfer.js';
 import { openRasterWindows, type RasterInfo, type RasterWindowReader } from '../raster/geotiff-source.js';
 import { encodeImageTile, encodeMaskTile, type TileCodec } from './tile-codecs.js';
 import { LEADER, TRAILER } from './layout.js';
+import { resampleRows, type ResampleInput } from './overview-resample.js';
 
 export interface StripTask {
   codec: TileCodec;
@@ -18,15 +19,16 @@ export interface StripTask {
   rows: number;
   /** Full resolution: read rows [y, y + rows) of the source; `dropAlpha` removes its alpha band. */
   source?: { info: RasterInfo; y: number; dropAlpha: boolean };
-  /** Overviews: the strip's samples and validity (0 = no data), from the level above. */
-  data?: Uint8Array | Float32Array;
-  mask?: Uint8Array;
+  /** Overviews: the rows of the level above this strip reads, the level's height and the strip's first row. */
+  parent?: ResampleInput;
+  levelHeight?: number;
+  row0?: number;
   /** Write a mask tile after each image tile. */
   maskTiles: boolean;
-  /** Value written where a halved pixel has no data (the nodata value, or 0 under a mask IFD). */
+  /** Value written where an overview pixel has no data (the nodata value, or 0 under a mask IFD). */
   fill: number;
-  /** Also return the strip halved (every level but the last). */
-  halve: boolean;
+  /** Also return the strip's pixels (every level but the last: the next level reads them). */
+  keep: boolean;
   /** Full resolution: also return the validity reduced by this factor (majority of each block). */
   footprintFactor?: number;
 }
@@ -39,7 +41,7 @@ export interface StripResult {
   imageCounts: number[];
   maskOffsets: number[];
   maskCounts: number[];
-  half?: { data: Uint8Array | Float32Array; mask?: Uint8Array; rows: number };
+  level?: { data: Uint8Array | Float32Array; mask?: Uint8Array };
   /** Reduced validity grid of the strip, ceil(width / f) × ceil(rows / f), 255 = data. */
   footprint?: Uint8Array;
 }
@@ -96,9 +98,8 @@ export async function encodeStrip(task: StripTask): Promise<StripResult> {
     data = dropAlpha && info.alphaBand !== undefined ? dropBand(window.data as Uint8Array, info.bands, info.alphaBand) : window.data;
     mask = window.mask;
   } else {
-    if (!task.data) throw new Error('a strip task needs a source or pixels');
-    data = task.data;
-    mask = task.mask;
+    if (!task.parent || task.levelHeight === undefined || task.row0 === undefined) throw new Error('a strip task needs a source or a parent');
+    ({ data, mask } = resampleRows(task.parent, width, task.levelHeight, task.row0, rows, task.fill));
   }
   if (data.length !== width * rows * codec.bands) throw new Error(`strip holds ${data.length} samples, ${width * rows * codec.bands} expected`);
 
@@ -130,13 +131,16 @@ export async function encodeStrip(task: StripTask): Promise<StripResult> {
     if (e.maskTile) put(e.maskTile, result.maskOffsets, result.maskCounts);
   }
 
-  if (task.halve && rows >= 2) {
-    const half = average2x2({ data, mask, width, height: rows, channels: codec.bands, sampleType: codec.sampleType }, !!mask,
-      new Array(codec.bands).fill(task.fill), 'any');
-    result.half = { data: half.data, ...(mask ? { mask: half.mask } : {}), rows: rows >> 1 };
-  }
+  if (task.keep) result.level = { data: owned(data), ...(mask ? { mask: owned(mask) } : {}) };
   if (task.footprintFactor && mask) result.footprint = reduceMask(mask, width, rows, task.footprintFactor);
-  return result;
+  const buffers = [packed, result.level?.data, result.level?.mask, result.footprint].filter((v) => v).map((v) => v!.buffer);
+  return moveWith(result, buffers);
+}
+
+/** A view that owns its whole ArrayBuffer (pooled Buffers share theirs and cannot be moved). */
+function owned<T extends Uint8Array | Float32Array>(v: T): T {
+  if (v.byteOffset === 0 && v.byteLength === v.buffer.byteLength && !(v.buffer instanceof SharedArrayBuffer)) return v;
+  return v.slice() as T;
 }
 
 export interface MaskStripTask {
