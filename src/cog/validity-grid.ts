@@ -30,9 +30,11 @@ export async function readValidityGrid(info: RasterInfo, pool: WorkerPool, optio
   const jobs: Promise<void>[] = [];
   for (let s = 0; s < strips; s++) {
     const task: MaskStripTask = { info, y: s * STRIP_ROWS, rows: Math.min(STRIP_ROWS, info.height - s * STRIP_ROWS), factor };
-    jobs.push(pool.run<Uint8Array | undefined>(TASKS, 'maskStrip', task, { signal: options.signal }).then((part) => {
+    const job = pool.run<Uint8Array | undefined>(TASKS, 'maskStrip', task, { signal: options.signal }).then((part) => {
       mask.set(part ?? new Uint8Array(width * Math.ceil(task.rows / factor)).fill(255), s * rowsPerStrip * width);
-    }));
+    });
+    job.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
+    jobs.push(job);
     // At most a few strips in flight: each holds a decoded strip in its worker.
     if (jobs.length >= pool.threads + 1) await jobs.shift();
   }
