@@ -205,8 +205,9 @@ export async function writeCog(info: RasterInfo, options: CogOptions, target: Co
         // Keep the rows the next strip starts from.
         const [n0] = sourceRowsFor(parent.height, state.height, (row + 1) * T, 1);
         const drop = Math.max(0, Math.min(n0, have) - pb.firstRow);
+        // Views, not copies: the next feed copies them into its new buffer.
         state.parentBuf = {
-          data: pb.data.slice(drop * w * bands), ...(pb.mask ? { mask: pb.mask.slice(drop * w) } : {}),
+          data: pb.data.subarray(drop * w * bands), ...(pb.mask ? { mask: pb.mask.subarray(drop * w) } : {}),
           firstRow: pb.firstRow + drop, rows: pb.rows - drop,
         };
       }
@@ -274,6 +275,9 @@ export async function writeCog(info: RasterInfo, options: CogOptions, target: Co
         .map((e) => e.tag === 256 ? { ...e, values: [s.width] } : e.tag === 257 ? { ...e, values: [s.height] } : e.tag === 259 ? { ...e, values: [COMPRESSION_TAG[compression]] } : e);
       if (!geo) entries.push({ tag: 254, type: 4, values: [1] }); // reduced-resolution image
       if (codec.predictor) entries.push({ tag: 317, type: 3, values: [info.sampleType === 'float32' ? 3 : 2] });
+      // The source's GDAL_METADATA (statistics, scale/offset, band names) stays with the full resolution,
+      // unless its alpha band was turned into the mask (the items would name a band that is gone).
+      if (geo && info.gdalMetadata && !dropAlpha) entries.push({ tag: 42112, type: 2, values: info.gdalMetadata });
       return entries;
     };
     const maskEntries = (s: LevelState): TiffEntry[] => [

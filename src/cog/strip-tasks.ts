@@ -6,6 +6,7 @@
  * masked 2×2 averaging for the next level (cog.md §4 step 2).
  */
 import { extractTile, resolveLayout } from '../raster/geotiff-writer.js';
+import sharp from 'sharp';
 import { moveWith } from '../workers/transfer.js';
 import { openRasterWindows, type RasterInfo, type RasterWindowReader } from '../raster/geotiff-source.js';
 import { encodeImageTile, encodeMaskTile, type TileCodec } from './tile-codecs.js';
@@ -45,6 +46,10 @@ export interface StripResult {
   /** Reduced validity grid of the strip, ceil(width / f) × ceil(rows / f), 255 = data. */
   footprint?: Uint8Array;
 }
+
+// libvips caches recent operations and their decoded tiles (50 MB by default) per process; strips never
+// revisit a tile, so a small cache keeps peak RSS down (as the pyramid's slab tasks do).
+sharp.cache({ memory: 16, items: 20, files: 4 });
 
 const readers = new Map<string, RasterWindowReader>();
 

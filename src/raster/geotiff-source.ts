@@ -76,6 +76,8 @@ export interface RasterInfo {
   photometric: number;
   predictor: number;
   bigTiff: boolean;
+  /** The GDAL_METADATA tag (42112) of the full-resolution IFD, when present (band statistics, scale, offset…). */
+  gdalMetadata?: string;
   /** File size in bytes. */
   byteSize: number;
 }
@@ -318,6 +320,7 @@ export async function describeRaster(file: string, options: DescribeOptions = {}
 
   const tiled = fd.hasTag('TileWidth');
   const compression = num(fd.getValue('Compression'), 1);
+  const gdalMetadata = fd.hasTag('GDAL_METADATA') ? ((await fd.loadValue('GDAL_METADATA')) as unknown) : undefined;
   return {
     path: file,
     width,
@@ -342,6 +345,7 @@ export async function describeRaster(file: string, options: DescribeOptions = {}
     photometric: num(fd.getValue('PhotometricInterpretation'), 1),
     predictor: num((fd as unknown as { getValue(t: string): unknown }).getValue('Predictor'), 1),
     bigTiff,
+    ...(typeof gdalMetadata === 'string' ? { gdalMetadata: gdalMetadata.replace(/\0+$/, '') } : {}),
     byteSize,
   };
 }

@@ -224,6 +224,15 @@ describe('COG writer', { skip: gdal }, () => {
     assert.deepEqual(readdirSync(tmpDir), []);
   });
 
+  test('the source GDAL_METADATA is carried into IFD 0', async () => {
+    const meta = path.join(dir, 'meta.tif');
+    execFileSync('gdal_translate', ['-q', '-mo', 'ORIGIN=scan-42', smooth, meta]);
+    const c = await cog(meta, 'meta-cog.tif', { compression: 'deflate', blockSize: 256 });
+    assertConforms(c);
+    const info = JSON.parse(execFileSync('gdalinfo', ['-json', c.out], { encoding: 'utf8' })) as { metadata: Record<string, Record<string, string>> };
+    assert.equal(info.metadata['']?.ORIGIN, 'scan-42');
+  });
+
   test('bad options are refused before any work', async () => {
     const info = await describeRaster(dem);
     await assert.rejects(writeCog(info, { compression: 'jpeg' }, { path: path.join(dir, 'x.tif') }, { pool }), /8-bit/);
