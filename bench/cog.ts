@@ -5,7 +5,8 @@
  *  - ours DEFLATE + predictor                    vs  gdal_translate -of COG COMPRESS=DEFLATE PREDICTOR=YES
  *  - our footprint (validity read in strips + tracing) vs gdal.Polygonize of the mask band (Python)
  * Both sides get 2 threads (NUM_THREADS=2). The input is M with GDAL_NODATA=255 (the white collar).
- * Peak RSS = summed RSS of the command's process tree (bench/lib/measure.ts).
+ * Peak RSS = summed RSS of the command's process tree (bench/lib/measure.ts). Ours runs with the C
+ * allocator settings of the server and CLI (src/allocator.ts).
  *
  * Usage: npm run bench:cog -- [--size S|M|L] [--dir DIR] [--keep]
  */
@@ -14,6 +15,7 @@ import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeSyntheticMap, SYNTHETIC_SIZES, type SyntheticSizeName } from '../test/fixtures/synthetic-raster.js';
+import { ALLOCATOR_ENV } from '../src/allocator.js';
 import { measure, type Measured } from './lib/measure.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -72,8 +74,9 @@ async function main(): Promise<void> {
   const runner = path.join(ROOT, 'dist', 'bench', 'cog-run.js');
   const env = { ...process.env, GDAL_CACHEMAX: '512' };
   const rows: Array<Measured & { extra?: Record<string, number> }> = [];
+  // Ours runs under the allocator settings the server and the CLI use (src/allocator.ts).
   const run = async (label: string, cmd: string, argv: string[]) => {
-    const m = await measure(label, cmd, argv, { env });
+    const m = await measure(label, cmd, argv, { env: cmd === process.execPath ? { ...env, ...ALLOCATOR_ENV } : env });
     let extra: Record<string, number> | undefined;
     try {
       extra = JSON.parse(m.stdout.trim().split('\n').pop() ?? '') as Record<string, number>;
