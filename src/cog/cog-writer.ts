@@ -114,7 +114,8 @@ export async function writeCog(info: RasterInfo, options: CogOptions, target: Co
   const hasMask = info.mask !== 'none';
   const uniformNodata = info.nodata !== null && info.nodata.every((v) => Object.is(v, info.nodata![0]));
   // cog.md §0.3: nodata survives only lossless codecs; alpha and internal masks become a mask IFD.
-  const validity: CogResult['validity'] = !hasMask ? 'none' : info.mask === 'nodata' && uniformNodata && !isLossy(codec) ? 'nodata' : 'mask';
+  const validity: CogResult['validity'] = !hasMask ? 'none'
+    : info.mask === 'nodata' && uniformNodata && !isLossy(codec) ? 'nodata' : 'mask';
   const nodata = validity === 'nodata' ? info.nodata![0] : undefined;
   const levels = levelSizes(info.width, info.height, T, options.overviews);
   const epsg = epsgOf(info);
@@ -127,6 +128,13 @@ export async function writeCog(info: RasterInfo, options: CogOptions, target: Co
   const gridH = Math.ceil(info.height / factor);
   const grid = new Uint8Array(hasMask ? gridW * gridH : 0);
 
+  // Tags first: a geotransform or CRS that cannot be written fails before any pixel is read.
+  const base: TiffEntry[] = geoTiffTags(
+    resolveLayout({ width: info.width, height: info.height, bands, sampleType: info.sampleType, tileSize: T, alpha: false,
+      compression: compression === 'jpeg' ? 'jpeg' : 'none', jpegQuality: codec.quality }),
+    { width: info.width, height: info.height, bands, epsg, crsKind, geoTransform: info.geoTransform,
+      ...(nodata !== undefined ? { nodata } : {}) },
+  );
   const work = await mkdtemp(path.join(ctx.tmpDir ?? os.tmpdir(), 'cog-'));
   const states: LevelState[] = [];
   let failure: unknown;
@@ -264,15 +272,12 @@ export async function writeCog(info: RasterInfo, options: CogOptions, target: Co
     }
 
     // Layout (cog.md §3): IFD order image full, mask full, image overviews, mask overviews.
-    const base: TiffEntry[] = geoTiffTags(
-      resolveLayout({ width: info.width, height: info.height, bands, sampleType: info.sampleType, tileSize: T, alpha: false,
-        compression: compression === 'jpeg' ? 'jpeg' : 'none', jpegQuality: codec.quality }),
-      { width: info.width, height: info.height, bands, epsg, crsKind, geoTransform: info.geoTransform, ...(nodata !== undefined ? { nodata } : {}) },
-    );
     const imageEntries = (s: LevelState): TiffEntry[] => {
       const geo = s.index === 0;
       const entries = base.filter((e) => e.tag !== 254 && (geo || (e.tag !== 33550 && e.tag !== 33922 && e.tag !== 34735)))
-        .map((e) => e.tag === 256 ? { ...e, values: [s.width] } : e.tag === 257 ? { ...e, values: [s.height] } : e.tag === 259 ? { ...e, values: [COMPRESSION_TAG[compression]] } : e);
+        .map((e) => e.tag === 256 ? { ...e, values: [s.width] }
+          : e.tag === 257 ? { ...e, values: [s.height] }
+          : e.tag === 259 ? { ...e, values: [COMPRESSION_TAG[compression]] } : e);
       if (!geo) entries.push({ tag: 254, type: 4, values: [1] }); // reduced-resolution image
       if (codec.predictor) entries.push({ tag: 317, type: 3, values: [info.sampleType === 'float32' ? 3 : 2] });
       // The source's GDAL_METADATA (statistics, scale/offset, band names) stays with the full resolution,
@@ -300,7 +305,8 @@ export async function writeCog(info: RasterInfo, options: CogOptions, target: Co
     if (validity === 'mask') for (const s of states.slice(1)) order.push({ entries: maskEntries(s), level: s, mask: true });
 
     const dataBytes = states.reduce((n, s) => n + s.end, 0);
-    const plan = (bigTiff: boolean) => headerSize(order.map((o) => ({ entries: o.entries, tiles: o.level.imageOffsets.length })), bigTiff, validity === 'mask');
+    const plan = (bigTiff: boolean) =>
+      headerSize(order.map((o) => ({ entries: o.entries, tiles: o.level.imageOffsets.length })), bigTiff, validity === 'mask');
     let bigTiff = options.bigTiff === true;
     if (!bigTiff && plan(false) + dataBytes >= CLASSIC_LIMIT) {
       if (options.bigTiff === false) throw new Error('the COG would exceed 4 GiB: classic TIFF is impossible');
@@ -317,7 +323,8 @@ export async function writeCog(info: RasterInfo, options: CogOptions, target: Co
     const ifds: IfdPlan[] = order.map((o) => {
       const b = levelBase.get(o.level.index)!;
       const offs = o.mask ? o.level.maskOffsets : o.level.imageOffsets;
-      return { entries: o.entries, tileOffsets: Array.from(offs, (v) => v + b), tileCounts: o.mask ? o.level.maskCounts : o.level.imageCounts };
+      const tileCounts = o.mask ? o.level.maskCounts : o.level.imageCounts;
+      return { entries: o.entries, tileOffsets: Array.from(offs, (v) => v + b), tileCounts };
     });
     const head = encodeHeaderAndIfds(ifds, bigTiff, validity === 'mask');
     for (const s of states) await s.fh.close();

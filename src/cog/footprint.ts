@@ -215,7 +215,8 @@ export function conflictingRings(rings: readonly Ring[]): Set<number> {
     for (let i = 0; i < n; i++) {
       const j = (i + 1) % n;
       const cx0 = Math.floor((Math.min(r[2 * i], r[2 * j]) - x0) / cell), cx1 = Math.floor((Math.max(r[2 * i], r[2 * j]) - x0) / cell);
-      const cy0 = Math.floor((Math.min(r[2 * i + 1], r[2 * j + 1]) - y0) / cell), cy1 = Math.floor((Math.max(r[2 * i + 1], r[2 * j + 1]) - y0) / cell);
+      const cy0 = Math.floor((Math.min(r[2 * i + 1], r[2 * j + 1]) - y0) / cell);
+      const cy1 = Math.floor((Math.max(r[2 * i + 1], r[2 * j + 1]) - y0) / cell);
       for (let cy = cy0; cy <= cy1; cy++) {
         for (let cx = cx0; cx <= cx1; cx++) {
           const key = cy * cols + cx;

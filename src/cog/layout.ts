@@ -117,7 +117,11 @@ export interface HeaderLayout {
  * Offset where tile data starts for IFDs with these entries and tile counts (sizes do not depend on
  * the offset values, so the layout is computed before the offsets are known).
  */
-export function headerSize(ifds: ReadonlyArray<{ entries: TiffEntry[]; tiles: number }>, bigTiff: boolean, maskInterleaved: boolean): number {
+export function headerSize(
+  ifds: ReadonlyArray<{ entries: TiffEntry[]; tiles: number }>,
+  bigTiff: boolean,
+  maskInterleaved: boolean,
+): number {
   let size = (bigTiff ? 16 : 8) + ghostArea(maskInterleaved).length;
   for (const ifd of ifds) size += ifdSize(ifd.entries, bigTiff) + arraysSize(ifd.tiles, bigTiff);
   return size;

@@ -103,17 +103,25 @@ export async function encodeStrip(task: StripTask): Promise<StripResult> {
     data = dropAlpha && info.alphaBand !== undefined ? dropBand(window.data as Uint8Array, info.bands, info.alphaBand) : window.data;
     mask = window.mask;
   } else {
-    if (!task.parent || task.levelHeight === undefined || task.row0 === undefined) throw new Error('a strip task needs a source or a parent');
+    if (!task.parent || task.levelHeight === undefined || task.row0 === undefined) {
+      throw new Error('a strip task needs a source or a parent');
+    }
     ({ data, mask } = resampleRows(task.parent, width, task.levelHeight, task.row0, rows, task.fill));
   }
-  if (data.length !== width * rows * codec.bands) throw new Error(`strip holds ${data.length} samples, ${width * rows * codec.bands} expected`);
+  if (data.length !== width * rows * codec.bands) {
+    throw new Error(`strip holds ${data.length} samples, ${width * rows * codec.bands} expected`);
+  }
 
   const T = codec.tileSize;
-  const layout = resolveLayout({ width, height: rows, bands: codec.bands, sampleType: codec.sampleType, tileSize: T as 256 | 512, alpha: false });
+  const layout = resolveLayout({
+    width, height: rows, bands: codec.bands, sampleType: codec.sampleType, tileSize: T as 256 | 512, alpha: false,
+  });
   const across = Math.ceil(width / T);
   const encoded = await Promise.all(Array.from({ length: across }, async (_, col) => {
     const image = await encodeImageTile(codec, extractTile(layout, data, width, rows, col * T));
-    const maskTile = task.maskTiles ? await encodeMaskTile(mask ?? new Uint8Array(width * rows).fill(255), width, rows, col * T, T) : undefined;
+    const maskTile = task.maskTiles
+      ? await encodeMaskTile(mask ?? new Uint8Array(width * rows).fill(255), width, rows, col * T, T)
+      : undefined;
     return { image, maskTile };
   }));
   let total = 0;

@@ -15,7 +15,11 @@ const TASKS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'strip-tas
 const STRIP_ROWS = 512;
 
 /** Reads the source's validity (nodata, alpha or mask IFD; bands OR-ed as GDAL does). */
-export async function readValidityGrid(info: RasterInfo, pool: WorkerPool, options: { maxSide?: number; signal?: AbortSignal } = {}): Promise<ValidityGrid> {
+export async function readValidityGrid(
+  info: RasterInfo,
+  pool: WorkerPool,
+  options: { maxSide?: number; signal?: AbortSignal } = {},
+): Promise<ValidityGrid> {
   let factor = 1;
   while (Math.max(info.width, info.height) / factor > (options.maxSide ?? 4096) && factor < STRIP_ROWS) factor *= 2;
   const width = Math.ceil(info.width / factor);
