@@ -2,32 +2,12 @@ import express, { type Request, type Response, type NextFunction } from 'express
 import type { Runtime } from './runtime.js';
 import { ApiError, logServerError, toProblem } from './errors.js';
 import type { ApiRequest, ApiResponse } from './api/request.js';
-import { conformance, landingPage } from './api/landing.js';
-import { describeProcess, executeProcess, listProcesses } from './api/processes.js';
-import { dismissJob, getJob, jobResult, jobResults, listJobs, syncOutput } from './api/jobs.js';
-import { openapiDocument, openapiHtml } from './api/openapi.js';
-import { storedDataRoutes } from './api/stored-data.js';
+import { ROUTES, routesByPath, runRoute } from './api/routes.js';
 import { silentLogger } from './log.js';
 
-type Handler = (req: ApiRequest, rt: Runtime, signal: AbortSignal) => Promise<ApiResponse>;
-
-/** The route table: path → method → handler. Paths not here are 404; other methods 405. */
-export function routes(): Array<{ path: string; methods: Record<string, Handler> }> {
-  return [
-    { path: '/', methods: { GET: landingPage } },
-    { path: '/conformance', methods: { GET: conformance } },
-    { path: '/api', methods: { GET: openapiDocument } },
-    { path: '/api.html', methods: { GET: openapiHtml } },
-    { path: '/processes', methods: { GET: listProcesses } },
-    { path: '/processes/:processId', methods: { GET: describeProcess } },
-    { path: '/processes/:processId/execution', methods: { POST: executeProcess } },
-    { path: '/jobs', methods: { GET: listJobs } },
-    { path: '/jobs/:jobId', methods: { GET: getJob, DELETE: dismissJob } },
-    { path: '/jobs/:jobId/results', methods: { GET: jobResults } },
-    { path: '/jobs/:jobId/results/:outputId', methods: { GET: jobResult } },
-    { path: '/outputs/:executionId/:outputId', methods: { GET: syncOutput } },
-    ...storedDataRoutes(),
-  ];
+/** OpenAPI path template → Express path (`/jobs/{jobId}` → `/jobs/:jobId`). */
+function expressPath(template: string): string {
+  return template.replace(/\{([A-Za-z0-9_]+)\}/g, ':$1');
 }
 
 function baseUrlOf(req: Request, rt: Runtime): string {
@@ -104,7 +84,7 @@ export function createApp(rt: Runtime): express.Express {
 
   // Execute bodies: JSON only (415 otherwise), bounded by server.limits.body_size (413).
   const json = express.json({ limit: rt.config.server.limits.body_size, type: () => true, strict: false });
-  app.post('/processes/:processId/execution', (req, res, next) => {
+  const parseJsonBody = (req: Request, res: Response, next: NextFunction): void => {
     const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     if (type !== 'application/json' && !type.endsWith('+json')) {
       next(new ApiError('unsupported-media-type', `the execute request must be application/json, got '${type || 'no Content-Type'}'`));
@@ -118,28 +98,34 @@ export function createApp(rt: Runtime): express.Express {
       return;
     }
     json(req, res, next);
-  });
+  };
 
-  for (const route of routes()) {
-    app.all(route.path, (req: Request, res: Response, next: NextFunction) => {
+  for (const [template, routes] of routesByPath(ROUTES)) {
+    const methods = routes.map((r) => r.method);
+    const allow = [...methods, ...(methods.includes('GET') ? ['HEAD'] : [])].join(', ');
+    app.all(expressPath(template), (req: Request, res: Response, next: NextFunction) => {
       const method = req.method === 'HEAD' ? 'GET' : req.method;
-      const handler = route.methods[method];
-      if (!handler) {
-        res.setHeader('Allow', [...Object.keys(route.methods), ...(route.methods.GET ? ['HEAD'] : [])].join(', '));
-        next(new ApiError('method-not-allowed', `${req.method} is not allowed on ${req.path}; use ${Object.keys(route.methods).join(', ')}`));
+      const route = routes.find((r) => r.method === method);
+      if (!route) {
+        res.setHeader('Allow', allow);
+        next(new ApiError('method-not-allowed', `${req.method} is not allowed on ${req.path}; use ${methods.join(', ')}`));
         return;
       }
-      const controller = new AbortController();
-      res.on('close', () => {
-        if (!res.writableFinished) controller.abort(new Error('client closed the connection'));
-      });
-      handler(toApiRequest(req, rt), rt, controller.signal)
-        .then((r) => {
-          const loc = r.headers?.Location;
-          if (typeof loc === 'string') res.locals.jobId = loc.split('/').pop();
-          send(res, r);
-        })
-        .catch(next);
+      const run = (): void => {
+        const controller = new AbortController();
+        res.on('close', () => {
+          if (!res.writableFinished) controller.abort(new Error('client closed the connection'));
+        });
+        runRoute(route, toApiRequest(req, rt), rt, controller.signal)
+          .then((r) => {
+            const loc = r.headers?.Location;
+            if (typeof loc === 'string') res.locals.jobId = loc.split('/').pop();
+            send(res, r);
+          })
+          .catch(next);
+      };
+      if (route.jsonBody) parseJsonBody(req, res, (err?: unknown) => (err ? next(err) : run()));
+      else run();
     });
   }
 

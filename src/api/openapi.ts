@@ -2,15 +2,14 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Runtime } from '../runtime.js';
-// Circular on purpose: app.ts imports this module's handlers, we read its route table. Both sides
-// only use the other inside functions, so ESM evaluation order does not matter.
-import { routes } from '../app.js';
 import { MEDIA } from './conformance.js';
 import { escapeHtml, layout } from './html/layout.js';
 import { DESCRIPTION, TITLE } from './landing.js';
-import { COMPONENT_HEADERS, COMPONENT_PARAMETERS, executeOperation, staticOperations } from './openapi-paths.js';
+import { COMPONENT_HEADERS, COMPONENT_PARAMETERS, PATH_PARAMETERS, executeOperation } from './operations.js';
+import type { QueryParameter } from './query-parameters.js';
 import { COMPONENT_SCHEMAS } from './openapi-schemas.js';
 import type { ApiRequest, ApiResponse } from './request.js';
+import type { Route } from './routes.js';
 
 type Obj = Record<string, unknown>;
 
@@ -22,11 +21,6 @@ export interface OpenapiDocument {
   paths: Record<string, Record<string, Obj>>;
   components: { schemas: Record<string, Obj>; parameters: Record<string, Obj>; headers: Record<string, Obj> };
   [member: string]: unknown;
-}
-
-/** Express route path → OpenAPI path template (`/jobs/:jobId` → `/jobs/{jobId}`). */
-export function openapiPath(expressPath: string): string {
-  return expressPath.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 }
 
 const VERSION = readOwnVersion();
@@ -45,13 +39,21 @@ function readOwnVersion(): string {
   return '0.0.0';
 }
 
-/** Generic operation for a route the operation table forgets: still documented, never silently absent. */
-function fallbackOperation(method: string, routePath: string): Obj {
-  return {
-    summary: `${method} ${routePath}`,
-    parameters: [...routePath.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } })),
-    responses: { default: { description: 'See the server documentation.' } },
-  };
+const pref = (name: string): Obj => ({ $ref: `#/components/parameters/${name}` });
+
+/** The path parameters of a template (`/jobs/{jobId}` → jobId), shared ones by reference. */
+function pathParameters(template: string): Obj[] {
+  return [...template.matchAll(/\{([^}]+)\}/g)].map(([, name]) =>
+    PATH_PARAMETERS[name] ? pref(PATH_PARAMETERS[name]) : { name, in: 'path', required: true, schema: { type: 'string' } },
+  );
+}
+
+/** A route's operation with its path and query parameters (query ones as the route declares them). */
+function operationOf(route: Route): Obj {
+  const own = (route.operation.parameters as Obj[] | undefined) ?? [];
+  const query = (route.query ?? []).map((q: QueryParameter) => (typeof q === 'string' ? pref(q) : q));
+  const parameters = [...pathParameters(route.path), ...query, ...own];
+  return { ...route.operation, ...(parameters.length ? { parameters } : {}) };
 }
 
 /**
@@ -59,16 +61,9 @@ function fallbackOperation(method: string, routePath: string): Obj {
  * methods, parameters and status codes, plus one execution path per process whose request body
  * is built from the process's input schemas. No security scheme: the API has no authentication.
  */
-export function buildOpenapi(rt: Pick<Runtime, 'registry'>, baseUrl: string): OpenapiDocument {
-  const table = staticOperations();
+export function buildOpenapi(rt: Pick<Runtime, 'registry'>, routes: readonly Route[], baseUrl: string): OpenapiDocument {
   const paths: OpenapiDocument['paths'] = {};
-  for (const route of routes()) {
-    const item: Record<string, Obj> = {};
-    for (const method of Object.keys(route.methods)) {
-      item[method.toLowerCase()] = table[route.path]?.[method] ?? fallbackOperation(method, route.path);
-    }
-    paths[openapiPath(route.path)] = item;
-  }
+  for (const route of routes) (paths[route.path] ??= {})[route.method.toLowerCase()] = operationOf(route);
   // Concrete paths are matched before templated ones (OAS 3.0 §4.7.8), so clients find each
   // process's own request schema here.
   for (const p of rt.registry.all()) {
@@ -99,26 +94,26 @@ export function buildOpenapi(rt: Pick<Runtime, 'registry'>, baseUrl: string): Op
 /** Documents per runtime and base URL: the registry does not change at run time. */
 const cache = new WeakMap<object, Map<string, { doc: OpenapiDocument; html?: string }>>();
 
-function cached(rt: Runtime, baseUrl: string): { doc: OpenapiDocument; html?: string } {
+function cached(rt: Runtime, routes: readonly Route[], baseUrl: string): { doc: OpenapiDocument; html?: string } {
   let byUrl = cache.get(rt);
   if (!byUrl) cache.set(rt, (byUrl = new Map()));
   let entry = byUrl.get(baseUrl);
   if (!entry) {
     // Bounded: a server behind several Host names has a few base URLs, not thousands.
     if (byUrl.size >= 32) byUrl.clear();
-    byUrl.set(baseUrl, (entry = { doc: buildOpenapi(rt, baseUrl) }));
+    byUrl.set(baseUrl, (entry = { doc: buildOpenapi(rt, routes, baseUrl) }));
   }
   return entry;
 }
 
 /** GET /api: the OpenAPI 3.0 definition as `application/vnd.oai.openapi+json;version=3.0`. */
-export async function openapiDocument(req: ApiRequest, rt: Runtime): Promise<ApiResponse> {
-  return { status: 200, headers: { 'Content-Type': MEDIA.openapi }, body: cached(rt, req.baseUrl).doc };
+export async function openapiDocument(req: ApiRequest, rt: Runtime, routes: readonly Route[]): Promise<ApiResponse> {
+  return { status: 200, headers: { 'Content-Type': MEDIA.openapi }, body: cached(rt, routes, req.baseUrl).doc };
 }
 
 /** GET /api.html: the same definition as a readable page. */
-export async function openapiHtml(req: ApiRequest, rt: Runtime): Promise<ApiResponse> {
-  const entry = cached(rt, req.baseUrl);
+export async function openapiHtml(req: ApiRequest, rt: Runtime, routes: readonly Route[]): Promise<ApiResponse> {
+  const entry = cached(rt, routes, req.baseUrl);
   entry.html ??= renderOpenapiHtml(entry.doc, req);
   return { status: 200, headers: { 'Content-Type': 'text/html; charset=utf-8' }, body: entry.html };
 }

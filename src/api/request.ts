@@ -60,8 +60,13 @@ export function negotiate(req: ApiRequest, allowed: readonly Format[] = ['json',
   return best.format;
 }
 
-export function single(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[v.length - 1] : v;
+/**
+ * One value of a query parameter. The route table validates queries before handlers run; this
+ * stays total anyway (a handler called directly gets undefined for an object, never a crash).
+ */
+export function single(v: unknown): string | undefined {
+  const last = Array.isArray(v) ? v[v.length - 1] : v;
+  return typeof last === 'string' ? last : undefined;
 }
 
 /** `limit` as the standard defines it (1..10000, default 10; /per/core/limit-default-minimum-maximum). */

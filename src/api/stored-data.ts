@@ -20,27 +20,29 @@ function withLinks(s: StoredData, baseUrl: string): Record<string, unknown> {
 }
 
 /** GET /stored_data?type=&status=&name= */
-const list: Handler = async (req, rt) => {
+export const listStoredData: Handler = async (req, rt) => {
   const format = negotiate(req);
   const items = await rt.datastore.list({ type: single(req.query.type), status: single(req.query.status), name: single(req.query.name) });
   return respond(req, format, 'stored_data', { stored_data: items.map((s) => withLinks(s, req.baseUrl)), links: selfLinks(req, '/stored_data', format, 'stored data') });
 };
 
-const get: Handler = async (req, rt) => {
+/** GET /stored_data/{id} */
+export const getStoredData: Handler = async (req, rt) => {
   const format = negotiate(req);
   const s = await rt.datastore.get(req.params.id);
   if (!s) throw new ApiError('not-found', `no stored data with id '${req.params.id}'`);
   return respond(req, format, 'stored_data_item', withLinks(s, req.baseUrl));
 };
 
-const dependencies: Handler = async (req, rt) => {
+/** GET /stored_data/{id}/dependencies */
+export const storedDataDependencies: Handler = async (req, rt) => {
   const format = negotiate(req);
   if (!(await rt.datastore.get(req.params.id))) throw new ApiError('not-found', `no stored data with id '${req.params.id}'`);
   return respond(req, format, 'dependencies', await rt.datastore.dependencies(req.params.id));
 };
 
 /** DELETE /stored_data/{id}: removes its files; 409 while used by another stored data or a job. */
-const remove: Handler = async (req, rt) => {
+export const deleteStoredData: Handler = async (req, rt) => {
   const s = await rt.datastore.get(req.params.id);
   if (!s || s.status === 'DELETED') throw new ApiError('not-found', `no stored data with id '${req.params.id}'`);
   const blocker = await rt.datastore.deletionBlocker(s._id);
@@ -57,11 +59,3 @@ const remove: Handler = async (req, rt) => {
   }
   return { status: 204 };
 };
-
-export function storedDataRoutes(): Array<{ path: string; methods: Record<string, Handler> }> {
-  return [
-    { path: '/stored_data', methods: { GET: list } },
-    { path: '/stored_data/:id', methods: { GET: get, DELETE: remove } },
-    { path: '/stored_data/:id/dependencies', methods: { GET: dependencies } },
-  ];
-}

@@ -1,8 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { routes } from '../../src/app.js';
-import { buildOpenapi, openapiDocument, openapiPath } from '../../src/api/openapi.js';
+import { ROUTES } from '../../src/api/routes.js';
+import { buildOpenapi, openapiDocument } from '../../src/api/openapi.js';
 import { ProcessRegistry, builtinNames } from '../../src/process/registry.js';
 import type { Process } from '../../src/process/types.js';
 import type { Runtime } from '../../src/runtime.js';
@@ -52,11 +52,12 @@ test('the OAS 3.0 validation catches an invalid document (the check can fail)', 
 });
 
 test('every route of the route table appears with exactly its methods', () => {
-  for (const route of routes()) {
-    const item = doc.paths[openapiPath(route.path)];
+  for (const route of ROUTES) {
+    const item = doc.paths[route.path];
     assert.ok(item, `${route.path} is documented`);
     const documented = Object.keys(item).filter((k) => ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'].includes(k)).sort();
-    assert.deepEqual(documented, Object.keys(route.methods).map((m) => m.toLowerCase()).sort(), `methods of ${route.path}`);
+    const methods = ROUTES.filter((r) => r.path === route.path).map((r) => r.method.toLowerCase());
+    assert.deepEqual(documented, methods.sort(), `methods of ${route.path}`);
   }
   for (const expected of ['/', '/conformance', '/api', '/api.html', '/processes', '/processes/{processId}', '/processes/{processId}/execution', '/jobs', '/jobs/{jobId}', '/jobs/{jobId}/results', '/jobs/{jobId}/results/{outputId}', '/outputs/{executionId}/{outputId}', '/stored_data', '/stored_data/{id}', '/stored_data/{id}/dependencies']) {
     assert.ok(doc.paths[expected], `${expected} documented`);
@@ -165,7 +166,7 @@ test('with every built-in process registered, the document is still valid OAS 3.
     const mod = (await import(`../../processes/${name}/index.js`)) as { default: Process };
     registry.add(name, mod.default);
   }
-  const full = buildOpenapi({ registry }, 'http://localhost:5000');
+  const full = buildOpenapi({ registry }, ROUTES, 'http://localhost:5000');
   for (const name of names) assert.ok(full.paths[`/processes/${name}/execution`], name);
   assert.deepEqual(validateOas30(full), []);
 });
@@ -175,11 +176,11 @@ test('the document is built once per runtime and base URL', async () => {
   const registry = { all: () => (builds++, []) };
   const rt = { registry } as unknown as Runtime;
   const req = (baseUrl: string) => ({ method: 'GET', path: '/api', params: {}, query: {}, headers: {}, baseUrl }) as ApiRequest;
-  const a = await openapiDocument(req('http://a'), rt);
-  const b = await openapiDocument(req('http://a'), rt);
+  const a = await openapiDocument(req('http://a'), rt, ROUTES);
+  const b = await openapiDocument(req('http://a'), rt, ROUTES);
   assert.equal(a.body, b.body, 'the same object');
   assert.equal(builds, 1);
-  const c = await openapiDocument(req('http://b'), rt);
+  const c = await openapiDocument(req('http://b'), rt, ROUTES);
   assert.equal(builds, 2);
   assert.deepEqual((c.body as Obj).servers, [{ url: 'http://b' }]);
 });

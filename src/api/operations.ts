@@ -74,6 +74,15 @@ export const COMPONENT_PARAMETERS: Record<string, Obj> = {
   },
 };
 
+/** Path parameter name → its entry in components/parameters (others get a plain string parameter). */
+export const PATH_PARAMETERS: Record<string, string> = {
+  processId: 'processIdPathParam',
+  jobId: 'jobId',
+  outputId: 'outputId',
+  executionId: 'executionId',
+  id: 'storedDataId',
+};
+
 /** Response headers (components/headers). */
 export const COMPONENT_HEADERS: Record<string, Obj> = {
   Location: { description: 'URL of the job status (GET /jobs/{jobId}).', required: true, schema: { type: 'string', format: 'uri' } },
@@ -116,192 +125,148 @@ const NOT_ALLOWED = (): Obj => errorResponse(405, 'another method than those doc
 const SERVER_ERROR = (): Obj => errorResponse(500, 'an unexpected error on the server');
 const BAD_PAGING = (): Obj => errorResponse(400, 'a query parameter is invalid (limit, offset…)');
 
-/** Every (path, method) → operation. Keys: Express route paths, upper-case methods. */
-export function staticOperations(): Record<string, Record<string, Obj>> {
-  return {
-    '/': {
-      GET: {
-        tags: ['Capabilities'], operationId: 'getLandingPage', summary: 'Landing page',
-        description: 'Links to the API definition, the conformance declaration, the processes, the jobs and the stored data.',
-        parameters: [pref('f')],
-        responses: { 200: jsonOrHtml('The landing page (landingPage.yaml).', 'landingPage'), 405: NOT_ALLOWED(), 406: NOT_ACCEPTABLE(), 500: SERVER_ERROR() },
-      },
+/**
+ * The operations of the route table (src/api/routes.ts), by operationId. Path parameters come from the
+ * route path and query parameters from its `query` list (the OpenAPI generator adds both).
+ */
+export const OPERATIONS = {
+  getLandingPage: {
+    tags: ['Capabilities'], operationId: 'getLandingPage', summary: 'Landing page',
+    description: 'Links to the API definition, the conformance declaration, the processes, the jobs and the stored data.',
+    responses: { 200: jsonOrHtml('The landing page (landingPage.yaml).', 'landingPage'), 405: NOT_ALLOWED(), 406: NOT_ACCEPTABLE(), 500: SERVER_ERROR() },
+  },
+  getConformance: {
+    tags: ['Capabilities'], operationId: 'getConformance', summary: 'Conformance declaration',
+    description: 'The conformance classes of OGC API – Processes – Part 1 this server implements.',
+    responses: { 200: jsonOrHtml('The conformance classes (confClasses.yaml).', 'confClasses'), 405: NOT_ALLOWED(), 406: NOT_ACCEPTABLE(), 500: SERVER_ERROR() },
+  },
+  getApi: {
+    tags: ['Capabilities'], operationId: 'getApi', summary: 'API definition (this document)',
+    description: 'The OpenAPI 3.0 definition of this server, generated from its routes and its process descriptions.',
+    responses: {
+      200: { description: 'The OpenAPI 3.0 document.', content: { [MEDIA.openapi]: { schema: { type: 'object' } } } },
+      405: NOT_ALLOWED(), 500: SERVER_ERROR(),
     },
-    '/conformance': {
-      GET: {
-        tags: ['Capabilities'], operationId: 'getConformance', summary: 'Conformance declaration',
-        description: 'The conformance classes of OGC API – Processes – Part 1 this server implements.',
-        parameters: [pref('f')],
-        responses: { 200: jsonOrHtml('The conformance classes (confClasses.yaml).', 'confClasses'), 405: NOT_ALLOWED(), 406: NOT_ACCEPTABLE(), 500: SERVER_ERROR() },
-      },
+  },
+  getApiDocumentation: {
+    tags: ['Capabilities'], operationId: 'getApiDocumentation', summary: 'API documentation',
+    description: 'This definition as a readable HTML page.',
+    responses: { 200: { description: 'The documentation page.', content: { [MEDIA.html]: { schema: { type: 'string' } } } }, 405: NOT_ALLOWED(), 500: SERVER_ERROR() },
+  },
+  getProcesses: {
+    tags: ['Processes'], operationId: 'getProcesses', summary: 'List the processes',
+    description: 'Summaries of the processes, `limit` at a time, with `next`/`prev` links.',
+    responses: { 200: jsonOrHtml('The process list (processList.yaml).', 'processList'), 400: BAD_PAGING(), 405: NOT_ALLOWED(), 406: NOT_ACCEPTABLE(), 500: SERVER_ERROR() },
+  },
+  getProcessDescription: {
+    tags: ['Processes'], operationId: 'getProcessDescription', summary: 'Describe a process',
+    description: 'The process description: inputs and outputs with their JSON Schemas, execution modes, an example execute request.',
+    responses: {
+      200: jsonOrHtml('The process description (process.yaml).', 'process'),
+      404: errorResponse(404, 'no such process (type …/no-such-process)'),
+      405: NOT_ALLOWED(), 406: NOT_ACCEPTABLE(), 500: SERVER_ERROR(),
     },
-    '/api': {
-      GET: {
-        tags: ['Capabilities'], operationId: 'getApi', summary: 'API definition (this document)',
-        description: 'The OpenAPI 3.0 definition of this server, generated from its routes and its process descriptions.',
-        responses: {
-          200: { description: 'The OpenAPI 3.0 document.', content: { [MEDIA.openapi]: { schema: { type: 'object' } } } },
-          405: NOT_ALLOWED(), 500: SERVER_ERROR(),
+  },
+  getJobs: {
+    tags: ['Jobs'], operationId: 'getJobs', summary: 'List the jobs',
+    description: 'Status documents of the jobs, newest first, filtered by the job-list parameters, `limit` at a time with `next`/`prev` links.',
+    responses: {
+      200: jsonOrHtml('The job list (jobList.yaml).', 'jobList'),
+      400: errorResponse(400, 'a filter or paging parameter is invalid (type …/invalid-parameter-value)'),
+      405: NOT_ALLOWED(), 406: NOT_ACCEPTABLE(), 500: SERVER_ERROR(),
+    },
+  },
+  getStatus: {
+    tags: ['Jobs'], operationId: 'getStatus', summary: 'Status of a job',
+    description: 'The job status: `monitor` link while it runs, `results` links once successful.',
+    responses: {
+      200: jsonOrHtml('The status (statusInfo.yaml).', 'statusInfo'),
+      404: errorResponse(404, 'no such job (type …/no-such-job)'),
+      405: NOT_ALLOWED(), 406: NOT_ACCEPTABLE(), 500: SERVER_ERROR(),
+    },
+  },
+  dismiss: {
+    tags: ['Jobs'], operationId: 'dismiss', summary: 'Dismiss a job',
+    description: 'Stops a queued or running job and removes its results (conformance class dismiss). Dismissing a dismissed job answers its status again.',
+    responses: {
+      200: jsonOrHtml('The status of the dismissed job (`status: dismissed`).', 'statusInfo'),
+      404: errorResponse(404, 'no such job (type …/no-such-job)'),
+      405: NOT_ALLOWED(), 406: NOT_ACCEPTABLE(), 500: SERVER_ERROR(),
+    },
+  },
+  getResult: {
+    tags: ['Jobs'], operationId: 'getResult', summary: 'Results of a job',
+    description: 'The results in the shape the execute request asked for (`response`, `transmissionMode`): one raw value, multipart/related, 204 with Link headers, or a results document. `f=html` (or an Accept preferring text/html) gives an HTML view.',
+    responses: {
+      200: {
+        description: 'The results: a results document (results.yaml), one output raw in its media type, or multipart/related (one part per output, Content-ID = output id).',
+        content: {
+          // A results document, or one JSON output raw (any JSON value): the job decides.
+          [MEDIA.json]: { schema: { anyOf: [ref('results'), { description: 'One output, raw.' }] } },
+          'multipart/related': { schema: { type: 'string', format: 'binary' } },
+          '*/*': { schema: { type: 'string', format: 'binary' } },
         },
       },
+      204: { description: 'Raw response with every output by reference: one Link header per output.', headers: { Link: header('Link') } },
+      400: errorResponse(400, 'the job failed because of its inputs', MEDIA.json),
+      404: errorResponse(404, 'no such job (…/no-such-job) or the job has not finished (…/result-not-ready)'),
+      405: NOT_ALLOWED(),
+      410: errorResponse(410, 'the job was dismissed; it has no results'),
+      500: errorResponse(500, 'the job failed (…/job-failed; the detail says why) or a server error', MEDIA.json),
     },
-    '/api.html': {
-      GET: {
-        tags: ['Capabilities'], operationId: 'getApiDocumentation', summary: 'API documentation',
-        description: 'This definition as a readable HTML page.',
-        responses: { 200: { description: 'The documentation page.', content: { [MEDIA.html]: { schema: { type: 'string' } } } }, 405: NOT_ALLOWED(), 500: SERVER_ERROR() },
-      },
+  },
+  getResultOutput: {
+    tags: ['Jobs'], operationId: 'getResultOutput', summary: 'One output of a job',
+    description: 'One output, raw, in its media type (the target of the links of reference outputs).',
+    responses: {
+      200: { description: 'The output value.', content: { '*/*': { schema: { type: 'string', format: 'binary' } } } },
+      404: errorResponse(404, 'no such job, results not ready, or no such output'),
+      405: NOT_ALLOWED(), 500: SERVER_ERROR(),
     },
-    '/processes': {
-      GET: {
-        tags: ['Processes'], operationId: 'getProcesses', summary: 'List the processes',
-        description: 'Summaries of the processes, `limit` at a time, with `next`/`prev` links.',
-        parameters: [pref('limit'), pref('offset'), pref('f')],
-        responses: { 200: jsonOrHtml('The process list (processList.yaml).', 'processList'), 400: BAD_PAGING(), 405: NOT_ALLOWED(), 406: NOT_ACCEPTABLE(), 500: SERVER_ERROR() },
-      },
+  },
+  getSyncOutput: {
+    tags: ['Processes'], operationId: 'getSyncOutput', summary: 'One output of a synchronous execution',
+    description: 'An output of a synchronous execution that asked for it by reference (the target of its Link header or document link).',
+    responses: {
+      200: { description: 'The output value.', content: { '*/*': { schema: { type: 'string', format: 'binary' } } } },
+      404: errorResponse(404, 'no such execution or output'),
+      405: NOT_ALLOWED(), 500: SERVER_ERROR(),
     },
-    '/processes/:processId': {
-      GET: {
-        tags: ['Processes'], operationId: 'getProcessDescription', summary: 'Describe a process',
-        description: 'The process description: inputs and outputs with their JSON Schemas, execution modes, an example execute request.',
-        parameters: [pref('processIdPathParam'), pref('f')],
-        responses: {
-          200: jsonOrHtml('The process description (process.yaml).', 'process'),
-          404: errorResponse(404, 'no such process (type …/no-such-process)'),
-          405: NOT_ALLOWED(), 406: NOT_ACCEPTABLE(), 500: SERVER_ERROR(),
-        },
-      },
+  },
+  getStoredData: {
+    tags: ['Stored data'], operationId: 'getStoredData', summary: 'List the stored data',
+    description: 'The products kept by the server (pyramids, COG catalogs).',
+    responses: { 200: jsonOrHtml('The stored data.', 'storedDataList'), 405: NOT_ALLOWED(), 406: NOT_ACCEPTABLE(), 500: SERVER_ERROR() },
+  },
+  getStoredDataItem: {
+    tags: ['Stored data'], operationId: 'getStoredDataItem', summary: 'One stored data',
+    responses: {
+      200: jsonOrHtml('The stored data record.', 'storedData'),
+      404: errorResponse(404, 'no such stored data'),
+      405: NOT_ALLOWED(), 406: NOT_ACCEPTABLE(), 500: SERVER_ERROR(),
     },
-    '/processes/:processId/execution': {
-      POST: executeOperation(undefined),
+  },
+  deleteStoredData: {
+    tags: ['Stored data'], operationId: 'deleteStoredData', summary: 'Delete a stored data',
+    description: 'Removes its files; refused while another stored data uses it or a job reads or writes it.',
+    responses: {
+      204: { description: 'Deleted (the record stays with status DELETED).' },
+      404: errorResponse(404, 'no such stored data'),
+      405: NOT_ALLOWED(),
+      409: errorResponse(409, 'used by another stored data or by a running job'),
+      500: SERVER_ERROR(),
     },
-    '/jobs': {
-      GET: {
-        tags: ['Jobs'], operationId: 'getJobs', summary: 'List the jobs',
-        description: 'Status documents of the jobs, newest first, filtered by the job-list parameters, `limit` at a time with `next`/`prev` links.',
-        parameters: ['type', 'processIdQueryParam', 'status', 'datetime', 'minDuration', 'maxDuration', 'limit', 'offset', 'f'].map(pref),
-        responses: {
-          200: jsonOrHtml('The job list (jobList.yaml).', 'jobList'),
-          400: errorResponse(400, 'a filter or paging parameter is invalid (type …/invalid-parameter-value)'),
-          405: NOT_ALLOWED(), 406: NOT_ACCEPTABLE(), 500: SERVER_ERROR(),
-        },
-      },
+  },
+  getStoredDataDependencies: {
+    tags: ['Stored data'], operationId: 'getStoredDataDependencies', summary: 'Dependencies of a stored data',
+    description: 'The stored data it uses and those that use it.',
+    responses: {
+      200: jsonOrHtml('What it uses and what uses it.', 'storedDataDependencies'),
+      404: errorResponse(404, 'no such stored data'),
+      405: NOT_ALLOWED(), 406: NOT_ACCEPTABLE(), 500: SERVER_ERROR(),
     },
-    '/jobs/:jobId': {
-      GET: {
-        tags: ['Jobs'], operationId: 'getStatus', summary: 'Status of a job',
-        description: 'The job status: `monitor` link while it runs, `results` links once successful.',
-        parameters: [pref('jobId'), pref('f')],
-        responses: {
-          200: jsonOrHtml('The status (statusInfo.yaml).', 'statusInfo'),
-          404: errorResponse(404, 'no such job (type …/no-such-job)'),
-          405: NOT_ALLOWED(), 406: NOT_ACCEPTABLE(), 500: SERVER_ERROR(),
-        },
-      },
-      DELETE: {
-        tags: ['Jobs'], operationId: 'dismiss', summary: 'Dismiss a job',
-        description: 'Stops a queued or running job and removes its results (conformance class dismiss). Dismissing a dismissed job answers its status again.',
-        parameters: [pref('jobId'), pref('f')],
-        responses: {
-          200: jsonOrHtml('The status of the dismissed job (`status: dismissed`).', 'statusInfo'),
-          404: errorResponse(404, 'no such job (type …/no-such-job)'),
-          405: NOT_ALLOWED(), 406: NOT_ACCEPTABLE(), 500: SERVER_ERROR(),
-        },
-      },
-    },
-    '/jobs/:jobId/results': {
-      GET: {
-        tags: ['Jobs'], operationId: 'getResult', summary: 'Results of a job',
-        description: 'The results in the shape the execute request asked for (`response`, `transmissionMode`): one raw value, multipart/related, 204 with Link headers, or a results document. `f=html` (or an Accept preferring text/html) gives an HTML view.',
-        parameters: [pref('jobId'), pref('f')],
-        responses: {
-          200: {
-            description: 'The results: a results document (results.yaml), one output raw in its media type, or multipart/related (one part per output, Content-ID = output id).',
-            content: {
-              // A results document, or one JSON output raw (any JSON value): the job decides.
-              [MEDIA.json]: { schema: { anyOf: [ref('results'), { description: 'One output, raw.' }] } },
-              'multipart/related': { schema: { type: 'string', format: 'binary' } },
-              '*/*': { schema: { type: 'string', format: 'binary' } },
-            },
-          },
-          204: { description: 'Raw response with every output by reference: one Link header per output.', headers: { Link: header('Link') } },
-          400: errorResponse(400, 'the job failed because of its inputs', MEDIA.json),
-          404: errorResponse(404, 'no such job (…/no-such-job) or the job has not finished (…/result-not-ready)'),
-          405: NOT_ALLOWED(),
-          410: errorResponse(410, 'the job was dismissed; it has no results'),
-          500: errorResponse(500, 'the job failed (…/job-failed; the detail says why) or a server error', MEDIA.json),
-        },
-      },
-    },
-    '/jobs/:jobId/results/:outputId': {
-      GET: {
-        tags: ['Jobs'], operationId: 'getResultOutput', summary: 'One output of a job',
-        description: 'One output, raw, in its media type (the target of the links of reference outputs).',
-        parameters: [pref('jobId'), pref('outputId')],
-        responses: {
-          200: { description: 'The output value.', content: { '*/*': { schema: { type: 'string', format: 'binary' } } } },
-          404: errorResponse(404, 'no such job, results not ready, or no such output'),
-          405: NOT_ALLOWED(), 500: SERVER_ERROR(),
-        },
-      },
-    },
-    '/outputs/:executionId/:outputId': {
-      GET: {
-        tags: ['Processes'], operationId: 'getSyncOutput', summary: 'One output of a synchronous execution',
-        description: 'An output of a synchronous execution that asked for it by reference (the target of its Link header or document link).',
-        parameters: [pref('executionId'), pref('outputId')],
-        responses: {
-          200: { description: 'The output value.', content: { '*/*': { schema: { type: 'string', format: 'binary' } } } },
-          404: errorResponse(404, 'no such execution or output'),
-          405: NOT_ALLOWED(), 500: SERVER_ERROR(),
-        },
-      },
-    },
-    '/stored_data': {
-      GET: {
-        tags: ['Stored data'], operationId: 'getStoredData', summary: 'List the stored data',
-        description: 'The products kept by the server (pyramids, COG catalogs).',
-        parameters: ['storedDataType', 'storedDataStatus', 'storedDataName', 'f'].map(pref),
-        responses: { 200: jsonOrHtml('The stored data.', 'storedDataList'), 405: NOT_ALLOWED(), 406: NOT_ACCEPTABLE(), 500: SERVER_ERROR() },
-      },
-    },
-    '/stored_data/:id': {
-      GET: {
-        tags: ['Stored data'], operationId: 'getStoredDataItem', summary: 'One stored data',
-        parameters: [pref('storedDataId'), pref('f')],
-        responses: {
-          200: jsonOrHtml('The stored data record.', 'storedData'),
-          404: errorResponse(404, 'no such stored data'),
-          405: NOT_ALLOWED(), 406: NOT_ACCEPTABLE(), 500: SERVER_ERROR(),
-        },
-      },
-      DELETE: {
-        tags: ['Stored data'], operationId: 'deleteStoredData', summary: 'Delete a stored data',
-        description: 'Removes its files; refused while another stored data uses it or a job reads or writes it.',
-        parameters: [pref('storedDataId')],
-        responses: {
-          204: { description: 'Deleted (the record stays with status DELETED).' },
-          404: errorResponse(404, 'no such stored data'),
-          405: NOT_ALLOWED(),
-          409: errorResponse(409, 'used by another stored data or by a running job'),
-          500: SERVER_ERROR(),
-        },
-      },
-    },
-    '/stored_data/:id/dependencies': {
-      GET: {
-        tags: ['Stored data'], operationId: 'getStoredDataDependencies', summary: 'Dependencies of a stored data',
-        description: 'The stored data it uses and those that use it.',
-        parameters: [pref('storedDataId'), pref('f')],
-        responses: {
-          200: jsonOrHtml('What it uses and what uses it.', 'storedDataDependencies'),
-          404: errorResponse(404, 'no such stored data'),
-          405: NOT_ALLOWED(), 406: NOT_ACCEPTABLE(), 500: SERVER_ERROR(),
-        },
-      },
-    },
-  };
-}
+  },
+} satisfies Record<string, Obj>;
 
 /** Media type of an output value, as the results code serves it (raw responses). */
 function outputMediaType(schema: JsonSchema): string {
@@ -395,7 +360,7 @@ export function executeOperation(d: ProcessDescription | undefined): Obj {
     operationId: d ? `execute-${d.id.replace(/[^A-Za-z0-9._-]/g, '_')}` : 'execute',
     summary: d ? `Execute ${d.title ?? d.id}` : 'Execute a process',
     description: `${d?.description ? `${d.description}\n\n` : ''}Execution modes: ${modes}. Without \`Prefer: respond-async\` a process offering sync-execute runs synchronously. \`response\` (raw by default) and each output's \`transmissionMode\` choose the shape of the answer (18-062r2 clause 7, "mapping execute responses").`,
-    parameters: [...(d ? [] : [pref('processIdPathParam')]), pref('prefer')],
+    parameters: [pref('prefer')],
     requestBody: {
       required: true,
       description: 'The execute request (execute.yaml).',

@@ -1,0 +1,79 @@
+import type { Runtime } from '../runtime.js';
+import { conformance, landingPage } from './landing.js';
+import { describeProcess, executeProcess, listProcesses } from './processes.js';
+import { dismissJob, getJob, jobResult, jobResults, listJobs, syncOutput } from './jobs.js';
+import { deleteStoredData, getStoredData, listStoredData, storedDataDependencies } from './stored-data.js';
+import { openapiDocument, openapiHtml } from './openapi.js';
+import { OPERATIONS, executeOperation } from './operations.js';
+import { queryValidator, resolveParameter, type QueryParameter } from './query-parameters.js';
+import type { ApiRequest, ApiResponse } from './request.js';
+
+/** A handler: a pure function of the request (DESIGN §10); the signal aborts when the client goes away. */
+export type Handler = (req: ApiRequest, rt: Runtime, signal: AbortSignal) => Promise<ApiResponse>;
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** One row of the route table: what the app mounts and what the OpenAPI document describes. */
+export interface Route {
+  method: Method;
+  /** OpenAPI path template (`/jobs/{jobId}`); the app derives its router path from it. */
+  path: string;
+  handler: Handler;
+  /** The OpenAPI operation, without path and query parameters: those come from `path` and `query`. */
+  operation: Record<string, unknown>;
+  /** Query parameters: validated before the handler runs (400 otherwise) and documented. */
+  query?: readonly QueryParameter[];
+  /** The body is an execute request: JSON only (415), bounded by server.limits.body_size (413). */
+  jsonBody?: boolean;
+}
+
+const PAGING = ['limit', 'offset', 'f'] as const;
+const JOB_FILTERS = ['type', 'processIdQueryParam', 'status', 'datetime', 'minDuration', 'maxDuration'] as const;
+const STORED_DATA_FILTERS = ['storedDataType', 'storedDataStatus', 'storedDataName'] as const;
+
+/**
+ * The one route table. Adding a route: one row here, one handler in its module, its operation in
+ * operations.ts. Order matters only for paths that could match the same URL (none today).
+ */
+export const ROUTES: readonly Route[] = [
+  { method: 'GET', path: '/', handler: landingPage, operation: OPERATIONS.getLandingPage, query: ['f'] },
+  { method: 'GET', path: '/conformance', handler: conformance, operation: OPERATIONS.getConformance, query: ['f'] },
+  { method: 'GET', path: '/api', handler: (req, rt) => openapiDocument(req, rt, ROUTES), operation: OPERATIONS.getApi },
+  { method: 'GET', path: '/api.html', handler: (req, rt) => openapiHtml(req, rt, ROUTES), operation: OPERATIONS.getApiDocumentation },
+  { method: 'GET', path: '/processes', handler: listProcesses, operation: OPERATIONS.getProcesses, query: PAGING },
+  { method: 'GET', path: '/processes/{processId}', handler: describeProcess, operation: OPERATIONS.getProcessDescription, query: ['f'] },
+  { method: 'POST', path: '/processes/{processId}/execution', handler: executeProcess, operation: executeOperation(undefined), jsonBody: true },
+  { method: 'GET', path: '/jobs', handler: listJobs, operation: OPERATIONS.getJobs, query: [...JOB_FILTERS, ...PAGING] },
+  { method: 'GET', path: '/jobs/{jobId}', handler: getJob, operation: OPERATIONS.getStatus, query: ['f'] },
+  { method: 'DELETE', path: '/jobs/{jobId}', handler: dismissJob, operation: OPERATIONS.dismiss, query: ['f'] },
+  { method: 'GET', path: '/jobs/{jobId}/results', handler: jobResults, operation: OPERATIONS.getResult, query: ['f'] },
+  { method: 'GET', path: '/jobs/{jobId}/results/{outputId}', handler: jobResult, operation: OPERATIONS.getResultOutput },
+  { method: 'GET', path: '/outputs/{executionId}/{outputId}', handler: syncOutput, operation: OPERATIONS.getSyncOutput },
+  { method: 'GET', path: '/stored_data', handler: listStoredData, operation: OPERATIONS.getStoredData, query: [...STORED_DATA_FILTERS, 'f'] },
+  { method: 'GET', path: '/stored_data/{id}', handler: getStoredData, operation: OPERATIONS.getStoredDataItem, query: ['f'] },
+  { method: 'DELETE', path: '/stored_data/{id}', handler: deleteStoredData, operation: OPERATIONS.deleteStoredData },
+  {
+    method: 'GET', path: '/stored_data/{id}/dependencies', handler: storedDataDependencies,
+    operation: OPERATIONS.getStoredDataDependencies, query: ['f'],
+  },
+];
+
+/** Path template → its routes, in table order (what the app mounts: one router path, its methods). */
+export function routesByPath(routes: readonly Route[] = ROUTES): Map<string, Route[]> {
+  const byPath = new Map<string, Route[]>();
+  for (const r of routes) byPath.set(r.path, [...(byPath.get(r.path) ?? []), r]);
+  return byPath;
+}
+
+const validators = new WeakMap<Route, (query: Record<string, unknown>) => void>();
+
+/**
+ * Runs a route's handler after checking its query against the declared parameters (issue 9:
+ * `?f[a]=x` is a 400, not a crash in the handler).
+ */
+export async function runRoute(route: Route, req: ApiRequest, rt: Runtime, signal: AbortSignal): Promise<ApiResponse> {
+  let validate = validators.get(route);
+  if (!validate) validators.set(route, (validate = queryValidator((route.query ?? []).map(resolveParameter))));
+  validate(req.query);
+  return route.handler(req, rt, signal);
+}
