@@ -3,6 +3,7 @@ import type { Runtime } from './runtime.js';
 import { ApiError, logServerError, toProblem } from './errors.js';
 import type { ApiRequest, ApiResponse } from './api/request.js';
 import { ROUTES, routesByPath, runRoute } from './api/routes.js';
+import { DEFAULT_JSON_LIMITS, readJsonBody } from './api/json-body.js';
 import { silentLogger } from './log.js';
 
 /** OpenAPI path template → Express path (`/jobs/{jobId}` → `/jobs/:jobId`). */
@@ -83,7 +84,7 @@ export function createApp(rt: Runtime): express.Express {
   });
 
   // Execute bodies: JSON only (415 otherwise), bounded by server.limits.body_size (413).
-  const json = express.json({ limit: rt.config.server.limits.body_size, type: () => true, strict: false });
+  const limits = { maxBytes: rt.config.server.limits.body_size, ...DEFAULT_JSON_LIMITS };
   const parseJsonBody = (req: Request, res: Response, next: NextFunction): void => {
     const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     if (type !== 'application/json' && !type.endsWith('+json')) {
@@ -97,7 +98,16 @@ export function createApp(rt: Runtime): express.Express {
       next(new ApiError('unsupported-media-type', `the execute request must be UTF-8 JSON, got charset '${charset}'`));
       return;
     }
-    json(req, res, next);
+    // Execute bodies are small JSON: a compressed one would only hide its real size from the limits.
+    const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+    if (encoding !== 'identity') {
+      next(new ApiError('unsupported-media-type', `the execute request must not be compressed (Content-Encoding: ${encoding})`));
+      return;
+    }
+    readJsonBody(req, req.headers['content-length'], limits).then((body) => {
+      req.body = body;
+      next();
+    }, next);
   };
 
   for (const [template, routes] of routesByPath(ROUTES)) {
@@ -135,10 +145,7 @@ export function createApp(rt: Runtime): express.Express {
     const e = err as { type?: string; status?: number; message?: string };
     let mapped: unknown = err;
     if (!(err instanceof ApiError)) {
-      if (e?.type === 'entity.too.large') mapped = new ApiError('payload-too-large', `the request body exceeds ${rt.config.server.limits.body_size} bytes (server.limits.body_size)`);
-      else if (e?.type === 'entity.parse.failed') mapped = new ApiError('invalid-body', `the request body is not valid JSON: ${e.message}`);
-      else if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') mapped = new ApiError('unsupported-media-type', e.message ?? 'unsupported encoding');
-      else if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) mapped = new ApiError('invalid-body', e.message ?? 'bad request');
+      if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) mapped = new ApiError('invalid-body', e.message ?? 'bad request');
     }
     if (res.headersSent) {
       logServerError(rt.log, 'request failed after its answer started', toProblem(mapped, req.originalUrl), mapped, { method: req.method, path: req.path });
