@@ -6,6 +6,9 @@
  * BENCH_SECONDS (default 6) sets each run's duration, BENCH_CONNECTIONS (default 16) the concurrency.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { openSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -30,6 +33,8 @@ type ToChild = { type: 'prefill'; total: number } | { type: 'idle' } | { type: '
 type FromChild = { type: 'listening'; url: string } | { type: 'done'; count?: number };
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+/** BENCH_LOGS=1: the server logs each request (to a file), to see what logging costs. */
+const LOGS = process.env.BENCH_LOGS === '1';
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 
 /** The pygeoapi figures of issue 2 (gunicorn, 2 workers, this machine), for comparison. */
@@ -46,7 +51,7 @@ async function serve(dir: string): Promise<void> {
       storage: { type: 'file', path: path.join(dir, 'store') },
       processes: { echo: 'echo', 'hello-world': 'hello-world' },
       security: { input_roots: [path.join(dir, 'inputs')] },
-      logging: { enabled: false },
+      logging: { enabled: LOGS },
     }),
     {},
     'bench config',
@@ -81,6 +86,21 @@ async function serve(dir: string): Promise<void> {
   send({ type: 'listening', url: server.url });
 }
 
+// ---------------------------------------------------------------- child: a bare Node server
+/** The floor we compare with: node:http sending fixed bytes and headers, nothing else. */
+function serveBare(): void {
+  process.once('message', (m: { headers: Record<string, string>; body: string }) => {
+    const body = Buffer.from(m.body, 'base64');
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { ...m.headers, 'Content-Length': body.length });
+      res.end(body);
+    });
+    server.keepAliveTimeout = 65_000;
+    server.listen(0, '127.0.0.1', () => process.send!({ type: 'listening', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }));
+  });
+  process.on('SIGTERM', () => process.exit(0));
+}
+
 // ---------------------------------------------------------------- parent: the load generator
 function ask(child: ChildProcess, m: ToChild): Promise<FromChild> {
   return new Promise((resolve) => {
@@ -101,9 +121,31 @@ async function measure(name: string, opts: Record<string, unknown>): Promise<Row
   return { name, result };
 }
 
+/** The same bytes and headers as our answer to `url`, from a bare node:http server in its own process. */
+async function measureBare(url: string): Promise<Row> {
+  const res = await fetch(url, { headers: { 'accept-encoding': 'identity' } });
+  const body = Buffer.from(await res.arrayBuffer());
+  const headers: Record<string, string> = {};
+  for (const [k, v] of res.headers) if (!['content-length', 'connection', 'keep-alive', 'date', 'transfer-encoding'].includes(k)) headers[k] = v;
+  const child = fork(fileURLToPath(import.meta.url), ['--bare'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  try {
+    const ready = new Promise<FromChild>((resolve) => child.once('message', resolve));
+    child.send({ headers, body: body.toString('base64') });
+    const hello = await ready;
+    if (hello.type !== 'listening') throw new Error('bare server did not start');
+    await measure('warm-up (bare Node server)', { url: hello.url, duration: 2 });
+    return await measure('bare Node server, same bytes', { url: hello.url });
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+}
+
 async function main(): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'dallage-bench-'));
-  const child = fork(fileURLToPath(import.meta.url), ['--serve', dir], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // With BENCH_LOGS=1 the request log lines go to a file, as a server run by systemd would write them.
+  const out = LOGS ? openSync(path.join(dir, 'server.log'), 'w') : 'inherit';
+  const child = fork(fileURLToPath(import.meta.url), ['--serve', dir], { stdio: ['ignore', out, 'inherit', 'ipc'] });
   try {
     const hello = await new Promise<FromChild>((resolve, reject) => {
       child.once('message', resolve);
@@ -111,13 +153,16 @@ async function main(): Promise<void> {
     });
     if (hello.type !== 'listening') throw new Error('unexpected first message');
     const url = hello.url;
-    process.stdout.write(`dallage API benchmark: ${os.cpus().length} CPUs, node ${process.version}, ${SECONDS} s per run, ${CONNECTIONS} connections, lowdb store, logs off\n\n`);
+    process.stdout.write(`dallage API benchmark: ${os.cpus().length} CPUs, node ${process.version}, ${SECONDS} s per run, ${CONNECTIONS} connections, lowdb store, logs ${LOGS ? 'on (to a file)' : 'off'}\n\n`);
 
     const echoBody = JSON.stringify({ inputs: { stringInput: 'teststring' }, outputs: { stringInput: { transmissionMode: 'value' } } });
     const post = { method: 'POST', headers: { 'content-type': 'application/json' }, body: echoBody };
 
     await measure('warm-up (GET /processes)', { url: `${url}/processes`, duration: 2 });
     const processes = await measure('GET /processes', { url: `${url}/processes` });
+    const bare = await measureBare(`${url}/processes`);
+    const ratio = processes.result.requests.average / bare.result.requests.average;
+    process.stdout.write(`${''.padEnd(38)} ratio ${ratio.toFixed(2)}x a bare Node server sending the same bytes\n`);
     const sync = await measure('POST echo, synchronous', { url: `${url}/processes/echo/execution`, ...post });
 
     await ask(child, { type: 'prefill', total: 100 });
@@ -132,6 +177,7 @@ async function main(): Promise<void> {
 
     const goals: Array<[string, boolean, string]> = [
       ['GET /processes ≥ 3,000 req/s', processes.result.requests.average >= 3000, `${processes.result.requests.average.toFixed(0)} req/s (pygeoapi ~${PYGEOAPI.processes})`],
+      ['GET /processes ≥ 0.5x a bare Node server', ratio >= 0.5, `${ratio.toFixed(2)}x (bare: ${bare.result.requests.average.toFixed(0)} req/s)`],
       ['async submissions ≥ 500/s with 10,000 jobs stored', asyncRow.result.requests.average >= 500 && asyncRow.result.non2xx === 0, `${asyncRow.result.requests.average.toFixed(0)}/s (pygeoapi ~${PYGEOAPI.async})`],
       [
         'GET /jobs p50 at 10k within 1.5x of at 100',
@@ -152,4 +198,5 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[2] === '--serve') void serve(process.argv[3]);
+else if (process.argv[2] === '--bare') serveBare();
 else void main();

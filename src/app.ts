@@ -1,19 +1,29 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { gzip } from 'node:zlib';
 import express, { type Request, type Response, type NextFunction } from 'express';
 import type { Runtime } from './runtime.js';
 import { ApiError, logServerError, toProblem } from './errors.js';
 import type { ApiRequest, ApiResponse } from './api/request.js';
 import { ROUTES, routesByPath, runRoute } from './api/routes.js';
 import { DEFAULT_JSON_LIMITS, readJsonBody } from './api/json-body.js';
+import { corsHeaders, optionsAnswer } from './api/cors.js';
+import {
+  MIN_COMPRESSED_SIZE, StaticResponses, acceptsGzip, bodyBytes, isCompressible, matchesEtag, type StaticResponse,
+} from './api/static-responses.js';
 import { silentLogger } from './log.js';
+
+/** What the server hands each request: the Express app behind a fast path for static documents. */
+export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
 /** OpenAPI path template → Express path (`/jobs/{jobId}` → `/jobs/:jobId`). */
 function expressPath(template: string): string {
   return template.replace(/\{([A-Za-z0-9_]+)\}/g, ':$1');
 }
 
-function baseUrlOf(req: Request, rt: Runtime): string {
+/** The API root as clients reach it: server.url, or the Host of the request (no proxy is trusted). */
+function baseUrlOf(req: IncomingMessage, rt: Runtime): string {
   if (rt.config.server.url) return rt.config.server.url.replace(/\/+$/, '');
-  return `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+  return `http://${req.headers.host ?? 'localhost'}`;
 }
 
 /** Express request → framework-neutral ApiRequest. */
@@ -31,19 +41,57 @@ function toApiRequest(req: Request, rt: Runtime): ApiRequest {
   };
 }
 
-function send(res: Response, r: ApiResponse): void {
-  res.status(r.status);
-  for (const [k, v] of Object.entries(r.headers ?? {})) res.setHeader(k, v);
-  if (r.body === undefined || r.status === 204) {
+/** Adds a token to the Vary header (caches must key on what the answer was chosen by). */
+function vary(res: ServerResponse, ...fields: string[]): void {
+  const current = String(res.getHeader('Vary') ?? '');
+  const have = new Set(current.split(',').map((f) => f.trim()).filter(Boolean));
+  for (const f of fields) have.add(f);
+  res.setHeader('Vary', [...have].join(', '));
+}
+
+/**
+ * Writes an answer with node's own response methods (bytes as they are: no charset added to the
+ * Content-Type, which must stay exactly as OWSLib compares it, ogcapi-processes.md §6): CORS,
+ * gzip for JSON/HTML/XML bodies the client takes compressed, no body for HEAD.
+ */
+function write(req: IncomingMessage, res: ServerResponse, rt: Runtime, status: number, headers: Record<string, string | string[]>, body?: Buffer, zipped?: Buffer): void {
+  res.statusCode = status;
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  const cors = corsHeaders(rt.config.server.cors, req.headers.origin, req.method ?? 'GET');
+  for (const [k, v] of Object.entries(cors)) (k === 'Vary' ? vary(res, v) : res.setHeader(k, v));
+  if (body === undefined || status === 204 || status === 304) {
     res.end();
-  } else if (Buffer.isBuffer(r.body) || typeof r.body === 'string') {
-    res.send(r.body);
-  } else {
-    if (!res.getHeader('Content-Type')) res.setHeader('Content-Type', 'application/json');
-    // As a Buffer: Express would rewrite the Content-Type of a string body (adding `; charset=utf-8`
-    // and spaces), and the OpenAPI media type must stay exactly as OWSLib compares it (ogcapi-processes.md §6).
-    res.send(Buffer.from(JSON.stringify(r.body), 'utf8'));
+    return;
   }
+  const type = res.getHeader('Content-Type');
+  const compressible = body.length >= MIN_COMPRESSED_SIZE && isCompressible(typeof type === 'string' ? type : undefined);
+  if (compressible) vary(res, 'Accept-Encoding');
+  const finish = (bytes: Buffer, encoded: boolean) => {
+    if (encoded) res.setHeader('Content-Encoding', 'gzip');
+    res.setHeader('Content-Length', bytes.length);
+    res.end(req.method === 'HEAD' ? undefined : bytes);
+  };
+  if (!compressible || !acceptsGzip(req.headers['accept-encoding'])) finish(body, false);
+  else if (zipped) finish(zipped, true);
+  // node:zlib's async gzip runs on the libuv pool: a large result document does not hold the loop.
+  else gzip(body, (err, out) => (err ? finish(body, false) : finish(out, true)));
+}
+
+/** An answer of a handler. */
+function send(req: IncomingMessage, res: ServerResponse, rt: Runtime, r: ApiResponse): void {
+  const headers = { ...r.headers };
+  if (r.body !== undefined && !Buffer.isBuffer(r.body) && typeof r.body !== 'string') headers['Content-Type'] ??= 'application/json';
+  write(req, res, rt, r.status, headers, r.body === undefined ? undefined : bodyBytes(r.body));
+}
+
+/** A static document: 304 when the client holds this version (If-None-Match), else its bytes. */
+function sendStatic(req: IncomingMessage, res: ServerResponse, rt: Runtime, entry: StaticResponse): void {
+  vary(res, 'Accept');
+  if (matchesEtag(req.headers['if-none-match'], entry.etag)) {
+    write(req, res, rt, 304, { ETag: entry.etag });
+    return;
+  }
+  write(req, res, rt, entry.status, entry.headers, entry.body, entry.gzip);
 }
 
 /**
@@ -54,34 +102,37 @@ function sendProblem(res: Response, req: Request, err: unknown, rt: Runtime): vo
   const problem = toProblem(err, req.originalUrl);
   logServerError(rt.log, 'request failed', problem, err, { method: req.method, path: req.path });
   const isExecute = req.method === 'POST' && /\/execution\/?$/.test(req.path);
-  res.status(problem.status).setHeader('Content-Type', isExecute ? 'application/json' : 'application/problem+json');
-  // A Buffer, as in send(): a string would get "; charset=utf-8" appended, and the ETS wants
-  // application/json on execute errors (ogcapi-processes.md §3.4).
-  res.send(Buffer.from(JSON.stringify(problem), 'utf8'));
+  const type = isExecute ? 'application/json' : 'application/problem+json';
+  write(req, res, rt, problem.status, { 'Content-Type': type }, Buffer.from(JSON.stringify(problem), 'utf8'));
 }
 
-/** The only Express-aware module: routes → handlers, body parsing, errors, request logs. */
-export function createApp(rt: Runtime): express.Express {
+/** Request logs cost a listener and a timer per request: none at all when logging is off. */
+function logRequests(rt: Runtime, req: IncomingMessage, res: ServerResponse): void {
+  const start = process.hrtime.bigint();
+  res.on('finish', () => {
+    const url = req.url ?? '';
+    const location = res.getHeader('Location');
+    rt.log.info('request', {
+      method: req.method,
+      path: url.length > 300 ? url.slice(0, 300) + '…' : url,
+      status: res.statusCode,
+      ms: Number(process.hrtime.bigint() - start) / 1e6,
+      ...(res.statusCode === 201 && typeof location === 'string' ? { jobId: location.split('/').pop() } : {}),
+    });
+  });
+}
+
+/**
+ * The only Express-aware module: the route table mounted on Express, body parsing, errors, request
+ * logs; static documents (routes marked `static`) answered from their cached bytes before Express.
+ */
+export function createApp(rt: Runtime): RequestListener {
   const app = express();
+  const statics = new StaticResponses();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'extended');
   if (rt.config.server.url === '') app.set('trust proxy', false);
-
-  // Request logs cost a listener and a timer per request: none at all when logging is off (benchmarks).
-  if (rt.log !== silentLogger) app.use((req, res, next) => {
-    const start = process.hrtime.bigint();
-    res.on('finish', () => {
-      rt.log.info('request', {
-        method: req.method,
-        path: req.originalUrl.length > 300 ? req.originalUrl.slice(0, 300) + '…' : req.originalUrl,
-        status: res.statusCode,
-        ms: Number(process.hrtime.bigint() - start) / 1e6,
-        ...(res.locals.jobId ? { jobId: res.locals.jobId } : {}),
-      });
-    });
-    next();
-  });
 
   // Execute bodies: JSON only (415 otherwise), bounded by server.limits.body_size (413).
   const limits = { maxBytes: rt.config.server.limits.body_size, ...DEFAULT_JSON_LIMITS };
@@ -114,6 +165,11 @@ export function createApp(rt: Runtime): express.Express {
     const methods = routes.map((r) => r.method);
     const allow = [...methods, ...(methods.includes('GET') ? ['HEAD'] : [])].join(', ');
     app.all(expressPath(template), (req: Request, res: Response, next: NextFunction) => {
+      if (req.method === 'OPTIONS') {
+        const answer = optionsAnswer(rt.config.server.cors, methods, req.headers);
+        write(req, res, rt, answer.status, answer.headers);
+        return;
+      }
       const method = req.method === 'HEAD' ? 'GET' : req.method;
       const route = routes.find((r) => r.method === method);
       if (!route) {
@@ -126,11 +182,12 @@ export function createApp(rt: Runtime): express.Express {
         res.on('close', () => {
           if (!res.writableFinished) controller.abort(new Error('client closed the connection'));
         });
-        runRoute(route, toApiRequest(req, rt), rt, controller.signal)
+        const apiReq = toApiRequest(req, rt);
+        runRoute(route, apiReq, rt, controller.signal)
           .then((r) => {
-            const loc = r.headers?.Location;
-            if (typeof loc === 'string') res.locals.jobId = loc.split('/').pop();
-            send(res, r);
+            const cached = route.static ? statics.store(StaticResponses.key(req.originalUrl, apiReq.baseUrl, req.headers.accept), r) : undefined;
+            if (cached) sendStatic(req, res, rt, cached);
+            else send(req, res, rt, r);
           })
           .catch(next);
       };
@@ -154,5 +211,17 @@ export function createApp(rt: Runtime): express.Express {
     }
     sendProblem(res, req, mapped, rt);
   });
-  return app;
+
+  const logging = rt.log !== silentLogger;
+  return (req, res) => {
+    if (logging) logRequests(rt, req, res);
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      const entry = statics.get(StaticResponses.key(req.url ?? '/', baseUrlOf(req, rt), req.headers.accept));
+      if (entry) {
+        sendStatic(req, res, rt, entry);
+        return;
+      }
+    }
+    app(req, res);
+  };
 }

@@ -24,6 +24,8 @@ export interface Config {
       /** Bytes that must stay free on the storage once a job's estimated output is written. */
       min_free_bytes: number;
     };
+    /** Cross-origin access for browser pages of other sites (src/api/cors.ts). */
+    cors: { allowed_origins: string[]; allowed_methods: string[] };
   };
   manager: { name: 'lowdb' | 'memory'; connection: string };
   storage: { type: 'file'; path: string };
@@ -81,6 +83,20 @@ export const CONFIG_SCHEMA = {
             max_pixels: { type: 'integer', minimum: 1, default: 4_000_000_000 },
             max_output_bytes: { type: 'integer', minimum: 1, default: 1024 ** 4 },
             min_free_bytes: { type: 'integer', minimum: 0, default: 1024 ** 3 },
+          },
+        },
+        cors: {
+          type: 'object',
+          default: {},
+          additionalProperties: false,
+          properties: {
+            allowed_origins: { type: 'array', items: { type: 'string', pattern: '^(\\*|https?://[^/\\s]+)$' }, default: ['*'] },
+            allowed_methods: {
+              type: 'array',
+              items: { enum: ['GET', 'HEAD', 'POST', 'DELETE'] },
+              uniqueItems: true,
+              default: ['GET', 'HEAD'],
+            },
           },
         },
       },

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
@@ -18,9 +18,8 @@ export interface RunningServer {
 export async function startServer(config: Config): Promise<RunningServer> {
   let url = '';
   const runtime = await createRuntime(config, { baseUrl: () => config.server.url || url });
-  const app = createApp(runtime);
   const http = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.server.port, config.server.host, () => resolve(s));
+    const s = createServer(createApp(runtime)).listen(config.server.port, config.server.host, () => resolve(s));
     s.once('error', reject);
   });
   http.keepAliveTimeout = 65_000;

@@ -65,7 +65,7 @@ export const COMPONENT_PARAMETERS: Record<string, Obj> = {
     schema: { type: 'number', minimum: 0 },
   },
   storedDataType: { name: 'type', in: 'query', required: false, description: 'Only stored data of this type.', schema: { type: 'string' } },
-  storedDataStatus: { name: 'status', in: 'query', required: false, description: 'Only stored data in this state.', schema: { type: 'string', enum: ['GENERATING', 'READY', 'FAILED', 'DELETED'] } },
+  storedDataStatus: { name: 'status', in: 'query', required: false, description: 'Only stored data in this state (DELETED records are listed only when asked for).', schema: { type: 'string', enum: ['GENERATING', 'READY', 'FAILED', 'DELETED'] } },
   storedDataName: { name: 'name', in: 'query', required: false, description: 'Only stored data with this name.', schema: { type: 'string' } },
   prefer: {
     name: 'Prefer', in: 'header', required: false,
@@ -264,6 +264,24 @@ export const OPERATIONS = {
       200: jsonOrHtml('What it uses and what uses it.', 'storedDataDependencies'),
       404: errorResponse(404, 'no such stored data'),
       405: NOT_ALLOWED(), 406: NOT_ACCEPTABLE(), 500: SERVER_ERROR(),
+    },
+  },
+  getStoredDataDescriptor: {
+    tags: ['Stored data'], operationId: 'getStoredDataDescriptor', summary: 'ROK4 descriptor of a pyramid',
+    description: 'The descriptor of a READY pyramid as stored (ROK4 pyramid descriptor, JSON): what a ROK4 server or a client reads.',
+    responses: {
+      200: { description: 'The descriptor.', content: { [MEDIA.json]: { schema: { type: 'object' } } } },
+      404: errorResponse(404, 'no such stored data, not a pyramid, or not READY'),
+      405: NOT_ALLOWED(), 500: SERVER_ERROR(),
+    },
+  },
+  getStoredDataList: {
+    tags: ['Stored data'], operationId: 'getStoredDataList', summary: 'ROK4 list of a pyramid',
+    description: 'The list of a READY pyramid as stored: its roots, then one slab per line (references to other pyramids included).',
+    responses: {
+      200: { description: 'The list.', content: { 'text/plain': { schema: { type: 'string' } } } },
+      404: errorResponse(404, 'no such stored data, not a pyramid, or not READY'),
+      405: NOT_ALLOWED(), 500: SERVER_ERROR(),
     },
   },
 } satisfies Record<string, Obj>;

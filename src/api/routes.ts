@@ -2,7 +2,9 @@ import type { Runtime } from '../runtime.js';
 import { conformance, landingPage } from './landing.js';
 import { describeProcess, executeProcess, listProcesses } from './processes.js';
 import { dismissJob, getJob, jobResult, jobResults, listJobs, syncOutput } from './jobs.js';
-import { deleteStoredData, getStoredData, listStoredData, storedDataDependencies } from './stored-data.js';
+import {
+  deleteStoredData, getStoredData, listStoredData, storedDataDependencies, storedDataDescriptor, storedDataList,
+} from './stored-data.js';
 import { openapiDocument, openapiHtml } from './openapi.js';
 import { OPERATIONS, executeOperation } from './operations.js';
 import { queryValidator, resolveParameter, type QueryParameter } from './query-parameters.js';
@@ -23,6 +25,11 @@ export interface Route {
   operation: Record<string, unknown>;
   /** Query parameters: validated before the handler runs (400 otherwise) and documented. */
   query?: readonly QueryParameter[];
+  /**
+   * The 200 answer depends only on the config, base URL, query and Accept: built once, then served
+   * from its bytes with a strong ETag (304 on If-None-Match), before Express.
+   */
+  static?: boolean;
   /** The body is an execute request: JSON only (415), bounded by server.limits.body_size (413). */
   jsonBody?: boolean;
 }
@@ -36,12 +43,12 @@ const STORED_DATA_FILTERS = ['storedDataType', 'storedDataStatus', 'storedDataNa
  * operations.ts. Order matters only for paths that could match the same URL (none today).
  */
 export const ROUTES: readonly Route[] = [
-  { method: 'GET', path: '/', handler: landingPage, operation: OPERATIONS.getLandingPage, query: ['f'] },
-  { method: 'GET', path: '/conformance', handler: conformance, operation: OPERATIONS.getConformance, query: ['f'] },
-  { method: 'GET', path: '/api', handler: (req, rt) => openapiDocument(req, rt, ROUTES), operation: OPERATIONS.getApi },
-  { method: 'GET', path: '/api.html', handler: (req, rt) => openapiHtml(req, rt, ROUTES), operation: OPERATIONS.getApiDocumentation },
-  { method: 'GET', path: '/processes', handler: listProcesses, operation: OPERATIONS.getProcesses, query: PAGING },
-  { method: 'GET', path: '/processes/{processId}', handler: describeProcess, operation: OPERATIONS.getProcessDescription, query: ['f'] },
+  { method: 'GET', path: '/', handler: landingPage, operation: OPERATIONS.getLandingPage, query: ['f'], static: true },
+  { method: 'GET', path: '/conformance', handler: conformance, operation: OPERATIONS.getConformance, query: ['f'], static: true },
+  { method: 'GET', path: '/api', handler: (req, rt) => openapiDocument(req, rt, ROUTES), operation: OPERATIONS.getApi, static: true },
+  { method: 'GET', path: '/api.html', handler: (req, rt) => openapiHtml(req, rt, ROUTES), operation: OPERATIONS.getApiDocumentation, static: true },
+  { method: 'GET', path: '/processes', handler: listProcesses, operation: OPERATIONS.getProcesses, query: PAGING, static: true },
+  { method: 'GET', path: '/processes/{processId}', handler: describeProcess, operation: OPERATIONS.getProcessDescription, query: ['f'], static: true },
   { method: 'POST', path: '/processes/{processId}/execution', handler: executeProcess, operation: executeOperation(undefined), jsonBody: true },
   { method: 'GET', path: '/jobs', handler: listJobs, operation: OPERATIONS.getJobs, query: [...JOB_FILTERS, ...PAGING] },
   { method: 'GET', path: '/jobs/{jobId}', handler: getJob, operation: OPERATIONS.getStatus, query: ['f'] },
@@ -56,6 +63,8 @@ export const ROUTES: readonly Route[] = [
     method: 'GET', path: '/stored_data/{id}/dependencies', handler: storedDataDependencies,
     operation: OPERATIONS.getStoredDataDependencies, query: ['f'],
   },
+  { method: 'GET', path: '/stored_data/{id}/descriptor', handler: storedDataDescriptor, operation: OPERATIONS.getStoredDataDescriptor },
+  { method: 'GET', path: '/stored_data/{id}/list', handler: storedDataList, operation: OPERATIONS.getStoredDataList },
 ];
 
 /** Path template → its routes, in table order (what the app mounts: one router path, its methods). */

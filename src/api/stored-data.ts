@@ -2,7 +2,7 @@ import type { Runtime } from '../runtime.js';
 import type { StoredData } from '../records/stored-data.js';
 import { ApiError } from '../errors.js';
 import { PYRAMID_TYPE } from '../records/pyramid-infos.js';
-import { deletePyramidFiles, locationOfRecord } from '../pyramid/location.js';
+import { deletePyramidFiles, descriptorKey, listKey, locationOfRecord } from '../pyramid/location.js';
 import { respond } from './landing.js';
 import { negotiate, selfLinks, single, type ApiRequest, type ApiResponse } from './request.js';
 
@@ -14,15 +14,31 @@ function withLinks(s: StoredData, baseUrl: string): Record<string, unknown> {
     links: [
       { href: `${baseUrl}/stored_data/${s._id}`, rel: 'self', type: 'application/json', title: s.name },
       { href: `${baseUrl}/stored_data/${s._id}/dependencies`, rel: 'related', type: 'application/json', title: 'dependencies' },
+      ...(isServedPyramid(s)
+        ? [
+            { href: `${baseUrl}/stored_data/${s._id}/descriptor`, rel: 'describedby', type: 'application/json', title: 'the ROK4 descriptor' },
+            { href: `${baseUrl}/stored_data/${s._id}/list`, rel: 'related', type: 'text/plain', title: 'the ROK4 list of slabs' },
+          ]
+        : []),
       ...(s.jobId ? [{ href: `${baseUrl}/jobs/${s.jobId}`, rel: 'via', type: 'application/json', title: 'the job that made it' }] : []),
     ],
   };
 }
 
-/** GET /stored_data?type=&status=&name= */
+/** A READY pyramid: its descriptor and list are there to serve. */
+function isServedPyramid(s: StoredData): boolean {
+  return s.type === PYRAMID_TYPE && s.status === 'READY';
+}
+
+/**
+ * GET /stored_data?type=&status=&name=. DELETED records stay (their history, what used them) but
+ * are listed only when `status` asks for them.
+ */
 export const listStoredData: Handler = async (req, rt) => {
   const format = negotiate(req);
-  const items = await rt.datastore.list({ type: single(req.query.type), status: single(req.query.status), name: single(req.query.name) });
+  const status = single(req.query.status);
+  const all = await rt.datastore.list({ type: single(req.query.type), status, name: single(req.query.name) });
+  const items = status ? all : all.filter((s) => s.status !== 'DELETED');
   return respond(req, format, 'stored_data', { stored_data: items.map((s) => withLinks(s, req.baseUrl)), links: selfLinks(req, '/stored_data', format, 'stored data') });
 };
 
@@ -59,3 +75,30 @@ export const deleteStoredData: Handler = async (req, rt) => {
   }
   return { status: 204 };
 };
+
+/** A pyramid file of a READY stored data, read through the storage (404 for anything else). */
+async function pyramidFile(req: ApiRequest, rt: Runtime, which: 'descriptor' | 'list'): Promise<Buffer> {
+  const s = await rt.datastore.get(req.params.id);
+  if (!s) throw new ApiError('not-found', `no stored data with id '${req.params.id}'`);
+  if (!isServedPyramid(s)) throw new ApiError('not-found', `stored data '${s.name}' is ${s.status}: it has no ${which} to serve`);
+  const location = locationOfRecord(s);
+  try {
+    return await rt.storage.read(which === 'descriptor' ? descriptorKey(location) : listKey(location));
+  } catch {
+    throw new ApiError('not-found', `the ${which} of stored data '${s.name}' cannot be read from the storage`);
+  }
+}
+
+/** GET /stored_data/{id}/descriptor: the ROK4 pyramid descriptor (rok4.md §5), as stored. */
+export const storedDataDescriptor: Handler = async (req, rt) => ({
+  status: 200,
+  headers: { 'Content-Type': 'application/json' },
+  body: await pyramidFile(req, rt, 'descriptor'),
+});
+
+/** GET /stored_data/{id}/list: the ROK4 list of slabs (rok4.md §6), as stored. */
+export const storedDataList: Handler = async (req, rt) => ({
+  status: 200,
+  headers: { 'Content-Type': 'text/plain; charset=utf-8' },
+  body: await pyramidFile(req, rt, 'list'),
+});

@@ -3,6 +3,8 @@
  * dependencies, DELETE removing the files, 404 for unknown ids, 409 while a job writes the record.
  */
 import { after, before, test } from 'node:test';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import assert from 'node:assert/strict';
 import type { TestServer } from '../helpers/server.js';
 import { execute } from '../helpers/server.js';
@@ -49,6 +51,30 @@ test('one record as JSON and HTML, dependencies, 404 for unknown ids', async () 
   assert.equal((await fetch(`${s.url}/stored_data/nope`, { method: 'DELETE' })).status, 404);
 });
 
+test('the descriptor and the list are served from the storage; the pages link them, levels in one table', async () => {
+  const record = (await (await fetch(`${s.url}/stored_data/${ids.BETA}`)).json()) as { storage: { key: string }; links: Array<{ rel: string; href: string }> };
+  const res = await fetch(`${s.url}/stored_data/${ids.BETA}/descriptor`);
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-type'), 'application/json');
+  const stored = await readFile(path.join(s.dir, 'store', record.storage.key));
+  assert.deepEqual(Buffer.from(await res.arrayBuffer()), stored, 'the descriptor as stored');
+  const list = await fetch(`${s.url}/stored_data/${ids.BETA}/list`);
+  assert.equal(list.status, 200);
+  assert.match(list.headers.get('content-type') ?? '', /^text\/plain/);
+  assert.deepEqual(Buffer.from(await list.arrayBuffer()), await readFile(path.join(s.dir, 'store', record.storage.key.replace(/\.json$/, '.list'))));
+  for (const rel of ['describedby']) assert.ok(record.links.some((l) => l.rel === rel && l.href.endsWith('/descriptor')), rel);
+  const html = await (await fetch(`${s.url}/stored_data/${ids.BETA}?f=html`)).text();
+  assert.match(html, /<table class="levels">/);
+  assert.match(html, /\/stored_data\/[^"]+\/descriptor/);
+  for (const url of ['/stored_data/nope/descriptor', '/stored_data/nope/list']) assert.equal((await fetch(`${s.url}${url}`)).status, 404, url);
+});
+
+test('the results page of the job links the stored data page', async () => {
+  const [beta] = await storedData(s, '?name=BETA');
+  const html = await (await fetch(`${s.url}/jobs/${beta.jobId}/results?f=html`)).text();
+  assert.ok(html.includes(`/stored_data/${ids.BETA}?f=html`), 'a link to the stored data page');
+});
+
 test('DELETE removes the files and marks DELETED; the other pyramid stays', async () => {
   const betaKeys = await keysUnder(s, 'pyramids/BETA/');
   assert.ok((await keysUnder(s, 'pyramids/ALPHA/')).length > 0);
@@ -58,6 +84,9 @@ test('DELETE removes the files and marks DELETED; the other pyramid stays', asyn
   const r = (await (await fetch(`${s.url}/stored_data/${ids.ALPHA}`)).json()) as Record<string, unknown>;
   assert.equal(r.status, 'DELETED');
   assert.equal((await fetch(`${s.url}/stored_data/${ids.ALPHA}`, { method: 'DELETE' })).status, 404, 'already deleted');
+  assert.deepEqual((await storedData(s)).map((x) => x.name), ['BETA'], 'DELETED records leave the default listing');
+  assert.deepEqual((await storedData(s, '?status=DELETED')).map((x) => x.name), ['ALPHA'], 'a status filter shows them');
+  assert.equal((await fetch(`${s.url}/stored_data/${ids.ALPHA}/descriptor`)).status, 404, 'no descriptor once deleted');
   assert.deepEqual(await keysUnder(s, 'pyramids/BETA/'), betaKeys);
 });
 

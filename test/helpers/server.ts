@@ -18,6 +18,7 @@ export interface TestServer extends RunningServer {
  * `yaml` is merged over the default test config (extra processes, limits, security).
  */
 export async function startTestServer(options: { yaml?: string; processes?: Record<string, unknown>; dir?: string; limits?: Record<string, unknown>; security?: Record<string, unknown>; manager?: 'lowdb' | 'memory';
+  cors?: Record<string, unknown>;
   /** A resolver the server uses instead of real DNS (security tests). */
   resolve?: (hostname: string) => Promise<string[]> } = {}): Promise<TestServer> {
   const dir = options.dir ?? (await mkdtemp(path.join(os.tmpdir(), 'dallage-test-')));
@@ -25,7 +26,7 @@ export async function startTestServer(options: { yaml?: string; processes?: Reco
   await mkdir(inputRoot, { recursive: true });
   const config = parseConfig(
     JSON.stringify({
-      server: { host: '127.0.0.1', port: 0, limits: { max_running_jobs: 2, ...(options.limits ?? {}) } },
+      server: { host: '127.0.0.1', port: 0, limits: { max_running_jobs: 2, ...(options.limits ?? {}) }, ...(options.cors ? { cors: options.cors } : {}) },
       manager: { name: options.manager ?? 'lowdb', connection: path.join(dir, 'jobs') },
       storage: { type: 'file', path: path.join(dir, 'store') },
       pool: { threads: 2 },

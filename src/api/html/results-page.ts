@@ -93,6 +93,49 @@ function renderTyped(text: string, type: string): string {
   return textBlock(text);
 }
 
+interface StoredDataRef {
+  _id: string;
+  name: string;
+  status?: string;
+}
+
+/** Stored data records among the outputs (a pyramid process answers its record): found to link their pages. */
+function storedDataIn(value: unknown, found: StoredDataRef[] = [], depth = 0): StoredDataRef[] {
+  if (!value || typeof value !== 'object' || depth > 4 || found.length >= 20) return found;
+  const v = value as Record<string, unknown>;
+  if (typeof v._id === 'string' && typeof v.name === 'string' && typeof v.storage === 'object') {
+    found.push({ _id: v._id, name: v.name, status: typeof v.status === 'string' ? v.status : undefined });
+    return found;
+  }
+  for (const child of Array.isArray(value) ? value : Object.values(v)) storedDataIn(child, found, depth + 1);
+  return found;
+}
+
+/** The output values as data: a document's values, or a JSON raw body (or JSON multipart parts). */
+function outputValues(doc: ResultsDoc, type: string): unknown[] {
+  const { body } = doc;
+  if (!Buffer.isBuffer(body) && typeof body !== 'string') return [body];
+  const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8');
+  const texts = type.startsWith('multipart/')
+    ? multipartParts(bytes, type).filter((p) => /json/.test(p.type ?? '')).map((p) => p.bytes.toString('utf8'))
+    : /json/.test(type) ? [bytes.toString('utf8')] : [];
+  return texts.flatMap((t) => {
+    try {
+      return [JSON.parse(t) as unknown];
+    } catch {
+      return [];
+    }
+  });
+}
+
+function storedDataCallout(req: ApiRequest, refs: StoredDataRef[]): string {
+  if (!refs.length) return '';
+  const items = refs
+    .map((r) => `${anchor(`${req.baseUrl}/stored_data/${encodeURIComponent(r._id)}?f=html`, r.name)}${r.status ? ` <small class="muted">${escapeHtml(r.status)}</small>` : ''}`)
+    .join(', ');
+  return `<p class="callout">Stored data made by this job: ${items}</p>`;
+}
+
 /** GET /jobs/{id}/results?f=html: every output readable, binaries as download links. */
 export function resultsPage(doc: ResultsDoc, req: ApiRequest): string {
   const job = doc.job;
@@ -116,6 +159,7 @@ export function resultsPage(doc: ResultsDoc, req: ApiRequest): string {
   const jobPage = `${req.baseUrl}/jobs/${encodeURIComponent(job.jobID)}?f=html`;
   const body = `<h1>Results of job <code>${escapeHtml(job.jobID)}</code></h1>
 <p class="lead">${statusBadge(job.status)} process <code>${escapeHtml(job.processID ?? '')}</code> · <a href="${escapeHtml(jobPage)}" rel="up">back to the job</a> · <a href="${escapeHtml(`${req.baseUrl}/jobs/${encodeURIComponent(job.jobID)}/results?f=json`)}">as API clients get them</a></p>
+${storedDataCallout(req, outputValues(doc, type).flatMap((v) => storedDataIn(v)))}
 ${content}
 ${linksSection(job.links)}`;
   return layout(req, `Results of ${job.jobID}`, body);

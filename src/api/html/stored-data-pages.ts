@@ -29,6 +29,24 @@ ${linksSection(doc.links)}`;
   return layout(req, 'Stored data', body);
 }
 
+interface LevelInfo {
+  id: string;
+  tile_limits?: { min_col: number; max_col: number; min_row: number; max_row: number };
+}
+
+/** A pyramid's levels as one compact table: columns, rows and tile count per level. */
+function levelsTable(levels: LevelInfo[]): string {
+  const rows = levels
+    .map((l) => {
+      const t = l.tile_limits;
+      const tiles = t ? (t.max_col - t.min_col + 1) * (t.max_row - t.min_row + 1) : undefined;
+      const range = (a?: number, b?: number) => (a === undefined ? '' : `${a} – ${b}`);
+      return `<tr><td><code>${escapeHtml(String(l.id))}</code></td><td>${range(t?.min_col, t?.max_col)}</td><td>${range(t?.min_row, t?.max_row)}</td><td>${tiles ?? ''}</td></tr>`;
+    })
+    .join('');
+  return `<table class="levels"><thead><tr><th>Level</th><th>Columns</th><th>Rows</th><th>Tiles</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
 /** GET /stored_data/{id} as HTML. */
 export function storedDataItemPage(doc: StoredDoc, req: ApiRequest): string {
   const { links, type_infos, storage, use, ...fields } = doc;
@@ -45,11 +63,18 @@ export function storedDataItemPage(doc: StoredDoc, req: ApiRequest): string {
   const body = `<h1>${escapeHtml(doc.name)}</h1>
 <p class="lead">${escapeHtml(doc.type)} · ${escapeHtml(doc.status)} · <a href="${escapeHtml(`${req.baseUrl}/stored_data/${encodeURIComponent(doc._id)}/dependencies?f=html`)}">dependencies</a></p>
 <table class="kv">${rows}</table>
-<h2>Type information</h2>${generic(type_infos, req)}
+<h2>Type information</h2>${typeInfos(type_infos, req)}
 <h2>Storage</h2>${generic(storage, req)}
 <h2>Uses</h2>${uses ? `<ul>${uses}</ul>` : '<p class="muted">nothing</p>'}
 ${linksSection(links)}`;
   return layout(req, doc.name, body);
+}
+
+/** Type information, with a pyramid's levels as one table rather than one nested block per level. */
+function typeInfos(infos: Record<string, unknown> | undefined, req: ApiRequest): string {
+  const { levels, ...rest } = infos ?? {};
+  if (!Array.isArray(levels)) return generic(infos, req);
+  return `${generic(rest, req)}<h3>Levels</h3>${levelsTable(levels as LevelInfo[])}`;
 }
 
 /** GET /stored_data/{id}/dependencies as HTML: what it uses and what uses it. */
