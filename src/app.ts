@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import path from 'node:path';
 import { gzip } from 'node:zlib';
 import express, { type Request, type Response, type NextFunction } from 'express';
 import type { Runtime } from './runtime.js';
@@ -38,6 +39,7 @@ function toApiRequest(req: Request, rt: Runtime): ApiRequest {
     headers,
     body: req.body,
     baseUrl: baseUrlOf(req, rt),
+    inputRoots: rt.config.security.input_roots.map((r) => path.resolve(r)),
   };
 }
 

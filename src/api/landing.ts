@@ -4,15 +4,22 @@ import { renderHtml } from './html/render.js';
 import { negotiate, selfLinks, type ApiRequest, type ApiResponse } from './request.js';
 
 export const TITLE = 'dallage';
-export const DESCRIPTION = 'OGC API – Processes server turning georeferenced rasters into ROK4 tile pyramids and Cloud Optimized GeoTIFFs';
+/**
+ * What the service offers, from the processes it has (not from those it may have one day): the
+ * landing page and the OpenAPI info say only what this configuration can do.
+ */
+export function serviceDescription(registry: Pick<Runtime['registry'], 'all'>): string {
+  const ids = registry.all().map((p) => p.description.id);
+  return `OGC API – Processes server turning georeferenced rasters into web-ready products${ids.length ? `; processes: ${ids.join(', ')}` : ''}`;
+}
 
 /** GET / (landingPage.yaml). */
-export async function landingPage(req: ApiRequest, _rt: Runtime): Promise<ApiResponse> {
+export async function landingPage(req: ApiRequest, rt: Runtime): Promise<ApiResponse> {
   const format = negotiate(req);
   const b = req.baseUrl;
   const doc = {
     title: TITLE,
-    description: DESCRIPTION,
+    description: serviceDescription(rt.registry),
     links: [
       ...selfLinks(req, '/', format, 'landing page'),
       { href: `${b}/api`, rel: 'service-desc', type: MEDIA.openapi, title: 'the API definition (OpenAPI 3.0, JSON)' },

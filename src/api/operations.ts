@@ -33,6 +33,7 @@ export const COMPONENT_PARAMETERS: Record<string, Obj> = {
   jobId: { name: 'jobId', in: 'path', required: true, description: 'The job identifier.', schema: { type: 'string' } },
   outputId: { name: 'outputId', in: 'path', required: true, description: 'The output identifier.', schema: { type: 'string' } },
   executionId: { name: 'executionId', in: 'path', required: true, description: 'The identifier of a synchronous execution whose outputs were asked by reference.', schema: { type: 'string', format: 'uuid' } },
+  apiConsoleFile: { name: 'file', in: 'path', required: true, description: 'The file name.', schema: { type: 'string', enum: ['swagger-ui.css', 'swagger-ui-bundle.js', 'console.js'] } },
   storedDataId: { name: 'id', in: 'path', required: true, description: 'The stored data identifier (`_id`).', schema: { type: 'string' } },
   type: {
     name: 'type', in: 'query', required: false, style: 'form', explode: false,
@@ -81,6 +82,7 @@ export const PATH_PARAMETERS: Record<string, string> = {
   outputId: 'outputId',
   executionId: 'executionId',
   id: 'storedDataId',
+  file: 'apiConsoleFile',
 };
 
 /** Response headers (components/headers). */
@@ -150,7 +152,7 @@ export const OPERATIONS = {
   },
   getApiDocumentation: {
     tags: ['Capabilities'], operationId: 'getApiDocumentation', summary: 'API documentation',
-    description: 'This definition as a readable HTML page.',
+    description: 'An interactive console for this definition (Swagger UI, served by this server): read each operation, try it out.',
     responses: { 200: { description: 'The documentation page.', content: { [MEDIA.html]: { schema: { type: 'string' } } } }, 405: NOT_ALLOWED(), 500: SERVER_ERROR() },
   },
   getProcesses: {
@@ -283,6 +285,19 @@ export const OPERATIONS = {
       404: errorResponse(404, 'no such stored data, not a pyramid, or not READY'),
       405: NOT_ALLOWED(), 500: SERVER_ERROR(),
     },
+  },
+  getApiConsoleFile: {
+    tags: ['Capabilities'], operationId: 'getApiConsoleFile', summary: 'A file of the API console',
+    description: 'The style sheet and scripts of the API console (Swagger UI from the swagger-ui-dist package, and its start-up script).',
+    responses: {
+      200: { description: 'The file.', content: { 'text/css': { schema: { type: 'string' } }, 'text/javascript': { schema: { type: 'string' } } } },
+      404: errorResponse(404, 'no such file'),
+      405: NOT_ALLOWED(), 500: SERVER_ERROR(),
+    },
+  },
+  getFavicon: {
+    tags: ['Capabilities'], operationId: 'getFavicon', summary: 'The site icon',
+    responses: { 200: { description: 'The icon (SVG).', content: { 'image/svg+xml': { schema: { type: 'string' } } } }, 405: NOT_ALLOWED(), 500: SERVER_ERROR() },
   },
 } satisfies Record<string, Obj>;
 

@@ -13,6 +13,8 @@ export interface ApiRequest {
   body?: unknown;
   /** Absolute URL of the API root without trailing slash, e.g. `http://localhost:5000`. */
   baseUrl: string;
+  /** The configured folders `file:` hrefs may name (security.input_roots, absolute): pages show them in examples. */
+  inputRoots?: readonly string[];
 }
 
 /** What handlers answer; the adapter writes it. Object bodies are sent as JSON, strings/Buffers as is. */

@@ -5,7 +5,9 @@ import { dismissJob, getJob, jobResult, jobResults, listJobs, syncOutput } from 
 import {
   deleteStoredData, getStoredData, listStoredData, storedDataDependencies, storedDataDescriptor, storedDataList,
 } from './stored-data.js';
-import { openapiDocument, openapiHtml } from './openapi.js';
+import { openapiDocument } from './openapi.js';
+import { apiConsoleAsset, apiConsolePage } from './api-console.js';
+import { favicon } from './favicon.js';
 import { OPERATIONS, executeOperation } from './operations.js';
 import { queryValidator, resolveParameter, type QueryParameter } from './query-parameters.js';
 import type { ApiRequest, ApiResponse } from './request.js';
@@ -46,7 +48,9 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/', handler: landingPage, operation: OPERATIONS.getLandingPage, query: ['f'], static: true },
   { method: 'GET', path: '/conformance', handler: conformance, operation: OPERATIONS.getConformance, query: ['f'], static: true },
   { method: 'GET', path: '/api', handler: (req, rt) => openapiDocument(req, rt, ROUTES), operation: OPERATIONS.getApi, static: true },
-  { method: 'GET', path: '/api.html', handler: (req, rt) => openapiHtml(req, rt, ROUTES), operation: OPERATIONS.getApiDocumentation, static: true },
+  { method: 'GET', path: '/api.html', handler: apiConsolePage, operation: OPERATIONS.getApiDocumentation, static: true },
+  { method: 'GET', path: '/api-console/{file}', handler: apiConsoleAsset, operation: OPERATIONS.getApiConsoleFile, static: true },
+  { method: 'GET', path: '/favicon.ico', handler: favicon, operation: OPERATIONS.getFavicon, static: true },
   { method: 'GET', path: '/processes', handler: listProcesses, operation: OPERATIONS.getProcesses, query: PAGING, static: true },
   { method: 'GET', path: '/processes/{processId}', handler: describeProcess, operation: OPERATIONS.getProcessDescription, query: ['f'], static: true },
   { method: 'POST', path: '/processes/{processId}/execution', handler: executeProcess, operation: executeOperation(undefined), jsonBody: true },

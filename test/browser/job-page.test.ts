@@ -99,7 +99,23 @@ test('the Dismiss button of a running job dismisses it', { skip: skipUnlessComma
     const jobId = await submit(s, 60);
     await page.goto(`${s.url}/jobs/${jobId}?f=html`);
     await page.locator('#dismiss').waitFor({ state: 'visible' });
+    // The first click is answered "Cancel": nothing happens. The second is confirmed.
+    const dialogs: string[] = [];
+    page.once('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
     await page.locator('#dismiss').click();
+    await page.waitForTimeout(300);
+    const cancelled = (await (await fetch(`${s.url}/jobs/${jobId}`)).json()) as { status: string };
+    assert.notEqual(cancelled.status, 'dismissed', 'cancelled: not dismissed');
+    page.once('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.accept();
+    });
+    await page.locator('#dismiss').click();
+    assert.equal(dialogs.length, 2);
+    assert.match(dialogs[0], /Dismiss this job/);
     await page.waitForFunction(() => document.querySelector('[data-field="status"]')?.textContent === 'dismissed', undefined, { timeout: 30_000 });
     assert.ok(await page.locator('#dismiss').isHidden());
     const status = (await (await fetch(`${s.url}/jobs/${jobId}`)).json()) as { status: string };

@@ -1,4 +1,30 @@
+import path from 'node:path';
 import type { JsonSchema, ProcessDescription } from '../../process/types.js';
+
+/**
+ * The example as this server would accept it: a `file:` href outside the configured input roots
+ * (plugins write examples for a conventional `/data/inputs`) is moved into the first root, keeping
+ * its file name, so that the curl line a user copies names a folder the server reads.
+ */
+export function localizeExample(value: unknown, inputRoots: readonly string[] | undefined, depth = 0): unknown {
+  if (!inputRoots?.length || depth > 8) return value;
+  if (typeof value === 'string') {
+    if (!value.startsWith('file://')) return value;
+    let file: string;
+    try {
+      file = decodeURIComponent(new URL(value).pathname);
+    } catch {
+      return value;
+    }
+    const inside = inputRoots.some((root) => file === root || file.startsWith(root.endsWith('/') ? root : `${root}/`));
+    return inside ? value : `file://${encodeURI(path.posix.join(inputRoots[0], path.posix.basename(file)))}`;
+  }
+  if (Array.isArray(value)) return value.map((v) => localizeExample(v, inputRoots, depth + 1));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, localizeExample(v, inputRoots, depth + 1)]));
+  }
+  return value;
+}
 
 /**
  * The execute request shown on a process page: the description's own `example` when it has one

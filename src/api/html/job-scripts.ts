@@ -80,6 +80,8 @@ export const JOB_PAGE_SCRIPT = `(() => {
       .catch(() => setTimeout(poll, 2000));
   };
   document.getElementById('dismiss').addEventListener('click', () => {
+    // Dismissing cannot be undone: the job stops and its partial results are removed.
+    if (!window.confirm('Dismiss this job? It stops, and what it has written so far is removed.')) return;
     fetch(url, { method: 'DELETE', headers: { Accept: 'application/json' } })
       .then((r) => r.json())
       .then(render)

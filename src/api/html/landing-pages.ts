@@ -18,7 +18,7 @@ export function landingPage(doc: { title?: string; description?: string; links?:
 <p class="lead">${escapeHtml(doc.description ?? '')}</p>
 <h2>Resources</h2>
 <table><thead><tr><th>Resource</th><th>Relation</th><th>Machine-readable</th></tr></thead><tbody>${rows}</tbody></table>
-${linksSection(links)}`;
+${linksSection(links.filter((l) => l.rel === 'self' || l.rel === 'alternate'))}`;
   return layout(req, title, body);
 }
 

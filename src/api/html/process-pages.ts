@@ -3,7 +3,8 @@ import type { InputDescription, OutputDescription, ProcessDescription } from '..
 import { escapeHtml, jsonBlock, layout } from './layout.js';
 import { linksSection, pager, type Link } from './generic.js';
 import { schemaEnum, schemaType } from './schema-text.js';
-import { curlLine, exampleRequest } from './example-request.js';
+import { curlLine, exampleRequest, localizeExample } from './example-request.js';
+import { markdownBlock, markdownInline } from './markdown.js';
 
 interface ProcessSummary {
   id: string;
@@ -19,7 +20,7 @@ export function processesPage(doc: { processes?: ProcessSummary[]; links?: Link[
   const rows = (doc.processes ?? [])
     .map((p) => {
       const page = `${req.baseUrl}/processes/${encodeURIComponent(p.id)}?f=html`;
-      return `<tr><td><a href="${escapeHtml(page)}"><code>${escapeHtml(p.id)}</code></a></td><td>${escapeHtml(p.title ?? '')}</td><td>${escapeHtml(p.description ?? '')}</td><td>${escapeHtml((p.jobControlOptions ?? []).join(', '))}</td><td><a href="${escapeHtml(page)}">description</a> · <a href="${escapeHtml(`${req.baseUrl}/processes/${encodeURIComponent(p.id)}`)}" type="application/json">JSON</a></td></tr>`;
+      return `<tr><td><a href="${escapeHtml(page)}"><code>${escapeHtml(p.id)}</code></a></td><td>${escapeHtml(p.title ?? '')}</td><td>${markdownInline(p.description)}</td><td>${escapeHtml((p.jobControlOptions ?? []).join(', '))}</td><td><a href="${escapeHtml(page)}">description</a> · <a href="${escapeHtml(`${req.baseUrl}/processes/${encodeURIComponent(p.id)}`)}" type="application/json">JSON</a></td></tr>`;
     })
     .join('');
   const body = `<h1>Processes</h1>
@@ -42,25 +43,25 @@ function inputRows(inputs: Record<string, InputDescription>): string {
   return Object.entries(inputs)
     .map(([id, d]) => {
       const def = d.schema && 'default' in d.schema ? `<code>${escapeHtml(JSON.stringify(d.schema.default))}</code>` : '';
-      return `<tr id="input-${escapeHtml(id)}"><td><code>${escapeHtml(id)}</code></td><td>${escapeHtml(d.title ?? '')}</td><td>${escapeHtml(schemaType(d.schema))}</td><td>${escapeHtml(occurs(d))}</td><td>${def}</td><td>${enumCell(schemaEnum(d.schema))}</td><td>${escapeHtml(d.description ?? '')}</td></tr>`;
+      return `<tr id="input-${escapeHtml(id)}"><td><code>${escapeHtml(id)}</code></td><td>${escapeHtml(d.title ?? '')}</td><td>${escapeHtml(schemaType(d.schema))}</td><td>${escapeHtml(occurs(d))}</td><td>${def}</td><td>${enumCell(schemaEnum(d.schema))}</td><td>${markdownInline(d.description)}</td></tr>`;
     })
     .join('');
 }
 
 function outputRows(outputs: Record<string, OutputDescription>): string {
   return Object.entries(outputs)
-    .map(([id, d]) => `<tr id="output-${escapeHtml(id)}"><td><code>${escapeHtml(id)}</code></td><td>${escapeHtml(d.title ?? '')}</td><td>${escapeHtml(schemaType(d.schema))}</td><td>${escapeHtml(d.description ?? '')}</td></tr>`)
+    .map(([id, d]) => `<tr id="output-${escapeHtml(id)}"><td><code>${escapeHtml(id)}</code></td><td>${escapeHtml(d.title ?? '')}</td><td>${escapeHtml(schemaType(d.schema))}</td><td>${markdownInline(d.description)}</td></tr>`)
     .join('');
 }
 
 /** GET /processes/{id} as HTML: inputs, outputs, an example request and the curl line that sends it. */
 export function processPage(doc: ProcessDescription, req: ApiRequest): string {
-  const example = exampleRequest(doc);
+  const example = localizeExample(exampleRequest(doc), req.inputRoots);
   const b = req.baseUrl;
   const id = encodeURIComponent(doc.id);
   const keywords = (doc.keywords ?? []).map((k) => `<span class="badge">${escapeHtml(k)}</span>`).join(' ');
   const body = `<h1>${escapeHtml(doc.title ?? doc.id)}</h1>
-<p class="lead">${escapeHtml(doc.description ?? '')}</p>
+<div class="lead">${markdownBlock(doc.description)}</div>
 <table class="kv">
 <tr><th scope="row">Id</th><td><code>${escapeHtml(doc.id)}</code></td></tr>
 <tr><th scope="row">Version</th><td>${escapeHtml(String(doc.version ?? ''))}</td></tr>
@@ -75,6 +76,7 @@ export function processPage(doc: ProcessDescription, req: ApiRequest): string {
 <table class="outputs"><thead><tr><th>Id</th><th>Title</th><th>Type</th><th>Description</th></tr></thead>
 <tbody>${outputRows(doc.outputs ?? {}) || '<tr><td colspan="4" class="muted">no output</td></tr>'}</tbody></table>
 <h2>Execute</h2>
+${req.inputRoots?.length ? `<p>Files are read from ${req.inputRoots.map((r) => `<code>${escapeHtml(r)}</code>`).join(', ')} on the server (<code>file://</code> hrefs).</p>` : ''}
 <p>POST this request to <a href="${escapeHtml(`${b}/processes/${id}/execution`)}"><code>${escapeHtml(`${b}/processes/${doc.id}/execution`)}</code></a>
 (add <code>Prefer: respond-async</code> to get a job you can follow in <a href="${escapeHtml(`${b}/jobs?f=html&processID=${id}`)}">the job list</a>):</p>
 ${jsonBlock(example, 'json example')}
