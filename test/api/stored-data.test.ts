@@ -84,7 +84,7 @@ test('DELETE removes the files and marks DELETED; the other pyramid stays', asyn
   const r = (await (await fetch(`${s.url}/stored_data/${ids.ALPHA}`)).json()) as Record<string, unknown>;
   assert.equal(r.status, 'DELETED');
   assert.equal((await fetch(`${s.url}/stored_data/${ids.ALPHA}`, { method: 'DELETE' })).status, 404, 'already deleted');
-  assert.deepEqual((await storedData(s)).map((x) => x.name), ['BETA'], 'DELETED records leave the default listing');
+  assert.deepEqual((await storedData(s, '', { listed: true })).map((x) => x.name), ['BETA'], 'DELETED records leave the default listing');
   assert.deepEqual((await storedData(s, '?status=DELETED')).map((x) => x.name), ['ALPHA'], 'a status filter shows them');
   assert.equal((await fetch(`${s.url}/stored_data/${ids.ALPHA}/descriptor`)).status, 404, 'no descriptor once deleted');
   assert.deepEqual(await keysUnder(s, 'pyramids/BETA/'), betaKeys);

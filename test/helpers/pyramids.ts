@@ -102,11 +102,20 @@ export async function generate(s: TestServer, inputs: Record<string, unknown>): 
   return { ...run, record: await pyramidResult(s, run.jobID) };
 }
 
-/** Stored data records (GET /stored_data with filters). */
-export async function storedData(s: TestServer, query = ''): Promise<Array<Record<string, unknown>>> {
-  const res = await fetch(`${s.url}/stored_data${query}`, { headers: { Accept: 'application/json' } });
-  assert.equal(res.status, 200);
-  return ((await res.json()) as { stored_data: Array<Record<string, unknown>> }).stored_data;
+/**
+ * Stored data records (GET /stored_data with filters). Without a `status` filter the API leaves
+ * DELETED records out; this helper adds them (a second request with status=DELETED), so that tests
+ * can follow a record whatever becomes of it. `listed: true` gives the API's default listing as is.
+ */
+export async function storedData(s: TestServer, query = '', options: { listed?: boolean } = {}): Promise<Array<Record<string, unknown>>> {
+  const get = async (q: string) => {
+    const res = await fetch(`${s.url}/stored_data${q}`, { headers: { Accept: 'application/json' } });
+    assert.equal(res.status, 200);
+    return ((await res.json()) as { stored_data: Array<Record<string, unknown>> }).stored_data;
+  };
+  const records = await get(query);
+  if (options.listed || /[?&]status=/.test(query)) return records;
+  return [...records, ...(await get(`${query}${query.includes('?') ? '&' : '?'}status=DELETED`))];
 }
 
 /** Every key under a prefix of the server's store. */
