@@ -136,19 +136,8 @@ const pyramidsToPyramid: Process<MergePlanned> = {
 
   prepare,
 
-  /** @deprecated transitional, until the manager calls prepare/release: checks, then frees the reservation. */
-  async precheck(inputs, ctx) {
-    (await prepare(inputs, ctx)).reservation.release();
-  },
-
   async execute(raw, ctx) {
-    // Transitional: a manager that does not call prepare yet gets the checks here.
-    const planned = ctx.plan ?? (await prepare(raw, ctx));
-    try {
-      return { pyramid: await run(planned, ctx) };
-    } finally {
-      if (!ctx.plan) planned.reservation.release();
-    }
+    return { pyramid: await run(ctx.plan, ctx) };
   },
 
   async release(planned) {

@@ -244,19 +244,8 @@ const rasterToPyramid: Process<RasterPlan> = {
 
   prepare,
 
-  /** @deprecated transitional, until the manager calls prepare/release: checks, then frees the reservation. */
-  async precheck(inputs, ctx) {
-    (await prepare(inputs, ctx)).reservation.release();
-  },
-
   async execute(inputs, ctx) {
-    // Transitional: a manager that does not call prepare yet gets the checks here.
-    const plan = ctx.plan ?? (await prepare(inputs, ctx));
-    try {
-      return { pyramid: await run(plan, ctx) };
-    } finally {
-      if (!ctx.plan) plan.reservation.release();
-    }
+    return { pyramid: await run(ctx.plan, ctx) };
   },
 
   async release(plan) {

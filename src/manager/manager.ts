@@ -216,9 +216,7 @@ export class JobManager {
         signal,
       });
       const ctx = this.prepareContext(process, parsed, id, tmpDir, signal ?? new AbortController().signal, this.deps.log.child({ jobId: id, processID: process.description.id }));
-      let plan: unknown;
-      if (process.prepare) plan = await process.prepare(inputs, ctx);
-      else await process.precheck?.(inputs, ctx); // deprecated plugins without prepare
+      const plan = await process.prepare?.(inputs, ctx);
       return { id, process, parsed, inputs, tmpDir, plan, prepared: !!process.prepare, ended: false };
     } catch (err) {
       await fs.rm(tmpDir, { recursive: true, force: true });

@@ -35,7 +35,6 @@ export class ProcessRegistry {
       execute: plugin.execute.bind(plugin),
       prepare: plugin.prepare?.bind(plugin),
       release: plugin.release?.bind(plugin),
-      precheck: plugin.precheck?.bind(plugin),
       options,
     });
   }

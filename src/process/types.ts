@@ -133,9 +133,4 @@ export interface Process<Plan = unknown> {
   prepare?(inputs: Record<string, unknown>, ctx: PrepareContext): Promise<Plan>;
   /** Releases what `prepare` reserved; called exactly once per successful `prepare`. */
   release?(plan: Plan, outcome: ExecutionOutcome): Promise<void>;
-  /**
-   * @deprecated transitional: replaced by `prepare` (issue "one execution path"); removed once every
-   * plugin and the manager use `prepare`.
-   */
-  precheck?(inputs: Record<string, unknown>, ctx: PrepareContext): Promise<void>;
 }

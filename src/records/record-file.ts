@@ -163,6 +163,26 @@ export class RecordFile<T extends object> {
     });
   }
 
+  /** Merges `patch` into record `id` (see {@link patched}); undefined when there is no such record. */
+  update(id: string, patch: Partial<T>): Promise<T | undefined> {
+    return this.change((draft) => {
+      const current = draft.get(id);
+      if (!current) return undefined;
+      const next = patched(current, patch);
+      draft.set(id, next);
+      return structuredClone(next);
+    });
+  }
+
+  /** Removes record `id`; false when there is no such record. */
+  remove(id: string): Promise<boolean> {
+    return this.change((draft) => {
+      if (!draft.get(id)) return false;
+      draft.delete(id);
+      return true;
+    });
+  }
+
   /** Resolves once every change queued before the call is settled. */
   async idle(): Promise<void> {
     while (this.scheduled || this.queue.length) await this.chain;

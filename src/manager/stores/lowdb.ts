@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../../log.js';
 import { silentLogger } from '../../log.js';
-import { patched, RecordFile } from '../../records/record-file.js';
+import { RecordFile } from '../../records/record-file.js';
 import type { JobRecord, JobStatus } from '../job.js';
 import { checkJob } from '../job-check.js';
 import { pageNewestFirst, type JobFilter, type JobPage, type JobStore } from '../store.js';
@@ -121,23 +121,13 @@ export class LowdbJobStore implements JobStore {
   async update(id: string, patch: Partial<JobRecord>): Promise<JobRecord | undefined> {
     const entry = this.byId.get(id);
     if (!entry) return undefined;
-    return entry.segment.file.change((draft) => {
-      const current = draft.get(id);
-      if (!current) return undefined;
-      const next = patched(current, patch);
-      draft.set(id, next);
-      return structuredClone(next);
-    });
+    return entry.segment.file.update(id, patch);
   }
 
   async delete(id: string): Promise<boolean> {
     const entry = this.byId.get(id);
     if (!entry) return false;
-    return entry.segment.file.change((draft) => {
-      if (!draft.get(id)) return false;
-      draft.delete(id);
-      return true;
-    });
+    return entry.segment.file.remove(id);
   }
 
   async findByStatus(statuses: JobStatus[]): Promise<JobRecord[]> {

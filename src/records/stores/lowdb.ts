@@ -3,7 +3,7 @@ import path from 'node:path';
 import { silentLogger, type Logger } from '../../log.js';
 import { checkFields } from '../check-fields.js';
 import { ProcessLocks } from '../locks.js';
-import { patched, RecordFile } from '../record-file.js';
+import { RecordFile } from '../record-file.js';
 import type { Collection, RecordKind, RecordPage, RecordQuery, RecordStore } from '../record-store.js';
 import { pageOf } from './memory.js';
 
@@ -39,22 +39,12 @@ class LowdbCollection<T extends object> implements Collection<T> {
 
   async update(id: string, patch: Partial<T>): Promise<T | undefined> {
     if (!this.file.get(id)) return undefined;
-    return this.file.change((draft) => {
-      const current = draft.get(id);
-      if (!current) return undefined;
-      const next = patched(current, patch);
-      draft.set(id, next);
-      return structuredClone(next);
-    });
+    return this.file.update(id, patch);
   }
 
   async delete(id: string): Promise<boolean> {
     if (!this.file.get(id)) return false;
-    return this.file.change((draft) => {
-      if (!draft.get(id)) return false;
-      draft.delete(id);
-      return true;
-    });
+    return this.file.remove(id);
   }
 }
 
