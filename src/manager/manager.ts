@@ -253,7 +253,8 @@ export class JobManager {
       const log = this.deps.log.child({ executionId: run.id, processID: run.process.description.id });
       const outputs = await this.runExecution(run, controller.signal, options.progress ?? noop, options.warn ?? noop, log);
       // References of a sync execution are kept in storage and served under /outputs/.
-      const refs = Object.keys(outputs).filter((id) => run.parsed.outputs[id].transmissionMode === 'reference');
+      // Only outputs both produced and asked for (an output made but not asked for has no entry).
+      const refs = Object.keys(outputs).filter((id) => run.parsed.outputs[id]?.transmissionMode === 'reference');
       if (refs.length) {
         const manifest: Record<string, { mediaType: string }> = {};
         for (const id of refs) {
