@@ -13,6 +13,7 @@ import { ogcCrs } from './ogc-crs.js';
 import type { ServiceContext, ServiceHandler } from './service-context.js';
 import { cacheable, CORS_HEADERS, parseIndex, xmlEscape as x, type ServiceRequest, type ServiceResponse } from './service-http.js';
 import { formatByExtension } from './tile-formats.js';
+import { round15 } from '../raster/tms.js';
 import { readLayerTile } from './tile-source.js';
 
 class TileRequestError extends Error {
@@ -123,5 +124,5 @@ function profile(layer: PublishedLayer): string {
 /** Bottom-left corner of a level's matrix: the TMS origin. */
 function bottomLeft(level: LayerLevel): [number, number] {
   const { tm } = level;
-  return [tm.pointOfOrigin[0], tm.pointOfOrigin[1] - tm.matrixHeight * tm.tileHeight * tm.cellSize];
+  return [tm.pointOfOrigin[0], round15(tm.pointOfOrigin[1] - tm.matrixHeight * tm.tileHeight * tm.cellSize)];
 }

@@ -7,6 +7,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LayerRegistry } from '../../src/services/layer-registry.js';
 import type { ServiceHandler } from '../../src/services/service-context.js';
+import {
+  ogcCollection, ogcCollections, ogcMapTile, ogcMapTileset, ogcMapTilesets, ogcTileMatrixSet, ogcTileMatrixSets,
+} from '../../src/services/ogc-tiles.js';
 import { tmsService, tmsTile, tmsTileMap, xyzTile } from '../../src/services/tms.js';
 import { wmtsKvp, wmtsRestCapabilities, wmtsRestFeatureInfo, wmtsRestTile } from '../../src/services/wmts.js';
 
@@ -19,6 +22,13 @@ const ROUTES: Array<[template: string, handler: ServiceHandler]> = [
   ['/tms/1.0.0/{layer}', tmsTileMap],
   ['/tms/1.0.0/{layer}/{z}/{x}/{y}.{ext}', tmsTile],
   ['/xyz/{layer}/{z}/{x}/{y}.{ext}', xyzTile],
+  ['/collections', ogcCollections],
+  ['/collections/{collectionId}', ogcCollection],
+  ['/collections/{collectionId}/map/tiles', ogcMapTilesets],
+  ['/collections/{collectionId}/map/tiles/{tileMatrixSetId}', ogcMapTileset],
+  ['/collections/{collectionId}/map/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}', ogcMapTile],
+  ['/tileMatrixSets', ogcTileMatrixSets],
+  ['/tileMatrixSets/{tileMatrixSetId}', ogcTileMatrixSet],
 ];
 
 function compile(template: string): { regex: RegExp; names: string[] } {
