@@ -10,7 +10,7 @@ import { ApiError } from '../errors.js';
 import { BUILT_IN_TMS_NAMES, builtInTms, type TileMatrixSet } from '../raster/tms.js';
 import type { PublishedLayer } from './layer.js';
 import { ogcCrs } from './ogc-crs.js';
-import type { ServiceContext, ServiceHandler } from './service-context.js';
+import { logFailure, type ServiceContext, type ServiceHandler } from './service-context.js';
 import { cacheable, CORS_HEADERS, parseIndex, type ServiceRequest, type ServiceResponse } from './service-http.js';
 import { formatByExtension, formatByMime, type OfferedFormat } from './tile-formats.js';
 import { readLayerTile } from './tile-source.js';
@@ -53,6 +53,7 @@ const guarded = (fn: ServiceHandler): ServiceHandler => async (req, ctx) => {
   try {
     return await fn(req, ctx);
   } catch (err) {
+    if (!(err instanceof TilesError)) logFailure(ctx, req, err);
     return problem(req, err);
   }
 };

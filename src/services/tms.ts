@@ -10,7 +10,7 @@
 import { ApiError } from '../errors.js';
 import type { LayerLevel, PublishedLayer } from './layer.js';
 import { ogcCrs } from './ogc-crs.js';
-import type { ServiceContext, ServiceHandler } from './service-context.js';
+import { logFailure, type ServiceContext, type ServiceHandler } from './service-context.js';
 import { cacheable, CORS_HEADERS, parseIndex, xmlEscape as x, type ServiceRequest, type ServiceResponse } from './service-http.js';
 import { formatByExtension } from './tile-formats.js';
 import { round15 } from '../raster/tms.js';
@@ -69,6 +69,7 @@ export const tmsTile: ServiceHandler = async (req, ctx) => {
   try {
     return await tileAt(req, ctx, 'bottom');
   } catch (err) {
+    if (!(err instanceof TileRequestError)) logFailure(ctx, req, err);
     return tmsError(err);
   }
 };
@@ -78,6 +79,7 @@ export const xyzTile: ServiceHandler = async (req, ctx) => {
   try {
     return await tileAt(req, ctx, 'top');
   } catch (err) {
+    if (!(err instanceof TileRequestError)) logFailure(ctx, req, err);
     const e = err instanceof TileRequestError ? err : new TileRequestError(404, '');
     const problem = err instanceof TileRequestError
       ? new ApiError(e.status === 404 ? 'not-found' : 'invalid-parameter', e.message).toProblem(req.path)

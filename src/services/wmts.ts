@@ -7,7 +7,7 @@
 import { INFO_FORMATS, pixelInfo, renderPixelInfo } from './feature-info.js';
 import type { PublishedLayer } from './layer.js';
 import { owsExceptionReport, ServiceException } from './ows-exception.js';
-import type { ServiceContext, ServiceHandler } from './service-context.js';
+import { logFailure, type ServiceContext, type ServiceHandler } from './service-context.js';
 import { cacheable, kvp, parseIndex, type ServiceRequest, type ServiceResponse } from './service-http.js';
 import { formatByExtension, formatByMime, type OfferedFormat } from './tile-formats.js';
 import { readLayerTile } from './tile-source.js';
@@ -24,7 +24,7 @@ interface TileAddress {
 }
 
 /** GET /wmts?SERVICE=WMTS&REQUEST=… */
-export const wmtsKvp: ServiceHandler = (req, ctx) => answer(async () => {
+export const wmtsKvp: ServiceHandler = (req, ctx) => answer(req, ctx, async () => {
   const q = kvp(req.query);
   const service = q.get('service');
   if (service === undefined) throw new ServiceException('MissingParameterValue', 'SERVICE is required (WMTS)', 'service');
@@ -59,10 +59,10 @@ export const wmtsKvp: ServiceHandler = (req, ctx) => answer(async () => {
 });
 
 /** GET /wmts/1.0.0/WMTSCapabilities.xml */
-export const wmtsRestCapabilities: ServiceHandler = (req, ctx) => answer(async () => capabilities(req, ctx));
+export const wmtsRestCapabilities: ServiceHandler = (req, ctx) => answer(req, ctx, async () => capabilities(req, ctx));
 
 /** GET /wmts/1.0.0/{layer}/{style}/{tileMatrixSet}/{tileMatrix}/{tileRow}/{tileCol}.{ext} */
-export const wmtsRestTile: ServiceHandler = (req, ctx) => answer(async () => {
+export const wmtsRestTile: ServiceHandler = (req, ctx) => answer(req, ctx, async () => {
   const p = req.params;
   const address = tileAddress(ctx, p.layer, p.style, p.tileMatrixSet, p.tileMatrix, p.tileRow, p.tileCol);
   const format = formatByExtension(address.layer.formats, p.ext);
@@ -74,7 +74,7 @@ export const wmtsRestTile: ServiceHandler = (req, ctx) => answer(async () => {
 });
 
 /** GET /wmts/1.0.0/{layer}/{style}/{tileMatrixSet}/{tileMatrix}/{tileRow}/{tileCol}/{j}/{i}.{ext} */
-export const wmtsRestFeatureInfo: ServiceHandler = (req, ctx) => answer(async () => {
+export const wmtsRestFeatureInfo: ServiceHandler = (req, ctx) => answer(req, ctx, async () => {
   const p = req.params;
   const address = tileAddress(ctx, p.layer, p.style, p.tileMatrixSet, p.tileMatrix, p.tileRow, p.tileCol);
   const format = INFO_FORMATS.find((f) => f.extension === p.ext.toLowerCase());
@@ -82,12 +82,13 @@ export const wmtsRestFeatureInfo: ServiceHandler = (req, ctx) => answer(async ()
   return featureInfo(address, p.i, p.j, format.mime);
 });
 
-async function answer(run: () => Promise<ServiceResponse>): Promise<ServiceResponse> {
+async function answer(req: ServiceRequest, ctx: ServiceContext, run: () => Promise<ServiceResponse>): Promise<ServiceResponse> {
   try {
     return await run();
   } catch (err) {
     if (err instanceof ServiceException) return owsExceptionReport(err);
-    // No internal text to clients (project rule); the adapter logs what it can.
+    // No internal text to clients (project rule): it goes to the log.
+    logFailure(ctx, req, err);
     return owsExceptionReport(new ServiceException('NoApplicableCode', 'the tile could not be read'));
   }
 }

@@ -438,13 +438,76 @@ test('WMTS capabilities and exception reports validate against the OGC XML schem
   const report = path.join(tmp, 'report.xml');
   await writeFile(report, await (await get(`${svc.url}/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=x`)).text());
   const { stdout } = await run(PYTHON, ['-c', `
-import sys
+import sys, re
 from lxml import etree
 for doc, xsd in ((sys.argv[1], sys.argv[3] + '/wmts/1.0/wmtsGetCapabilities_response.xsd'), (sys.argv[2], sys.argv[3] + '/ows/1.1.0/owsExceptionReport.xsd')):
     schema = etree.XMLSchema(etree.parse(xsd))
-    ok = schema.validate(etree.parse(doc))
-    print(doc, 'valid' if ok else 'INVALID', [str(e) for e in schema.error_log][:5])
+    schema.validate(etree.parse(doc))
+    # WMTS 1.0.0's schema types Min/MaxTileRow/Col as positiveInteger while 07-057r7 says they run "from 0"
+    # (a known defect of the schema, reported to the OGC, e.g. GeoWebCache issue 250): a 0 there is not an error.
+    errors = [str(e) for e in schema.error_log if not (re.search('(Min|Max)Tile(Row|Col).*: .0. is not a valid value', str(e)))]
+    print(doc, 'INVALID' if errors else 'valid', errors[:5])
 `, caps, report, xsdDir]);
   assert.doesNotMatch(stdout, /INVALID/, stdout);
   assert.equal(stdout.match(/ valid /g)?.length, 2, stdout);
+});
+
+test('WMTS GetFeatureInfo (KVP and REST): the pixel values of the decoded tile; nodata; PointIJOutOfRange', { skip }, async () => {
+  const { level, data, empty } = sampleTiles(ortho);
+  const lv = ortho.level(level)!;
+  const tile = (await lv.reader.readTile(level, data.col, data.row))!;
+  const mask = (await lv.reader.readMaskTile(level, data.col, data.row))!;
+  const at = mask.findIndex((v, k) => v !== 0 && k > 256 * 100);
+  assert.ok(at > 0, 'the tile has data');
+  const [i, j] = [at % 256, Math.floor(at / 256)];
+  const expected = Array.from(tile.pixels.subarray((j * 256 + i) * 3, (j * 256 + i) * 3 + 3));
+  const kvp = `${svc.url}/wmts?SERVICE=WMTS&REQUEST=GetFeatureInfo&VERSION=1.0.0&LAYER=ortho&STYLE=normal&TILEMATRIXSET=PM` +
+    `&TILEMATRIX=${level}&TILEROW=${data.row}&TILECOL=${data.col}&I=${i}&J=${j}&INFOFORMAT=application/json`;
+  const res = await get(kvp);
+  assert.equal(res.status, 200);
+  const doc = (await res.json()) as { features: Array<{ properties: Record<string, unknown>; geometry: { coordinates: number[] } }> };
+  assert.deepEqual(doc.features[0].properties.values, expected);
+  const [lon, lat] = doc.features[0].geometry.coordinates;
+  assert.ok(lon > 8 && lon < 10 && lat > 41 && lat < 44);
+  const rest = await get(`${svc.url}/wmts/1.0.0/ortho/normal/PM/${level}/${data.row}/${data.col}/${j}/${i}.txt`);
+  assert.equal(rest.status, 200);
+  assert.match(await rest.text(), new RegExp(`band_1: ${expected[0]}\\nband_2: ${expected[1]}\\nband_3: ${expected[2]}`));
+  const none = await get(`${svc.url}/wmts/1.0.0/ortho/normal/PM/${level}/${empty.row}/${empty.col}/0/0.json`);
+  assert.equal(((await none.json()) as { features: Array<{ properties: { nodata: boolean } }> }).features[0].properties.nodata, true);
+  await assertOwsException(kvp.replace(`I=${i}`, 'I=256'), 400, 'PointIJOutOfRange', 'i');
+  await assertOwsException(kvp.replace('INFOFORMAT=application/json', 'INFOFORMAT=text/csv'), 400, 'InvalidParameterValue', 'infoformat');
+});
+
+test('switching a layer to another pyramid at the same URLs: a client fetching in a loop sees no error, then the new tiles', { skip }, async () => {
+  const { level, data } = sampleTiles(ortho);
+  const url = `${svc.url}/wmts/1.0.0/switch/normal/PM/${level}/${data.row}/${data.col}.png`;
+  const first = await layerOf('switch', { name: 'ORTHO' });
+  const second = await layerOf('switch', { name: 'ORTHO2' });
+  svc.layers.publish(first);
+  const bytesA = await first.level(level)!.reader.readTileBytes(level, data.col, data.row);
+  const bytesB = await second.level(level)!.reader.readTileBytes(level, data.col, data.row);
+  let stop = false;
+  const seen = { a: 0, b: 0, errors: [] as string[] };
+  const client = (async () => {
+    while (!stop) {
+      const res = await get(url);
+      const body = await bytesOf(res);
+      if (res.status !== 200) seen.errors.push(`${res.status}`);
+      else if (body.equals(bytesA!)) seen.a++;
+      else if (body.equals(bytesB!)) seen.b++;
+      else seen.errors.push('bytes of neither pyramid');
+    }
+  })();
+  for (let k = 0; k < 20; k++) {
+    svc.layers.publish(k % 2 === 0 ? second : first);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  svc.layers.publish(second);
+  stop = true;
+  await client;
+  assert.deepEqual(seen.errors, []);
+  assert.ok(seen.a + seen.b > 0);
+  assert.deepEqual(await bytesOf(await get(url)), bytesB, 'after the switch: the new pyramid');
+  svc.layers.unpublish('switch');
+  await assertOwsException(url, 400, 'InvalidParameterValue', 'layer');
 });
