@@ -25,15 +25,14 @@ test('a second server on the same data folder stops before touching it; the firs
     const first = await spawnServer(folder);
     try {
       assert.ok(first.url, first.output());
-      const job = await submitAsync(first.url!, 'echo', { stringInput: 'keep', pause: 4 });
+      const job = await submitAsync(first.url!, 'echo', { stringInput: 'keep', pause: 600 });
       await until(async () => (await jobStatus(first.url!, job.jobID!)).status === 'running');
       const second = await spawnServer(folder);
       assert.equal(second.url, undefined);
       assert.deepEqual(await second.exited, { code: 1, signal: null });
       assert.match(second.output(), new RegExp(`in use by another dallage server \\(pid ${first.pid}\\)`));
+      // GET shows the stored status unless it is `running`: a second recovery failing it on disk would show.
       assert.equal((await jobStatus(first.url!, job.jobID!)).status, 'running', 'not failed by a second recovery');
-      await until(async () => (await jobStatus(first.url!, job.jobID!)).status !== 'running');
-      assert.equal((await jobStatus(first.url!, job.jobID!)).status, 'successful');
     } finally {
       first.child.kill('SIGTERM');
       await first.exited;
