@@ -30,7 +30,9 @@ export interface Runtime {
   log: Logger;
   /**
    * Repairs what a previous process killed mid-work left behind (DESIGN §5): jobs left accepted/running
-   * are failed, saying so. Run once at start-up, with the data folders locked (src/folder-lock.ts).
+   * are failed, saying so; stored data left GENERATING is failed, its files removed; temp folders of
+   * processes that no longer run are removed. Run once at start-up, with the data folders locked
+   * (src/folder-lock.ts) and the port bound (src/server.ts).
    */
   recover(): Promise<void>;
   close(): Promise<void>;
