@@ -16,6 +16,9 @@ import { spawn } from 'node:child_process';
 /** Environment the process should run with. */
 export const ALLOCATOR_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '4194304' } as const;
 
+/** Set for a relaunched child: its IPC channel is the parent's life line (see {@link watchParent}). */
+const WATCH_ENV = 'DALLAGE_WATCH_PARENT';
+
 /** True on glibc Linux when a setting is missing (musl, macOS and Windows allocators differ). */
 export function allocatorNeedsRelaunch(env: NodeJS.ProcessEnv = process.env): boolean {
   if (process.platform !== 'linux' || env.DALLAGE_NO_RELAUNCH) return false;
@@ -29,13 +32,18 @@ export function allocatorNeedsRelaunch(env: NodeJS.ProcessEnv = process.env): bo
  * its status. Returns false (and does nothing) when no relaunch is needed.
  */
 export function relaunchWithAllocatorSettings(): boolean {
-  if (!allocatorNeedsRelaunch()) return false;
+  if (!allocatorNeedsRelaunch()) {
+    watchParent();
+    return false;
+  }
   // Its own process group: a Ctrl-C on the terminal reaches this process only, which passes it on
   // once (in the same group the child would get it twice, and a second SIGINT ends `dallage execute`
   // before it has removed a dismissed job's partial output).
+  // An IPC channel the child watches: its end closes when this process dies, however (kill -9 included),
+  // so a server never outlives the process its supervisor (systemd, a shell, a test) knows and kills.
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-    env: { ...ALLOCATOR_ENV, ...process.env },
+    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+    env: { ...ALLOCATOR_ENV, ...process.env, [WATCH_ENV]: '1' },
     detached: true,
   });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
@@ -46,4 +54,18 @@ export function relaunchWithAllocatorSettings(): boolean {
     process.kill(process.pid, signal);
   });
   return true;
+}
+
+/**
+ * In a relaunched child: when the parent's end of the IPC channel closes (the parent died, even of
+ * SIGKILL, which it cannot forward), stop as if the parent had passed on a SIGTERM: the server's
+ * graceful shutdown (bounded by `server.shutdown_timeout`), or `dallage execute`'s dismiss. The
+ * channel is unref'ed: it keeps no process alive by itself.
+ */
+function watchParent(): void {
+  if (!process.env[WATCH_ENV]) return;
+  delete process.env[WATCH_ENV]; // not inherited by what this process starts
+  if (!process.channel) return;
+  process.channel.unref();
+  process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
 }

@@ -14,6 +14,7 @@ import { ConfigError, loadConfig, parseConfig, type Config } from './config.js';
 import { isBinarySchema } from './process/execute-request.js';
 import { builtinNames } from './process/registry.js';
 import { createRuntime, type Runtime } from './runtime.js';
+import { FolderLockError, lockFolder } from './folder-lock.js';
 import { silentLogger } from './log.js';
 
 export const USAGE = `usage:
@@ -195,8 +196,11 @@ export async function execute(args: ExecuteArgs): Promise<number> {
   config.server.limits.max_running_jobs = 1;
 
   let runtime: Runtime | undefined;
+  let unlock: (() => void) | undefined;
   const bar = new ProgressBar(!args.quiet);
   try {
+    // The storage folder is written (pyramids by name): a server or another run on it would collide.
+    unlock = lockFolder(config.storage.path, 'execute');
     runtime = await createRuntime(config, { log: silentLogger });
     const proc = runtime.registry.get(args.process);
     if (!proc) throw new ApiError('no-such-process', `no process '${args.process}' (known: ${runtime.registry.all().map((p) => p.description.id).join(', ')})`);
@@ -241,17 +245,22 @@ export async function execute(args: ExecuteArgs): Promise<number> {
       process.stderr.write(`dallage: ${err.message}\n`);
       return 2;
     }
+    if (err instanceof FolderLockError) {
+      process.stderr.write(`dallage: ${err.message}\n`);
+      return 1;
+    }
     const problem = toProblem(err);
     printProblem(problem);
     return problem.status >= 400 && problem.status < 500 ? 2 : 1;
   } finally {
     await runtime?.close().catch(() => {});
+    unlock?.();
   }
 }
 
-/** `dallage serve`: starts the server and keeps running until SIGINT/SIGTERM. */
+/** `dallage serve`: starts the server; it runs until SIGINT/SIGTERM (src/server.ts, runServer), which exit the process. */
 async function serve(configFile: string | undefined): Promise<number> {
-  const { startServer } = await import('./server.js');
+  const { runServer } = await import('./server.js');
   let config: Config;
   try {
     config = cliConfig(configFile);
@@ -259,21 +268,13 @@ async function serve(configFile: string | undefined): Promise<number> {
     process.stderr.write(`dallage: ${(err as Error).message}\n`);
     return 2;
   }
-  const server = await startServer(config).catch((err: Error) => {
-    process.stderr.write(`dallage: cannot start: ${err.message}\n`);
-    return undefined;
-  });
-  if (!server) return 1;
-  server.runtime.log.info('listening', { url: server.url, processes: server.runtime.registry.all().map((p) => p.description.id) });
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      server.runtime.log.info('shutting down', { signal });
-      void server.close().finally(resolve);
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
-  return 0;
+  try {
+    await runServer(config);
+  } catch (err) {
+    process.stderr.write(`dallage: cannot start: ${(err as Error).message}\n`);
+    return 1;
+  }
+  return new Promise<number>(() => {}); // the signal handlers of runServer end the process
 }
 
 /** Runs the command line; resolves to the exit code. */

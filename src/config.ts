@@ -10,6 +10,11 @@ export interface Config {
     url: string;
     host: string;
     port: number;
+    /**
+     * Seconds a SIGTERM/SIGINT waits for running jobs to stop (aborted, marked failed, partial output
+     * removed) and the stores to be written, before the process exits anyway.
+     */
+    shutdown_timeout: number;
     limits: {
       /** Maximum execute request body, bytes. */
       body_size: number;
@@ -72,6 +77,7 @@ export const CONFIG_SCHEMA = {
         url: { type: 'string', default: '' },
         host: { type: 'string', default: '0.0.0.0' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 5000 },
+        shutdown_timeout: { type: 'number', minimum: 0, maximum: 3600, default: 10 },
         limits: {
           type: 'object',
           default: {},

@@ -28,6 +28,13 @@ export interface Runtime {
   datastore: Datastore;
   pool: WorkerPool;
   log: Logger;
+  /**
+   * Repairs what a previous process killed mid-work left behind (DESIGN §5): jobs left accepted/running
+   * are failed, saying so; stored data left GENERATING is failed, its files removed; temp folders of
+   * processes that no longer run are removed. Run once at start-up, with the data folders locked
+   * (src/folder-lock.ts) and the port bound (src/server.ts).
+   */
+  recover(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -54,13 +61,15 @@ export async function createRuntime(
   const pool = new PiscinaPool(config.pool);
   const baseUrl = overrides.baseUrl ?? (() => config.server.url);
   const manager = new JobManager({ store, storage, datastore, pool, log, config, links: jobLinks(() => baseUrl().replace(/\/+$/, '')) });
-  const recovered = await manager.recover();
-  if (recovered) log.warn('jobs interrupted by the previous run were marked failed', { count: recovered });
-  await recoverInterruptedProducts(datastore, storage, log);
-  const folders = await removeOrphanExecFolders();
-  if (folders) log.warn('temp folders of interrupted executions removed', { count: folders });
   return {
     config, registry, manager, store, storage, records, datastore, pool, log,
+    async recover() {
+      const recovered = await manager.recover();
+      if (recovered) log.warn('jobs interrupted by the previous run were marked failed', { count: recovered });
+      await recoverInterruptedProducts(datastore, storage, log);
+      const folders = await removeOrphanExecFolders();
+      if (folders) log.warn('temp folders of interrupted executions removed', { count: folders });
+    },
     async close() {
       await manager.close();
       await store.close();

@@ -70,3 +70,43 @@ if (!relaunchWithAllocatorSettings()) {
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('kill -9 of the relaunching parent: the relaunched child exits too (it watches its IPC channel)', { skip: !(process.platform === 'linux' && glibc) }, async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'dallage-alloc-'));
+  try {
+    const script = path.join(dir, 'entry.mjs');
+    // The child serves forever (an interval keeps it alive, as a listening socket would) and says its pid.
+    await writeFile(script, `import { relaunchWithAllocatorSettings } from ${JSON.stringify(ALLOCATOR)};
+if (!relaunchWithAllocatorSettings()) { console.log('child ' + process.pid); setInterval(() => {}, 1000); }
+`);
+    const env = { ...process.env };
+    delete env.MALLOC_ARENA_MAX;
+    delete env.MALLOC_MMAP_THRESHOLD_;
+    delete env.DALLAGE_NO_RELAUNCH;
+    const parent = spawn(process.execPath, [script], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const childPid = await new Promise<number>((resolve) => {
+      let out = '';
+      parent.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /child (\d+)/.exec(out);
+        if (m) resolve(Number(m[1]));
+      });
+    });
+    assert.notEqual(childPid, parent.pid);
+    const parentExit = new Promise((resolve) => parent.on('exit', resolve));
+    parent.kill('SIGKILL');
+    await parentExit;
+    const alive = () => {
+      try {
+        process.kill(childPid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    // Bounded by the test's timeout, not timed: the child is gone once it has seen the channel close.
+    while (alive()) await new Promise((r) => setTimeout(r, 50));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

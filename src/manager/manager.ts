@@ -327,6 +327,7 @@ export class JobManager {
         outcome = 'dismissed'; // dismissed while queued
         return;
       }
+      if (this.closed) return await this.failStopped(id, 'before this job started');
       const log = this.deps.log.child({ jobId: id, processID: run.process.description.id });
       const controller = new AbortController();
       const started = new Date().toISOString();
@@ -386,8 +387,8 @@ export class JobManager {
           outcome = 'dismissed'; // dismiss() has written the status
           return;
         }
-        if (controller.signal.aborted && this.closed) return; // stopped with the server: failed at the next start
-        const problem = toProblem(err, `/jobs/${id}`);
+        // Stopped with the server (close()): failed now with the stop's reason, not left running on disk.
+        const problem = toProblem(controller.signal.aborted && this.closed ? controller.signal.reason : err, `/jobs/${id}`);
         logServerError(log, 'job failed', problem, err);
         const finished = new Date().toISOString();
         const record = await this.finish(id, current, { status: 'failed', finished, updated: finished, message: problem.detail, error: problem }, log);
@@ -585,16 +586,33 @@ export class JobManager {
   }
 
   /**
-   * Stops taking executions, aborts running ones (async jobs not finished are failed at the next
-   * start) and releases every run, queued ones included.
+   * Stops the manager (server shutdown): takes no more executions, fails the queued jobs, aborts the
+   * running ones through their AbortSignal (each process removes its own partial output; the job ends
+   * failed with the stop's reason) and sync runs, and waits until every job has written its final status.
+   * Queued jobs are failed rather than kept `accepted` for the next start: their resolved inputs (temp
+   * folder) and reservations live in this process only. Every run is released.
    */
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
-    const stopped = new ApiError('unavailable', 'the server stopped');
-    for (const run of this.queue.splice(0)) await this.end(run, 'failed');
+    for (const run of this.queue.splice(0)) {
+      await this.failStopped(run.id, 'before this job started').catch(() => {});
+      await this.end(run, 'failed');
+    }
+    const stopped = new ApiError('unavailable', 'the server stopped while this job was running; it did not finish. Submit it again.');
     for (const live of this.live.values()) live.controller.abort(stopped);
-    for (const controller of this.syncRuns) controller.abort(stopped);
+    for (const controller of this.syncRuns) controller.abort(new ApiError('unavailable', 'the server stopped'));
     await Promise.allSettled([...this.settled]);
+  }
+
+  /** Marks a job that had not started failed because the server stops. */
+  private async failStopped(id: string, when: string): Promise<void> {
+    const job = await this.deps.store.get(id);
+    if (!job || job.status !== 'accepted') return;
+    const detail = `the server stopped ${when}; submit it again`;
+    const now = new Date().toISOString();
+    await this.deps.store.update(id, { status: 'failed', message: detail, updated: now, started: now, finished: now, error: new ApiError('unavailable', detail).toProblem(`/jobs/${id}`) });
+    this.deps.log.warn('job failed: the server stops', { jobId: id });
   }
 }
 

@@ -12,6 +12,7 @@ import { makeSyntheticMap, type SyntheticMapOptions, type SyntheticMapResult } f
 import { gdalRead } from '../rok4/gdal-oracle.js';
 import { execute, startTestServer, type TestServer } from './server.js';
 import { FileStorage } from '../../src/storage/file.js';
+import { LOCK_FILE } from '../../src/folder-lock.js';
 import { Rok4Reader } from '../../src/rok4/reader.js';
 import { loadTms, tileMatrix, type TileMatrix } from '../../src/raster/tms.js';
 
@@ -118,10 +119,10 @@ export async function storedData(s: TestServer, query = '', options: { listed?: 
   return [...records, ...(await get(`${query}${query.includes('?') ? '&' : '?'}status=DELETED`))];
 }
 
-/** Every key under a prefix of the server's store. */
+/** Every key under a prefix of the server's store (the server's folder lock is no key). */
 export async function keysUnder(s: TestServer, prefix: string): Promise<string[]> {
   const keys: string[] = [];
-  for await (const k of storeOf(s).list(prefix)) keys.push(k);
+  for await (const k of storeOf(s).list(prefix)) if (k !== LOCK_FILE) keys.push(k);
   return keys.sort();
 }
 

@@ -1,0 +1,18 @@
+import type { Logger } from '../log.js';
+import type { LayerRegistry } from './layer-registry.js';
+import type { ServiceRequest, ServiceResponse } from './service-http.js';
+
+/** What the service handlers need besides the request. */
+export interface ServiceContext {
+  layers: LayerRegistry;
+  /** Where a failure to read a tile is reported (clients only get a generic message). */
+  log?: Logger;
+}
+
+/** A service handler: a pure function of the request and the published layers (DESIGN §10). */
+export type ServiceHandler = (req: ServiceRequest, ctx: ServiceContext) => Promise<ServiceResponse>;
+
+/** Reports an unexpected failure of a service handler. */
+export function logFailure(ctx: ServiceContext, req: ServiceRequest, err: unknown): void {
+  ctx.log?.error('service request failed', { path: req.path, error: err instanceof Error ? err.message : String(err) });
+}
