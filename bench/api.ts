@@ -69,8 +69,16 @@ async function serve(dir: string): Promise<void> {
           Array.from({ length: Math.min(500, missing - i) }, (_, k) => {
             const created = new Date(t + (i + k) * 1000).toISOString();
             return store.create({
-              jobID: randomUUID(), processID: 'echo', type: 'process', status: 'successful', progress: 100, message: 'done',
-              created, started: created, finished: created, updated: created,
+              jobID: randomUUID(),
+              processID: 'echo',
+              type: 'process',
+              status: 'successful',
+              progress: 100,
+              message: 'done',
+              created,
+              started: created,
+              finished: created,
+              updated: created,
               request: { outputs: { stringInput: { transmissionMode: 'value' } }, response: 'raw' },
             });
           }),
@@ -96,7 +104,9 @@ function serveBare(): void {
       res.end(body);
     });
     server.keepAliveTimeout = 65_000;
-    server.listen(0, '127.0.0.1', () => process.send!({ type: 'listening', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }));
+    server.listen(0, '127.0.0.1', () =>
+      process.send!({ type: 'listening', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }),
+    );
   });
   process.on('SIGTERM', () => process.exit(0));
 }
@@ -117,7 +127,9 @@ interface Row {
 async function measure(name: string, opts: Record<string, unknown>): Promise<Row> {
   const result = await autocannon({ connections: CONNECTIONS, duration: SECONDS, ...opts });
   const bad = result.non2xx + result.errors + result.timeouts;
-  process.stdout.write(`${name.padEnd(38)} ${result.requests.average.toFixed(0).padStart(7)} req/s  p50 ${String(result.latency.p50).padStart(4)} ms  p99 ${String(result.latency.p99).padStart(4)} ms${bad ? `  (${bad} non-2xx/errors!)` : ''}\n`);
+  process.stdout.write(
+    `${name.padEnd(38)} ${result.requests.average.toFixed(0).padStart(7)} req/s  p50 ${String(result.latency.p50).padStart(4)} ms  p99 ${String(result.latency.p99).padStart(4)} ms${bad ? `  (${bad} non-2xx/errors!)` : ''}\n`,
+  );
   return { name, result };
 }
 
@@ -126,7 +138,8 @@ async function measureBare(url: string): Promise<Row> {
   const res = await fetch(url, { headers: { 'accept-encoding': 'identity' } });
   const body = Buffer.from(await res.arrayBuffer());
   const headers: Record<string, string> = {};
-  for (const [k, v] of res.headers) if (!['content-length', 'connection', 'keep-alive', 'date', 'transfer-encoding'].includes(k)) headers[k] = v;
+  for (const [k, v] of res.headers)
+    if (!['content-length', 'connection', 'keep-alive', 'date', 'transfer-encoding'].includes(k)) headers[k] = v;
   const child = fork(fileURLToPath(import.meta.url), ['--bare'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   try {
     const ready = new Promise<FromChild>((resolve) => child.once('message', resolve));
@@ -153,7 +166,9 @@ async function main(): Promise<void> {
     });
     if (hello.type !== 'listening') throw new Error('unexpected first message');
     const url = hello.url;
-    process.stdout.write(`dallage API benchmark: ${os.cpus().length} CPUs, node ${process.version}, ${SECONDS} s per run, ${CONNECTIONS} connections, lowdb store, logs ${LOGS ? 'on (to a file)' : 'off'}\n\n`);
+    process.stdout.write(
+      `dallage API benchmark: ${os.cpus().length} CPUs, node ${process.version}, ${SECONDS} s per run, ${CONNECTIONS} connections, lowdb store, logs ${LOGS ? 'on (to a file)' : 'off'}\n\n`,
+    );
 
     const echoBody = JSON.stringify({ inputs: { stringInput: 'teststring' }, outputs: { stringInput: { transmissionMode: 'value' } } });
     const post = { method: 'POST', headers: { 'content-type': 'application/json' }, body: echoBody };
@@ -171,14 +186,30 @@ async function main(): Promise<void> {
     const filled = (await ask(child, { type: 'prefill', total: 10_000 })) as { count: number };
     await ask(child, { type: 'idle' });
     const jobs10k = await measure(`GET /jobs?limit=10, ${filled.count} jobs stored`, { url: `${url}/jobs?limit=10` });
-    const asyncRow = await measure(`POST echo, async, ≥ ${filled.count} jobs stored`, { url: `${url}/processes/echo/execution`, ...post, headers: { ...post.headers, prefer: 'respond-async' } });
+    const asyncRow = await measure(`POST echo, async, ≥ ${filled.count} jobs stored`, {
+      url: `${url}/processes/echo/execution`,
+      ...post,
+      headers: { ...post.headers, prefer: 'respond-async' },
+    });
     const after = (await ask(child, { type: 'count' })) as { count: number };
     process.stdout.write(`(jobs stored after the async run: ${after.count}; the async jobs still run in the background)\n\n`);
 
     const goals: Array<[string, boolean, string]> = [
-      ['GET /processes ≥ 3,000 req/s', processes.result.requests.average >= 3000, `${processes.result.requests.average.toFixed(0)} req/s (pygeoapi ~${PYGEOAPI.processes})`],
-      ['GET /processes ≥ 0.5x a bare Node server', ratio >= 0.5, `${ratio.toFixed(2)}x (bare: ${bare.result.requests.average.toFixed(0)} req/s)`],
-      ['async submissions ≥ 500/s with 10,000 jobs stored', asyncRow.result.requests.average >= 500 && asyncRow.result.non2xx === 0, `${asyncRow.result.requests.average.toFixed(0)}/s (pygeoapi ~${PYGEOAPI.async})`],
+      [
+        'GET /processes ≥ 3,000 req/s',
+        processes.result.requests.average >= 3000,
+        `${processes.result.requests.average.toFixed(0)} req/s (pygeoapi ~${PYGEOAPI.processes})`,
+      ],
+      [
+        'GET /processes ≥ 0.5x a bare Node server',
+        ratio >= 0.5,
+        `${ratio.toFixed(2)}x (bare: ${bare.result.requests.average.toFixed(0)} req/s)`,
+      ],
+      [
+        'async submissions ≥ 500/s with 10,000 jobs stored',
+        asyncRow.result.requests.average >= 500 && asyncRow.result.non2xx === 0,
+        `${asyncRow.result.requests.average.toFixed(0)}/s (pygeoapi ~${PYGEOAPI.async})`,
+      ],
       [
         'GET /jobs p50 at 10k within 1.5x of at 100',
         jobs10k.result.latency.p50 <= 1.5 * jobs100.result.latency.p50 || jobs10k.result.latency.p50 <= jobs100.result.latency.p50 + 1,

@@ -25,7 +25,16 @@ try {
     const fp = footprint(r.grid);
     const t2 = performance.now();
     writeFileSync(`${out}.footprint.json`, JSON.stringify({ type: 'Feature', properties: {}, geometry: fp }));
-    console.log(JSON.stringify({ cogS: (t1 - t0) / 1000, traceS: (t2 - t1) / 1000, bytes: r.bytes, tiles: r.tiles, levels: r.levels.length, factor: r.grid.factor }));
+    console.log(
+      JSON.stringify({
+        cogS: (t1 - t0) / 1000,
+        traceS: (t2 - t1) / 1000,
+        bytes: r.bytes,
+        tiles: r.tiles,
+        levels: r.levels.length,
+        factor: r.grid.factor,
+      }),
+    );
   } else {
     const grid = await readValidityGrid(info, pool);
     const t1 = performance.now();

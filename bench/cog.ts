@@ -85,26 +85,85 @@ async function main(): Promise<void> {
     }
     const row = { ...m, extra };
     rows.push(row);
-    console.log(`  ${label.padEnd(34)} wall ${fmt(m.wallS).padStart(7)} s  cpu ${fmt(m.cpuS).padStart(7)} s  peak RSS ${fmt(m.peakTreeRssMb, 0).padStart(5)} MB`
-      + `${extra ? `  ${JSON.stringify(extra)}` : ''}${m.code !== 0 ? `  FAILED (exit ${m.code})\n${m.stderr.split('\n').slice(-8).join('\n')}` : ''}`);
+    console.log(
+      `  ${label.padEnd(34)} wall ${fmt(m.wallS).padStart(7)} s  cpu ${fmt(m.cpuS).padStart(7)} s  peak RSS ${fmt(m.peakTreeRssMb, 0).padStart(5)} MB` +
+        `${extra ? `  ${JSON.stringify(extra)}` : ''}${m.code !== 0 ? `  FAILED (exit ${m.code})\n${m.stderr.split('\n').slice(-8).join('\n')}` : ''}`,
+    );
     return row;
   };
   const size = (f: string) => (existsSync(f) ? `${(statSync(f).size / 1e6).toFixed(1)} MB` : '-');
 
-  const ourJpeg = await run('ours JPEG q90 + mask', process.execPath, [runner, 'cog', input, path.join(work, 'ours-jpeg.tif'), 'jpeg', '2']);
-  const gdalJpeg = await run('gdal_translate COG JPEG q90', 'gdal_translate', ['-q', '-of', 'COG', '-co', 'COMPRESS=JPEG', '-co', 'QUALITY=90',
-    '-co', 'BLOCKSIZE=512', '-co', 'NUM_THREADS=2', input, path.join(work, 'gdal-jpeg.tif')]);
-  const ourDeflate = await run('ours DEFLATE + predictor', process.execPath, [runner, 'cog', input, path.join(work, 'ours-deflate.tif'), 'deflate', '2']);
-  const gdalDeflate = await run('gdal_translate COG DEFLATE pred.', 'gdal_translate', ['-q', '-of', 'COG', '-co', 'COMPRESS=DEFLATE', '-co', 'PREDICTOR=YES',
-    '-co', 'BLOCKSIZE=512', '-co', 'NUM_THREADS=2', input, path.join(work, 'gdal-deflate.tif')]);
-  const ourFp = await run('ours footprint (read + trace)', process.execPath, [runner, 'footprint', input, path.join(work, 'ours-footprint.json'), '2']);
-  const gdalFp = await run('gdal.Polygonize of the mask', '/usr/bin/python3', ['-c', POLYGONIZE, input, path.join(work, 'gdal-footprint.json')]);
-  console.log(`  sizes: ours JPEG ${size(path.join(work, 'ours-jpeg.tif'))}, GDAL JPEG ${size(path.join(work, 'gdal-jpeg.tif'))}, `
-    + `ours DEFLATE ${size(path.join(work, 'ours-deflate.tif'))}, GDAL DEFLATE ${size(path.join(work, 'gdal-deflate.tif'))}`);
+  const ourJpeg = await run('ours JPEG q90 + mask', process.execPath, [
+    runner,
+    'cog',
+    input,
+    path.join(work, 'ours-jpeg.tif'),
+    'jpeg',
+    '2',
+  ]);
+  const gdalJpeg = await run('gdal_translate COG JPEG q90', 'gdal_translate', [
+    '-q',
+    '-of',
+    'COG',
+    '-co',
+    'COMPRESS=JPEG',
+    '-co',
+    'QUALITY=90',
+    '-co',
+    'BLOCKSIZE=512',
+    '-co',
+    'NUM_THREADS=2',
+    input,
+    path.join(work, 'gdal-jpeg.tif'),
+  ]);
+  const ourDeflate = await run('ours DEFLATE + predictor', process.execPath, [
+    runner,
+    'cog',
+    input,
+    path.join(work, 'ours-deflate.tif'),
+    'deflate',
+    '2',
+  ]);
+  const gdalDeflate = await run('gdal_translate COG DEFLATE pred.', 'gdal_translate', [
+    '-q',
+    '-of',
+    'COG',
+    '-co',
+    'COMPRESS=DEFLATE',
+    '-co',
+    'PREDICTOR=YES',
+    '-co',
+    'BLOCKSIZE=512',
+    '-co',
+    'NUM_THREADS=2',
+    input,
+    path.join(work, 'gdal-deflate.tif'),
+  ]);
+  const ourFp = await run('ours footprint (read + trace)', process.execPath, [
+    runner,
+    'footprint',
+    input,
+    path.join(work, 'ours-footprint.json'),
+    '2',
+  ]);
+  const gdalFp = await run('gdal.Polygonize of the mask', '/usr/bin/python3', [
+    '-c',
+    POLYGONIZE,
+    input,
+    path.join(work, 'gdal-footprint.json'),
+  ]);
+  console.log(
+    `  sizes: ours JPEG ${size(path.join(work, 'ours-jpeg.tif'))}, GDAL JPEG ${size(path.join(work, 'gdal-jpeg.tif'))}, ` +
+      `ours DEFLATE ${size(path.join(work, 'ours-deflate.tif'))}, GDAL DEFLATE ${size(path.join(work, 'gdal-deflate.tif'))}`,
+  );
   let iou = NaN;
   if (ourFp.code === 0) {
     const check = path.join(ROOT, 'test', 'cog', 'check_cog.py');
-    iou = (JSON.parse(execFileSync('/usr/bin/python3', [check, '--footprint', path.join(work, 'ours-footprint.json'), input], { encoding: 'utf8' })) as { iou: number }).iou;
+    iou = (
+      JSON.parse(
+        execFileSync('/usr/bin/python3', [check, '--footprint', path.join(work, 'ours-footprint.json'), input], { encoding: 'utf8' }),
+      ) as { iou: number }
+    ).iou;
     console.log(`  footprint IoU vs gdal.Polygonize: ${iou.toFixed(5)}`);
   }
 
@@ -114,11 +173,17 @@ async function main(): Promise<void> {
   const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
   console.log('\nGoals (issue 12):');
   const ratio = (a: Measured, b: Measured) => a.wallS / b.wallS;
-  console.log(`  ${verdict(ratio(ourJpeg, gdalJpeg) <= GOALS.wallRatio)} JPEG wall ≤ ${GOALS.wallRatio}x GDAL (${fmt(ratio(ourJpeg, gdalJpeg))}x)`);
-  console.log(`  ${verdict(ratio(ourDeflate, gdalDeflate) <= GOALS.wallRatio)} DEFLATE wall ≤ ${GOALS.wallRatio}x GDAL (${fmt(ratio(ourDeflate, gdalDeflate))}x)`);
+  console.log(
+    `  ${verdict(ratio(ourJpeg, gdalJpeg) <= GOALS.wallRatio)} JPEG wall ≤ ${GOALS.wallRatio}x GDAL (${fmt(ratio(ourJpeg, gdalJpeg))}x)`,
+  );
+  console.log(
+    `  ${verdict(ratio(ourDeflate, gdalDeflate) <= GOALS.wallRatio)} DEFLATE wall ≤ ${GOALS.wallRatio}x GDAL (${fmt(ratio(ourDeflate, gdalDeflate))}x)`,
+  );
   const trace = ourJpeg.extra?.traceS ?? NaN;
-  console.log(`  ${verdict(trace <= GOALS.footprintS)} footprint ≤ ${GOALS.footprintS} s: tracing the grid the COG pass returns ${fmt(trace)} s; `
-    + `standalone (reading the raster too) ${fmt(ourFp.wallS)} s vs gdal.Polygonize ${fmt(gdalFp.wallS)} s, IoU ${fmt(iou, 5)}`);
+  console.log(
+    `  ${verdict(trace <= GOALS.footprintS)} footprint ≤ ${GOALS.footprintS} s: tracing the grid the COG pass returns ${fmt(trace)} s; ` +
+      `standalone (reading the raster too) ${fmt(ourFp.wallS)} s vs gdal.Polygonize ${fmt(gdalFp.wallS)} s, IoU ${fmt(iou, 5)}`,
+  );
   const rss = Math.max(ourJpeg.peakTreeRssMb, ourDeflate.peakTreeRssMb);
   console.log(`  ${verdict(rss <= GOALS.rssMb)} peak RSS ≤ ${GOALS.rssMb} MB (${fmt(rss, 0)} MB)`);
   if (!args.keep) rmSync(work, { recursive: true, force: true });

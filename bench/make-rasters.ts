@@ -53,7 +53,11 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   await mkdir(args.dir, { recursive: true });
   for (const size of args.sizes) {
-    const parts: [SyntheticPart, string][] = [['full', `${size}.tif`], ['north', `${size}_north.tif`], ['south', `${size}_south.tif`]];
+    const parts: [SyntheticPart, string][] = [
+      ['full', `${size}.tif`],
+      ['north', `${size}_north.tif`],
+      ['south', `${size}_south.tif`],
+    ];
     for (const [part, name] of parts) {
       const file = path.join(args.dir, name);
       if (!args.force && (await exists(file))) {
@@ -66,7 +70,9 @@ async function main(): Promise<void> {
         const res = await makeSyntheticMap({ ...SYNTHETIC_SIZES[size], seed: args.seed, part, nodataTag: args.nodataTag, path: tmp });
         await rename(tmp, file);
         const s = (performance.now() - t0) / 1000;
-        console.log(`${name}: ${res.width}x${res.height} px, ${(res.bytes / 1e6).toFixed(1)} MB${res.bigTiff ? ' (BigTIFF)' : ''} in ${s.toFixed(1)} s`);
+        console.log(
+          `${name}: ${res.width}x${res.height} px, ${(res.bytes / 1e6).toFixed(1)} MB${res.bigTiff ? ' (BigTIFF)' : ''} in ${s.toFixed(1)} s`,
+        );
       } catch (err) {
         await rm(tmp, { force: true });
         throw err;

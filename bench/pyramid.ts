@@ -78,7 +78,10 @@ function countFiles(dir: string, pattern: RegExp): number {
 
 /** Blocks of a tiled GeoTIFF: full level + overviews. */
 function countBlocks(file: string): number {
-  const info = JSON.parse(execFileSync('gdalinfo', ['-json', file], { encoding: 'utf8', maxBuffer: 64 << 20 })) as { size: [number, number]; bands: Array<{ block: [number, number]; overviews?: Array<{ size: [number, number] }> }> };
+  const info = JSON.parse(execFileSync('gdalinfo', ['-json', file], { encoding: 'utf8', maxBuffer: 64 << 20 })) as {
+    size: [number, number];
+    bands: Array<{ block: [number, number]; overviews?: Array<{ size: [number, number] }> }>;
+  };
   const [bw, bh] = info.bands[0].block;
   const levels = [info.size, ...(info.bands[0].overviews ?? []).map((o) => o.size)];
   return levels.reduce((n, [w, h]) => n + Math.ceil(w / bw) * Math.ceil(h / bh), 0);
@@ -94,7 +97,9 @@ const rows: Row[] = [];
 const fmt = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : '-');
 
 function report(r: Row): void {
-  console.log(`  ${r.label.padEnd(28)} wall ${fmt(r.wallS).padStart(7)} s  cpu ${fmt(r.cpuS).padStart(7)} s  ${String(r.tiles).padStart(7)} tiles  ${fmt(r.tiles / r.wallS).padStart(7)} tiles/s  peak RSS ${fmt(r.peakTreeRssMb, 0).padStart(5)} MB${r.code !== 0 ? `  FAILED (exit ${r.code})` : ''}`);
+  console.log(
+    `  ${r.label.padEnd(28)} wall ${fmt(r.wallS).padStart(7)} s  cpu ${fmt(r.cpuS).padStart(7)} s  ${String(r.tiles).padStart(7)} tiles  ${fmt(r.tiles / r.wallS).padStart(7)} tiles/s  peak RSS ${fmt(r.peakTreeRssMb, 0).padStart(5)} MB${r.code !== 0 ? `  FAILED (exit ${r.code})` : ''}`,
+  );
   if (r.code !== 0) console.log(r.stderr.split('\n').slice(-8).join('\n'));
 }
 
@@ -124,11 +129,39 @@ async function benchSize(size: SyntheticSizeName, args: Args): Promise<{ quality
   if (want('ours')) {
     const out = path.join(work, 'ours');
     const name = `BENCH_${size}`;
-    const m = await measure('ours (dallage, jpg90)', process.execPath, [path.join(ROOT, 'bin', 'dallage.js'), 'execute', 'raster-to-pyramid',
-      '--quiet', '--threads', '2', '--output-dir', out,
-      '--input', `images=${input}`, '--input', `name=${name}`, '--input', 'tms=PM', '--input', 'compression=jpg90',
-      '--input', 'interpolation=bicubic', '--input', 'mask=true', '--input', `nodata=${NODATA}`,
-      '--input', `bottom=${z}`, '--input', 'top=0'], { cwd: work, env: { ...process.env, DALLAGE_CONFIG: '' } }).catch((err: Error) => ({ label: 'ours', code: -1, wallS: NaN, cpuS: NaN, peakTreeRssMb: NaN, stdout: '', stderr: err.message }));
+    const m = await measure(
+      'ours (dallage, jpg90)',
+      process.execPath,
+      [
+        path.join(ROOT, 'bin', 'dallage.js'),
+        'execute',
+        'raster-to-pyramid',
+        '--quiet',
+        '--threads',
+        '2',
+        '--output-dir',
+        out,
+        '--input',
+        `images=${input}`,
+        '--input',
+        `name=${name}`,
+        '--input',
+        'tms=PM',
+        '--input',
+        'compression=jpg90',
+        '--input',
+        'interpolation=bicubic',
+        '--input',
+        'mask=true',
+        '--input',
+        `nodata=${NODATA}`,
+        '--input',
+        `bottom=${z}`,
+        '--input',
+        'top=0',
+      ],
+      { cwd: work, env: { ...process.env, DALLAGE_CONFIG: '' } },
+    ).catch((err: Error) => ({ label: 'ours', code: -1, wallS: NaN, cpuS: NaN, peakTreeRssMb: NaN, stdout: '', stderr: err.message }));
     let tiles = 0;
     if (m.code === 0) tiles = (await countTiles(out, name, (f) => existsSync(f))).tiles;
     const row: Row = { ...m, size, tiles, tilesNote: 'tiles in tile_limits of written slabs' };
@@ -139,14 +172,21 @@ async function benchSize(size: SyntheticSizeName, args: Args): Promise<{ quality
       await makeReference(input, ref, out, name, String(z), NODATA);
       result.quality = await compareBottomLevel(out, name, String(z), ref, NODATA);
       const q = result.quality;
-      console.log(`  quality z${z} vs gdalwarp -r cubic: PSNR ${q.psnrRgbDb.toFixed(2)} dB, MAE ${q.mae.toFixed(2)}, err>16 ${(100 * q.shareErrGt16).toFixed(3)} %, mask IoU ${q.maskIou.toFixed(4)} (${q.pixelsCompared} px, ${q.slabs} slabs)`);
+      console.log(
+        `  quality z${z} vs gdalwarp -r cubic: PSNR ${q.psnrRgbDb.toFixed(2)} dB, MAE ${q.mae.toFixed(2)}, err>16 ${(100 * q.shareErrGt16).toFixed(3)} %, mask IoU ${q.maskIou.toFixed(4)} (${q.pixelsCompared} px, ${q.slabs} slabs)`,
+      );
     }
   }
 
   const g2t = hasCommand('gdal2tiles.py') ?? hasCommand('gdal2tiles');
   if (want('gdal2tiles') && g2t) {
     const out = path.join(work, 'g2t');
-    const m = await measure('gdal2tiles png cubic', g2t, ['-q', '--xyz', '-p', 'mercator', '-r', 'cubic', '-z', `0-${z}`, '--processes=2', '-w', 'none', vrt, out], { env: { ...process.env, GDAL_CACHEMAX: '512' } });
+    const m = await measure(
+      'gdal2tiles png cubic',
+      g2t,
+      ['-q', '--xyz', '-p', 'mercator', '-r', 'cubic', '-z', `0-${z}`, '--processes=2', '-w', 'none', vrt, out],
+      { env: { ...process.env, GDAL_CACHEMAX: '512' } },
+    );
     const row: Row = { ...m, size, tiles: existsSync(out) ? countFiles(out, /\.png$/) : 0, tilesNote: 'files' };
     rows.push(row);
     report(row);
@@ -154,9 +194,38 @@ async function benchSize(size: SyntheticSizeName, args: Args): Promise<{ quality
 
   if (want('cog')) {
     const out = path.join(work, 'cog_gm.tif');
-    const m = await measure('GDAL COG GoogleMaps JPEG q90', 'gdal_translate', ['-q', '-of', 'COG', '-co', 'TILING_SCHEME=GoogleMapsCompatible', '-co', 'ZOOM_LEVEL_STRATEGY=LOWER',
-      '-co', 'WARP_RESAMPLING=CUBIC', '-co', 'RESAMPLING=CUBIC', '-co', 'COMPRESS=JPEG', '-co', 'QUALITY=90', '-co', 'NUM_THREADS=2', vrt, out], { env: { ...process.env, GDAL_CACHEMAX: '512' } });
-    const row: Row = { ...m, size, tiles: existsSync(out) && statSync(out).size > 0 ? countBlocks(out) : 0, tilesNote: 'blocks (level + overviews)' };
+    const m = await measure(
+      'GDAL COG GoogleMaps JPEG q90',
+      'gdal_translate',
+      [
+        '-q',
+        '-of',
+        'COG',
+        '-co',
+        'TILING_SCHEME=GoogleMapsCompatible',
+        '-co',
+        'ZOOM_LEVEL_STRATEGY=LOWER',
+        '-co',
+        'WARP_RESAMPLING=CUBIC',
+        '-co',
+        'RESAMPLING=CUBIC',
+        '-co',
+        'COMPRESS=JPEG',
+        '-co',
+        'QUALITY=90',
+        '-co',
+        'NUM_THREADS=2',
+        vrt,
+        out,
+      ],
+      { env: { ...process.env, GDAL_CACHEMAX: '512' } },
+    );
+    const row: Row = {
+      ...m,
+      size,
+      tiles: existsSync(out) && statSync(out).size > 0 ? countBlocks(out) : 0,
+      tilesNote: 'blocks (level + overviews)',
+    };
     rows.push(row);
     report(row);
   }
@@ -172,7 +241,10 @@ async function main(): Promise<void> {
 
   console.log('\n| size | route | wall s | CPU s | tiles | tiles/s | peak RSS MB (tree) |');
   console.log('|---|---|---:|---:|---:|---:|---:|');
-  for (const r of rows) console.log(`| ${r.size} | ${r.label} | ${fmt(r.wallS)} | ${fmt(r.cpuS)} | ${r.tiles} (${r.tilesNote}) | ${fmt(r.tiles / r.wallS)} | ${fmt(r.peakTreeRssMb, 0)} |`);
+  for (const r of rows)
+    console.log(
+      `| ${r.size} | ${r.label} | ${fmt(r.wallS)} | ${fmt(r.cpuS)} | ${r.tiles} (${r.tilesNote}) | ${fmt(r.tiles / r.wallS)} | ${fmt(r.peakTreeRssMb, 0)} |`,
+    );
 
   console.log('\nGoals (issue 3):');
   const verdict = (ok: boolean | undefined) => (ok === undefined ? 'n/a ' : ok ? 'PASS' : 'MISS');
@@ -187,17 +259,31 @@ async function main(): Promise<void> {
     const vsC = rateOf(cog) ? rate / rateOf(cog)! : undefined;
     const wallG = g2t && g2t.code === 0 ? g2t.wallS / ours.wallS : undefined;
     const wallC = cog && cog.code === 0 ? cog.wallS / ours.wallS : undefined;
-    console.log(`  ${size}: ${verdict(size === 'M' ? rate >= GOALS.tilesPerS : undefined)} ≥ ${GOALS.tilesPerS} tiles/s on M (${rate.toFixed(1)})`);
-    console.log(`  ${size}: ${verdict(vsG === undefined ? undefined : vsG >= GOALS.vsGdal2tiles)} ≥ ${GOALS.vsGdal2tiles}x gdal2tiles (tiles/s ratio ${vsG?.toFixed(2) ?? '-'}, wall ratio ${wallG?.toFixed(2) ?? '-'})`);
-    console.log(`  ${size}: ${verdict(vsC === undefined ? undefined : vsC >= GOALS.vsCog)} ≥ ${GOALS.vsCog}x GDAL COG route (tiles/s ratio ${vsC?.toFixed(2) ?? '-'}, wall ratio ${wallC?.toFixed(2) ?? '-'})`);
-    if (size === 'M') console.log(`  M: ${verdict(ours.peakTreeRssMb <= GOALS.rssMbM)} peak RSS ≤ ${GOALS.rssMbM} MB (${ours.peakTreeRssMb.toFixed(0)} MB)`);
+    console.log(
+      `  ${size}: ${verdict(size === 'M' ? rate >= GOALS.tilesPerS : undefined)} ≥ ${GOALS.tilesPerS} tiles/s on M (${rate.toFixed(1)})`,
+    );
+    console.log(
+      `  ${size}: ${verdict(vsG === undefined ? undefined : vsG >= GOALS.vsGdal2tiles)} ≥ ${GOALS.vsGdal2tiles}x gdal2tiles (tiles/s ratio ${vsG?.toFixed(2) ?? '-'}, wall ratio ${wallG?.toFixed(2) ?? '-'})`,
+    );
+    console.log(
+      `  ${size}: ${verdict(vsC === undefined ? undefined : vsC >= GOALS.vsCog)} ≥ ${GOALS.vsCog}x GDAL COG route (tiles/s ratio ${vsC?.toFixed(2) ?? '-'}, wall ratio ${wallC?.toFixed(2) ?? '-'})`,
+    );
+    if (size === 'M')
+      console.log(
+        `  M: ${verdict(ours.peakTreeRssMb <= GOALS.rssMbM)} peak RSS ≤ ${GOALS.rssMbM} MB (${ours.peakTreeRssMb.toFixed(0)} MB)`,
+      );
     if (size === 'L') {
       const m = rows.find((r) => r.size === 'M' && r.label.startsWith('ours'));
       const ratio = m ? ours.peakTreeRssMb / m.peakTreeRssMb : undefined;
-      console.log(`  L: ${verdict(ratio === undefined ? undefined : ratio <= GOALS.rssRatioL)} peak RSS ≤ ${GOALS.rssRatioL}x M's (${ours.peakTreeRssMb.toFixed(0)} MB, ratio ${ratio?.toFixed(2) ?? '- (run M too)'})`);
+      console.log(
+        `  L: ${verdict(ratio === undefined ? undefined : ratio <= GOALS.rssRatioL)} peak RSS ≤ ${GOALS.rssRatioL}x M's (${ours.peakTreeRssMb.toFixed(0)} MB, ratio ${ratio?.toFixed(2) ?? '- (run M too)'})`,
+      );
     }
     const q = quality[size];
-    if (q) console.log(`  ${size}: ${verdict(q.psnrRgbDb >= 34 && q.maskIou >= 0.99)} bottom level vs gdalwarp cubic ≥ 34 dB (jpg90), IoU ≥ 0.99 (${q.psnrRgbDb.toFixed(2)} dB, IoU ${q.maskIou.toFixed(4)})`);
+    if (q)
+      console.log(
+        `  ${size}: ${verdict(q.psnrRgbDb >= 34 && q.maskIou >= 0.99)} bottom level vs gdalwarp cubic ≥ 34 dB (jpg90), IoU ≥ 0.99 (${q.psnrRgbDb.toFixed(2)} dB, IoU ${q.maskIou.toFixed(4)})`,
+      );
   }
 }
 

@@ -106,50 +106,87 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const rasters = path.join(args.dir, 'rasters');
   mkdirSync(rasters, { recursive: true });
-  const files = { full: await input(rasters, args.size, 'full'), north: await input(rasters, args.size, 'north'), south: await input(rasters, args.size, 'south') };
+  const files = {
+    full: await input(rasters, args.size, 'full'),
+    north: await input(rasters, args.size, 'north'),
+    south: await input(rasters, args.size, 'south'),
+  };
   const work = path.join(args.dir, `update-${args.size}`);
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
-  const config = parseConfig(JSON.stringify({
-    server: { limits: { max_running_jobs: 1 } },
-    manager: { name: 'memory', connection: path.join(work, 'jobs') },
-    storage: { type: 'file', path: path.join(work, 'store') },
-    pool: { threads: args.threads },
-    processes: { 'raster-to-pyramid': 'raster-to-pyramid', 'pyramids-to-pyramid': 'pyramids-to-pyramid' },
-    security: { input_roots: [rasters], allowed_hosts: [], allow_internal: false },
-    logging: { enabled: false },
-  }), {}, 'bench:update');
+  const config = parseConfig(
+    JSON.stringify({
+      server: { limits: { max_running_jobs: 1 } },
+      manager: { name: 'memory', connection: path.join(work, 'jobs') },
+      storage: { type: 'file', path: path.join(work, 'store') },
+      pool: { threads: args.threads },
+      processes: { 'raster-to-pyramid': 'raster-to-pyramid', 'pyramids-to-pyramid': 'pyramids-to-pyramid' },
+      security: { input_roots: [rasters], allowed_hosts: [], allow_internal: false },
+      logging: { enabled: false },
+    }),
+    {},
+    'bench:update',
+  );
   const rt = await createRuntime(config, { log: silentLogger, records: new LowdbRecordStore(work) });
   const z = NATIVE_ZOOM[args.size];
   const { width, height } = SYNTHETIC_SIZES[args.size];
   console.log(`=== ${args.size}: ${width}×${height} px, zoom 0–${z}, jpg90, ${args.slab}×${args.slab}-tile slabs, ${args.threads} threads`);
-  const options = { tms: 'PM', compression: 'jpg90', interpolation: 'bicubic', mask: true, nodata: 255, bottom: String(z), top: '0', width: args.slab, height: args.slab };
+  const options = {
+    tms: 'PM',
+    compression: 'jpg90',
+    interpolation: 'bicubic',
+    mask: true,
+    nodata: 255,
+    bottom: String(z),
+    top: '0',
+    width: args.slab,
+    height: args.slab,
+  };
   const href = (f: string) => ({ href: pathToFileURL(f).href });
   try {
     // Warm-up (worker threads, libvips, JIT) so that the first timed run does not pay it.
-    await timed(rt, 'warm-up (not counted)', 'raster-to-pyramid', { ...options, bottom: String(z - 4), images: [href(files.north)], name: 'WARMUP' });
+    await timed(rt, 'warm-up (not counted)', 'raster-to-pyramid', {
+      ...options,
+      bottom: String(z - 4),
+      images: [href(files.north)],
+      name: 'WARMUP',
+    });
     const full = await timed(rt, 'full pyramid', 'raster-to-pyramid', { ...options, images: [href(files.full)], name: 'FULL' });
     const north = await timed(rt, 'north pyramid (input)', 'raster-to-pyramid', { ...options, images: [href(files.north)], name: 'NORTH' });
     const south = await timed(rt, 'south pyramid (input)', 'raster-to-pyramid', { ...options, images: [href(files.south)], name: 'SOUTH' });
-    const merge = await timed(rt, 'merge [north, south]', 'pyramids-to-pyramid', { stored_data: [north.record._id, south.record._id], name: 'MERGED' });
-    const update = await timed(rt, 'chained update north + south images', 'raster-to-pyramid', { stored_data: north.record._id, images: [href(files.south)], name: 'UPDATED' });
+    const merge = await timed(rt, 'merge [north, south]', 'pyramids-to-pyramid', {
+      stored_data: [north.record._id, south.record._id],
+      name: 'MERGED',
+    });
+    const update = await timed(rt, 'chained update north + south images', 'raster-to-pyramid', {
+      stored_data: north.record._id,
+      images: [href(files.south)],
+      name: 'UPDATED',
+    });
 
     const fullSlabs = (full.record.type_infos as { slabs: number }).slabs;
     const m = (merge.record.type_infos as { merge: { referenced: number; recomputed: number } }).merge;
     const u = (update.record.type_infos as { update: { referenced: number; recomputed: number } }).update;
     const share = (ref: number, rec: number) => `${((100 * ref) / Math.max(1, ref + rec)).toFixed(1)} %`;
     const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
-    const rMerge = merge.wallS / full.wallS, rUpdate = update.wallS / full.wallS;
+    const rMerge = merge.wallS / full.wallS,
+      rUpdate = update.wallS / full.wallS;
     console.log('\n| run | wall s | / full | data slabs: referenced / recomputed (share referenced) |');
     console.log('|---|---:|---:|---|');
     console.log(`| full pyramid | ${full.wallS.toFixed(1)} | 1.00 | ${fullSlabs} written |`);
     console.log(`| north pyramid (input) | ${north.wallS.toFixed(1)} | ${(north.wallS / full.wallS).toFixed(2)} | |`);
     console.log(`| south pyramid (input) | ${south.wallS.toFixed(1)} | ${(south.wallS / full.wallS).toFixed(2)} | |`);
-    console.log(`| merge | ${merge.wallS.toFixed(1)} | ${rMerge.toFixed(2)} | ${m.referenced} / ${m.recomputed} (${share(m.referenced, m.recomputed)}) |`);
-    console.log(`| chained update | ${update.wallS.toFixed(1)} | ${rUpdate.toFixed(2)} | ${u.referenced} / ${u.recomputed} (${share(u.referenced, u.recomputed)}) |`);
+    console.log(
+      `| merge | ${merge.wallS.toFixed(1)} | ${rMerge.toFixed(2)} | ${m.referenced} / ${m.recomputed} (${share(m.referenced, m.recomputed)}) |`,
+    );
+    console.log(
+      `| chained update | ${update.wallS.toFixed(1)} | ${rUpdate.toFixed(2)} | ${u.referenced} / ${u.recomputed} (${share(u.referenced, u.recomputed)}) |`,
+    );
     console.log(`\nGoals (issue 4, size ${args.size}${args.size === 'M' ? '' : ' — the goals are set on M'}):`);
     console.log(`  ${verdict(rMerge <= GOALS.merge)} merge ≤ ${GOALS.merge * 100} % of the full pyramid (${(100 * rMerge).toFixed(1)} %)`);
-    console.log(`  ${verdict(rUpdate <= GOALS.update)} chained update ≤ ${GOALS.update * 100} % of the full pyramid (${(100 * rUpdate).toFixed(1)} %)`);
+    console.log(
+      `  ${verdict(rUpdate <= GOALS.update)} chained update ≤ ${GOALS.update * 100} % of the full pyramid (${(100 * rUpdate).toFixed(1)} %)`,
+    );
   } finally {
     await rt.close();
     if (!args.keep) rmSync(work, { recursive: true, force: true });

@@ -9,7 +9,13 @@ import { ROUTES, routesByPath, runRoute } from './api/routes.js';
 import { DEFAULT_JSON_LIMITS, readJsonBody } from './api/json-body.js';
 import { corsHeaders, optionsAnswer } from './api/cors.js';
 import {
-  MIN_COMPRESSED_SIZE, StaticResponses, acceptsGzip, bodyBytes, isCompressible, matchesEtag, type StaticResponse,
+  MIN_COMPRESSED_SIZE,
+  StaticResponses,
+  acceptsGzip,
+  bodyBytes,
+  isCompressible,
+  matchesEtag,
+  type StaticResponse,
 } from './api/static-responses.js';
 import { silentLogger } from './log.js';
 
@@ -46,7 +52,12 @@ function toApiRequest(req: Request, rt: Runtime): ApiRequest {
 /** Adds a token to the Vary header (caches must key on what the answer was chosen by). */
 function vary(res: ServerResponse, ...fields: string[]): void {
   const current = String(res.getHeader('Vary') ?? '');
-  const have = new Set(current.split(',').map((f) => f.trim()).filter(Boolean));
+  const have = new Set(
+    current
+      .split(',')
+      .map((f) => f.trim())
+      .filter(Boolean),
+  );
   for (const f of fields) have.add(f);
   res.setHeader('Vary', [...have].join(', '));
 }
@@ -56,11 +67,19 @@ function vary(res: ServerResponse, ...fields: string[]): void {
  * Content-Type, which must stay exactly as OWSLib compares it, ogcapi-processes.md §6): CORS,
  * gzip for JSON/HTML/XML bodies the client takes compressed, no body for HEAD.
  */
-function write(req: IncomingMessage, res: ServerResponse, rt: Runtime, status: number, headers: Record<string, string | string[]>, body?: Buffer, zipped?: Buffer): void {
+function write(
+  req: IncomingMessage,
+  res: ServerResponse,
+  rt: Runtime,
+  status: number,
+  headers: Record<string, string | string[]>,
+  body?: Buffer,
+  zipped?: Buffer,
+): void {
   res.statusCode = status;
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
   const cors = corsHeaders(rt.config.server.cors, req.headers.origin, req.method ?? 'GET');
-  for (const [k, v] of Object.entries(cors)) (k === 'Vary' ? vary(res, v) : res.setHeader(k, v));
+  for (const [k, v] of Object.entries(cors)) k === 'Vary' ? vary(res, v) : res.setHeader(k, v);
   if (body === undefined || status === 204 || status === 304) {
     res.end();
     return;
@@ -138,7 +157,7 @@ export function createApp(rt: Runtime): RequestListener {
 
   // Execute bodies: JSON only (415 otherwise), bounded by server.limits.body_size (413).
   const limits = { maxBytes: rt.config.server.limits.body_size, ...DEFAULT_JSON_LIMITS };
-  const parseJsonBody = (req: Request, res: Response, next: NextFunction): void => {
+  const parseJsonBody = (req: Request, _res: Response, next: NextFunction): void => {
     const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     if (type !== 'application/json' && !type.endsWith('+json')) {
       next(new ApiError('unsupported-media-type', `the execute request must be application/json, got '${type || 'no Content-Type'}'`));
@@ -187,7 +206,9 @@ export function createApp(rt: Runtime): RequestListener {
         const apiReq = toApiRequest(req, rt);
         runRoute(route, apiReq, rt, controller.signal)
           .then((r) => {
-            const cached = route.static ? statics.store(StaticResponses.key(req.originalUrl, apiReq.baseUrl, req.headers.accept), r) : undefined;
+            const cached = route.static
+              ? statics.store(StaticResponses.key(req.originalUrl, apiReq.baseUrl, req.headers.accept), r)
+              : undefined;
             if (cached) sendStatic(req, res, rt, cached);
             else send(req, res, rt, r);
           })
@@ -204,10 +225,14 @@ export function createApp(rt: Runtime): RequestListener {
     const e = err as { type?: string; status?: number; message?: string };
     let mapped: unknown = err;
     if (!(err instanceof ApiError)) {
-      if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) mapped = new ApiError('invalid-body', e.message ?? 'bad request');
+      if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500)
+        mapped = new ApiError('invalid-body', e.message ?? 'bad request');
     }
     if (res.headersSent) {
-      logServerError(rt.log, 'request failed after its answer started', toProblem(mapped, req.originalUrl), mapped, { method: req.method, path: req.path });
+      logServerError(rt.log, 'request failed after its answer started', toProblem(mapped, req.originalUrl), mapped, {
+        method: req.method,
+        path: req.path,
+      });
       res.end();
       return;
     }

@@ -127,7 +127,10 @@ export function cliConfig(file: string | undefined, processId?: string): Config 
 }
 
 /** An execute request body from the command-line inputs (file paths become file: hrefs). */
-export function buildRequest(args: ExecuteArgs, description: { inputs: Record<string, { schema: Record<string, unknown> }> }): { body: Record<string, unknown>; roots: string[] } {
+export function buildRequest(
+  args: ExecuteArgs,
+  description: { inputs: Record<string, { schema: Record<string, unknown> }> },
+): { body: Record<string, unknown>; roots: string[] } {
   const inputs: Record<string, unknown> = {};
   const roots = new Set<string>();
   for (const [id, raws] of args.inputs) {
@@ -203,7 +206,14 @@ export async function execute(args: ExecuteArgs): Promise<number> {
     unlock = lockFolder(config.storage.path, 'execute');
     runtime = await createRuntime(config, { log: silentLogger });
     const proc = runtime.registry.get(args.process);
-    if (!proc) throw new ApiError('no-such-process', `no process '${args.process}' (known: ${runtime.registry.all().map((p) => p.description.id).join(', ')})`);
+    if (!proc)
+      throw new ApiError(
+        'no-such-process',
+        `no process '${args.process}' (known: ${runtime.registry
+          .all()
+          .map((p) => p.description.id)
+          .join(', ')})`,
+      );
     const { body, roots } = buildRequest(args, proc.description);
     config.security.input_roots = [...config.security.input_roots, ...roots];
     const execution = await runtime.manager.execute(proc, body, { prefer: 'respond-async' });
@@ -235,7 +245,11 @@ export async function execute(args: ExecuteArgs): Promise<number> {
     const outputs: Record<string, unknown> = {};
     for (const [id, r] of Object.entries(status.results ?? {})) {
       const { bytes } = await manager.result(job.jobID, id);
-      outputs[id] = r.json ? JSON.parse(bytes.toString('utf8')) : /^text\//.test(r.mediaType) ? bytes.toString('utf8') : { mediaType: r.mediaType, size: bytes.length, base64: bytes.toString('base64') };
+      outputs[id] = r.json
+        ? JSON.parse(bytes.toString('utf8'))
+        : /^text\//.test(r.mediaType)
+          ? bytes.toString('utf8')
+          : { mediaType: r.mediaType, size: bytes.length, base64: bytes.toString('base64') };
     }
     process.stdout.write(JSON.stringify(outputs, null, 2) + '\n');
     return 0;

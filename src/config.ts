@@ -167,7 +167,7 @@ export function substituteEnv(value: unknown, env: NodeJS.ProcessEnv): unknown {
   if (typeof value === 'string') {
     const whole = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}$/.exec(value);
     const replaced = value.replace(ENV_PATTERN, (_m, name: string, def: string | undefined) => env[name] ?? def ?? '');
-    return whole ? YAML.parse(replaced === '' ? '""' : replaced) ?? replaced : replaced;
+    return whole ? (YAML.parse(replaced === '' ? '""' : replaced) ?? replaced) : replaced;
   }
   if (Array.isArray(value)) return value.map((v) => substituteEnv(v, env));
   if (value && typeof value === 'object') {
@@ -191,12 +191,14 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env, 
   if (!validateConfig(data)) {
     const e = validateConfig.errors![0];
     const key = (e.instancePath || '').replace(/^\//, '').replace(/\//g, '.') || '(top level)';
-    const extra = e.params && 'additionalProperty' in e.params ? ` '${(e.params as { additionalProperty: string }).additionalProperty}'` : '';
+    const extra =
+      e.params && 'additionalProperty' in e.params ? ` '${(e.params as { additionalProperty: string }).additionalProperty}'` : '';
     throw new ConfigError(`${source}: invalid key ${key}: ${e.message}${extra}`);
   }
   const config = data as unknown as Config;
   for (const [id, entry] of Object.entries(config.processes)) {
-    config.processes[id] = typeof entry === 'string' ? { plugin: entry, options: {} } : { plugin: entry.plugin, options: entry.options ?? {} };
+    config.processes[id] =
+      typeof entry === 'string' ? { plugin: entry, options: {} } : { plugin: entry.plugin, options: entry.options ?? {} };
   }
   config.manager.connection = path.resolve(config.manager.connection);
   config.storage.path = path.resolve(config.storage.path);

@@ -19,14 +19,14 @@ export const ERROR_TABLE = {
   'not-found': { status: 404, type: `${HTTP}404`, title: 'Not found' },
   'method-not-allowed': { status: 405, type: `${HTTP}405`, title: 'Method not allowed' },
   'not-acceptable': { status: 406, type: `${HTTP}406`, title: 'Not acceptable' },
-  'conflict': { status: 409, type: `${HTTP}409`, title: 'Conflict' },
+  conflict: { status: 409, type: `${HTTP}409`, title: 'Conflict' },
   'payload-too-large': { status: 413, type: `${HTTP}413`, title: 'Payload too large' },
   'unsupported-media-type': { status: 415, type: `${HTTP}415`, title: 'Unsupported media type' },
   'job-failed': { status: 500, type: `${OGC}job-failed`, title: 'Job failed' },
   'job-dismissed': { status: 410, type: `${OGC}job-dismissed`, title: 'Job dismissed' },
-  'unavailable': { status: 503, type: `${HTTP}503`, title: 'Service unavailable' },
+  unavailable: { status: 503, type: `${HTTP}503`, title: 'Service unavailable' },
   'insufficient-storage': { status: 507, type: 'https://www.rfc-editor.org/rfc/rfc4918.html#section-11.5', title: 'Insufficient storage' },
-  'internal': { status: 500, type: `${HTTP}500`, title: 'Internal server error' },
+  internal: { status: 500, type: `${HTTP}500`, title: 'Internal server error' },
 } as const;
 
 export type ErrorKind = keyof typeof ERROR_TABLE;
@@ -73,7 +73,9 @@ export class ApiError extends Error {
 export function toProblem(err: unknown, instance?: string, errorId: string = randomUUID()): Problem {
   if (err instanceof ApiError) return err.toProblem(instance);
   if (isNoSpace(err)) {
-    return new ApiError('insufficient-storage', 'the server has no storage space left to complete this request; try again later').toProblem(instance);
+    return new ApiError('insufficient-storage', 'the server has no storage space left to complete this request; try again later').toProblem(
+      instance,
+    );
   }
   const row = ERROR_TABLE.internal;
   const detail = `the server met an internal error; quote ${errorId} to its operator`;
@@ -90,10 +92,19 @@ export function isNoSpace(err: unknown): boolean {
  * Logs a problem of status ≥ 500 as an error with the stack of its cause and the problem's
  * `errorId` (every 5xx the server answers or records is logged once, here).
  */
-export function logServerError(log: { error(msg: string, fields?: Record<string, unknown>): void }, msg: string, problem: Problem, err: unknown, fields: Record<string, unknown> = {}): void {
+export function logServerError(
+  log: { error(msg: string, fields?: Record<string, unknown>): void },
+  msg: string,
+  problem: Problem,
+  err: unknown,
+  fields: Record<string, unknown> = {},
+): void {
   if (problem.status < 500) return;
-  const stack = err instanceof Error ? err.stack ?? err.message : String(err);
-  const cause = err instanceof Error && err.cause !== undefined ? { cause: err.cause instanceof Error ? err.cause.stack ?? err.cause.message : String(err.cause) } : {};
+  const stack = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  const cause =
+    err instanceof Error && err.cause !== undefined
+      ? { cause: err.cause instanceof Error ? (err.cause.stack ?? err.cause.message) : String(err.cause) }
+      : {};
   log.error(msg, { ...fields, status: problem.status, ...(problem.errorId ? { errorId: problem.errorId } : {}), error: stack, ...cause });
 }
 

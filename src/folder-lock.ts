@@ -67,8 +67,10 @@ function isStale(owner: Owner, file: string): boolean {
 function describe(owner: Owner | undefined, folder: string): string {
   if (!owner) return `the folder ${folder} is locked by another dallage process (${LOCK_FILE}, unreadable)`;
   const where = owner.host === os.hostname() ? '' : ` on host ${owner.host}`;
-  return `the folder ${folder} is in use by another dallage ${owner.role} (pid ${owner.pid}${where}); ` +
-    `stop it first, or use another folder (if no such process runs, remove ${path.join(folder, LOCK_FILE)})`;
+  return (
+    `the folder ${folder} is in use by another dallage ${owner.role} (pid ${owner.pid}${where}); ` +
+    `stop it first, or use another folder (if no such process runs, remove ${path.join(folder, LOCK_FILE)})`
+  );
 }
 
 function readOwner(file: string): Owner | undefined {

@@ -62,7 +62,15 @@ export async function createRuntime(
   const baseUrl = overrides.baseUrl ?? (() => config.server.url);
   const manager = new JobManager({ store, storage, datastore, pool, log, config, links: jobLinks(() => baseUrl().replace(/\/+$/, '')) });
   return {
-    config, registry, manager, store, storage, records, datastore, pool, log,
+    config,
+    registry,
+    manager,
+    store,
+    storage,
+    records,
+    datastore,
+    pool,
+    log,
     async recover() {
       const recovered = await manager.recover();
       if (recovered) log.warn('jobs interrupted by the previous run were marked failed', { count: recovered });

@@ -10,7 +10,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { allocatorNeedsRelaunch } from '../src/allocator.js';
 
 const ALLOCATOR = pathToFileURL(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'allocator.js')).href;
-const glibc = typeof (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime === 'string';
+const glibc =
+  typeof (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header?.glibcVersionRuntime ===
+  'string';
 
 test('explicit allocator settings (or DALLAGE_NO_RELAUNCH) are kept', () => {
   assert.equal(allocatorNeedsRelaunch({ MALLOC_ARENA_MAX: '8', MALLOC_MMAP_THRESHOLD_: '65536' }), false);
@@ -23,9 +25,12 @@ test('a relaunched command sees the setting, gets its arguments and returns its 
   const dir = await mkdtemp(path.join(os.tmpdir(), 'dallage-alloc-'));
   try {
     const script = path.join(dir, 'entry.mjs');
-    await writeFile(script, `import { relaunchWithAllocatorSettings } from ${JSON.stringify(ALLOCATOR)};
+    await writeFile(
+      script,
+      `import { relaunchWithAllocatorSettings } from ${JSON.stringify(ALLOCATOR)};
 if (!relaunchWithAllocatorSettings()) { console.log(JSON.stringify({ arena: process.env.MALLOC_ARENA_MAX ?? null, mmap: process.env.MALLOC_MMAP_THRESHOLD_ ?? null, args: process.argv.slice(2), pid: process.pid })); process.exit(7); }
-`);
+`,
+    );
     const env = { ...process.env };
     delete env.MALLOC_ARENA_MAX;
     delete env.MALLOC_MMAP_THRESHOLD_;
@@ -43,26 +48,35 @@ if (!relaunchWithAllocatorSettings()) { console.log(JSON.stringify({ arena: proc
   }
 });
 
-test('a Ctrl-C on the terminal (SIGINT to the process group) reaches the relaunched command once', { skip: !(process.platform === 'linux' && glibc) }, async () => {
+test('a Ctrl-C on the terminal (SIGINT to the process group) reaches the relaunched command once', {
+  skip: !(process.platform === 'linux' && glibc),
+}, async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'dallage-alloc-'));
   try {
     const script = path.join(dir, 'entry.mjs');
     // The command counts the SIGINTs it gets in the 500 ms after the first and exits with that count.
-    await writeFile(script, `import { relaunchWithAllocatorSettings } from ${JSON.stringify(ALLOCATOR)};
+    await writeFile(
+      script,
+      `import { relaunchWithAllocatorSettings } from ${JSON.stringify(ALLOCATOR)};
 if (!relaunchWithAllocatorSettings()) {
   let n = 0;
   process.on('SIGINT', () => { if (n++ === 0) setTimeout(() => process.exit(10 + n), 500); });
   console.log('ready');
   setInterval(() => {}, 1000);
 }
-`);
+`,
+    );
     const env = { ...process.env };
     delete env.MALLOC_ARENA_MAX;
     delete env.MALLOC_MMAP_THRESHOLD_;
     delete env.DALLAGE_NO_RELAUNCH;
     // Its own process group, as a shell gives a foreground command.
     const parent = spawn(process.execPath, [script], { env, detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise<void>((resolve) => parent.stdout.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(); }));
+    await new Promise<void>((resolve) =>
+      parent.stdout.on('data', (d: Buffer) => {
+        if (d.toString().includes('ready')) resolve();
+      }),
+    );
     process.kill(-parent.pid!, 'SIGINT');
     const code = await new Promise<number | null>((resolve) => parent.on('exit', (c) => resolve(c)));
     assert.equal(code, 11, 'the command got SIGINT exactly once');
@@ -71,14 +85,19 @@ if (!relaunchWithAllocatorSettings()) {
   }
 });
 
-test('kill -9 of the relaunching parent: the relaunched child exits too (it watches its IPC channel)', { skip: !(process.platform === 'linux' && glibc) }, async () => {
+test('kill -9 of the relaunching parent: the relaunched child exits too (it watches its IPC channel)', {
+  skip: !(process.platform === 'linux' && glibc),
+}, async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'dallage-alloc-'));
   try {
     const script = path.join(dir, 'entry.mjs');
     // The child serves forever (an interval keeps it alive, as a listening socket would) and says its pid.
-    await writeFile(script, `import { relaunchWithAllocatorSettings } from ${JSON.stringify(ALLOCATOR)};
+    await writeFile(
+      script,
+      `import { relaunchWithAllocatorSettings } from ${JSON.stringify(ALLOCATOR)};
 if (!relaunchWithAllocatorSettings()) { console.log('child ' + process.pid); setInterval(() => {}, 1000); }
-`);
+`,
+    );
     const env = { ...process.env };
     delete env.MALLOC_ARENA_MAX;
     delete env.MALLOC_MMAP_THRESHOLD_;

@@ -20,9 +20,14 @@ interface Run {
 
 function dallage(...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { maxBuffer: 64 * 1024 * 1024, env: { ...process.env, DALLAGE_CONFIG: '' } }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { maxBuffer: 64 * 1024 * 1024, env: { ...process.env, DALLAGE_CONFIG: '' } },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -33,7 +38,10 @@ before(async () => {
   await makeSyntheticMap({ ...SYNTHETIC_SIZES.T, path: raster });
   // A config that does not list raster-to-pyramid: the CLI adds built-ins it is asked to run.
   config = path.join(dir, 'config.yml');
-  await fs.writeFile(config, `processes:\n  echo: echo\nmanager:\n  name: lowdb\n  connection: ${path.join(dir, 'jobs')}\nstorage:\n  path: ${path.join(dir, 'store')}\nsecurity:\n  input_roots: []\n`);
+  await fs.writeFile(
+    config,
+    `processes:\n  echo: echo\nmanager:\n  name: lowdb\n  connection: ${path.join(dir, 'jobs')}\nstorage:\n  path: ${path.join(dir, 'store')}\nsecurity:\n  input_roots: []\n`,
+  );
 });
 
 after(async () => {
@@ -41,7 +49,20 @@ after(async () => {
 });
 
 test('parseCliArgs: repeated inputs, options, usage errors', () => {
-  const cmd = parseCliArgs(['execute', 'raster-to-pyramid', '--input', 'images=a.tif', '--input=images=b.tif', '-i', 'tms=PM', '--output-dir', 'o', '--threads', '2', '--quiet']);
+  const cmd = parseCliArgs([
+    'execute',
+    'raster-to-pyramid',
+    '--input',
+    'images=a.tif',
+    '--input=images=b.tif',
+    '-i',
+    'tms=PM',
+    '--output-dir',
+    'o',
+    '--threads',
+    '2',
+    '--quiet',
+  ]);
   assert.equal(cmd.command, 'execute');
   if (cmd.command !== 'execute') return;
   assert.equal(cmd.process, 'raster-to-pyramid');
@@ -62,8 +83,21 @@ test('values: JSON when they parse, strings otherwise; string inputs keep their 
   assert.equal(parseValue('255'), 255);
   assert.deepEqual(parseValue('[1,2]'), [1, 2]);
   assert.equal(parseValue('PM'), 'PM');
-  const description = { inputs: { images: { schema: { type: 'string', format: 'binary' } }, bottom: { schema: { type: 'string' } }, nodata: { schema: {} } } };
-  const { body, roots } = buildRequest({ process: 'p', quiet: true, inputs: new Map([['images', [raster, raster]], ['bottom', ['13']], ['nodata', ['255']]]) }, description);
+  const description = {
+    inputs: { images: { schema: { type: 'string', format: 'binary' } }, bottom: { schema: { type: 'string' } }, nodata: { schema: {} } },
+  };
+  const { body, roots } = buildRequest(
+    {
+      process: 'p',
+      quiet: true,
+      inputs: new Map([
+        ['images', [raster, raster]],
+        ['bottom', ['13']],
+        ['nodata', ['255']],
+      ]),
+    },
+    description,
+  );
   const inputs = body.inputs as Record<string, unknown>;
   assert.deepEqual(inputs.images, [{ href: new URL(`file://${raster}`).href }, { href: new URL(`file://${raster}`).href }]);
   assert.equal(inputs.bottom, '13');
@@ -79,11 +113,32 @@ test('dallage --help prints the usage and exits 0', async () => {
 
 test('dallage execute raster-to-pyramid writes a pyramid and prints its record', async () => {
   const out = path.join(dir, 'out');
-  const r = await dallage('execute', 'raster-to-pyramid', '--config', config, '--output-dir', out, '--threads', '1',
-    '--input', `images=${raster}`, '--input', 'name=T_CLI', '--input', 'tms=PM', '--input', 'compression=jpg90',
-    '--input', 'mask=true', '--input', 'nodata=255');
+  const r = await dallage(
+    'execute',
+    'raster-to-pyramid',
+    '--config',
+    config,
+    '--output-dir',
+    out,
+    '--threads',
+    '1',
+    '--input',
+    `images=${raster}`,
+    '--input',
+    'name=T_CLI',
+    '--input',
+    'tms=PM',
+    '--input',
+    'compression=jpg90',
+    '--input',
+    'mask=true',
+    '--input',
+    'nodata=255',
+  );
   assert.equal(r.code, 0, r.stderr);
-  const outputs = JSON.parse(r.stdout) as { pyramid: { status: string; name: string; type: string; type_infos: { levels: Array<{ id: string }>; mask: boolean; format: string } } };
+  const outputs = JSON.parse(r.stdout) as {
+    pyramid: { status: string; name: string; type: string; type_infos: { levels: Array<{ id: string }>; mask: boolean; format: string } };
+  };
   assert.equal(outputs.pyramid.status, 'READY');
   assert.equal(outputs.pyramid.name, 'T_CLI');
   assert.equal(outputs.pyramid.type, 'ROK4-PYRAMID-RASTER');
@@ -107,20 +162,55 @@ test('dallage execute raster-to-pyramid writes a pyramid and prints its record',
 test('dallage execute exits 2 with the problem detail on bad input', async () => {
   const notTiff = path.join(dir, 'inputs', 'not-a.tif');
   await fs.writeFile(notTiff, 'this is not a TIFF');
-  const bad = await dallage('execute', 'raster-to-pyramid', '--config', config, '--output-dir', path.join(dir, 'bad'), '--quiet',
-    '--input', `images=${notTiff}`, '--input', 'name=BAD', '--input', 'tms=PM');
+  const bad = await dallage(
+    'execute',
+    'raster-to-pyramid',
+    '--config',
+    config,
+    '--output-dir',
+    path.join(dir, 'bad'),
+    '--quiet',
+    '--input',
+    `images=${notTiff}`,
+    '--input',
+    'name=BAD',
+    '--input',
+    'tms=PM',
+  );
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /images\[0\]|images/);
   assert.equal(bad.stdout, '');
   assert.ok(!existsSync(path.join(dir, 'bad', 'pyramids', 'BAD')));
 
-  const missing = await dallage('execute', 'raster-to-pyramid', '--config', config, '--quiet',
-    '--input', `images=${path.join(dir, 'nowhere.tif')}`, '--input', 'name=X', '--input', 'tms=PM');
+  const missing = await dallage(
+    'execute',
+    'raster-to-pyramid',
+    '--config',
+    config,
+    '--quiet',
+    '--input',
+    `images=${path.join(dir, 'nowhere.tif')}`,
+    '--input',
+    'name=X',
+    '--input',
+    'tms=PM',
+  );
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /not found|must lie under/);
 
-  const unknownTms = await dallage('execute', 'raster-to-pyramid', '--config', config, '--quiet',
-    '--input', `images=${raster}`, '--input', 'name=X', '--input', 'tms=NOPE');
+  const unknownTms = await dallage(
+    'execute',
+    'raster-to-pyramid',
+    '--config',
+    config,
+    '--quiet',
+    '--input',
+    `images=${raster}`,
+    '--input',
+    'name=X',
+    '--input',
+    'tms=NOPE',
+  );
   assert.equal(unknownTms.code, 2);
   assert.match(unknownTms.stderr, /tms/);
 

@@ -28,7 +28,9 @@ test('${VAR:-default}: a whole-value expression takes the YAML type of its value
 });
 
 test('parseConfig: defaults filled, paths resolved, process shorthand expanded, env typed', () => {
-  const c = parseConfig('server:\n  port: ${PORT:-5000}\nprocesses:\n  echo: echo\n  hi: { plugin: hello-world, options: { a: 1 } }\n', { PORT: '6001' });
+  const c = parseConfig('server:\n  port: ${PORT:-5000}\nprocesses:\n  echo: echo\n  hi: { plugin: hello-world, options: { a: 1 } }\n', {
+    PORT: '6001',
+  });
   assert.equal(c.server.port, 6001);
   assert.equal(c.server.host, '0.0.0.0');
   assert.equal(c.server.limits.max_running_jobs, 2);
@@ -43,7 +45,10 @@ test('parseConfig: defaults filled, paths resolved, process shorthand expanded, 
 test('a bad config is refused with a message naming the key', () => {
   configError(() => parseConfig('server:\n  port: ${PORT:-5000}\nprocesses: { echo: echo }\n', { PORT: 'eighty' }), /server\.port/);
   configError(() => parseConfig('server:\n  prot: 5000\nprocesses: { echo: echo }\n'), /server.*'prot'/);
-  configError(() => parseConfig('server:\n  limits: { max_running_jobs: 0 }\nprocesses: { echo: echo }\n'), /server\.limits\.max_running_jobs/);
+  configError(
+    () => parseConfig('server:\n  limits: { max_running_jobs: 0 }\nprocesses: { echo: echo }\n'),
+    /server\.limits\.max_running_jobs/,
+  );
   configError(() => parseConfig('manager: { name: mongodb }\nprocesses: { echo: echo }\n'), /manager\.name/);
   configError(() => parseConfig('security: { allow_internal: maybe }\nprocesses: { echo: echo }\n'), /security\.allow_internal/);
   configError(() => parseConfig('processes: {}\n'), /processes/);

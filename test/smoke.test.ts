@@ -10,7 +10,12 @@ test('the server starts on port 0, runs echo sync and async', async () => {
     const sync = await execute(s.url, 'echo', { inputs: { stringInput: 'teststring' }, outputs: { stringInput: {} } });
     assert.equal(sync.status, 200);
     assert.equal(await sync.text(), 'teststring');
-    const async_ = await execute(s.url, 'echo', { inputs: { stringInput: 'x', pause: 0.2 }, response: 'document' }, { Prefer: 'respond-async' });
+    const async_ = await execute(
+      s.url,
+      'echo',
+      { inputs: { stringInput: 'x', pause: 0.2 }, response: 'document' },
+      { Prefer: 'respond-async' },
+    );
     assert.equal(async_.status, 201);
     const job = (await async_.json()) as { jobID: string };
     const done = await waitForJob(s.url, job.jobID);

@@ -55,7 +55,12 @@ function treeUsage(root: number): { rssKb: number; ticks: number } {
 }
 
 /** Runs `cmd args` (no shell), samples its tree, resolves when it exits. */
-export function measure(label: string, cmd: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; echo?: boolean } = {}): Promise<Measured> {
+export function measure(
+  label: string,
+  cmd: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; echo?: boolean } = {},
+): Promise<Measured> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const child = spawn(cmd, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -82,7 +87,15 @@ export function measure(label: string, cmd: string, args: string[], options: { e
     });
     child.on('exit', (code) => {
       clearInterval(timer);
-      resolve({ label, code: code ?? -1, wallS: (performance.now() - t0) / 1000, cpuS: lastTicks / 100, peakTreeRssMb: peakKb / 1024, stdout, stderr });
+      resolve({
+        label,
+        code: code ?? -1,
+        wallS: (performance.now() - t0) / 1000,
+        cpuS: lastTicks / 100,
+        peakTreeRssMb: peakKb / 1024,
+        stdout,
+        stderr,
+      });
     });
   });
 }

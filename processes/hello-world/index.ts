@@ -11,11 +11,27 @@ const helloWorld: Process = {
     jobControlOptions: ['sync-execute', 'async-execute', 'dismiss'],
     outputTransmission: ['value', 'reference'],
     inputs: {
-      name: { title: 'Name', description: 'The name to greet.', schema: { type: 'string', minLength: 1, maxLength: 1000 }, minOccurs: 1, maxOccurs: 1 },
-      message: { title: 'Message', description: 'An optional message added to the greeting.', schema: { type: 'string', maxLength: 10000 }, minOccurs: 0, maxOccurs: 1 },
+      name: {
+        title: 'Name',
+        description: 'The name to greet.',
+        schema: { type: 'string', minLength: 1, maxLength: 1000 },
+        minOccurs: 1,
+        maxOccurs: 1,
+      },
+      message: {
+        title: 'Message',
+        description: 'An optional message added to the greeting.',
+        schema: { type: 'string', maxLength: 10000 },
+        minOccurs: 0,
+        maxOccurs: 1,
+      },
     },
     outputs: {
-      greeting: { title: 'Greeting', description: 'The greeting.', schema: { type: 'object', contentMediaType: 'application/json', properties: { id: { type: 'string' }, value: { type: 'string' } } } },
+      greeting: {
+        title: 'Greeting',
+        description: 'The greeting.',
+        schema: { type: 'object', contentMediaType: 'application/json', properties: { id: { type: 'string' }, value: { type: 'string' } } },
+      },
     },
     example: { inputs: { name: 'World', message: 'Nice to meet you.' } },
   },

@@ -67,7 +67,13 @@ export async function composeSlab(task: ComposeTask): Promise<ComposeResult> {
       data,
       mask: maskKey ? await readEncodedSlab(storage, maskKey) : null,
       hasMasks: reader.hasMasks,
-      spec: { width: data.header.tileWidth, height: data.header.tileHeight, channels: data.header.channels, compression: info.compression, sampleType: info.sampleType },
+      spec: {
+        width: data.header.tileWidth,
+        height: data.header.tileHeight,
+        channels: data.header.channels,
+        compression: info.compression,
+        sampleType: info.sampleType,
+      },
       sameFormat: reader.descriptor.format === task.format && data.header.channels === task.spec.channels,
     });
   }
@@ -78,13 +84,21 @@ export async function composeSlab(task: ComposeTask): Promise<ComposeResult> {
   const maskSpec: TileSpec = { width: spec.tileWidth, height: spec.tileHeight, channels: 1, compression: 'zip', sampleType: 'uint8' };
   for (let i = 0; i < n; i++) {
     // Inputs with data in this tile, in priority order, with their masks.
-    const candidates: Array<{ source: SourceSlab; bytes: Uint8Array; maskBytes: Uint8Array | null; mask: Uint8Array | undefined; valid: number; full: boolean }> = [];
+    const candidates: Array<{
+      source: SourceSlab;
+      bytes: Uint8Array;
+      maskBytes: Uint8Array | null;
+      mask: Uint8Array | undefined;
+      valid: number;
+      full: boolean;
+    }> = [];
     for (const source of sources) {
       const bytes = source.data.tiles[i];
       if (!bytes) continue;
       let mask: Uint8Array | undefined;
       let maskBytes: Uint8Array | null = null;
-      let valid = pixels, full = true;
+      let valid = pixels,
+        full = true;
       if (source.hasMasks && source.mask) {
         maskBytes = source.mask.tiles[i];
         if (!maskBytes) continue;
@@ -100,13 +114,15 @@ export async function composeSlab(task: ComposeTask): Promise<ComposeResult> {
       continue;
     }
     const top = candidates[0];
-    const copyable = top.source.sameFormat && task.method !== 'ALPHATOP' && (candidates.length === 1 || (top.full && task.method !== 'MULTIPLY'));
+    const copyable =
+      top.source.sameFormat && task.method !== 'ALPHATOP' && (candidates.length === 1 || (top.full && task.method !== 'MULTIPLY'));
     if (copyable) {
       encoder.setEncodedTile(i, top.bytes, top.maskBytes, top.valid);
       continue;
     }
     const layers: Layer[] = [];
-    for (const c of candidates) layers.push({ pixels: await decodeTile(c.bytes, c.source.spec), mask: c.mask, channels: c.source.spec.channels });
+    for (const c of candidates)
+      layers.push({ pixels: await decodeTile(c.bytes, c.source.spec), mask: c.mask, channels: c.source.spec.channels });
     const composed = compose(task.method, layers, spec.channels, spec.sampleType, spec.nodata, pixels);
     encoder.setTile(i, composed.pixels, composed.mask);
   }
@@ -115,6 +131,10 @@ export async function composeSlab(task: ComposeTask): Promise<ComposeResult> {
     return { validPixels: 0 };
   }
   const slab = await encoder.finish();
-  const value: ComposeResult = { data: new Uint8Array(slab.data), mask: slab.mask && new Uint8Array(slab.mask), validPixels: encoder.validPixels };
+  const value: ComposeResult = {
+    data: new Uint8Array(slab.data),
+    mask: slab.mask && new Uint8Array(slab.mask),
+    validPixels: encoder.validPixels,
+  };
   return moveWith(value, [value.data!.buffer, ...(value.mask ? [value.mask.buffer] : [])]);
 }

@@ -21,7 +21,14 @@ export interface Layer {
  * - REPLACE: only the first layer (the plan keeps only it).
  * Output mask: the last non-zero mask met going up (255 where a layer has no mask).
  */
-export function compose(method: MergeMethod, layers: Layer[], channels: number, sampleType: 'uint8' | 'float32', nodata: readonly number[], pixelCount: number): { pixels: Uint8Array | Float32Array; mask: Uint8Array } {
+export function compose(
+  method: MergeMethod,
+  layers: Layer[],
+  channels: number,
+  sampleType: 'uint8' | 'float32',
+  nodata: readonly number[],
+  pixelCount: number,
+): { pixels: Uint8Array | Float32Array; mask: Uint8Array } {
   const C = channels;
   const out = sampleType === 'uint8' ? new Uint8Array(pixelCount * C) : new Float32Array(pixelCount * C);
   for (let p = 0; p < pixelCount; p++) for (let c = 0; c < C; c++) out[p * C + c] = nodata[c];
@@ -32,7 +39,8 @@ export function compose(method: MergeMethod, layers: Layer[], channels: number, 
   let started = false;
   for (let li = used.length - 1; li >= 0; li--) {
     const layer = used[li];
-    const px = sampleType === 'uint8' && layer.channels !== C ? convertChannels(layer.pixels as Uint8Array, layer.channels, C) : layer.pixels;
+    const px =
+      sampleType === 'uint8' && layer.channels !== C ? convertChannels(layer.pixels as Uint8Array, layer.channels, C) : layer.pixels;
     const lm = layer.mask;
     const hasAlpha = C === 2 || C === 4;
     for (let p = 0; p < pixelCount; p++) {
@@ -45,7 +53,8 @@ export function compose(method: MergeMethod, layers: Layer[], channels: number, 
         if (mask[p] === 0 && !started) {
           for (let c = 0; c < C; c++) out[o + c] = px[o + c];
         } else {
-          for (let c = 0; c < C; c++) out[o + c] = sampleType === 'uint8' ? Math.floor((out[o + c] * px[o + c]) / 255) : out[o + c] * px[o + c];
+          for (let c = 0; c < C; c++)
+            out[o + c] = sampleType === 'uint8' ? Math.floor((out[o + c] * px[o + c]) / 255) : out[o + c] * px[o + c];
         }
       } else {
         const white = C >= 3 && px[o] === 255 && px[o + 1] === 255 && px[o + 2] === 255;

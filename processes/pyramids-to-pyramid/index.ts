@@ -23,7 +23,8 @@ import type { MergeMethod } from './compose.js';
 import { planMerge, type MergeSource } from './merge-plan.js';
 
 const TASKS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'compose-task.js');
-const NO_MASK_WARNING = 'without masks, the nodata frame of an input hides the inputs below it; generate pyramids with mask: true to merge them';
+const NO_MASK_WARNING =
+  'without masks, the nodata frame of an input hides the inputs below it; generate pyramids with mask: true to merge them';
 
 type Input = ReadyPyramid;
 
@@ -62,13 +63,19 @@ async function check(raw: Record<string, unknown>, ctx: PrepareContext): Promise
   const depthOf = (d: PyramidDescriptor) => (d.levels[0].storage.type === 'FILE' ? d.levels[0].storage.path_depth : 0);
   inputs.forEach(({ descriptor: d, record }, i) => {
     const label = `stored_data[${i}]`;
-    const mismatch = (what: string, a: unknown, b: unknown) => invalidInput(label, `'${record.name}' has ${what} ${JSON.stringify(a)} but '${inputs[0].record.name}' has ${JSON.stringify(b)} (rok4.md §9.2)`);
+    const mismatch = (what: string, a: unknown, b: unknown) =>
+      invalidInput(
+        label,
+        `'${record.name}' has ${what} ${JSON.stringify(a)} but '${inputs[0].record.name}' has ${JSON.stringify(b)} (rok4.md §9.2)`,
+      );
     if (d.tile_matrix_set !== first.tile_matrix_set) throw mismatch('tile matrix set', d.tile_matrix_set, first.tile_matrix_set);
     const slab = (x: PyramidDescriptor) => `${x.levels[0].tiles_per_width}x${x.levels[0].tiles_per_height}`;
     if (slab(d) !== slab(first)) throw mismatch('slab size', slab(d), slab(first));
-    if (d.levels[0].storage.type !== first.levels[0].storage.type) throw mismatch('storage type', d.levels[0].storage.type, first.levels[0].storage.type);
+    if (d.levels[0].storage.type !== first.levels[0].storage.type)
+      throw mismatch('storage type', d.levels[0].storage.type, first.levels[0].storage.type);
     if (depthOf(d) !== depthOf(first)) throw mismatch('path depth', depthOf(d), depthOf(first));
-    if (parseFormat(d.format).sampleType !== firstFormat.sampleType) throw mismatch('sample format', parseFormat(d.format).sampleType, firstFormat.sampleType);
+    if (parseFormat(d.format).sampleType !== firstFormat.sampleType)
+      throw mismatch('sample format', parseFormat(d.format).sampleType, firstFormat.sampleType);
   });
   let tms: TileMatrixSet;
   try {
@@ -99,7 +106,15 @@ async function check(raw: Record<string, unknown>, ctx: PrepareContext): Promise
       throw invalidInput('bbox', (err as Error).message);
     }
   }
-  return { inputs, tms, levels, name, method: (raw.method as MergeMethod | undefined) ?? 'TOP', bbox, parallelization: raw.parallelization as number | undefined };
+  return {
+    inputs,
+    tms,
+    levels,
+    name,
+    method: (raw.method as MergeMethod | undefined) ?? 'TOP',
+    bbox,
+    parallelization: raw.parallelization as number | undefined,
+  };
 }
 
 /**
@@ -112,31 +127,62 @@ const pyramidsToPyramid: Process<MergePlanned> = {
     id: 'pyramids-to-pyramid',
     version: '1.0.0',
     title: 'Merge of raster pyramids (ROK4)',
-    description: 'Composes a ROK4 pyramid from several pyramids with the same tile matrix set, slab size and sample format. '
-      + 'Only slabs present in several inputs are recomputed (the first input on top); the others are referenced, not copied, '
-      + 'so the result depends on its inputs, which can then no longer be deleted. Generate the inputs with `mask: true`: '
-      + `${NO_MASK_WARNING}.`,
+    description:
+      'Composes a ROK4 pyramid from several pyramids with the same tile matrix set, slab size and sample format. ' +
+      'Only slabs present in several inputs are recomputed (the first input on top); the others are referenced, not copied, ' +
+      'so the result depends on its inputs, which can then no longer be deleted. Generate the inputs with `mask: true`: ' +
+      `${NO_MASK_WARNING}.`,
     keywords: ['ROK4', 'pyramid', 'merge', 'JOINCACHE'],
     jobControlOptions: ['async-execute', 'dismiss'],
     outputTransmission: ['value'],
     inputs: {
-      stored_data: { title: 'Input pyramids', description: 'Ids of READY pyramid stored data (type `ROK4-PYRAMID-RASTER`), the first on top. They cannot be deleted until the job ends.', schema: { type: 'string', format: 'ogc-stored-data' }, minOccurs: 2, maxOccurs: 'unbounded' },
+      stored_data: {
+        title: 'Input pyramids',
+        description:
+          'Ids of READY pyramid stored data (type `ROK4-PYRAMID-RASTER`), the first on top. They cannot be deleted until the job ends.',
+        schema: { type: 'string', format: 'ogc-stored-data' },
+        minOccurs: 2,
+        maxOccurs: 'unbounded',
+      },
       name: productNameInput('Name of the merged pyramid (its ROK4 descriptor is `<name>.json`); no stored data may have it already.'),
       top: levelInput('Top level', 'Coarsest level id; default: the coarsest level of the inputs.'),
       bottom: levelInput('Bottom level', 'Finest level id; default: the finest level of the inputs.'),
-      bbox: { title: 'Area', description: 'Only input slabs touching this area are used (default: everything).', schema: BBOX_SCHEMA, minOccurs: 0, maxOccurs: 1 },
-      method: { title: 'Merge method', description: '`TOP`: the first input with data wins; `ALPHATOP`: alpha blending; `MULTIPLY`: values multiplied; `REPLACE`: only the first input where it has a slab.', schema: { type: 'string', enum: ['TOP', 'ALPHATOP', 'MULTIPLY', 'REPLACE'], default: 'TOP' }, minOccurs: 0, maxOccurs: 1 },
-      parallelization: { title: 'Parallel slabs', description: 'Slabs computed at once (default: the worker pool size).', schema: { type: 'integer', minimum: 1, maximum: 64 }, minOccurs: 0, maxOccurs: 1 },
+      bbox: {
+        title: 'Area',
+        description: 'Only input slabs touching this area are used (default: everything).',
+        schema: BBOX_SCHEMA,
+        minOccurs: 0,
+        maxOccurs: 1,
+      },
+      method: {
+        title: 'Merge method',
+        description:
+          '`TOP`: the first input with data wins; `ALPHATOP`: alpha blending; `MULTIPLY`: values multiplied; `REPLACE`: only the first input where it has a slab.',
+        schema: { type: 'string', enum: ['TOP', 'ALPHATOP', 'MULTIPLY', 'REPLACE'], default: 'TOP' },
+        minOccurs: 0,
+        maxOccurs: 1,
+      },
+      parallelization: {
+        title: 'Parallel slabs',
+        description: 'Slabs computed at once (default: the worker pool size).',
+        schema: { type: 'integer', minimum: 1, maximum: 64 },
+        minOccurs: 0,
+        maxOccurs: 1,
+      },
     },
     outputs: {
-      pyramid: { title: 'Pyramid', description: 'The stored data record of the merged pyramid, with the counts of referenced and recomputed slabs.', schema: { type: 'object', contentMediaType: 'application/json' } },
+      pyramid: {
+        title: 'Pyramid',
+        description: 'The stored data record of the merged pyramid, with the counts of referenced and recomputed slabs.',
+        schema: { type: 'object', contentMediaType: 'application/json' },
+      },
     },
     example: { inputs: { stored_data: ['<id of the north pyramid>', '<id of the south pyramid>'], name: 'MERGED', method: 'TOP' } },
   },
 
   prepare,
 
-  async execute(raw, ctx) {
+  async execute(_raw, ctx) {
     return { pyramid: await run(ctx.plan, ctx) };
   },
 
@@ -151,25 +197,41 @@ async function run(c: MergePlanned, ctx: ProcessContext<MergePlanned>): Promise<
   // What can change while the job was queued: the inputs are still READY.
   for (const [i, input] of inputs.entries()) await requireReadyRecord(ctx.datastore, input.record._id, `stored_data[${i}]`);
   const first = inputs[0].descriptor;
-  if (inputs.some((i) => !i.descriptor.mask_format)) ctx.warn(`${inputs.filter((i) => !i.descriptor.mask_format).map((i) => `'${i.record.name}'`).join(', ')} ha${inputs.length > 1 ? 've' : 's'} no masks: ${NO_MASK_WARNING}`);
+  if (inputs.some((i) => !i.descriptor.mask_format))
+    ctx.warn(
+      `${inputs
+        .filter((i) => !i.descriptor.mask_format)
+        .map((i) => `'${i.record.name}'`)
+        .join(', ')} ha${inputs.length > 1 ? 've' : 's'} no masks: ${NO_MASK_WARNING}`,
+    );
   const withMask = !!first.mask_format;
   const depth = first.levels[0].storage.type === 'FILE' ? first.levels[0].storage.path_depth : 2;
   const outputFormat = parseFormat(first.format);
   const spec: SlabSpec = {
-    tileWidth: tileMatrix(tms, levels[0]).tileWidth, tileHeight: tileMatrix(tms, levels[0]).tileHeight,
-    tilesPerWidth: first.levels[0].tiles_per_width, tilesPerHeight: first.levels[0].tiles_per_height,
-    channels: first.raster_specifications!.channels, sampleType: outputFormat.sampleType, compression: outputFormat.compression,
-    mask: withMask, nodata: nodataValues(first.raster_specifications!),
+    tileWidth: tileMatrix(tms, levels[0]).tileWidth,
+    tileHeight: tileMatrix(tms, levels[0]).tileHeight,
+    tilesPerWidth: first.levels[0].tiles_per_width,
+    tilesPerHeight: first.levels[0].tiles_per_height,
+    channels: first.raster_specifications!.channels,
+    sampleType: outputFormat.sampleType,
+    compression: outputFormat.compression,
+    mask: withMask,
+    nodata: nodataValues(first.raster_specifications!),
   };
   return writePyramid(ctx, c.reservation, 'merge failed', async (location) => {
     const name = location.name;
-    const writer = new Rok4PyramidWriter(ctx.storage, name, {
-      tile_matrix_set: first.tile_matrix_set,
-      format: first.format,
-      ...(withMask ? { mask_format: first.mask_format } : {}),
-      raster_specifications: { ...first.raster_specifications! },
-      levels: [],
-    } as PyramidDescriptor, { folder: location.folder });
+    const writer = new Rok4PyramidWriter(
+      ctx.storage,
+      name,
+      {
+        tile_matrix_set: first.tile_matrix_set,
+        format: first.format,
+        ...(withMask ? { mask_format: first.mask_format } : {}),
+        raster_specifications: { ...first.raster_specifications! },
+        levels: [],
+      } as PyramidDescriptor,
+      { folder: location.folder },
+    );
     const sources: MergeSource[] = [];
     for (const [index, input] of inputs.entries()) {
       sources.push({ index, name: input.record.name, descriptor: input.descriptor, list: await readPyramidList(ctx.storage, input) });
@@ -182,18 +244,34 @@ async function run(c: MergePlanned, ctx: ProcessContext<MergePlanned>): Promise<
         }
       : undefined;
     const plan = planMerge(sources, levels, { replace: c.method === 'REPLACE', area });
-    writer.descriptor.levels = [...levels].reverse().filter((id) => plan.tileLimits.has(id)).map((id) => ({
-      id, tiles_per_width: spec.tilesPerWidth, tiles_per_height: spec.tilesPerHeight, tile_limits: plan.tileLimits.get(id)!, storage: fileLevelStorage(name, id, depth, withMask),
-    }));
+    writer.descriptor.levels = [...levels]
+      .reverse()
+      .filter((id) => plan.tileLimits.has(id))
+      .map((id) => ({
+        id,
+        tiles_per_width: spec.tilesPerWidth,
+        tiles_per_height: spec.tilesPerHeight,
+        tile_limits: plan.tileLimits.get(id)!,
+        storage: fileLevelStorage(name, id, depth, withMask),
+      }));
     const total = [...plan.slabs.values()].reduce((n, jobs) => n + jobs.length, 0);
     const refs = new OriginalReferences(writer, ctx.storage, ctx.datastore);
     for (const input of inputs) refs.owners.add(input.record._id);
-    let done = 0, referenced = 0, recomputed = 0, converted = 0;
-    const sameFormat = (d: PyramidDescriptor) => d.format === first.format && d.raster_specifications?.channels === first.raster_specifications?.channels && d.raster_specifications?.photometric === first.raster_specifications?.photometric;
+    let done = 0,
+      referenced = 0,
+      recomputed = 0,
+      converted = 0;
+    const sameFormat = (d: PyramidDescriptor) =>
+      d.format === first.format &&
+      d.raster_specifications?.channels === first.raster_specifications?.channels &&
+      d.raster_specifications?.photometric === first.raster_specifications?.photometric;
     // The first failure stops the other slabs, and every slab already started is awaited before the
     // partial pyramid is removed (nothing may be written after, DESIGN §7).
     const siblings = new SiblingTasks(ctx.signal);
-    const scheduler = new PriorityScheduler(Math.max(1, Math.min(c.parallelization ?? ctx.pool.threads, ctx.pool.threads * 2)), siblings.signal);
+    const scheduler = new PriorityScheduler(
+      Math.max(1, Math.min(c.parallelization ?? ctx.pool.threads, ctx.pool.threads * 2)),
+      siblings.signal,
+    );
     const storageDescriptor = describeStorage(ctx.storage);
     const sourceRefs = inputs.map((input) => ({ name: input.record.name, folder: input.location.folder, id: input.record._id }));
 
@@ -203,33 +281,57 @@ async function run(c: MergePlanned, ctx: ProcessContext<MergePlanned>): Promise<
       if (entry) await refs.link(source.list, source.name, entry, { kind, level, col, row });
     };
 
-    const tasks = [...plan.slabs.values()].flat().map((job) => siblings.track(scheduler.run([levels.indexOf(job.level), job.row, job.col], async () => {
-      siblings.signal.throwIfAborted();
-      const single = job.sources.length === 1 ? sources[job.sources[0]] : undefined;
-      if (single && sameFormat(single.descriptor)) {
-        await reference(single, job.level, job.col, job.row, 'DATA');
-        if (withMask && single.descriptor.mask_format) await reference(single, job.level, job.col, job.row, 'MASK');
-        referenced++;
-      } else {
-        const task: ComposeTask = { storage: storageDescriptor, sources: job.sources.map((i) => sourceRefs[i]), level: job.level, col: job.col, row: job.row, method: c.method, spec, format: first.format };
-        const r = await ctx.pool.run<ComposeResult>(TASKS, 'composeSlab', task, { signal: siblings.signal });
-        if (r.data) {
-          await writer.writeSlab(job.level, job.col, job.row, 'DATA', r.data);
-          if (r.mask) await writer.writeSlab(job.level, job.col, job.row, 'MASK', r.mask);
-        }
-        if (single) converted++;
-        else recomputed++;
-      }
-      done++;
-      ctx.progress((done / total) * 100, `level ${job.level}: ${done}/${total} slabs (${referenced} referenced, ${recomputed} recomputed${converted ? `, ${converted} converted` : ''})`);
-    })));
+    const tasks = [...plan.slabs.values()].flat().map((job) =>
+      siblings.track(
+        scheduler.run([levels.indexOf(job.level), job.row, job.col], async () => {
+          siblings.signal.throwIfAborted();
+          const single = job.sources.length === 1 ? sources[job.sources[0]] : undefined;
+          if (single && sameFormat(single.descriptor)) {
+            await reference(single, job.level, job.col, job.row, 'DATA');
+            if (withMask && single.descriptor.mask_format) await reference(single, job.level, job.col, job.row, 'MASK');
+            referenced++;
+          } else {
+            const task: ComposeTask = {
+              storage: storageDescriptor,
+              sources: job.sources.map((i) => sourceRefs[i]),
+              level: job.level,
+              col: job.col,
+              row: job.row,
+              method: c.method,
+              spec,
+              format: first.format,
+            };
+            const r = await ctx.pool.run<ComposeResult>(TASKS, 'composeSlab', task, { signal: siblings.signal });
+            if (r.data) {
+              await writer.writeSlab(job.level, job.col, job.row, 'DATA', r.data);
+              if (r.mask) await writer.writeSlab(job.level, job.col, job.row, 'MASK', r.mask);
+            }
+            if (single) converted++;
+            else recomputed++;
+          }
+          done++;
+          ctx.progress(
+            (done / total) * 100,
+            `level ${job.level}: ${done}/${total} slabs (${referenced} referenced, ${recomputed} recomputed${converted ? `, ${converted} converted` : ''})`,
+          );
+        }),
+      ),
+    );
     await siblings.settle(() => tasks);
     return {
       writer,
       ready: {
         size: await ownBytes(ctx, treePrefix(location)),
         use: [...refs.owners],
-        type_infos: pyramidTypeInfos(writer.descriptor, tms, { merge: { method: c.method, referenced, recomputed, converted, inputs: inputs.map((i) => ({ _id: i.record._id, name: i.record.name })) } }),
+        type_infos: pyramidTypeInfos(writer.descriptor, tms, {
+          merge: {
+            method: c.method,
+            referenced,
+            recomputed,
+            converted,
+            inputs: inputs.map((i) => ({ _id: i.record._id, name: i.record.name })),
+          },
+        }),
       },
     };
   });

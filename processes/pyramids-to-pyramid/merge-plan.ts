@@ -76,7 +76,12 @@ export function planMerge(
       const l = s.descriptor.levels.find((x) => x.id === level)?.tile_limits;
       if (!l) continue;
       limits = limits
-        ? { min_col: Math.min(limits.min_col, l.min_col), max_col: Math.max(limits.max_col, l.max_col), min_row: Math.min(limits.min_row, l.min_row), max_row: Math.max(limits.max_row, l.max_row) }
+        ? {
+            min_col: Math.min(limits.min_col, l.min_col),
+            max_col: Math.max(limits.max_col, l.max_col),
+            min_row: Math.min(limits.min_row, l.min_row),
+            max_row: Math.max(limits.max_row, l.max_row),
+          }
         : { ...l };
     }
     if (limits) tileLimits.set(level, limits);

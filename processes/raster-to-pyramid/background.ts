@@ -40,7 +40,6 @@ function readerOf(ref: BackgroundRef): Promise<Rok4Reader> {
   return reader;
 }
 
-
 /** The ancestor's slab as encoded tiles (data and mask), to copy untouched tiles without decoding. */
 export interface EncodedBackground {
   data: EncodedSlab;
@@ -60,18 +59,33 @@ export async function readEncodedBackground(ref: BackgroundRef | undefined): Pro
   return {
     data,
     mask,
-    spec: { width: data.header.tileWidth, height: data.header.tileHeight, channels: data.header.channels, compression: info.compression, sampleType: info.sampleType },
+    spec: {
+      width: data.header.tileWidth,
+      height: data.header.tileHeight,
+      channels: data.header.channels,
+      compression: info.compression,
+      sampleType: info.sampleType,
+    },
   };
 }
 
 /** Decoded pixels and mask of one background tile (a tile without mask slab is all data). */
-export async function decodeBackgroundTile(bg: EncodedBackground, index: number): Promise<{ data: Uint8Array | Float32Array; mask: Uint8Array } | null> {
+export async function decodeBackgroundTile(
+  bg: EncodedBackground,
+  index: number,
+): Promise<{ data: Uint8Array | Float32Array; mask: Uint8Array } | null> {
   const bytes = bg.data.tiles[index];
   if (!bytes) return null;
   const data = await decodeTile(bytes, bg.spec);
   const maskBytes = bg.mask?.tiles[index];
   const mask = maskBytes
-    ? (decodeTileSync(maskBytes, { width: bg.spec.width, height: bg.spec.height, channels: 1, compression: 'zip', sampleType: 'uint8' }) as Uint8Array)
+    ? (decodeTileSync(maskBytes, {
+        width: bg.spec.width,
+        height: bg.spec.height,
+        channels: 1,
+        compression: 'zip',
+        sampleType: 'uint8',
+      }) as Uint8Array)
     : new Uint8Array(bg.spec.width * bg.spec.height).fill(bg.mask ? 0 : 255);
   return { data, mask };
 }

@@ -53,7 +53,13 @@ export interface GenerateResult {
 }
 
 /** The descriptor of a new FILE pyramid for a plan (rok4.md §3): levels top → bottom. */
-export function describePyramid(name: string, tms: TileMatrixSet, plan: PyramidPlan, spec: SlabSpec, interpolation: KernelName): PyramidDescriptor {
+export function describePyramid(
+  name: string,
+  tms: TileMatrixSet,
+  plan: PyramidPlan,
+  spec: SlabSpec,
+  interpolation: KernelName,
+): PyramidDescriptor {
   return {
     tile_matrix_set: tms.id,
     format: formatName(spec.compression, spec.sampleType),
@@ -102,7 +108,10 @@ export async function generatePyramid(req: GenerateRequest): Promise<GenerateRes
     done++;
     doneByLevel[levelIndex]++;
     const l = plan.levels[levelIndex];
-    req.progress((done / plan.totalSlabs) * 100, `level ${l.tm.id}: ${doneByLevel[levelIndex]}/${l.slabs.size} slabs (${done}/${plan.totalSlabs} in all)`);
+    req.progress(
+      (done / plan.totalSlabs) * 100,
+      `level ${l.tm.id}: ${doneByLevel[levelIndex]}/${l.slabs.size} slabs (${done}/${plan.totalSlabs} in all)`,
+    );
   };
 
   const write = async (levelIndex: number, col: number, row: number, r: SlabResult) => {
@@ -120,7 +129,9 @@ export async function generatePyramid(req: GenerateRequest): Promise<GenerateRes
   const backgroundOf = (levelIndex: number, col: number, row: number): BackgroundRef | undefined => {
     const level = plan.levels[levelIndex].tm.id;
     const a = req.ancestor;
-    return a && a.has(level, col, row) ? { storage: a.storage, name: a.location.name, folder: a.location.folder, id: a.id, level, col, row } : undefined;
+    return a && a.has(level, col, row)
+      ? { storage: a.storage, name: a.location.name, folder: a.location.folder, id: a.id, level, col, row }
+      : undefined;
   };
 
   const compute = async (levelIndex: number, col: number, row: number): Promise<HalfSlab | null> => {
@@ -140,14 +151,22 @@ export async function generatePyramid(req: GenerateRequest): Promise<GenerateRes
         images: touching.map((i) => req.images[i]),
         background: backgroundOf(levelIndex, col, row),
       };
-      result = touching.length === 0
-        ? { empty: true, validPixels: 0 }
-        : await scheduler.run(priority, () => pool.run<SlabResult>(TASKS, 'bottomSlab', task, { signal: siblings.signal }));
+      result =
+        touching.length === 0
+          ? { empty: true, validPixels: 0 }
+          : await scheduler.run(priority, () => pool.run<SlabResult>(TASKS, 'bottomSlab', task, { signal: siblings.signal }));
     } else {
       const below = plan.levels[levelIndex - 1].slabs;
-      const childCoords: Array<[number, number]> = [[2 * col, 2 * row], [2 * col + 1, 2 * row], [2 * col, 2 * row + 1], [2 * col + 1, 2 * row + 1]];
+      const childCoords: Array<[number, number]> = [
+        [2 * col, 2 * row],
+        [2 * col + 1, 2 * row],
+        [2 * col, 2 * row + 1],
+        [2 * col + 1, 2 * row + 1],
+      ];
       // allSettled: a failing child must not leave its siblings writing after we rethrow.
-      const settled = await Promise.allSettled(childCoords.map(([c, r]) => (below.has(key(c, r)) ? compute(levelIndex - 1, c, r) : Promise.resolve(null))));
+      const settled = await Promise.allSettled(
+        childCoords.map(([c, r]) => (below.has(key(c, r)) ? compute(levelIndex - 1, c, r) : Promise.resolve(null))),
+      );
       const failed = settled.find((o): o is PromiseRejectedResult => o.status === 'rejected');
       if (failed) throw failed.reason;
       const children = settled.map((o) => (o as PromiseFulfilledResult<HalfSlab | null>).value) as UpperSlabTask['children'];
@@ -156,7 +175,12 @@ export async function generatePyramid(req: GenerateRequest): Promise<GenerateRes
         result = { empty: true, validPixels: 0 };
       } else {
         const transfer = [...new Set(children.flatMap((c) => (c ? [c.data.buffer, c.mask.buffer] : [])))] as ArrayBuffer[];
-        result = await scheduler.run(priority, () => pool.run<SlabResult>(TASKS, 'upperSlab', { spec, children, background } satisfies UpperSlabTask, { signal: siblings.signal, transferList: transfer }));
+        result = await scheduler.run(priority, () =>
+          pool.run<SlabResult>(TASKS, 'upperSlab', { spec, children, background } satisfies UpperSlabTask, {
+            signal: siblings.signal,
+            transferList: transfer,
+          }),
+        );
       }
     }
     // The parent may start while the slab is being written (the chain of single top slabs would
@@ -164,7 +188,7 @@ export async function generatePyramid(req: GenerateRequest): Promise<GenerateRes
     const written = write(levelIndex, col, row, result).then(() => report(levelIndex));
     written.catch((err: unknown) => siblings.fail(err));
     writes.push(written);
-    return result.empty ? null : result.half ?? null;
+    return result.empty ? null : (result.half ?? null);
   };
 
   const topSlabs = [...plan.levels[top].slabs.values()].sort((a, b) => mortonRank(a[0], a[1]) - mortonRank(b[0], b[1]));
@@ -176,7 +200,9 @@ export async function generatePyramid(req: GenerateRequest): Promise<GenerateRes
     if (failed) throw failed.reason;
   };
   // Slab writes still running are waited for, failed or not: nothing is written after we return.
-  await siblings.settle(() => [siblings.track(walk())], () => writes);
+  await siblings.settle(
+    () => [siblings.track(walk())],
+    () => writes,
+  );
   return { descriptor, writer, slabsWritten, bytes };
 }
-

@@ -1,7 +1,12 @@
 import { invalidInput } from '../../src/errors.js';
-import { InputFile } from '../../src/process/inputs.js';
+import type { InputFile } from '../../src/process/inputs.js';
 import {
-  COMPRESSION_INPUT, INTERPOLATION_INPUT, levelInput, productNameInput, slabSizeInput, TMS_INPUT,
+  COMPRESSION_INPUT,
+  INTERPOLATION_INPUT,
+  levelInput,
+  productNameInput,
+  slabSizeInput,
+  TMS_INPUT,
 } from '../../src/process/input-schemas.js';
 import type { PrepareContext, Process, ProcessContext } from '../../src/process/types.js';
 import type { StoredData } from '../../src/records/stored-data.js';
@@ -19,7 +24,7 @@ import { parseFormat } from '../../src/rok4/formats.js';
 import { slabOfListPath } from '../../src/rok4/list-path.js';
 import { planPyramid, PlanError, type PyramidPlan } from './plan.js';
 import type { SlabSpec } from '../../src/pyramid/slab-encoder.js';
-import { Rok4PyramidWriter } from '../../src/rok4/writer.js';
+import type { Rok4PyramidWriter } from '../../src/rok4/writer.js';
 import { reservePyramid, writePyramid, type PyramidReservation } from '../../src/pyramid/life-cycle.js';
 import { loadReadyPyramid, readPyramidList, requireReadyRecord, type ReadyPyramid } from '../../src/pyramid/ready-pyramid.js';
 import { OriginalReferences } from '../../src/pyramid/reference.js';
@@ -75,7 +80,8 @@ function inheritedOptions(options: Options, ancestor: ReadyPyramid): Options {
 
 function readOptions(inputs: Record<string, unknown>): Options {
   const images = inputs.images as InputFile[];
-  const nodata = inputs.nodata === undefined ? undefined : Array.isArray(inputs.nodata) ? (inputs.nodata as number[]) : [inputs.nodata as number];
+  const nodata =
+    inputs.nodata === undefined ? undefined : Array.isArray(inputs.nodata) ? (inputs.nodata as number[]) : [inputs.nodata as number];
   return {
     images,
     name: inputs.name as string,
@@ -98,7 +104,9 @@ async function describeAll(options: Options): Promise<RasterInfo[]> {
   for (const [i, image] of options.images.entries()) {
     const label = `images[${i}]`;
     try {
-      infos.push(await describeRaster(image.path, { srs: options.srs, nodata: options.nodata?.length === 1 ? options.nodata[0] : options.nodata }));
+      infos.push(
+        await describeRaster(image.path, { srs: options.srs, nodata: options.nodata?.length === 1 ? options.nodata[0] : options.nodata }),
+      );
     } catch (err) {
       if (err instanceof RasterSourceError || err instanceof UnknownCrsError) throw invalidInput(label, `${err.message} (${image.origin})`);
       throw invalidInput(label, `cannot be read as a GeoTIFF: ${(err as Error).message}`);
@@ -133,18 +141,23 @@ async function check(inputs: Record<string, unknown>, ctx: PrepareContext): Prom
   const first = infos[0];
   infos.forEach((info, i) => {
     if (info.bands !== first.bands || info.sampleType !== first.sampleType) {
-      throw invalidInput(`images[${i}]`, `has ${info.bands} ${info.sampleType} band(s) while images[0] has ${first.bands} ${first.sampleType} band(s); all images must share them`);
+      throw invalidInput(
+        `images[${i}]`,
+        `has ${info.bands} ${info.sampleType} band(s) while images[0] has ${first.bands} ${first.sampleType} band(s); all images must share them`,
+      );
     }
   });
   const pixels = infos.reduce((n, i) => n + i.width * i.height, 0);
   const maxPixels = ctx.settings.maxPixels;
-  if (pixels > maxPixels) throw invalidInput('images', `${pixels} pixels in all, more than the configured limit of ${maxPixels} (server.limits.max_pixels)`);
+  if (pixels > maxPixels)
+    throw invalidInput('images', `${pixels} pixels in all, more than the configured limit of ${maxPixels} (server.limits.max_pixels)`);
 
   // Channels written: the source bands, except that JPEG holds RGB only (rok4.md §11.8): an alpha band is
   // dropped (the mask carries transparency) and gray images are refused.
   let channels = first.bands;
   const jpeg = options.compression === 'jpg' || options.compression === 'jpg90';
-  if (first.sampleType === 'float32' && (jpeg || options.compression === 'png')) throw invalidInput('compression', `${options.compression} cannot hold float32 images; use raw, zip, lzw or pkb`);
+  if (first.sampleType === 'float32' && (jpeg || options.compression === 'png'))
+    throw invalidInput('compression', `${options.compression} cannot hold float32 images; use raw, zip, lzw or pkb`);
   if (jpeg) {
     if (first.bands < 3) throw invalidInput('compression', `${options.compression} needs RGB images; images have ${first.bands} band(s)`);
     channels = 3;
@@ -154,15 +167,25 @@ async function check(inputs: Record<string, unknown>, ctx: PrepareContext): Prom
     const specs = ancestor.descriptor.raster_specifications!;
     const ancestorType = parseFormat(ancestor.descriptor.format).sampleType;
     // Images with an alpha band may update a pyramid without one (the mask carries transparency).
-    if (first.sampleType !== ancestorType || (channels !== specs.channels && !(channels === specs.channels + 1 && (channels === 2 || channels === 4)))) {
-      throw invalidInput('images', `have ${first.bands} ${first.sampleType} band(s); the pyramid '${ancestor.record.name}' holds ${specs.channels} ${ancestorType} channel(s)`);
+    if (
+      first.sampleType !== ancestorType ||
+      (channels !== specs.channels && !(channels === specs.channels + 1 && (channels === 2 || channels === 4)))
+    ) {
+      throw invalidInput(
+        'images',
+        `have ${first.bands} ${first.sampleType} band(s); the pyramid '${ancestor.record.name}' holds ${specs.channels} ${ancestorType} channel(s)`,
+      );
     }
     channels = specs.channels;
   }
   const nodata = options.nodata ?? [];
   if (nodata.length > 1 && nodata.length < channels) throw invalidInput('nodata', `gives ${nodata.length} values for ${channels} channels`);
-  const outputNodata = Array.from({ length: channels }, (_, c) => nodata[nodata.length === 1 ? 0 : c] ?? (first.sampleType === 'uint8' ? 255 : -99999));
-  if (first.sampleType === 'uint8' && outputNodata.some((v) => !Number.isInteger(v) || v < 0 || v > 255)) throw invalidInput('nodata', 'values must be integers 0..255 for 8-bit images');
+  const outputNodata = Array.from(
+    { length: channels },
+    (_, c) => nodata[nodata.length === 1 ? 0 : c] ?? (first.sampleType === 'uint8' ? 255 : -99999),
+  );
+  if (first.sampleType === 'uint8' && outputNodata.some((v) => !Number.isInteger(v) || v < 0 || v > 255))
+    throw invalidInput('nodata', 'values must be integers 0..255 for 8-bit images');
 
   let tms: TileMatrixSet;
   try {
@@ -173,15 +196,26 @@ async function check(inputs: Record<string, unknown>, ctx: PrepareContext): Prom
   }
   let plan: PyramidPlan;
   try {
-    plan = planPyramid(tms, infos, { bottom: options.bottom, top: options.top, slab: { tilesPerWidth: options.width, tilesPerHeight: options.height } });
+    plan = planPyramid(tms, infos, {
+      bottom: options.bottom,
+      top: options.top,
+      slab: { tilesPerWidth: options.width, tilesPerHeight: options.height },
+    });
   } catch (err) {
     if (err instanceof PlanError) throw invalidInput(err.input, err.message);
     throw err;
   }
   const tm = plan.levels[0].tm;
   const spec: SlabSpec = {
-    tileWidth: tm.tileWidth, tileHeight: tm.tileHeight, tilesPerWidth: options.width, tilesPerHeight: options.height,
-    channels, sampleType: first.sampleType, compression: options.compression, mask: options.mask, nodata: outputNodata,
+    tileWidth: tm.tileWidth,
+    tileHeight: tm.tileHeight,
+    tilesPerWidth: options.width,
+    tilesPerHeight: options.height,
+    channels,
+    sampleType: first.sampleType,
+    compression: options.compression,
+    mask: options.mask,
+    nodata: outputNodata,
   };
   await checkOutputBytes(ctx.storage, ctx.settings, estimatePyramidBytes(plan.totalSlabs, spec), 'images');
   return { options, infos, tms, plan, spec, ancestor };
@@ -197,18 +231,20 @@ const rasterToPyramid: Process<RasterPlan> = {
     id: 'raster-to-pyramid',
     version: '1.0.0',
     title: 'Raster pyramid (ROK4)',
-    description: 'Computes a ROK4 raster tile pyramid from georeferenced images (GeoTIFF, or TIFF + world file with `srs`). '
-      + 'The finest level is resampled once from the source pixels with the chosen kernel; each coarser level averages its four '
-      + 'children, leaving masked (nodata) pixels out. With `stored_data`, updates an existing pyramid instead: its untouched '
-      + 'slabs are referenced, not copied. Long: runs asynchronously and reports slabs done / slabs planned.',
+    description:
+      'Computes a ROK4 raster tile pyramid from georeferenced images (GeoTIFF, or TIFF + world file with `srs`). ' +
+      'The finest level is resampled once from the source pixels with the chosen kernel; each coarser level averages its four ' +
+      'children, leaving masked (nodata) pixels out. With `stored_data`, updates an existing pyramid instead: its untouched ' +
+      'slabs are referenced, not copied. Long: runs asynchronously and reports slabs done / slabs planned.',
     keywords: ['ROK4', 'pyramid', 'tiles', 'raster', 'WMTS', 'BE4'],
     jobControlOptions: ['async-execute', 'dismiss'],
     outputTransmission: ['value'],
     inputs: {
       images: {
         title: 'Images',
-        description: 'GeoTIFF images (8-bit with 1–4 bands, or 32-bit float with 1 band), by href (`file:` under the server\'s input folder, '
-          + 'or `http(s)` from allowed hosts) or inline base64. All must share their band count and sample type.',
+        description:
+          "GeoTIFF images (8-bit with 1–4 bands, or 32-bit float with 1 band), by href (`file:` under the server's input folder, " +
+          'or `http(s)` from allowed hosts) or inline base64. All must share their band count and sample type.',
         schema: { type: 'string', format: 'binary', contentEncoding: 'binary', contentMediaType: 'image/tiff; application=geotiff' },
         minOccurs: 1,
         maxOccurs: 'unbounded',
@@ -217,17 +253,51 @@ const rasterToPyramid: Process<RasterPlan> = {
       tms: TMS_INPUT,
       compression: COMPRESSION_INPUT,
       interpolation: INTERPOLATION_INPUT,
-      mask: { title: 'Masks', description: 'Write mask slabs and keep nodata out of the averages of coarser levels; needed to update or merge the pyramid later.', schema: { type: 'boolean', default: false }, minOccurs: 0, maxOccurs: 1 },
-      bottom: levelInput('Bottom level', 'Finest level id; default: the level whose resolution is closest to the images\'.'),
-      top: levelInput('Top level', 'Coarsest level id; default: the coarsest level of the tile matrix set whose grid still holds the images.'),
+      mask: {
+        title: 'Masks',
+        description: 'Write mask slabs and keep nodata out of the averages of coarser levels; needed to update or merge the pyramid later.',
+        schema: { type: 'boolean', default: false },
+        minOccurs: 0,
+        maxOccurs: 1,
+      },
+      bottom: levelInput('Bottom level', "Finest level id; default: the level whose resolution is closest to the images'."),
+      top: levelInput(
+        'Top level',
+        'Coarsest level id; default: the coarsest level of the tile matrix set whose grid still holds the images.',
+      ),
       width: slabSizeInput('Tiles per slab (width)'),
       height: slabSizeInput('Tiles per slab (height)'),
-      nodata: { title: 'Nodata', description: 'Nodata value of the images (one for all bands or one per band), e.g. 255 for the white collar of scans; also written where the mask is 0. Default: the images\' `GDAL_NODATA` tag to find nodata, and 255 (8-bit) or -99999 (float) in the output.', schema: { oneOf: [{ type: 'number' }, { type: 'array', items: { type: 'number' }, minItems: 1, maxItems: 4 }] }, minOccurs: 0, maxOccurs: 1 },
-      stored_data: { title: 'Pyramid to update', description: 'Id of a READY pyramid to update: the new pyramid takes the tile matrix set, format, slab size, channels, nodata, interpolation, masks and levels from it (do not give those inputs), references every slab the new images do not touch, and recomputes the others with the old pixels as background. The old pyramid cannot be deleted while the new one uses it.', schema: { type: 'string', format: 'ogc-stored-data' }, minOccurs: 0, maxOccurs: 1 },
-      srs: { title: 'Images CRS', description: 'CRS of the images when their files declare none (TIFF + world file), e.g. `EPSG:2154`; overrides the files\' CRS.', schema: { type: 'string' }, minOccurs: 0, maxOccurs: 1 },
+      nodata: {
+        title: 'Nodata',
+        description:
+          "Nodata value of the images (one for all bands or one per band), e.g. 255 for the white collar of scans; also written where the mask is 0. Default: the images' `GDAL_NODATA` tag to find nodata, and 255 (8-bit) or -99999 (float) in the output.",
+        schema: { oneOf: [{ type: 'number' }, { type: 'array', items: { type: 'number' }, minItems: 1, maxItems: 4 }] },
+        minOccurs: 0,
+        maxOccurs: 1,
+      },
+      stored_data: {
+        title: 'Pyramid to update',
+        description:
+          'Id of a READY pyramid to update: the new pyramid takes the tile matrix set, format, slab size, channels, nodata, interpolation, masks and levels from it (do not give those inputs), references every slab the new images do not touch, and recomputes the others with the old pixels as background. The old pyramid cannot be deleted while the new one uses it.',
+        schema: { type: 'string', format: 'ogc-stored-data' },
+        minOccurs: 0,
+        maxOccurs: 1,
+      },
+      srs: {
+        title: 'Images CRS',
+        description: "CRS of the images when their files declare none (TIFF + world file), e.g. `EPSG:2154`; overrides the files' CRS.",
+        schema: { type: 'string' },
+        minOccurs: 0,
+        maxOccurs: 1,
+      },
     },
     outputs: {
-      pyramid: { title: 'Pyramid', description: 'The stored data record of the pyramid: id, name, type, tms, format, levels with tile limits, bbox in the TMS CRS and in WGS84, size, descriptor href.', schema: { type: 'object', contentMediaType: 'application/json' } },
+      pyramid: {
+        title: 'Pyramid',
+        description:
+          'The stored data record of the pyramid: id, name, type, tms, format, levels with tile limits, bbox in the TMS CRS and in WGS84, size, descriptor href.',
+        schema: { type: 'object', contentMediaType: 'application/json' },
+      },
     },
     example: {
       inputs: {
@@ -244,7 +314,7 @@ const rasterToPyramid: Process<RasterPlan> = {
 
   prepare,
 
-  async execute(inputs, ctx) {
+  async execute(_inputs, ctx) {
     return { pyramid: await run(ctx.plan, ctx) };
   },
 
@@ -269,20 +339,32 @@ async function run(checked: RasterPlan, ctx: ProcessContext<RasterPlan>): Promis
     }
     let refs: OriginalReferences | undefined;
     const result = await generatePyramid({
-      storage: ctx.storage, pool: ctx.pool, signal: ctx.signal, progress: ctx.progress,
-      location, tms, plan, spec, interpolation: options.interpolation, images: infos,
-      ...(ancestor ? {
-        ancestor: {
-          storage: describeStorage(ctx.storage), location: ancestor.location, id: ancestor.record._id,
-          has: (level: string, col: number, row: number) => ancestorSlabs.has(`${level}/${col}/${row}`),
-        },
-        // §8.7.2: every ancestor slab is referenced first; recomputed ones replace their reference.
-        beforeWalk: async (writer: Rok4PyramidWriter) => {
-          refs = new OriginalReferences(writer, ctx.storage, ctx.datastore);
-          refs.owners.add(ancestor.record._id);
-          await referenceAncestor(refs, ancestor.record.name, ancestorList!, ctx.signal);
-        },
-      } : {}),
+      storage: ctx.storage,
+      pool: ctx.pool,
+      signal: ctx.signal,
+      progress: ctx.progress,
+      location,
+      tms,
+      plan,
+      spec,
+      interpolation: options.interpolation,
+      images: infos,
+      ...(ancestor
+        ? {
+            ancestor: {
+              storage: describeStorage(ctx.storage),
+              location: ancestor.location,
+              id: ancestor.record._id,
+              has: (level: string, col: number, row: number) => ancestorSlabs.has(`${level}/${col}/${row}`),
+            },
+            // §8.7.2: every ancestor slab is referenced first; recomputed ones replace their reference.
+            beforeWalk: async (writer: Rok4PyramidWriter) => {
+              refs = new OriginalReferences(writer, ctx.storage, ctx.datastore);
+              refs.owners.add(ancestor.record._id);
+              await referenceAncestor(refs, ancestor.record.name, ancestorList!, ctx.signal);
+            },
+          }
+        : {}),
     });
     let referenced = 0;
     if (ancestor) {
@@ -299,10 +381,23 @@ async function run(checked: RasterPlan, ctx: ProcessContext<RasterPlan>): Promis
       ready: {
         size: result.bytes,
         use: ancestor ? [...refs!.owners] : [],
-        type_infos: pyramidTypeInfos(result.writer.descriptor, tms, {
-          slabs: result.slabsWritten,
-          ...(ancestor ? { update: { ancestor: { _id: ancestor.record._id, name: ancestor.record.name }, referenced, recomputed: result.slabsWritten } } : {}),
-        }, ancestor ? undefined : plan.bbox),
+        type_infos: pyramidTypeInfos(
+          result.writer.descriptor,
+          tms,
+          {
+            slabs: result.slabsWritten,
+            ...(ancestor
+              ? {
+                  update: {
+                    ancestor: { _id: ancestor.record._id, name: ancestor.record.name },
+                    referenced,
+                    recomputed: result.slabsWritten,
+                  },
+                }
+              : {}),
+          },
+          ancestor ? undefined : plan.bbox,
+        ),
       },
     };
   });

@@ -1,8 +1,17 @@
 import type { RasterInfo } from '../../src/raster/geotiff-source.js';
 import { transformBbox, type Bbox } from '../../src/raster/crs.js';
 import {
-  bottomLevelFor, clampRange, isQuadTree, levelsSortedByResolution, slabBbox, slabRangeOfBbox, tileMatrix,
-  tileRangeOfBbox, type TileMatrix, type TileMatrixSet, type SlabSize,
+  bottomLevelFor,
+  clampRange,
+  isQuadTree,
+  levelsSortedByResolution,
+  slabBbox,
+  slabRangeOfBbox,
+  tileMatrix,
+  tileRangeOfBbox,
+  type TileMatrix,
+  type TileMatrixSet,
+  type SlabSize,
 } from '../../src/raster/tms.js';
 import type { TileLimits } from '../../src/rok4/descriptor.js';
 
@@ -25,7 +34,10 @@ export interface PyramidPlan {
 }
 
 export class PlanError extends Error {
-  constructor(readonly input: string, message: string) {
+  constructor(
+    readonly input: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -42,8 +54,16 @@ export const key = (col: number, row: number): string => `${col},${row}`;
  *   truncation formula); upper slabs: the parents (col // 2, row // 2), which needs a quad-tree TMS;
  * - tile limits: the union extent per level, with tile granularity, clamped to the matrix.
  */
-export function planPyramid(tms: TileMatrixSet, images: RasterInfo[], options: { bottom?: string; top?: string; slab: SlabSize }): PyramidPlan {
-  if (!isQuadTree(tms)) throw new PlanError('tms', `tile matrix set ${tms.id} is not a quad tree; only quad-tree TMS (PM, 4326, LAMB93_10cm, LAMB93_50cm…) are supported`);
+export function planPyramid(
+  tms: TileMatrixSet,
+  images: RasterInfo[],
+  options: { bottom?: string; top?: string; slab: SlabSize },
+): PyramidPlan {
+  if (!isQuadTree(tms))
+    throw new PlanError(
+      'tms',
+      `tile matrix set ${tms.id} is not a quad tree; only quad-tree TMS (PM, 4326, LAMB93_10cm, LAMB93_50cm…) are supported`,
+    );
   const imageBboxes = images.map((img, i) => {
     try {
       return transformBbox(img.bbox, img.crs, tms.crs);
@@ -52,8 +72,10 @@ export function planPyramid(tms: TileMatrixSet, images: RasterInfo[], options: {
     }
   });
   const bbox: Bbox = [
-    Math.min(...imageBboxes.map((b) => b[0])), Math.min(...imageBboxes.map((b) => b[1])),
-    Math.max(...imageBboxes.map((b) => b[2])), Math.max(...imageBboxes.map((b) => b[3])),
+    Math.min(...imageBboxes.map((b) => b[0])),
+    Math.min(...imageBboxes.map((b) => b[1])),
+    Math.max(...imageBboxes.map((b) => b[2])),
+    Math.max(...imageBboxes.map((b) => b[3])),
   ];
 
   const sorted = levelsSortedByResolution(tms);
@@ -68,7 +90,11 @@ export function planPyramid(tms: TileMatrixSet, images: RasterInfo[], options: {
       finest = Math.min(finest, Math.sqrt(((b[2] - b[0]) / img.width) * ((b[3] - b[1]) / img.height)));
     });
     const found = bottomLevelFor(tms, finest);
-    if (!found) throw new PlanError('bottom', `no level of ${tms.id} has a resolution close to the images' (${finest.toPrecision(6)} ${tms.crs} units); give 'bottom'`);
+    if (!found)
+      throw new PlanError(
+        'bottom',
+        `no level of ${tms.id} has a resolution close to the images' (${finest.toPrecision(6)} ${tms.crs} units); give 'bottom'`,
+      );
     bottom = found;
   }
   const held = intersection(bbox, matrixExtent(bottom));
@@ -84,7 +110,12 @@ export function planPyramid(tms: TileMatrixSet, images: RasterInfo[], options: {
     top = levelOrThrow(tms, options.top, 'top');
     if (top.cellSize < bottom.cellSize) throw new PlanError('top', `top level ${top.id} is finer than bottom level ${bottom.id}`);
     if (!possibleTops.includes(top)) {
-      throw new PlanError('top', `level ${top.id} of ${tms.id} does not hold the images (its grid covers ${matrixExtent(top).map((v) => Math.round(v)).join(', ')} in ${tms.crs}); possible top levels from bottom ${bottom.id}: ${possibleTops.map((t) => t.id).join(', ')}`);
+      throw new PlanError(
+        'top',
+        `level ${top.id} of ${tms.id} does not hold the images (its grid covers ${matrixExtent(top)
+          .map((v) => Math.round(v))
+          .join(', ')} in ${tms.crs}); possible top levels from bottom ${bottom.id}: ${possibleTops.map((t) => t.id).join(', ')}`,
+      );
     }
   } else {
     top = possibleTops[possibleTops.length - 1];
@@ -101,7 +132,8 @@ export function planPyramid(tms: TileMatrixSet, images: RasterInfo[], options: {
       for (const b of imageBboxes) {
         const r = clampRange(slabRangeOfBbox(tm, b, options.slab), maxSlabCol, maxSlabRow);
         if (!r) continue;
-        for (let row = r.rowMin; row <= r.rowMax; row++) for (let col = r.colMin; col <= r.colMax; col++) slabs.set(key(col, row), [col, row]);
+        for (let row = r.rowMin; row <= r.rowMax; row++)
+          for (let col = r.colMin; col <= r.colMax; col++) slabs.set(key(col, row), [col, row]);
       }
     } else {
       for (const [col, row] of previous.slabs.values()) slabs.set(key(col >> 1, row >> 1), [col >> 1, row >> 1]);
@@ -137,7 +169,12 @@ function levelOrThrow(tms: TileMatrixSet, id: string, input: string): TileMatrix
   try {
     return tileMatrix(tms, id);
   } catch {
-    throw new PlanError(input, `level '${id}' does not exist in ${tms.id} (levels ${levelsSortedByResolution(tms).map((t) => t.id).join(', ')})`);
+    throw new PlanError(
+      input,
+      `level '${id}' does not exist in ${tms.id} (levels ${levelsSortedByResolution(tms)
+        .map((t) => t.id)
+        .join(', ')})`,
+    );
   }
 }
 
@@ -154,6 +191,6 @@ export function imagesTouching(plan: PyramidPlan, tm: TileMatrix, col: number, r
 /** Z-order (Morton) rank of a slab: children of one parent are consecutive, so memory stays bounded. */
 export function mortonRank(col: number, row: number): number {
   let r = 0;
-  for (let bit = 0; bit < 26; bit++) r += (((col >> bit) & 1) * 2 ** (2 * bit)) + (((row >> bit) & 1) * 2 ** (2 * bit + 1));
+  for (let bit = 0; bit < 26; bit++) r += ((col >> bit) & 1) * 2 ** (2 * bit) + ((row >> bit) & 1) * 2 ** (2 * bit + 1);
   return r;
 }

@@ -98,7 +98,10 @@ function transferable(r: SlabResult): SlabResult {
     mask: r.mask && owned(r.mask),
     half: r.half && { data: owned(r.half.data), mask: owned(r.half.mask) },
   };
-  return moveWith(value, [value.data, value.mask, value.half?.data, value.half?.mask].filter((v) => v).map((v) => v!.buffer));
+  return moveWith(
+    value,
+    [value.data, value.mask, value.half?.data, value.half?.mask].filter((v) => v).map((v) => v!.buffer),
+  );
 }
 
 /**
@@ -108,14 +111,36 @@ function transferable(r: SlabResult): SlabResult {
  * data are skipped (`out` already holds nodata and mask 0 there). uint8 with masks has a fast path.
  */
 function halveRegion(
-  spec: SlabSpec, data: Uint8Array | Float32Array, mask: Uint8Array, width: number,
-  x0: number, y0: number, w: number, h: number, out: HalfSlab, outWidth: number,
+  spec: SlabSpec,
+  data: Uint8Array | Float32Array,
+  mask: Uint8Array,
+  width: number,
+  x0: number,
+  y0: number,
+  w: number,
+  h: number,
+  out: HalfSlab,
+  outWidth: number,
 ): void {
   const C = spec.channels;
-  const ow = w >> 1, oh = h >> 1;
-  const ox = x0 >> 1, oy = y0 >> 1;
+  const ow = w >> 1,
+    oh = h >> 1;
+  const ox = x0 >> 1,
+    oy = y0 >> 1;
   if (spec.sampleType !== 'uint8' || !spec.mask) {
-    const region = average2x2({ data: extractTile(data, width, C, x0, y0, w, h), mask: extractTile(mask, width, 1, x0, y0, w, h), width: w, height: h, channels: C, sampleType: spec.sampleType }, spec.mask, spec.nodata, 'any');
+    const region = average2x2(
+      {
+        data: extractTile(data, width, C, x0, y0, w, h),
+        mask: extractTile(mask, width, 1, x0, y0, w, h),
+        width: w,
+        height: h,
+        channels: C,
+        sampleType: spec.sampleType,
+      },
+      spec.mask,
+      spec.nodata,
+      'any',
+    );
     for (let y = 0; y < oh; y++) {
       out.data.set(region.data.subarray(y * ow * C, (y + 1) * ow * C), ((oy + y) * outWidth + ox) * C);
       out.mask.set(region.mask.subarray(y * ow, (y + 1) * ow), (oy + y) * outWidth + ox);
@@ -131,8 +156,15 @@ function halveRegion(
     let q = (oy + y) * outWidth + ox;
     for (let x = 0; x < ow; x++, p00 += 2, q++) {
       const p01 = p00 + width;
-      const m00 = mask[p00], m10 = mask[p00 + 1], m01 = mask[p01], m11 = mask[p01 + 1];
-      const a = p00 * C, b = a + C, c0 = p01 * C, e = c0 + C, t = q * C;
+      const m00 = mask[p00],
+        m10 = mask[p00 + 1],
+        m01 = mask[p01],
+        m11 = mask[p01 + 1];
+      const a = p00 * C,
+        b = a + C,
+        c0 = p01 * C,
+        e = c0 + C,
+        t = q * C;
       if ((m00 & m10 & m01 & m11) === 255 || (m00 !== 0 && m10 !== 0 && m01 !== 0 && m11 !== 0)) {
         om[q] = 255;
         for (let c = 0; c < C; c++) o[t + c] = (d[a + c] + d[b + c] + d[c0 + c] + d[e + c]) >> 2;
@@ -166,12 +198,25 @@ const WIDEN_ABOVE = 1.5;
  * Bounds, in source pixels, of a target strip's outline (33 exact points per edge), and the mean source
  * pixels per target pixel along each axis; undefined when no edge point can be transformed.
  */
-function stripOutline(exact: CoordinateTransform, gt: GeoTransform, W: number, H: number, sourceGt: GeoTransform): { minX: number; minY: number; maxX: number; maxY: number; scaleX: number; scaleY: number } | undefined {
+function stripOutline(
+  exact: CoordinateTransform,
+  gt: GeoTransform,
+  W: number,
+  H: number,
+  sourceGt: GeoTransform,
+): { minX: number; minY: number; maxX: number; maxY: number; scaleX: number; scaleY: number } | undefined {
   const n = 33;
-  const xs = new Float64Array(4 * n), ys = new Float64Array(4 * n);
+  const xs = new Float64Array(4 * n),
+    ys = new Float64Array(4 * n);
   for (let i = 0; i < n; i++) {
-    const u = (i / (n - 1)) * W, v = (i / (n - 1)) * H;
-    const edges: Array<[number, number]> = [[u, 0], [u, H], [0, v], [W, v]];
+    const u = (i / (n - 1)) * W,
+      v = (i / (n - 1)) * H;
+    const edges: Array<[number, number]> = [
+      [u, 0],
+      [u, H],
+      [0, v],
+      [W, v],
+    ];
     edges.forEach(([px, py], e) => {
       xs[e * n + i] = gt[0] + px * gt[1] + py * gt[2];
       ys[e * n + i] = gt[3] + px * gt[4] + py * gt[5];
@@ -181,11 +226,16 @@ function stripOutline(exact: CoordinateTransform, gt: GeoTransform, W: number, H
   // Source CRS → source pixel (inverse of the source geotransform).
   const [x0, a, b, y0, c, d] = sourceGt;
   const det = a * d - b * c;
-  let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
+  let minX = Infinity,
+    minY = Infinity,
+    maxX = -Infinity,
+    maxY = -Infinity;
   for (let i = 0; i < xs.length; i++) {
     if (!Number.isFinite(xs[i]) || !Number.isFinite(ys[i])) continue;
-    const ex = xs[i] - x0, ey = ys[i] - y0;
-    const px = (d * ex - b * ey) / det, py = (a * ey - c * ex) / det;
+    const ex = xs[i] - x0,
+      ey = ys[i] - y0;
+    const px = (d * ex - b * ey) / det,
+      py = (a * ey - c * ex) / det;
     xs[i] = px;
     ys[i] = py;
     if (px < minX) minX = px;
@@ -245,7 +295,14 @@ function prepareSlabSources(task: BottomSlabTask, W: number, H: number, radius: 
     });
     if (!window) continue;
     const levelHeight = levelSize(info, overview).height;
-    const bands = new BandedWindowReader(openRasterWindows(info), { overview, x0: window.x, x1: window.x + window.width, levelHeight, bandHeight: bandHeightFor(info.blockHeight), recycle: 2 });
+    const bands = new BandedWindowReader(openRasterWindows(info), {
+      overview,
+      x0: window.x,
+      x1: window.x + window.width,
+      levelHeight,
+      bandHeight: bandHeightFor(info.blockHeight),
+      recycle: 2,
+    });
     sources.push({ info, exact, bands, factorX, factorY, margin, levelHeight });
   }
   return sources;
@@ -277,8 +334,16 @@ function prepareStrip(task: BottomSlabTask, slabSources: SlabSource[], r: number
     const y1 = Math.min(s.levelHeight, Math.ceil(outline.maxY / factorY) + margin);
     if (y1 <= y0) continue;
     const [x0, dx, rx, yy0, ry, dy] = info.geoTransform;
-    const wx = s.bands.x0 * factorX, wy = y0 * factorY;
-    const windowGt: GeoTransform = [x0 + wx * dx + wy * rx, dx * factorX, rx * factorY, yy0 + wx * ry + wy * dy, ry * factorX, dy * factorY];
+    const wx = s.bands.x0 * factorX,
+      wy = y0 * factorY;
+    const windowGt: GeoTransform = [
+      x0 + wx * dx + wy * rx,
+      dx * factorX,
+      rx * factorY,
+      yy0 + wx * ry + wy * dy,
+      ry * factorX,
+      dy * factorY,
+    ];
     const read = s.bands.read(y0, y1);
     // A failed read ahead is reported when the strip is warped, not as an unhandled rejection.
     read.catch(() => undefined);
@@ -320,8 +385,12 @@ async function stripWindows(task: BottomSlabTask, sources: StripSource[]): Promi
       target: source.target,
       windowGt: source.windowGt,
       src: {
-        data: keepChannels(read.data, read.channels, spec.channels), width: read.width, height: read.height, channels: spec.channels,
-        ...(blocks ? { mask: read.mask, maskBlocks: blocks } : {}), sampleType: spec.sampleType,
+        data: keepChannels(read.data, read.channels, spec.channels),
+        width: read.width,
+        height: read.height,
+        channels: spec.channels,
+        ...(blocks ? { mask: read.mask, maskBlocks: blocks } : {}),
+        sampleType: spec.sampleType,
       },
     });
   }
@@ -333,14 +402,28 @@ async function stripWindows(task: BottomSlabTask, sources: StripSource[]): Promi
  * Tile by tile (not the whole strip at once) so that the coordinates, the output and the tile's
  * later steps (mask scan, halving, encoding) stay in the CPU caches.
  */
-function warpTile(task: BottomSlabTask, windows: StripWindow[], t: number): { data: Uint8Array | Float32Array; mask: Uint8Array } | undefined {
+function warpTile(
+  task: BottomSlabTask,
+  windows: StripWindow[],
+  t: number,
+): { data: Uint8Array | Float32Array; mask: Uint8Array } | undefined {
   const { spec } = task;
-  const tw = spec.tileWidth, th = spec.tileHeight;
+  const tw = spec.tileWidth,
+    th = spec.tileHeight;
   let data: Uint8Array | Float32Array | undefined;
   let mask: Uint8Array | undefined;
   for (const w of windows) {
-    const gt: GeoTransform = [w.target[0] + t * tw * w.target[1], w.target[1], w.target[2], w.target[3] + t * tw * w.target[4], w.target[4], w.target[5]];
-    const coords = approximateTransform(w.exact, { width: tw, height: th, geoTransform: gt }, w.windowGt, undefined, { into: coordinateScratch(tw * th) });
+    const gt: GeoTransform = [
+      w.target[0] + t * tw * w.target[1],
+      w.target[1],
+      w.target[2],
+      w.target[3] + t * tw * w.target[4],
+      w.target[4],
+      w.target[5],
+    ];
+    const coords = approximateTransform(w.exact, { width: tw, height: th, geoTransform: gt }, w.windowGt, undefined, {
+      into: coordinateScratch(tw * th),
+    });
     const warped = warp({
       src: w.src,
       coords,
@@ -382,7 +465,10 @@ export async function bottomSlab(task: BottomSlabTask): Promise<SlabResult> {
   const th = spec.tileHeight;
   const encoder = new SlabEncoder(spec);
   const halfWidth = W >> 1;
-  const half: HalfSlab = { data: filled(spec.sampleType, halfWidth * ((spec.tilesPerHeight * th) >> 1), spec.nodata), mask: new Uint8Array(halfWidth * ((spec.tilesPerHeight * th) >> 1)) };
+  const half: HalfSlab = {
+    data: filled(spec.sampleType, halfWidth * ((spec.tilesPerHeight * th) >> 1), spec.nodata),
+    mask: new Uint8Array(halfWidth * ((spec.tilesPerHeight * th) >> 1)),
+  };
   const radius = KERNELS[task.interpolation]?.radius ?? 2;
   // For an update, the old slab is the background (see settleTile).
   const settle: TileSettling = { spec, encoder, half, halfWidth, background: await readEncodedBackground(task.background) };
@@ -415,7 +501,10 @@ export async function bottomSlab(task: BottomSlabTask): Promise<SlabResult> {
 /** Old tile pixels under the new ones (rok4.md §8.7.4): taken where the new mask is 0 and the old one is not. */
 function overlayTile(
   strip: { data: Uint8Array | Float32Array; mask: Uint8Array },
-  W: number, x0: number, tw: number, th: number,
+  W: number,
+  x0: number,
+  tw: number,
+  th: number,
   old: { data: Uint8Array | Float32Array; mask: Uint8Array },
   C: number,
 ): void {
@@ -445,9 +534,17 @@ interface TileSettling {
  * leave the tile empty (and then not halved: the level above takes that part from its own old slab, whose
  * pixels were averaged from this very tile), or decoded under the new pixels when they cover it partly.
  */
-async function settleTile(ctx: TileSettling, index: number, tileCol: number, tileRow: number, tile: { data: Uint8Array | Float32Array; mask: Uint8Array } | undefined): Promise<void> {
+async function settleTile(
+  ctx: TileSettling,
+  index: number,
+  tileCol: number,
+  tileRow: number,
+  tile: { data: Uint8Array | Float32Array; mask: Uint8Array } | undefined,
+): Promise<void> {
   const { spec, encoder, background } = ctx;
-  const tw = spec.tileWidth, th = spec.tileHeight, C = spec.channels;
+  const tw = spec.tileWidth,
+    th = spec.tileHeight,
+    C = spec.channels;
   let scan = tile ? scanMask(tile.mask) : { valid: 0, full: false };
   if (background && !scan.full && background.data.tiles[index]) {
     if (scan.valid === 0) {
@@ -466,7 +563,18 @@ async function settleTile(ctx: TileSettling, index: number, tileCol: number, til
   }
   encoder.setTile(index, tile.data, tile.mask, scan);
   const offset = ((tileRow * th) >> 1) * ctx.halfWidth + ((tileCol * tw) >> 1);
-  halveRegion(spec, tile.data, tile.mask, tw, 0, 0, tw, th, { data: ctx.half.data.subarray(offset * C), mask: ctx.half.mask.subarray(offset) }, ctx.halfWidth);
+  halveRegion(
+    spec,
+    tile.data,
+    tile.mask,
+    tw,
+    0,
+    0,
+    tw,
+    th,
+    { data: ctx.half.data.subarray(offset * C), mask: ctx.half.mask.subarray(offset) },
+    ctx.halfWidth,
+  );
 }
 
 /** Whether the `w × h` region at (x0, y0) of a mask `width` pixels wide holds a nonzero value. */
@@ -487,8 +595,10 @@ function regionHasData(mask: Uint8Array, width: number, x0: number, y0: number, 
  */
 export async function upperSlab(task: UpperSlabTask): Promise<SlabResult> {
   const { spec } = task;
-  const tw = spec.tileWidth, th = spec.tileHeight;
-  const tpw = spec.tilesPerWidth, tph = spec.tilesPerHeight;
+  const tw = spec.tileWidth,
+    th = spec.tileHeight;
+  const tpw = spec.tilesPerWidth,
+    tph = spec.tilesPerHeight;
   const W = tpw * tw;
   const H = tph * th;
   // Odd sizes: quadrants are not tile-aligned, so they are joined first.
@@ -497,7 +607,8 @@ export async function upperSlab(task: UpperSlabTask): Promise<SlabResult> {
   const encoder = new SlabEncoder(spec);
   const halfWidth = W >> 1;
   const half: HalfSlab = { data: filled(spec.sampleType, halfWidth * (H >> 1), spec.nodata), mask: new Uint8Array(halfWidth * (H >> 1)) };
-  const qw = tpw >> 1, qh = tph >> 1;
+  const qw = tpw >> 1,
+    qh = tph >> 1;
   const childWidth = W >> 1;
   // Update (rok4.md §8.5, §8.7.5): the old parent fills the quadrants not recomputed and the areas the
   // children leave without data; its tiles the children do not touch are copied encoded (and not
@@ -505,12 +616,18 @@ export async function upperSlab(task: UpperSlabTask): Promise<SlabResult> {
   const settle: TileSettling = { spec, encoder, half, halfWidth, background: await readEncodedBackground(task.background) };
   for (let q = 0; q < 4; q++) {
     const child = task.children[q];
-    const col0 = (q & 1) * qw, row0 = (q >> 1) * qh;
+    const col0 = (q & 1) * qw,
+      row0 = (q >> 1) * qh;
     for (let ty = 0; ty < qh; ty++) {
       for (let tx = 0; tx < qw; tx++) {
         // Tiles without data (most of the top levels) are recognised in place, without a copy.
         const hasData = child !== null && regionHasData(child.mask, childWidth, tx * tw, ty * th, tw, th);
-        const tile = hasData ? { data: extractTile(child.data, childWidth, C, tx * tw, ty * th, tw, th), mask: extractTile(child.mask, childWidth, 1, tx * tw, ty * th, tw, th) } : undefined;
+        const tile = hasData
+          ? {
+              data: extractTile(child.data, childWidth, C, tx * tw, ty * th, tw, th),
+              mask: extractTile(child.mask, childWidth, 1, tx * tw, ty * th, tw, th),
+            }
+          : undefined;
         await settleTile(settle, (row0 + ty) * tpw + col0 + tx, col0 + tx, row0 + ty, tile);
       }
     }
@@ -538,7 +655,12 @@ async function upperSlabJoined(task: UpperSlabTask): Promise<SlabResult> {
   const encoder = new SlabEncoder(spec);
   await encoder.addStrip(joined.data, joined.mask, spec.tilesPerHeight, 0);
   if (encoder.validPixels === 0) return { empty: true, validPixels: 0 };
-  const half = average2x2({ data: joined.data, mask: joined.mask, width: W, height: H, channels: spec.channels, sampleType: spec.sampleType }, spec.mask, spec.nodata, 'any');
+  const half = average2x2(
+    { data: joined.data, mask: joined.mask, width: W, height: H, channels: spec.channels, sampleType: spec.sampleType },
+    spec.mask,
+    spec.nodata,
+    'any',
+  );
   const slab = await encoder.finish();
   return transferable({ empty: false, data: slab.data, mask: slab.mask, half, validPixels: encoder.validPixels });
 }

@@ -11,7 +11,10 @@ export const INHERITED_INPUTS = ['tms', 'compression', 'interpolation', 'mask', 
 export function refuseInherited(inputs: Record<string, unknown>, defaulted: readonly string[] = []): void {
   const given = INHERITED_INPUTS.filter((k) => inputs[k] !== undefined && !defaulted.includes(k));
   if (given.length) {
-    throw invalidInput(given[0], `an update (stored_data given) takes ${INHERITED_INPUTS.join(', ')} from the existing pyramid; remove ${given.join(', ')}`);
+    throw invalidInput(
+      given[0],
+      `an update (stored_data given) takes ${INHERITED_INPUTS.join(', ')} from the existing pyramid; remove ${given.join(', ')}`,
+    );
   }
 }
 
@@ -31,5 +34,10 @@ export async function referenceAncestor(refs: OriginalReferences, name: string, 
 export function unionLimits(a: TileLimits | undefined, b: TileLimits | undefined): TileLimits {
   if (!a) return { ...b! };
   if (!b) return { ...a };
-  return { min_col: Math.min(a.min_col, b.min_col), max_col: Math.max(a.max_col, b.max_col), min_row: Math.min(a.min_row, b.min_row), max_row: Math.max(a.max_row, b.max_row) };
+  return {
+    min_col: Math.min(a.min_col, b.min_col),
+    max_col: Math.max(a.max_col, b.max_col),
+    min_row: Math.min(a.min_row, b.min_row),
+    max_row: Math.max(a.max_row, b.max_row),
+  };
 }

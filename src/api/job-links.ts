@@ -10,7 +10,8 @@ export function jobLinks(baseUrl: () => string): JobLinks {
   return {
     statusDocument: (job) => statusDocument(job, baseUrl()),
     resultsDocument: (job, outputs) =>
-      buildResultsResponse({ outputs: job.request.outputs, response: 'document' }, outputs, (o) => jobResultLink(baseUrl(), job.jobID, o)).body,
+      buildResultsResponse({ outputs: job.request.outputs, response: 'document' }, outputs, (o) => jobResultLink(baseUrl(), job.jobID, o))
+        .body,
   };
 }
 

@@ -13,7 +13,10 @@ const STATUSES: JobStatus[] = ['accepted', 'running', 'successful', 'failed', 'd
 function list(req: ApiRequest, name: string): string[] | undefined {
   const v = req.query[name];
   if (v === undefined) return undefined;
-  const items = (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  const items = (Array.isArray(v) ? v : [v])
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
   return items.length ? items : undefined;
 }
 
@@ -21,7 +24,8 @@ function seconds(req: ApiRequest, name: string): number | undefined {
   const raw = single(req.query[name]);
   if (raw === undefined || raw === '') return undefined;
   const n = Number(raw);
-  if (!Number.isFinite(n) || n < 0) throw new ApiError('invalid-parameter', `${name} must be a number of seconds ≥ 0, got '${raw}'`, { parameter: name });
+  if (!Number.isFinite(n) || n < 0)
+    throw new ApiError('invalid-parameter', `${name} must be a number of seconds ≥ 0, got '${raw}'`, { parameter: name });
   return n;
 }
 
@@ -31,14 +35,19 @@ export function parseDatetime(raw: string | undefined): JobFilter['datetime'] {
   const parse = (s: string): number | undefined => {
     if (s === '..' || s === '') return undefined;
     const t = Date.parse(s);
-    if (Number.isNaN(t)) throw new ApiError('invalid-parameter', `datetime: '${s}' is not an RFC 3339 date-time`, { parameter: 'datetime' });
+    if (Number.isNaN(t))
+      throw new ApiError('invalid-parameter', `datetime: '${s}' is not an RFC 3339 date-time`, { parameter: 'datetime' });
     return t;
   };
   const parts = raw.split('/');
   if (parts.length === 1) return { instant: parse(parts[0]) };
-  if (parts.length !== 2) throw new ApiError('invalid-parameter', `datetime: '${raw}' is neither an instant nor an interval start/end`, { parameter: 'datetime' });
+  if (parts.length !== 2)
+    throw new ApiError('invalid-parameter', `datetime: '${raw}' is neither an instant nor an interval start/end`, {
+      parameter: 'datetime',
+    });
   const [start, end] = parts.map(parse);
-  if (start !== undefined && end !== undefined && start > end) throw new ApiError('invalid-parameter', 'datetime: the interval ends before it starts', { parameter: 'datetime' });
+  if (start !== undefined && end !== undefined && start > end)
+    throw new ApiError('invalid-parameter', 'datetime: the interval ends before it starts', { parameter: 'datetime' });
   return { start, end };
 }
 
@@ -46,10 +55,12 @@ export function parseDatetime(raw: string | undefined): JobFilter['datetime'] {
 export function jobFilter(req: ApiRequest): JobFilter {
   const status = list(req, 'status');
   for (const s of status ?? []) {
-    if (!STATUSES.includes(s as JobStatus)) throw new ApiError('invalid-parameter', `status '${s}' is not one of ${STATUSES.join(', ')}`, { parameter: 'status' });
+    if (!STATUSES.includes(s as JobStatus))
+      throw new ApiError('invalid-parameter', `status '${s}' is not one of ${STATUSES.join(', ')}`, { parameter: 'status' });
   }
   const type = list(req, 'type');
-  for (const t of type ?? []) if (t !== 'process') throw new ApiError('invalid-parameter', `type '${t}' is not supported (only 'process')`, { parameter: 'type' });
+  for (const t of type ?? [])
+    if (t !== 'process') throw new ApiError('invalid-parameter', `type '${t}' is not supported (only 'process')`, { parameter: 'type' });
   const filter: JobFilter = {
     type,
     processID: list(req, 'processID') ?? list(req, 'processId'),
@@ -71,7 +82,8 @@ export async function listJobs(req: ApiRequest, rt: Runtime): Promise<ApiRespons
   const type = format === 'json' ? 'application/json' : 'text/html';
   const links = selfLinks(req, '/jobs', format, 'jobs');
   if (page.more) links.push({ href: linkTo(req, '/jobs', { offset: offset + limit, limit }), rel: 'next', type, title: 'next page' });
-  if (offset > 0) links.push({ href: linkTo(req, '/jobs', { offset: Math.max(0, offset - limit), limit }), rel: 'prev', type, title: 'previous page' });
+  if (offset > 0)
+    links.push({ href: linkTo(req, '/jobs', { offset: Math.max(0, offset - limit), limit }), rel: 'prev', type, title: 'previous page' });
   return respond(req, format, 'jobs', { jobs: page.jobs.map((j) => statusDocument(j, req.baseUrl)), links });
 }
 
@@ -92,7 +104,9 @@ export async function dismissJob(req: ApiRequest, rt: Runtime): Promise<ApiRespo
 
 /** GET /jobs/{id}/results: in the shape first requested; HTML only on explicit request. */
 export async function jobResults(req: ApiRequest, rt: Runtime): Promise<ApiResponse> {
-  const explicitHtml = single(req.query.f) === 'html' || (!!req.headers.accept && /text\/html/.test(req.headers.accept) && !/\*\/\*/.test(req.headers.accept.split(',')[0]));
+  const explicitHtml =
+    single(req.query.f) === 'html' ||
+    (!!req.headers.accept && /text\/html/.test(req.headers.accept) && !/\*\/\*/.test(req.headers.accept.split(',')[0]));
   const results = await rt.manager.results(req.params.jobId);
   if (results.status === 'failed') {
     const p = results.problem;
@@ -101,7 +115,11 @@ export async function jobResults(req: ApiRequest, rt: Runtime): Promise<ApiRespo
   const { job, outputs } = results;
   const res = buildResultsResponse(job.request, outputs, (o) => jobResultLink(req.baseUrl, job.jobID, o));
   if (!explicitHtml || res.status !== 200) return res;
-  return respond(req, 'html', 'results', { job: statusDocument(job, req.baseUrl), contentType: res.headers?.['Content-Type'], body: res.body });
+  return respond(req, 'html', 'results', {
+    job: statusDocument(job, req.baseUrl),
+    contentType: res.headers?.['Content-Type'],
+    body: res.body,
+  });
 }
 
 /** GET /jobs/{id}/results/{outputId}: one output, raw (target of reference links). */
@@ -115,4 +133,3 @@ export async function syncOutput(req: ApiRequest, rt: Runtime): Promise<ApiRespo
   const r = await rt.manager.syncOutput(req.params.executionId, req.params.outputId);
   return { status: 200, headers: { 'Content-Type': r.mediaType }, body: r.bytes };
 }
-

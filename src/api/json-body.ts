@@ -54,7 +54,10 @@ export class JsonStructureCounter {
       } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) depth--;
       else if (c === COMMA) values++;
       if (values > this.limits.maxValues) {
-        throw new ApiError('invalid-body', `the request body holds more than ${this.limits.maxValues} values (arrays and object members together)`);
+        throw new ApiError(
+          'invalid-body',
+          `the request body holds more than ${this.limits.maxValues} values (arrays and object members together)`,
+        );
       }
     }
     Object.assign(this, { inString, escaped, depth, values });

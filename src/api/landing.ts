@@ -36,11 +36,22 @@ export async function landingPage(req: ApiRequest, rt: Runtime): Promise<ApiResp
 /** GET /conformance (confClasses.yaml). */
 export async function conformance(req: ApiRequest, _rt: Runtime): Promise<ApiResponse> {
   const format = negotiate(req);
-  return respond(req, format, 'conformance', { conformsTo: [...CONFORMANCE_CLASSES], links: selfLinks(req, '/conformance', format, 'conformance') });
+  return respond(req, format, 'conformance', {
+    conformsTo: [...CONFORMANCE_CLASSES],
+    links: selfLinks(req, '/conformance', format, 'conformance'),
+  });
 }
 
 /** JSON or the HTML rendering of the same document. */
-export function respond(req: ApiRequest, format: 'json' | 'html', page: string, doc: unknown, status = 200, headers: Record<string, string | string[]> = {}): ApiResponse {
-  if (format === 'html') return { status, headers: { ...headers, 'Content-Type': 'text/html; charset=utf-8' }, body: renderHtml(page, doc, req) };
+export function respond(
+  req: ApiRequest,
+  format: 'json' | 'html',
+  page: string,
+  doc: unknown,
+  status = 200,
+  headers: Record<string, string | string[]> = {},
+): ApiResponse {
+  if (format === 'html')
+    return { status, headers: { ...headers, 'Content-Type': 'text/html; charset=utf-8' }, body: renderHtml(page, doc, req) };
   return { status, headers: { 'Content-Type': 'application/json', ...headers }, body: doc };
 }

@@ -78,7 +78,12 @@ export const COMPONENT_SCHEMAS: Record<string, Schema> = {
     properties: {
       ...descriptionMembers,
       minOccurs: { type: 'integer', default: 1 },
-      maxOccurs: { oneOf: [{ type: 'integer', default: 1 }, { type: 'string', enum: ['unbounded'] }] },
+      maxOccurs: {
+        oneOf: [
+          { type: 'integer', default: 1 },
+          { type: 'string', enum: ['unbounded'] },
+        ],
+      },
       schema: { type: 'object', description: 'The JSON Schema of the input value (schema.yaml: OpenAPI 3.0 flavoured JSON Schema).' },
     },
   },
@@ -150,7 +155,14 @@ export const COMPONENT_SCHEMAS: Record<string, Schema> = {
     type: 'object',
     required: ['bbox'],
     properties: {
-      bbox: { type: 'array', oneOf: [{ minItems: 4, maxItems: 4 }, { minItems: 6, maxItems: 6 }], items: { type: 'number' } },
+      bbox: {
+        type: 'array',
+        oneOf: [
+          { minItems: 4, maxItems: 4 },
+          { minItems: 6, maxItems: 6 },
+        ],
+        items: { type: 'number' },
+      },
       crs: { type: 'string', format: 'uri', default: 'http://www.opengis.net/def/crs/OGC/1.3/CRS84' },
     },
   },
@@ -164,10 +176,20 @@ export const COMPONENT_SCHEMAS: Record<string, Schema> = {
   },
   binaryInputValue: { type: 'string', format: 'byte' },
   inputValueNoObject: {
-    anyOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }, { type: 'array', items: {} }, ref('binaryInputValue'), ref('bbox')],
+    anyOf: [
+      { type: 'string' },
+      { type: 'number' },
+      { type: 'boolean' },
+      { type: 'array', items: {} },
+      ref('binaryInputValue'),
+      ref('bbox'),
+    ],
   },
   qualifiedInputValue: {
-    allOf: [ref('format'), { type: 'object', required: ['value'], properties: { value: { description: 'Any JSON value (inputValue.yaml).' } } }],
+    allOf: [
+      ref('format'),
+      { type: 'object', required: ['value'], properties: { value: { description: 'Any JSON value (inputValue.yaml).' } } },
+    ],
   },
   inlineOrRefData: { anyOf: [ref('inputValueNoObject'), ref('qualifiedInputValue'), ref('link')] },
   output: {
@@ -176,7 +198,8 @@ export const COMPONENT_SCHEMAS: Record<string, Schema> = {
   },
   subscriber: {
     type: 'object',
-    description: 'Callback URIs (conformance class callback). The results document is POSTed to successUri, the status to inProgressUri and failedUri.',
+    description:
+      'Callback URIs (conformance class callback). The results document is POSTed to successUri, the status to inProgressUri and failedUri.',
     properties: {
       successUri: { type: 'string', format: 'uri' },
       inProgressUri: { type: 'string', format: 'uri' },
@@ -234,10 +257,41 @@ export const COMPONENT_SCHEMAS: Record<string, Schema> = {
 
 /** Keywords an OpenAPI 3.0 Schema Object allows (OAS 3.0.3 §4.7.24); others become `x-` extensions. */
 const OAS_KEYWORDS = new Set([
-  'title', 'multipleOf', 'maximum', 'exclusiveMaximum', 'minimum', 'exclusiveMinimum', 'maxLength', 'minLength', 'pattern',
-  'maxItems', 'minItems', 'uniqueItems', 'maxProperties', 'minProperties', 'required', 'enum', 'type', 'allOf', 'oneOf',
-  'anyOf', 'not', 'items', 'properties', 'additionalProperties', 'description', 'format', 'default', 'nullable',
-  'discriminator', 'readOnly', 'writeOnly', 'xml', 'externalDocs', 'example', 'deprecated',
+  'title',
+  'multipleOf',
+  'maximum',
+  'exclusiveMaximum',
+  'minimum',
+  'exclusiveMinimum',
+  'maxLength',
+  'minLength',
+  'pattern',
+  'maxItems',
+  'minItems',
+  'uniqueItems',
+  'maxProperties',
+  'minProperties',
+  'required',
+  'enum',
+  'type',
+  'allOf',
+  'oneOf',
+  'anyOf',
+  'not',
+  'items',
+  'properties',
+  'additionalProperties',
+  'description',
+  'format',
+  'default',
+  'nullable',
+  'discriminator',
+  'readOnly',
+  'writeOnly',
+  'xml',
+  'externalDocs',
+  'example',
+  'deprecated',
 ]);
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -15,63 +15,116 @@ type Obj = Record<string, unknown>;
 /** Parameters shared by several operations (components/parameters). */
 export const COMPONENT_PARAMETERS: Record<string, Obj> = {
   f: {
-    name: 'f', in: 'query', required: false,
+    name: 'f',
+    in: 'query',
+    required: false,
     description: 'The representation: `json` or `html` (wins over the Accept header; `application/json` and `text/html` are accepted too).',
     schema: { type: 'string', enum: ['json', 'html', 'application/json', 'text/html'] },
   },
   limit: {
-    name: 'limit', in: 'query', required: false,
+    name: 'limit',
+    in: 'query',
+    required: false,
     description: 'At most this many items (values above 10000 are treated as 10000; /per/core/limit-default-minimum-maximum).',
     schema: { type: 'integer', minimum: 1, maximum: 10000, default: 10 },
   },
   offset: {
-    name: 'offset', in: 'query', required: false,
+    name: 'offset',
+    in: 'query',
+    required: false,
     description: 'Items to skip (paging; `next`/`prev` links carry it).',
     schema: { type: 'integer', minimum: 0, default: 0 },
   },
   processIdPathParam: { name: 'processId', in: 'path', required: true, description: 'The process identifier.', schema: { type: 'string' } },
   jobId: { name: 'jobId', in: 'path', required: true, description: 'The job identifier.', schema: { type: 'string' } },
   outputId: { name: 'outputId', in: 'path', required: true, description: 'The output identifier.', schema: { type: 'string' } },
-  executionId: { name: 'executionId', in: 'path', required: true, description: 'The identifier of a synchronous execution whose outputs were asked by reference.', schema: { type: 'string', format: 'uuid' } },
-  apiConsoleFile: { name: 'file', in: 'path', required: true, description: 'The file name.', schema: { type: 'string', enum: ['swagger-ui.css', 'swagger-ui-bundle.js', 'console.js'] } },
+  executionId: {
+    name: 'executionId',
+    in: 'path',
+    required: true,
+    description: 'The identifier of a synchronous execution whose outputs were asked by reference.',
+    schema: { type: 'string', format: 'uuid' },
+  },
+  apiConsoleFile: {
+    name: 'file',
+    in: 'path',
+    required: true,
+    description: 'The file name.',
+    schema: { type: 'string', enum: ['swagger-ui.css', 'swagger-ui-bundle.js', 'console.js'] },
+  },
   storedDataId: { name: 'id', in: 'path', required: true, description: 'The stored data identifier (`_id`).', schema: { type: 'string' } },
   type: {
-    name: 'type', in: 'query', required: false, style: 'form', explode: false,
+    name: 'type',
+    in: 'query',
+    required: false,
+    style: 'form',
+    explode: false,
     description: 'Only jobs of these types (comma-separated; only `process` exists).',
     schema: { type: 'array', items: { type: 'string', enum: ['process'] } },
   },
   processIdQueryParam: {
-    name: 'processID', in: 'query', required: false, style: 'form', explode: false,
+    name: 'processID',
+    in: 'query',
+    required: false,
+    style: 'form',
+    explode: false,
     description: 'Only jobs of these processes (comma-separated; `processId` is accepted too).',
     schema: { type: 'array', items: { type: 'string' } },
   },
   status: {
-    name: 'status', in: 'query', required: false, style: 'form', explode: false,
+    name: 'status',
+    in: 'query',
+    required: false,
+    style: 'form',
+    explode: false,
     description: 'Only jobs in these states (comma-separated).',
     schema: { type: 'array', items: ref('statusCode') },
   },
   datetime: {
-    name: 'datetime', in: 'query', required: false,
+    name: 'datetime',
+    in: 'query',
+    required: false,
     description: 'Only jobs created at this instant or in this interval (RFC 3339, `start/end`, `..` for an open end).',
-    schema: { type: 'string' }, example: '2024-01-01T00:00:00Z/..',
+    schema: { type: 'string' },
+    example: '2024-01-01T00:00:00Z/..',
   },
   minDuration: {
-    name: 'minDuration', in: 'query', required: false,
+    name: 'minDuration',
+    in: 'query',
+    required: false,
     description: 'Only jobs that ran at least this many seconds (running: since started; finished: finished − started).',
     schema: { type: 'number', minimum: 0 },
   },
   maxDuration: {
-    name: 'maxDuration', in: 'query', required: false,
+    name: 'maxDuration',
+    in: 'query',
+    required: false,
     description: 'Only jobs that ran at most this many seconds.',
     schema: { type: 'number', minimum: 0 },
   },
   storedDataType: { name: 'type', in: 'query', required: false, description: 'Only stored data of this type.', schema: { type: 'string' } },
-  storedDataStatus: { name: 'status', in: 'query', required: false, description: 'Only stored data in this state (DELETED records are listed only when asked for).', schema: { type: 'string', enum: ['GENERATING', 'READY', 'FAILED', 'DELETED'] } },
-  storedDataName: { name: 'name', in: 'query', required: false, description: 'Only stored data with this name.', schema: { type: 'string' } },
+  storedDataStatus: {
+    name: 'status',
+    in: 'query',
+    required: false,
+    description: 'Only stored data in this state (DELETED records are listed only when asked for).',
+    schema: { type: 'string', enum: ['GENERATING', 'READY', 'FAILED', 'DELETED'] },
+  },
+  storedDataName: {
+    name: 'name',
+    in: 'query',
+    required: false,
+    description: 'Only stored data with this name.',
+    schema: { type: 'string' },
+  },
   prefer: {
-    name: 'Prefer', in: 'header', required: false,
-    description: '`respond-async` asks for an asynchronous execution (201 + Location) when the process offers both modes; other preferences are ignored (RFC 7240).',
-    schema: { type: 'string' }, example: 'respond-async',
+    name: 'Prefer',
+    in: 'header',
+    required: false,
+    description:
+      '`respond-async` asks for an asynchronous execution (201 + Location) when the process offers both modes; other preferences are ignored (RFC 7240).',
+    schema: { type: 'string' },
+    example: 'respond-async',
   },
 };
 
@@ -89,7 +142,10 @@ export const PATH_PARAMETERS: Record<string, string> = {
 export const COMPONENT_HEADERS: Record<string, Obj> = {
   Location: { description: 'URL of the job status (GET /jobs/{jobId}).', required: true, schema: { type: 'string', format: 'uri' } },
   PreferenceApplied: { description: 'The preference honoured (`respond-async`), when the request had one.', schema: { type: 'string' } },
-  Link: { description: 'One link per output sent by reference: `<url>; rel="related"; type="…"; title="<output id>"`.', schema: { type: 'string' } },
+  Link: {
+    description: 'One link per output sent by reference: `<url>; rel="related"; type="…"; title="<output id>"`.',
+    schema: { type: 'string' },
+  },
   Allow: { description: 'The methods the path accepts.', schema: { type: 'string' } },
 };
 
@@ -122,7 +178,8 @@ function jsonOrHtml(description: string, schemaName: string): Obj {
   };
 }
 
-const NOT_ACCEPTABLE = (): Obj => errorResponse(406, 'the f parameter or the Accept header asks for a representation not offered (json, html)');
+const NOT_ACCEPTABLE = (): Obj =>
+  errorResponse(406, 'the f parameter or the Accept header asks for a representation not offered (json, html)');
 const NOT_ALLOWED = (): Obj => errorResponse(405, 'another method than those documented for this path (see the Allow header)');
 const SERVER_ERROR = (): Obj => errorResponse(500, 'an unexpected error on the server');
 const BAD_PAGING = (): Obj => errorResponse(400, 'a query parameter is invalid (limit, offset…)');
@@ -133,75 +190,128 @@ const BAD_PAGING = (): Obj => errorResponse(400, 'a query parameter is invalid (
  */
 export const OPERATIONS = {
   getLandingPage: {
-    tags: ['Capabilities'], operationId: 'getLandingPage', summary: 'Landing page',
+    tags: ['Capabilities'],
+    operationId: 'getLandingPage',
+    summary: 'Landing page',
     description: 'Links to the API definition, the conformance declaration, the processes, the jobs and the stored data.',
-    responses: { 200: jsonOrHtml('The landing page (landingPage.yaml).', 'landingPage'), 405: NOT_ALLOWED(), 406: NOT_ACCEPTABLE(), 500: SERVER_ERROR() },
+    responses: {
+      200: jsonOrHtml('The landing page (landingPage.yaml).', 'landingPage'),
+      405: NOT_ALLOWED(),
+      406: NOT_ACCEPTABLE(),
+      500: SERVER_ERROR(),
+    },
   },
   getConformance: {
-    tags: ['Capabilities'], operationId: 'getConformance', summary: 'Conformance declaration',
+    tags: ['Capabilities'],
+    operationId: 'getConformance',
+    summary: 'Conformance declaration',
     description: 'The conformance classes of OGC API – Processes – Part 1 this server implements.',
-    responses: { 200: jsonOrHtml('The conformance classes (confClasses.yaml).', 'confClasses'), 405: NOT_ALLOWED(), 406: NOT_ACCEPTABLE(), 500: SERVER_ERROR() },
+    responses: {
+      200: jsonOrHtml('The conformance classes (confClasses.yaml).', 'confClasses'),
+      405: NOT_ALLOWED(),
+      406: NOT_ACCEPTABLE(),
+      500: SERVER_ERROR(),
+    },
   },
   getApi: {
-    tags: ['Capabilities'], operationId: 'getApi', summary: 'API definition (this document)',
+    tags: ['Capabilities'],
+    operationId: 'getApi',
+    summary: 'API definition (this document)',
     description: 'The OpenAPI 3.0 definition of this server, generated from its routes and its process descriptions.',
     responses: {
       200: { description: 'The OpenAPI 3.0 document.', content: { [MEDIA.openapi]: { schema: { type: 'object' } } } },
-      405: NOT_ALLOWED(), 500: SERVER_ERROR(),
+      405: NOT_ALLOWED(),
+      500: SERVER_ERROR(),
     },
   },
   getApiDocumentation: {
-    tags: ['Capabilities'], operationId: 'getApiDocumentation', summary: 'API documentation',
+    tags: ['Capabilities'],
+    operationId: 'getApiDocumentation',
+    summary: 'API documentation',
     description: 'An interactive console for this definition (Swagger UI, served by this server): read each operation, try it out.',
-    responses: { 200: { description: 'The documentation page.', content: { [MEDIA.html]: { schema: { type: 'string' } } } }, 405: NOT_ALLOWED(), 500: SERVER_ERROR() },
+    responses: {
+      200: { description: 'The documentation page.', content: { [MEDIA.html]: { schema: { type: 'string' } } } },
+      405: NOT_ALLOWED(),
+      500: SERVER_ERROR(),
+    },
   },
   getProcesses: {
-    tags: ['Processes'], operationId: 'getProcesses', summary: 'List the processes',
+    tags: ['Processes'],
+    operationId: 'getProcesses',
+    summary: 'List the processes',
     description: 'Summaries of the processes, `limit` at a time, with `next`/`prev` links.',
-    responses: { 200: jsonOrHtml('The process list (processList.yaml).', 'processList'), 400: BAD_PAGING(), 405: NOT_ALLOWED(), 406: NOT_ACCEPTABLE(), 500: SERVER_ERROR() },
+    responses: {
+      200: jsonOrHtml('The process list (processList.yaml).', 'processList'),
+      400: BAD_PAGING(),
+      405: NOT_ALLOWED(),
+      406: NOT_ACCEPTABLE(),
+      500: SERVER_ERROR(),
+    },
   },
   getProcessDescription: {
-    tags: ['Processes'], operationId: 'getProcessDescription', summary: 'Describe a process',
+    tags: ['Processes'],
+    operationId: 'getProcessDescription',
+    summary: 'Describe a process',
     description: 'The process description: inputs and outputs with their JSON Schemas, execution modes, an example execute request.',
     responses: {
       200: jsonOrHtml('The process description (process.yaml).', 'process'),
       404: errorResponse(404, 'no such process (type …/no-such-process)'),
-      405: NOT_ALLOWED(), 406: NOT_ACCEPTABLE(), 500: SERVER_ERROR(),
+      405: NOT_ALLOWED(),
+      406: NOT_ACCEPTABLE(),
+      500: SERVER_ERROR(),
     },
   },
   getJobs: {
-    tags: ['Jobs'], operationId: 'getJobs', summary: 'List the jobs',
-    description: 'Status documents of the jobs, newest first, filtered by the job-list parameters, `limit` at a time with `next`/`prev` links.',
+    tags: ['Jobs'],
+    operationId: 'getJobs',
+    summary: 'List the jobs',
+    description:
+      'Status documents of the jobs, newest first, filtered by the job-list parameters, `limit` at a time with `next`/`prev` links.',
     responses: {
       200: jsonOrHtml('The job list (jobList.yaml).', 'jobList'),
       400: errorResponse(400, 'a filter or paging parameter is invalid (type …/invalid-parameter-value)'),
-      405: NOT_ALLOWED(), 406: NOT_ACCEPTABLE(), 500: SERVER_ERROR(),
+      405: NOT_ALLOWED(),
+      406: NOT_ACCEPTABLE(),
+      500: SERVER_ERROR(),
     },
   },
   getStatus: {
-    tags: ['Jobs'], operationId: 'getStatus', summary: 'Status of a job',
+    tags: ['Jobs'],
+    operationId: 'getStatus',
+    summary: 'Status of a job',
     description: 'The job status: `monitor` link while it runs, `results` links once successful.',
     responses: {
       200: jsonOrHtml('The status (statusInfo.yaml).', 'statusInfo'),
       404: errorResponse(404, 'no such job (type …/no-such-job)'),
-      405: NOT_ALLOWED(), 406: NOT_ACCEPTABLE(), 500: SERVER_ERROR(),
+      405: NOT_ALLOWED(),
+      406: NOT_ACCEPTABLE(),
+      500: SERVER_ERROR(),
     },
   },
   dismiss: {
-    tags: ['Jobs'], operationId: 'dismiss', summary: 'Dismiss a job',
-    description: 'Stops a queued or running job and removes its results (conformance class dismiss). Dismissing a dismissed job answers its status again.',
+    tags: ['Jobs'],
+    operationId: 'dismiss',
+    summary: 'Dismiss a job',
+    description:
+      'Stops a queued or running job and removes its results (conformance class dismiss). Dismissing a dismissed job answers its status again.',
     responses: {
       200: jsonOrHtml('The status of the dismissed job (`status: dismissed`).', 'statusInfo'),
       404: errorResponse(404, 'no such job (type …/no-such-job)'),
-      405: NOT_ALLOWED(), 406: NOT_ACCEPTABLE(), 500: SERVER_ERROR(),
+      405: NOT_ALLOWED(),
+      406: NOT_ACCEPTABLE(),
+      500: SERVER_ERROR(),
     },
   },
   getResult: {
-    tags: ['Jobs'], operationId: 'getResult', summary: 'Results of a job',
-    description: 'The results in the shape the execute request asked for (`response`, `transmissionMode`): one raw value, multipart/related, 204 with Link headers, or a results document. `f=html` (or an Accept preferring text/html) gives an HTML view.',
+    tags: ['Jobs'],
+    operationId: 'getResult',
+    summary: 'Results of a job',
+    description:
+      'The results in the shape the execute request asked for (`response`, `transmissionMode`): one raw value, multipart/related, 204 with Link headers, or a results document. `f=html` (or an Accept preferring text/html) gives an HTML view.',
     responses: {
       200: {
-        description: 'The results: a results document (results.yaml), one output raw in its media type, or multipart/related (one part per output, Content-ID = output id).',
+        description:
+          'The results: a results document (results.yaml), one output raw in its media type, or multipart/related (one part per output, Content-ID = output id).',
         content: {
           // A results document, or one JSON output raw (any JSON value): the job decides.
           [MEDIA.json]: { schema: { anyOf: [ref('results'), { description: 'One output, raw.' }] } },
@@ -218,38 +328,52 @@ export const OPERATIONS = {
     },
   },
   getResultOutput: {
-    tags: ['Jobs'], operationId: 'getResultOutput', summary: 'One output of a job',
+    tags: ['Jobs'],
+    operationId: 'getResultOutput',
+    summary: 'One output of a job',
     description: 'One output, raw, in its media type (the target of the links of reference outputs).',
     responses: {
       200: { description: 'The output value.', content: { '*/*': { schema: { type: 'string', format: 'binary' } } } },
       404: errorResponse(404, 'no such job, results not ready, or no such output'),
-      405: NOT_ALLOWED(), 500: SERVER_ERROR(),
+      405: NOT_ALLOWED(),
+      500: SERVER_ERROR(),
     },
   },
   getSyncOutput: {
-    tags: ['Processes'], operationId: 'getSyncOutput', summary: 'One output of a synchronous execution',
+    tags: ['Processes'],
+    operationId: 'getSyncOutput',
+    summary: 'One output of a synchronous execution',
     description: 'An output of a synchronous execution that asked for it by reference (the target of its Link header or document link).',
     responses: {
       200: { description: 'The output value.', content: { '*/*': { schema: { type: 'string', format: 'binary' } } } },
       404: errorResponse(404, 'no such execution or output'),
-      405: NOT_ALLOWED(), 500: SERVER_ERROR(),
+      405: NOT_ALLOWED(),
+      500: SERVER_ERROR(),
     },
   },
   getStoredData: {
-    tags: ['Stored data'], operationId: 'getStoredData', summary: 'List the stored data',
+    tags: ['Stored data'],
+    operationId: 'getStoredData',
+    summary: 'List the stored data',
     description: 'The products kept by the server (pyramids, COG catalogs).',
     responses: { 200: jsonOrHtml('The stored data.', 'storedDataList'), 405: NOT_ALLOWED(), 406: NOT_ACCEPTABLE(), 500: SERVER_ERROR() },
   },
   getStoredDataItem: {
-    tags: ['Stored data'], operationId: 'getStoredDataItem', summary: 'One stored data',
+    tags: ['Stored data'],
+    operationId: 'getStoredDataItem',
+    summary: 'One stored data',
     responses: {
       200: jsonOrHtml('The stored data record.', 'storedData'),
       404: errorResponse(404, 'no such stored data'),
-      405: NOT_ALLOWED(), 406: NOT_ACCEPTABLE(), 500: SERVER_ERROR(),
+      405: NOT_ALLOWED(),
+      406: NOT_ACCEPTABLE(),
+      500: SERVER_ERROR(),
     },
   },
   deleteStoredData: {
-    tags: ['Stored data'], operationId: 'deleteStoredData', summary: 'Delete a stored data',
+    tags: ['Stored data'],
+    operationId: 'deleteStoredData',
+    summary: 'Delete a stored data',
     description: 'Removes its files; refused while another stored data uses it or a job reads or writes it.',
     responses: {
       204: { description: 'Deleted (the record stays with status DELETED).' },
@@ -260,44 +384,66 @@ export const OPERATIONS = {
     },
   },
   getStoredDataDependencies: {
-    tags: ['Stored data'], operationId: 'getStoredDataDependencies', summary: 'Dependencies of a stored data',
+    tags: ['Stored data'],
+    operationId: 'getStoredDataDependencies',
+    summary: 'Dependencies of a stored data',
     description: 'The stored data it uses and those that use it.',
     responses: {
       200: jsonOrHtml('What it uses and what uses it.', 'storedDataDependencies'),
       404: errorResponse(404, 'no such stored data'),
-      405: NOT_ALLOWED(), 406: NOT_ACCEPTABLE(), 500: SERVER_ERROR(),
+      405: NOT_ALLOWED(),
+      406: NOT_ACCEPTABLE(),
+      500: SERVER_ERROR(),
     },
   },
   getStoredDataDescriptor: {
-    tags: ['Stored data'], operationId: 'getStoredDataDescriptor', summary: 'ROK4 descriptor of a pyramid',
+    tags: ['Stored data'],
+    operationId: 'getStoredDataDescriptor',
+    summary: 'ROK4 descriptor of a pyramid',
     description: 'The descriptor of a READY pyramid as stored (ROK4 pyramid descriptor, JSON): what a ROK4 server or a client reads.',
     responses: {
       200: { description: 'The descriptor.', content: { [MEDIA.json]: { schema: { type: 'object' } } } },
       404: errorResponse(404, 'no such stored data, not a pyramid, or not READY'),
-      405: NOT_ALLOWED(), 500: SERVER_ERROR(),
+      405: NOT_ALLOWED(),
+      500: SERVER_ERROR(),
     },
   },
   getStoredDataList: {
-    tags: ['Stored data'], operationId: 'getStoredDataList', summary: 'ROK4 list of a pyramid',
+    tags: ['Stored data'],
+    operationId: 'getStoredDataList',
+    summary: 'ROK4 list of a pyramid',
     description: 'The list of a READY pyramid as stored: its roots, then one slab per line (references to other pyramids included).',
     responses: {
       200: { description: 'The list.', content: { 'text/plain': { schema: { type: 'string' } } } },
       404: errorResponse(404, 'no such stored data, not a pyramid, or not READY'),
-      405: NOT_ALLOWED(), 500: SERVER_ERROR(),
+      405: NOT_ALLOWED(),
+      500: SERVER_ERROR(),
     },
   },
   getApiConsoleFile: {
-    tags: ['Capabilities'], operationId: 'getApiConsoleFile', summary: 'A file of the API console',
+    tags: ['Capabilities'],
+    operationId: 'getApiConsoleFile',
+    summary: 'A file of the API console',
     description: 'The style sheet and scripts of the API console (Swagger UI from the swagger-ui-dist package, and its start-up script).',
     responses: {
-      200: { description: 'The file.', content: { 'text/css': { schema: { type: 'string' } }, 'text/javascript': { schema: { type: 'string' } } } },
+      200: {
+        description: 'The file.',
+        content: { 'text/css': { schema: { type: 'string' } }, 'text/javascript': { schema: { type: 'string' } } },
+      },
       404: errorResponse(404, 'no such file'),
-      405: NOT_ALLOWED(), 500: SERVER_ERROR(),
+      405: NOT_ALLOWED(),
+      500: SERVER_ERROR(),
     },
   },
   getFavicon: {
-    tags: ['Capabilities'], operationId: 'getFavicon', summary: 'The site icon',
-    responses: { 200: { description: 'The icon (SVG).', content: { 'image/svg+xml': { schema: { type: 'string' } } } }, 405: NOT_ALLOWED(), 500: SERVER_ERROR() },
+    tags: ['Capabilities'],
+    operationId: 'getFavicon',
+    summary: 'The site icon',
+    responses: {
+      200: { description: 'The icon (SVG).', content: { 'image/svg+xml': { schema: { type: 'string' } } } },
+      405: NOT_ALLOWED(),
+      500: SERVER_ERROR(),
+    },
   },
 } satisfies Record<string, Obj>;
 
@@ -319,17 +465,27 @@ function inputValueSchema(input: ProcessDescription['inputs'][string]): Obj {
       ref('link'),
     ],
   };
-  const max = input.maxOccurs === 'unbounded' ? Infinity : input.maxOccurs ?? 1;
+  const max = input.maxOccurs === 'unbounded' ? Infinity : (input.maxOccurs ?? 1);
   const min = input.minOccurs ?? 1;
-  const described: Obj = { ...(input.title ? { title: input.title } : {}), ...(input.description ? { description: input.description } : {}) };
+  const described: Obj = {
+    ...(input.title ? { title: input.title } : {}),
+    ...(input.description ? { description: input.description } : {}),
+  };
   if (max <= 1) return { ...described, ...one };
-  const array: Obj = { type: 'array', items: one, ...(min > 1 ? { minItems: min } : {}), ...(Number.isFinite(max) ? { maxItems: max } : {}) };
+  const array: Obj = {
+    type: 'array',
+    items: one,
+    ...(min > 1 ? { minItems: min } : {}),
+    ...(Number.isFinite(max) ? { maxItems: max } : {}),
+  };
   return { ...described, anyOf: [one, array] };
 }
 
 /** The execute request body of one process (execute.yaml narrowed to its inputs and outputs). */
 function executeBodySchema(d: ProcessDescription): Obj {
-  const required = Object.entries(d.inputs).filter(([, i]) => (i.minOccurs ?? 1) > 0).map(([id]) => id);
+  const required = Object.entries(d.inputs)
+    .filter(([, i]) => (i.minOccurs ?? 1) > 0)
+    .map(([id]) => id);
   return {
     type: 'object',
     properties: {
@@ -342,7 +498,14 @@ function executeBodySchema(d: ProcessDescription): Obj {
       outputs: {
         type: 'object',
         description: 'The outputs wanted (all when absent or empty).',
-        properties: Object.fromEntries(Object.keys(d.outputs).map((id) => [id, { allOf: [ref('output'), { type: 'object', properties: { transmissionMode: { type: 'string', enum: d.outputTransmission } } }] }])),
+        properties: Object.fromEntries(
+          Object.keys(d.outputs).map((id) => [
+            id,
+            {
+              allOf: [ref('output'), { type: 'object', properties: { transmissionMode: { type: 'string', enum: d.outputTransmission } } }],
+            },
+          ]),
+        ),
         additionalProperties: false,
       },
       response: { type: 'string', enum: ['raw', 'document'], default: 'raw' },
@@ -369,7 +532,11 @@ function resultsDocumentSchema(d: ProcessDescription): Obj {
  */
 export function executeOperation(d: ProcessDescription | undefined): Obj {
   const errors = {
-    400: errorResponse(400, 'the execute request is invalid: body shape, unknown or missing input, a value not matching its schema, an unknown output (type …/invalid-input or …/invalid-parameter-value)', MEDIA.json),
+    400: errorResponse(
+      400,
+      'the execute request is invalid: body shape, unknown or missing input, a value not matching its schema, an unknown output (type …/invalid-input or …/invalid-parameter-value)',
+      MEDIA.json,
+    ),
     404: errorResponse(404, 'no such process (type …/no-such-process)', MEDIA.json),
     405: NOT_ALLOWED(),
     413: errorResponse(413, 'the body exceeds server.limits.body_size', MEDIA.json),
@@ -401,7 +568,8 @@ export function executeOperation(d: ProcessDescription | undefined): Obj {
     },
     responses: {
       200: {
-        description: 'Synchronous execution: `response: document` → a results document; `raw` with one output by value → that output in its media type; `raw` with several → multipart/related (one part per output, Content-ID = output id; reference parts are empty with Content-Location).',
+        description:
+          'Synchronous execution: `response: document` → a results document; `raw` with one output by value → that output in its media type; `raw` with several → multipart/related (one part per output, Content-ID = output id; reference parts are empty with Content-Location).',
         headers: { 'Preference-Applied': header('PreferenceApplied') },
         content: {
           [MEDIA.json]: { schema: jsonRaw.length ? { anyOf: [documentSchema, ...jsonRaw] } : documentSchema },

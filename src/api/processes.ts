@@ -52,8 +52,20 @@ async function buildProcessList(req: ApiRequest, rt: Runtime, format: 'json' | '
   const all = rt.registry.all();
   const page = all.slice(offset, offset + limit);
   const links = selfLinks(req, '/processes', format, 'processes');
-  if (offset + limit < all.length) links.push({ href: linkTo(req, '/processes', { offset: offset + limit, limit }), rel: 'next', type: format === 'json' ? 'application/json' : 'text/html', title: 'next page' });
-  if (offset > 0) links.push({ href: linkTo(req, '/processes', { offset: Math.max(0, offset - limit), limit }), rel: 'prev', type: format === 'json' ? 'application/json' : 'text/html', title: 'previous page' });
+  if (offset + limit < all.length)
+    links.push({
+      href: linkTo(req, '/processes', { offset: offset + limit, limit }),
+      rel: 'next',
+      type: format === 'json' ? 'application/json' : 'text/html',
+      title: 'next page',
+    });
+  if (offset > 0)
+    links.push({
+      href: linkTo(req, '/processes', { offset: Math.max(0, offset - limit), limit }),
+      rel: 'prev',
+      type: format === 'json' ? 'application/json' : 'text/html',
+      title: 'previous page',
+    });
   return respond(req, format, 'processes', { processes: page.map((p) => summary(p.description, req.baseUrl)), links });
 }
 
@@ -67,8 +79,18 @@ export async function describeProcess(req: ApiRequest, rt: Runtime): Promise<Api
     ...p.description,
     links: [
       ...selfLinks(req, `/processes/${p.description.id}`, format, `process ${p.description.id}`),
-      { href: `${b}/processes/${p.description.id}/execution`, rel: REL.executeProcess, type: 'application/json', title: `execute ${p.description.id}` },
-      { href: `${b}/jobs?processID=${encodeURIComponent(p.description.id)}`, rel: REL.jobList, type: 'application/json', title: `jobs of ${p.description.id}` },
+      {
+        href: `${b}/processes/${p.description.id}/execution`,
+        rel: REL.executeProcess,
+        type: 'application/json',
+        title: `execute ${p.description.id}`,
+      },
+      {
+        href: `${b}/jobs?processID=${encodeURIComponent(p.description.id)}`,
+        rel: REL.jobList,
+        type: 'application/json',
+        title: `jobs of ${p.description.id}`,
+      },
     ],
   };
   return respond(req, format, 'process', doc);

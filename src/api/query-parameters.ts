@@ -55,6 +55,10 @@ export function queryValidator(parameters: readonly ParameterObject[]): (query: 
     const name = (validate.errors?.[0]?.instancePath ?? '').split('/')[1] ?? '';
     const p = byName.get(name);
     const expected = !p || p.schema.type === 'array' ? 'a comma-separated list (or the parameter repeated)' : 'a single value';
-    throw new ApiError('invalid-parameter', `query parameter '${name}' must be ${expected}, not an object, a bracketed list or a text over 4096 characters`, { parameter: name });
+    throw new ApiError(
+      'invalid-parameter',
+      `query parameter '${name}' must be ${expected}, not an object, a bracketed list or a text over 4096 characters`,
+      { parameter: name },
+    );
   };
 }

@@ -51,14 +51,26 @@ export function negotiate(req: ApiRequest, allowed: readonly Format[] = ['json',
     if (!(q > 0)) continue;
     let format: Format | undefined;
     let specificity = 2;
-    if (type === 'application/json' || type === 'application/problem+json' || type.endsWith('+json') || type === 'application/vnd.oai.openapi+json') format = 'json';
+    if (
+      type === 'application/json' ||
+      type === 'application/problem+json' ||
+      type.endsWith('+json') ||
+      type === 'application/vnd.oai.openapi+json'
+    )
+      format = 'json';
     else if (type === 'text/html' || type === 'application/xhtml+xml') format = 'html';
-    else if (type === '*/*' || type === 'application/*') { format = allowed[0]; specificity = 0; }
-    else if (type === 'text/*') { format = 'html'; specificity = 1; }
+    else if (type === '*/*' || type === 'application/*') {
+      format = allowed[0];
+      specificity = 0;
+    } else if (type === 'text/*') {
+      format = 'html';
+      specificity = 1;
+    }
     if (!format || !allowed.includes(format)) continue;
     if (q > best.q || (q === best.q && specificity > best.specificity)) best = { format, q, specificity };
   }
-  if (!best.format) throw new ApiError('not-acceptable', `none of the media types in Accept: ${accept} is offered; use application/json or text/html`);
+  if (!best.format)
+    throw new ApiError('not-acceptable', `none of the media types in Accept: ${accept} is offered; use application/json or text/html`);
   return best.format;
 }
 
@@ -76,7 +88,8 @@ export function parseLimit(req: ApiRequest, def = 10, max = 10000): number {
   const raw = single(req.query.limit);
   if (raw === undefined || raw === '') return def;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new ApiError('invalid-parameter', `limit must be an integer ≥ 1, got '${raw}'`, { parameter: 'limit' });
+  if (!Number.isInteger(n) || n < 1)
+    throw new ApiError('invalid-parameter', `limit must be an integer ≥ 1, got '${raw}'`, { parameter: 'limit' });
   return Math.min(n, max);
 }
 
@@ -85,7 +98,8 @@ export function parseOffset(req: ApiRequest): number {
   const raw = single(req.query.offset);
   if (raw === undefined || raw === '') return 0;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new ApiError('invalid-parameter', `offset must be an integer ≥ 0, got '${raw}'`, { parameter: 'offset' });
+  if (!Number.isInteger(n) || n < 0)
+    throw new ApiError('invalid-parameter', `offset must be an integer ≥ 0, got '${raw}'`, { parameter: 'offset' });
   return n;
 }
 
@@ -105,7 +119,17 @@ export function linkTo(req: ApiRequest, path: string, query: Record<string, stri
 export function selfLinks(req: ApiRequest, path: string, format: Format, title: string): Array<Record<string, string>> {
   const other: Format = format === 'json' ? 'html' : 'json';
   return [
-    { href: linkTo(req, path, { f: format }), rel: 'self', type: format === 'json' ? 'application/json' : 'text/html', title: `${title} (this document)` },
-    { href: linkTo(req, path, { f: other }), rel: 'alternate', type: other === 'json' ? 'application/json' : 'text/html', title: `${title} as ${other.toUpperCase()}` },
+    {
+      href: linkTo(req, path, { f: format }),
+      rel: 'self',
+      type: format === 'json' ? 'application/json' : 'text/html',
+      title: `${title} (this document)`,
+    },
+    {
+      href: linkTo(req, path, { f: other }),
+      rel: 'alternate',
+      type: other === 'json' ? 'application/json' : 'text/html',
+      title: `${title} as ${other.toUpperCase()}`,
+    },
   ];
 }

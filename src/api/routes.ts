@@ -3,7 +3,12 @@ import { conformance, landingPage } from './landing.js';
 import { describeProcess, executeProcess, listProcesses } from './processes.js';
 import { dismissJob, getJob, jobResult, jobResults, listJobs, syncOutput } from './jobs.js';
 import {
-  deleteStoredData, getStoredData, listStoredData, storedDataDependencies, storedDataDescriptor, storedDataList,
+  deleteStoredData,
+  getStoredData,
+  listStoredData,
+  storedDataDependencies,
+  storedDataDescriptor,
+  storedDataList,
 } from './stored-data.js';
 import { openapiDocument } from './openapi.js';
 import { apiConsoleAsset, apiConsolePage } from './api-console.js';
@@ -52,20 +57,42 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/api-console/{file}', handler: apiConsoleAsset, operation: OPERATIONS.getApiConsoleFile, static: true },
   { method: 'GET', path: '/favicon.ico', handler: favicon, operation: OPERATIONS.getFavicon, static: true },
   { method: 'GET', path: '/processes', handler: listProcesses, operation: OPERATIONS.getProcesses, query: PAGING, static: true },
-  { method: 'GET', path: '/processes/{processId}', handler: describeProcess, operation: OPERATIONS.getProcessDescription, query: ['f'], static: true },
-  { method: 'POST', path: '/processes/{processId}/execution', handler: executeProcess, operation: executeOperation(undefined), jsonBody: true },
+  {
+    method: 'GET',
+    path: '/processes/{processId}',
+    handler: describeProcess,
+    operation: OPERATIONS.getProcessDescription,
+    query: ['f'],
+    static: true,
+  },
+  {
+    method: 'POST',
+    path: '/processes/{processId}/execution',
+    handler: executeProcess,
+    operation: executeOperation(undefined),
+    jsonBody: true,
+  },
   { method: 'GET', path: '/jobs', handler: listJobs, operation: OPERATIONS.getJobs, query: [...JOB_FILTERS, ...PAGING] },
   { method: 'GET', path: '/jobs/{jobId}', handler: getJob, operation: OPERATIONS.getStatus, query: ['f'] },
   { method: 'DELETE', path: '/jobs/{jobId}', handler: dismissJob, operation: OPERATIONS.dismiss, query: ['f'] },
   { method: 'GET', path: '/jobs/{jobId}/results', handler: jobResults, operation: OPERATIONS.getResult, query: ['f'] },
   { method: 'GET', path: '/jobs/{jobId}/results/{outputId}', handler: jobResult, operation: OPERATIONS.getResultOutput },
   { method: 'GET', path: '/outputs/{executionId}/{outputId}', handler: syncOutput, operation: OPERATIONS.getSyncOutput },
-  { method: 'GET', path: '/stored_data', handler: listStoredData, operation: OPERATIONS.getStoredData, query: [...STORED_DATA_FILTERS, 'f'] },
+  {
+    method: 'GET',
+    path: '/stored_data',
+    handler: listStoredData,
+    operation: OPERATIONS.getStoredData,
+    query: [...STORED_DATA_FILTERS, 'f'],
+  },
   { method: 'GET', path: '/stored_data/{id}', handler: getStoredData, operation: OPERATIONS.getStoredDataItem, query: ['f'] },
   { method: 'DELETE', path: '/stored_data/{id}', handler: deleteStoredData, operation: OPERATIONS.deleteStoredData },
   {
-    method: 'GET', path: '/stored_data/{id}/dependencies', handler: storedDataDependencies,
-    operation: OPERATIONS.getStoredDataDependencies, query: ['f'],
+    method: 'GET',
+    path: '/stored_data/{id}/dependencies',
+    handler: storedDataDependencies,
+    operation: OPERATIONS.getStoredDataDependencies,
+    query: ['f'],
   },
   { method: 'GET', path: '/stored_data/{id}/descriptor', handler: storedDataDescriptor, operation: OPERATIONS.getStoredDataDescriptor },
   { method: 'GET', path: '/stored_data/{id}/list', handler: storedDataList, operation: OPERATIONS.getStoredDataList },

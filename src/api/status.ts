@@ -12,7 +12,8 @@ export function statusDocument(job: JobRecord, baseUrl: string): Record<string, 
     { href: self, rel: 'self', type: 'application/json', title: 'this job status' },
     { href: `${self}?f=html`, rel: 'alternate', type: 'text/html', title: 'this job status as HTML' },
   ];
-  if (job.status === 'accepted' || job.status === 'running') links.push({ href: self, rel: 'monitor', type: 'application/json', title: 'monitor this job' });
+  if (job.status === 'accepted' || job.status === 'running')
+    links.push({ href: self, rel: 'monitor', type: 'application/json', title: 'monitor this job' });
   if (job.status === 'successful') {
     links.push({ href: `${self}/results`, rel: REL.results, type: 'application/json', title: 'results of this job' });
     links.push({ href: `${self}/results?f=html`, rel: REL.results, type: 'text/html', title: 'results of this job as HTML' });

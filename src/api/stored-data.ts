@@ -16,7 +16,12 @@ function withLinks(s: StoredData, baseUrl: string): Record<string, unknown> {
       { href: `${baseUrl}/stored_data/${s._id}/dependencies`, rel: 'related', type: 'application/json', title: 'dependencies' },
       ...(isServedPyramid(s)
         ? [
-            { href: `${baseUrl}/stored_data/${s._id}/descriptor`, rel: 'describedby', type: 'application/json', title: 'the ROK4 descriptor' },
+            {
+              href: `${baseUrl}/stored_data/${s._id}/descriptor`,
+              rel: 'describedby',
+              type: 'application/json',
+              title: 'the ROK4 descriptor',
+            },
             { href: `${baseUrl}/stored_data/${s._id}/list`, rel: 'related', type: 'text/plain', title: 'the ROK4 list of slabs' },
           ]
         : []),
@@ -39,7 +44,10 @@ export const listStoredData: Handler = async (req, rt) => {
   const status = single(req.query.status);
   const all = await rt.datastore.list({ type: single(req.query.type), status, name: single(req.query.name) });
   const items = status ? all : all.filter((s) => s.status !== 'DELETED');
-  return respond(req, format, 'stored_data', { stored_data: items.map((s) => withLinks(s, req.baseUrl)), links: selfLinks(req, '/stored_data', format, 'stored data') });
+  return respond(req, format, 'stored_data', {
+    stored_data: items.map((s) => withLinks(s, req.baseUrl)),
+    links: selfLinks(req, '/stored_data', format, 'stored data'),
+  });
 };
 
 /** GET /stored_data/{id} */

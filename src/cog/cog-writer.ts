@@ -114,8 +114,11 @@ export async function writeCog(info: RasterInfo, options: CogOptions, target: Co
   const hasMask = info.mask !== 'none';
   const uniformNodata = info.nodata !== null && info.nodata.every((v) => Object.is(v, info.nodata![0]));
   // cog.md §0.3: nodata survives only lossless codecs; alpha and internal masks become a mask IFD.
-  const validity: CogResult['validity'] = !hasMask ? 'none'
-    : info.mask === 'nodata' && uniformNodata && !isLossy(codec) ? 'nodata' : 'mask';
+  const validity: CogResult['validity'] = !hasMask
+    ? 'none'
+    : info.mask === 'nodata' && uniformNodata && !isLossy(codec)
+      ? 'nodata'
+      : 'mask';
   const nodata = validity === 'nodata' ? info.nodata![0] : undefined;
   const levels = levelSizes(info.width, info.height, T, options.overviews);
   const epsg = epsgOf(info);
@@ -130,10 +133,25 @@ export async function writeCog(info: RasterInfo, options: CogOptions, target: Co
 
   // Tags first: a geotransform or CRS that cannot be written fails before any pixel is read.
   const base: TiffEntry[] = geoTiffTags(
-    resolveLayout({ width: info.width, height: info.height, bands, sampleType: info.sampleType, tileSize: T, alpha: false,
-      compression: compression === 'jpeg' ? 'jpeg' : 'none', jpegQuality: codec.quality }),
-    { width: info.width, height: info.height, bands, epsg, crsKind, geoTransform: info.geoTransform,
-      ...(nodata !== undefined ? { nodata } : {}) },
+    resolveLayout({
+      width: info.width,
+      height: info.height,
+      bands,
+      sampleType: info.sampleType,
+      tileSize: T,
+      alpha: false,
+      compression: compression === 'jpeg' ? 'jpeg' : 'none',
+      jpegQuality: codec.quality,
+    }),
+    {
+      width: info.width,
+      height: info.height,
+      bands,
+      epsg,
+      crsKind,
+      geoTransform: info.geoTransform,
+      ...(nodata !== undefined ? { nodata } : {}),
+    },
   );
   const work = await mkdtemp(path.join(ctx.tmpDir ?? os.tmpdir(), 'cog-'));
   const states: LevelState[] = [];
@@ -146,9 +164,18 @@ export async function writeCog(info: RasterInfo, options: CogOptions, target: Co
       const file = path.join(work, `level-${index}.bin`);
       const n = l.tilesAcross * l.tilesDown;
       states.push({
-        ...l, index, file, fh: await open(file, 'w'), end: 0,
-        imageOffsets: new Float64Array(n), imageCounts: new Float64Array(n),
-        maskOffsets: new Float64Array(n), maskCounts: new Float64Array(n), tileRowsDone: 0, dispatched: 0, chain: Promise.resolve(),
+        ...l,
+        index,
+        file,
+        fh: await open(file, 'w'),
+        end: 0,
+        imageOffsets: new Float64Array(n),
+        imageCounts: new Float64Array(n),
+        maskOffsets: new Float64Array(n),
+        maskCounts: new Float64Array(n),
+        tileRowsDone: 0,
+        dispatched: 0,
+        chain: Promise.resolve(),
       });
     }
 
@@ -207,7 +234,11 @@ export async function writeCog(info: RasterInfo, options: CogOptions, target: Co
         const slice: ResampleInput = {
           data: pb.data.slice(from * w * bands, (s1 - pb.firstRow) * w * bands),
           ...(pb.mask ? { mask: pb.mask.slice(from * w, (s1 - pb.firstRow) * w) } : {}),
-          width: w, height: parent.height, firstRow: s0, rows: s1 - s0, channels: bands,
+          width: w,
+          height: parent.height,
+          firstRow: s0,
+          rows: s1 - s0,
+          channels: bands,
         };
         dispatchOverview(state, row, dstRows, slice);
         // Keep the rows the next strip starts from.
@@ -215,8 +246,10 @@ export async function writeCog(info: RasterInfo, options: CogOptions, target: Co
         const drop = Math.max(0, Math.min(n0, have) - pb.firstRow);
         // Views, not copies: the next feed copies them into its new buffer.
         state.parentBuf = {
-          data: pb.data.subarray(drop * w * bands), ...(pb.mask ? { mask: pb.mask.subarray(drop * w) } : {}),
-          firstRow: pb.firstRow + drop, rows: pb.rows - drop,
+          data: pb.data.subarray(drop * w * bands),
+          ...(pb.mask ? { mask: pb.mask.subarray(drop * w) } : {}),
+          firstRow: pb.firstRow + drop,
+          rows: pb.rows - drop,
         };
       }
     };
@@ -225,8 +258,15 @@ export async function writeCog(info: RasterInfo, options: CogOptions, target: Co
       state.dispatched++;
       const last = state.index === states.length - 1;
       const task: StripTask = {
-        codec, width: state.width, rows, parent, levelHeight: state.height, row0: row * T,
-        maskTiles: validity === 'mask', fill: nodata ?? 0, keep: !last,
+        codec,
+        width: state.width,
+        rows,
+        parent,
+        levelHeight: state.height,
+        row0: row * T,
+        maskTiles: validity === 'mask',
+        fill: nodata ?? 0,
+        keep: !last,
       };
       const transfer = [parent.data.buffer as ArrayBuffer, ...(parent.mask ? [parent.mask.buffer as ArrayBuffer] : [])];
       const result = runStrip(task, transfer);
@@ -255,10 +295,19 @@ export async function writeCog(info: RasterInfo, options: CogOptions, target: Co
       if (ctx.signal?.aborted) throw ctx.signal.reason ?? new Error('aborted');
       const rows = Math.min(T, info.height - row * T);
       top.dispatched++;
-      const p = runStrip({
-        codec, width: info.width, rows, source: { info, y: row * T, dropAlpha },
-        maskTiles: validity === 'mask', fill: nodata ?? 0, keep: states.length > 1, ...(hasMask ? { footprintFactor: factor } : {}),
-      }, []);
+      const p = runStrip(
+        {
+          codec,
+          width: info.width,
+          rows,
+          source: { info, y: row * T, dropAlpha },
+          maskTiles: validity === 'mask',
+          fill: nodata ?? 0,
+          keep: states.length > 1,
+          ...(hasMask ? { footprintFactor: factor } : {}),
+        },
+        [],
+      );
       p.catch(() => undefined);
       inFlight.push(p);
       if (inFlight.length >= inFlightMax) await consumeNext();
@@ -274,10 +323,17 @@ export async function writeCog(info: RasterInfo, options: CogOptions, target: Co
     // Layout (cog.md §3): IFD order image full, mask full, image overviews, mask overviews.
     const imageEntries = (s: LevelState): TiffEntry[] => {
       const geo = s.index === 0;
-      const entries = base.filter((e) => e.tag !== 254 && (geo || (e.tag !== 33550 && e.tag !== 33922 && e.tag !== 34735)))
-        .map((e) => e.tag === 256 ? { ...e, values: [s.width] }
-          : e.tag === 257 ? { ...e, values: [s.height] }
-          : e.tag === 259 ? { ...e, values: [COMPRESSION_TAG[compression]] } : e);
+      const entries = base
+        .filter((e) => e.tag !== 254 && (geo || (e.tag !== 33550 && e.tag !== 33922 && e.tag !== 34735)))
+        .map((e) =>
+          e.tag === 256
+            ? { ...e, values: [s.width] }
+            : e.tag === 257
+              ? { ...e, values: [s.height] }
+              : e.tag === 259
+                ? { ...e, values: [COMPRESSION_TAG[compression]] }
+                : e,
+        );
       if (!geo) entries.push({ tag: 254, type: 4, values: [1] }); // reduced-resolution image
       if (codec.predictor) entries.push({ tag: 317, type: 3, values: [info.sampleType === 'float32' ? 3 : 2] });
       // The source's GDAL_METADATA (statistics, scale/offset, band names) stays with the full resolution,
@@ -306,7 +362,11 @@ export async function writeCog(info: RasterInfo, options: CogOptions, target: Co
 
     const dataBytes = states.reduce((n, s) => n + s.end, 0);
     const plan = (bigTiff: boolean) =>
-      headerSize(order.map((o) => ({ entries: o.entries, tiles: o.level.imageOffsets.length })), bigTiff, validity === 'mask');
+      headerSize(
+        order.map((o) => ({ entries: o.entries, tiles: o.level.imageOffsets.length })),
+        bigTiff,
+        validity === 'mask',
+      );
     let bigTiff = options.bigTiff === true;
     if (!bigTiff && plan(false) + dataBytes >= CLASSIC_LIMIT) {
       if (options.bigTiff === false) throw new Error('the COG would exceed 4 GiB: classic TIFF is impossible');
@@ -346,10 +406,21 @@ export async function writeCog(info: RasterInfo, options: CogOptions, target: Co
         await rename(out, target.path);
       } else await putFile(target.storage, target.key, out);
       return {
-        bytes, bigTiff, levels, tiles: states.reduce((n, s) => n + s.imageOffsets.length, 0), validity, compression,
+        bytes,
+        bigTiff,
+        levels,
+        tiles: states.reduce((n, s) => n + s.imageOffsets.length, 0),
+        validity,
+        compression,
         grid: {
-          mask: hasMask ? grid : undefined, width: gridW, height: gridH, factor,
-          imageWidth: info.width, imageHeight: info.height, geoTransform: info.geoTransform, crs: info.crs,
+          mask: hasMask ? grid : undefined,
+          width: gridW,
+          height: gridH,
+          factor,
+          imageWidth: info.width,
+          imageHeight: info.height,
+          geoTransform: info.geoTransform,
+          crs: info.crs,
         },
       };
     } finally {

@@ -32,9 +32,7 @@ export interface FootprintOptions {
   densify?: number;
 }
 
-export type FootprintGeometry =
-  | { type: 'Polygon'; coordinates: number[][][] }
-  | { type: 'MultiPolygon'; coordinates: number[][][][] };
+export type FootprintGeometry = { type: 'Polygon'; coordinates: number[][][] } | { type: 'MultiPolygon'; coordinates: number[][][][] };
 
 /** A ring as flat x,y pairs, first point not repeated. */
 type Ring = number[];
@@ -74,7 +72,8 @@ export function traceRings(mask: Uint8Array, width: number, height: number): Rin
       let x = v % W1;
       let y = (v - x) / W1;
       let d = d0;
-      const startX = x, startY = y;
+      const startX = x,
+        startY = y;
       for (;;) {
         edges[y * W1 + x] &= ~(1 << d);
         x += DX[d];
@@ -109,14 +108,20 @@ function pointInRing(px: number, py: number, r: Ring): boolean {
   let inside = false;
   const n = r.length;
   for (let i = 0, j = n - 2; i < n; j = i, i += 2) {
-    const xi = r[i], yi = r[i + 1], xj = r[j], yj = r[j + 1];
+    const xi = r[i],
+      yi = r[i + 1],
+      xj = r[j],
+      yj = r[j + 1];
     if (yi > py !== yj > py && px < ((xj - xi) * (py - yi)) / (yj - yi) + xi) inside = !inside;
   }
   return inside;
 }
 
 function bboxOf(r: Ring): [number, number, number, number] {
-  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  let x0 = Infinity,
+    y0 = Infinity,
+    x1 = -Infinity,
+    y1 = -Infinity;
   for (let i = 0; i < r.length; i += 2) {
     if (r[i] < x0) x0 = r[i];
     if (r[i] > x1) x1 = r[i];
@@ -130,7 +135,8 @@ function bboxOf(r: Ring): [number, number, number, number] {
 export function simplifyRing(r: Ring, tolerance: number): Ring {
   const n = r.length / 2;
   if (tolerance <= 0 || n <= 4) return r;
-  let far = 0, best = -1;
+  let far = 0,
+    best = -1;
   for (let i = 1; i < n; i++) {
     const d = (r[2 * i] - r[0]) ** 2 + (r[2 * i + 1] - r[1]) ** 2;
     if (d > best) {
@@ -141,16 +147,25 @@ export function simplifyRing(r: Ring, tolerance: number): Ring {
   const keep = new Uint8Array(n + 1);
   keep[0] = keep[far] = keep[n] = 1;
   const at = (i: number) => (i % n) * 2;
-  const stack: [number, number][] = [[0, far], [far, n]];
+  const stack: [number, number][] = [
+    [0, far],
+    [far, n],
+  ];
   const tol2 = tolerance * tolerance;
   while (stack.length) {
     const [a, b] = stack.pop()!;
-    const ax = r[at(a)], ay = r[at(a) + 1], bx = r[at(b)], by = r[at(b) + 1];
-    const dx = bx - ax, dy = by - ay;
+    const ax = r[at(a)],
+      ay = r[at(a) + 1],
+      bx = r[at(b)],
+      by = r[at(b) + 1];
+    const dx = bx - ax,
+      dy = by - ay;
     const len2 = dx * dx + dy * dy;
-    let worst = -1, idx = -1;
+    let worst = -1,
+      idx = -1;
     for (let i = a + 1; i < b; i++) {
-      const px = r[at(i)] - ax, py = r[at(i) + 1] - ay;
+      const px = r[at(i)] - ax,
+        py = r[at(i) + 1] - ay;
       let d2: number;
       if (len2 === 0) d2 = px * px + py * py;
       else {
@@ -183,8 +198,10 @@ function onSegment(ax: number, ay: number, bx: number, by: number, px: number, p
 
 /** True when segments ab and cd share any point. */
 function segmentsMeet(ax: number, ay: number, bx: number, by: number, cx: number, cy: number, dx: number, dy: number): boolean {
-  const o1 = orient(ax, ay, bx, by, cx, cy), o2 = orient(ax, ay, bx, by, dx, dy);
-  const o3 = orient(cx, cy, dx, dy, ax, ay), o4 = orient(cx, cy, dx, dy, bx, by);
+  const o1 = orient(ax, ay, bx, by, cx, cy),
+    o2 = orient(ax, ay, bx, by, dx, dy);
+  const o3 = orient(cx, cy, dx, dy, ax, ay),
+    o4 = orient(cx, cy, dx, dy, bx, by);
   if (o1 !== o2 && o3 !== o4) return true;
   if (o1 === 0 && onSegment(ax, ay, bx, by, cx, cy)) return true;
   if (o2 === 0 && onSegment(ax, ay, bx, by, dx, dy)) return true;
@@ -199,11 +216,17 @@ function segmentsMeet(ax: number, ay: number, bx: number, by: number, cx: number
  */
 export function conflictingRings(rings: readonly Ring[]): Set<number> {
   let segments = 0;
-  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  let x0 = Infinity,
+    y0 = Infinity,
+    x1 = -Infinity,
+    y1 = -Infinity;
   for (const r of rings) {
     segments += r.length / 2;
     const b = bboxOf(r);
-    x0 = Math.min(x0, b[0]); y0 = Math.min(y0, b[1]); x1 = Math.max(x1, b[2]); y1 = Math.max(y1, b[3]);
+    x0 = Math.min(x0, b[0]);
+    y0 = Math.min(y0, b[1]);
+    x1 = Math.max(x1, b[2]);
+    y1 = Math.max(y1, b[3]);
   }
   const bad = new Set<number>();
   if (segments === 0) return bad;
@@ -214,7 +237,8 @@ export function conflictingRings(rings: readonly Ring[]): Set<number> {
     const n = r.length / 2;
     for (let i = 0; i < n; i++) {
       const j = (i + 1) % n;
-      const cx0 = Math.floor((Math.min(r[2 * i], r[2 * j]) - x0) / cell), cx1 = Math.floor((Math.max(r[2 * i], r[2 * j]) - x0) / cell);
+      const cx0 = Math.floor((Math.min(r[2 * i], r[2 * j]) - x0) / cell),
+        cx1 = Math.floor((Math.max(r[2 * i], r[2 * j]) - x0) / cell);
       const cy0 = Math.floor((Math.min(r[2 * i + 1], r[2 * j + 1]) - y0) / cell);
       const cy1 = Math.floor((Math.max(r[2 * i + 1], r[2 * j + 1]) - y0) / cell);
       for (let cy = cy0; cy <= cy1; cy++) {
@@ -229,13 +253,18 @@ export function conflictingRings(rings: readonly Ring[]): Set<number> {
   });
   for (const list of buckets.values()) {
     for (let p = 0; p < list.length; p += 2) {
-      const ra = list[p], ia = list[p + 1];
-      const A = rings[ra], na = A.length / 2, ja = (ia + 1) % na;
+      const ra = list[p],
+        ia = list[p + 1];
+      const A = rings[ra],
+        na = A.length / 2,
+        ja = (ia + 1) % na;
       for (let q = p + 2; q < list.length; q += 2) {
-        const rb = list[q], ib = list[q + 1];
+        const rb = list[q],
+          ib = list[q + 1];
         if (bad.has(ra) && bad.has(rb)) continue;
         if (ra === rb && (ib === ja || ia === (ib + 1) % na || ia === ib)) continue;
-        const B = rings[rb], jb = (ib + 1) % (B.length / 2);
+        const B = rings[rb],
+          jb = (ib + 1) % (B.length / 2);
         if (segmentsMeet(A[2 * ia], A[2 * ia + 1], A[2 * ja], A[2 * ja + 1], B[2 * ib], B[2 * ib + 1], B[2 * jb], B[2 * jb + 1])) {
           bad.add(ra);
           bad.add(rb);
@@ -270,7 +299,8 @@ function densifyRing(r: Ring, maxLength: number): Ring {
   const n = r.length / 2;
   for (let i = 0; i < n; i++) {
     const j = (i + 1) % n;
-    const x = r[2 * i], y = r[2 * i + 1];
+    const x = r[2 * i],
+      y = r[2 * i + 1];
     const len = Math.hypot(r[2 * j] - x, r[2 * j + 1] - y);
     const parts = Math.max(1, Math.ceil(len / maxLength));
     for (let k = 0; k < parts; k++) out.push(x + ((r[2 * j] - x) * k) / parts, y + ((r[2 * j + 1] - y) * k) / parts);
@@ -283,7 +313,8 @@ function toCrs84(rings: Ring[], grid: ValidityGrid, exterior: boolean[], toLonLa
   const gt = grid.geoTransform;
   return rings.map((r, k) => {
     const n = r.length / 2;
-    const xs = new Float64Array(n), ys = new Float64Array(n);
+    const xs = new Float64Array(n),
+      ys = new Float64Array(n);
     for (let i = 0; i < n; i++) {
       const px = Math.min(grid.imageWidth, Math.max(0, r[2 * i] * grid.factor));
       const py = Math.min(grid.imageHeight, Math.max(0, r[2 * i + 1] * grid.factor));
@@ -300,10 +331,11 @@ function toCrs84(rings: Ring[], grid: ValidityGrid, exterior: boolean[], toLonLa
     if (pts.length > 1 && pts[0][0] === pts[pts.length - 1][0] && pts[0][1] === pts[pts.length - 1][1]) pts.pop();
     let area = 0;
     for (let i = 0; i < pts.length; i++) {
-      const a = pts[i], b = pts[(i + 1) % pts.length];
+      const a = pts[i],
+        b = pts[(i + 1) % pts.length];
       area += a[0] * b[1] - b[0] * a[1];
     }
-    if ((area > 0) !== exterior[k]) pts.reverse();
+    if (area > 0 !== exterior[k]) pts.reverse();
     pts.push([...pts[0]]);
     return pts;
   });
@@ -312,8 +344,10 @@ function toCrs84(rings: Ring[], grid: ValidityGrid, exterior: boolean[], toLonLa
 /** The image's bbox polygon in CRS84 (edges densified so they follow the projection). */
 function bboxFootprint(grid: ValidityGrid, toLonLat: ReturnType<typeof createTransform>): FootprintGeometry {
   const g = { ...grid, factor: 1 };
-  const ring = densifyRing([0, 0, grid.imageWidth, 0, grid.imageWidth, grid.imageHeight, 0, grid.imageHeight],
-    Math.max(grid.imageWidth, grid.imageHeight) / 8);
+  const ring = densifyRing(
+    [0, 0, grid.imageWidth, 0, grid.imageWidth, grid.imageHeight, 0, grid.imageHeight],
+    Math.max(grid.imageWidth, grid.imageHeight) / 8,
+  );
   return { type: 'Polygon', coordinates: toCrs84([ring], g, [true], toLonLat) };
 }
 
@@ -335,7 +369,8 @@ export function footprint(grid: ValidityGrid, options: FootprintOptions = {}): F
   for (let h = 0; h < rings.length; h++) {
     if (areas[h] > 0) continue;
     // A point of the hole's ring lies inside its exterior and in no smaller one around it.
-    const px = (rings[h][0] + rings[h][2]) / 2, py = (rings[h][1] + rings[h][3]) / 2;
+    const px = (rings[h][0] + rings[h][2]) / 2,
+      py = (rings[h][1] + rings[h][3]) / 2;
     let owner = -1;
     for (const o of outers) {
       const b = boxes[o];
@@ -346,7 +381,12 @@ export function footprint(grid: ValidityGrid, options: FootprintOptions = {}): F
   }
   const polygons = outers.map((o) => {
     const members = [o, ...holesOf.get(o)!];
-    return toCrs84(members.map((i) => rings[i]), grid, members.map((_, k) => k === 0), toLonLat);
+    return toCrs84(
+      members.map((i) => rings[i]),
+      grid,
+      members.map((_, k) => k === 0),
+      toLonLat,
+    );
   });
   return polygons.length === 1 ? { type: 'Polygon', coordinates: polygons[0] } : { type: 'MultiPolygon', coordinates: polygons };
 }

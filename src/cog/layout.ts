@@ -134,7 +134,11 @@ export function headerSize(
 export function encodeHeaderAndIfds(ifds: readonly IfdPlan[], bigTiff: boolean, maskInterleaved: boolean): Uint8Array {
   const ghost = ghostArea(maskInterleaved);
   const headLen = bigTiff ? 16 : 8;
-  const total = headerSize(ifds.map((i) => ({ entries: i.entries, tiles: i.tileOffsets.length })), bigTiff, maskInterleaved);
+  const total = headerSize(
+    ifds.map((i) => ({ entries: i.entries, tiles: i.tileOffsets.length })),
+    bigTiff,
+    maskInterleaved,
+  );
   const out = new Uint8Array(total);
   const view = new DataView(out.buffer);
   out[0] = 0x49;
@@ -188,12 +192,16 @@ export function encodeHeaderAndIfds(ifds: readonly IfdPlan[], bigTiff: boolean, 
       else dv.setUint32(0, values[0], true);
       return b;
     };
-    placed.push(external
-      ? { tag: 324, type: offType, count: tiles, at: offsetsAt }
-      : { tag: 324, type: offType, count: 1, bytes: inlineArray(ifd.tileOffsets) });
-    placed.push(external
-      ? { tag: 325, type: offType, count: tiles, at: countsAt }
-      : { tag: 325, type: offType, count: 1, bytes: inlineArray(ifd.tileCounts) });
+    placed.push(
+      external
+        ? { tag: 324, type: offType, count: tiles, at: offsetsAt }
+        : { tag: 324, type: offType, count: 1, bytes: inlineArray(ifd.tileOffsets) },
+    );
+    placed.push(
+      external
+        ? { tag: 325, type: offType, count: tiles, at: countsAt }
+        : { tag: 325, type: offType, count: 1, bytes: inlineArray(ifd.tileCounts) },
+    );
     placed.sort((a, b) => a.tag - b.tag);
 
     const start = ifdStarts[k];

@@ -52,8 +52,14 @@ export interface ResampleInput {
  * every source row those rows need ({@link sourceRowsFor}). Pixels without any valid source pixel get
  * `fill` and mask 0; the output mask is present when the input has one.
  */
-export function resampleRows(src: ResampleInput, dstWidth: number, dstHeight: number, dstRow: number, dstRows: number, fill: number):
-  { data: Uint8Array | Float32Array; mask?: Uint8Array } {
+export function resampleRows(
+  src: ResampleInput,
+  dstWidth: number,
+  dstHeight: number,
+  dstRow: number,
+  dstRows: number,
+  fill: number,
+): { data: Uint8Array | Float32Array; mask?: Uint8Array } {
   const { data, mask, width, channels: C } = src;
   const xw = axisWindows(width, dstWidth, 0, dstWidth);
   const yw = axisWindows(src.height, dstHeight, dstRow, dstRows);
@@ -66,7 +72,8 @@ export function resampleRows(src: ResampleInput, dstWidth: number, dstHeight: nu
     const ny = yw.count[j];
     if (y0 < 0 || y0 + ny > src.rows) throw new RangeError(`overview row ${dstRow + j} needs source rows the strip does not hold`);
     for (let i = 0; i < dstWidth; i++) {
-      const x0 = xw.start[i], nx = xw.count[i];
+      const x0 = xw.start[i],
+        nx = xw.count[i];
       let wsum = 0;
       sums.fill(0);
       for (let ky = 0; ky < ny; ky++) {

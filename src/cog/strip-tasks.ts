@@ -114,16 +114,23 @@ export async function encodeStrip(task: StripTask): Promise<StripResult> {
 
   const T = codec.tileSize;
   const layout = resolveLayout({
-    width, height: rows, bands: codec.bands, sampleType: codec.sampleType, tileSize: T as 256 | 512, alpha: false,
+    width,
+    height: rows,
+    bands: codec.bands,
+    sampleType: codec.sampleType,
+    tileSize: T as 256 | 512,
+    alpha: false,
   });
   const across = Math.ceil(width / T);
-  const encoded = await Promise.all(Array.from({ length: across }, async (_, col) => {
-    const image = await encodeImageTile(codec, extractTile(layout, data, width, rows, col * T));
-    const maskTile = task.maskTiles
-      ? await encodeMaskTile(mask ?? new Uint8Array(width * rows).fill(255), width, rows, col * T, T)
-      : undefined;
-    return { image, maskTile };
-  }));
+  const encoded = await Promise.all(
+    Array.from({ length: across }, async (_, col) => {
+      const image = await encodeImageTile(codec, extractTile(layout, data, width, rows, col * T));
+      const maskTile = task.maskTiles
+        ? await encodeMaskTile(mask ?? new Uint8Array(width * rows).fill(255), width, rows, col * T, T)
+        : undefined;
+      return { image, maskTile };
+    }),
+  );
   let total = 0;
   for (const e of encoded) total += LEADER + e.image.length + TRAILER + (e.maskTile ? LEADER + e.maskTile.length + TRAILER : 0);
   const packed = new Uint8Array(total);

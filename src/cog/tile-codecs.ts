@@ -70,8 +70,11 @@ export async function encodeImageTile(codec: TileCodec, samples: Uint8Array | Fl
       return encodeTile(tiffLayout(codec), samples);
     case 'lzw': {
       const bytes = new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength);
-      const input = !codec.predictor ? bytes
-        : codec.sampleType === 'float32' ? floatingPointPredict(bytes, T, T, codec.bands, 4) : horizontalPredict8(bytes, T, T, codec.bands);
+      const input = !codec.predictor
+        ? bytes
+        : codec.sampleType === 'float32'
+          ? floatingPointPredict(bytes, T, T, codec.bands, 4)
+          : horizontalPredict8(bytes, T, T, codec.bands);
       const out = lzwEncode(input);
       return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
     }

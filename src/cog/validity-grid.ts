@@ -25,7 +25,13 @@ export async function readValidityGrid(
   const width = Math.ceil(info.width / factor);
   const height = Math.ceil(info.height / factor);
   const grid: ValidityGrid = {
-    width, height, factor, imageWidth: info.width, imageHeight: info.height, geoTransform: info.geoTransform, crs: info.crs,
+    width,
+    height,
+    factor,
+    imageWidth: info.width,
+    imageHeight: info.height,
+    geoTransform: info.geoTransform,
+    crs: info.crs,
   };
   if (info.mask === 'none') return grid;
   const mask = new Uint8Array(width * height);

@@ -181,10 +181,22 @@ export class JobManager {
 
   private settings(): ProcessContext['settings'] {
     const limits = this.deps.config.server.limits;
-    return { maxPixels: limits.max_pixels, tmsFolders: this.deps.config.tms_folders ?? [], maxOutputBytes: limits.max_output_bytes, minFreeBytes: limits.min_free_bytes };
+    return {
+      maxPixels: limits.max_pixels,
+      tmsFolders: this.deps.config.tms_folders ?? [],
+      maxOutputBytes: limits.max_output_bytes,
+      minFreeBytes: limits.min_free_bytes,
+    };
   }
 
-  private prepareContext(process: RegisteredProcess, parsed: ParsedExecute, id: string, tmpDir: string, signal: AbortSignal, log: Logger): PrepareContext {
+  private prepareContext(
+    process: RegisteredProcess,
+    parsed: ParsedExecute,
+    id: string,
+    tmpDir: string,
+    signal: AbortSignal,
+    log: Logger,
+  ): PrepareContext {
     return {
       jobId: id,
       signal,
@@ -215,7 +227,14 @@ export class JobManager {
         tmpDir,
         signal,
       });
-      const ctx = this.prepareContext(process, parsed, id, tmpDir, signal ?? new AbortController().signal, this.deps.log.child({ jobId: id, processID: process.description.id }));
+      const ctx = this.prepareContext(
+        process,
+        parsed,
+        id,
+        tmpDir,
+        signal ?? new AbortController().signal,
+        this.deps.log.child({ jobId: id, processID: process.description.id }),
+      );
       const plan = await process.prepare?.(inputs, ctx);
       return { id, process, parsed, inputs, tmpDir, plan, prepared: !!process.prepare, ended: false };
     } catch (err) {
@@ -232,14 +251,22 @@ export class JobManager {
       try {
         await run.process.release(run.plan, outcome);
       } catch (err) {
-        this.deps.log.error('release failed', { jobId: run.id, processID: run.process.description.id, outcome, error: err instanceof Error ? err.stack : String(err) });
+        this.deps.log.error('release failed', {
+          jobId: run.id,
+          processID: run.process.description.id,
+          outcome,
+          error: err instanceof Error ? err.stack : String(err),
+        });
       }
     }
     await fs.rm(run.tmpDir, { recursive: true, force: true }).catch(() => {});
   }
 
   /** Runs a synchronous execution: no job is created (ogcapi-processes.md §0.1, Permission 7 not used). */
-  private async runSync(run: Run, options: ExecuteOptions): Promise<{ executionId: string; request: ResultsRequest; outputs: Record<string, OutputData> }> {
+  private async runSync(
+    run: Run,
+    options: ExecuteOptions,
+  ): Promise<{ executionId: string; request: ResultsRequest; outputs: Record<string, OutputData> }> {
     const controller = new AbortController();
     const onAbort = () => controller.abort(options.signal?.reason);
     if (options.signal?.aborted) onAbort();
@@ -307,7 +334,9 @@ export class JobManager {
       const next = this.queue.shift()!;
       this.running++;
       const p = this.runJob(next)
-        .catch((err) => this.deps.log.error('job runner crashed', { jobId: next.id, error: err instanceof Error ? err.stack : String(err) }))
+        .catch((err) =>
+          this.deps.log.error('job runner crashed', { jobId: next.id, error: err instanceof Error ? err.stack : String(err) }),
+        )
         .finally(() => {
           this.running--;
           this.settled.delete(p);
@@ -371,17 +400,29 @@ export class JobManager {
         for (const [outputId, o] of Object.entries(outputs)) {
           const key = `jobs/${id}/results/${outputId}`;
           await this.deps.storage.write(key, o.bytes);
-          results[outputId] = { key, mediaType: o.mediaType, transmissionMode: run.parsed.outputs[outputId]?.transmissionMode ?? 'value', json: o.json, size: o.bytes.length };
+          results[outputId] = {
+            key,
+            mediaType: o.mediaType,
+            transmissionMode: run.parsed.outputs[outputId]?.transmissionMode ?? 'value',
+            json: o.json,
+            size: o.bytes.length,
+          };
         }
         if (controller.signal.aborted) {
           await this.deps.storage.deletePrefix(`jobs/${id}`);
           throw controller.signal.reason;
         }
         const finished = new Date().toISOString();
-        const record = await this.finish(id, current, { status: 'successful', finished, updated: finished, progress: 100, message: 'done', results }, log);
+        const record = await this.finish(
+          id,
+          current,
+          { status: 'successful', finished, updated: finished, progress: 100, message: 'done', results },
+          log,
+        );
         outcome = 'successful';
         log.info('job successful', { seconds: (Date.parse(finished) - Date.parse(started)) / 1000 });
-        if (record?.request.subscriber?.successUri) this.post(record.request.subscriber.successUri, this.deps.links.resultsDocument(record, outputs), log);
+        if (record?.request.subscriber?.successUri)
+          this.post(record.request.subscriber.successUri, this.deps.links.resultsDocument(record, outputs), log);
       } catch (err) {
         if (current.dismissed) {
           outcome = 'dismissed'; // dismiss() has written the status
@@ -391,7 +432,12 @@ export class JobManager {
         const problem = toProblem(controller.signal.aborted && this.closed ? controller.signal.reason : err, `/jobs/${id}`);
         logServerError(log, 'job failed', problem, err);
         const finished = new Date().toISOString();
-        const record = await this.finish(id, current, { status: 'failed', finished, updated: finished, message: problem.detail, error: problem }, log);
+        const record = await this.finish(
+          id,
+          current,
+          { status: 'failed', finished, updated: finished, message: problem.detail, error: problem },
+          log,
+        );
         if (problem.status < 500) log.warn('job failed', { detail: problem.detail });
         if (record?.request.subscriber?.failedUri) this.post(record.request.subscriber.failedUri, problem, log);
       }
@@ -443,7 +489,13 @@ export class JobManager {
    * Runs the process with its context and normalizes the outputs. An output the request named that
    * the process did not produce is an error naming it (never a silent gap in the results).
    */
-  private async runExecution(run: Run, signal: AbortSignal, progress: ProcessContext['progress'], warn: ProcessContext['warn'], log: Logger): Promise<Record<string, OutputData>> {
+  private async runExecution(
+    run: Run,
+    signal: AbortSignal,
+    progress: ProcessContext['progress'],
+    warn: ProcessContext['warn'],
+    log: Logger,
+  ): Promise<Record<string, OutputData>> {
     const ctx: ProcessContext = {
       ...this.prepareContext(run.process, run.parsed, run.id, run.tmpDir, signal, log),
       progress,
@@ -480,7 +532,12 @@ export class JobManager {
 
   async list(filter: JobFilter, offset: number, limit: number): Promise<JobPage> {
     const page = await this.deps.store.list(filter, offset, limit);
-    return { more: page.more, jobs: page.jobs.map((j) => (this.live.has(j.jobID) && j.status === 'running' ? withLiveProgress(j, this.live.get(j.jobID)!.record) : j)) };
+    return {
+      more: page.more,
+      jobs: page.jobs.map((j) =>
+        this.live.has(j.jobID) && j.status === 'running' ? withLiveProgress(j, this.live.get(j.jobID)!.record) : j,
+      ),
+    };
   }
 
   /**
@@ -495,7 +552,13 @@ export class JobManager {
     const qi = this.queue.findIndex((q) => q.id === id);
     const queued = qi >= 0 ? this.queue.splice(qi, 1)[0] : undefined;
     const now = new Date().toISOString();
-    const patch: Partial<JobRecord> = { status: 'dismissed', message: 'dismissed by the client', updated: now, ...(FINISHED.includes(job.status) ? {} : { finished: now }), results: undefined };
+    const patch: Partial<JobRecord> = {
+      status: 'dismissed',
+      message: 'dismissed by the client',
+      updated: now,
+      ...(FINISHED.includes(job.status) ? {} : { finished: now }),
+      results: undefined,
+    };
     if (live) {
       if (live.persistTimer) clearTimeout(live.persistTimer);
       live.dismissed = true;
@@ -520,7 +583,12 @@ export class JobManager {
     }
     const outputs: Record<string, OutputData> = {};
     for (const [outputId, r] of Object.entries(job.results ?? {})) {
-      outputs[outputId] = { bytes: await this.deps.storage.read(r.key), mediaType: r.mediaType, json: r.json, binary: !r.json && !/^text\//.test(r.mediaType) };
+      outputs[outputId] = {
+        bytes: await this.deps.storage.read(r.key),
+        mediaType: r.mediaType,
+        json: r.json,
+        binary: !r.json && !/^text\//.test(r.mediaType),
+      };
     }
     return { status: 'successful', job, outputs };
   }
@@ -531,7 +599,8 @@ export class JobManager {
     if (!job) throw new ApiError('no-such-job', `no job with id '${id}'`);
     if (job.status === 'dismissed') throw new ApiError('job-dismissed', `job '${id}' was dismissed; it has no results`);
     if (job.status === 'failed') return job;
-    if (job.status !== 'successful' || !job.results) throw new ApiError('result-not-ready', `job '${id}' is ${job.status}; results are not ready yet`);
+    if (job.status !== 'successful' || !job.results)
+      throw new ApiError('result-not-ready', `job '${id}' is ${job.status}; results are not ready yet`);
     return job;
   }
 
@@ -548,7 +617,10 @@ export class JobManager {
   async syncOutput(executionId: string, outputId: string): Promise<{ bytes: Buffer; mediaType: string }> {
     if (!/^[0-9a-f-]{36}$/.test(executionId) || !/^[A-Za-z0-9_.-]+$/.test(outputId)) throw new ApiError('not-found', 'no such output');
     try {
-      const manifest = JSON.parse((await this.deps.storage.read(`outputs/${executionId}/manifest.json`)).toString('utf8')) as Record<string, { mediaType: string }>;
+      const manifest = JSON.parse((await this.deps.storage.read(`outputs/${executionId}/manifest.json`)).toString('utf8')) as Record<
+        string,
+        { mediaType: string }
+      >;
       if (!Object.hasOwn(manifest, outputId)) throw new Error('absent');
       return { bytes: await this.deps.storage.read(`outputs/${executionId}/${outputId}`), mediaType: manifest[outputId].mediaType };
     } catch {
@@ -575,7 +647,11 @@ export class JobManager {
         log.info('callback sent', { uri, status: res.status });
       } catch (err) {
         // fetch says only "fetch failed"; the reason (refused, reset, timeout, DNS) is its cause.
-        log.warn('callback failed', { uri, error: String(err), ...(err instanceof Error && err.cause !== undefined ? { cause: causeText(err.cause) } : {}) });
+        log.warn('callback failed', {
+          uri,
+          error: String(err),
+          ...(err instanceof Error && err.cause !== undefined ? { cause: causeText(err.cause) } : {}),
+        });
       }
     })();
   }
@@ -611,7 +687,14 @@ export class JobManager {
     if (!job || job.status !== 'accepted') return;
     const detail = `the server stopped ${when}; submit it again`;
     const now = new Date().toISOString();
-    await this.deps.store.update(id, { status: 'failed', message: detail, updated: now, started: now, finished: now, error: new ApiError('unavailable', detail).toProblem(`/jobs/${id}`) });
+    await this.deps.store.update(id, {
+      status: 'failed',
+      message: detail,
+      updated: now,
+      started: now,
+      finished: now,
+      error: new ApiError('unavailable', detail).toProblem(`/jobs/${id}`),
+    });
     this.deps.log.warn('job failed: the server stops', { jobId: id });
   }
 }

@@ -30,7 +30,12 @@ export async function normalizeOutput(description: ProcessDescription, id: strin
   if (typeof value === 'string' && (binarySchema || schema.type === 'string' || schema.type === undefined)) {
     return { bytes: Buffer.from(value, 'utf8'), mediaType: declared ?? 'text/plain; charset=utf-8', json: false, binary: false };
   }
-  return { bytes: Buffer.from(JSON.stringify(value ?? null), 'utf8'), mediaType: declared && /json/.test(declared) ? declared : 'application/json', json: true, binary: false };
+  return {
+    bytes: Buffer.from(JSON.stringify(value ?? null), 'utf8'),
+    mediaType: declared && /json/.test(declared) ? declared : 'application/json',
+    json: true,
+    binary: false,
+  };
 }
 
 /** The value of an output inside a results document (results.yaml: inline value or qualified value). */

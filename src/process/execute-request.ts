@@ -51,7 +51,8 @@ function tooDeep(body: unknown, max: number): string | undefined {
     const { value, depth, path } = stack.pop()!;
     if (depth > max) return path;
     for (const [k, child] of Object.entries(value)) {
-      if (typeof child === 'object' && child !== null) stack.push({ value: child, depth: depth + 1, path: depth < 4 ? `${path}/${k}` : path });
+      if (typeof child === 'object' && child !== null)
+        stack.push({ value: child, depth: depth + 1, path: depth < 4 ? `${path}/${k}` : path });
     }
   }
   return undefined;
@@ -63,12 +64,13 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 /** True when the schema (or one of its alternatives) describes binary content. */
 export function isBinarySchema(schema: Record<string, unknown>): boolean {
-  if (schema.format === 'binary' || schema.format === 'byte' || schema.contentEncoding === 'binary' || schema.contentEncoding === 'base64') return true;
+  if (schema.format === 'binary' || schema.format === 'byte' || schema.contentEncoding === 'binary' || schema.contentEncoding === 'base64')
+    return true;
   return false;
 }
 
 function maxOccursOf(d: InputDescription): number {
-  return d.maxOccurs === 'unbounded' ? Infinity : d.maxOccurs ?? 1;
+  return d.maxOccurs === 'unbounded' ? Infinity : (d.maxOccurs ?? 1);
 }
 
 /**
@@ -79,9 +81,15 @@ function maxOccursOf(d: InputDescription): number {
 export function parseExecuteRequest(description: ProcessDescription, body: unknown): ParsedExecute {
   if (!isObject(body)) throw new ApiError('invalid-body', 'the execute request body must be a JSON object (execute.yaml)');
   const deep = tooDeep(body, MAX_DEPTH);
-  if (deep !== undefined) throw new ApiError('invalid-body', `the execute request nests deeper than ${MAX_DEPTH} levels (under ${deep}…)`, { parameter: deep.split('/').slice(0, 3).join('/') });
+  if (deep !== undefined)
+    throw new ApiError('invalid-body', `the execute request nests deeper than ${MAX_DEPTH} levels (under ${deep}…)`, {
+      parameter: deep.split('/').slice(0, 3).join('/'),
+    });
   for (const key of Object.keys(body)) {
-    if (!TOP_LEVEL_KEYS.has(key)) throw new ApiError('invalid-body', `unknown member '${key}' in the execute request; expected inputs, outputs, response, subscriber`, { parameter: key });
+    if (!TOP_LEVEL_KEYS.has(key))
+      throw new ApiError('invalid-body', `unknown member '${key}' in the execute request; expected inputs, outputs, response, subscriber`, {
+        parameter: key,
+      });
   }
   const rawInputs = body.inputs ?? {};
   if (!isObject(rawInputs)) throw new ApiError('invalid-body', "'inputs' must be an object mapping input ids to values");
@@ -111,7 +119,8 @@ export function parseExecuteRequest(description: ProcessDescription, body: unkno
     if (Array.isArray(raw) && (max > 1 || !schemaIsArray)) {
       if (max <= 1) throw invalidInput(id, 'takes one value (maxOccurs 1), got an array');
       if (raw.length < min) throw invalidInput(id, `needs at least ${min} values, got ${raw.length}`);
-      if (raw.length > max || raw.length > MAX_ARRAY_ITEMS) throw invalidInput(id, `takes at most ${Math.min(max, MAX_ARRAY_ITEMS)} values, got ${raw.length}`);
+      if (raw.length > max || raw.length > MAX_ARRAY_ITEMS)
+        throw invalidInput(id, `takes at most ${Math.min(max, MAX_ARRAY_ITEMS)} values, got ${raw.length}`);
       inputs[id] = raw.map((item, i) => classify(id, d, item, `${id}[${i}]`));
     } else {
       if (min > 1) throw invalidInput(id, `needs at least ${min} values`);
@@ -122,32 +131,50 @@ export function parseExecuteRequest(description: ProcessDescription, body: unkno
 
   const outputs: ParsedExecute['outputs'] = {};
   const rawOutputs = body.outputs;
-  if (rawOutputs !== undefined && !isObject(rawOutputs)) throw new ApiError('invalid-body', "'outputs' must be an object mapping output ids to {transmissionMode, format}");
+  if (rawOutputs !== undefined && !isObject(rawOutputs))
+    throw new ApiError('invalid-body', "'outputs' must be an object mapping output ids to {transmissionMode, format}");
   const requested = rawOutputs && Object.keys(rawOutputs).length > 0 ? rawOutputs : undefined;
   for (const id of requested ? Object.keys(requested) : Object.keys(description.outputs)) {
     if (!Object.hasOwn(description.outputs, id)) {
-      throw new ApiError('invalid-parameter', `unknown output '${id}'; process '${description.id}' has ${Object.keys(description.outputs).join(', ')}`, { output: id });
+      throw new ApiError(
+        'invalid-parameter',
+        `unknown output '${id}'; process '${description.id}' has ${Object.keys(description.outputs).join(', ')}`,
+        { output: id },
+      );
     }
     const o = requested ? requested[id] : {};
     if (!isObject(o)) throw new ApiError('invalid-parameter', `output '${id}' must be an object`, { output: id });
     const mode = o.transmissionMode ?? 'value';
-    if (mode !== 'value' && mode !== 'reference') throw new ApiError('invalid-parameter', `output '${id}': transmissionMode must be 'value' or 'reference'`, { output: id });
-    if (!description.outputTransmission.includes(mode)) throw new ApiError('invalid-parameter', `output '${id}': transmissionMode '${mode}' is not offered (${description.outputTransmission.join(', ')})`, { output: id });
+    if (mode !== 'value' && mode !== 'reference')
+      throw new ApiError('invalid-parameter', `output '${id}': transmissionMode must be 'value' or 'reference'`, { output: id });
+    if (!description.outputTransmission.includes(mode))
+      throw new ApiError(
+        'invalid-parameter',
+        `output '${id}': transmissionMode '${mode}' is not offered (${description.outputTransmission.join(', ')})`,
+        { output: id },
+      );
     const format = isObject(o.format) ? { mediaType: typeof o.format.mediaType === 'string' ? o.format.mediaType : undefined } : undefined;
     outputs[id] = { transmissionMode: mode, ...(format ? { format } : {}) };
   }
 
   const response = body.response === undefined ? 'raw' : body.response; // null is not in execute.yaml's enum
-  if (response !== 'raw' && response !== 'document') throw new ApiError('invalid-parameter', `'response' must be 'raw' or 'document', got ${JSON.stringify(response)}`, { parameter: 'response' });
+  if (response !== 'raw' && response !== 'document')
+    throw new ApiError('invalid-parameter', `'response' must be 'raw' or 'document', got ${JSON.stringify(response)}`, {
+      parameter: 'response',
+    });
 
   let subscriber: Subscriber | undefined;
   if (body.subscriber !== undefined) {
-    if (!isObject(body.subscriber)) throw new ApiError('invalid-parameter', "'subscriber' must be an object with successUri, inProgressUri, failedUri", { parameter: 'subscriber' });
+    if (!isObject(body.subscriber))
+      throw new ApiError('invalid-parameter', "'subscriber' must be an object with successUri, inProgressUri, failedUri", {
+        parameter: 'subscriber',
+      });
     subscriber = {};
     for (const key of ['successUri', 'inProgressUri', 'failedUri'] as const) {
       const v = body.subscriber[key];
       if (v === undefined) continue;
-      if (typeof v !== 'string' || !/^https?:\/\//i.test(v) || !URL.canParse(v)) throw new ApiError('invalid-parameter', `subscriber.${key} must be an http(s) URL`, { parameter: `subscriber.${key}` });
+      if (typeof v !== 'string' || !/^https?:\/\//i.test(v) || !URL.canParse(v))
+        throw new ApiError('invalid-parameter', `subscriber.${key} must be an http(s) URL`, { parameter: `subscriber.${key}` });
       subscriber[key] = v;
     }
   }
@@ -155,7 +182,7 @@ export function parseExecuteRequest(description: ProcessDescription, body: unkno
 }
 
 /** Classifies one value: href link, qualified value, or plain value; validates it against the schema. */
-function classify(id: string, d: InputDescription, raw: unknown, label: string): InputValue {
+function classify(_id: string, d: InputDescription, raw: unknown, label: string): InputValue {
   const schema = d.schema;
   const binary = isBinarySchema(schema);
   if (isObject(raw) && typeof raw.href === 'string' && !('value' in raw)) {
@@ -181,7 +208,8 @@ function classify(id: string, d: InputDescription, raw: unknown, label: string):
     return { kind: 'value', value, mediaType, encoding };
   }
   if (binary) {
-    if (typeof raw !== 'string') throw invalidInput(label, 'expects binary content: a base64 string, {"value": base64, "mediaType": …} or {"href": …}');
+    if (typeof raw !== 'string')
+      throw invalidInput(label, 'expects binary content: a base64 string, {"value": base64, "mediaType": …} or {"href": …}');
     checkBase64(label, raw);
     return { kind: 'value', value: raw, encoding: 'base64' };
   }

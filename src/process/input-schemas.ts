@@ -12,7 +12,14 @@ export const BBOX_SCHEMA = {
   format: 'ogc-bbox',
   required: ['bbox'],
   properties: {
-    bbox: { type: 'array', oneOf: [{ minItems: 4, maxItems: 4 }, { minItems: 6, maxItems: 6 }], items: { type: 'number' } },
+    bbox: {
+      type: 'array',
+      oneOf: [
+        { minItems: 4, maxItems: 4 },
+        { minItems: 6, maxItems: 6 },
+      ],
+      items: { type: 'number' },
+    },
     crs: { type: 'string', default: 'http://www.opengis.net/def/crs/OGC/1.3/CRS84' },
   },
 };
@@ -38,7 +45,8 @@ export const TMS_INPUT: InputDescription = {
 
 export const COMPRESSION_INPUT: InputDescription = {
   title: 'Compression',
-  description: 'Tile compression: `raw` (none, the ROK4 default), `jpg` (quality 75), `jpg90` (quality 90), `png`, `zip` (deflate), `lzw`, `pkb` (PackBits). JPEG needs RGB images.',
+  description:
+    'Tile compression: `raw` (none, the ROK4 default), `jpg` (quality 75), `jpg90` (quality 90), `png`, `zip` (deflate), `lzw`, `pkb` (PackBits). JPEG needs RGB images.',
   schema: { type: 'string', enum: COMPRESSIONS, default: 'raw' },
   minOccurs: 0,
   maxOccurs: 1,
@@ -59,5 +67,11 @@ export function levelInput(title: string, description: string): InputDescription
 
 /** Tiles per slab, in one direction. */
 export function slabSizeInput(title: string): InputDescription {
-  return { title, description: 'Tiles per slab file in this direction (ROK4 slabs hold tiles in one file).', schema: { type: 'integer', minimum: 2, maximum: 64, default: 16 }, minOccurs: 0, maxOccurs: 1 };
+  return {
+    title,
+    description: 'Tiles per slab file in this direction (ROK4 slabs hold tiles in one file).',
+    schema: { type: 'integer', minimum: 2, maximum: 64, default: 16 },
+    minOccurs: 0,
+    maxOccurs: 1,
+  };
 }

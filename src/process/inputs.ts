@@ -85,7 +85,11 @@ async function confinedPath(label: string, url: URL, roots: readonly string[]): 
 }
 
 /** Resolves every input to what `execute` receives (values, InputFile for binary content). */
-export async function resolveInputs(description: ProcessDescription, parsed: ParsedExecute, opts: ResolveOptions): Promise<Record<string, unknown>> {
+export async function resolveInputs(
+  description: ProcessDescription,
+  parsed: ParsedExecute,
+  opts: ResolveOptions,
+): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   for (const [id, v] of Object.entries(parsed.inputs)) {
     const schema = description.inputs[id].schema;
@@ -136,7 +140,12 @@ async function resolveOne(label: string, schema: Record<string, unknown>, value:
 }
 
 /** Streams an http(s) href to the temp folder with a size limit; redirects are re-checked. */
-async function download(label: string, url: URL, opts: ResolveOptions, mediaType?: string): Promise<{ file: string; size: number; mediaType?: string }> {
+async function download(
+  label: string,
+  url: URL,
+  opts: ResolveOptions,
+  mediaType?: string,
+): Promise<{ file: string; size: number; mediaType?: string }> {
   let current = url;
   for (let redirects = 0; redirects < 5; redirects++) {
     // Checked again at connection time, on the address connected to (DNS rebinding).

@@ -44,7 +44,10 @@ export class ProcessRegistry {
     const registry = new ProcessRegistry();
     for (const [id, entry] of Object.entries(config.processes)) {
       const url = resolvePlugin(entry.plugin);
-      if (!url) throw new ConfigError(`process '${id}': plugin '${entry.plugin}' is neither a built-in (${builtinNames().join(', ')}) nor a module path`);
+      if (!url)
+        throw new ConfigError(
+          `process '${id}': plugin '${entry.plugin}' is neither a built-in (${builtinNames().join(', ')}) nor a module path`,
+        );
       let mod: { default?: Process };
       try {
         mod = await import(url);
@@ -79,9 +82,14 @@ function resolvePlugin(plugin: string): string | undefined {
 function checkDescription(d: ProcessDescription): string | undefined {
   if (typeof d.version !== 'string') return 'version must be a string';
   if (typeof d.title !== 'string') return 'title must be a string';
-  if (!Array.isArray(d.jobControlOptions) || d.jobControlOptions.length === 0) return 'jobControlOptions must list sync-execute and/or async-execute';
-  if (!Array.isArray(d.outputTransmission) || d.outputTransmission.length === 0) return 'outputTransmission must list value and/or reference';
-  for (const [kind, map] of [['input', d.inputs], ['output', d.outputs]] as const) {
+  if (!Array.isArray(d.jobControlOptions) || d.jobControlOptions.length === 0)
+    return 'jobControlOptions must list sync-execute and/or async-execute';
+  if (!Array.isArray(d.outputTransmission) || d.outputTransmission.length === 0)
+    return 'outputTransmission must list value and/or reference';
+  for (const [kind, map] of [
+    ['input', d.inputs],
+    ['output', d.outputs],
+  ] as const) {
     if (!map || typeof map !== 'object') return `${kind}s must be an object`;
     for (const [id, item] of Object.entries(map)) {
       if (!item || typeof item.schema !== 'object') return `${kind} '${id}' has no schema`;

@@ -26,7 +26,12 @@ export interface PyramidReservation {
  * Reserves the name of a new pyramid (a 400 naming `input` when a stored data or a submitted job has it)
  * and the stored data the run will read (their deletion is refused with 409 until release).
  */
-export async function reservePyramid(ctx: { datastore: Datastore }, name: string, reads: string[], input = 'name'): Promise<PyramidReservation> {
+export async function reservePyramid(
+  ctx: { datastore: Datastore },
+  name: string,
+  reads: string[],
+  input = 'name',
+): Promise<PyramidReservation> {
   const releaseName = await ctx.datastore.reserveName(name);
   if (!releaseName) throw invalidInput(input, `a stored data named '${name}' already exists (or is being written by another job)`);
   const releaseReads = await ctx.datastore.lockForRead(reads);
@@ -60,7 +65,10 @@ export async function writePyramid(
   const { location } = reservation;
   const key = descriptorKey(location);
   const { record, release } = await ctx.datastore.createForWrite({
-    name: location.name, type: PYRAMID_TYPE, jobId: ctx.jobId, use: reservation.reads,
+    name: location.name,
+    type: PYRAMID_TYPE,
+    jobId: ctx.jobId,
+    use: reservation.reads,
     storage: { type: ctx.storage.type, key, href: ctx.storage.url(key) },
   });
   try {
@@ -74,7 +82,11 @@ export async function writePyramid(
   } catch (err) {
     await deletePyramidFiles(ctx.storage, location).catch(() => {});
     const dismissed = ctx.signal.aborted;
-    await ctx.datastore.update(record._id, { status: dismissed ? 'DELETED' : 'FAILED', message: dismissed ? 'the job was dismissed' : reasonOf(err), size: 0 });
+    await ctx.datastore.update(record._id, {
+      status: dismissed ? 'DELETED' : 'FAILED',
+      message: dismissed ? 'the job was dismissed' : reasonOf(err),
+      size: 0,
+    });
     if (err instanceof ApiError) throw err;
     throw new Error(`${failure}: ${reasonOf(err)}`);
   } finally {
@@ -85,6 +97,7 @@ export async function writePyramid(
 /** The reason of a failure, whatever was thrown (errors from worker threads may lose their prototype). */
 export function reasonOf(err: unknown): string {
   if (err instanceof Error && err.message) return err.message;
-  if (err && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string') return (err as { message: string }).message;
+  if (err && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string')
+    return (err as { message: string }).message;
   return String(err);
 }

@@ -36,10 +36,16 @@ export async function checkOutputBytes(
   input: string,
 ): Promise<void> {
   if (bytes > limits.maxOutputBytes) {
-    throw invalidInput(input, `the output is estimated at ${gib(bytes)} (${bytes} bytes), more than the configured limit of ${gib(limits.maxOutputBytes)} (server.limits.max_output_bytes)`);
+    throw invalidInput(
+      input,
+      `the output is estimated at ${gib(bytes)} (${bytes} bytes), more than the configured limit of ${gib(limits.maxOutputBytes)} (server.limits.max_output_bytes)`,
+    );
   }
   const free = await storage.freeBytes?.();
   if (free !== undefined && free - bytes < limits.minFreeBytes) {
-    throw new ApiError('insufficient-storage', `the output is estimated at ${gib(bytes)} while the storage has ${gib(free)} free and must keep ${gib(limits.minFreeBytes)} free (server.limits.min_free_bytes)`);
+    throw new ApiError(
+      'insufficient-storage',
+      `the output is estimated at ${gib(bytes)} while the storage has ${gib(free)} free and must keep ${gib(limits.minFreeBytes)} free (server.limits.min_free_bytes)`,
+    );
   }
 }

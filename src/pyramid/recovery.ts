@@ -31,7 +31,11 @@ export async function recoverInterruptedProducts(datastore: Datastore, storage: 
       size: 0,
       message: 'the server stopped while this product was being written; it was not finished. Run its job again.',
     });
-    log.warn('stored data left GENERATING by the previous run marked FAILED', { storedDataId: record._id, name: record.name, filesRemoved: removed });
+    log.warn('stored data left GENERATING by the previous run marked FAILED', {
+      storedDataId: record._id,
+      name: record.name,
+      filesRemoved: removed,
+    });
   }
   return interrupted.length;
 }

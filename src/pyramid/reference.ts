@@ -19,7 +19,11 @@ export class OriginalReferences {
   /** Tree prefix (list root below the storage root) → stored data id; built on first use. */
   private ownerByTree?: Map<string, string>;
 
-  constructor(private readonly writer: Rok4PyramidWriter, storage: Storage, private readonly datastore: Datastore) {
+  constructor(
+    private readonly writer: Rok4PyramidWriter,
+    storage: Storage,
+    private readonly datastore: Datastore,
+  ) {
     this.storageRoot = storage.root.replace(/\/+$/, '');
   }
 
@@ -30,7 +34,8 @@ export class OriginalReferences {
   async link(source: SlabList, sourceName: string, entry: ListEntry, slab: ListedSlab): Promise<void> {
     const root = source.roots.get(entry.rootIndex);
     if (root === undefined) throw new Error(`slab ${entry.path} of '${sourceName}' has an unknown root index ${entry.rootIndex}`);
-    if (!root.startsWith(this.storageRoot + '/')) throw new Error(`slab ${entry.path} of '${sourceName}' lives outside this storage (${root})`);
+    if (!root.startsWith(this.storageRoot + '/'))
+      throw new Error(`slab ${entry.path} of '${sourceName}' lives outside this storage (${root})`);
     const tree = root.slice(this.storageRoot.length + 1);
     const owner = await this.ownerOf(tree);
     if (owner) this.owners.add(owner);

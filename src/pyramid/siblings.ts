@@ -41,7 +41,7 @@ export class SiblingTasks {
         const outcomes = await Promise.allSettled(group());
         failed ??= outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
       }
-      if (failed) throw this.parent.aborted ? this.parent.reason : this.stop.signal.reason ?? failed.reason;
+      if (failed) throw this.parent.aborted ? this.parent.reason : (this.stop.signal.reason ?? failed.reason);
       this.parent.throwIfAborted();
     } finally {
       this.parent.removeEventListener('abort', this.onAbort);

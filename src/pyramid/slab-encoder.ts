@@ -29,10 +29,13 @@ export function scanMask(mask: Uint8Array): { valid: number; full: boolean } {
     const words = new Uint32Array(mask.buffer, mask.byteOffset, mask.length >> 2);
     for (let w = 0; w < words.length; w++) {
       const v = words[w];
-      if (v === 0xffffffff) { valid += 4; continue; }
+      if (v === 0xffffffff) {
+        valid += 4;
+        continue;
+      }
       full = false;
       if (v === 0) continue;
-      valid += ((v & 0xff) !== 0 ? 1 : 0) + ((v & 0xff00) !== 0 ? 1 : 0) + ((v & 0xff0000) !== 0 ? 1 : 0) + ((v >>> 24) !== 0 ? 1 : 0);
+      valid += ((v & 0xff) !== 0 ? 1 : 0) + ((v & 0xff00) !== 0 ? 1 : 0) + ((v & 0xff0000) !== 0 ? 1 : 0) + (v >>> 24 !== 0 ? 1 : 0);
     }
     start = words.length << 2;
   }
@@ -45,7 +48,15 @@ export function scanMask(mask: Uint8Array): { valid: number; full: boolean } {
 }
 
 /** Copies the `tw × th` tile at (x0, y0) of an interleaved image `width` pixels wide. */
-export function extractTile<T extends Uint8Array | Float32Array>(src: T, width: number, channels: number, x0: number, y0: number, tw: number, th: number): T {
+export function extractTile<T extends Uint8Array | Float32Array>(
+  src: T,
+  width: number,
+  channels: number,
+  x0: number,
+  y0: number,
+  tw: number,
+  th: number,
+): T {
   const out = (src instanceof Float32Array ? new Float32Array(tw * th * channels) : new Uint8Array(tw * th * channels)) as T;
   const rowLength = tw * channels;
   for (let y = 0; y < th; y++) {
@@ -72,7 +83,13 @@ export class SlabEncoder {
   validPixels = 0;
 
   constructor(readonly spec: SlabSpec) {
-    this.tileSpec = { width: spec.tileWidth, height: spec.tileHeight, channels: spec.channels, compression: spec.compression, sampleType: spec.sampleType };
+    this.tileSpec = {
+      width: spec.tileWidth,
+      height: spec.tileHeight,
+      channels: spec.channels,
+      compression: spec.compression,
+      sampleType: spec.sampleType,
+    };
     this.maskSpec = { width: spec.tileWidth, height: spec.tileHeight, channels: 1, compression: 'zip', sampleType: 'uint8' };
     const n = spec.tilesPerWidth * spec.tilesPerHeight;
     this.dataTiles = new Array<Uint8Array | null | undefined>(n);
@@ -88,8 +105,13 @@ export class SlabEncoder {
    * Sets tile `index` (slab order, row-major). `tile` null, or a mask without any data, makes it
    * the nodata tile (mask 0). `scan` is the result of {@link scanMask} on `tileMask` when known.
    */
-  setTile(index: number, tile: Uint8Array | Float32Array | null, tileMask: Uint8Array | null, scan?: { valid: number; full: boolean }): void {
-    const s = tile && tileMask ? scan ?? scanMask(tileMask) : { valid: 0, full: false };
+  setTile(
+    index: number,
+    tile: Uint8Array | Float32Array | null,
+    tileMask: Uint8Array | null,
+    scan?: { valid: number; full: boolean },
+  ): void {
+    const s = tile && tileMask ? (scan ?? scanMask(tileMask)) : { valid: 0, full: false };
     if (s.valid === 0 || !tile) {
       this.dataTiles[index] = null;
       if (this.spec.mask) this.maskTiles[index] = this.constantMask(0);
@@ -101,10 +123,16 @@ export class SlabEncoder {
       this.dataTiles[index] = encodeTileSync(tile, this.tileSpec);
       return;
     }
-    this.pending.push(encodeTile(tile, this.tileSpec).then(
-      (bytes) => { this.dataTiles[index] = bytes; },
-      (err: unknown) => { this.failure ??= err; },
-    ));
+    this.pending.push(
+      encodeTile(tile, this.tileSpec).then(
+        (bytes) => {
+          this.dataTiles[index] = bytes;
+        },
+        (err: unknown) => {
+          this.failure ??= err;
+        },
+      ),
+    );
   }
 
   /**
@@ -181,9 +209,13 @@ export class SlabEncoder {
       if (this.spec.mask && !this.maskTiles[i]) this.maskTiles[i] = this.constantMask(0);
     }
     const geometry: SlabGeometry = {
-      tileWidth: this.spec.tileWidth, tileHeight: this.spec.tileHeight,
-      tilesPerWidth: this.spec.tilesPerWidth, tilesPerHeight: this.spec.tilesPerHeight,
-      channels: this.spec.channels, compression: this.spec.compression, sampleType: this.spec.sampleType,
+      tileWidth: this.spec.tileWidth,
+      tileHeight: this.spec.tileHeight,
+      tilesPerWidth: this.spec.tilesPerWidth,
+      tilesPerHeight: this.spec.tilesPerHeight,
+      channels: this.spec.channels,
+      compression: this.spec.compression,
+      sampleType: this.spec.sampleType,
     };
     return {
       data: assembleSlab(geometry, this.dataTiles as Uint8Array[]),

@@ -61,7 +61,8 @@ export function approximateTransform(
 ): SourceCoordinates {
   const { width, height } = target;
   const step = Math.max(2, Math.floor(options.gridStep ?? 64));
-  const into = options.into && options.into.srcX.length >= width * height && options.into.srcY.length >= width * height ? options.into : undefined;
+  const into =
+    options.into && options.into.srcX.length >= width * height && options.into.srcY.length >= width * height ? options.into : undefined;
   const srcX = into ? into.srcX : new Float32Array(width * height);
   const srcY = into ? into.srcY : new Float32Array(width * height);
   if (width <= 0 || height <= 0) return { srcX, srcY, exactEvaluations: 0 };
@@ -76,7 +77,11 @@ export function approximateTransform(
   const ny = nodesY.length;
   const gi = new Float64Array(nx * ny);
   const gj = new Float64Array(nx * ny);
-  for (let b = 0; b < ny; b++) for (let a = 0; a < nx; a++) { gi[b * nx + a] = nodesX[a]; gj[b * nx + a] = nodesY[b]; }
+  for (let b = 0; b < ny; b++)
+    for (let a = 0; a < nx; a++) {
+      gi[b * nx + a] = nodesX[a];
+      gj[b * nx + a] = nodesY[b];
+    }
   toSource(gi, gj); // now holds source pixel positions of the nodes
   let evaluations = nx * ny;
 
@@ -111,15 +116,36 @@ export function approximateTransform(
   function cell(i0: number, i1: number, j0: number, j1: number, c: Float64Array): void {
     const spanX = i1 - i0;
     const spanY = j1 - j0;
-    if (spanX <= 1 && spanY <= 1) { corners(i0, i1, j0, j1, c); return; } // every pixel is a corner: exact
+    if (spanX <= 1 && spanY <= 1) {
+      corners(i0, i1, j0, j1, c);
+      return;
+    } // every pixel is a corner: exact
     const mi = spanX >= 2 ? (i0 + i1) >> 1 : -1;
     const mj = spanY >= 2 ? (j0 + j1) >> 1 : -1;
     // Probes: 0 = (mi, j0), 1 = (mi, j1), 2 = (i0, mj), 3 = (i1, mj), 4 = (mi, mj).
     let n = 0;
     const slot = [-1, -1, -1, -1, -1];
-    if (mi >= 0) { slot[0] = n; probeI[n] = mi; probeJ[n++] = j0; slot[1] = n; probeI[n] = mi; probeJ[n++] = j1; }
-    if (mj >= 0) { slot[2] = n; probeI[n] = i0; probeJ[n++] = mj; slot[3] = n; probeI[n] = i1; probeJ[n++] = mj; }
-    if (mi >= 0 && mj >= 0) { slot[4] = n; probeI[n] = mi; probeJ[n++] = mj; }
+    if (mi >= 0) {
+      slot[0] = n;
+      probeI[n] = mi;
+      probeJ[n++] = j0;
+      slot[1] = n;
+      probeI[n] = mi;
+      probeJ[n++] = j1;
+    }
+    if (mj >= 0) {
+      slot[2] = n;
+      probeI[n] = i0;
+      probeJ[n++] = mj;
+      slot[3] = n;
+      probeI[n] = i1;
+      probeJ[n++] = mj;
+    }
+    if (mi >= 0 && mj >= 0) {
+      slot[4] = n;
+      probeI[n] = mi;
+      probeJ[n++] = mj;
+    }
     const px = probeI.slice(0, n);
     const py = probeJ.slice(0, n);
     toSource(px, py);
@@ -128,13 +154,18 @@ export function approximateTransform(
     let ok = true;
     let anyFinite = false;
     for (let k = 0; k < 4; k++) {
-      if (Number.isFinite(c[2 * k]) && Number.isFinite(c[2 * k + 1])) anyFinite = true; else ok = false;
+      if (Number.isFinite(c[2 * k]) && Number.isFinite(c[2 * k + 1])) anyFinite = true;
+      else ok = false;
     }
     for (let k = 0; k < n; k++) {
       const fx = spanX ? (probeI[k] - i0) / spanX : 0;
       const fy = spanY ? (probeJ[k] - j0) / spanY : 0;
-      const ex = px[k], ey = py[k];
-      if (!Number.isFinite(ex) || !Number.isFinite(ey)) { ok = false; continue; }
+      const ex = px[k],
+        ey = py[k];
+      if (!Number.isFinite(ex) || !Number.isFinite(ey)) {
+        ok = false;
+        continue;
+      }
       anyFinite = true;
       if (!ok) continue;
       const ax = (c[0] * (1 - fx) + c[2] * fx) * (1 - fy) + (c[4] * (1 - fx) + c[6] * fx) * fy;
@@ -142,8 +173,15 @@ export function approximateTransform(
       if ((ax - ex) * (ax - ex) + (ay - ey) * (ay - ey) > maxError2) ok = false;
     }
     // Wholly outside the transform's domain: no source position anywhere in the cell.
-    if (!anyFinite) { c.fill(NaN); fill(i0, i1, j0, j1, c); return; }
-    if (ok) { fill(i0, i1, j0, j1, c); return; }
+    if (!anyFinite) {
+      c.fill(NaN);
+      fill(i0, i1, j0, j1, c);
+      return;
+    }
+    if (ok) {
+      fill(i0, i1, j0, j1, c);
+      return;
+    }
 
     const at = (k: number, cx: number, cy: number): [number, number] => (slot[k] >= 0 ? [px[slot[k]], py[slot[k]]] : [cx, cy]);
     const [tx, ty] = at(0, NaN, NaN); // top middle
@@ -169,18 +207,35 @@ export function approximateTransform(
     // A single row or column of nodes: degenerate cells of zero span on one axis.
     for (let b = 0; b < Math.max(1, ny - 1); b++) {
       for (let a = 0; a < Math.max(1, nx - 1); a++) {
-        const a1 = Math.min(a + 1, nx - 1), b1 = Math.min(b + 1, ny - 1);
-        const k00 = b * nx + a, k10 = b * nx + a1, k01 = b1 * nx + a, k11 = b1 * nx + a1;
-        cell(nodesX[a], nodesX[a1], nodesY[b], nodesY[b1],
-          Float64Array.of(gi[k00], gj[k00], gi[k10], gj[k10], gi[k01], gj[k01], gi[k11], gj[k11]));
+        const a1 = Math.min(a + 1, nx - 1),
+          b1 = Math.min(b + 1, ny - 1);
+        const k00 = b * nx + a,
+          k10 = b * nx + a1,
+          k01 = b1 * nx + a,
+          k11 = b1 * nx + a1;
+        cell(
+          nodesX[a],
+          nodesX[a1],
+          nodesY[b],
+          nodesY[b1],
+          Float64Array.of(gi[k00], gj[k00], gi[k10], gj[k10], gi[k01], gj[k01], gi[k11], gj[k11]),
+        );
       }
     }
   } else {
     for (let b = 0; b < ny - 1; b++) {
       for (let a = 0; a < nx - 1; a++) {
-        const k00 = b * nx + a, k10 = k00 + 1, k01 = k00 + nx, k11 = k01 + 1;
-        cell(nodesX[a], nodesX[a + 1], nodesY[b], nodesY[b + 1],
-          Float64Array.of(gi[k00], gj[k00], gi[k10], gj[k10], gi[k01], gj[k01], gi[k11], gj[k11]));
+        const k00 = b * nx + a,
+          k10 = k00 + 1,
+          k01 = k00 + nx,
+          k11 = k01 + 1;
+        cell(
+          nodesX[a],
+          nodesX[a + 1],
+          nodesY[b],
+          nodesY[b + 1],
+          Float64Array.of(gi[k00], gj[k00], gi[k10], gj[k10], gi[k01], gj[k01], gi[k11], gj[k11]),
+        );
       }
     }
   }
@@ -192,7 +247,18 @@ export function approximateTransform(
  * pixels it owns: [i0, i1) × [j0, j1), plus its far edge when that edge is the raster's last column/row.
  * A top-level function of plain arguments: the hot loop keeps everything in registers.
  */
-function fillCell(srcX: Float32Array, srcY: Float32Array, width: number, lastI: number, lastJ: number, i0: number, i1: number, j0: number, j1: number, c: Float64Array): void {
+function fillCell(
+  srcX: Float32Array,
+  srcY: Float32Array,
+  width: number,
+  lastI: number,
+  lastJ: number,
+  i0: number,
+  i1: number,
+  j0: number,
+  j1: number,
+  c: Float64Array,
+): void {
   const iEnd = i1 === lastI || i1 === i0 ? i1 : i1 - 1;
   const jEnd = j1 === lastJ || j1 === j0 ? j1 : j1 - 1;
   const spanX = i1 - i0 || 1;
@@ -200,9 +266,12 @@ function fillCell(srcX: Float32Array, srcY: Float32Array, width: number, lastI: 
   const n = iEnd - i0 + 1;
   for (let j = j0; j <= jEnd; j++) {
     const fy = (j - j0) / spanY;
-    const lx = c[0] + (c[4] - c[0]) * fy, ly = c[1] + (c[5] - c[1]) * fy; // left edge (i0)
-    const rx = c[2] + (c[6] - c[2]) * fy, ry = c[3] + (c[7] - c[3]) * fy; // right edge (i1)
-    const dx = (rx - lx) / spanX, dy = (ry - ly) / spanX;
+    const lx = c[0] + (c[4] - c[0]) * fy,
+      ly = c[1] + (c[5] - c[1]) * fy; // left edge (i0)
+    const rx = c[2] + (c[6] - c[2]) * fy,
+      ry = c[3] + (c[7] - c[3]) * fy; // right edge (i1)
+    const dx = (rx - lx) / spanX,
+      dy = (ry - ly) / spanX;
     const o = j * width + i0;
     for (let k = 0; k < n; k++) {
       srcX[o + k] = lx + dx * k;
@@ -215,20 +284,26 @@ function fillCell(srcX: Float32Array, srcY: Float32Array, width: number, lastI: 
  * Exact map from target pixel indices (i, j) — in place, arrays of indices — to source pixel-corner
  * coordinates of the target pixel centres (i + 0.5, j + 0.5).
  */
-export function makePixelMapper(exact: ExactTransform, targetGt: GeoTransform, sourceGt: GeoTransform): (is: Float64Array, js: Float64Array) => void {
+export function makePixelMapper(
+  exact: ExactTransform,
+  targetGt: GeoTransform,
+  sourceGt: GeoTransform,
+): (is: Float64Array, js: Float64Array) => void {
   const [a0, a1, a2, b0, b1, b2] = sourceGt;
   const det = a1 * b2 - a2 * b1;
   if (det === 0 || !Number.isFinite(det)) throw new RangeError('source geotransform is not invertible');
   const [t0, t1, t2, u0, u1, u2] = targetGt;
   return (is, js) => {
     for (let k = 0; k < is.length; k++) {
-      const ci = is[k] + 0.5, cj = js[k] + 0.5;
+      const ci = is[k] + 0.5,
+        cj = js[k] + 0.5;
       is[k] = t0 + ci * t1 + cj * t2;
       js[k] = u0 + ci * u1 + cj * u2;
     }
     exact(is, js);
     for (let k = 0; k < is.length; k++) {
-      const dx = is[k] - a0, dy = js[k] - b0;
+      const dx = is[k] - a0,
+        dy = js[k] - b0;
       is[k] = (b2 * dx - a2 * dy) / det;
       js[k] = (a1 * dy - b1 * dx) / det;
     }

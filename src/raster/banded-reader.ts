@@ -51,7 +51,10 @@ export class BandedWindowReader {
   private readonly slots: Array<{ data?: ArrayBuffer; mask?: ArrayBuffer }> = [];
   private reads = 0;
 
-  constructor(private readonly reader: RasterWindowReader, private readonly options: BandedReaderOptions) {}
+  constructor(
+    private readonly reader: RasterWindowReader,
+    private readonly options: BandedReaderOptions,
+  ) {}
 
   /** First column of every window. */
   get x0(): number {
@@ -84,12 +87,16 @@ export class BandedWindowReader {
     // Not zero-filled (every row is written below): windows are large and read once.
     const bytesPerSample = sample instanceof Float32Array ? 4 : 1;
     const dataBuffer = buffer(slot, 'data', width * height * channels * bytesPerSample);
-    const data = bytesPerSample === 4 ? new Float32Array(dataBuffer, 0, width * height * channels) : new Uint8Array(dataBuffer, 0, width * height * channels);
+    const data =
+      bytesPerSample === 4
+        ? new Float32Array(dataBuffer, 0, width * height * channels)
+        : new Uint8Array(dataBuffer, 0, width * height * channels);
     const hasMask = parts.some((p) => p.band.mask);
     const mask = hasMask ? new Uint8Array(buffer(slot, 'mask', width * height), 0, width * height) : undefined;
     for (const { band, top } of parts) {
       // Rows of this band inside [y0, y1): contiguous in both (the band is exactly `width` wide).
-      const from = Math.max(y0, top), to = Math.min(y1, top + band.height);
+      const from = Math.max(y0, top),
+        to = Math.min(y1, top + band.height);
       if (to <= from) continue;
       data.set(band.data.subarray((from - top) * width * channels, (to - top) * width * channels), (from - y0) * width * channels);
       if (mask) {

@@ -25,7 +25,10 @@ export interface CrsInfo {
 /** Error raised for a CRS code we cannot resolve. */
 export class UnknownCrsError extends Error {
   readonly code = 'UNKNOWN_CRS';
-  constructor(readonly crs: string, detail?: string) {
+  constructor(
+    readonly crs: string,
+    detail?: string,
+  ) {
     super(`unknown CRS "${crs}"${detail ? `: ${detail}` : ''}`);
     this.name = 'UnknownCrsError';
   }
@@ -69,8 +72,7 @@ export function normalizeCrsCode(code: string): string | undefined {
   let value: string | undefined;
   let m: RegExpMatchArray | null;
   if ((m = text.match(/^urn:ogc:def:crs:([A-Za-z]+):[^:]*:([^:]+)$/i))) [authority, value] = [m[1], m[2]];
-  else if ((m = text.match(/^https?:\/\/www\.opengis\.net\/def\/crs\/([A-Za-z]+)\/[^/]+\/([^/]+)$/i)))
-    [authority, value] = [m[1], m[2]];
+  else if ((m = text.match(/^https?:\/\/www\.opengis\.net\/def\/crs\/([A-Za-z]+)\/[^/]+\/([^/]+)$/i))) [authority, value] = [m[1], m[2]];
   else if ((m = text.match(/^([A-Za-z]+):([^:]+)$/))) [authority, value] = [m[1], m[2]];
   else if (/^CRS84$/i.test(text)) [authority, value] = ['OGC', 'CRS84'];
   if (!authority || !value) return undefined;
@@ -121,7 +123,8 @@ export function resolveCrs(code: string): CrsInfo {
     if (id === 'OGC:CRS84') info = CRS84;
     else if (authority === 'IGNF') {
       const def = IGNF_DEFINITIONS[value];
-      if (!def) throw new UnknownCrsError(code, `IGNF:${value} is not among the IGNF CRSs we define (${Object.keys(IGNF_DEFINITIONS).join(', ')})`);
+      if (!def)
+        throw new UnknownCrsError(code, `IGNF:${value} is not among the IGNF CRSs we define (${Object.keys(IGNF_DEFINITIONS).join(', ')})`);
       info = { id, proj4: def.proj4, geographic: def.geographic, unit: def.geographic ? 'degree' : 'm' };
     } else if (authority === 'EPSG') info = loadEpsg(id, value);
     else throw new UnknownCrsError(code, `authority ${authority} is not supported`);
@@ -149,7 +152,11 @@ export function sameCrs(a: CrsInfo | string, b: CrsInfo | string): boolean {
 }
 
 function normalizeProj4(def: string): string {
-  return def.split(/\s+/).filter((t) => t && t !== '+no_defs' && t !== '+wktext' && t !== '+type=crs').sort().join(' ');
+  return def
+    .split(/\s+/)
+    .filter((t) => t && t !== '+no_defs' && t !== '+wktext' && t !== '+type=crs')
+    .sort()
+    .join(' ');
 }
 
 /** In-place transform of coordinate arrays (x/lon first). Points that fail become NaN. */
@@ -207,10 +214,14 @@ export function transformBbox(bbox: Bbox, from: CrsInfo | string, to: CrsInfo | 
     const t = i / (n - 1);
     const x = xmin + (xmax - xmin) * t;
     const y = ymin + (ymax - ymin) * t;
-    xs[i] = x; ys[i] = ymin; // bottom edge
-    xs[n + i] = x; ys[n + i] = ymax; // top edge
-    xs[2 * n + i] = xmin; ys[2 * n + i] = y; // left edge
-    xs[3 * n + i] = xmax; ys[3 * n + i] = y; // right edge
+    xs[i] = x;
+    ys[i] = ymin; // bottom edge
+    xs[n + i] = x;
+    ys[n + i] = ymax; // top edge
+    xs[2 * n + i] = xmin;
+    ys[2 * n + i] = y; // left edge
+    xs[3 * n + i] = xmax;
+    ys[3 * n + i] = y; // right edge
   }
   transform(xs, ys);
   const out: Bbox = [Infinity, Infinity, -Infinity, -Infinity];

@@ -48,7 +48,8 @@ function newSamples(sampleType: SampleType, length: number): Uint8Array | Float3
  */
 export function average2x2(image: SlabImage, useMask: boolean, nodata: readonly number[], maskRule: MaskRule = 'rok4'): MaskedImage {
   const { data, mask, width, height, channels: C, sampleType } = image;
-  const ow = width >> 1, oh = height >> 1;
+  const ow = width >> 1,
+    oh = height >> 1;
   const out = newSamples(sampleType, ow * oh * C);
   const outMask = new Uint8Array(ow * oh);
   const isByte = sampleType === 'uint8';
@@ -58,14 +59,19 @@ export function average2x2(image: SlabImage, useMask: boolean, nodata: readonly 
   for (let y = 0; y < oh; y++) {
     for (let x = 0; x < ow; x++) {
       const p00 = 2 * y * width + 2 * x; // top-left pixel index
-      const p10 = p00 + 1, p01 = p00 + width, p11 = p01 + 1;
-      const m00 = mask ? mask[p00] : 255, m10 = mask ? mask[p10] : 255;
-      const m01 = mask ? mask[p01] : 255, m11 = mask ? mask[p11] : 255;
+      const p10 = p00 + 1,
+        p01 = p00 + width,
+        p11 = p01 + 1;
+      const m00 = mask ? mask[p00] : 255,
+        m10 = mask ? mask[p10] : 255;
+      const m01 = mask ? mask[p01] : 255,
+        m11 = mask ? mask[p11] : 255;
       const o = y * ow + x;
-      outMask[o] = maskRule === 'rok4'
-        ? (m00 + m10 + m01 + m11) >> 2
-        : (m00 | m10 | m01 | m11) !== 0 ? 255 : 0;
-      const d00 = p00 * C, d10 = d00 + C, d01 = d00 + rowStride, d11 = d01 + C;
+      outMask[o] = maskRule === 'rok4' ? (m00 + m10 + m01 + m11) >> 2 : (m00 | m10 | m01 | m11) !== 0 ? 255 : 0;
+      const d00 = p00 * C,
+        d10 = d00 + C,
+        d01 = d00 + rowStride,
+        d11 = d01 + C;
       const ob = o * C;
       if (!useMask) {
         for (let c = 0; c < C; c++) {
@@ -76,10 +82,22 @@ export function average2x2(image: SlabImage, useMask: boolean, nodata: readonly 
       }
       let n = 0;
       sums.fill(0);
-      if (m00 !== 0) { n++; for (let c = 0; c < C; c++) sums[c] += data[d00 + c]; }
-      if (m10 !== 0) { n++; for (let c = 0; c < C; c++) sums[c] += data[d10 + c]; }
-      if (m01 !== 0) { n++; for (let c = 0; c < C; c++) sums[c] += data[d01 + c]; }
-      if (m11 !== 0) { n++; for (let c = 0; c < C; c++) sums[c] += data[d11 + c]; }
+      if (m00 !== 0) {
+        n++;
+        for (let c = 0; c < C; c++) sums[c] += data[d00 + c];
+      }
+      if (m10 !== 0) {
+        n++;
+        for (let c = 0; c < C; c++) sums[c] += data[d10 + c];
+      }
+      if (m01 !== 0) {
+        n++;
+        for (let c = 0; c < C; c++) sums[c] += data[d01 + c];
+      }
+      if (m11 !== 0) {
+        n++;
+        for (let c = 0; c < C; c++) sums[c] += data[d11 + c];
+      }
       if (n === 0) {
         // §8.5: ROK4 copies the block's top-left pixel (nodata in slabs written by ROK4 or by us);
         // with the 'any' rule we write nodata itself, since nothing there is data.
@@ -109,14 +127,16 @@ export function assembleQuadrants(
   sampleType: SampleType,
   nodata: readonly number[],
 ): MaskedImage {
-  const W = 2 * width, C = channels;
+  const W = 2 * width,
+    C = channels;
   const out = newSamples(sampleType, W * 2 * height * C);
   const outMask = new Uint8Array(W * 2 * height);
   const childRow = width * C;
   let nodataRow: Uint8Array | Float32Array | undefined;
   for (let q = 0; q < 4; q++) {
     const child = children[q];
-    const ox = (q & 1) * width, oy = (q >> 1) * height;
+    const ox = (q & 1) * width,
+      oy = (q >> 1) * height;
     if (child === null) {
       if (!nodataRow) {
         nodataRow = newSamples(sampleType, childRow);

@@ -18,7 +18,15 @@ export type { GeoTransform } from './tfw.js';
 /** Why a source raster cannot be used. `code` is stable, the message says what to do. */
 export class RasterSourceError extends Error {
   constructor(
-    readonly code: 'NOT_A_TIFF' | 'TRUNCATED' | 'NO_GEOREFERENCING' | 'UNKNOWN_CRS' | 'UNSUPPORTED_SAMPLE_FORMAT' | 'UNSUPPORTED_FORMAT' | 'UNREADABLE' | 'CORRUPT',
+    readonly code:
+      | 'NOT_A_TIFF'
+      | 'TRUNCATED'
+      | 'NO_GEOREFERENCING'
+      | 'UNKNOWN_CRS'
+      | 'UNSUPPORTED_SAMPLE_FORMAT'
+      | 'UNSUPPORTED_FORMAT'
+      | 'UNREADABLE'
+      | 'CORRUPT',
     message: string,
   ) {
     super(message);
@@ -90,8 +98,18 @@ export interface DescribeOptions {
 }
 
 const COMPRESSION_NAMES: Record<number, string> = {
-  1: 'none', 5: 'lzw', 6: 'old-jpeg', 7: 'jpeg', 8: 'deflate', 32946: 'deflate', 32773: 'packbits', 34712: 'jpeg2000',
-  34887: 'lerc', 50000: 'zstd', 50001: 'webp', 34925: 'lzma',
+  1: 'none',
+  5: 'lzw',
+  6: 'old-jpeg',
+  7: 'jpeg',
+  8: 'deflate',
+  32946: 'deflate',
+  32773: 'packbits',
+  34712: 'jpeg2000',
+  34887: 'lerc',
+  50000: 'zstd',
+  50001: 'webp',
+  34925: 'lzma',
 };
 
 /** TIFF/BigTIFF signatures; JPEG2000 ones get their own message. */
@@ -168,15 +186,19 @@ function geoTransformFromTags(image: GeoTIFFImage): GeoTransform | undefined {
 function crsFromGeoKeys(image: GeoTIFFImage, file: string): CrsInfo | undefined {
   const keys = image.getGeoKeys();
   if (!keys) return undefined;
-  const code = keys.GTModelTypeGeoKey === 2 ? keys.GeographicTypeGeoKey : keys.ProjectedCSTypeGeoKey ?? keys.GeographicTypeGeoKey;
+  const code = keys.GTModelTypeGeoKey === 2 ? keys.GeographicTypeGeoKey : (keys.ProjectedCSTypeGeoKey ?? keys.GeographicTypeGeoKey);
   if (code === undefined) return undefined;
   if (code === 32767) {
-    throw new RasterSourceError('UNKNOWN_CRS', `${file} has a user-defined CRS (GeoKey 32767) we cannot interpret; declare its EPSG code with the srs option`);
+    throw new RasterSourceError(
+      'UNKNOWN_CRS',
+      `${file} has a user-defined CRS (GeoKey 32767) we cannot interpret; declare its EPSG code with the srs option`,
+    );
   }
   try {
     return resolveCrs(`EPSG:${code}`);
   } catch (err) {
-    if (err instanceof UnknownCrsError) throw new RasterSourceError('UNKNOWN_CRS', `${file}: GeoKeys name EPSG:${code}, which is not a known CRS`);
+    if (err instanceof UnknownCrsError)
+      throw new RasterSourceError('UNKNOWN_CRS', `${file}: GeoKeys name EPSG:${code}, which is not a known CRS`);
     throw err;
   }
 }
@@ -312,7 +334,10 @@ export async function describeRaster(file: string, options: DescribeOptions = {}
   const extra = fd.getValue('ExtraSamples') as ArrayLike<number> | number | undefined;
   const extraList = extra === undefined ? [] : typeof extra === 'number' ? [extra] : Array.from(extra);
   // Alpha: a declared associated/unassociated extra sample on a gray+alpha or RGBA image (GDAL's rule).
-  const hasAlpha = (bands === 2 || bands === 4) && extraList.length > 0 && (extraList[extraList.length - 1] === 1 || extraList[extraList.length - 1] === 2);
+  const hasAlpha =
+    (bands === 2 || bands === 4) &&
+    extraList.length > 0 &&
+    (extraList[extraList.length - 1] === 1 || extraList[extraList.length - 1] === 2);
   let mask: MaskKind = 'none';
   if (maskIfd !== undefined) mask = 'internal-mask';
   else if (nodata) mask = 'nodata';
@@ -444,10 +469,13 @@ export function maskFromNodata(data: Uint8Array | Float32Array, channels: number
  * range) make every pixel valid; otherwise one comparison per channel, no NaN tests.
  */
 function maskFromNodataRgb8(data: Uint8Array, pixels: number, nodata: number[], mask: Uint8Array): Uint8Array {
-  const n0 = nodata[0], n1 = nodata[1], n2 = nodata[2];
+  const n0 = nodata[0],
+    n1 = nodata[1],
+    n2 = nodata[2];
   const byte = (v: number) => Number.isInteger(v) && v >= 0 && v <= 255;
   if (!byte(n0) || !byte(n1) || !byte(n2)) return mask.fill(255);
-  let p = 0, i = 0;
+  let p = 0,
+    i = 0;
   if (n0 === n1 && n1 === n2 && (data.byteOffset & 3) === 0) {
     // Four pixels (three words) at a time, branch-free: a byte equals the nodata value iff it is zero
     // in w ^ nodata·0x01010101, and zeroByteFlags marks exactly those bytes (bit 7 of each byte).
@@ -456,7 +484,9 @@ function maskFromNodataRgb8(data: Uint8Array, pixels: number, nodata: number[], 
     const pattern = Math.imul(n0, 0x01010101);
     const groups = Math.min(words.length / 3, masks.length);
     for (let g = 0, w = 0; g < groups; g++, w += 3) {
-      const a = zeroByteFlags(words[w] ^ pattern), b = zeroByteFlags(words[w + 1] ^ pattern), c = zeroByteFlags(words[w + 2] ^ pattern);
+      const a = zeroByteFlags(words[w] ^ pattern),
+        b = zeroByteFlags(words[w + 1] ^ pattern),
+        c = zeroByteFlags(words[w + 2] ^ pattern);
       // Little-endian: pixel 0 = bytes 0–2 of a, 1 = byte 3 of a + bytes 0–1 of b, 2 = bytes 2–3 of b
       // + byte 0 of c, 3 = bytes 1–3 of c. A pixel is nodata when its three flags are set.
       const nd0 = (a & 0x808080) === 0x808080 ? 1 : 0;
@@ -527,7 +557,15 @@ export function openRasterWindows(info: RasterInfo): RasterWindowReader {
     async read(request) {
       const level = levelSize(info, request.overview);
       const { x, y, width, height } = request;
-      if (!(Number.isInteger(x) && Number.isInteger(y) && Number.isInteger(width) && Number.isInteger(height)) || width < 1 || height < 1 || x < 0 || y < 0 || x + width > level.width || y + height > level.height) {
+      if (
+        !(Number.isInteger(x) && Number.isInteger(y) && Number.isInteger(width) && Number.isInteger(height)) ||
+        width < 1 ||
+        height < 1 ||
+        x < 0 ||
+        y < 0 ||
+        x + width > level.width ||
+        y + height > level.height
+      ) {
         throw new RangeError(`window ${x},${y} ${width}x${height} is not inside ${info.path} (${level.width}x${level.height})`);
       }
       let data: Uint8Array | Float32Array;

@@ -9,14 +9,34 @@ import { open, type FileHandle } from 'node:fs/promises';
 
 /** Why the file's structure cannot be trusted; `truncated` when something lies past its end. */
 export class TiffStructureError extends Error {
-  constructor(message: string, readonly truncated = false) {
+  constructor(
+    message: string,
+    readonly truncated = false,
+  ) {
     super(message);
     this.name = 'TiffStructureError';
   }
 }
 
 // Bytes per value of each TIFF field type (TIFF 6.0 §2, BigTIFF adds 16–18). Unknown types count 1.
-const TYPE_SIZE: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8 };
+const TYPE_SIZE: Record<number, number> = {
+  1: 1,
+  2: 1,
+  3: 2,
+  4: 4,
+  5: 8,
+  6: 1,
+  7: 1,
+  8: 2,
+  9: 4,
+  10: 8,
+  11: 4,
+  12: 8,
+  13: 4,
+  16: 8,
+  17: 8,
+  18: 8,
+};
 
 // Tags are 16-bit and unique within an IFD, so no valid IFD has more entries.
 const MAX_ENTRIES = 65_535;
@@ -24,8 +44,17 @@ const MAX_ENTRIES = 65_535;
 const MAX_IFDS = 1024;
 
 const TAG_NAMES: Record<number, string> = {
-  256: 'ImageWidth', 257: 'ImageLength', 273: 'StripOffsets', 277: 'SamplesPerPixel', 278: 'RowsPerStrip',
-  279: 'StripByteCounts', 284: 'PlanarConfiguration', 322: 'TileWidth', 323: 'TileLength', 324: 'TileOffsets', 325: 'TileByteCounts',
+  256: 'ImageWidth',
+  257: 'ImageLength',
+  273: 'StripOffsets',
+  277: 'SamplesPerPixel',
+  278: 'RowsPerStrip',
+  279: 'StripByteCounts',
+  284: 'PlanarConfiguration',
+  322: 'TileWidth',
+  323: 'TileLength',
+  324: 'TileOffsets',
+  325: 'TileByteCounts',
 };
 const tagName = (tag: number) => TAG_NAMES[tag] ?? `tag ${tag}`;
 
@@ -86,12 +115,17 @@ export async function checkTiffStructure(file: string, byteSize: number): Promis
         const inline = body.subarray(at + (big ? 12 : 8), at + entrySize);
         const bytes = count * (TYPE_SIZE[type] ?? 1);
         if (bytes > byteSize) {
-          throw new TiffStructureError(`${file}: IFD ${index} declares ${count} values for ${tagName(tag)} (${bytes} bytes) in a file of ${byteSize} bytes`);
+          throw new TiffStructureError(
+            `${file}: IFD ${index} declares ${count} values for ${tagName(tag)} (${bytes} bytes) in a file of ${byteSize} bytes`,
+          );
         }
         if (bytes > inline.length) {
           const at2 = big ? u64(inline, 0) : u32(inline, 0);
           if (at2 + bytes > byteSize) {
-            throw new TiffStructureError(`${file} is truncated: ${tagName(tag)} of IFD ${index} ends at byte ${at2 + bytes}, the file has ${byteSize}`, true);
+            throw new TiffStructureError(
+              `${file} is truncated: ${tagName(tag)} of IFD ${index} ends at byte ${at2 + bytes}, the file has ${byteSize}`,
+              true,
+            );
           }
         }
         entries.set(tag, { tag, type, count, inline });
@@ -118,10 +152,14 @@ function shapeOf(file: string, index: number, entries: Map<number, Entry>, r: Re
     }
     if (e.count < 1) throw new TiffStructureError(`${file}: IFD ${index} has an empty ${tagName(tag)}`);
     switch (e.type) {
-      case 3: return r.u16(e.inline, 0);
-      case 4: return r.u32(e.inline, 0);
-      case 16: return r.u64(e.inline, 0);
-      default: throw new TiffStructureError(`${file}: IFD ${index}: ${tagName(tag)} has field type ${e.type}, not an integer`);
+      case 3:
+        return r.u16(e.inline, 0);
+      case 4:
+        return r.u32(e.inline, 0);
+      case 16:
+        return r.u64(e.inline, 0);
+      default:
+        throw new TiffStructureError(`${file}: IFD ${index}: ${tagName(tag)} has field type ${e.type}, not an integer`);
     }
   };
   const width = scalar(256);
@@ -144,7 +182,9 @@ function shapeOf(file: string, index: number, entries: Map<number, Entry>, r: Re
     const needed = `${blocks} (${what}${planes > 1 ? `, ${planes} planes` : ''})`;
     if (!e) throw new TiffStructureError(`${file}: IFD ${index} has no ${tagName(tag)} table; the image needs ${needed}`);
     if (e.count < blocks) {
-      throw new TiffStructureError(`${file}: the ${tiled ? 'tile' : 'strip'} table ${tagName(tag)} of IFD ${index} has ${e.count} entries, the image needs ${needed}`);
+      throw new TiffStructureError(
+        `${file}: the ${tiled ? 'tile' : 'strip'} table ${tagName(tag)} of IFD ${index} has ${e.count} entries, the image needs ${needed}`,
+      );
     }
   }
   return { width, height, tiled, blockWidth, blockHeight, blocks };
@@ -153,7 +193,10 @@ function shapeOf(file: string, index: number, entries: Map<number, Entry>, r: Re
 /** Reads `length` bytes at `position`, refusing what lies past the end of the file. */
 async function readAt(fh: FileHandle, position: number, length: number, byteSize: number, what: string): Promise<Buffer> {
   if (position + length > byteSize) {
-    throw new TiffStructureError(`${what} lies past the end of the file, which is truncated (bytes ${position}–${position + length}, the file has ${byteSize})`, true);
+    throw new TiffStructureError(
+      `${what} lies past the end of the file, which is truncated (bytes ${position}–${position + length}, the file has ${byteSize})`,
+      true,
+    );
   }
   const buf = Buffer.alloc(length);
   await fh.read(buf, 0, length, position);

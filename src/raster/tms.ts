@@ -33,7 +33,10 @@ export interface TileMatrixSet {
 
 /** Error for a TMS we cannot find or that is malformed. */
 export class TmsError extends Error {
-  constructor(readonly code: 'TMS_NOT_FOUND' | 'TMS_INVALID', message: string) {
+  constructor(
+    readonly code: 'TMS_NOT_FOUND' | 'TMS_INVALID',
+    message: string,
+  ) {
     super(message);
     this.name = 'TmsError';
   }
@@ -99,12 +102,26 @@ function buildTms(
 /** Web Mercator quad (OGC WebMercatorQuad): whole sphere of radius 6378137 in one tile at level 0. */
 function buildPM(): TileMatrixSet {
   const halfWorld = Math.PI * 6378137;
-  return buildTms('PM', 'EPSG:3857', 22, [-halfWorld, halfWorld], (z) => (2 * halfWorld) / 256 / 2 ** z, (z) => [2 ** z, 2 ** z]);
+  return buildTms(
+    'PM',
+    'EPSG:3857',
+    22,
+    [-halfWorld, halfWorld],
+    (z) => (2 * halfWorld) / 256 / 2 ** z,
+    (z) => [2 ** z, 2 ** z],
+  );
 }
 
 /** Geographic quad: level 0 = 2×1 tiles of 0.703125°/px covering the world. */
 function build4326(): TileMatrixSet {
-  return buildTms('4326', 'EPSG:4326', 20, [-180, 90], (z) => 0.703125 / 2 ** z, (z) => [2 * 2 ** z, 2 ** z]);
+  return buildTms(
+    '4326',
+    'EPSG:4326',
+    20,
+    [-180, 90],
+    (z) => 0.703125 / 2 ** z,
+    (z) => [2 * 2 ** z, 2 ** z],
+  );
 }
 
 /**
@@ -118,10 +135,17 @@ function buildLamb93_10cm(): TileMatrixSet {
   const origin: [number, number] = [0, 12000000];
   const southLimit = 1237555.2;
   const publishedRows: Record<number, number> = { 19: 105102 };
-  return buildTms('LAMB93_10cm', 'IGNF:LAMB93', 22, origin, (z) => 0.1 * 2 ** (21 - z), (z) => {
-    const tileSpan = 0.1 * 2 ** (21 - z) * 256;
-    return [Math.ceil(50400 / 2 ** (21 - z)), publishedRows[z] ?? Math.trunc((origin[1] - southLimit) / tileSpan) + 1];
-  });
+  return buildTms(
+    'LAMB93_10cm',
+    'IGNF:LAMB93',
+    22,
+    origin,
+    (z) => 0.1 * 2 ** (21 - z),
+    (z) => {
+      const tileSpan = 0.1 * 2 ** (21 - z) * 256;
+      return [Math.ceil(50400 / 2 ** (21 - z)), publishedRows[z] ?? Math.trunc((origin[1] - southLimit) / tileSpan) + 1];
+    },
+  );
 }
 
 /**
@@ -131,12 +155,36 @@ function buildLamb93_10cm(): TileMatrixSet {
  * published per-level parameters, listed here as [matrixWidth, matrixHeight] for levels 0..18.
  */
 const LAMB93_50CM_MATRIX_SIZES: Array<[number, number]> = [
-  [1, 1], [1, 1], [1, 1], [1, 3], [1, 5], [1, 10], [2, 21], [5, 41], [10, 82], [20, 164], [39, 328],
-  [79, 656], [157, 1313], [315, 2627], [630, 5255], [1260, 10510], [2520, 21020], [5040, 42040], [10080, 84081],
+  [1, 1],
+  [1, 1],
+  [1, 1],
+  [1, 3],
+  [1, 5],
+  [1, 10],
+  [2, 21],
+  [5, 41],
+  [10, 82],
+  [20, 164],
+  [39, 328],
+  [79, 656],
+  [157, 1313],
+  [315, 2627],
+  [630, 5255],
+  [1260, 10510],
+  [2520, 21020],
+  [5040, 42040],
+  [10080, 84081],
 ];
 
 function buildLamb93_50cm(): TileMatrixSet {
-  return buildTms('LAMB93_50cm', 'IGNF:LAMB93', 19, [0, 12000000], (z) => 0.5 * 2 ** (18 - z), (z) => LAMB93_50CM_MATRIX_SIZES[z]);
+  return buildTms(
+    'LAMB93_50cm',
+    'IGNF:LAMB93',
+    19,
+    [0, 12000000],
+    (z) => 0.5 * 2 ** (18 - z),
+    (z) => LAMB93_50CM_MATRIX_SIZES[z],
+  );
 }
 
 const BUILT_INS: Record<string, () => TileMatrixSet> = {
@@ -167,7 +215,7 @@ export function builtInTms(name: string): TileMatrixSet | undefined {
  * @throws TmsError TMS_NOT_FOUND (naming the folders searched) or TMS_INVALID (naming the file and field).
  */
 export async function loadTms(name: string, folders: string[] = []): Promise<TileMatrixSet> {
-  if (!/^[A-Za-z0-9_.\-]+$/.test(name) || name.startsWith('.')) {
+  if (!/^[A-Za-z0-9_.-]+$/.test(name) || name.startsWith('.')) {
     throw new TmsError('TMS_NOT_FOUND', `invalid tile matrix set name "${name}"`);
   }
   for (const folder of folders) {

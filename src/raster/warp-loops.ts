@@ -55,35 +55,53 @@ export function maskBlocks(mask: Uint8Array, W: number, H: number): MaskBlocks |
   const aligned = (mask.byteOffset & 3) === 0;
   const words = aligned ? new Uint32Array(mask.buffer, mask.byteOffset, (W * H) >> 2) : undefined;
   for (let y = 0; y < H; y++) {
-    const s = y * W, e = s + W;
+    const s = y * W,
+      e = s + W;
     const b = (y >> BLOCK_SHIFT) * width;
     // Unaligned head and tail bytes one by one, the rest four at a time.
     const wStart = words ? (s + 3) >> 2 : e >> 2;
     const wEnd = words ? e >> 2 : wStart;
     const headEnd = Math.min(e, wStart << 2);
-    for (let i = s; i < headEnd; i++) if (mask[i] === 0) { bad[b + ((i - s) >> BLOCK_SHIFT)] = 1; masked = true; } else anyValid = true;
+    for (let i = s; i < headEnd; i++)
+      if (mask[i] === 0) {
+        bad[b + ((i - s) >> BLOCK_SHIFT)] = 1;
+        masked = true;
+      } else anyValid = true;
     for (let w = wStart; w < wEnd; w++) {
       const v = words![w];
       // Has a zero byte (the classic bit trick): mark the blocks of its first and last byte (4 < 8).
-      if (((v - 0x01010101) & ~v & 0x80808080) === 0) { anyValid = true; continue; }
+      if (((v - 0x01010101) & ~v & 0x80808080) === 0) {
+        anyValid = true;
+        continue;
+      }
       if (v !== 0) anyValid = true;
       const x = (w << 2) - s;
       bad[b + (x >> BLOCK_SHIFT)] = 1;
       bad[b + ((x + 3) >> BLOCK_SHIFT)] = 1;
       masked = true;
     }
-    for (let i = Math.max(headEnd, wEnd << 2); i < e; i++) if (mask[i] === 0) { bad[b + ((i - s) >> BLOCK_SHIFT)] = 1; masked = true; } else anyValid = true;
+    for (let i = Math.max(headEnd, wEnd << 2); i < e; i++)
+      if (mask[i] === 0) {
+        bad[b + ((i - s) >> BLOCK_SHIFT)] = 1;
+        masked = true;
+      } else anyValid = true;
   }
   return masked ? { bad, width, anyValid } : undefined;
 }
 
 /** Whether the `tapsX × tapsY` window at (x0, y0), inside the source, holds only valid pixels. */
 function windowValid(blocks: MaskBlocks, mask: Uint8Array, W: number, x0: number, y0: number, tapsX: number, tapsY: number): boolean {
-  const bad = blocks.bad, width = blocks.width;
-  const bx1 = (x0 + tapsX - 1) >> BLOCK_SHIFT, by1 = (y0 + tapsY - 1) >> BLOCK_SHIFT;
+  const bad = blocks.bad,
+    width = blocks.width;
+  const bx1 = (x0 + tapsX - 1) >> BLOCK_SHIFT,
+    by1 = (y0 + tapsY - 1) >> BLOCK_SHIFT;
   let clean = true;
   for (let by = y0 >> BLOCK_SHIFT; by <= by1 && clean; by++) {
-    for (let bx = x0 >> BLOCK_SHIFT; bx <= bx1; bx++) if (bad[by * width + bx] !== 0) { clean = false; break; }
+    for (let bx = x0 >> BLOCK_SHIFT; bx <= bx1; bx++)
+      if (bad[by * width + bx] !== 0) {
+        clean = false;
+        break;
+      }
   }
   if (clean) return true;
   for (let m = 0, r = y0 * W + x0; m < tapsY; m++, r += W) {
@@ -100,14 +118,24 @@ function writeNodata(job: WarpJob, o: number): void {
 export function warpNearest(job: WarpJob): void {
   const { data, W, H, C, mask, srcX, srcY, count, out, outMask } = job;
   for (let o = 0; o < count; o++) {
-    const sx = srcX[o], sy = srcY[o];
+    const sx = srcX[o],
+      sy = srcY[o];
     // The negated test also rejects NaN.
-    if (!(sx >= 0 && sx < W && sy >= 0 && sy < H)) { writeNodata(job, o); continue; }
+    if (!(sx >= 0 && sx < W && sy >= 0 && sy < H)) {
+      writeNodata(job, o);
+      continue;
+    }
     const p = (sy | 0) * W + (sx | 0);
-    if (mask !== undefined && mask[p] === 0) { writeNodata(job, o); continue; }
+    if (mask !== undefined && mask[p] === 0) {
+      writeNodata(job, o);
+      continue;
+    }
     if (C === 3) {
-      const q = p * 3, b = o * 3;
-      out[b] = data[q]; out[b + 1] = data[q + 1]; out[b + 2] = data[q + 2];
+      const q = p * 3,
+        b = o * 3;
+      out[b] = data[q];
+      out[b + 1] = data[q + 1];
+      out[b + 2] = data[q + 2];
     } else {
       for (let c = 0; c < C; c++) out[o * C + c] = data[p * C + c];
     }
@@ -119,12 +147,25 @@ export function warpNearest(job: WarpJob): void {
  * Weighted sum over the valid taps of rows [mA, mB) and columns [tA, tB) of the window at (x0, y0),
  * clipped to the source, into `acc`; returns the total weight.
  */
-function accumulateValid(job: WarpJob, acc: Float64Array, wx: Float64Array, wy: Float64Array, x0: number, y0: number, tA: number, tB: number, mA: number, mB: number): number {
+function accumulateValid(
+  job: WarpJob,
+  acc: Float64Array,
+  wx: Float64Array,
+  wy: Float64Array,
+  x0: number,
+  y0: number,
+  tA: number,
+  tB: number,
+  mA: number,
+  mB: number,
+): number {
   const { data, W, H, C, mask } = job;
   for (let c = 0; c < C; c++) acc[c] = 0;
   let total = 0;
-  const mStart = Math.max(mA, -y0), mEnd = Math.min(mB, H - y0);
-  const tStart = Math.max(tA, -x0), tEnd = Math.min(tB, W - x0);
+  const mStart = Math.max(mA, -y0),
+    mEnd = Math.min(mB, H - y0);
+  const tStart = Math.max(tA, -x0),
+    tEnd = Math.min(tB, W - x0);
   for (let m = mStart; m < mEnd; m++) {
     const r = (y0 + m) * W + x0;
     const wym = wy[m];
@@ -141,7 +182,10 @@ function accumulateValid(job: WarpJob, acc: Float64Array, wx: Float64Array, wy: 
 
 /** Stores `acc / total` (uint8: rounded half up, clamped) or nodata when the total is too small. */
 function storeAccumulated(job: WarpJob, o: number, acc: Float64Array, total: number, minWeight: number): void {
-  if (!(total > minWeight)) { writeNodata(job, o); return; }
+  if (!(total > minWeight)) {
+    writeNodata(job, o);
+    return;
+  }
   const { out, C, isByte, outMask } = job;
   const inv = 1 / total;
   const base = o * C;
@@ -164,30 +208,57 @@ function storeAccumulated(job: WarpJob, o: number, acc: Float64Array, total: num
 export function warpCubic4(job: WarpJob, minWeight: number): void {
   const { data, W, H, C, mask, blocks, srcX, srcY, count, out, outMask, isByte } = job;
   const acc = new Float64Array(C);
-  const lx = new Float64Array(2), ly = new Float64Array(2);
-  const rowStride = W * C, C2 = 2 * C, C3 = 3 * C;
+  const lx = new Float64Array(2),
+    ly = new Float64Array(2);
+  const rowStride = W * C,
+    C2 = 2 * C,
+    C3 = 3 * C;
   for (let o = 0; o < count; o++) {
-    const sx = srcX[o], sy = srcY[o];
-    if (!(sx >= 0 && sx < W && sy >= 0 && sy < H)) { writeNodata(job, o); continue; }
-    if (mask !== undefined && mask[(sy | 0) * W + (sx | 0)] === 0) { writeNodata(job, o); continue; }
-    const u = sx - 0.5, v = sy - 0.5;
-    const ix = Math.floor(u), iy = Math.floor(v);
-    const fx = u - ix, fy = v - iy;
-    const x0 = ix - 1, y0 = iy - 1;
+    const sx = srcX[o],
+      sy = srcY[o];
+    if (!(sx >= 0 && sx < W && sy >= 0 && sy < H)) {
+      writeNodata(job, o);
+      continue;
+    }
+    if (mask !== undefined && mask[(sy | 0) * W + (sx | 0)] === 0) {
+      writeNodata(job, o);
+      continue;
+    }
+    const u = sx - 0.5,
+      v = sy - 0.5;
+    const ix = Math.floor(u),
+      iy = Math.floor(v);
+    const fx = u - ix,
+      fy = v - iy;
+    const x0 = ix - 1,
+      y0 = iy - 1;
     let full = x0 >= 0 && y0 >= 0 && x0 + 4 <= W && y0 + 4 <= H;
     if (full && blocks !== undefined) full = windowValid(blocks, mask!, W, x0, y0, 4, 4);
     if (full) {
       // Keys a = −0.5 at distances 1+f, f, 1−f, 2−f: the four weights sum to 1 (normalised by 1/(1·1)).
-      const fx2 = fx * fx, fx3 = fx2 * fx, fy2 = fy * fy, fy3 = fy2 * fy;
-      const a0 = -0.5 * fx3 + fx2 - 0.5 * fx, a1 = 1.5 * fx3 - 2.5 * fx2 + 1;
-      const a2 = -1.5 * fx3 + 2 * fx2 + 0.5 * fx, a3 = 0.5 * fx3 - 0.5 * fx2;
-      const b0 = -0.5 * fy3 + fy2 - 0.5 * fy, b1 = 1.5 * fy3 - 2.5 * fy2 + 1;
-      const b2 = -1.5 * fy3 + 2 * fy2 + 0.5 * fy, b3 = 0.5 * fy3 - 0.5 * fy2;
-      const p0 = (y0 * W + x0) * C, p1 = p0 + rowStride, p2 = p1 + rowStride, p3 = p2 + rowStride;
+      const fx2 = fx * fx,
+        fx3 = fx2 * fx,
+        fy2 = fy * fy,
+        fy3 = fy2 * fy;
+      const a0 = -0.5 * fx3 + fx2 - 0.5 * fx,
+        a1 = 1.5 * fx3 - 2.5 * fx2 + 1;
+      const a2 = -1.5 * fx3 + 2 * fx2 + 0.5 * fx,
+        a3 = 0.5 * fx3 - 0.5 * fx2;
+      const b0 = -0.5 * fy3 + fy2 - 0.5 * fy,
+        b1 = 1.5 * fy3 - 2.5 * fy2 + 1;
+      const b2 = -1.5 * fy3 + 2 * fy2 + 0.5 * fy,
+        b3 = 0.5 * fy3 - 0.5 * fy2;
+      const p0 = (y0 * W + x0) * C,
+        p1 = p0 + rowStride,
+        p2 = p1 + rowStride,
+        p3 = p2 + rowStride;
       const base = o * C;
       if (C === 3 && isByte) {
         for (let c = 0; c < 3; c++) {
-          const q0 = p0 + c, q1 = p1 + c, q2 = p2 + c, q3 = p3 + c;
+          const q0 = p0 + c,
+            q1 = p1 + c,
+            q2 = p2 + c,
+            q3 = p3 + c;
           const val =
             b0 * (a0 * data[q0] + a1 * data[q0 + 3] + a2 * data[q0 + 6] + a3 * data[q0 + 9]) +
             b1 * (a0 * data[q1] + a1 * data[q1 + 3] + a2 * data[q1 + 6] + a3 * data[q1 + 9]) +
@@ -210,7 +281,10 @@ export function warpCubic4(job: WarpJob, minWeight: number): void {
       continue;
     }
     // Bilinear over the valid pixels of the 2×2 neighbourhood.
-    lx[0] = 1 - fx; lx[1] = fx; ly[0] = 1 - fy; ly[1] = fy;
+    lx[0] = 1 - fx;
+    lx[1] = fx;
+    ly[0] = 1 - fy;
+    ly[1] = fy;
     storeAccumulated(job, o, acc, accumulateValid(job, acc, lx, ly, ix, iy, 0, 2, 0, 2), minWeight);
   }
 }
@@ -219,37 +293,65 @@ export function warpCubic4(job: WarpJob, minWeight: number): void {
  * Any kernel with `2·halfX × 2·halfY` taps, weight(distance · invRatio) per axis (bilinear, lanczos,
  * and every widened kernel). `weightOf` must return exactly 0 outside its support.
  */
-export function warpSeparable(job: WarpJob, weightOf: (x: number) => number, halfX: number, halfY: number, invRatioX: number, invRatioY: number, minWeight: number): void {
+export function warpSeparable(
+  job: WarpJob,
+  weightOf: (x: number) => number,
+  halfX: number,
+  halfY: number,
+  invRatioX: number,
+  invRatioY: number,
+  minWeight: number,
+): void {
   const { data, W, H, C, mask, blocks, srcX, srcY, count, out, outMask, isByte } = job;
-  const tapsX = 2 * halfX, tapsY = 2 * halfY;
+  const tapsX = 2 * halfX,
+    tapsY = 2 * halfY;
   const kernelId = weightOf === cubicWeight ? 2 : weightOf === linearWeight ? 1 : 0;
-  const wx = new Float64Array(tapsX), wy = new Float64Array(tapsY);
-  const acc = new Float64Array(C), row = new Float64Array(C);
+  const wx = new Float64Array(tapsX),
+    wy = new Float64Array(tapsY);
+  const acc = new Float64Array(C),
+    row = new Float64Array(C);
   for (let o = 0; o < count; o++) {
-    const sx = srcX[o], sy = srcY[o];
-    if (!(sx >= 0 && sx < W && sy >= 0 && sy < H)) { writeNodata(job, o); continue; }
-    if (mask !== undefined && mask[(sy | 0) * W + (sx | 0)] === 0) { writeNodata(job, o); continue; }
+    const sx = srcX[o],
+      sy = srcY[o];
+    if (!(sx >= 0 && sx < W && sy >= 0 && sy < H)) {
+      writeNodata(job, o);
+      continue;
+    }
+    if (mask !== undefined && mask[(sy | 0) * W + (sx | 0)] === 0) {
+      writeNodata(job, o);
+      continue;
+    }
 
     // Continuous position in pixel-centre units: source pixel k sits at distance k - u.
-    const u = sx - 0.5, v = sy - 0.5;
-    const ix = Math.floor(u), iy = Math.floor(v);
-    const fx = u - ix, fy = v - iy;
-    const x0 = ix - halfX + 1, y0 = iy - halfY + 1;
+    const u = sx - 0.5,
+      v = sy - 0.5;
+    const ix = Math.floor(u),
+      iy = Math.floor(v);
+    const fx = u - ix,
+      fy = v - iy;
+    const x0 = ix - halfX + 1,
+      y0 = iy - halfY + 1;
 
-    let sumWx = 0, sumWy = 0;
+    let sumWx = 0,
+      sumWy = 0;
     // Direct calls (not through `weightOf`) so that each call site sees one function and inlines it.
     for (let t = 0; t < tapsX; t++) {
       const d = (t - halfX + 1 - fx) * invRatioX;
       const w = kernelId === 2 ? cubicWeight(d) : kernelId === 1 ? linearWeight(d) : weightOf(d);
-      wx[t] = w; sumWx += w;
+      wx[t] = w;
+      sumWx += w;
     }
     for (let t = 0; t < tapsY; t++) {
       const d = (t - halfY + 1 - fy) * invRatioY;
       const w = kernelId === 2 ? cubicWeight(d) : kernelId === 1 ? linearWeight(d) : weightOf(d);
-      wy[t] = w; sumWy += w;
+      wy[t] = w;
+      sumWy += w;
     }
     // Taps of weight 0 at either end contribute nothing: skip them.
-    let tA = 0, tB = tapsX, mA = 0, mB = tapsY;
+    let tA = 0,
+      tB = tapsX,
+      mA = 0,
+      mB = tapsY;
     while (tA < tB && wx[tA] === 0) tA++;
     while (tB > tA && wx[tB - 1] === 0) tB--;
     while (mA < mB && wy[mA] === 0) mA++;
@@ -263,11 +365,16 @@ export function warpSeparable(job: WarpJob, weightOf: (x: number) => number, hal
     if (full && tapsX === 2 && tapsY === 2) {
       // Bilinear, no widening, all 4 taps valid.
       const inv = 1 / (sumWx * sumWy);
-      const a0 = wx[0] * inv, a1 = wx[1] * inv, b0 = wy[0], b1 = wy[1];
-      const p0 = (y0 * W + x0) * C, p1 = p0 + W * C;
+      const a0 = wx[0] * inv,
+        a1 = wx[1] * inv,
+        b0 = wy[0],
+        b1 = wy[1];
+      const p0 = (y0 * W + x0) * C,
+        p1 = p0 + W * C;
       if (C === 3 && isByte) {
         for (let c = 0; c < 3; c++) {
-          const q0 = p0 + c, q1 = p1 + c;
+          const q0 = p0 + c,
+            q1 = p1 + c;
           const val = b0 * (a0 * data[q0] + a1 * data[q0 + 3]) + b1 * (a0 * data[q1] + a1 * data[q1 + 3]);
           out[base + c] = val <= 0 ? 0 : val >= 255 ? 255 : val + 0.5;
         }
@@ -287,10 +394,21 @@ export function warpSeparable(job: WarpJob, weightOf: (x: number) => number, hal
       // The same sum as warpCubic4's generic path, kept as a copy: a shared helper measured ~30 % slower
       // here (bench/warp.ts, strip linear ratio 1.15: 7.6–8.4 ms copied vs 10.0–10.4 ms shared).
       const inv = 1 / (sumWx * sumWy);
-      const a0 = wx[0] * inv, a1 = wx[1] * inv, a2 = wx[2] * inv, a3 = wx[3] * inv;
-      const b0 = wy[0], b1 = wy[1], b2 = wy[2], b3 = wy[3];
-      const rowStride = W * C, C2 = 2 * C, C3 = 3 * C;
-      const p0 = (y0 * W + x0) * C, p1 = p0 + rowStride, p2 = p1 + rowStride, p3 = p2 + rowStride;
+      const a0 = wx[0] * inv,
+        a1 = wx[1] * inv,
+        a2 = wx[2] * inv,
+        a3 = wx[3] * inv;
+      const b0 = wy[0],
+        b1 = wy[1],
+        b2 = wy[2],
+        b3 = wy[3];
+      const rowStride = W * C,
+        C2 = 2 * C,
+        C3 = 3 * C;
+      const p0 = (y0 * W + x0) * C,
+        p1 = p0 + rowStride,
+        p2 = p1 + rowStride,
+        p3 = p2 + rowStride;
       for (let c = 0; c < C; c++) {
         const val =
           b0 * (a0 * data[p0 + c] + a1 * data[p0 + C + c] + a2 * data[p0 + C2 + c] + a3 * data[p0 + C3 + c]) +
@@ -311,47 +429,74 @@ export function warpSeparable(job: WarpJob, weightOf: (x: number) => number, hal
 
     // Separable over the non-zero taps: horizontal pass per row, then the row weight.
     const total = sumWx * sumWy;
-    if (!(total > minWeight)) { writeNodata(job, o); continue; }
+    if (!(total > minWeight)) {
+      writeNodata(job, o);
+      continue;
+    }
     const inv = 1 / total;
     if (C === 3) {
-      let r = 0, g = 0, b = 0;
+      let r = 0,
+        g = 0,
+        b = 0;
       const stride = W * 3;
       let p = ((y0 + mA) * W + x0 + tA) * 3;
       const nx = tB - tA;
       // Unrolled rows for the usual counts of non-zero taps (widened bicubic at ratio ≈ 1.05–1.5 has
       // 4–6). Sums are formed left to right as in the loop below, so the results are the same.
       if (nx === 4 || nx === 5 || nx === 6) {
-        const w0 = wx[tA], w1 = wx[tA + 1], w2 = wx[tA + 2], w3 = wx[tA + 3];
-        const w4 = nx > 4 ? wx[tA + 4] : 0, w5 = nx > 5 ? wx[tA + 5] : 0;
+        const w0 = wx[tA],
+          w1 = wx[tA + 1],
+          w2 = wx[tA + 2],
+          w3 = wx[tA + 3];
+        const w4 = nx > 4 ? wx[tA + 4] : 0,
+          w5 = nx > 5 ? wx[tA + 5] : 0;
         for (let m = mA; m < mB; m++, p += stride) {
           let rr = w0 * data[p] + w1 * data[p + 3] + w2 * data[p + 6] + w3 * data[p + 9];
           let gg = w0 * data[p + 1] + w1 * data[p + 4] + w2 * data[p + 7] + w3 * data[p + 10];
           let bb = w0 * data[p + 2] + w1 * data[p + 5] + w2 * data[p + 8] + w3 * data[p + 11];
           if (nx > 4) {
-            rr += w4 * data[p + 12]; gg += w4 * data[p + 13]; bb += w4 * data[p + 14];
-            if (nx > 5) { rr += w5 * data[p + 15]; gg += w5 * data[p + 16]; bb += w5 * data[p + 17]; }
+            rr += w4 * data[p + 12];
+            gg += w4 * data[p + 13];
+            bb += w4 * data[p + 14];
+            if (nx > 5) {
+              rr += w5 * data[p + 15];
+              gg += w5 * data[p + 16];
+              bb += w5 * data[p + 17];
+            }
           }
           const w = wy[m];
-          r += w * rr; g += w * gg; b += w * bb;
+          r += w * rr;
+          g += w * gg;
+          b += w * bb;
         }
       } else {
         for (let m = mA; m < mB; m++, p += stride) {
-          let rr = 0, gg = 0, bb = 0;
+          let rr = 0,
+            gg = 0,
+            bb = 0;
           for (let t = tA, q = p; t < tB; t++, q += 3) {
             const w = wx[t];
-            rr += w * data[q]; gg += w * data[q + 1]; bb += w * data[q + 2];
+            rr += w * data[q];
+            gg += w * data[q + 1];
+            bb += w * data[q + 2];
           }
           const w = wy[m];
-          r += w * rr; g += w * gg; b += w * bb;
+          r += w * rr;
+          g += w * gg;
+          b += w * bb;
         }
       }
-      r *= inv; g *= inv; b *= inv;
+      r *= inv;
+      g *= inv;
+      b *= inv;
       if (isByte) {
         out[base] = r <= 0 ? 0 : r >= 255 ? 255 : r + 0.5;
         out[base + 1] = g <= 0 ? 0 : g >= 255 ? 255 : g + 0.5;
         out[base + 2] = b <= 0 ? 0 : b >= 255 ? 255 : b + 0.5;
       } else {
-        out[base] = r; out[base + 1] = g; out[base + 2] = b;
+        out[base] = r;
+        out[base + 1] = g;
+        out[base + 2] = b;
       }
     } else if (C === 1) {
       let val = 0;

@@ -85,17 +85,24 @@ export function estimateScale(coords: WarpCoordinates, width: number, height: nu
   const { srcX, srcY } = coords;
   const stepI = Math.max(1, Math.floor(width / 16));
   const stepJ = Math.max(1, Math.floor(height / 16));
-  let sumX = 0, sumY = 0, n = 0;
+  let sumX = 0,
+    sumY = 0,
+    n = 0;
   for (let j = 0; j + 1 < height; j += stepJ) {
     for (let i = 0; i + 1 < width; i += stepI) {
       const o = j * width + i;
-      const x0 = srcX[o], y0 = srcY[o];
-      const xi = srcX[o + 1], yi = srcY[o + 1];
-      const xj = srcX[o + width], yj = srcY[o + width];
+      const x0 = srcX[o],
+        y0 = srcY[o];
+      const xi = srcX[o + 1],
+        yi = srcY[o + 1];
+      const xj = srcX[o + width],
+        yj = srcY[o + width];
       const rx = Math.abs(xi - x0) + Math.abs(xj - x0);
       const ry = Math.abs(yi - y0) + Math.abs(yj - y0);
       if (!Number.isFinite(rx) || !Number.isFinite(ry)) continue;
-      sumX += rx; sumY += ry; n++;
+      sumX += rx;
+      sumY += ry;
+      n++;
     }
   }
   if (n === 0) return { x: 1, y: 1 };
@@ -105,7 +112,9 @@ export function estimateScale(coords: WarpCoordinates, width: number, height: nu
 /** Resamples `src` at `coords` with `kernel`. See the module comment for the rules. */
 export function warp(req: WarpRequest): WarpResult {
   const { src, coords, dst, nodata } = req;
-  const W = src.width, H = src.height, C = src.channels;
+  const W = src.width,
+    H = src.height,
+    C = src.channels;
   const data = src.data;
   const mask = src.mask;
   const count = dst.width * dst.height;
@@ -117,7 +126,19 @@ export function warp(req: WarpRequest): WarpResult {
   const out = isByte ? new Uint8Array(count * C) : new Float32Array(count * C);
   const outMask = new Uint8Array(count);
   const job: WarpJob = {
-    data, W, H, C, mask, blocks: undefined, srcX: coords.srcX, srcY: coords.srcY, count, out, outMask, isByte, nodata,
+    data,
+    W,
+    H,
+    C,
+    mask,
+    blocks: undefined,
+    srcX: coords.srcX,
+    srcY: coords.srcY,
+    count,
+    out,
+    outMask,
+    isByte,
+    nodata,
   };
 
   if (req.kernel === 'nn') {

@@ -6,7 +6,13 @@ export function checkFields(entry: Record<string, unknown>, fields: Record<strin
   for (const [name, type] of Object.entries(fields)) {
     const value = entry[name];
     if (value === undefined || value === null) problems.push(`'${name}' missing`);
-    else if (type === 'array' ? !Array.isArray(value) : type === 'object' ? typeof value !== 'object' || Array.isArray(value) : typeof value !== type) {
+    else if (
+      type === 'array'
+        ? !Array.isArray(value)
+        : type === 'object'
+          ? typeof value !== 'object' || Array.isArray(value)
+          : typeof value !== type
+    ) {
       problems.push(`'${name}' is not ${type === 'array' || type === 'object' ? 'an' : 'a'} ${type}`);
     }
   }

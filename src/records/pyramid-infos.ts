@@ -10,7 +10,12 @@ export const PYRAMID_TYPE = 'ROK4-PYRAMID-RASTER';
  * ROK4-PYRAMID-RASTER): tms, format, levels with tile limits, bbox in the TMS CRS (from `bbox`, or the
  * bottom level's tile limits) and in WGS84.
  */
-export function pyramidTypeInfos(descriptor: PyramidDescriptor, tms: TileMatrixSet, extra: Record<string, unknown> = {}, bbox?: Bbox): Record<string, unknown> {
+export function pyramidTypeInfos(
+  descriptor: PyramidDescriptor,
+  tms: TileMatrixSet,
+  extra: Record<string, unknown> = {},
+  bbox?: Bbox,
+): Record<string, unknown> {
   const specs = descriptor.raster_specifications;
   let box = bbox;
   if (!box) {
@@ -19,7 +24,12 @@ export function pyramidTypeInfos(descriptor: PyramidDescriptor, tms: TileMatrixS
     const l = bottom.tile_limits;
     const span = tm.cellSize * tm.tileWidth;
     const spanY = tm.cellSize * tm.tileHeight;
-    box = [tm.pointOfOrigin[0] + l.min_col * span, tm.pointOfOrigin[1] - (l.max_row + 1) * spanY, tm.pointOfOrigin[0] + (l.max_col + 1) * span, tm.pointOfOrigin[1] - l.min_row * spanY];
+    box = [
+      tm.pointOfOrigin[0] + l.min_col * span,
+      tm.pointOfOrigin[1] - (l.max_row + 1) * spanY,
+      tm.pointOfOrigin[0] + (l.max_col + 1) * span,
+      tm.pointOfOrigin[1] - l.min_row * spanY,
+    ];
   }
   let wgs84: Bbox | undefined;
   try {

@@ -143,7 +143,10 @@ export class RecordFile<T extends object> {
       const copy = `${file}.invalid-${fileStamp()}`;
       await fs.copyFile(file, copy);
       log.error('store file has records that cannot be served: they are not loaded', {
-        file, skipped: problems.length, copy, problems: problems.slice(0, 20),
+        file,
+        skipped: problems.length,
+        copy,
+        problems: problems.slice(0, 20),
       });
     }
     return { loaded: this.committed.size, skipped: problems.length };
@@ -195,7 +198,7 @@ export class RecordFile<T extends object> {
     this.queue = [];
     const overlay = new Map<string, T | null>();
     const draft: Draft<T> = {
-      get: (id) => (overlay.has(id) ? overlay.get(id) ?? undefined : this.committed.get(id)),
+      get: (id) => (overlay.has(id) ? (overlay.get(id) ?? undefined) : this.committed.get(id)),
       set: (id, record) => void overlay.set(id, record),
       delete: (id) => void overlay.set(id, null),
     };

@@ -32,8 +32,17 @@ export const STORED_DATA: RecordKind<StoredData> = {
   name: 'stored_data',
   file: 'stored-data.json',
   idField: '_id',
-  required: { _id: 'string', name: 'string', type: 'string', status: 'string', created: 'string', updated: 'string', use: 'array',
-    type_infos: 'object', storage: 'object' },
+  required: {
+    _id: 'string',
+    name: 'string',
+    type: 'string',
+    status: 'string',
+    created: 'string',
+    updated: 'string',
+    use: 'array',
+    type_infos: 'object',
+    storage: 'object',
+  },
   check: (r) => (typeof r.status === 'string' && !STATUSES.has(r.status) ? [`unknown status '${r.status}'`] : []),
 };
 
@@ -43,7 +52,8 @@ export interface StoredDataFilter {
   name?: string;
 }
 
-export type NewStoredData = Omit<StoredData, '_id' | 'created' | 'updated' | 'use' | 'status' | 'type_infos' | 'storage'> & Partial<StoredData>;
+export type NewStoredData = Omit<StoredData, '_id' | 'created' | 'updated' | 'use' | 'status' | 'type_infos' | 'storage'> &
+  Partial<StoredData>;
 
 /** Live: neither deleted nor failed (what `used_by` counts). */
 const live = (s: StoredData) => s.status !== 'DELETED' && s.status !== 'FAILED';
@@ -122,7 +132,10 @@ export class Datastore {
 
   async list(filter: StoredDataFilter = {}): Promise<StoredData[]> {
     const { items } = await this.records.list({
-      where: (s) => (!filter.type || s.type === filter.type) && (!filter.status || s.status === filter.status) && (!filter.name || s.name.includes(filter.name)),
+      where: (s) =>
+        (!filter.type || s.type === filter.type) &&
+        (!filter.status || s.status === filter.status) &&
+        (!filter.name || s.name.includes(filter.name)),
     });
     return items;
   }
@@ -141,7 +154,10 @@ export class Datastore {
     const used = await this.records.list({ where: (s) => r.use.includes(s._id) });
     const users = await this.records.list({ where: (s) => live(s) && s.use.includes(id) });
     return {
-      use: r.use.map((u) => used.items.find((s) => s._id === u)).filter((s): s is StoredData => !!s).map(named),
+      use: r.use
+        .map((u) => used.items.find((s) => s._id === u))
+        .filter((s): s is StoredData => !!s)
+        .map(named),
       used_by: users.items.map(named),
     };
   }

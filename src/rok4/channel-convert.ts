@@ -14,13 +14,17 @@ export function convertChannels(pixels: Uint8Array, from: number, to: number): U
     const d = i * to;
     let r: number, g: number, b: number;
     if (from >= 3) {
-      r = pixels[s]; g = pixels[s + 1]; b = pixels[s + 2];
+      r = pixels[s];
+      g = pixels[s + 1];
+      b = pixels[s + 2];
     } else {
       r = g = b = pixels[s];
     }
     const a = fromAlpha ? pixels[s + from - 1] : 255;
     if (to >= 3) {
-      out[d] = r; out[d + 1] = g; out[d + 2] = b;
+      out[d] = r;
+      out[d + 1] = g;
+      out[d + 2] = b;
     } else {
       out[d] = from >= 3 ? Math.floor(0.2125 * r + 0.7154 * g + 0.0721 * b) : r;
     }

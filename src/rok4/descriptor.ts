@@ -65,7 +65,10 @@ export interface PyramidDescriptor {
 
 /** A descriptor validation failure; `key` is the JSON path of the offending member. */
 export class DescriptorError extends Error {
-  constructor(readonly key: string, message: string) {
+  constructor(
+    readonly key: string,
+    message: string,
+  ) {
     super(`pyramid descriptor: ${key}: ${message}`);
     this.name = 'DescriptorError';
   }
@@ -121,7 +124,7 @@ export function parseDescriptor(json: string | unknown): PyramidDescriptor {
 
   const tileMatrixSet = string(root, 'tile_matrix_set', 'tile_matrix_set');
   const format = string(root, 'format', 'format');
-  let formatInfo;
+  let formatInfo: ReturnType<typeof parseFormat>;
   try {
     formatInfo = parseFormat(format);
   } catch {
@@ -134,18 +137,27 @@ export function parseDescriptor(json: string | unknown): PyramidDescriptor {
   const specs = object(root, 'raster_specifications', 'raster_specifications');
   const channels = integer(specs, 'channels', 'raster_specifications.channels', 1, 4);
   if (!formatInfo.channels.includes(channels)) {
-    throw new DescriptorError('raster_specifications.channels', `${format} allows ${formatInfo.channels.join(' or ')} channel(s), not ${channels}`);
+    throw new DescriptorError(
+      'raster_specifications.channels',
+      `${format} allows ${formatInfo.channels.join(' or ')} channel(s), not ${channels}`,
+    );
   }
   const nodata = string(specs, 'nodata', 'raster_specifications.nodata');
   const nodataValues = nodata.split(',');
   if (nodataValues.some((v) => v.trim() !== v || v === '' || !Number.isFinite(Number(v)))) {
-    throw new DescriptorError('raster_specifications.nodata', `must be comma-separated numbers without spaces, got ${JSON.stringify(nodata)}`);
+    throw new DescriptorError(
+      'raster_specifications.nodata',
+      `must be comma-separated numbers without spaces, got ${JSON.stringify(nodata)}`,
+    );
   }
-  if (nodataValues.length < channels) throw new DescriptorError('raster_specifications.nodata', `needs ${channels} values (one per channel)`);
+  if (nodataValues.length < channels)
+    throw new DescriptorError('raster_specifications.nodata', `needs ${channels} values (one per channel)`);
   const photometric = string(specs, 'photometric', 'raster_specifications.photometric').toLowerCase();
-  if (!PHOTOMETRICS.includes(photometric)) throw new DescriptorError('raster_specifications.photometric', `must be one of ${PHOTOMETRICS.join(', ')}`);
+  if (!PHOTOMETRICS.includes(photometric))
+    throw new DescriptorError('raster_specifications.photometric', `must be one of ${PHOTOMETRICS.join(', ')}`);
   const interpolation = string(specs, 'interpolation', 'raster_specifications.interpolation');
-  if (!INTERPOLATIONS.includes(interpolation)) throw new DescriptorError('raster_specifications.interpolation', `must be one of ${INTERPOLATIONS.join(', ')}`);
+  if (!INTERPOLATIONS.includes(interpolation))
+    throw new DescriptorError('raster_specifications.interpolation', `must be one of ${INTERPOLATIONS.join(', ')}`);
 
   const levelsValue = root.levels;
   if (!Array.isArray(levelsValue)) throw new DescriptorError('levels', levelsValue === undefined ? 'missing' : 'must be an array');
@@ -157,7 +169,8 @@ export function parseDescriptor(json: string | unknown): PyramidDescriptor {
     const at = `levels[${i}]`;
     if (!isObject(value)) throw new DescriptorError(at, 'must be an object');
     const id = value.id;
-    if (typeof id !== 'string') throw new DescriptorError(`${at}.id`, id === undefined ? 'missing' : 'must be a string (level ids are strings)');
+    if (typeof id !== 'string')
+      throw new DescriptorError(`${at}.id`, id === undefined ? 'missing' : 'must be a string (level ids are strings)');
     if (id === '' || id.includes('_')) throw new DescriptorError(`${at}.id`, 'must be non-empty and contain no "_"');
     if (ids.has(id)) throw new DescriptorError(`${at}.id`, `duplicate level id ${JSON.stringify(id)}`);
     ids.add(id);
@@ -175,26 +188,41 @@ export function parseDescriptor(json: string | unknown): PyramidDescriptor {
 
     const storage = object(value, 'storage', `${at}.storage`);
     const type = string(storage, 'type', `${at}.storage.type`);
-    if (storageType !== undefined && type !== storageType) throw new DescriptorError(`${at}.storage.type`, `all levels must use the same storage type (${storageType})`);
+    if (storageType !== undefined && type !== storageType)
+      throw new DescriptorError(`${at}.storage.type`, `all levels must use the same storage type (${storageType})`);
     storageType = type;
     let levelStorage: LevelStorage;
     if (type === 'FILE') {
       const depth = integer(storage, 'path_depth', `${at}.storage.path_depth`, 1);
-      if (pathDepth !== undefined && depth !== pathDepth) throw new DescriptorError(`${at}.storage.path_depth`, `all FILE levels must share one path_depth (${pathDepth})`);
+      if (pathDepth !== undefined && depth !== pathDepth)
+        throw new DescriptorError(`${at}.storage.path_depth`, `all FILE levels must share one path_depth (${pathDepth})`);
       pathDepth = depth;
       const imageDirectory = string(storage, 'image_directory', `${at}.storage.image_directory`);
       const maskDirectory = string(storage, 'mask_directory', `${at}.storage.mask_directory`, true);
-      if (hasMasks && maskDirectory === undefined) throw new DescriptorError(`${at}.storage.mask_directory`, 'missing (mask_format is set)');
-      if (!hasMasks && maskDirectory !== undefined) throw new DescriptorError(`${at}.storage.mask_directory`, 'present but mask_format is not set');
-      levelStorage = { type, image_directory: imageDirectory, path_depth: depth, ...(maskDirectory !== undefined ? { mask_directory: maskDirectory } : {}) };
+      if (hasMasks && maskDirectory === undefined)
+        throw new DescriptorError(`${at}.storage.mask_directory`, 'missing (mask_format is set)');
+      if (!hasMasks && maskDirectory !== undefined)
+        throw new DescriptorError(`${at}.storage.mask_directory`, 'present but mask_format is not set');
+      levelStorage = {
+        type,
+        image_directory: imageDirectory,
+        path_depth: depth,
+        ...(maskDirectory !== undefined ? { mask_directory: maskDirectory } : {}),
+      };
     } else if (type === 'S3' || type === 'CEPH' || type === 'SWIFT') {
       const containerKey = type === 'S3' ? 'bucket_name' : type === 'CEPH' ? 'pool_name' : 'container_name';
       const container = string(storage, containerKey, `${at}.storage.${containerKey}`);
       const imagePrefix = string(storage, 'image_prefix', `${at}.storage.image_prefix`);
       const maskPrefix = string(storage, 'mask_prefix', `${at}.storage.mask_prefix`, true);
       if (hasMasks && maskPrefix === undefined) throw new DescriptorError(`${at}.storage.mask_prefix`, 'missing (mask_format is set)');
-      if (!hasMasks && maskPrefix !== undefined) throw new DescriptorError(`${at}.storage.mask_prefix`, 'present but mask_format is not set');
-      levelStorage = { type, [containerKey]: container, image_prefix: imagePrefix, ...(maskPrefix !== undefined ? { mask_prefix: maskPrefix } : {}) };
+      if (!hasMasks && maskPrefix !== undefined)
+        throw new DescriptorError(`${at}.storage.mask_prefix`, 'present but mask_format is not set');
+      levelStorage = {
+        type,
+        [containerKey]: container,
+        image_prefix: imagePrefix,
+        ...(maskPrefix !== undefined ? { mask_prefix: maskPrefix } : {}),
+      };
     } else {
       throw new DescriptorError(`${at}.storage.type`, `must be FILE, S3, CEPH or SWIFT, got ${JSON.stringify(type)}`);
     }
@@ -233,7 +261,10 @@ function serializeStorage(storage: LevelStorage): Json {
  * given order unless `cellSizes` (level id → TMS cellSize) is given, then from the largest cellSize
  * (top) to the smallest (bottom), as ROK4 does.
  */
-export function serializeDescriptor(d: PyramidDescriptor, cellSizes?: ReadonlyMap<string, number> | Readonly<Record<string, number>>): string {
+export function serializeDescriptor(
+  d: PyramidDescriptor,
+  cellSizes?: ReadonlyMap<string, number> | Readonly<Record<string, number>>,
+): string {
   let levels = d.levels;
   if (cellSizes) {
     const size = (id: string): number => {

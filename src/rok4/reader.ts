@@ -54,8 +54,12 @@ export class Rok4Reader {
   private readonly cache = new Map<string, SlabInfo>();
   readonly formatInfo: FormatInfo;
 
-  private constructor(readonly storage: Storage, readonly name: string, readonly descriptor: PyramidDescriptor,
-    readonly folder: string) {
+  private constructor(
+    readonly storage: Storage,
+    readonly name: string,
+    readonly descriptor: PyramidDescriptor,
+    readonly folder: string,
+  ) {
     for (const level of descriptor.levels) this.levelById.set(level.id, level);
     this.formatInfo = parseFormat(descriptor.format);
   }
@@ -113,7 +117,13 @@ export class Rok4Reader {
     if (!bytes) return null;
     const info = await this.slabInfoForTile('DATA', level, col, row);
     const spec = this.tileSpec(info!.header, 'DATA');
-    return { width: spec.width, height: spec.height, channels: spec.channels, sampleType: spec.sampleType, pixels: await decodeTile(bytes, spec) };
+    return {
+      width: spec.width,
+      height: spec.height,
+      channels: spec.channels,
+      sampleType: spec.sampleType,
+      pixels: await decodeTile(bytes, spec),
+    };
   }
 
   /** Decoded mask tile (1 channel, 0 = nodata), or null (no masks, missing mask slab or tile). */
@@ -175,7 +185,7 @@ export class Rok4Reader {
 
   private relativeDirectory(dir: string): string {
     // The server accepts "./x" and absolute paths (§3.4); keys are relative to the storage root.
-    let relative = dir.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+    const relative = dir.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
     if (relative.startsWith('/')) {
       const root = this.storage.root.replace(/\/+$/, '');
       if (!relative.startsWith(`${root}/`)) throw new Error(`slab directory ${dir} is outside the storage root ${root}`);
@@ -241,10 +251,13 @@ export class Rok4Reader {
     if (prefix.length < wanted) throw new Error(`slab ${readKey}: ${prefix.length} bytes, header + index need ${wanted}`);
     const header = parseSlabHeader(prefix);
     if (header.tilesPerWidth !== lvl.tiles_per_width || header.tilesPerHeight !== lvl.tiles_per_height) {
-      throw new Error(`slab ${readKey}: ${header.tilesPerWidth}x${header.tilesPerHeight} tiles, level ${level} says ${lvl.tiles_per_width}x${lvl.tiles_per_height}`);
+      throw new Error(
+        `slab ${readKey}: ${header.tilesPerWidth}x${header.tilesPerHeight} tiles, level ${level} says ${lvl.tiles_per_width}x${lvl.tiles_per_height}`,
+      );
     }
     const expectedBits = kind === 'MASK' ? 8 : bytesPerSample(this.formatInfo.sampleType) * 8;
-    if (header.bitsPerSample !== expectedBits) throw new Error(`slab ${readKey}: ${header.bitsPerSample} bits per sample, ${expectedBits} expected`);
+    if (header.bitsPerSample !== expectedBits)
+      throw new Error(`slab ${readKey}: ${header.bitsPerSample} bits per sample, ${expectedBits} expected`);
     const { offsets, sizes } = parseSlabIndex(prefix, count);
     const info: SlabInfo = { key: readKey, header, offsets, sizes };
     this.cache.set(key, info);
@@ -280,7 +293,9 @@ export class Rok4Reader {
     if (end === 0) return Array.from(info.sizes, () => null);
     const bytes = await this.storage.readRange(info.key, start, end - start);
     if (bytes.length !== end - start) throw new Error(`slab ${info.key}: truncated`);
-    return Array.from(info.sizes, (size, i) => (size === 0 ? null : bytes.subarray(info.offsets[i] - start, info.offsets[i] - start + size)));
+    return Array.from(info.sizes, (size, i) =>
+      size === 0 ? null : bytes.subarray(info.offsets[i] - start, info.offsets[i] - start + size),
+    );
   }
 }
 
@@ -289,8 +304,14 @@ function isSymlinkObject(prefix: Buffer): boolean {
 }
 
 /** Copies tile `index` (slab order) into a slab-sized interleaved image. */
-function blitTile(target: TilePixels, slabWidth: number, channels: number, tile: TilePixels, index: number,
-  header: Pick<SlabHeaderInfo, 'tileWidth' | 'tileHeight' | 'tilesPerWidth'>): void {
+function blitTile(
+  target: TilePixels,
+  slabWidth: number,
+  channels: number,
+  tile: TilePixels,
+  index: number,
+  header: Pick<SlabHeaderInfo, 'tileWidth' | 'tileHeight' | 'tilesPerWidth'>,
+): void {
   const x0 = (index % header.tilesPerWidth) * header.tileWidth;
   const y0 = Math.floor(index / header.tilesPerWidth) * header.tileHeight;
   const rowSamples = header.tileWidth * channels;
@@ -300,8 +321,13 @@ function blitTile(target: TilePixels, slabWidth: number, channels: number, tile:
   }
 }
 
-function fillTileMask(mask: Uint8Array, slabWidth: number, header: Pick<SlabHeaderInfo, 'tileWidth' | 'tileHeight' | 'tilesPerWidth'>,
-  index: number, value: number): void {
+function fillTileMask(
+  mask: Uint8Array,
+  slabWidth: number,
+  header: Pick<SlabHeaderInfo, 'tileWidth' | 'tileHeight' | 'tilesPerWidth'>,
+  index: number,
+  value: number,
+): void {
   const x0 = (index % header.tilesPerWidth) * header.tileWidth;
   const y0 = Math.floor(index / header.tilesPerWidth) * header.tileHeight;
   for (let y = 0; y < header.tileHeight; y++) {

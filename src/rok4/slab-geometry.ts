@@ -35,8 +35,12 @@ export function rawTileBytes(geometry: Pick<SlabGeometry, 'tileWidth' | 'tileHei
 }
 
 /** Geometry of a pyramid's data slabs from its descriptor format and slab size. */
-export function dataSlabGeometry(format: string, channels: number, tile: { tileWidth: number; tileHeight: number },
-  slab: { tilesPerWidth: number; tilesPerHeight: number }): SlabGeometry {
+export function dataSlabGeometry(
+  format: string,
+  channels: number,
+  tile: { tileWidth: number; tileHeight: number },
+  slab: { tilesPerWidth: number; tilesPerHeight: number },
+): SlabGeometry {
   const info = parseFormat(format);
   if (!info.channels.includes(channels)) throw new Error(`${format} does not allow ${channels} channel(s)`);
   return { ...tile, ...slab, channels, compression: info.compression, sampleType: info.sampleType };
@@ -46,8 +50,12 @@ export function dataSlabGeometry(format: string, channels: number, tile: { tileW
 export function maskSlabGeometry(data: Pick<SlabGeometry, 'tileWidth' | 'tileHeight' | 'tilesPerWidth' | 'tilesPerHeight'>): SlabGeometry {
   const info = parseFormat(MASK_FORMAT);
   return {
-    tileWidth: data.tileWidth, tileHeight: data.tileHeight,
-    tilesPerWidth: data.tilesPerWidth, tilesPerHeight: data.tilesPerHeight,
-    channels: 1, compression: info.compression, sampleType: info.sampleType,
+    tileWidth: data.tileWidth,
+    tileHeight: data.tileHeight,
+    tilesPerWidth: data.tilesPerWidth,
+    tilesPerHeight: data.tilesPerHeight,
+    channels: 1,
+    compression: info.compression,
+    sampleType: info.sampleType,
   };
 }

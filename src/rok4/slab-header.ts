@@ -37,8 +37,10 @@ function checkGeometry(g: SlabGeometry): void {
   for (const key of ['tileWidth', 'tileHeight', 'tilesPerWidth', 'tilesPerHeight'] as const) {
     if (!Number.isInteger(g[key]) || g[key] < 1) throw new Error(`slab geometry: ${key} must be a positive integer, got ${g[key]}`);
   }
-  if (!Number.isInteger(g.channels) || g.channels < 1 || g.channels > 4) throw new Error(`slab geometry: channels must be 1..4, got ${g.channels}`);
-  if ((g.compression === 'jpg' || g.compression === 'jpg90') && g.channels !== 3) throw new Error('slab geometry: JPEG slabs have 3 channels');
+  if (!Number.isInteger(g.channels) || g.channels < 1 || g.channels > 4)
+    throw new Error(`slab geometry: channels must be 1..4, got ${g.channels}`);
+  if ((g.compression === 'jpg' || g.compression === 'jpg90') && g.channels !== 3)
+    throw new Error('slab geometry: JPEG slabs have 3 channels');
   if (g.sampleType === 'float32' && (g.compression === 'jpg' || g.compression === 'jpg90' || g.compression === 'png')) {
     throw new Error(`slab geometry: ${g.compression} cannot hold float32 samples`);
   }
@@ -134,8 +136,10 @@ export function parseSlabHeader(bytes: Uint8Array): SlabHeaderInfo {
   for (let i = 0; i < count; i++) {
     const at = ifd + 2 + 12 * i;
     values.set(buf.readUInt16LE(at), {
-      type: buf.readUInt16LE(at + 2), count: buf.readUInt32LE(at + 4),
-      value: buf.readUInt16LE(at + 2) === SHORT ? buf.readUInt16LE(at + 8) : buf.readUInt32LE(at + 8), at: at + 8,
+      type: buf.readUInt16LE(at + 2),
+      count: buf.readUInt32LE(at + 4),
+      value: buf.readUInt16LE(at + 2) === SHORT ? buf.readUInt16LE(at + 8) : buf.readUInt32LE(at + 8),
+      at: at + 8,
     });
   }
   const need = (tag: number, name: string): number => {
@@ -154,9 +158,14 @@ export function parseSlabHeader(bytes: Uint8Array): SlabHeaderInfo {
   const sampleFormat = values.get(TAG.sampleFormat)?.value ?? 1;
   if (width % tileWidth !== 0 || height % tileHeight !== 0) throw new Error('slab header: image size is not a whole number of tiles');
   return {
-    width, height, tileWidth, tileHeight,
-    tilesPerWidth: width / tileWidth, tilesPerHeight: height / tileHeight,
-    channels, bitsPerSample,
+    width,
+    height,
+    tileWidth,
+    tileHeight,
+    tilesPerWidth: width / tileWidth,
+    tilesPerHeight: height / tileHeight,
+    channels,
+    bitsPerSample,
     tiffCompression: need(TAG.compression, 'Compression'),
     photometric: need(TAG.photometric, 'Photometric'),
     sampleType: sampleFormat === 3 && bitsPerSample === 32 ? 'float32' : 'uint8',

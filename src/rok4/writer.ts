@@ -24,13 +24,18 @@ export class Rok4PyramidWriter {
    * @param descriptor skeleton: levels may be added or their tile_limits changed until `commit()`.
    * @param options.folder storage folder holding the pyramid ('' = the storage root).
    */
-  constructor(readonly storage: Storage, readonly name: string, readonly descriptor: PyramidDescriptor,
-    options: { folder?: string } = {}) {
+  constructor(
+    readonly storage: Storage,
+    readonly name: string,
+    readonly descriptor: PyramidDescriptor,
+    options: { folder?: string } = {},
+  ) {
     if (name === '' || name.startsWith('/') || (storage.type === 'FILE' && name.includes('/'))) {
       throw new Error(`invalid pyramid name ${JSON.stringify(name)}`);
     }
     this.folder = options.folder ?? '';
-    if (this.folder !== '' && (!this.folder.endsWith('/') || this.folder.startsWith('/'))) throw new Error(`invalid pyramid folder ${JSON.stringify(this.folder)}`);
+    if (this.folder !== '' && (!this.folder.endsWith('/') || this.folder.startsWith('/')))
+      throw new Error(`invalid pyramid folder ${JSON.stringify(this.folder)}`);
     this.list.setRoot(0, `${this.storage.root.replace(/\/+$/, '')}/${this.treePrefix}`);
   }
 

@@ -53,7 +53,7 @@ export async function outboundRefusal(rawUrl: string, policy: OutboundPolicy): P
 export function addressesRefusal(host: string, addresses: readonly string[]): string | undefined {
   if (addresses.length === 0) return `host '${host}' cannot be resolved`;
   for (const address of addresses) {
-    let kind;
+    let kind: ReturnType<typeof classifyAddress>;
     try {
       kind = classifyAddress(address);
     } catch {

@@ -62,7 +62,8 @@ function guardedLookup(policy: OutboundPolicy): LookupFunction {
         const reason = policy.allow_internal ? undefined : addressesRefusal(hostname, addresses);
         if (reason) return callback(new OutboundRefused(reason), '', 0);
         const family = typeof options.family === 'number' ? options.family : 0;
-        const found = addresses.map((address) => ({ address, family: net.isIP(address) }))
+        const found = addresses
+          .map((address) => ({ address, family: net.isIP(address) }))
           .filter((a) => family === 0 || a.family === family);
         if (found.length === 0) {
           const missing = Object.assign(new Error(`no IPv${family} address for ${hostname}`), { code: 'ENOTFOUND' });

@@ -33,12 +33,20 @@ export interface PixelInfo {
 }
 
 /** The pixel (`i`, `j`) of tile (`col`, `row`) of a level the layer has; the caller checked the ranges. */
-export async function pixelInfo(layer: PublishedLayer, levelId: string, col: number, row: number, i: number, j: number): Promise<PixelInfo> {
+export async function pixelInfo(
+  layer: PublishedLayer,
+  levelId: string,
+  col: number,
+  row: number,
+  i: number,
+  j: number,
+): Promise<PixelInfo> {
   const level = layer.level(levelId)!;
   const { tm } = level;
   const x = tm.pointOfOrigin[0] + (col * tm.tileWidth + i + 0.5) * tm.cellSize;
   const y = tm.pointOfOrigin[1] - (row * tm.tileHeight + j + 0.5) * tm.cellSize;
-  const xs = Float64Array.of(x), ys = Float64Array.of(y);
+  const xs = Float64Array.of(x),
+    ys = Float64Array.of(y);
   createTransform(layer.tms.crs, 'EPSG:4326')(xs, ys);
   const tile = await level.reader.readTile(levelId, col, row);
   let values: number[] | null = null;
@@ -58,22 +66,37 @@ export function renderPixelInfo(info: PixelInfo, mime: string): string {
   if (mime === 'application/json') {
     return JSON.stringify({
       type: 'FeatureCollection',
-      features: [{
-        type: 'Feature',
-        geometry: { type: 'Point', coordinates: info.lonLat },
-        properties: {
-          layer: info.layer, tileMatrix: info.tileMatrix, tileRow: info.tileRow, tileCol: info.tileCol, i: info.i, j: info.j,
-          nodata: info.values === null, values: info.values, ...Object.fromEntries(bands),
+      features: [
+        {
+          type: 'Feature',
+          geometry: { type: 'Point', coordinates: info.lonLat },
+          properties: {
+            layer: info.layer,
+            tileMatrix: info.tileMatrix,
+            tileRow: info.tileRow,
+            tileCol: info.tileCol,
+            i: info.i,
+            j: info.j,
+            nodata: info.values === null,
+            values: info.values,
+            ...Object.fromEntries(bands),
+          },
         },
-      }],
+      ],
     });
   }
   if (mime === 'text/html') {
-    const rows = info.values === null ? '<tr><td colspan="2">no data</td></tr>'
-      : bands.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join('');
-    return `<!DOCTYPE html><html><head><meta charset="utf-8"><title>${xmlEscape(info.layer)}</title></head><body>` +
-      `<table><caption>${xmlEscape(info.layer)} (${info.lonLat.map((v) => v.toFixed(6)).join(', ')})</caption>${rows}</table></body></html>\n`;
+    const rows =
+      info.values === null
+        ? '<tr><td colspan="2">no data</td></tr>'
+        : bands.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join('');
+    return (
+      `<!DOCTYPE html><html><head><meta charset="utf-8"><title>${xmlEscape(info.layer)}</title></head><body>` +
+      `<table><caption>${xmlEscape(info.layer)} (${info.lonLat.map((v) => v.toFixed(6)).join(', ')})</caption>${rows}</table></body></html>\n`
+    );
   }
-  return `layer: ${info.layer}\nlon lat: ${info.lonLat.join(' ')}\n` +
-    (info.values === null ? 'no data\n' : bands.map(([k, v]) => `${k}: ${v}`).join('\n') + '\n');
+  return (
+    `layer: ${info.layer}\nlon lat: ${info.lonLat.join(' ')}\n` +
+    (info.values === null ? 'no data\n' : bands.map(([k, v]) => `${k}: ${v}`).join('\n') + '\n')
+  );
 }

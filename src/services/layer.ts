@@ -74,7 +74,8 @@ export class PublishedLayer {
   /** Extent of a level's tile limits in the TMS CRS. */
   levelBbox(level: LayerLevel): Bbox {
     const { tm, limits } = level;
-    const w = tm.cellSize * tm.tileWidth, h = tm.cellSize * tm.tileHeight;
+    const w = tm.cellSize * tm.tileWidth,
+      h = tm.cellSize * tm.tileHeight;
     const [x0, y0] = tm.pointOfOrigin;
     return [x0 + limits.min_col * w, y0 - (limits.max_row + 1) * h, x0 + (limits.max_col + 1) * w, y0 - limits.min_row * h];
   }
@@ -122,8 +123,11 @@ export async function openLayer(spec: LayerSpec, storage: Storage, tmsFolders: s
         throw invalidInput(at, `pyramid '${p.name}' uses TMS ${d.tile_matrix_set}, the layer ${first.descriptor.tile_matrix_set}`);
       }
       if (d.format !== first.descriptor.format || d.raster_specifications.channels !== first.descriptor.raster_specifications.channels) {
-        throw invalidInput(at, `pyramid '${p.name}' is ${d.format} with ${d.raster_specifications.channels} channel(s), ` +
-          `the layer ${first.descriptor.format} with ${first.descriptor.raster_specifications.channels}`);
+        throw invalidInput(
+          at,
+          `pyramid '${p.name}' is ${d.format} with ${d.raster_specifications.channels} channel(s), ` +
+            `the layer ${first.descriptor.format} with ${first.descriptor.raster_specifications.channels}`,
+        );
       }
     }
     const cell = (id: string, key: string): number => {
@@ -151,7 +155,9 @@ export async function openLayer(spec: LayerSpec, storage: Storage, tmsFolders: s
 /** The C++ server clamps tile limits to the matrix (rok4.md §3.4: JOINCACHE's may overshoot it). */
 function clampLimits(l: TileLimits, tm: TileMatrix): TileLimits {
   return {
-    min_col: Math.max(0, l.min_col), max_col: Math.min(tm.matrixWidth - 1, l.max_col),
-    min_row: Math.max(0, l.min_row), max_row: Math.min(tm.matrixHeight - 1, l.max_row),
+    min_col: Math.max(0, l.min_col),
+    max_col: Math.min(tm.matrixWidth - 1, l.max_col),
+    min_row: Math.max(0, l.min_row),
+    max_row: Math.min(tm.matrixHeight - 1, l.max_row),
   };
 }

@@ -20,8 +20,15 @@ const CONF = 'http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/';
 
 /** Conformance classes these handlers implement (added to /conformance by the API). */
 export const OGC_TILES_CONFORMANCE: readonly string[] = [
-  `${CONF}core`, `${CONF}tileset`, `${CONF}tilesets-list`, `${CONF}geodata-tilesets`, `${CONF}png`, `${CONF}jpeg`, `${CONF}tiff`,
-  'http://www.opengis.net/spec/tms/2.0/conf/tilematrixset', 'http://www.opengis.net/spec/tms/2.0/conf/json-tilematrixset',
+  `${CONF}core`,
+  `${CONF}tileset`,
+  `${CONF}tilesets-list`,
+  `${CONF}geodata-tilesets`,
+  `${CONF}png`,
+  `${CONF}jpeg`,
+  `${CONF}tiff`,
+  'http://www.opengis.net/spec/tms/2.0/conf/tilematrixset',
+  'http://www.opengis.net/spec/tms/2.0/conf/json-tilematrixset',
 ];
 
 /** Registered URIs of the tile matrix sets that are OGC well-known ones (17-083r4 Annex D). */
@@ -34,13 +41,23 @@ const KNOWN_TMS: Record<string, { uri: string; wkss?: string; title: string }> =
 };
 
 class TilesError extends Error {
-  constructor(readonly status: 400 | 404 | 406, message: string) {
+  constructor(
+    readonly status: 400 | 404 | 406,
+    message: string,
+  ) {
     super(message);
   }
 }
 
 function problem(req: ServiceRequest, err: unknown): ServiceResponse {
-  const kind = err instanceof TilesError ? (err.status === 400 ? 'invalid-parameter' : err.status === 404 ? 'not-found' : 'not-acceptable') : 'internal';
+  const kind =
+    err instanceof TilesError
+      ? err.status === 400
+        ? 'invalid-parameter'
+        : err.status === 404
+          ? 'not-found'
+          : 'not-acceptable'
+      : 'internal';
   const doc = new ApiError(kind, err instanceof TilesError ? err.message : 'the request could not be answered').toProblem(req.path);
   return { status: doc.status, headers: { 'Content-Type': 'application/problem+json', ...CORS_HEADERS }, body: JSON.stringify(doc) };
 }
@@ -49,14 +66,16 @@ function json(req: ServiceRequest, doc: unknown): ServiceResponse {
   return cacheable(req, Buffer.from(JSON.stringify(doc), 'utf8'), 'application/json');
 }
 
-const guarded = (fn: ServiceHandler): ServiceHandler => async (req, ctx) => {
-  try {
-    return await fn(req, ctx);
-  } catch (err) {
-    if (!(err instanceof TilesError)) logFailure(ctx, req, err);
-    return problem(req, err);
-  }
-};
+const guarded =
+  (fn: ServiceHandler): ServiceHandler =>
+  async (req, ctx) => {
+    try {
+      return await fn(req, ctx);
+    } catch (err) {
+      if (!(err instanceof TilesError)) logFailure(ctx, req, err);
+      return problem(req, err);
+    }
+  };
 
 function layerOf(ctx: ServiceContext, id: string): PublishedLayer {
   const layer = ctx.layers.get(id);
@@ -67,7 +86,10 @@ function layerOf(ctx: ServiceContext, id: string): PublishedLayer {
 function collectionDoc(base: string, l: PublishedLayer): Record<string, unknown> {
   const href = `${base}/collections/${encodeURIComponent(l.name)}`;
   return {
-    id: l.name, title: l.spec.title, description: l.spec.abstract ?? '', keywords: l.spec.keywords ?? [],
+    id: l.name,
+    title: l.spec.title,
+    description: l.spec.abstract ?? '',
+    keywords: l.spec.keywords ?? [],
     extent: { spatial: { bbox: [l.wgs84Bbox], crs: 'http://www.opengis.net/def/crs/OGC/1.3/CRS84' } },
     dataType: 'map',
     links: [
@@ -78,18 +100,24 @@ function collectionDoc(base: string, l: PublishedLayer): Record<string, unknown>
 }
 
 /** GET /collections */
-export const ogcCollections: ServiceHandler = guarded(async (req, ctx) => json(req, {
-  collections: ctx.layers.list().map((l) => collectionDoc(req.baseUrl, l)),
-  links: [{ rel: 'self', type: 'application/json', href: `${req.baseUrl}/collections` }],
-}));
+export const ogcCollections: ServiceHandler = guarded(async (req, ctx) =>
+  json(req, {
+    collections: ctx.layers.list().map((l) => collectionDoc(req.baseUrl, l)),
+    links: [{ rel: 'self', type: 'application/json', href: `${req.baseUrl}/collections` }],
+  }),
+);
 
 /** GET /collections/{collectionId} */
-export const ogcCollection: ServiceHandler = guarded(async (req, ctx) => json(req, collectionDoc(req.baseUrl, layerOf(ctx, req.params.collectionId))));
+export const ogcCollection: ServiceHandler = guarded(async (req, ctx) =>
+  json(req, collectionDoc(req.baseUrl, layerOf(ctx, req.params.collectionId))),
+);
 
 function tilesetSummary(base: string, l: PublishedLayer): Record<string, unknown> {
   const href = `${base}/collections/${encodeURIComponent(l.name)}/map/tiles/${encodeURIComponent(l.tms.id)}`;
   return {
-    title: `${l.spec.title} (${l.tms.id})`, dataType: 'map', crs: ogcCrs(l.tms.crs).uri,
+    title: `${l.spec.title} (${l.tms.id})`,
+    dataType: 'map',
+    crs: ogcCrs(l.tms.crs).uri,
     ...(KNOWN_TMS[l.tms.id] ? { tileMatrixSetURI: KNOWN_TMS[l.tms.id].uri } : {}),
     links: [
       { rel: 'self', type: 'application/json', href },
@@ -123,13 +151,20 @@ export const ogcMapTileset: ServiceHandler = guarded(async (req, ctx) => {
   return json(req, {
     ...summary,
     tileMatrixSetLimits: l.levels.map((lv) => ({
-      tileMatrix: lv.id, minTileRow: lv.limits.min_row, maxTileRow: lv.limits.max_row, minTileCol: lv.limits.min_col, maxTileCol: lv.limits.max_col,
+      tileMatrix: lv.id,
+      minTileRow: lv.limits.min_row,
+      maxTileRow: lv.limits.max_row,
+      minTileCol: lv.limits.min_col,
+      maxTileCol: lv.limits.max_col,
     })),
     boundingBox: { lowerLeft: [l.bbox[0], l.bbox[1]], upperRight: [l.bbox[2], l.bbox[3]], crs: ogcCrs(l.tms.crs).uri },
     links: [
       ...(summary.links as unknown[]),
       ...l.formats.map((f) => ({
-        rel: 'item', type: f.mime, templated: true, href: `${href}/{tileMatrix}/{tileRow}/{tileCol}?f=${f.extensions[0]}`,
+        rel: 'item',
+        type: f.mime,
+        templated: true,
+        href: `${href}/{tileMatrix}/{tileRow}/{tileCol}?f=${f.extensions[0]}`,
       })),
     ],
   });
@@ -167,8 +202,11 @@ export const ogcMapTile: ServiceHandler = guarded(async (req, ctx) => {
   if (col === undefined) throw new TilesError(400, `tileCol '${tileCol}' is not a non-negative integer`);
   const lim = level.limits;
   if (row < lim.min_row || row > lim.max_row || col < lim.min_col || col > lim.max_col) {
-    throw new TilesError(404, `tile ${tileMatrix}/${row}/${col} is outside the tileset's limits (rows ${lim.min_row}–${lim.max_row}, ` +
-      `columns ${lim.min_col}–${lim.max_col})`);
+    throw new TilesError(
+      404,
+      `tile ${tileMatrix}/${row}/${col} is outside the tileset's limits (rows ${lim.min_row}–${lim.max_row}, ` +
+        `columns ${lim.min_col}–${lim.max_col})`,
+    );
   }
   const format = tileFormat(req, l);
   const t = await readLayerTile(l, tileMatrix, col, row, format);
@@ -185,13 +223,17 @@ function knownTms(ctx: ServiceContext): Map<string, TileMatrixSet> {
 }
 
 /** GET /tileMatrixSets */
-export const ogcTileMatrixSets: ServiceHandler = guarded(async (req, ctx) => json(req, {
-  tileMatrixSets: [...knownTms(ctx).values()].map((t) => ({
-    id: t.id, title: KNOWN_TMS[t.id]?.title ?? t.id, ...(KNOWN_TMS[t.id] ? { uri: KNOWN_TMS[t.id].uri } : {}),
-    links: [{ rel: 'self', type: 'application/json', href: `${req.baseUrl}/tileMatrixSets/${encodeURIComponent(t.id)}` }],
-  })),
-  links: [{ rel: 'self', type: 'application/json', href: `${req.baseUrl}/tileMatrixSets` }],
-}));
+export const ogcTileMatrixSets: ServiceHandler = guarded(async (req, ctx) =>
+  json(req, {
+    tileMatrixSets: [...knownTms(ctx).values()].map((t) => ({
+      id: t.id,
+      title: KNOWN_TMS[t.id]?.title ?? t.id,
+      ...(KNOWN_TMS[t.id] ? { uri: KNOWN_TMS[t.id].uri } : {}),
+      links: [{ rel: 'self', type: 'application/json', href: `${req.baseUrl}/tileMatrixSets/${encodeURIComponent(t.id)}` }],
+    })),
+    links: [{ rel: 'self', type: 'application/json', href: `${req.baseUrl}/tileMatrixSets` }],
+  }),
+);
 
 /** GET /tileMatrixSets/{tileMatrixSetId}: the 2D TMS 2.0 JSON encoding (cornerOfOrigin topLeft, CRS axis order). */
 export const ogcTileMatrixSet: ServiceHandler = guarded(async (req, ctx) => {
@@ -200,13 +242,24 @@ export const ogcTileMatrixSet: ServiceHandler = guarded(async (req, ctx) => {
   const crs = ogcCrs(t.crs);
   const known = KNOWN_TMS[t.id];
   return json(req, {
-    id: t.id, title: known?.title ?? t.id, ...(known ? { uri: known.uri } : {}), crs: crs.uri,
+    id: t.id,
+    title: known?.title ?? t.id,
+    ...(known ? { uri: known.uri } : {}),
+    crs: crs.uri,
     orderedAxes: crs.latFirst ? ['Lat', 'Lon'] : t.orderedAxes[0].toUpperCase() === 'LON' ? ['Lon', 'Lat'] : ['E', 'N'],
     ...(known?.wkss ? { wellKnownScaleSet: known.wkss } : {}),
-    tileMatrices: [...t.tileMatrices].sort((a, b) => b.cellSize - a.cellSize).map((tm) => ({
-      id: tm.id, scaleDenominator: tm.scaleDenominator, cellSize: tm.cellSize, cornerOfOrigin: 'topLeft',
-      pointOfOrigin: crs.latFirst ? [tm.pointOfOrigin[1], tm.pointOfOrigin[0]] : tm.pointOfOrigin,
-      tileWidth: tm.tileWidth, tileHeight: tm.tileHeight, matrixWidth: tm.matrixWidth, matrixHeight: tm.matrixHeight,
-    })),
+    tileMatrices: [...t.tileMatrices]
+      .sort((a, b) => b.cellSize - a.cellSize)
+      .map((tm) => ({
+        id: tm.id,
+        scaleDenominator: tm.scaleDenominator,
+        cellSize: tm.cellSize,
+        cornerOfOrigin: 'topLeft',
+        pointOfOrigin: crs.latFirst ? [tm.pointOfOrigin[1], tm.pointOfOrigin[0]] : tm.pointOfOrigin,
+        tileWidth: tm.tileWidth,
+        tileHeight: tm.tileHeight,
+        matrixWidth: tm.matrixWidth,
+        matrixHeight: tm.matrixHeight,
+      })),
   });
 });

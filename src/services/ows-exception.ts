@@ -20,14 +20,19 @@ export type OwsExceptionCode = keyof typeof OWS_EXCEPTION_STATUS;
 
 /** Thrown inside a service handler; the handler turns it into its own exception document. */
 export class ServiceException extends Error {
-  constructor(readonly code: OwsExceptionCode, message: string, readonly locator?: string) {
+  constructor(
+    readonly code: OwsExceptionCode,
+    message: string,
+    readonly locator?: string,
+  ) {
     super(message);
     this.name = 'ServiceException';
   }
 }
 
 export function owsExceptionReport(e: ServiceException, status: number = OWS_EXCEPTION_STATUS[e.code]): ServiceResponse {
-  const body = '<?xml version="1.0" encoding="UTF-8"?>\n' +
+  const body =
+    '<?xml version="1.0" encoding="UTF-8"?>\n' +
     '<ExceptionReport xmlns="http://www.opengis.net/ows/1.1" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" ' +
     'xsi:schemaLocation="http://www.opengis.net/ows/1.1 http://schemas.opengis.net/ows/1.1.0/owsExceptionReport.xsd" ' +
     'version="1.0.0" xml:lang="en">\n' +

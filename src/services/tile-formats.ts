@@ -28,7 +28,12 @@ export function offeredFormats(format: FormatInfo): OfferedFormat[] {
       return [{ mime: 'image/png', extensions: ['png'], from: 'stored' }];
     case 'image/x-bil;bits=32':
       return [
-        { mime: 'image/x-bil;bits=32', extensions: format.contentEncoding ? ['zbil', 'bil'] : ['bil'], from: 'stored', contentEncoding: format.contentEncoding },
+        {
+          mime: 'image/x-bil;bits=32',
+          extensions: format.contentEncoding ? ['zbil', 'bil'] : ['bil'],
+          from: 'stored',
+          contentEncoding: format.contentEncoding,
+        },
         TIFF,
       ];
     default:

@@ -18,7 +18,13 @@ export type TileAnswer =
   | { kind: 'out-of-range'; axis: 'row' | 'col' };
 
 /** The tile (`level`, `col`, `row`) of a layer in an offered format. Rows count from the top (WMTS). */
-export async function readLayerTile(layer: PublishedLayer, levelId: string, col: number, row: number, format: OfferedFormat): Promise<TileAnswer> {
+export async function readLayerTile(
+  layer: PublishedLayer,
+  levelId: string,
+  col: number,
+  row: number,
+  format: OfferedFormat,
+): Promise<TileAnswer> {
   const level = layer.level(levelId);
   if (!level) return { kind: 'no-such-level' };
   if (row < 0 || row >= level.tm.matrixHeight) return { kind: 'out-of-range', axis: 'row' };
@@ -28,7 +34,12 @@ export async function readLayerTile(layer: PublishedLayer, levelId: string, col:
     return { kind: 'tile', bytes: await nodataTile(layer, level, format), contentType: format.mime, nodata: true };
   }
   if (format.from === 'tiff') {
-    return { kind: 'tile', bytes: wrapTileInTiff(stored, wrapSpec(layer, level, layer.format.tiffCompression)), contentType: format.mime, nodata: false };
+    return {
+      kind: 'tile',
+      bytes: wrapTileInTiff(stored, wrapSpec(layer, level, layer.format.tiffCompression)),
+      contentType: format.mime,
+      nodata: false,
+    };
   }
   return { kind: 'tile', bytes: stored, contentType: format.mime, contentEncoding: format.contentEncoding, nodata: false };
 }
@@ -36,8 +47,12 @@ export async function readLayerTile(layer: PublishedLayer, levelId: string, col:
 function wrapSpec(layer: PublishedLayer, level: LayerLevel, compression: number): Parameters<typeof wrapTileInTiff>[1] {
   const float = layer.format.sampleType === 'float32';
   return {
-    width: level.tm.tileWidth, height: level.tm.tileHeight, channels: layer.channels,
-    bitsPerSample: float ? 32 : 8, sampleFormat: float ? 3 : 1, compression,
+    width: level.tm.tileWidth,
+    height: level.tm.tileHeight,
+    channels: layer.channels,
+    bitsPerSample: float ? 32 : 8,
+    sampleFormat: float ? 3 : 1,
+    compression,
   };
 }
 

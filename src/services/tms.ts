@@ -17,15 +17,23 @@ import { round15 } from '../raster/tms.js';
 import { readLayerTile } from './tile-source.js';
 
 class TileRequestError extends Error {
-  constructor(readonly status: 400 | 404, message: string) {
+  constructor(
+    readonly status: 400 | 404,
+    message: string,
+  ) {
     super(message);
   }
 }
 
 /** GET /tms/1.0.0 */
 export const tmsService: ServiceHandler = async (req, ctx) => {
-  const maps = ctx.layers.list().map((l) => `    <TileMap title="${x(l.spec.title)}" srs="${ogcCrs(l.tms.crs).code}" profile="${profile(l)}" ` +
-    `href="${x(`${req.baseUrl}/tms/1.0.0/${encodeURIComponent(l.name)}`)}"/>`);
+  const maps = ctx.layers
+    .list()
+    .map(
+      (l) =>
+        `    <TileMap title="${x(l.spec.title)}" srs="${ogcCrs(l.tms.crs).code}" profile="${profile(l)}" ` +
+        `href="${x(`${req.baseUrl}/tms/1.0.0/${encodeURIComponent(l.name)}`)}"/>`,
+    );
   const body = `<?xml version="1.0" encoding="UTF-8"?>
 <TileMapService version="1.0.0" services="${x(req.baseUrl)}/tms/">
   <Title>dallage TMS</Title>
@@ -46,8 +54,11 @@ export const tmsTileMap: ServiceHandler = async (req, ctx) => {
   const top = layer.levels[0];
   const [ox, oy] = bottomLeft(top);
   const native = layer.formats[0];
-  const sets = layer.levels.map((lv) => `    <TileSet href="${x(`${req.baseUrl}/tms/1.0.0/${encodeURIComponent(layer.name)}/${lv.id}`)}" ` +
-    `units-per-pixel="${lv.tm.cellSize}" order="${x(lv.id)}"/>`);
+  const sets = layer.levels.map(
+    (lv) =>
+      `    <TileSet href="${x(`${req.baseUrl}/tms/1.0.0/${encodeURIComponent(layer.name)}/${lv.id}`)}" ` +
+      `units-per-pixel="${lv.tm.cellSize}" order="${x(lv.id)}"/>`,
+  );
   const body = `<?xml version="1.0" encoding="UTF-8"?>
 <TileMap version="1.0.0" tilemapservice="${x(req.baseUrl)}/tms/1.0.0/">
   <Title>${x(layer.spec.title)}</Title>
@@ -81,10 +92,15 @@ export const xyzTile: ServiceHandler = async (req, ctx) => {
   } catch (err) {
     if (!(err instanceof TileRequestError)) logFailure(ctx, req, err);
     const e = err instanceof TileRequestError ? err : new TileRequestError(404, '');
-    const problem = err instanceof TileRequestError
-      ? new ApiError(e.status === 404 ? 'not-found' : 'invalid-parameter', e.message).toProblem(req.path)
-      : new ApiError('internal', 'the tile could not be read').toProblem(req.path);
-    return { status: problem.status, headers: { 'Content-Type': 'application/problem+json', ...CORS_HEADERS }, body: JSON.stringify(problem) };
+    const problem =
+      err instanceof TileRequestError
+        ? new ApiError(e.status === 404 ? 'not-found' : 'invalid-parameter', e.message).toProblem(req.path)
+        : new ApiError('internal', 'the tile could not be read').toProblem(req.path);
+    return {
+      status: problem.status,
+      headers: { 'Content-Type': 'application/problem+json', ...CORS_HEADERS },
+      body: JSON.stringify(problem),
+    };
   }
 };
 
@@ -93,9 +109,14 @@ async function tileAt(req: ServiceRequest, ctx: ServiceContext, origin: 'top' | 
   const layer = ctx.layers.get(name);
   if (!layer) throw new TileRequestError(404, `no layer named ${name}`);
   const level = layer.level(z);
-  if (!level) throw new TileRequestError(404, `layer ${name} has no level ${z} (levels ${layer.levels[0].id} to ${layer.levels.at(-1)!.id})`);
+  if (!level)
+    throw new TileRequestError(404, `layer ${name} has no level ${z} (levels ${layer.levels[0].id} to ${layer.levels.at(-1)!.id})`);
   const format = formatByExtension(layer.formats, ext);
-  if (!format) throw new TileRequestError(404, `.${ext} is not offered by layer ${name}: use ${layer.formats.map((f) => `.${f.extensions[0]}`).join(', ')}`);
+  if (!format)
+    throw new TileRequestError(
+      404,
+      `.${ext} is not offered by layer ${name}: use ${layer.formats.map((f) => `.${f.extensions[0]}`).join(', ')}`,
+    );
   const col = parseIndex(xText);
   if (col === undefined) throw new TileRequestError(400, `x=${xText} is not a non-negative integer`);
   const y = parseIndex(yText);

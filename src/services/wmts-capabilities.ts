@@ -63,14 +63,26 @@ function layerXml(baseUrl: string, l: PublishedLayer): string {
   const [w, s, e, n] = l.wgs84Bbox;
   const b = l.bbox;
   const keywords = l.spec.keywords?.length
-    ? `\n      <ows:Keywords>${l.spec.keywords.map((k) => `<ows:Keyword>${x(k)}</ows:Keyword>`).join('')}</ows:Keywords>` : '';
-  const limits = l.levels.map((lv) => `          <TileMatrixLimits><TileMatrix>${x(lv.id)}</TileMatrix>` +
-    `<MinTileRow>${lv.limits.min_row}</MinTileRow><MaxTileRow>${lv.limits.max_row}</MaxTileRow>` +
-    `<MinTileCol>${lv.limits.min_col}</MinTileCol><MaxTileCol>${lv.limits.max_col}</MaxTileCol></TileMatrixLimits>`).join('\n');
+    ? `\n      <ows:Keywords>${l.spec.keywords.map((k) => `<ows:Keyword>${x(k)}</ows:Keyword>`).join('')}</ows:Keywords>`
+    : '';
+  const limits = l.levels
+    .map(
+      (lv) =>
+        `          <TileMatrixLimits><TileMatrix>${x(lv.id)}</TileMatrix>` +
+        `<MinTileRow>${lv.limits.min_row}</MinTileRow><MaxTileRow>${lv.limits.max_row}</MaxTileRow>` +
+        `<MinTileCol>${lv.limits.min_col}</MinTileCol><MaxTileCol>${lv.limits.max_col}</MaxTileCol></TileMatrixLimits>`,
+    )
+    .join('\n');
   const resources = [
-    ...l.formats.map((f) => `      <ResourceURL format="${x(f.mime)}" resourceType="tile" template="${x(wmtsRestTileTemplate(baseUrl, l.name, f.extensions[0]))}"/>`),
-    ...INFO_FORMATS.map((f) => `      <ResourceURL format="${x(f.mime)}" resourceType="FeatureInfo" ` +
-      `template="${x(`${baseUrl}/wmts/1.0.0/${encodeURIComponent(l.name)}/{Style}/{TileMatrixSet}/{TileMatrix}/{TileRow}/{TileCol}/{J}/{I}.${f.extension}`)}"/>`),
+    ...l.formats.map(
+      (f) =>
+        `      <ResourceURL format="${x(f.mime)}" resourceType="tile" template="${x(wmtsRestTileTemplate(baseUrl, l.name, f.extensions[0]))}"/>`,
+    ),
+    ...INFO_FORMATS.map(
+      (f) =>
+        `      <ResourceURL format="${x(f.mime)}" resourceType="FeatureInfo" ` +
+        `template="${x(`${baseUrl}/wmts/1.0.0/${encodeURIComponent(l.name)}/{Style}/{TileMatrixSet}/{TileMatrix}/{TileRow}/{TileCol}/{J}/{I}.${f.extension}`)}"/>`,
+    ),
   ];
   return `    <Layer>
       <ows:Title>${x(l.spec.title)}</ows:Title>${l.spec.abstract ? `\n      <ows:Abstract>${x(l.spec.abstract)}</ows:Abstract>` : ''}${keywords}
@@ -93,7 +105,10 @@ ${resources.join('\n')}
 function tileMatrixSetXml(tms: TileMatrixSet): string {
   const crs = ogcCrs(tms.crs);
   const wkss = WELL_KNOWN_SCALE_SETS[tms.id];
-  const matrices = [...tms.tileMatrices].sort((a, b) => b.cellSize - a.cellSize).map((tm) => `      <TileMatrix>
+  const matrices = [...tms.tileMatrices]
+    .sort((a, b) => b.cellSize - a.cellSize)
+    .map(
+      (tm) => `      <TileMatrix>
         <ows:Identifier>${x(tm.id)}</ows:Identifier>
         <ScaleDenominator>${tm.scaleDenominator}</ScaleDenominator>
         <TopLeftCorner>${ogcPoint(crs, tm.pointOfOrigin[0], tm.pointOfOrigin[1])}</TopLeftCorner>
@@ -101,7 +116,9 @@ function tileMatrixSetXml(tms: TileMatrixSet): string {
         <TileHeight>${tm.tileHeight}</TileHeight>
         <MatrixWidth>${tm.matrixWidth}</MatrixWidth>
         <MatrixHeight>${tm.matrixHeight}</MatrixHeight>
-      </TileMatrix>`).join('\n');
+      </TileMatrix>`,
+    )
+    .join('\n');
   return `    <TileMatrixSet>
       <ows:Identifier>${x(tms.id)}</ows:Identifier>
       <ows:SupportedCRS>${crs.urn}</ows:SupportedCRS>${wkss ? `\n      <WellKnownScaleSet>${wkss}</WellKnownScaleSet>` : ''}

@@ -1,4 +1,4 @@
-import { promises as fs, constants as fsConstants } from 'node:fs';
+import { promises as fs, constants as fsConstants, type Dirent, type Stats } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
@@ -27,7 +27,7 @@ export class FileStorage implements Storage {
   }
 
   async readRange(key: string, offset: number, length: number): Promise<Buffer> {
-    let handle;
+    let handle: fs.FileHandle;
     try {
       handle = await fs.open(this.path(key), fsConstants.O_RDONLY);
     } catch (err) {
@@ -94,7 +94,7 @@ export class FileStorage implements Storage {
 
   async *list(prefix: string): AsyncIterable<string> {
     const base = prefix === '' ? this.root : this.path(prefix.replace(/\/+$/, ''));
-    let stat;
+    let stat: Stats;
     try {
       stat = await fs.lstat(base);
     } catch {
@@ -107,7 +107,7 @@ export class FileStorage implements Storage {
     const stack = [base];
     while (stack.length > 0) {
       const dir = stack.pop()!;
-      let entries;
+      let entries: Dirent[];
       try {
         entries = await fs.readdir(dir, { withFileTypes: true });
       } catch {

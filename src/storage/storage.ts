@@ -54,8 +54,13 @@ export class NotFoundError extends Error {
 
 /** Rejects keys that could escape the storage root. */
 export function checkKey(key: string): string {
-  if (typeof key !== 'string' || key === '' || key.startsWith('/') || key.includes('\0') ||
-      key.split('/').some((part) => part === '..' || part === '.')) {
+  if (
+    typeof key !== 'string' ||
+    key === '' ||
+    key.startsWith('/') ||
+    key.includes('\0') ||
+    key.split('/').some((part) => part === '..' || part === '.')
+  ) {
     throw new Error(`invalid storage key: ${JSON.stringify(key)}`);
   }
   return key;

@@ -50,7 +50,12 @@ export class PiscinaPool implements WorkerPool {
     });
   }
 
-  run<T>(filename: string, name: string, payload: unknown, options: { signal?: AbortSignal; transferList?: Transferable[] } = {}): Promise<T> {
+  run<T>(
+    filename: string,
+    name: string,
+    payload: unknown,
+    options: { signal?: AbortSignal; transferList?: Transferable[] } = {},
+  ): Promise<T> {
     this.pending++;
     const task = this.piscina.run(payload, {
       filename,

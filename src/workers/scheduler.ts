@@ -8,7 +8,10 @@ export class PriorityScheduler {
   private running = 0;
   private readonly waiting: Array<{ priority: number[]; start: () => void }> = [];
 
-  constructor(private readonly concurrency: number, private readonly signal?: AbortSignal) {}
+  constructor(
+    private readonly concurrency: number,
+    private readonly signal?: AbortSignal,
+  ) {}
 
   /** Runs `task` when a slot is free; lower `priority` tuples (compared element by element) go first. */
   run<T>(priority: number[], task: () => Promise<T>): Promise<T> {
@@ -19,7 +22,9 @@ export class PriorityScheduler {
           this.release();
           return;
         }
-        task().then(resolve, reject).finally(() => this.release());
+        task()
+          .then(resolve, reject)
+          .finally(() => this.release());
       };
       if (this.running < this.concurrency) {
         this.running++;

@@ -33,7 +33,11 @@ async function startReceiver(): Promise<{ url: string; received: Received[]; clo
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     received,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -41,11 +45,16 @@ test('subscriber callbacks: inProgress and success POSTs reach a local server wh
   const rx = await startReceiver();
   try {
     await withServer({ security: { allow_internal: true, allowed_hosts: ['127.0.0.1'] } }, async (s) => {
-      const res = await execute(s.url, 'echo', {
-        inputs: { stringInput: 'called back', pause: 1.2 },
-        outputs: { stringInput: {} },
-        subscriber: { successUri: `${rx.url}/success`, inProgressUri: `${rx.url}/progress`, failedUri: `${rx.url}/failed` },
-      }, { Prefer: 'respond-async' });
+      const res = await execute(
+        s.url,
+        'echo',
+        {
+          inputs: { stringInput: 'called back', pause: 1.2 },
+          outputs: { stringInput: {} },
+          subscriber: { successUri: `${rx.url}/success`, inProgressUri: `${rx.url}/progress`, failedUri: `${rx.url}/failed` },
+        },
+        { Prefer: 'respond-async' },
+      );
       assert.equal(res.status, 201);
       const { jobID } = (await res.json()) as { jobID: string };
       await waitForJob(s.url, jobID);
@@ -58,7 +67,10 @@ test('subscriber callbacks: inProgress and success POSTs reach a local server wh
       const success = rx.received.filter((r) => r.path === '/success');
       assert.equal(success.length, 1);
       assert.deepEqual(success[0].body, { stringInput: 'called back' });
-      assert.equal(rx.received.some((r) => r.path === '/failed'), false);
+      assert.equal(
+        rx.received.some((r) => r.path === '/failed'),
+        false,
+      );
     });
   } finally {
     await rx.close();
@@ -67,16 +79,31 @@ test('subscriber callbacks: inProgress and success POSTs reach a local server wh
 
 test('subscriber refused (400 naming it) for an internal address or a host not allowed; no job created', () =>
   withServer({}, async (s) => {
-    const internal = await execute(s.url, 'echo', { inputs: { stringInput: 'x' }, subscriber: { successUri: 'http://127.0.0.1:9/cb' } }, { Prefer: 'respond-async' });
+    const internal = await execute(
+      s.url,
+      'echo',
+      { inputs: { stringInput: 'x' }, subscriber: { successUri: 'http://127.0.0.1:9/cb' } },
+      { Prefer: 'respond-async' },
+    );
     await assertProblem(internal, 400, { contentType: 'application/json', detail: /subscriber\.successUri refused/ });
-    const metadata = await execute(s.url, 'echo', { inputs: { stringInput: 'x' }, subscriber: { inProgressUri: 'http://169.254.169.254/latest/meta-data' } }, { Prefer: 'respond-async' });
+    const metadata = await execute(
+      s.url,
+      'echo',
+      { inputs: { stringInput: 'x' }, subscriber: { inProgressUri: 'http://169.254.169.254/latest/meta-data' } },
+      { Prefer: 'respond-async' },
+    );
     await assertProblem(metadata, 400, { contentType: 'application/json', detail: /subscriber\.inProgressUri refused/ });
     assert.equal(await jobCount(s.url), 0);
   }));
 
 test('subscriber to an allowed-listed but internal host is refused unless allow_internal', () =>
   withServer({ security: { allowed_hosts: ['127.0.0.1'] } }, async (s) => {
-    const res = await execute(s.url, 'echo', { inputs: { stringInput: 'x' }, subscriber: { successUri: 'http://127.0.0.1:9/cb' } }, { Prefer: 'respond-async' });
+    const res = await execute(
+      s.url,
+      'echo',
+      { inputs: { stringInput: 'x' }, subscriber: { successUri: 'http://127.0.0.1:9/cb' } },
+      { Prefer: 'respond-async' },
+    );
     await assertProblem(res, 400, { detail: /internal address 127\.0\.0\.1/ });
   }));
 
@@ -88,10 +115,16 @@ test('file: hrefs under the input root work (text and binary); outside it → 40
       await writeFile(path.join(s.inputRoot, 'blob.bin'), Buffer.from([9, 8, 7]));
       await writeFile(path.join(outside, 'secret.txt'), 'TOP-SECRET-CONTENT');
       await symlink(path.join(outside, 'secret.txt'), path.join(s.inputRoot, 'escape.txt'));
-      const ok = await execute(s.url, 'echo', { inputs: { stringInput: { href: pathToFileURL(path.join(s.inputRoot, 'hello.txt')).href } }, outputs: { stringInput: {} } });
+      const ok = await execute(s.url, 'echo', {
+        inputs: { stringInput: { href: pathToFileURL(path.join(s.inputRoot, 'hello.txt')).href } },
+        outputs: { stringInput: {} },
+      });
       assert.equal(ok.status, 200);
       assert.equal(await ok.text(), 'from a file');
-      const bin = await execute(s.url, 'echo', { inputs: { stringInput: 'x', binaryInput: { href: pathToFileURL(path.join(s.inputRoot, 'blob.bin')).href } }, outputs: { binaryInput: {} } });
+      const bin = await execute(s.url, 'echo', {
+        inputs: { stringInput: 'x', binaryInput: { href: pathToFileURL(path.join(s.inputRoot, 'blob.bin')).href } },
+        outputs: { binaryInput: {} },
+      });
       assert.equal(bin.status, 200);
       assert.deepEqual([...Buffer.from(await bin.arrayBuffer())], [9, 8, 7]);
 
@@ -124,7 +157,14 @@ test('http hrefs: refused for hosts not allowed, other schemes refused; allowed 
   const rx = await startReceiver();
   try {
     await withServer({}, async (s) => {
-      for (const href of ['http://example.org/data.txt', `${rx.url}/data.txt`, 'http://169.254.169.254/latest/meta-data', 'gopher://example.org/', 'ftp://example.org/x', 'data:text/plain,hi']) {
+      for (const href of [
+        'http://example.org/data.txt',
+        `${rx.url}/data.txt`,
+        'http://169.254.169.254/latest/meta-data',
+        'gopher://example.org/',
+        'ftp://example.org/x',
+        'data:text/plain,hi',
+      ]) {
         const res = await execute(s.url, 'echo', { inputs: { stringInput: { href } } });
         await assertProblem(res, 400, { contentType: 'application/json', detail: /stringInput.*(refused|not supported)/ });
       }

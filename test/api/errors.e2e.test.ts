@@ -12,13 +12,29 @@ before(async () => {
 after(() => s.stop());
 
 test('unknown process → 404 no-such-process (GET and POST)', async () => {
-  await assertProblem(await fetch(`${s.url}/processes/invalid-process-42`), 404, { contentType: 'application/problem+json', type: 'no-such-process', detail: /invalid-process-42/ });
-  await assertProblem(await execute(s.url, 'invalid-process-42', { inputs: {} }), 404, { contentType: 'application/json', type: 'no-such-process' });
+  await assertProblem(await fetch(`${s.url}/processes/invalid-process-42`), 404, {
+    contentType: 'application/problem+json',
+    type: 'no-such-process',
+    detail: /invalid-process-42/,
+  });
+  await assertProblem(await execute(s.url, 'invalid-process-42', { inputs: {} }), 404, {
+    contentType: 'application/json',
+    type: 'no-such-process',
+  });
 });
 
 test('unknown job → 404 no-such-job for status, results, one result and DELETE', async () => {
-  for (const [url, method] of [['/jobs/invalid-job-1', 'GET'], ['/jobs/invalid-job-1/results', 'GET'], ['/jobs/invalid-job-1/results/x', 'GET'], ['/jobs/invalid-job-1', 'DELETE']]) {
-    await assertProblem(await fetch(s.url + url, { method }), 404, { contentType: 'application/problem+json', type: 'no-such-job', detail: /invalid-job-1/ });
+  for (const [url, method] of [
+    ['/jobs/invalid-job-1', 'GET'],
+    ['/jobs/invalid-job-1/results', 'GET'],
+    ['/jobs/invalid-job-1/results/x', 'GET'],
+    ['/jobs/invalid-job-1', 'DELETE'],
+  ]) {
+    await assertProblem(await fetch(s.url + url, { method }), 404, {
+      contentType: 'application/problem+json',
+      type: 'no-such-job',
+      detail: /invalid-job-1/,
+    });
   }
 });
 
@@ -28,17 +44,31 @@ test('404 for unknown paths, 405 with Allow, 406 for unacceptable Accept: proble
   assert.match(m.headers.get('allow')!, /GET/);
   await assertProblem(m, 405, { contentType: 'application/problem+json', detail: /POST/ });
   await assertProblem(await fetch(`${s.url}/jobs`, { method: 'PUT' }), 405, { contentType: 'application/problem+json' });
-  await assertProblem(await fetch(`${s.url}/processes`, { headers: { Accept: 'image/png' } }), 406, { contentType: 'application/problem+json', detail: /image\/png/ });
+  await assertProblem(await fetch(`${s.url}/processes`, { headers: { Accept: 'image/png' } }), 406, {
+    contentType: 'application/problem+json',
+    detail: /image\/png/,
+  });
   await assertProblem(await fetch(`${s.url}/processes?f=xml`), 406, { detail: /f=xml/ });
 });
 
 test('413 for a body over server.limits.body_size, 415 for a non-JSON body, 400 for bad JSON — all application/json', async () => {
-  await assertProblem(await execute(s.url, 'echo', { inputs: { stringInput: 'x'.repeat(10_000) } }), 413, { contentType: 'application/json', detail: /4096 bytes/ });
-  const text = await fetch(`${s.url}/processes/echo/execution`, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'hello' });
+  await assertProblem(await execute(s.url, 'echo', { inputs: { stringInput: 'x'.repeat(10_000) } }), 413, {
+    contentType: 'application/json',
+    detail: /4096 bytes/,
+  });
+  const text = await fetch(`${s.url}/processes/echo/execution`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'text/plain' },
+    body: 'hello',
+  });
   await assertProblem(text, 415, { contentType: 'application/json', detail: /text\/plain/ });
   const none = await fetch(`${s.url}/processes/echo/execution`, { method: 'POST', body: new Uint8Array([1, 2]) });
   await assertProblem(none, 415, { contentType: 'application/json' });
-  await assertProblem(await execute(s.url, 'echo', '{"inputs": {'), 400, { contentType: 'application/json', type: 'invalid-request-body', detail: /not valid JSON/ });
+  await assertProblem(await execute(s.url, 'echo', '{"inputs": {'), 400, {
+    contentType: 'application/json',
+    type: 'invalid-request-body',
+    detail: /not valid JSON/,
+  });
 });
 
 test('execute validation errors are application/json with the input named', async () => {

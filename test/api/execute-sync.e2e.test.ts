@@ -21,7 +21,11 @@ after(async () => {
 });
 
 test('raw + one value → 200 with the value itself in its media type; no Link, no job', async () => {
-  const res = await execute(s.url, 'echo', { inputs: { stringInput: 'teststring' }, outputs: { stringInput: { transmissionMode: 'value' } }, response: 'raw' });
+  const res = await execute(s.url, 'echo', {
+    inputs: { stringInput: 'teststring' },
+    outputs: { stringInput: { transmissionMode: 'value' } },
+    response: 'raw',
+  });
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type')!, /^text\/plain/);
   assert.equal(await res.text(), 'teststring');
@@ -36,26 +40,39 @@ test('default response is raw; a JSON output as raw is its JSON; binary comes ba
   assert.match(obj.headers.get('content-type')!, /^application\/json/);
   assert.deepEqual(await obj.json(), { a: [1, 2] });
   const bytes = Buffer.from([0, 1, 2, 3, 254, 255]);
-  const bin = await execute(s.url, 'echo', { inputs: { stringInput: 'x', binaryInput: { value: bytes.toString('base64'), mediaType: 'image/tiff' } }, outputs: { binaryInput: {} } });
+  const bin = await execute(s.url, 'echo', {
+    inputs: { stringInput: 'x', binaryInput: { value: bytes.toString('base64'), mediaType: 'image/tiff' } },
+    outputs: { binaryInput: {} },
+  });
   assert.equal(bin.status, 200);
   assert.equal(bin.headers.get('content-type'), 'image/tiff');
   assert.deepEqual(Buffer.from(await bin.arrayBuffer()), bytes);
 });
 
 test('raw + several values → multipart/related, one part per output with Content-ID', async () => {
-  const res = await execute(s.url, 'echo', { inputs: { stringInput: 'teststring', pause: 0, arrayInput: [1, 2, 3] }, outputs: { stringInput: {}, arrayInput: {} }, response: 'raw' });
+  const res = await execute(s.url, 'echo', {
+    inputs: { stringInput: 'teststring', pause: 0, arrayInput: [1, 2, 3] },
+    outputs: { stringInput: {}, arrayInput: {} },
+    response: 'raw',
+  });
   assert.equal(res.status, 200);
   const ct = res.headers.get('content-type')!;
   assert.match(ct, /^multipart\/related; boundary=/);
   const parts = multipartParts(ct, Buffer.from(await res.arrayBuffer()));
-  assert.deepEqual(parts.map((p) => p.headers['content-id']), ['<stringInput>', '<arrayInput>']);
+  assert.deepEqual(
+    parts.map((p) => p.headers['content-id']),
+    ['<stringInput>', '<arrayInput>'],
+  );
   assert.equal(parts[0].body, 'teststring');
   assert.match(parts[0].headers['content-type'], /^text\/plain/);
   assert.deepEqual(JSON.parse(parts[1].body), [1, 2, 3]);
 });
 
 test('raw + only references → 204 with one Link per output; the links serve the outputs', async () => {
-  const res = await execute(s.url, 'echo', { inputs: { stringInput: 'by reference', arrayInput: [4, 5] }, outputs: { stringInput: { transmissionMode: 'reference' }, arrayInput: { transmissionMode: 'reference' } } });
+  const res = await execute(s.url, 'echo', {
+    inputs: { stringInput: 'by reference', arrayInput: [4, 5] },
+    outputs: { stringInput: { transmissionMode: 'reference' }, arrayInput: { transmissionMode: 'reference' } },
+  });
   assert.equal(res.status, 204);
   assert.equal(await res.text(), '');
   const links = res.headers.get('link')!.split(/,\s*(?=<)/);
@@ -71,7 +88,10 @@ test('raw + only references → 204 with one Link per output; the links serve th
 });
 
 test('raw + mixed value/reference → multipart, the reference part empty with Content-Location', async () => {
-  const res = await execute(s.url, 'echo', { inputs: { stringInput: 'mixed', arrayInput: [7] }, outputs: { stringInput: { transmissionMode: 'value' }, arrayInput: { transmissionMode: 'reference' } } });
+  const res = await execute(s.url, 'echo', {
+    inputs: { stringInput: 'mixed', arrayInput: [7] },
+    outputs: { stringInput: { transmissionMode: 'value' }, arrayInput: { transmissionMode: 'reference' } },
+  });
   assert.equal(res.status, 200);
   const parts = multipartParts(res.headers.get('content-type')!, Buffer.from(await res.arrayBuffer()));
   assert.equal(parts[0].body, 'mixed');

@@ -8,7 +8,7 @@ import type { ApiRequest } from '../../src/api/request.js';
 import { ProcessRegistry } from '../../src/process/registry.js';
 import type { Process } from '../../src/process/types.js';
 import type { Runtime } from '../../src/runtime.js';
-import { ApiError } from '../../src/errors.js';
+import type { ApiError } from '../../src/errors.js';
 
 // Handlers are pure functions of a request (DESIGN §10): called here without a socket or Express.
 
@@ -18,8 +18,21 @@ async function runtime(): Promise<Runtime> {
   return { registry } as unknown as Runtime;
 }
 
-function request(path: string, query: Record<string, unknown> = {}, headers: Record<string, string> = {}, params: Record<string, string> = {}): ApiRequest {
-  return { method: 'GET', path, params, query: query as ApiRequest['query'], headers, baseUrl: 'http://api.test', inputRoots: ['/srv/inputs'] };
+function request(
+  path: string,
+  query: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+  params: Record<string, string> = {},
+): ApiRequest {
+  return {
+    method: 'GET',
+    path,
+    params,
+    query: query as ApiRequest['query'],
+    headers,
+    baseUrl: 'http://api.test',
+    inputRoots: ['/srv/inputs'],
+  };
 }
 
 test('landing page and conformance: JSON by default, HTML on f=html, links built from the base URL', async () => {
@@ -40,7 +53,10 @@ test('process list and description, and the process page with the configured inp
   assert.match(Buffer.from(list.body as Buffer).toString('utf8'), /"id":"echo"/);
   const described = await describeProcess(request('/processes/echo', {}, {}, { processId: 'echo' }), rt);
   assert.equal((described.body as { id: string }).id, 'echo');
-  await assert.rejects(describeProcess(request('/processes/nope', {}, {}, { processId: 'nope' }), rt), (e: ApiError) => e.kind === 'no-such-process');
+  await assert.rejects(
+    describeProcess(request('/processes/nope', {}, {}, { processId: 'nope' }), rt),
+    (e: ApiError) => e.kind === 'no-such-process',
+  );
   const page = String((await describeProcess(request('/processes/echo', { f: 'html' }, {}, { processId: 'echo' }), rt)).body);
   assert.match(page, /<code>\/srv\/inputs<\/code>/, 'the page names the configured input root');
 });
@@ -48,7 +64,10 @@ test('process list and description, and the process page with the configured inp
 test('runRoute checks the query against the route declaration before the handler', async () => {
   const rt = await runtime();
   const route = ROUTES.find((r) => r.path === '/processes' && r.method === 'GET')!;
-  await assert.rejects(runRoute(route, request('/processes', { f: { a: 'x' } }), rt, new AbortController().signal), (e: ApiError) => e.kind === 'invalid-parameter' && e.extra.parameter === 'f');
+  await assert.rejects(
+    runRoute(route, request('/processes', { f: { a: 'x' } }), rt, new AbortController().signal),
+    (e: ApiError) => e.kind === 'invalid-parameter' && e.extra.parameter === 'f',
+  );
   const ok = await runRoute(route, request('/processes', { limit: '1' }), rt, new AbortController().signal);
   assert.equal(ok.status, 200);
 });

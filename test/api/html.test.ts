@@ -22,12 +22,24 @@ const XSS = '<script>window.pwned=1</script><img src=x onerror="alert(1)">';
 before(async () => {
   s = await startTestServer();
   // A finished job whose results are a JSON document (so that they are JSON for API clients).
-  const r = await execute(s.url, 'echo', { inputs: { stringInput: XSS, arrayInput: [1, 2, 3] }, response: 'document' }, { Prefer: 'respond-async' });
+  const r = await execute(
+    s.url,
+    'echo',
+    { inputs: { stringInput: XSS, arrayInput: [1, 2, 3] }, response: 'document' },
+    { Prefer: 'respond-async' },
+  );
   assert.equal(r.status, 201);
   jobId = ((await r.json()) as { jobID: string }).jobID;
   assert.equal((await waitForJob(s.url, jobId)).status, 'successful');
   const base = await s.runtime.datastore.create({ name: 'base_pyramid', type: 'ROK4-PYRAMID-VECTOR' });
-  const derived = await s.runtime.datastore.create({ name: XSS, type: 'ROK4-PYRAMID-RASTER', jobId, size: 123456, use: [base._id], type_infos: { tms: 'PM', levels: [10, 11] } });
+  const derived = await s.runtime.datastore.create({
+    name: XSS,
+    type: 'ROK4-PYRAMID-RASTER',
+    jobId,
+    size: 123456,
+    use: [base._id],
+    type_infos: { tms: 'PM', levels: [10, 11] },
+  });
   baseId = base._id;
   storedId = derived._id;
 });
@@ -42,19 +54,29 @@ function resources(): Array<{ path: string; expect: string[] }> {
     { path: '/', expect: ['dallage', 'OGC API', `${s.url}/processes?f=html`, `${s.url}/api`] },
     { path: '/conformance', expect: ['http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/html', 'conf/job-list'] },
     { path: '/processes', expect: ['Echo', 'hello-world', `${s.url}/processes/echo?f=html`, 'async-execute'] },
-    { path: '/processes/echo', expect: ['stringInput', 'Pause (seconds)', 'number, (≥ 0, ≤ 3600)', 'curl -X POST', '&quot;Hello, dallage&quot;'] },
+    {
+      path: '/processes/echo',
+      expect: ['stringInput', 'Pause (seconds)', 'number, (≥ 0, ≤ 3600)', 'curl -X POST', '&quot;Hello, dallage&quot;'],
+    },
     { path: '/jobs', expect: [jobId, 'successful', `${s.url}/jobs/${jobId}?f=html`, 'name="status"', 'name="processID"'] },
     { path: `/jobs/${jobId}`, expect: [jobId, '<progress', `${s.url}/jobs/${jobId}/results?f=html`, 'successful'] },
-    { path: `/jobs/${jobId}/results`, expect: ['arrayInput', `${s.url}/jobs/${jobId}?f=html`, '&lt;script&gt;window.pwned=1&lt;/script&gt;'] },
+    {
+      path: `/jobs/${jobId}/results`,
+      expect: ['arrayInput', `${s.url}/jobs/${jobId}?f=html`, '&lt;script&gt;window.pwned=1&lt;/script&gt;'],
+    },
     { path: '/stored_data', expect: ['base_pyramid', `${s.url}/stored_data/${baseId}?f=html`, 'ROK4-PYRAMID-VECTOR'] },
-    { path: `/stored_data/${storedId}`, expect: ['ROK4-PYRAMID-RASTER', `${s.url}/stored_data/${baseId}?f=html`, `${s.url}/jobs/${jobId}?f=html`, '120.6 KiB', 'levels'] },
+    {
+      path: `/stored_data/${storedId}`,
+      expect: ['ROK4-PYRAMID-RASTER', `${s.url}/stored_data/${baseId}?f=html`, `${s.url}/jobs/${jobId}?f=html`, '120.6 KiB', 'levels'],
+    },
     { path: `/stored_data/${baseId}/dependencies`, expect: ['Used by', `${s.url}/stored_data/${storedId}?f=html`] },
   ];
 }
 
 async function html(path: string, how: 'query' | 'accept'): Promise<string> {
   const url = how === 'query' ? `${s.url}${path}${path.includes('?') ? '&' : '?'}f=html` : `${s.url}${path}`;
-  const headers: Record<string, string> = how === 'accept' ? { Accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' } : {};
+  const headers: Record<string, string> =
+    how === 'accept' ? { Accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' } : {};
   const res = await fetch(url, { headers });
   const body = await res.text();
   assert.equal(res.status, 200, `${how} ${path}: ${body.slice(0, 300)}`);
@@ -126,8 +148,17 @@ test('the process page curl line runs as printed and creates a job', { skip: ski
   const page = await html('/processes/hello-world', 'query');
   const line = /<pre class="curl">([^<]+)<\/pre>/.exec(page)?.[1];
   assert.ok(line, 'a curl line');
-  const command = line.replace(/&#39;/g, "'").replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
-  assert.ok(command.startsWith(`curl -X POST ${s.url}/processes/hello-world/execution -H 'Content-Type: application/json' -H 'Prefer: respond-async' -d '`));
+  const command = line
+    .replace(/&#39;/g, "'")
+    .replace(/&quot;/g, '"')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
+  assert.ok(
+    command.startsWith(
+      `curl -X POST ${s.url}/processes/hello-world/execution -H 'Content-Type: application/json' -H 'Prefer: respond-async' -d '`,
+    ),
+  );
   const { stdout } = await run('sh', ['-c', `${command} -s -w '\\n%{http_code}'`]);
   const [json, code] = stdout.trim().split('\n');
   assert.equal(code, '201');
@@ -148,7 +179,14 @@ test('without an example, the process page builds one from the input schemas tha
     inputs: {
       level: { schema: { type: 'integer', minimum: 3, maximum: 20 }, minOccurs: 1 },
       mode: { schema: { type: 'string', enum: ['fast', 'best'] } },
-      area: { schema: { type: 'object', format: 'ogc-bbox', required: ['bbox'], properties: { bbox: { type: 'array', items: { type: 'number' } } } } },
+      area: {
+        schema: {
+          type: 'object',
+          format: 'ogc-bbox',
+          required: ['bbox'],
+          properties: { bbox: { type: 'array', items: { type: 'number' } } },
+        },
+      },
       ratio: { schema: { type: 'number' }, minOccurs: 0 },
     },
     outputs: { out: { schema: { type: 'string' } } },
@@ -164,7 +202,11 @@ test('without an example, the process page builds one from the input schemas tha
 });
 
 test('a failed job shows its error; binary results are download links', () => {
-  const failed = renderHtml('job', { jobID: 'j1', processID: 'p', status: 'failed', message: 'input <b>dem</b> is unreadable', links: [] }, fakeReq);
+  const failed = renderHtml(
+    'job',
+    { jobID: 'j1', processID: 'p', status: 'failed', message: 'input <b>dem</b> is unreadable', links: [] },
+    fakeReq,
+  );
   assert.match(failed, /<div id="failure" class="error">/);
   assert.ok(failed.includes('input &lt;b&gt;dem&lt;/b&gt; is unreadable'));
   assert.match(failed, /<button type="button" id="dismiss" hidden>/);
@@ -175,7 +217,15 @@ test('a failed job shows its error; binary results are download links', () => {
   const job = { jobID: 'j3', processID: 'p', status: 'successful', links: [] };
   const raw = renderHtml('results', { job, contentType: 'image/png', body: Buffer.from([0x89, 0x50, 0x4e, 0x47]) }, fakeReq);
   assert.match(raw, /<a href="http:\/\/h\/jobs\/j3\/results\?f=json" download="">download the result<\/a>/);
-  const doc = renderHtml('results', { job, contentType: 'application/json', body: { tile: { value: 'iVBORw0KGgo=', mediaType: 'image/png', encoding: 'base64' }, note: 'a <i>note</i>' } }, fakeReq);
+  const doc = renderHtml(
+    'results',
+    {
+      job,
+      contentType: 'application/json',
+      body: { tile: { value: 'iVBORw0KGgo=', mediaType: 'image/png', encoding: 'base64' }, note: 'a <i>note</i>' },
+    },
+    fakeReq,
+  );
   assert.match(doc, /<a href="http:\/\/h\/jobs\/j3\/results\/tile" download="">download<\/a>/);
   assert.ok(doc.includes('<pre>a &lt;i&gt;note&lt;/i&gt;</pre>'));
 });

@@ -47,7 +47,12 @@ test('static documents carry a strong ETag; If-None-Match gives 304 without a bo
 });
 
 test('JSON, HTML and the API definition are gzipped when the client takes it; small or binary bodies are not', async () => {
-  for (const [path, accept] of [['/api', undefined], ['/processes?f=html', undefined], ['/jobs', 'application/json'], ['/processes/echo', undefined]] as const) {
+  for (const [path, accept] of [
+    ['/api', undefined],
+    ['/processes?f=html', undefined],
+    ['/jobs', 'application/json'],
+    ['/processes/echo', undefined],
+  ] as const) {
     const plain = await raw(`${s.url}${path}`, { headers: accept ? { Accept: accept } : {} });
     const zipped = await raw(`${s.url}${path}`, { headers: { 'Accept-Encoding': 'gzip, deflate', ...(accept ? { Accept: accept } : {}) } });
     assert.equal(plain.headers['content-encoding'], undefined, `${path}: none without Accept-Encoding`);
@@ -71,13 +76,21 @@ test('CORS: any origin may read by default; preflights are answered (204), POST 
   assert.match(String(get.headers['access-control-expose-headers']), /Location/);
   assert.equal((await raw(`${s.url}/processes`)).headers['access-control-allow-origin'], undefined, 'no Origin, no CORS headers');
 
-  const preflightGet = await raw(`${s.url}/jobs`, { method: 'OPTIONS', headers: { Origin: 'https://maps.example.org', 'Access-Control-Request-Method': 'GET' } });
+  const preflightGet = await raw(`${s.url}/jobs`, {
+    method: 'OPTIONS',
+    headers: { Origin: 'https://maps.example.org', 'Access-Control-Request-Method': 'GET' },
+  });
   assert.equal(preflightGet.status, 204);
   assert.equal(preflightGet.headers['access-control-allow-origin'], '*');
   assert.match(String(preflightGet.headers['access-control-allow-methods']), /GET/);
 
   const preflightPost = await raw(`${s.url}/processes/echo/execution`, {
-    method: 'OPTIONS', headers: { Origin: 'https://maps.example.org', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type' },
+    method: 'OPTIONS',
+    headers: {
+      Origin: 'https://maps.example.org',
+      'Access-Control-Request-Method': 'POST',
+      'Access-Control-Request-Headers': 'content-type',
+    },
   });
   assert.equal(preflightPost.status, 204, 'answered, not 405');
   assert.equal(preflightPost.headers['access-control-allow-origin'], undefined, 'POST is not granted by default');
@@ -93,7 +106,12 @@ test('CORS: server.cors names the origins and methods', async () => {
   const c = await startTestServer({ cors: { allowed_origins: ['https://maps.example.org'], allowed_methods: ['GET', 'HEAD', 'POST'] } });
   try {
     const ok = await raw(`${c.url}/processes/echo/execution`, {
-      method: 'OPTIONS', headers: { Origin: 'https://maps.example.org', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type, prefer' },
+      method: 'OPTIONS',
+      headers: {
+        Origin: 'https://maps.example.org',
+        'Access-Control-Request-Method': 'POST',
+        'Access-Control-Request-Headers': 'content-type, prefer',
+      },
     });
     assert.equal(ok.headers['access-control-allow-origin'], 'https://maps.example.org');
     assert.match(String(ok.headers.vary), /Origin/);

@@ -11,7 +11,10 @@ function req(query: ApiRequest['query']): ApiRequest {
 }
 
 function badParameter(fn: () => unknown, parameter: string): void {
-  assert.throws(fn, (e: unknown) => e instanceof ApiError && e.status === 400 && e.extra.parameter === parameter && e.detail.includes(parameter));
+  assert.throws(
+    fn,
+    (e: unknown) => e instanceof ApiError && e.status === 400 && e.extra.parameter === parameter && e.detail.includes(parameter),
+  );
 }
 
 const T0 = Date.parse('2025-01-01T00:00:00Z');
@@ -19,8 +22,14 @@ const iso = (s: number) => new Date(T0 + s * 1000).toISOString();
 
 function job(id: string, status: JobStatus, created: number, started?: number, finished?: number, processID = 'echo'): JobRecord {
   return {
-    jobID: id, processID, type: 'process', status, created: iso(created), updated: iso(finished ?? started ?? created),
-    ...(started !== undefined ? { started: iso(started) } : {}), ...(finished !== undefined ? { finished: iso(finished) } : {}),
+    jobID: id,
+    processID,
+    type: 'process',
+    status,
+    created: iso(created),
+    updated: iso(finished ?? started ?? created),
+    ...(started !== undefined ? { started: iso(started) } : {}),
+    ...(finished !== undefined ? { finished: iso(finished) } : {}),
     request: { outputs: {}, response: 'raw' },
   };
 }

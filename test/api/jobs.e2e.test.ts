@@ -7,7 +7,17 @@ import { execute, waitForJob, type TestServer, withServer } from '../helpers/ser
 import { assertProblem, multipartParts, writeFailingPlugin } from './problem-assert.js';
 import { REL } from '../../src/api/conformance.js';
 
-type Status = { jobID: string; status: string; processID: string; message?: string; progress?: number; created: string; started?: string; finished?: string; links: Array<{ href: string; rel: string; type?: string }> };
+type Status = {
+  jobID: string;
+  status: string;
+  processID: string;
+  message?: string;
+  progress?: number;
+  created: string;
+  started?: string;
+  finished?: string;
+  links: Array<{ href: string; rel: string; type?: string }>;
+};
 
 async function submit(s: TestServer, body: unknown, processId = 'echo', prefer = 'respond-async'): Promise<Status> {
   const res = await execute(s.url, processId, body, { Prefer: prefer });
@@ -35,7 +45,10 @@ test('async: 201 + Location + Preference-Applied + statusInfo; the job is stored
     assert.equal(status.processID, 'echo');
     assert.equal(status.status, 'accepted');
     assert.equal((status as unknown as { type: string }).type, 'process');
-    assert.equal(status.links.some((l) => l.rel === REL.results), false);
+    assert.equal(
+      status.links.some((l) => l.rel === REL.results),
+      false,
+    );
     // GET Location without Accept (ETS testJobCreationOp) → JSON statusInfo.
     const got = await fetch(res.headers.get('location')!);
     assert.equal(got.status, 200);
@@ -65,7 +78,11 @@ test('Prefer variants: "respond-async " (ETS), with other preferences; Prefer on
 test('results come back as first requested: raw value, document, references (204 + Link), multipart', () =>
   withServer({}, async (s) => {
     const raw = await submit(s, { inputs: { stringInput: 'teststring' }, outputs: { stringInput: {} }, response: 'raw' });
-    const doc = await submit(s, { inputs: { stringInput: 'teststring', arrayInput: [1] }, outputs: { stringInput: {}, arrayInput: { transmissionMode: 'reference' } }, response: 'document' });
+    const doc = await submit(s, {
+      inputs: { stringInput: 'teststring', arrayInput: [1] },
+      outputs: { stringInput: {}, arrayInput: { transmissionMode: 'reference' } },
+      response: 'document',
+    });
     const refs = await submit(s, { inputs: { stringInput: 'ref' }, outputs: { stringInput: { transmissionMode: 'reference' } } });
     const multi = await submit(s, { inputs: { stringInput: 'm', pause: 1 }, outputs: { stringInput: {}, pause: {} } });
     for (const j of [raw, doc, refs, multi]) assert.equal((await waitForJob(s.url, j.jobID)).status, 'successful');
@@ -89,7 +106,13 @@ test('results come back as first requested: raw value, document, references (204
     assert.equal(await (await fetch(href)).text(), 'ref');
     const m = await fetch(`${s.url}/jobs/${multi.jobID}/results`);
     const parts = multipartParts(m.headers.get('content-type')!, Buffer.from(await m.arrayBuffer()));
-    assert.deepEqual(parts.map((p) => [p.headers['content-id'], p.body]), [['<stringInput>', 'm'], ['<pause>', '1']]);
+    assert.deepEqual(
+      parts.map((p) => [p.headers['content-id'], p.body]),
+      [
+        ['<stringInput>', 'm'],
+        ['<pause>', '1'],
+      ],
+    );
     // An output id the job does not have → 404.
     await assertProblem(await fetch(`${s.url}/jobs/${raw.jobID}/results/nope`), 404, { type: 'no-such-output' });
   }));
@@ -100,8 +123,14 @@ test('result-not-ready while running (pause 5 as an integer, like the ETS); moni
     const status = (await (await fetch(`${s.url}/jobs/${job.jobID}`)).json()) as Status;
     assert.ok(['accepted', 'running'].includes(status.status));
     assert.ok(status.links.some((l) => l.rel === 'monitor'));
-    assert.equal(status.links.some((l) => l.rel === REL.results), false);
-    await assertProblem(await fetch(`${s.url}/jobs/${job.jobID}/results`), 404, { contentType: 'application/problem+json', type: 'result-not-ready' });
+    assert.equal(
+      status.links.some((l) => l.rel === REL.results),
+      false,
+    );
+    await assertProblem(await fetch(`${s.url}/jobs/${job.jobID}/results`), 404, {
+      contentType: 'application/problem+json',
+      type: 'result-not-ready',
+    });
     // Real progress: it moves while the echo pauses.
     await until(async () => (((await (await fetch(`${s.url}/jobs/${job.jobID}`)).json()) as Status).progress ?? 0) > 0, 'progress above 0');
     const running = (await (await fetch(`${s.url}/jobs/${job.jobID}`)).json()) as Status;
@@ -144,11 +173,17 @@ test('GET /jobs: filters type/processID/status/datetime/duration, limit with nex
     };
     const all = await list('');
     assert.equal(all.jobs.length, 7);
-    assert.deepEqual(all.jobs.map((j) => j.jobID), [...echoJobs, ...hello].map((j) => j.jobID).reverse()); // newest first
+    assert.deepEqual(
+      all.jobs.map((j) => j.jobID),
+      [...echoJobs, ...hello].map((j) => j.jobID).reverse(),
+    ); // newest first
     for (const j of all.jobs) assert.ok(j.processID);
     assert.deepEqual(new Set(all.links.map((l) => l.rel)), new Set(['self', 'alternate']));
 
-    assert.deepEqual((await list('?processID=hello-world')).jobs.map((j) => j.jobID), hello.map((j) => j.jobID).reverse());
+    assert.deepEqual(
+      (await list('?processID=hello-world')).jobs.map((j) => j.jobID),
+      hello.map((j) => j.jobID).reverse(),
+    );
     assert.equal((await list('?processID=echo,hello-world&type=process')).jobs.length, 7);
     assert.equal((await list('?status=successful')).jobs.length, 7);
     assert.equal((await list('?status=running,failed')).jobs.length, 0);
@@ -164,17 +199,32 @@ test('GET /jobs: filters type/processID/status/datetime/duration, limit with nex
     assert.equal(p1.jobs.length, 3);
     const next = p1.links.find((l) => l.rel === 'next')!;
     assert.ok(next, 'a next link');
-    assert.equal(p1.links.some((l) => l.rel === 'prev'), false);
+    assert.equal(
+      p1.links.some((l) => l.rel === 'prev'),
+      false,
+    );
     assert.match(next.href, /processID=echo%2Chello-world|processID=echo,hello-world/);
     const p2 = (await (await fetch(next.href)).json()) as typeof p1;
-    assert.deepEqual(p2.jobs.map((j) => j.jobID), all.jobs.slice(3, 6).map((j) => j.jobID));
+    assert.deepEqual(
+      p2.jobs.map((j) => j.jobID),
+      all.jobs.slice(3, 6).map((j) => j.jobID),
+    );
     const prev = p2.links.find((l) => l.rel === 'prev')!;
-    assert.deepEqual(((await (await fetch(prev.href)).json()) as typeof p1).jobs.map((j) => j.jobID), p1.jobs.map((j) => j.jobID));
+    assert.deepEqual(
+      ((await (await fetch(prev.href)).json()) as typeof p1).jobs.map((j) => j.jobID),
+      p1.jobs.map((j) => j.jobID),
+    );
     const p3 = (await (await fetch(p2.links.find((l) => l.rel === 'next')!.href)).json()) as typeof p1;
     assert.equal(p3.jobs.length, 1);
-    assert.equal(p3.links.some((l) => l.rel === 'next'), false);
+    assert.equal(
+      p3.links.some((l) => l.rel === 'next'),
+      false,
+    );
 
-    await assertProblem(await fetch(`${s.url}/jobs?status=finished`), 400, { contentType: 'application/problem+json', detail: /status 'finished'/ });
+    await assertProblem(await fetch(`${s.url}/jobs?status=finished`), 400, {
+      contentType: 'application/problem+json',
+      detail: /status 'finished'/,
+    });
     await assertProblem(await fetch(`${s.url}/jobs?limit=0`), 400, { detail: /limit/ });
     await assertProblem(await fetch(`${s.url}/jobs?datetime=soon`), 400, { detail: /datetime/ });
   }));
@@ -193,7 +243,10 @@ test('DELETE a running echo job: dismissed, its pool task stops within one secon
     const dismissedAt = Date.now();
     // The pool task and then the job's runner (it removes the job's temp folder) must be done within a second.
     while ((pool.stats?.().running ?? -1) !== 0 || s.runtime.manager.stats().running !== 0) {
-      if (Date.now() - dismissedAt > 1000) assert.fail(`still running one second after DELETE: pool ${JSON.stringify(pool.stats?.())}, manager ${JSON.stringify(s.runtime.manager.stats())}`);
+      if (Date.now() - dismissedAt > 1000)
+        assert.fail(
+          `still running one second after DELETE: pool ${JSON.stringify(pool.stats?.())}, manager ${JSON.stringify(s.runtime.manager.stats())}`,
+        );
       await new Promise((r) => setTimeout(r, 10));
     }
     const after = (await (await fetch(`${s.url}/jobs/${job.jobID}`)).json()) as Status;
@@ -221,7 +274,10 @@ test('jobs queue behind max_running_jobs: with 1, the second stays accepted unti
   withServer({ limits: { max_running_jobs: 1 } }, async (s) => {
     const first = await submit(s, { inputs: { stringInput: 'first', pause: 1.5 } });
     const second = await submit(s, { inputs: { stringInput: 'second' } });
-    await until(async () => ((await (await fetch(`${s.url}/jobs/${first.jobID}`)).json()) as Status).status === 'running', 'the first job to run');
+    await until(
+      async () => ((await (await fetch(`${s.url}/jobs/${first.jobID}`)).json()) as Status).status === 'running',
+      'the first job to run',
+    );
     const waiting = (await (await fetch(`${s.url}/jobs/${second.jobID}`)).json()) as Status;
     assert.equal(waiting.status, 'accepted');
     assert.equal(waiting.started, undefined);
@@ -243,7 +299,13 @@ test('crash recovery: jobs left accepted/running in the lowdb files are failed a
   try {
     await mkdir(path.join(dir, 'jobs'), { recursive: true });
     const t = '2025-01-01T00:00:00.000Z';
-    const base = { processID: 'echo', type: 'process', created: t, updated: t, request: { outputs: { stringInput: { transmissionMode: 'value' } }, response: 'raw' } };
+    const base = {
+      processID: 'echo',
+      type: 'process',
+      created: t,
+      updated: t,
+      request: { outputs: { stringInput: { transmissionMode: 'value' } }, response: 'raw' },
+    };
     const jobs = [
       { ...base, jobID: 'crashed-running', status: 'running', started: t, progress: 40, message: 'running' },
       { ...base, jobID: 'crashed-accepted', status: 'accepted', progress: 0 },
@@ -267,7 +329,10 @@ test('crash recovery: jobs left accepted/running in the lowdb files are failed a
 
 test('an async output requested by reference that the process did not produce: the job fails naming it (not dropped)', () =>
   withServer({}, async (s) => {
-    const job = await submit(s, { inputs: { stringInput: 'x' }, outputs: { stringInput: {}, objectInput: { transmissionMode: 'reference' } } });
+    const job = await submit(s, {
+      inputs: { stringInput: 'x' },
+      outputs: { stringInput: {}, objectInput: { transmissionMode: 'reference' } },
+    });
     const done = await waitForJob(s.url, job.jobID);
     assert.equal(done.status, 'failed');
     assert.match(done.message as string, /output 'objectInput' was requested/);

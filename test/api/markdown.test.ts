@@ -19,7 +19,9 @@ test('raw HTML, script URLs and images in a description stay inert', () => {
 });
 
 test('example hrefs outside the input roots move into the first root; others stay', () => {
-  const example = { inputs: { images: [{ href: 'file:///data/inputs/scan.tif' }, { href: 'file:///srv/in/a b.tif' }, { href: 'https://h/x.tif' }] } };
+  const example = {
+    inputs: { images: [{ href: 'file:///data/inputs/scan.tif' }, { href: 'file:///srv/in/a b.tif' }, { href: 'https://h/x.tif' }] },
+  };
   assert.deepEqual(localizeExample(example, ['/srv/in']), {
     inputs: { images: [{ href: 'file:///srv/in/scan.tif' }, { href: 'file:///srv/in/a b.tif' }, { href: 'https://h/x.tif' }] },
   });

@@ -55,7 +55,11 @@ test('limit: default 10, capped at 10000, integers ≥ 1; offset ≥ 0', () => {
   assert.equal(parseLimit(req({ limit: '1' })), 1);
   assert.equal(parseLimit(req({ limit: '20000' })), 10000);
   for (const bad of ['0', '-1', '1.5', 'ten', 'NaN', 'Infinity']) {
-    assert.throws(() => parseLimit(req({ limit: bad })), (e: unknown) => e instanceof ApiError && e.status === 400 && /limit/.test(e.detail), bad);
+    assert.throws(
+      () => parseLimit(req({ limit: bad })),
+      (e: unknown) => e instanceof ApiError && e.status === 400 && /limit/.test(e.detail),
+      bad,
+    );
   }
   assert.equal(parseOffset(req()), 0);
   assert.equal(parseOffset(req({ offset: '30' })), 30);

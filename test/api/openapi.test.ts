@@ -55,11 +55,29 @@ test('every route of the route table appears with exactly its methods', () => {
   for (const route of ROUTES) {
     const item = doc.paths[route.path];
     assert.ok(item, `${route.path} is documented`);
-    const documented = Object.keys(item).filter((k) => ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'].includes(k)).sort();
+    const documented = Object.keys(item)
+      .filter((k) => ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'].includes(k))
+      .sort();
     const methods = ROUTES.filter((r) => r.path === route.path).map((r) => r.method.toLowerCase());
     assert.deepEqual(documented, methods.sort(), `methods of ${route.path}`);
   }
-  for (const expected of ['/', '/conformance', '/api', '/api.html', '/processes', '/processes/{processId}', '/processes/{processId}/execution', '/jobs', '/jobs/{jobId}', '/jobs/{jobId}/results', '/jobs/{jobId}/results/{outputId}', '/outputs/{executionId}/{outputId}', '/stored_data', '/stored_data/{id}', '/stored_data/{id}/dependencies']) {
+  for (const expected of [
+    '/',
+    '/conformance',
+    '/api',
+    '/api.html',
+    '/processes',
+    '/processes/{processId}',
+    '/processes/{processId}/execution',
+    '/jobs',
+    '/jobs/{jobId}',
+    '/jobs/{jobId}/results',
+    '/jobs/{jobId}/results/{outputId}',
+    '/outputs/{executionId}/{outputId}',
+    '/stored_data',
+    '/stored_data/{id}',
+    '/stored_data/{id}/dependencies',
+  ]) {
     assert.ok(doc.paths[expected], `${expected} documented`);
   }
   assert.ok(doc.paths['/jobs/{jobId}'].delete && doc.paths['/stored_data/{id}'].delete);
@@ -71,7 +89,10 @@ test('every operation lists its status codes, error bodies are exceptions, path 
     for (const [method, op] of Object.entries(item as Record<string, Obj>)) {
       const codes = Object.keys(op.responses);
       for (const c of ALWAYS) assert.ok(codes.includes(c), `${method} ${p} documents ${c}`);
-      assert.ok(codes.some((c) => /^2/.test(c)), `${method} ${p} documents a success`);
+      assert.ok(
+        codes.some((c) => /^2/.test(c)),
+        `${method} ${p} documents a success`,
+      );
       assert.ok(!('default' in op.responses), `${method} ${p} lists explicit codes, not default`);
       for (const [code, r] of Object.entries(op.responses as Record<string, Obj>)) {
         if (Number(code) < 400) continue;
@@ -80,13 +101,26 @@ test('every operation lists its status codes, error bodies are exceptions, path 
       }
       assert.ok(op.operationId && !opIds.has(op.operationId), `${method} ${p} has a unique operationId`);
       opIds.add(op.operationId);
-      const declared = (op.parameters ?? []).map((x: Obj) => (x.$ref ? doc.components.parameters[x.$ref.split('/').pop()] : x)).filter((x: Obj) => x.in === 'path').map((x: Obj) => x.name);
+      const declared = (op.parameters ?? [])
+        .map((x: Obj) => (x.$ref ? doc.components.parameters[x.$ref.split('/').pop()] : x))
+        .filter((x: Obj) => x.in === 'path')
+        .map((x: Obj) => x.name);
       const templated = [...p.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);
       assert.deepEqual(declared.sort(), templated.sort(), `path parameters of ${method} ${p}`);
     }
   }
   const paths = doc.paths as Record<string, Obj>;
-  assert.deepEqual(Object.keys(paths['/processes/{processId}/execution'].post.responses).sort(), ['200', '201', '204', '400', '404', '405', '413', '415', '500']);
+  assert.deepEqual(Object.keys(paths['/processes/{processId}/execution'].post.responses).sort(), [
+    '200',
+    '201',
+    '204',
+    '400',
+    '404',
+    '405',
+    '413',
+    '415',
+    '500',
+  ]);
   for (const code of ['200', '404', '406']) assert.ok(paths['/jobs/{jobId}'].get.responses[code], `GET /jobs/{jobId} ${code}`);
   for (const code of ['200', '204', '404', '410', '500']) assert.ok(paths['/jobs/{jobId}/results'].get.responses[code], `results ${code}`);
   assert.ok(paths['/stored_data/{id}'].delete.responses['409']);
@@ -114,7 +148,9 @@ test('each process has its own execution path with a request body built from its
     const body = op.requestBody.content['application/json'];
     assert.deepEqual(Object.keys(body.schema.properties.inputs.properties).sort(), Object.keys(description.inputs).sort());
     assert.deepEqual(Object.keys(body.schema.properties.outputs.properties).sort(), Object.keys(description.outputs).sort());
-    const required = Object.entries(description.inputs as Record<string, Obj>).filter(([, i]) => (i.minOccurs ?? 1) > 0).map(([k]) => k);
+    const required = Object.entries(description.inputs as Record<string, Obj>)
+      .filter(([, i]) => (i.minOccurs ?? 1) > 0)
+      .map(([k]) => k);
     assert.deepEqual(body.schema.properties.inputs.required ?? [], required);
     assert.deepEqual(body.example, description.example, 'the example execute request is the process example');
     for (const code of ['200', '201', '204', '400', '404', '413', '415', '500']) assert.ok(op.responses[code], `${id} execution ${code}`);
@@ -126,20 +162,47 @@ test('a process example validates against its execution request body schema and 
   const example = echo.requestBody.content['application/json'].example;
   // The request schema sits in the document; reuse the response validator on a synthetic entry.
   const probe = structuredClone(doc);
-  probe.paths['/probe'] = { post: { responses: { 200: { content: { 'application/json': { schema: echo.requestBody.content['application/json'].schema } } } } } };
+  probe.paths['/probe'] = {
+    post: { responses: { 200: { content: { 'application/json': { schema: echo.requestBody.content['application/json'].schema } } } } },
+  };
   assert.deepEqual(validateWithOpenapi(probe, '/probe', 'POST', 200, 'application/json', example), []);
-  assert.deepEqual(validateWithOpenapi(probe, '/probe', 'POST', 200, 'application/json', { inputs: { stringInput: 'x', pause: { href: 'https://example.com/p' }, arrayInput: { value: [1, 2], mediaType: 'application/json' } } }), []);
-  assert.ok(validateWithOpenapi(probe, '/probe', 'POST', 200, 'application/json', { inputs: { pause: 2 } }).length > 0, 'stringInput is required');
-  assert.ok(validateWithOpenapi(probe, '/probe', 'POST', 200, 'application/json', { inputs: { stringInput: 'x', nope: 1 } }).length > 0, 'unknown input');
-  assert.ok(validateWithOpenapi(probe, '/probe', 'POST', 200, 'application/json', { inputs: { stringInput: 'x', pause: 'soon' } }).length > 0, 'pause is a number');
+  assert.deepEqual(
+    validateWithOpenapi(probe, '/probe', 'POST', 200, 'application/json', {
+      inputs: { stringInput: 'x', pause: { href: 'https://example.com/p' }, arrayInput: { value: [1, 2], mediaType: 'application/json' } },
+    }),
+    [],
+  );
+  assert.ok(
+    validateWithOpenapi(probe, '/probe', 'POST', 200, 'application/json', { inputs: { pause: 2 } }).length > 0,
+    'stringInput is required',
+  );
+  assert.ok(
+    validateWithOpenapi(probe, '/probe', 'POST', 200, 'application/json', { inputs: { stringInput: 'x', nope: 1 } }).length > 0,
+    'unknown input',
+  );
+  assert.ok(
+    validateWithOpenapi(probe, '/probe', 'POST', 200, 'application/json', { inputs: { stringInput: 'x', pause: 'soon' } }).length > 0,
+    'pause is a number',
+  );
   if (!skipUnlessShared()) assert.deepEqual(validateOgc('execute', example), []);
 });
 
 test('toOasSchema turns JSON Schema keywords OAS 3.0 lacks into OAS 3.0 forms', () => {
-  assert.deepEqual(toOasSchema({ type: ['string', 'null'], const: 'a', contentMediaType: 'image/tiff', exclusiveMinimum: 0, required: [], $schema: 'x' }), {
-    nullable: true, type: 'string', enum: ['a'], 'x-contentMediaType': 'image/tiff', minimum: 0, exclusiveMinimum: true,
+  assert.deepEqual(
+    toOasSchema({ type: ['string', 'null'], const: 'a', contentMediaType: 'image/tiff', exclusiveMinimum: 0, required: [], $schema: 'x' }),
+    {
+      nullable: true,
+      type: 'string',
+      enum: ['a'],
+      'x-contentMediaType': 'image/tiff',
+      minimum: 0,
+      exclusiveMinimum: true,
+    },
+  );
+  assert.deepEqual(toOasSchema({ type: 'array', items: [{ type: 'number' }, { const: 1 }] }), {
+    type: 'array',
+    items: { anyOf: [{ type: 'number' }, { enum: [1] }] },
   });
-  assert.deepEqual(toOasSchema({ type: 'array', items: [{ type: 'number' }, { const: 1 }] }), { type: 'array', items: { anyOf: [{ type: 'number' }, { enum: [1] }] } });
 });
 
 test('the landing page links the definition as service-desc with the exact OWSLib media type', async () => {
@@ -192,11 +255,13 @@ test('the served document is stable and follows the Host of the request', async 
   assert.deepEqual(again, doc);
   // fetch() does not let us set Host; node:http does.
   const other = await new Promise<Obj>((resolve, reject) => {
-    http.get(`${s.url}/api`, { headers: { Host: 'example.org:8080' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Obj));
-    }).on('error', reject);
+    http
+      .get(`${s.url}/api`, { headers: { Host: 'example.org:8080' } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Obj));
+      })
+      .on('error', reject);
   });
   assert.deepEqual(other.servers, [{ url: 'http://example.org:8080' }]);
 });

@@ -29,42 +29,85 @@ after(async () => {
  * Checks status and JSON media type, then validates the body with the official schema `ogcName`
  * (if any) and with our document's schema for (path, method, status, media type).
  */
-async function checked(res: Response, method: string, expectedStatus: number, ogcName: string | undefined, documentedAs = method): Promise<Obj> {
+async function checked(
+  res: Response,
+  method: string,
+  expectedStatus: number,
+  ogcName: string | undefined,
+  documentedAs = method,
+): Promise<Obj> {
   const url = new URL(res.url);
   const text = await res.text();
   assert.equal(res.status, expectedStatus, `${method} ${url.pathname}${url.search}: ${text.slice(0, 300)}`);
   const type = res.headers.get('content-type') ?? '';
   assert.match(type, /^application\/(problem\+)?json/, `${method} ${url.pathname} is JSON`);
   const body = JSON.parse(text) as Obj;
-  if (ogcName && withOfficial) assert.deepEqual(validateOgc(ogcName, body), [], `${method} ${url.pathname}${url.search} against ${ogcName}.yaml`);
-  assert.deepEqual(validateWithOpenapi(api, url.pathname, documentedAs, res.status, type, body), [], `${method} ${url.pathname}${url.search} against /api`);
+  if (ogcName && withOfficial)
+    assert.deepEqual(validateOgc(ogcName, body), [], `${method} ${url.pathname}${url.search} against ${ogcName}.yaml`);
+  assert.deepEqual(
+    validateWithOpenapi(api, url.pathname, documentedAs, res.status, type, body),
+    [],
+    `${method} ${url.pathname}${url.search} against /api`,
+  );
   return body;
 }
 
 const get = (path: string, headers: Record<string, string> = {}) => fetch(`${s.url}${path}`, { headers });
 
 test('the validators reject wrong bodies (these checks can fail)', { skip: skipUnlessShared() }, () => {
-  assert.ok(validateOgc('statusInfo', { jobID: 'j', status: 'running', type: 'process', finished: null }).length > 0, 'null date (pygeoapi #8)');
+  assert.ok(
+    validateOgc('statusInfo', { jobID: 'j', status: 'running', type: 'process', finished: null }).length > 0,
+    'null date (pygeoapi #8)',
+  );
   assert.ok(validateOgc('statusInfo', { jobID: 'j', status: 'done', type: 'process' }).length > 0, 'unknown status');
   assert.ok(validateOgc('exception', { title: 'no type' }).length > 0);
   assert.ok(validateOgc('processList', { processes: [{ id: 'x' }], links: [] }).length > 0, 'version is required');
   assert.ok(validateOgc('results', { a: { no: 'value or href' } }).length > 0, 'an unqualified object is not a results value');
-  assert.deepEqual(validateOgc('results', { a: 1, b: 'x', c: [1, 2], d: { href: 'http://h/x' }, e: { value: { k: 1 }, mediaType: 'application/json' } }), []);
-  assert.deepEqual(validateOgc('execute', { inputs: { a: 5, b: [1, 2], c: { href: 'http://h/x' } }, subscriber: { successUri: 'http://h/cb' } }), []);
+  assert.deepEqual(
+    validateOgc('results', { a: 1, b: 'x', c: [1, 2], d: { href: 'http://h/x' }, e: { value: { k: 1 }, mediaType: 'application/json' } }),
+    [],
+  );
+  assert.deepEqual(
+    validateOgc('execute', { inputs: { a: 5, b: [1, 2], c: { href: 'http://h/x' } }, subscriber: { successUri: 'http://h/cb' } }),
+    [],
+  );
 });
 
 test('validateWithOpenapi rejects bodies our document does not allow', () => {
-  assert.ok(validateWithOpenapi(api, '/jobs/abc', 'GET', 200, 'application/json', { jobID: 'abc', status: 'running' }).length > 0, 'type missing');
-  assert.ok(validateWithOpenapi(api, '/jobs/abc', 'GET', 200, 'application/json', { jobID: 'abc', status: 'running', type: 'process', progress: 120 }).length > 0);
+  assert.ok(
+    validateWithOpenapi(api, '/jobs/abc', 'GET', 200, 'application/json', { jobID: 'abc', status: 'running' }).length > 0,
+    'type missing',
+  );
+  assert.ok(
+    validateWithOpenapi(api, '/jobs/abc', 'GET', 200, 'application/json', {
+      jobID: 'abc',
+      status: 'running',
+      type: 'process',
+      progress: 120,
+    }).length > 0,
+  );
   assert.ok(validateWithOpenapi(api, '/jobs/abc', 'GET', 418, 'application/json', {}).length > 0, 'undocumented status');
   assert.ok(validateWithOpenapi(api, '/nowhere', 'GET', 200, 'application/json', {}).length > 0, 'undocumented path');
-  assert.deepEqual(validateWithOpenapi(api, '/jobs/abc', 'GET', 200, 'application/json; charset=utf-8', { jobID: 'abc', status: 'running', type: 'process' }), []);
+  assert.deepEqual(
+    validateWithOpenapi(api, '/jobs/abc', 'GET', 200, 'application/json; charset=utf-8', {
+      jobID: 'abc',
+      status: 'running',
+      type: 'process',
+    }),
+    [],
+  );
 });
 
 test('landing page and conformance', async () => {
   const landing = await checked(await get('/'), 'GET', 200, 'landingPage');
   const rels = landing.links.map((l: Obj) => l.rel);
-  for (const rel of ['service-desc', 'service-doc', 'http://www.opengis.net/def/rel/ogc/1.0/conformance', 'http://www.opengis.net/def/rel/ogc/1.0/processes', 'http://www.opengis.net/def/rel/ogc/1.0/job-list']) {
+  for (const rel of [
+    'service-desc',
+    'service-doc',
+    'http://www.opengis.net/def/rel/ogc/1.0/conformance',
+    'http://www.opengis.net/def/rel/ogc/1.0/processes',
+    'http://www.opengis.net/def/rel/ogc/1.0/job-list',
+  ]) {
     assert.ok(rels.includes(rel), `landing link ${rel}`);
   }
   const conf = await checked(await get('/conformance'), 'GET', 200, 'confClasses');
@@ -113,7 +156,12 @@ test('sync echo with response=document: a results document, values and a link', 
 });
 
 test('async echo: 201 statusInfo + Location, status after, results document, job list filters', async () => {
-  const res = await execute(s.url, 'echo', { inputs: { stringInput: 'teststring', pause: 0.2 }, response: 'document' }, { Prefer: 'respond-async' });
+  const res = await execute(
+    s.url,
+    'echo',
+    { inputs: { stringInput: 'teststring', pause: 0.2 }, response: 'document' },
+    { Prefer: 'respond-async' },
+  );
   const created = await checked(res, 'POST', 201, 'statusInfo');
   assert.equal(res.headers.get('location'), `${s.url}/jobs/${created.jobID}`);
   assert.ok(['accepted', 'running'].includes(created.status));
@@ -126,7 +174,12 @@ test('async echo: 201 statusInfo + Location, status after, results document, job
 
   const list = await checked(await get('/jobs'), 'GET', 200, 'jobList');
   assert.ok(list.jobs.some((j: Obj) => j.jobID === created.jobID));
-  const filtered = await checked(await get('/jobs?processID=echo&status=successful&type=process&datetime=../..&minDuration=0'), 'GET', 200, 'jobList');
+  const filtered = await checked(
+    await get('/jobs?processID=echo&status=successful&type=process&datetime=../..&minDuration=0'),
+    'GET',
+    200,
+    'jobList',
+  );
   assert.ok(filtered.jobs.some((j: Obj) => j.jobID === created.jobID));
   assert.ok(filtered.jobs.every((j: Obj) => j.processID === 'echo' && j.status === 'successful'));
   const none = await checked(await get('/jobs?processID=hello-world'), 'GET', 200, 'jobList');
@@ -145,7 +198,10 @@ test('a long job: running status, results not ready (404), dismiss, then its sta
   const created = await checked(res, 'POST', 201, 'statusInfo');
   const running = await checked(await get(`/jobs/${created.jobID}`), 'GET', 200, 'statusInfo');
   assert.ok(['accepted', 'running'].includes(running.status));
-  assert.ok(!running.links.some((l: Obj) => l.rel === 'http://www.opengis.net/def/rel/ogc/1.0/results'), 'no results link before success (ETS loopOverStatus)');
+  assert.ok(
+    !running.links.some((l: Obj) => l.rel === 'http://www.opengis.net/def/rel/ogc/1.0/results'),
+    'no results link before success (ETS loopOverStatus)',
+  );
   assert.ok(running.links.some((l: Obj) => l.rel === 'monitor'));
   const notReady = await checked(await get(`/jobs/${created.jobID}/results`), 'GET', 404, 'exception');
   assert.equal(notReady.type, 'http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/result-not-ready');
@@ -198,12 +254,23 @@ test('every built-in process description validates against process.yaml', { skip
       assert.equal(res.status, 200, name);
       const d = (await res.json()) as Obj;
       assert.deepEqual(validateOgc('process', d), [], `description of ${name} against process.yaml`);
-      assert.deepEqual(validateWithOpenapi(allApi, `/processes/${name}`, 'GET', 200, 'application/json', d), [], `description of ${name} against /api`);
+      assert.deepEqual(
+        validateWithOpenapi(allApi, `/processes/${name}`, 'GET', 200, 'application/json', d),
+        [],
+        `description of ${name} against /api`,
+      );
       if (d.example) {
         assert.deepEqual(validateOgc('execute', d.example), [], `example of ${name} against execute.yaml`);
         const body = allApi.paths[`/processes/${name}/execution`].post.requestBody.content['application/json'];
-        const probe = { ...allApi, paths: { '/probe': { post: { responses: { 200: { content: { 'application/json': { schema: body.schema } } } } } } } };
-        assert.deepEqual(validateWithOpenapi(probe, '/probe', 'POST', 200, 'application/json', d.example), [], `example of ${name} against its request body schema`);
+        const probe = {
+          ...allApi,
+          paths: { '/probe': { post: { responses: { 200: { content: { 'application/json': { schema: body.schema } } } } } } },
+        };
+        assert.deepEqual(
+          validateWithOpenapi(probe, '/probe', 'POST', 200, 'application/json', d.example),
+          [],
+          `example of ${name} against its request body schema`,
+        );
       }
     }
   } finally {

@@ -18,7 +18,8 @@ const ids: Record<string, string> = {};
 before(async () => {
   s = await startPyramidServer();
   map = await makeInput(s, 'map.tif', { width: 200, height: 400, pixelSize: 500 });
-  for (const name of ['ALPHA', 'BETA']) ids[name] = (await generate(s, { ...base, images: [{ href: map.href }], name })).record._id as string;
+  for (const name of ['ALPHA', 'BETA'])
+    ids[name] = (await generate(s, { ...base, images: [{ href: map.href }], name })).record._id as string;
 });
 
 after(() => s?.stop());
@@ -29,7 +30,10 @@ test('list with filters (type, status, name)', async () => {
   assert.equal((await storedData(s, '?type=OTHER')).length, 0);
   assert.equal((await storedData(s, '?status=READY')).length, 2);
   assert.equal((await storedData(s, '?status=FAILED')).length, 0);
-  assert.deepEqual((await storedData(s, '?name=ALP')).map((r) => r.name), ['ALPHA']);
+  assert.deepEqual(
+    (await storedData(s, '?name=ALP')).map((r) => r.name),
+    ['ALPHA'],
+  );
 });
 
 test('one record as JSON and HTML, dependencies, 404 for unknown ids', async () => {
@@ -52,7 +56,10 @@ test('one record as JSON and HTML, dependencies, 404 for unknown ids', async () 
 });
 
 test('the descriptor and the list are served from the storage; the pages link them, levels in one table', async () => {
-  const record = (await (await fetch(`${s.url}/stored_data/${ids.BETA}`)).json()) as { storage: { key: string }; links: Array<{ rel: string; href: string }> };
+  const record = (await (await fetch(`${s.url}/stored_data/${ids.BETA}`)).json()) as {
+    storage: { key: string };
+    links: Array<{ rel: string; href: string }>;
+  };
   const res = await fetch(`${s.url}/stored_data/${ids.BETA}/descriptor`);
   assert.equal(res.status, 200);
   assert.equal(res.headers.get('content-type'), 'application/json');
@@ -61,12 +68,20 @@ test('the descriptor and the list are served from the storage; the pages link th
   const list = await fetch(`${s.url}/stored_data/${ids.BETA}/list`);
   assert.equal(list.status, 200);
   assert.match(list.headers.get('content-type') ?? '', /^text\/plain/);
-  assert.deepEqual(Buffer.from(await list.arrayBuffer()), await readFile(path.join(s.dir, 'store', record.storage.key.replace(/\.json$/, '.list'))));
-  for (const rel of ['describedby']) assert.ok(record.links.some((l) => l.rel === rel && l.href.endsWith('/descriptor')), rel);
+  assert.deepEqual(
+    Buffer.from(await list.arrayBuffer()),
+    await readFile(path.join(s.dir, 'store', record.storage.key.replace(/\.json$/, '.list'))),
+  );
+  for (const rel of ['describedby'])
+    assert.ok(
+      record.links.some((l) => l.rel === rel && l.href.endsWith('/descriptor')),
+      rel,
+    );
   const html = await (await fetch(`${s.url}/stored_data/${ids.BETA}?f=html`)).text();
   assert.match(html, /<table class="levels">/);
   assert.match(html, /\/stored_data\/[^"]+\/descriptor/);
-  for (const url of ['/stored_data/nope/descriptor', '/stored_data/nope/list']) assert.equal((await fetch(`${s.url}${url}`)).status, 404, url);
+  for (const url of ['/stored_data/nope/descriptor', '/stored_data/nope/list'])
+    assert.equal((await fetch(`${s.url}${url}`)).status, 404, url);
 });
 
 test('the results page of the job links the stored data page', async () => {
@@ -84,8 +99,16 @@ test('DELETE removes the files and marks DELETED; the other pyramid stays', asyn
   const r = (await (await fetch(`${s.url}/stored_data/${ids.ALPHA}`)).json()) as Record<string, unknown>;
   assert.equal(r.status, 'DELETED');
   assert.equal((await fetch(`${s.url}/stored_data/${ids.ALPHA}`, { method: 'DELETE' })).status, 404, 'already deleted');
-  assert.deepEqual((await storedData(s, '', { listed: true })).map((x) => x.name), ['BETA'], 'DELETED records leave the default listing');
-  assert.deepEqual((await storedData(s, '?status=DELETED')).map((x) => x.name), ['ALPHA'], 'a status filter shows them');
+  assert.deepEqual(
+    (await storedData(s, '', { listed: true })).map((x) => x.name),
+    ['BETA'],
+    'DELETED records leave the default listing',
+  );
+  assert.deepEqual(
+    (await storedData(s, '?status=DELETED')).map((x) => x.name),
+    ['ALPHA'],
+    'a status filter shows them',
+  );
   assert.equal((await fetch(`${s.url}/stored_data/${ids.ALPHA}/descriptor`)).status, 404, 'no descriptor once deleted');
   assert.deepEqual(await keysUnder(s, 'pyramids/BETA/'), betaKeys);
 });
@@ -93,7 +116,12 @@ test('DELETE removes the files and marks DELETED; the other pyramid stays', asyn
 test('409 while a job writes the stored data', async () => {
   // Big enough that the job is still running when the DELETE comes (a few ms after the GET).
   const big = await makeInput(s, 'big.tif', { width: 1500, height: 3000, pixelSize: 40 });
-  const res = await execute(s.url, 'raster-to-pyramid', { inputs: { ...base, images: [{ href: big.href }], name: 'BUSY' } }, { Prefer: 'respond-async' });
+  const res = await execute(
+    s.url,
+    'raster-to-pyramid',
+    { inputs: { ...base, images: [{ href: big.href }], name: 'BUSY' } },
+    { Prefer: 'respond-async' },
+  );
   assert.equal(res.status, 201);
   const { jobID } = (await res.json()) as { jobID: string };
   let record: Record<string, unknown> | undefined;

@@ -10,7 +10,16 @@ import { skipUnlessCommands } from '../helpers/env.js';
 async function launch(): Promise<Browser> {
   return chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 
@@ -26,7 +35,10 @@ async function tryItOut(page: Page, blockId: string): Promise<{ status: string; 
   return { status: (await status.textContent())?.trim() ?? '', body: body ?? '' };
 }
 
-test('the API console lists the operations and "Try it out" runs GET /processes and an echo execution', { skip: skipUnlessCommands('chromium'), timeout: 120_000 }, async () => {
+test('the API console lists the operations and "Try it out" runs GET /processes and an echo execution', {
+  skip: skipUnlessCommands('chromium'),
+  timeout: 120_000,
+}, async () => {
   const s = await startTestServer();
   const browser = await launch();
   try {

@@ -11,12 +11,26 @@ import { skipUnlessCommands } from '../helpers/env.js';
 async function launch(): Promise<Browser> {
   return chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 
 async function submit(s: TestServer, pause: number): Promise<string> {
-  const res = await execute(s.url, 'echo', { inputs: { stringInput: 'seen in a browser', pause }, response: 'document' }, { Prefer: 'respond-async' });
+  const res = await execute(
+    s.url,
+    'echo',
+    { inputs: { stringInput: 'seen in a browser', pause }, response: 'document' },
+    { Prefer: 'respond-async' },
+  );
   assert.equal(res.status, 201);
   return ((await res.json()) as { jobID: string }).jobID;
 }
@@ -31,7 +45,10 @@ async function markWindow(page: Page): Promise<void> {
 }
 const stillSameWindow = (page: Page) => page.evaluate(() => (window as unknown as { loadedOnce?: string }).loadedOnce === 'yes');
 
-test('the job page follows a running job without reloading, then links to its results', { skip: skipUnlessCommands('chromium'), timeout: 120_000 }, async () => {
+test('the job page follows a running job without reloading, then links to its results', {
+  skip: skipUnlessCommands('chromium'),
+  timeout: 120_000,
+}, async () => {
   const s = await startTestServer();
   const shots = await mkdtemp(path.join(os.tmpdir(), 'dallage-browser-'));
   const browser = await launch();
@@ -47,10 +64,14 @@ test('the job page follows a running job without reloading, then links to its re
     const navigationsAtLoad = navigations;
 
     // First reading: strictly between 0 and 100 while the echo pauses.
-    await page.waitForFunction(() => {
-      const v = (document.getElementById('job-progress') as HTMLProgressElement).value;
-      return v > 0 && v < 100;
-    }, undefined, { timeout: 30_000 });
+    await page.waitForFunction(
+      () => {
+        const v = (document.getElementById('job-progress') as HTMLProgressElement).value;
+        return v > 0 && v < 100;
+      },
+      undefined,
+      { timeout: 30_000 },
+    );
     const first = await progressValue(page);
     assert.equal(await page.locator('[data-field="status"]').textContent(), 'running');
     assert.ok(await page.locator('#dismiss').isVisible(), 'Dismiss is offered while the job runs');
@@ -58,7 +79,9 @@ test('the job page follows a running job without reloading, then links to its re
     await page.screenshot({ path: path.join(shots, 'job-running.png'), fullPage: true });
 
     // Second reading: larger, and the page was updated in place.
-    await page.waitForFunction((v) => (document.getElementById('job-progress') as HTMLProgressElement).value > v, first, { timeout: 30_000 });
+    await page.waitForFunction((v) => (document.getElementById('job-progress') as HTMLProgressElement).value > v, first, {
+      timeout: 30_000,
+    });
     const second = await progressValue(page);
     assert.ok(second > first, `progress went from ${first} to ${second}`);
     assert.match((await page.locator('[data-field="message"]').textContent()) ?? '', /pausing|pause done/);
@@ -116,7 +139,9 @@ test('the Dismiss button of a running job dismisses it', { skip: skipUnlessComma
     await page.locator('#dismiss').click();
     assert.equal(dialogs.length, 2);
     assert.match(dialogs[0], /Dismiss this job/);
-    await page.waitForFunction(() => document.querySelector('[data-field="status"]')?.textContent === 'dismissed', undefined, { timeout: 30_000 });
+    await page.waitForFunction(() => document.querySelector('[data-field="status"]')?.textContent === 'dismissed', undefined, {
+      timeout: 30_000,
+    });
     assert.ok(await page.locator('#dismiss').isHidden());
     const status = (await (await fetch(`${s.url}/jobs/${jobId}`)).json()) as { status: string };
     assert.equal(status.status, 'dismissed');

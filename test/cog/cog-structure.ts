@@ -30,7 +30,8 @@ function readIfds(buf: Buffer): { bigTiff: boolean; first: number; ifds: Ifd[] }
     let arraysEnd = 0;
     for (let i = 0; i < n; i++) {
       const p = off + head + i * es;
-      const tag = buf.readUInt16LE(p), type = buf.readUInt16LE(p + 2);
+      const tag = buf.readUInt16LE(p),
+        type = buf.readUInt16LE(p + 2);
       const count = bigTiff ? Number(buf.readBigUInt64LE(p + 4)) : buf.readUInt32LE(p + 4);
       const size = (TYPE_SIZE[type] ?? 1) * count;
       const inline = size <= (bigTiff ? 8 : 4);
@@ -40,7 +41,9 @@ function readIfds(buf: Buffer): { bigTiff: boolean; first: number; ifds: Ifd[] }
       const values: number[] = [];
       if (type === 3 || type === 4 || type === 16) {
         for (let k = 0; k < count; k++) {
-          values.push(type === 3 ? buf.readUInt16LE(at + 2 * k) : type === 4 ? buf.readUInt32LE(at + 4 * k) : Number(buf.readBigUInt64LE(at + 8 * k)));
+          values.push(
+            type === 3 ? buf.readUInt16LE(at + 2 * k) : type === 4 ? buf.readUInt32LE(at + 4 * k) : Number(buf.readBigUInt64LE(at + 8 * k)),
+          );
         }
       }
       tags.set(tag, values);
@@ -70,20 +73,31 @@ export function checkCogStructure(file: string, tileSize: number, limited = fals
   const m = /^GDAL_STRUCTURAL_METADATA_SIZE=(\d{6}) bytes\n/.exec(ghost);
   if (!m) problems.push('no ghost area before the first IFD');
   const body = m ? ghost.slice(m[0].length, m[0].length + Number(m[1])) : '';
-  for (const line of ['LAYOUT=IFDS_BEFORE_DATA', 'BLOCK_ORDER=ROW_MAJOR', 'BLOCK_LEADER=SIZE_AS_UINT4', 'BLOCK_TRAILER=LAST_4_BYTES_REPEATED', 'KNOWN_INCOMPATIBLE_EDITION=NO']) {
+  for (const line of [
+    'LAYOUT=IFDS_BEFORE_DATA',
+    'BLOCK_ORDER=ROW_MAJOR',
+    'BLOCK_LEADER=SIZE_AS_UINT4',
+    'BLOCK_TRAILER=LAST_4_BYTES_REPEATED',
+    'KNOWN_INCOMPATIBLE_EDITION=NO',
+  ]) {
     if (!body.includes(`${line}\n`)) problems.push(`ghost area lacks ${line}`);
   }
   if (!body.endsWith('KNOWN_INCOMPATIBLE_EDITION=NO\n ')) problems.push('ghost area does not end with "KNOWN_INCOMPATIBLE_EDITION=NO\\n "');
   const nst = (i: Ifd) => i.tags.get(254)?.[0] ?? 0;
   const images = ifds.filter((i) => (nst(i) & 4) === 0);
   const masks = ifds.filter((i) => (nst(i) & 4) !== 0);
-  if (masks.length && !body.includes('MASK_INTERLEAVED_WITH_IMAGERY=YES\n')) problems.push('mask IFDs without MASK_INTERLEAVED_WITH_IMAGERY=YES');
+  if (masks.length && !body.includes('MASK_INTERLEAVED_WITH_IMAGERY=YES\n'))
+    problems.push('mask IFDs without MASK_INTERLEAVED_WITH_IMAGERY=YES');
   // Order: image full, mask full, image overviews, mask overviews.
   const expected = masks.length ? [images[0], masks[0], ...images.slice(1), ...masks.slice(1)] : images;
   if (expected.some((i, k) => i !== ifds[k])) problems.push('IFD order is not image, mask, overviews, mask overviews');
   if (nst(images[0]) !== 0) problems.push('IFD 0 is not full resolution');
-  images.slice(1).forEach((i, k) => nst(i) !== 1 && problems.push(`overview ${k + 1} has NewSubfileType ${nst(i)}`));
-  masks.forEach((i, k) => nst(i) !== (k === 0 ? 4 : 5) && problems.push(`mask ${k} has NewSubfileType ${nst(i)}`));
+  for (const [k, i] of images.slice(1).entries()) {
+    if (nst(i) !== 1) problems.push(`overview ${k + 1} has NewSubfileType ${nst(i)}`);
+  }
+  for (const [k, i] of masks.entries()) {
+    if (nst(i) !== (k === 0 ? 4 : 5)) problems.push(`mask ${k} has NewSubfileType ${nst(i)}`);
+  }
   if (masks.length && masks.length !== images.length) problems.push(`${images.length} image IFDs but ${masks.length} mask IFDs`);
   const size = (i: Ifd) => [i.tags.get(256)![0], i.tags.get(257)![0]];
   for (let k = 1; k < images.length; k++) {
@@ -108,8 +122,10 @@ export function checkCogStructure(file: string, tileSize: number, limited = fals
   let tiles = 0;
   let previousLevelStart = Infinity;
   images.forEach((img, k) => {
-    const offs = img.tags.get(324)!, counts = img.tags.get(325)!;
-    const mOffs = masks[k]?.tags.get(324), mCounts = masks[k]?.tags.get(325);
+    const offs = img.tags.get(324)!,
+      counts = img.tags.get(325)!;
+    const mOffs = masks[k]?.tags.get(324),
+      mCounts = masks[k]?.tags.get(325);
     const framed = (o: number, c: number, what: string) => {
       if (buf.readUInt32LE(o - 4) !== c) problems.push(`${what}: leader ${buf.readUInt32LE(o - 4)} ≠ byte count ${c}`);
       if (!buf.subarray(o + c - 4, o + c).equals(buf.subarray(o + c, o + c + 4))) problems.push(`${what}: trailer is not the last 4 bytes`);

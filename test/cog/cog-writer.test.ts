@@ -21,7 +21,12 @@ import { checkCogStructure } from './cog-structure.js';
 const gdal = skipUnlessCommands('gdalinfo', '/usr/bin/python3');
 const CHECK = path.resolve('test', 'cog', 'check_cog.py');
 
-interface LevelStats { max: number; psnr: number; n: number; mask_agreement: number }
+interface LevelStats {
+  max: number;
+  psnr: number;
+  n: number;
+  mask_agreement: number;
+}
 interface GdalCheck {
   validator: { errors: string[]; warnings: string[] };
   levels: [number, number][];
@@ -46,14 +51,15 @@ function* smoothStrips(width: number, height: number, tile: number): Generator<U
     const out = new Uint8Array(width * rows * 3);
     for (let y = 0; y < rows; y++) {
       for (let x = 0; x < width; x++) {
-        const Y = r0 + y, i = (y * width + x) * 3;
+        const Y = r0 + y,
+          i = (y * width + x) * 3;
         const hole = ((x - width * 0.6) / (width * 0.15)) ** 2 + ((Y - height * 0.4) / (height * 0.2)) ** 2 < 1;
         if (hole || x < 40 || Y > height - 30) {
           out.fill(0, i, i + 3);
           continue;
         }
-        out[i] = 30 + Math.round(200 * x / width);
-        out[i + 1] = 30 + Math.round(200 * Y / height);
+        out[i] = 30 + Math.round((200 * x) / width);
+        out[i + 1] = 30 + Math.round((200 * Y) / height);
         out[i + 2] = 128 + Math.round(60 * Math.sin(x / 90) * Math.cos(Y / 70));
       }
     }
@@ -86,14 +92,57 @@ describe('COG writer', { skip: gdal }, () => {
     map = path.join(dir, 'map.tif');
     await makeSyntheticMap({ width: 1500, height: 1100, pixelSize: 50, path: map, nodataTag: true });
     smooth = path.join(dir, 'smooth.tif');
-    await writeGeoTiff(smooth, { width: 1300, height: 900, bands: 3, tileSize: 256, epsg: 32631, crsKind: 'projected',
-      geoTransform: [500000, 10, 0, 5000000, 0, -10], nodata: 0 }, smoothStrips(1300, 900, 256));
+    await writeGeoTiff(
+      smooth,
+      {
+        width: 1300,
+        height: 900,
+        bands: 3,
+        tileSize: 256,
+        epsg: 32631,
+        crsKind: 'projected',
+        geoTransform: [500000, 10, 0, 5000000, 0, -10],
+        nodata: 0,
+      },
+      smoothStrips(1300, 900, 256),
+    );
     dem = path.join(dir, 'dem.tif');
-    await writeGeoTiff(dem, { width: 700, height: 600, bands: 1, sampleType: 'float32', tileSize: 256, epsg: 2154, crsKind: 'projected',
-      geoTransform: [700000, 25, 0, 6600000, 0, -25], nodata: -9999 }, demStrips(700, 600, 256));
+    await writeGeoTiff(
+      dem,
+      {
+        width: 700,
+        height: 600,
+        bands: 1,
+        sampleType: 'float32',
+        tileSize: 256,
+        epsg: 2154,
+        crsKind: 'projected',
+        geoTransform: [700000, 25, 0, 6600000, 0, -25],
+        nodata: -9999,
+      },
+      demStrips(700, 600, 256),
+    );
     // RGBA: the map with its nodata turned into alpha, by GDAL.
     rgba = path.join(dir, 'rgba.tif');
-    execFileSync('gdal_translate', ['-q', '-a_nodata', 'none', '-b', '1', '-b', '2', '-b', '3', '-b', 'mask', '-co', 'ALPHA=YES', '-co', 'TILED=YES', map, rgba]);
+    execFileSync('gdal_translate', [
+      '-q',
+      '-a_nodata',
+      'none',
+      '-b',
+      '1',
+      '-b',
+      '2',
+      '-b',
+      '3',
+      '-b',
+      'mask',
+      '-co',
+      'ALPHA=YES',
+      '-co',
+      'TILED=YES',
+      map,
+      rgba,
+    ]);
   });
   after(async () => {
     await pool.destroy();
@@ -103,7 +152,12 @@ describe('COG writer', { skip: gdal }, () => {
   async function cog(source: string, name: string, options: CogOptions) {
     const out = path.join(dir, name);
     const result = await writeCog(await describeRaster(source), options, { path: out }, { pool });
-    return { out, result, gdal: gdalCheck(out, source), structure: checkCogStructure(out, options.blockSize ?? 512, options.overviews !== undefined) };
+    return {
+      out,
+      result,
+      gdal: gdalCheck(out, source),
+      structure: checkCogStructure(out, options.blockSize ?? 512, options.overviews !== undefined),
+    };
   }
 
   function assertConforms(c: Awaited<ReturnType<typeof cog>>) {
@@ -123,7 +177,12 @@ describe('COG writer', { skip: gdal }, () => {
     assert.equal(c.gdal.structure.COMPRESSION, 'YCbCr JPEG');
     assert.equal(c.gdal.mask_agreement, 1);
     assert.ok(c.gdal.full.psnr >= 38, `IFD 0 PSNR ${c.gdal.full.psnr.toFixed(2)} dB`);
-    assert.deepEqual(c.gdal.levels, [[1300, 900], [650, 450], [325, 225], [162, 112]]);
+    assert.deepEqual(c.gdal.levels, [
+      [1300, 900],
+      [650, 450],
+      [325, 225],
+      [162, 112],
+    ]);
     assert.deepEqual(c.gdal.geotransform, [500000, 10, 0, 5000000, 0, -10]);
     assert.equal(c.gdal.srs_epsg, '32631');
     for (const [k, o] of c.gdal.overviews.entries()) {
@@ -152,7 +211,12 @@ describe('COG writer', { skip: gdal }, () => {
     assert.equal(c.gdal.structure.PREDICTOR, '2');
     assert.equal(c.gdal.full.max, 0);
     assert.equal(c.gdal.mask_agreement, 1);
-    assert.deepEqual(c.gdal.levels, [[1500, 1100], [750, 550], [375, 275], [187, 137]]);
+    assert.deepEqual(c.gdal.levels, [
+      [1500, 1100],
+      [750, 550],
+      [375, 275],
+      [187, 137],
+    ]);
     // 375 → 187 included: GDAL's windows are 2.005 px wide there, ours follow them (overview-resample.ts).
     for (const [k, o] of c.gdal.overviews.entries()) {
       assert.ok(o.max <= 1, `overview ${k + 1}: max diff ${o.max}`);
@@ -197,7 +261,10 @@ describe('COG writer', { skip: gdal }, () => {
   test('maxZoomLevel → number of overviews; BigTIFF forced on a small file', async () => {
     const one = await cog(smooth, 'one-ovr.tif', { compression: 'deflate', blockSize: 256, overviews: 1 });
     assertConforms(one);
-    assert.deepEqual(one.gdal.levels, [[1300, 900], [650, 450]]);
+    assert.deepEqual(one.gdal.levels, [
+      [1300, 900],
+      [650, 450],
+    ]);
     const none = await cog(smooth, 'no-ovr.tif', { compression: 'deflate', blockSize: 256, overviews: 0 });
     assert.deepEqual(none.gdal.levels, [[1300, 900]]);
     const big = await cog(smooth, 'big.tif', { compression: 'jpeg', blockSize: 256, bigTiff: true });
@@ -217,8 +284,14 @@ describe('COG writer', { skip: gdal }, () => {
     assert.equal(await storage.size('catalogs/c1/a.tif'), r.bytes);
     assert.deepEqual(readdirSync(tmpDir), []);
     const controller = new AbortController();
-    await assert.rejects(writeCog(info, { compression: 'jpeg', blockSize: 256 }, { storage, key: 'catalogs/c1/b.tif' },
-      { pool, tmpDir, signal: controller.signal, onProgress: () => controller.abort() }));
+    await assert.rejects(
+      writeCog(
+        info,
+        { compression: 'jpeg', blockSize: 256 },
+        { storage, key: 'catalogs/c1/b.tif' },
+        { pool, tmpDir, signal: controller.signal, onProgress: () => controller.abort() },
+      ),
+    );
     assert.equal(await storage.exists('catalogs/c1/b.tif'), false);
     assert.deepEqual(readdirSync(path.join(root, 'catalogs', 'c1')), ['a.tif']);
     assert.deepEqual(readdirSync(tmpDir), []);
@@ -229,13 +302,18 @@ describe('COG writer', { skip: gdal }, () => {
     execFileSync('gdal_translate', ['-q', '-mo', 'ORIGIN=scan-42', smooth, meta]);
     const c = await cog(meta, 'meta-cog.tif', { compression: 'deflate', blockSize: 256 });
     assertConforms(c);
-    const info = JSON.parse(execFileSync('gdalinfo', ['-json', c.out], { encoding: 'utf8' })) as { metadata: Record<string, Record<string, string>> };
+    const info = JSON.parse(execFileSync('gdalinfo', ['-json', c.out], { encoding: 'utf8' })) as {
+      metadata: Record<string, Record<string, string>>;
+    };
     assert.equal(info.metadata['']?.ORIGIN, 'scan-42');
   });
 
   test('bad options are refused before any work', async () => {
     const info = await describeRaster(dem);
     await assert.rejects(writeCog(info, { compression: 'jpeg' }, { path: path.join(dir, 'x.tif') }, { pool }), /8-bit/);
-    await assert.rejects(writeCog(await describeRaster(map), { compression: 'deflate', blockSize: 300 as 256 }, { path: path.join(dir, 'x.tif') }, { pool }), /256 or 512/);
+    await assert.rejects(
+      writeCog(await describeRaster(map), { compression: 'deflate', blockSize: 300 as 256 }, { path: path.join(dir, 'x.tif') }, { pool }),
+      /256 or 512/,
+    );
   });
 });

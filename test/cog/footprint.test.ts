@@ -9,7 +9,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { footprint, ringArea, traceRings, conflictingRings, simplifyRings, type FootprintGeometry, type ValidityGrid } from '../../src/cog/footprint.js';
+import {
+  footprint,
+  ringArea,
+  traceRings,
+  conflictingRings,
+  simplifyRings,
+  type FootprintGeometry,
+  type ValidityGrid,
+} from '../../src/cog/footprint.js';
 import { readValidityGrid } from '../../src/cog/validity-grid.js';
 import { writeCog } from '../../src/cog/cog-writer.js';
 import { resolveCrs } from '../../src/raster/crs.js';
@@ -40,13 +48,25 @@ function assertRfc7946(g: FootprintGeometry): void {
 }
 
 function grid(mask: Uint8Array, width: number, height: number): ValidityGrid {
-  return { mask, width, height, factor: 1, imageWidth: width, imageHeight: height, geoTransform: [500000, 10, 0, 5000000, 0, -10], crs: resolveCrs('EPSG:32631') };
+  return {
+    mask,
+    width,
+    height,
+    factor: 1,
+    imageWidth: width,
+    imageHeight: height,
+    geoTransform: [500000, 10, 0, 5000000, 0, -10],
+    crs: resolveCrs('EPSG:32631'),
+  };
 }
 
 function maskOf(rows: string[]): { mask: Uint8Array; width: number; height: number } {
-  const width = rows[0].length, height = rows.length;
+  const width = rows[0].length,
+    height = rows.length;
   const mask = new Uint8Array(width * height);
-  rows.forEach((r, y) => [...r].forEach((ch, x) => (mask[y * width + x] = ch === '#' ? 255 : 0)));
+  for (const [y, r] of rows.entries()) {
+    for (const [x, ch] of [...r].entries()) mask[y * width + x] = ch === '#' ? 255 : 0;
+  }
   return { mask, width, height };
 }
 
@@ -58,15 +78,7 @@ describe('footprint tracer', () => {
   });
 
   test('a ring with a hole and an island in the hole; pinches give rings that do not touch', () => {
-    const m = maskOf([
-      '#######..',
-      '#.....#..',
-      '#.###.#..',
-      '#.....#..',
-      '#######..',
-      '.......#.',
-      '........#',
-    ]);
+    const m = maskOf(['#######..', '#.....#..', '#.###.#..', '#.....#..', '#######..', '.......#.', '........#']);
     const rings = traceRings(m.mask, m.width, m.height);
     const areas = rings.map(ringArea).sort((a, b) => a - b);
     // Exteriors: the frame (35 px), the island (3), and two single pixels on the diagonal (pinches,
@@ -85,7 +97,8 @@ describe('footprint tracer', () => {
   test('simplification never makes rings meet (random masks)', () => {
     const rand = prng(7);
     for (let n = 0; n < 20; n++) {
-      const w = 40, h = 30;
+      const w = 40,
+        h = 30;
       const mask = new Uint8Array(w * h);
       for (let i = 0; i < mask.length; i++) mask[i] = rand() < 0.55 ? 255 : 0;
       const rings = traceRings(mask, w, h);
@@ -122,7 +135,10 @@ describe('footprint against gdal.Polygonize', { skip: gdal }, () => {
   function score(g: FootprintGeometry, name: string): { iou: number; valid: boolean } {
     const file = path.join(dir, `${name}.json`);
     writeFileSync(file, JSON.stringify({ type: 'Feature', properties: {}, geometry: g }));
-    return JSON.parse(execFileSync('/usr/bin/python3', [CHECK, '--footprint', file, map], { encoding: 'utf8' })) as { iou: number; valid: boolean };
+    return JSON.parse(execFileSync('/usr/bin/python3', [CHECK, '--footprint', file, map], { encoding: 'utf8' })) as {
+      iou: number;
+      valid: boolean;
+    };
   }
 
   test('full resolution and reduced grids: IoU ≥ 0.98, valid, RFC 7946', async () => {

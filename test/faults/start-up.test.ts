@@ -37,7 +37,8 @@ test('a second server on the same data folder stops before touching it; the firs
       first.child.kill('SIGTERM');
       await first.exited;
     }
-  }));
+  }),
+);
 
 test('port in use: "address in use: host:port", and the store is left as it was (recovery runs after the bind)', { timeout: 120_000 }, () =>
   withFolder(async (dir) => {
@@ -49,7 +50,19 @@ test('port in use: "address in use: host:port", and the store is left as it was 
       // A job a killed server left running: recovery would fail it.
       await mkdir(path.join(other.dir, 'jobs'), { recursive: true });
       const t = '2025-01-01T00:00:00.000Z';
-      const jobs = [{ jobID: 'left-running', processID: 'echo', type: 'process', status: 'running', progress: 10, created: t, updated: t, started: t, request: { outputs: {}, response: 'document' } }];
+      const jobs = [
+        {
+          jobID: 'left-running',
+          processID: 'echo',
+          type: 'process',
+          status: 'running',
+          progress: 10,
+          created: t,
+          updated: t,
+          started: t,
+          request: { outputs: {}, response: 'document' },
+        },
+      ];
       const file = path.join(other.dir, 'jobs', 'jobs-000001.json');
       await writeFile(file, JSON.stringify({ jobs }));
       const refused = await spawnServer(other);
@@ -71,9 +84,10 @@ test('port in use: "address in use: host:port", and the store is left as it was 
       holder.child.kill('SIGTERM');
       await holder.exited;
     }
-  }));
+  }),
+);
 
-test('dallage execute --output-dir on a live server\'s storage is refused, naming the server', { timeout: 120_000 }, () =>
+test("dallage execute --output-dir on a live server's storage is refused, naming the server", { timeout: 120_000 }, () =>
   withFolder(async (dir) => {
     const folder = await serverFolder(dir);
     const server = await spawnServer(folder);
@@ -81,13 +95,21 @@ test('dallage execute --output-dir on a live server\'s storage is refused, namin
       assert.ok(server.url, server.output());
       const store = path.join(dir, 'store');
       const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const c = execFile(process.execPath, [path.resolve('bin/dallage.js'), 'execute', 'echo', '--input', 'stringInput=x', '--output-dir', store],
-          { env: { ...process.env, DALLAGE_CONFIG: folder.config, DALLAGE_NO_RELAUNCH: '1' } }, (_err, _stdout, stderr) => resolve({ code: c.exitCode, stderr }));
+        const c = execFile(
+          process.execPath,
+          [path.resolve('bin/dallage.js'), 'execute', 'echo', '--input', 'stringInput=x', '--output-dir', store],
+          { env: { ...process.env, DALLAGE_CONFIG: folder.config, DALLAGE_NO_RELAUNCH: '1' } },
+          (_err, _stdout, stderr) => resolve({ code: c.exitCode, stderr }),
+        );
       });
       assert.equal(r.code, 1, r.stderr);
-      assert.match(r.stderr, new RegExp(`folder ${store.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is in use by another dallage server \\(pid ${server.pid}\\)`));
+      assert.match(
+        r.stderr,
+        new RegExp(`folder ${store.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is in use by another dallage server \\(pid ${server.pid}\\)`),
+      );
     } finally {
       server.child.kill('SIGTERM');
       await server.exited;
     }
-  }));
+  }),
+);

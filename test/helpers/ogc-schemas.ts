@@ -31,7 +31,17 @@ type Obj = Record<string, unknown>;
 const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const SCHEMA_MAPS = new Set(['properties', 'patternProperties', 'definitions', '$defs']);
-const SCHEMA_VALUES = new Set(['items', 'additionalItems', 'additionalProperties', 'not', 'contains', 'propertyNames', 'if', 'then', 'else']);
+const SCHEMA_VALUES = new Set([
+  'items',
+  'additionalItems',
+  'additionalProperties',
+  'not',
+  'contains',
+  'propertyNames',
+  'if',
+  'then',
+  'else',
+]);
 const SCHEMA_LISTS = new Set(['allOf', 'anyOf', 'oneOf']);
 
 /**
@@ -46,11 +56,14 @@ export function toDraft07(schema: unknown, refRewrite?: (ref: string) => string)
     if (k === '$schema') continue;
     if (k === 'id' && typeof v === 'string') out.$id = v;
     else if (k === '$ref' && typeof v === 'string') out.$ref = refRewrite ? refRewrite(v) : v;
-    else if (SCHEMA_MAPS.has(k) && isObject(v)) out[k] = Object.fromEntries(Object.entries(v).map(([name, s]) => [name, toDraft07(s, refRewrite)]));
+    else if (SCHEMA_MAPS.has(k) && isObject(v))
+      out[k] = Object.fromEntries(Object.entries(v).map(([name, s]) => [name, toDraft07(s, refRewrite)]));
     else if (SCHEMA_VALUES.has(k)) out[k] = Array.isArray(v) ? v.map((s) => toDraft07(s, refRewrite)) : toDraft07(v, refRewrite);
     else if (SCHEMA_LISTS.has(k) && Array.isArray(v)) out[k] = v.map((s) => toDraft07(s, refRewrite));
-    else if (k === 'dependencies' && isObject(v)) out[k] = Object.fromEntries(Object.entries(v).map(([name, s]) => [name, Array.isArray(s) ? s : toDraft07(s, refRewrite)]));
-    else if ((k === 'exclusiveMinimum' || k === 'exclusiveMaximum') && typeof v === 'boolean') continue; // handled below
+    else if (k === 'dependencies' && isObject(v))
+      out[k] = Object.fromEntries(Object.entries(v).map(([name, s]) => [name, Array.isArray(s) ? s : toDraft07(s, refRewrite)]));
+    else if ((k === 'exclusiveMinimum' || k === 'exclusiveMaximum') && typeof v === 'boolean')
+      continue; // handled below
     else out[k] = v;
   }
   // draft-04: `exclusiveMinimum: true` qualifies `minimum`; draft-07: the bound itself.
@@ -70,13 +83,17 @@ function newAjv(): Ajv {
   (addFormats as unknown as (a: Ajv) => void)(ajv);
   ajv.addFormat('url', (s: string) => URL.canParse(s));
   // Annotations of OGC process schemas and OpenAPI, not string checks.
-  for (const annotation of ['ogc-bbox', 'geojson-feature-collection', 'geojson-geometry', 'ogc-stored-data']) ajv.addFormat(annotation, true);
+  for (const annotation of ['ogc-bbox', 'geojson-feature-collection', 'geojson-geometry', 'ogc-stored-data'])
+    ajv.addFormat(annotation, true);
   return ajv;
 }
 
 /** Readable errors: where, what, which rule. */
 export function describeErrors(errors: ErrorObject[] | null | undefined): string[] {
-  return (errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''} (${e.keyword} at ${e.schemaPath}${'allowedValues' in e.params ? `: ${JSON.stringify(e.params.allowedValues)}` : ''})`);
+  return (errors ?? []).map(
+    (e) =>
+      `${e.instancePath || '/'} ${e.message ?? ''} (${e.keyword} at ${e.schemaPath}${'allowedValues' in e.params ? `: ${JSON.stringify(e.params.allowedValues)}` : ''})`,
+  );
 }
 
 // -------------------------------------------------------------------------------------------
@@ -199,7 +216,14 @@ export function matchPath(doc: OpenapiLike, requestPath: string): string | undef
  * type (`application/json; charset=…` matches `application/json`; `*\/*` and `type/*` entries
  * match too). Returns the errors; a missing path, operation, status or media type is an error.
  */
-export function validateWithOpenapi(doc: unknown, requestPath: string, method: string, status: number, contentType: string, body: unknown): string[] {
+export function validateWithOpenapi(
+  doc: unknown,
+  requestPath: string,
+  method: string,
+  status: number,
+  contentType: string,
+  body: unknown,
+): string[] {
   const d = doc as OpenapiLike;
   const p = matchPath(d, requestPath.split('?')[0]);
   if (!p) return [`no path of the document matches ${requestPath}`];
@@ -209,7 +233,8 @@ export function validateWithOpenapi(doc: unknown, requestPath: string, method: s
   if (!response) return [`${method} ${p} does not document status ${status}`];
   const type = contentType.split(';')[0].trim().toLowerCase();
   const content = response.content ?? {};
-  const key = type in content ? type : Object.keys(content).find((k) => k === `${type.split('/')[0]}/*`) ?? ('*/*' in content ? '*/*' : undefined);
+  const key =
+    type in content ? type : (Object.keys(content).find((k) => k === `${type.split('/')[0]}/*`) ?? ('*/*' in content ? '*/*' : undefined));
   if (!key) return [`${method} ${p} ${status} documents no ${type} body (has ${Object.keys(content).join(', ') || 'none'})`];
   const schema = content[key].schema;
   if (schema === undefined) return [`${method} ${p} ${status} ${key} has no schema`];

@@ -26,7 +26,10 @@ export function startPyramidServer(options: { limits?: Record<string, unknown> }
   return startTestServer({ processes: { 'raster-to-pyramid': 'raster-to-pyramid', echo: 'echo' }, limits: options.limits });
 }
 
-export async function withPyramidServer(fn: (s: TestServer) => Promise<void>, options: { limits?: Record<string, unknown> } = {}): Promise<void> {
+export async function withPyramidServer(
+  fn: (s: TestServer) => Promise<void>,
+  options: { limits?: Record<string, unknown> } = {},
+): Promise<void> {
   const s = await startPyramidServer(options);
   try {
     await fn(s);
@@ -36,7 +39,11 @@ export async function withPyramidServer(fn: (s: TestServer) => Promise<void>, op
 }
 
 /** Writes the synthetic map (or a half) under the server's input root; returns the file and its facts. */
-export async function makeInput(s: TestServer, file: string, options: Partial<SyntheticMapOptions> = {}): Promise<SyntheticMapResult & { path: string; href: string }> {
+export async function makeInput(
+  s: TestServer,
+  file: string,
+  options: Partial<SyntheticMapOptions> = {},
+): Promise<SyntheticMapResult & { path: string; href: string }> {
   const p = path.join(s.inputRoot, file);
   const r = await makeSyntheticMap({ ...SMALL, ...options, path: p });
   return { ...r, path: p, href: hrefOf(p) };
@@ -76,7 +83,11 @@ export async function runJob(s: TestServer, inputs: Record<string, unknown>, tim
   for (;;) {
     const body = (await (await fetch(`${s.url}/jobs/${jobID}`)).json()) as Record<string, unknown>;
     const last = seen.at(-1);
-    const entry = { status: body.status as string, progress: body.progress as number | undefined, message: body.message as string | undefined };
+    const entry = {
+      status: body.status as string,
+      progress: body.progress as number | undefined,
+      message: body.message as string | undefined,
+    };
     if (!last || last.status !== entry.status || last.progress !== entry.progress || last.message !== entry.message) seen.push(entry);
     if (body.status !== 'accepted' && body.status !== 'running') return { jobID, final: body, seen };
     if (Date.now() > end) assert.fail(`job ${jobID} still ${body.status} after ${timeoutMs} ms`);
@@ -148,9 +159,12 @@ export interface LevelMosaic {
 export async function mosaicLevel(reader: Rok4Reader, levelId: string, tmsName: string): Promise<LevelMosaic> {
   const tm = tileMatrix(await loadTms(tmsName), levelId);
   const lim = reader.tileLimits(levelId);
-  const cols = lim.max_col - lim.min_col + 1, rows = lim.max_row - lim.min_row + 1;
-  const tw = tm.tileWidth, th = tm.tileHeight;
-  const width = cols * tw, height = rows * th;
+  const cols = lim.max_col - lim.min_col + 1,
+    rows = lim.max_row - lim.min_row + 1;
+  const tw = tm.tileWidth,
+    th = tm.tileHeight;
+  const width = cols * tw,
+    height = rows * th;
   const C = reader.descriptor.raster_specifications.channels;
   const sampleType = reader.formatInfo.sampleType;
   const nodata = reader.descriptor.raster_specifications.nodata.split(',').map(Number);
@@ -164,7 +178,8 @@ export async function mosaicLevel(reader: Rok4Reader, levelId: string, tmsName: 
       if (!tile) continue;
       tilesFound++;
       const tileMask = await reader.readMaskTile(levelId, col, row);
-      const x0 = (col - lim.min_col) * tw, y0 = (row - lim.min_row) * th;
+      const x0 = (col - lim.min_col) * tw,
+        y0 = (row - lim.min_row) * th;
       for (let y = 0; y < th; y++) {
         const o = (y0 + y) * width + x0;
         (pixels as Uint8Array).set((tile.pixels as Uint8Array).subarray(y * tw * C, (y + 1) * tw * C), o * C);
@@ -175,7 +190,12 @@ export async function mosaicLevel(reader: Rok4Reader, levelId: string, tmsName: 
   }
   const [X0, Y0] = tm.pointOfOrigin;
   const r = tm.cellSize;
-  const extent: LevelMosaic['extent'] = [X0 + lim.min_col * tw * r, Y0 - (lim.max_row + 1) * th * r, X0 + (lim.max_col + 1) * tw * r, Y0 - lim.min_row * th * r];
+  const extent: LevelMosaic['extent'] = [
+    X0 + lim.min_col * tw * r,
+    Y0 - (lim.max_row + 1) * th * r,
+    X0 + (lim.max_col + 1) * tw * r,
+    Y0 - lim.min_row * th * r,
+  ];
   return { level: levelId, tm, width, height, channels: C, sampleType, pixels, mask, extent, tilesFound, tilesInLimits: cols * rows };
 }
 
@@ -194,10 +214,36 @@ export function bottomLevelId(reader: Rok4Reader): string {
  * source, with the white collar declared as nodata exactly as bench/psnr.py does (-srcnodata "255 255 255",
  * UNIFIED_SRC_NODATA=YES) when `srcNodata` is given. Returns the RGBA (or gray + alpha) pixels.
  */
-export function gdalReference(src: string, out: string, m: Pick<LevelMosaic, 'extent' | 'width' | 'height'>, crs: string, options: { kernel?: string; srcNodata?: number; bands?: number } = {}): ReturnType<typeof gdalRead> {
-  const args = ['-q', '-overwrite', '-r', options.kernel ?? 'cubic', '-t_srs', crs, '-te', ...m.extent.map(String), '-ts', String(m.width), String(m.height), '-dstalpha'];
+export function gdalReference(
+  src: string,
+  out: string,
+  m: Pick<LevelMosaic, 'extent' | 'width' | 'height'>,
+  crs: string,
+  options: { kernel?: string; srcNodata?: number; bands?: number } = {},
+): ReturnType<typeof gdalRead> {
+  const args = [
+    '-q',
+    '-overwrite',
+    '-r',
+    options.kernel ?? 'cubic',
+    '-t_srs',
+    crs,
+    '-te',
+    ...m.extent.map(String),
+    '-ts',
+    String(m.width),
+    String(m.height),
+    '-dstalpha',
+  ];
   if (options.srcNodata !== undefined) {
-    args.push('-srcnodata', Array(options.bands ?? 3).fill(String(options.srcNodata)).join(' '), '-wo', 'UNIFIED_SRC_NODATA=YES');
+    args.push(
+      '-srcnodata',
+      Array(options.bands ?? 3)
+        .fill(String(options.srcNodata))
+        .join(' '),
+      '-wo',
+      'UNIFIED_SRC_NODATA=YES',
+    );
   }
   execFileSync('gdalwarp', [...args, src, out], { stdio: ['ignore', 'ignore', 'pipe'] });
   return gdalRead(out);
@@ -223,11 +269,20 @@ export function compareWithReference(m: LevelMosaic, ref: ReturnType<typeof gdal
   assert.equal(ref.bands, 4, 'reference must be RGBA (-dstalpha)');
   const n = m.width * m.height;
   const C = m.channels;
-  let se = 0, compared = 0, vo = 0, vr = 0, both = 0, any = 0, maxAbsError = 0;
-  const a = m.pixels as Uint8Array, b = ref.bytes;
+  let se = 0,
+    compared = 0,
+    vo = 0,
+    vr = 0,
+    both = 0,
+    any = 0,
+    maxAbsError = 0;
+  const a = m.pixels as Uint8Array,
+    b = ref.bytes;
   for (let p = 0; p < n; p++) {
-    const oursValid = m.mask[p] !== 0 && !(nodata !== undefined && a[C * p] === nodata && a[C * p + 1] === nodata && a[C * p + 2] === nodata);
-    const refValid = b[4 * p + 3] !== 0 && !(nodata !== undefined && b[4 * p] === nodata && b[4 * p + 1] === nodata && b[4 * p + 2] === nodata);
+    const oursValid =
+      m.mask[p] !== 0 && !(nodata !== undefined && a[C * p] === nodata && a[C * p + 1] === nodata && a[C * p + 2] === nodata);
+    const refValid =
+      b[4 * p + 3] !== 0 && !(nodata !== undefined && b[4 * p] === nodata && b[4 * p + 1] === nodata && b[4 * p + 2] === nodata);
     if (oursValid) vo++;
     if (refValid) vr++;
     if (oursValid || refValid) any++;
@@ -241,7 +296,14 @@ export function compareWithReference(m: LevelMosaic, ref: ReturnType<typeof gdal
     compared++;
   }
   const mse = se / Math.max(1, 3 * compared);
-  return { psnr: mse === 0 ? Infinity : 10 * Math.log10((255 * 255) / mse), iou: both / Math.max(1, any), compared, validOurs: vo, validRef: vr, maxAbsError };
+  return {
+    psnr: mse === 0 ? Infinity : 10 * Math.log10((255 * 255) / mse),
+    iou: both / Math.max(1, any),
+    compared,
+    validOurs: vo,
+    validRef: vr,
+    maxAbsError,
+  };
 }
 
 /** Runs a small python (GDAL + numpy) script with arguments; its stdout. */
@@ -254,14 +316,21 @@ export function python(script: string, ...args: string[]): string {
  * the data) with garbage: the header stays valid, the decode of that block fails mid-run.
  */
 export async function corruptBlock(source: string, dest: string): Promise<void> {
-  const [offset, size] = python(`
+  const [offset, size] = python(
+    `
 import sys, shutil
 from osgeo import gdal
 shutil.copy(sys.argv[1], sys.argv[2])
 ds = gdal.Open(sys.argv[2])
 b = ds.GetRasterBand(1)
 print(b.GetMetadataItem('BLOCK_OFFSET_1_2', 'TIFF'), b.GetMetadataItem('BLOCK_SIZE_1_2', 'TIFF'))
-`, source, dest).trim().split(' ').map(Number);
+`,
+    source,
+    dest,
+  )
+    .trim()
+    .split(' ')
+    .map(Number);
   if (!(offset > 0 && size > 100)) throw new Error(`no block to corrupt in ${source}`);
   const fh = await open(dest, 'r+');
   try {

@@ -30,13 +30,21 @@ export interface ServerFolder {
 }
 
 /** Writes `<dir>/config.yml` for a server on `dir` (jobs, store, inputs, tmp below it). */
-export async function serverFolder(dir: string, options: { port?: number; processes?: Record<string, unknown>; limits?: Record<string, unknown>; shutdownTimeout?: number } = {}): Promise<ServerFolder> {
+export async function serverFolder(
+  dir: string,
+  options: { port?: number; processes?: Record<string, unknown>; limits?: Record<string, unknown>; shutdownTimeout?: number } = {},
+): Promise<ServerFolder> {
   const inputs = path.join(dir, 'inputs');
   const tmp = path.join(dir, 'tmp');
   await mkdir(inputs, { recursive: true });
   await mkdir(tmp, { recursive: true });
   const config = {
-    server: { host: '127.0.0.1', port: options.port ?? 0, shutdown_timeout: options.shutdownTimeout ?? 10, limits: { max_running_jobs: 2, ...(options.limits ?? {}) } },
+    server: {
+      host: '127.0.0.1',
+      port: options.port ?? 0,
+      shutdown_timeout: options.shutdownTimeout ?? 10,
+      limits: { max_running_jobs: 2, ...(options.limits ?? {}) },
+    },
     manager: { name: 'lowdb', connection: path.join(dir, 'jobs') },
     storage: { type: 'file', path: path.join(dir, 'store') },
     pool: { threads: 1 },
@@ -70,7 +78,9 @@ export async function spawnServer(folder: ServerFolder, options: { relaunch?: bo
   };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   const waitFor = (pattern: RegExp) =>
     new Promise<void>((resolve, reject) => {
       if (pattern.test(text)) return resolve();
@@ -80,7 +90,10 @@ export async function spawnServer(folder: ServerFolder, options: { relaunch?: bo
       });
     });
   const server: ServerProcess = { child, pid: child.pid!, output: () => text, exited, waitFor };
-  const listening = waitFor(/"msg":"listening"/).then(() => true, () => false);
+  const listening = waitFor(/"msg":"listening"/).then(
+    () => true,
+    () => false,
+  );
   if (await Promise.race([listening, exited.then(() => false)])) {
     server.url = /"url":"([^"]+)"/.exec(text)![1];
   }
@@ -88,7 +101,11 @@ export async function spawnServer(folder: ServerFolder, options: { relaunch?: bo
 }
 
 /** POSTs an async execute request; resolves to the status and the job id of a 201. */
-export async function submitAsync(url: string, processId: string, inputs: Record<string, unknown>): Promise<{ status: number; jobID?: string }> {
+export async function submitAsync(
+  url: string,
+  processId: string,
+  inputs: Record<string, unknown>,
+): Promise<{ status: number; jobID?: string }> {
   const res = await fetch(`${url}/processes/${processId}/execution`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Prefer: 'respond-async' },

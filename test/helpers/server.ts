@@ -17,16 +17,30 @@ export interface TestServer extends RunningServer {
  * Starts the real server on port 0 with a fresh temp data folder (e2e tests talk HTTP to it).
  * `yaml` is merged over the default test config (extra processes, limits, security).
  */
-export async function startTestServer(options: { yaml?: string; processes?: Record<string, unknown>; dir?: string; limits?: Record<string, unknown>; security?: Record<string, unknown>; manager?: 'lowdb' | 'memory';
-  cors?: Record<string, unknown>;
-  /** A resolver the server uses instead of real DNS (security tests). */
-  resolve?: (hostname: string) => Promise<string[]> } = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: {
+    yaml?: string;
+    processes?: Record<string, unknown>;
+    dir?: string;
+    limits?: Record<string, unknown>;
+    security?: Record<string, unknown>;
+    manager?: 'lowdb' | 'memory';
+    cors?: Record<string, unknown>;
+    /** A resolver the server uses instead of real DNS (security tests). */
+    resolve?: (hostname: string) => Promise<string[]>;
+  } = {},
+): Promise<TestServer> {
   const dir = options.dir ?? (await mkdtemp(path.join(os.tmpdir(), 'dallage-test-')));
   const inputRoot = path.join(dir, 'inputs');
   await mkdir(inputRoot, { recursive: true });
   const config = parseConfig(
     JSON.stringify({
-      server: { host: '127.0.0.1', port: 0, limits: { max_running_jobs: 2, ...(options.limits ?? {}) }, ...(options.cors ? { cors: options.cors } : {}) },
+      server: {
+        host: '127.0.0.1',
+        port: 0,
+        limits: { max_running_jobs: 2, ...(options.limits ?? {}) },
+        ...(options.cors ? { cors: options.cors } : {}),
+      },
       manager: { name: options.manager ?? 'lowdb', connection: path.join(dir, 'jobs') },
       storage: { type: 'file', path: path.join(dir, 'store') },
       pool: { threads: 2 },

@@ -8,7 +8,13 @@ import type { AddressInfo } from 'node:net';
 import { LayerRegistry } from '../../src/services/layer-registry.js';
 import type { ServiceHandler } from '../../src/services/service-context.js';
 import {
-  ogcCollection, ogcCollections, ogcMapTile, ogcMapTileset, ogcMapTilesets, ogcTileMatrixSet, ogcTileMatrixSets,
+  ogcCollection,
+  ogcCollections,
+  ogcMapTile,
+  ogcMapTileset,
+  ogcMapTilesets,
+  ogcTileMatrixSet,
+  ogcTileMatrixSets,
 } from '../../src/services/ogc-tiles.js';
 import { tmsService, tmsTile, tmsTileMap, xyzTile } from '../../src/services/tms.js';
 import { wmtsKvp, wmtsRestCapabilities, wmtsRestFeatureInfo, wmtsRestTile } from '../../src/services/wmts.js';
@@ -64,13 +70,16 @@ export async function startServiceServer(layers = new LayerRegistry()): Promise<
       for (const [k, v] of url.searchParams) query[k] = k in query ? [...[query[k]].flat(), v] : v;
       const headers: Record<string, string | undefined> = {};
       for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-      route.handler({ method: 'GET', path: url.pathname, params, query, headers, baseUrl }, { layers }).then((r) => {
-        const body = r.body === undefined ? undefined : Buffer.isBuffer(r.body) ? r.body : Buffer.from(r.body, 'utf8');
-        res.writeHead(r.status, { ...r.headers, ...(body ? { 'Content-Length': String(body.length) } : {}) });
-        res.end(req.method === 'HEAD' ? undefined : body);
-      }, (err) => {
-        res.writeHead(500).end(String(err));
-      });
+      route.handler({ method: 'GET', path: url.pathname, params, query, headers, baseUrl }, { layers }).then(
+        (r) => {
+          const body = r.body === undefined ? undefined : Buffer.isBuffer(r.body) ? r.body : Buffer.from(r.body, 'utf8');
+          res.writeHead(r.status, { ...r.headers, ...(body ? { 'Content-Length': String(body.length) } : {}) });
+          res.end(req.method === 'HEAD' ? undefined : body);
+        },
+        (err) => {
+          res.writeHead(500).end(String(err));
+        },
+      );
       return;
     }
     res.writeHead(404).end();

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import type { Dirent } from 'node:fs';
 import { lstat, readdir, readFile, readlink, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { execute, startTestServer, type TestServer } from './server.js';
@@ -16,7 +17,10 @@ import type { TileMatrix } from '../../src/raster/tms.js';
 
 /** A server running raster-to-pyramid and pyramids-to-pyramid (and echo). */
 export function startUpdateServer(limits?: Record<string, unknown>): Promise<TestServer> {
-  return startTestServer({ processes: { 'raster-to-pyramid': 'raster-to-pyramid', 'pyramids-to-pyramid': 'pyramids-to-pyramid', echo: 'echo' }, limits });
+  return startTestServer({
+    processes: { 'raster-to-pyramid': 'raster-to-pyramid', 'pyramids-to-pyramid': 'pyramids-to-pyramid', echo: 'echo' },
+    limits,
+  });
 }
 
 /** Submits an async execution; asserts 201 and returns the job id. */
@@ -43,7 +47,11 @@ export async function waitEnd(s: TestServer, jobID: string, timeoutMs = 180_000)
 }
 
 /** Runs a job that must succeed; returns its final status and the `pyramid` stored data record. */
-export async function run(s: TestServer, processId: string, inputs: Record<string, unknown>): Promise<{ jobID: string; final: Record<string, unknown>; record: Record<string, unknown> }> {
+export async function run(
+  s: TestServer,
+  processId: string,
+  inputs: Record<string, unknown>,
+): Promise<{ jobID: string; final: Record<string, unknown>; record: Record<string, unknown> }> {
   const jobID = await submit(s, processId, inputs);
   const final = await waitEnd(s, jobID);
   assert.equal(final.status, 'successful', JSON.stringify(final));
@@ -83,7 +91,7 @@ export function dataSlabs(list: SlabList): Map<string, string> {
 /** Every entry of a file tree: relative path → 'file:<sha1>' or 'link:<target>'. */
 export async function snapshot(dir: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  let entries;
+  let entries: Dirent[];
   try {
     entries = await readdir(dir, { withFileTypes: true, recursive: true });
   } catch {
@@ -93,7 +101,13 @@ export async function snapshot(dir: string): Promise<Map<string, string>> {
     const full = path.join(e.parentPath, e.name);
     const rel = path.relative(dir, full);
     if (e.isSymbolicLink()) out.set(rel, `link:${await readlink(full)}`);
-    else if (e.isFile()) out.set(rel, `file:${createHash('sha1').update(await readFile(full)).digest('hex')}`);
+    else if (e.isFile())
+      out.set(
+        rel,
+        `file:${createHash('sha1')
+          .update(await readFile(full))
+          .digest('hex')}`,
+      );
   }
   return out;
 }
@@ -103,7 +117,12 @@ export async function pyramidSnapshot(s: TestServer, name: string): Promise<Map<
   const root = pyramidDir(s, name);
   const out = await snapshot(path.join(root, name));
   for (const suffix of ['.json', '.list']) {
-    out.set(suffix, `file:${createHash('sha1').update(await readFile(path.join(root, name + suffix))).digest('hex')}`);
+    out.set(
+      suffix,
+      `file:${createHash('sha1')
+        .update(await readFile(path.join(root, name + suffix)))
+        .digest('hex')}`,
+    );
   }
   return out;
 }
@@ -117,7 +136,8 @@ export async function checkReferences(s: TestServer, name: string): Promise<{ ow
   const list = await listOf(s, name);
   const tree = treeDir(s, name);
   assert.equal(list.roots.get(0), tree);
-  let own = 0, links = 0;
+  let own = 0,
+    links = 0;
   const owners = new Set<string>();
   for (const e of list.entries()) {
     const at = path.join(tree, e.path);
@@ -147,7 +167,8 @@ export async function checkReferences(s: TestServer, name: string): Promise<{ ow
 
 /** Every data slab of a pyramid opened by GDAL (through the links): returns how many were read. */
 export function gdalReadsSlabs(s: TestServer, name: string): number {
-  const out = python(`
+  const out = python(
+    `
 import sys, os
 from osgeo import gdal
 gdal.UseExceptions()
@@ -161,7 +182,10 @@ for line in open(os.path.join(root, name + '.list')).read().split('#\\n', 1)[1].
     assert ds.RasterXSize % 256 == 0 and ds.RasterYSize % 256 == 0
     n += 1
 print(n)
-`, pyramidDir(s, name), name);
+`,
+    pyramidDir(s, name),
+    name,
+  );
   return Number(out.trim());
 }
 
@@ -169,8 +193,16 @@ print(n)
  * Extents in the TMS CRS (EPSG:3857) computed by GDAL/osr, densified along the edges: the full raster's
  * rows [r0, r1) of a Lambert-93 raster with top-left (x0, y0) and square pixels.
  */
-export function rowsExtent3857(x0: number, y0: number, width: number, pixelSize: number, r0: number, r1: number): [number, number, number, number] {
-  const out = python(`
+export function rowsExtent3857(
+  x0: number,
+  y0: number,
+  width: number,
+  pixelSize: number,
+  r0: number,
+  r1: number,
+): [number, number, number, number] {
+  const out = python(
+    `
 import sys
 from osgeo import osr
 x0, y0, w, ps, r0, r1 = map(float, sys.argv[1:7])
@@ -184,7 +216,9 @@ for i in range(101):
     pts += [(X0 + f * (X1 - X0), Y0), (X0 + f * (X1 - X0), Y1), (X0, Y0 + f * (Y1 - Y0)), (X1, Y0 + f * (Y1 - Y0))]
 q = [t.TransformPoint(x, y) for x, y in pts]
 print(min(p[0] for p in q), min(p[1] for p in q), max(p[0] for p in q), max(p[1] for p in q))
-`, ...[x0, y0, width, pixelSize, r0, r1].map(String));
+`,
+    ...[x0, y0, width, pixelSize, r0, r1].map(String),
+  );
   return out.trim().split(/\s+/).map(Number) as [number, number, number, number];
 }
 
@@ -201,7 +235,14 @@ export function slabsOfBbox(tm: TileMatrix, bbox: [number, number, number, numbe
 }
 
 /** Decoded tile and mask (mask 0 everywhere when the tile is absent). */
-async function tileOf(reader: Rok4Reader, level: string, col: number, row: number, size: number, channels: number): Promise<{ px: Uint8Array; mask: Uint8Array }> {
+async function tileOf(
+  reader: Rok4Reader,
+  level: string,
+  col: number,
+  row: number,
+  size: number,
+  channels: number,
+): Promise<{ px: Uint8Array; mask: Uint8Array }> {
   const tile = await reader.readTile(level, col, row);
   if (!tile) return { px: new Uint8Array(size * channels), mask: new Uint8Array(size) };
   const mask = (await reader.readMaskTile(level, col, row)) ?? new Uint8Array(size).fill(255);
@@ -220,26 +261,42 @@ export interface LevelDiff {
   se: number;
 }
 
-export const psnrOf = (d: LevelDiff, channels = 3): number => (d.se === 0 ? Infinity : 10 * Math.log10((255 * 255) / (d.se / Math.max(1, d.compared * channels))));
+export const psnrOf = (d: LevelDiff, channels = 3): number =>
+  d.se === 0 ? Infinity : 10 * Math.log10((255 * 255) / (d.se / Math.max(1, d.compared * channels)));
 
 /**
  * Compares a level of `actual` with what it should be: `expected` is a priority list of pyramids — at
  * each pixel the first one whose mask is non-zero gives the value, none = nodata (mask 0). `keep(x, y)`
  * (centre of the pixel in the TMS CRS) selects the pixels compared. Tiles: the union of all tile_limits.
  */
-export async function compareLevel(actual: Rok4Reader, expected: Rok4Reader[], tm: TileMatrix, keep: (x: number, y: number, half: number) => boolean = () => true): Promise<LevelDiff> {
+export async function compareLevel(
+  actual: Rok4Reader,
+  expected: Rok4Reader[],
+  tm: TileMatrix,
+  keep: (x: number, y: number, half: number) => boolean = () => true,
+): Promise<LevelDiff> {
   const level = tm.id;
-  const limits = [actual, ...expected].flatMap((r) => r.levels.some((l) => l.id === level) ? [r.tileLimits(level)] : []);
-  const cMin = Math.min(...limits.map((l) => l.min_col)), cMax = Math.max(...limits.map((l) => l.max_col));
-  const rMin = Math.min(...limits.map((l) => l.min_row)), rMax = Math.max(...limits.map((l) => l.max_row));
+  const limits = [actual, ...expected].flatMap((r) => (r.levels.some((l) => l.id === level) ? [r.tileLimits(level)] : []));
+  const cMin = Math.min(...limits.map((l) => l.min_col)),
+    cMax = Math.max(...limits.map((l) => l.max_col));
+  const rMin = Math.min(...limits.map((l) => l.min_row)),
+    rMax = Math.max(...limits.map((l) => l.max_row));
   const C = actual.descriptor.raster_specifications.channels;
-  const tw = tm.tileWidth, th = tm.tileHeight, res = tm.cellSize;
+  const tw = tm.tileWidth,
+    th = tm.tileHeight,
+    res = tm.cellSize;
   const [X0, Y0] = tm.pointOfOrigin;
   const d: LevelDiff = { compared: 0, maskMismatch: 0, differing: 0, maxAbs: 0, se: 0 };
   for (let row = rMin; row <= rMax; row++) {
     for (let col = cMin; col <= cMax; col++) {
       const a = await tileOf(actual, level, col, row, tw * th, C);
-      const e = await Promise.all(expected.map((r) => (r.levels.some((l) => l.id === level) ? tileOf(r, level, col, row, tw * th, C) : Promise.resolve({ px: new Uint8Array(tw * th * C), mask: new Uint8Array(tw * th) }))));
+      const e = await Promise.all(
+        expected.map((r) =>
+          r.levels.some((l) => l.id === level)
+            ? tileOf(r, level, col, row, tw * th, C)
+            : Promise.resolve({ px: new Uint8Array(tw * th * C), mask: new Uint8Array(tw * th) }),
+        ),
+      );
       for (let y = 0; y < th; y++) {
         const cy = Y0 - (row * th + y + 0.5) * res;
         for (let x = 0; x < tw; x++) {

@@ -90,16 +90,20 @@ interface Fixture {
 
 async function withManager(options: { maxRunning?: number; store?: MemoryJobStore }, fn: (f: Fixture) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'dallage-manager-'));
-  const config = parseConfig(JSON.stringify({
-    server: { limits: { max_running_jobs: options.maxRunning ?? 2, max_pixels: 1234 } },
-    manager: { name: 'memory', connection: path.join(dir, 'jobs') },
-    storage: { type: 'file', path: path.join(dir, 'store') },
-    pool: { threads: 1 },
-    processes: { echo: 'echo' },
-    security: { input_roots: [path.join(dir, 'inputs')], allowed_hosts: [], allow_internal: false },
-    tms_folders: [path.join(dir, 'tms')],
-    logging: { enabled: false },
-  }), {}, 'test');
+  const config = parseConfig(
+    JSON.stringify({
+      server: { limits: { max_running_jobs: options.maxRunning ?? 2, max_pixels: 1234 } },
+      manager: { name: 'memory', connection: path.join(dir, 'jobs') },
+      storage: { type: 'file', path: path.join(dir, 'store') },
+      pool: { threads: 1 },
+      processes: { echo: 'echo' },
+      security: { input_roots: [path.join(dir, 'inputs')], allowed_hosts: [], allow_internal: false },
+      tms_folders: [path.join(dir, 'tms')],
+      logging: { enabled: false },
+    }),
+    {},
+    'test',
+  );
   const rt = await createRuntime(config, options.store ? { store: options.store } : {});
   const trace: Trace = { prepared: [], executed: [], released: [] };
   const gates = new Map<string, ReturnType<typeof gate>>();
@@ -113,9 +117,18 @@ async function withManager(options: { maxRunning?: number; store?: MemoryJobStor
   }
 }
 
-async function submit(f: Fixture, key: string, extra: Record<string, unknown> = {}, body: Record<string, unknown> = {}): Promise<JobRecord> {
+async function submit(
+  f: Fixture,
+  key: string,
+  extra: Record<string, unknown> = {},
+  body: Record<string, unknown> = {},
+): Promise<JobRecord> {
   f.gates.set(key, f.gates.get(key) ?? gate());
-  const execution = await f.rt.manager.execute(f.rt.registry.get('fake')!, { inputs: { key, ...extra }, ...body }, { prefer: 'respond-async' });
+  const execution = await f.rt.manager.execute(
+    f.rt.registry.get('fake')!,
+    { inputs: { key, ...extra }, ...body },
+    { prefer: 'respond-async' },
+  );
   assert.equal(execution.mode, 'async');
   return (execution as { job: JobRecord }).job;
 }
@@ -136,7 +149,13 @@ test('queue bounded by max_running_jobs: two run, the others wait accepted, then
   withManager({ maxRunning: 2 }, async (f) => {
     const jobs: JobRecord[] = [];
     for (const key of ['q1', 'q2', 'q3', 'q4']) jobs.push(await submit(f, key));
-    await until(async () => (await statusOf(f, jobs[0].jobID)) === 'running' && (await statusOf(f, jobs[1].jobID)) === 'running' && f.trace.executed.length === 2, 'two running');
+    await until(
+      async () =>
+        (await statusOf(f, jobs[0].jobID)) === 'running' &&
+        (await statusOf(f, jobs[1].jobID)) === 'running' &&
+        f.trace.executed.length === 2,
+      'two running',
+    );
     assert.deepEqual(f.rt.manager.stats(), { running: 2, queued: 2 });
     assert.equal(await statusOf(f, jobs[0].jobID), 'running');
     assert.equal(await statusOf(f, jobs[2].jobID), 'accepted');
@@ -170,7 +189,8 @@ test('prepare once before the job exists; execute gets its plan, typed settings 
     assert.deepEqual(seen.defaulted, ['level']);
     const results = await f.rt.manager.results(job.jobID);
     assert.equal(results.status, 'successful');
-    if (results.status === 'successful') assert.equal(results.outputs.a.bytes.toString(), 'a of p1 at level 7', 'the schema default reached execute');
+    if (results.status === 'successful')
+      assert.equal(results.outputs.a.bytes.toString(), 'a of p1 at level 7', 'the schema default reached execute');
   }));
 
 test('progress: the live value is readable while the job runs', () =>
@@ -230,7 +250,10 @@ test('release exactly once: failed execute, refused prepare (never), sync succes
 
     const before = f.trace.released.length;
     const fake = f.rt.registry.get('fake')!;
-    await assert.rejects(f.rt.manager.execute(fake, { inputs: { key: 'x', refuse: true } }, { prefer: 'respond-async' }), (e: ApiError) => e.status === 400);
+    await assert.rejects(
+      f.rt.manager.execute(fake, { inputs: { key: 'x', refuse: true } }, { prefer: 'respond-async' }),
+      (e: ApiError) => e.status === 400,
+    );
     assert.equal(f.trace.released.length, before, 'no release without a successful prepare');
     assert.equal((await f.rt.manager.list({}, 0, 100)).jobs.length, 1, 'no job for a refused request');
 
@@ -303,7 +326,10 @@ test('full disk at submission: the error reaches the caller, release(failed) onc
   return withManager({ store }, async (f) => {
     store.full = true;
     const tmpBefore = (await readdir(os.tmpdir())).filter((n) => n.startsWith('dallage-exec-')).length;
-    await assert.rejects(f.rt.manager.execute(f.rt.registry.get('fake')!, { inputs: { key: 'full' } }, { prefer: 'respond-async' }), (e: NodeJS.ErrnoException) => e.code === 'ENOSPC');
+    await assert.rejects(
+      f.rt.manager.execute(f.rt.registry.get('fake')!, { inputs: { key: 'full' } }, { prefer: 'respond-async' }),
+      (e: NodeJS.ErrnoException) => e.code === 'ENOSPC',
+    );
     assert.equal(f.trace.prepared.length, 1);
     assert.deepEqual(releasesOf(f, f.trace.prepared[0]), ['failed']);
     store.full = false;

@@ -71,7 +71,9 @@ export function jobStoreSuite(factory: StoreFactory): void {
     assert.deepEqual(await store.get('job-000001'), updated);
     assert.equal(await store.update('absent', { status: 'failed' }), undefined);
     // An undefined member in the patch clears the field (dismiss removes results this way).
-    await store.update('job-000001', { results: { out: { key: 'k', mediaType: 'text/plain', transmissionMode: 'value', json: false, size: 1 } } });
+    await store.update('job-000001', {
+      results: { out: { key: 'k', mediaType: 'text/plain', transmissionMode: 'value', json: false, size: 1 } },
+    });
     assert.ok((await store.get('job-000001'))!.results);
     await store.update('job-000001', { results: undefined });
     assert.equal((await store.get('job-000001'))!.results, undefined);
@@ -82,13 +84,19 @@ export function jobStoreSuite(factory: StoreFactory): void {
     assert.equal(await store.delete('job-000002'), true);
     assert.equal(await store.delete('job-000002'), false);
     assert.equal(await store.get('job-000002'), undefined);
-    assert.deepEqual((await store.list({}, 0, 10)).jobs.map((j) => j.jobID), ['job-000003', 'job-000001']);
+    assert.deepEqual(
+      (await store.list({}, 0, 10)).jobs.map((j) => j.jobID),
+      ['job-000003', 'job-000001'],
+    );
     assert.equal(await store.count(), 2);
   });
 
   withStore('list is newest first by created, whatever the creation order', async (store) => {
     for (const n of [3, 1, 5, 2, 4]) await store.create(makeJob(n));
-    assert.deepEqual((await store.list({}, 0, 10)).jobs.map((j) => j.jobID), [5, 4, 3, 2, 1].map((n) => makeJob(n).jobID));
+    assert.deepEqual(
+      (await store.list({}, 0, 10)).jobs.map((j) => j.jobID),
+      [5, 4, 3, 2, 1].map((n) => makeJob(n).jobID),
+    );
     await store.create(makeJob(0));
     assert.equal((await store.list({}, 0, 10)).jobs.at(-1)!.jobID, 'job-000000');
   });
@@ -96,10 +104,16 @@ export function jobStoreSuite(factory: StoreFactory): void {
   withStore('list pages with offset/limit and a more flag', async (store) => {
     for (let i = 1; i <= 25; i++) await store.create(makeJob(i));
     const p1 = await store.list({}, 0, 10);
-    assert.deepEqual(p1.jobs.map((j) => j.jobID), Array.from({ length: 10 }, (_, k) => makeJob(25 - k).jobID));
+    assert.deepEqual(
+      p1.jobs.map((j) => j.jobID),
+      Array.from({ length: 10 }, (_, k) => makeJob(25 - k).jobID),
+    );
     assert.equal(p1.more, true);
     const p3 = await store.list({}, 20, 10);
-    assert.deepEqual(p3.jobs.map((j) => j.jobID), [5, 4, 3, 2, 1].map((n) => makeJob(n).jobID));
+    assert.deepEqual(
+      p3.jobs.map((j) => j.jobID),
+      [5, 4, 3, 2, 1].map((n) => makeJob(n).jobID),
+    );
     assert.equal(p3.more, false);
     const exact = await store.list({}, 15, 10);
     assert.equal(exact.jobs.length, 10);
@@ -115,11 +129,15 @@ export function jobStoreSuite(factory: StoreFactory): void {
       const finished = ['successful', 'failed', 'dismissed'].includes(status) ? new Date(T0 + i * 1000 + i * 100).toISOString() : undefined;
       await store.create(makeJob(i, { status, ...(started ? { started } : {}), ...(finished ? { finished } : {}) }));
     }
-    const ids = async (filter: Parameters<JobStore['list']>[0], offset = 0, limit = 100, now?: number) => (await store.list(filter, offset, limit, now)).jobs.map((j) => Number(j.jobID.slice(4)));
+    const ids = async (filter: Parameters<JobStore['list']>[0], offset = 0, limit = 100, now?: number) =>
+      (await store.list(filter, offset, limit, now)).jobs.map((j) => Number(j.jobID.slice(4)));
     assert.deepEqual(await ids({ status: ['successful'] }), [17, 12, 7, 2]);
     assert.deepEqual(await ids({ status: ['failed', 'dismissed'] }), [19, 18, 14, 13, 9, 8, 4, 3]);
     assert.deepEqual(await ids({ processID: ['echo'], status: ['successful'] }), [17, 7]);
-    assert.deepEqual(await ids({ type: ['process'] }), Array.from({ length: 20 }, (_, k) => 20 - k));
+    assert.deepEqual(
+      await ids({ type: ['process'] }),
+      Array.from({ length: 20 }, (_, k) => 20 - k),
+    );
     assert.deepEqual(await ids({ type: ['other'] }), []);
     assert.deepEqual(await ids({ datetime: { start: T0 + 5000, end: T0 + 8000 } }), [8, 7, 6, 5]);
     assert.deepEqual(await ids({ datetime: { instant: T0 + 11_000 } }), [11]);
@@ -129,7 +147,10 @@ export function jobStoreSuite(factory: StoreFactory): void {
     assert.deepEqual(await ids({ status: ['running'], minDuration: 0 }, 0, 100, T0 + 21_000), [16, 11, 6, 1]);
     assert.deepEqual(await ids({ status: ['running'], maxDuration: 10 }, 0, 100, T0 + 21_000), [16, 11]);
     const page = await store.list({ status: ['successful'] }, 1, 2);
-    assert.deepEqual(page.jobs.map((j) => j.jobID), ['job-000012', 'job-000007']);
+    assert.deepEqual(
+      page.jobs.map((j) => j.jobID),
+      ['job-000012', 'job-000007'],
+    );
     assert.equal(page.more, true);
     assert.equal((await store.list({ status: ['successful'] }, 2, 2)).more, false);
   });

@@ -71,9 +71,15 @@ test('lowdb: jobs, updates and deletes persist across reopen, order and filters 
     await a.close();
     const b = await reopen(dir);
     assert.equal(await b.count(), 4);
-    assert.deepEqual((await b.list({}, 0, 10)).jobs.map((j) => j.jobID), ['job-000005', 'job-000003', 'job-000002', 'job-000001']);
+    assert.deepEqual(
+      (await b.list({}, 0, 10)).jobs.map((j) => j.jobID),
+      ['job-000005', 'job-000003', 'job-000002', 'job-000001'],
+    );
     assert.deepEqual(await b.get('job-000002'), { ...makeJob(2), status: 'successful', progress: 100 });
-    assert.deepEqual((await b.findByStatus(['successful'])).map((j) => j.jobID), ['job-000002']);
+    assert.deepEqual(
+      (await b.findByStatus(['successful'])).map((j) => j.jobID),
+      ['job-000002'],
+    );
     await b.close();
   }));
 
@@ -94,12 +100,17 @@ test('lowdb: segments roll over past 1000 jobs; each file stays bounded; all rel
     await s.close();
     const files = (await readdir(dir)).filter((n) => /^jobs-\d{6}\.json$/.test(n)).sort();
     assert.deepEqual(files, ['jobs-000001.json', 'jobs-000002.json', 'jobs-000003.json']);
-    const sizes = await Promise.all(files.map(async (f) => (JSON.parse(await readFile(path.join(dir, f), 'utf8')) as { jobs: unknown[] }).jobs.length));
+    const sizes = await Promise.all(
+      files.map(async (f) => (JSON.parse(await readFile(path.join(dir, f), 'utf8')) as { jobs: unknown[] }).jobs.length),
+    );
     assert.deepEqual(sizes, [1000, 1000, 500]);
     const r = await reopen(dir);
     assert.equal(await r.count(), 2500);
     const page = await r.list({}, 0, 3);
-    assert.deepEqual(page.jobs.map((j) => j.jobID), ['job-002499', 'job-002498', 'job-002497']);
+    assert.deepEqual(
+      page.jobs.map((j) => j.jobID),
+      ['job-002499', 'job-002498', 'job-002497'],
+    );
     // An update to an old job rewrites its own segment.
     await r.update('job-000003', { status: 'failed' });
     await r.close();

@@ -46,7 +46,9 @@ test('inputs by value; omitted outputs mean every output by value; response defa
 });
 
 test('a qualified value is unwrapped and validated; an object matching its schema is kept whole', () => {
-  const p = parseExecuteRequest(ECHO, { inputs: { stringInput: { value: 'q', mediaType: 'text/plain' }, objectInput: { value: 'teststring' } } });
+  const p = parseExecuteRequest(ECHO, {
+    inputs: { stringInput: { value: 'q', mediaType: 'text/plain' }, objectInput: { value: 'teststring' } },
+  });
   assert.deepEqual(p.inputs.stringInput, { kind: 'value', value: 'q', mediaType: 'text/plain', encoding: undefined });
   // The ETS sends {"value":"teststring"} for object inputs: that is an object value.
   assert.deepEqual(p.inputs.objectInput, { kind: 'value', value: { value: 'teststring' } });
@@ -55,7 +57,9 @@ test('a qualified value is unwrapped and validated; an object matching its schem
 
 test('base64 binary: bare, qualified with format{mediaType, encoding}; invalid base64 refused', () => {
   const b64 = Buffer.from([0, 1, 2, 255]).toString('base64');
-  const p = parseExecuteRequest(ECHO, { inputs: { stringInput: 'x', binaryInput: { value: b64, format: { mediaType: 'image/tiff', encoding: 'base64' } } } });
+  const p = parseExecuteRequest(ECHO, {
+    inputs: { stringInput: 'x', binaryInput: { value: b64, format: { mediaType: 'image/tiff', encoding: 'base64' } } },
+  });
   assert.deepEqual(p.inputs.binaryInput, { kind: 'value', value: b64, mediaType: 'image/tiff', encoding: 'base64' });
   const bare = parseExecuteRequest(ECHO, { inputs: { stringInput: 'x', binaryInput: b64 } });
   assert.deepEqual(bare.inputs.binaryInput, { kind: 'value', value: b64, encoding: 'base64' });
@@ -65,8 +69,13 @@ test('base64 binary: bare, qualified with format{mediaType, encoding}; invalid b
 });
 
 test('bbox: 4 or 6 numbers with an optional CRS; other shapes refused naming the rule', () => {
-  const p = parseExecuteRequest(ECHO, { inputs: { stringInput: 'x', bboxInput: { bbox: [51.9, 7, 52, 7.1], crs: 'http://www.opengis.net/def/crs/OGC/1.3/CRS84' } } });
-  assert.deepEqual(p.inputs.bboxInput, { kind: 'value', value: { bbox: [51.9, 7, 52, 7.1], crs: 'http://www.opengis.net/def/crs/OGC/1.3/CRS84' } });
+  const p = parseExecuteRequest(ECHO, {
+    inputs: { stringInput: 'x', bboxInput: { bbox: [51.9, 7, 52, 7.1], crs: 'http://www.opengis.net/def/crs/OGC/1.3/CRS84' } },
+  });
+  assert.deepEqual(p.inputs.bboxInput, {
+    kind: 'value',
+    value: { bbox: [51.9, 7, 52, 7.1], crs: 'http://www.opengis.net/def/crs/OGC/1.3/CRS84' },
+  });
   parseExecuteRequest(ECHO, { inputs: { stringInput: 'x', bboxInput: { bbox: [1, 2, 3, 4, 5, 6] } } });
   rejects(ECHO, { inputs: { stringInput: 'x', bboxInput: { bbox: [1, 2, 3] } } }, /bboxInput/);
   rejects(ECHO, { inputs: { stringInput: 'x', bboxInput: { bbox: [1, 2, 3, 'x'] } } }, /bboxInput.*\/bbox\/3.*rule type/);
@@ -75,7 +84,10 @@ test('bbox: 4 or 6 numbers with an optional CRS; other shapes refused naming the
 
 test('arrays: maxOccurs > 1 takes an array (or one value), counts checked; array where one value belongs refused', () => {
   const p = parseExecuteRequest(MULTI, { inputs: { level: 3, names: ['a', 'b'], tags: 'one' } });
-  assert.deepEqual(p.inputs.names, [{ kind: 'value', value: 'a' }, { kind: 'value', value: 'b' }]);
+  assert.deepEqual(p.inputs.names, [
+    { kind: 'value', value: 'a' },
+    { kind: 'value', value: 'b' },
+  ]);
   assert.deepEqual(p.inputs.tags, [{ kind: 'value', value: 'one' }]);
   rejects(MULTI, { inputs: { level: [3], names: ['a', 'b'] } }, /input 'level'.*maxOccurs 1/);
   rejects(MULTI, { inputs: { level: 3, names: ['a'] } }, /input 'names'.*at least 2/);
@@ -88,7 +100,9 @@ test('arrays: maxOccurs > 1 takes an array (or one value), counts checked; array
 });
 
 test('href inputs are classified, not fetched; a non-URL href is refused', () => {
-  const p = parseExecuteRequest(ECHO, { inputs: { stringInput: { href: 'file:///data/in.txt', type: 'text/plain' }, binaryInput: { href: 'https://example.org/a.tif' } } });
+  const p = parseExecuteRequest(ECHO, {
+    inputs: { stringInput: { href: 'file:///data/in.txt', type: 'text/plain' }, binaryInput: { href: 'https://example.org/a.tif' } },
+  });
   assert.deepEqual(p.inputs.stringInput, { kind: 'href', href: 'file:///data/in.txt', mediaType: 'text/plain' });
   assert.deepEqual(p.inputs.binaryInput, { kind: 'href', href: 'https://example.org/a.tif' });
   rejects(ECHO, { inputs: { stringInput: { href: 'no scheme here' } } }, /stringInput.*not a URL/);
@@ -122,14 +136,31 @@ test('body shape: not an object, unknown top-level member, inputs not an object'
 });
 
 test('outputs and transmissionMode: selection, reference, format; unknown output and bad mode refused', () => {
-  const p = parseExecuteRequest(ECHO, { inputs: { stringInput: 'x' }, outputs: { stringInput: { transmissionMode: 'reference', format: { mediaType: 'text/plain' } }, pause: {} } });
-  assert.deepEqual(p.outputs, { stringInput: { transmissionMode: 'reference', format: { mediaType: 'text/plain' } }, pause: { transmissionMode: 'value' } });
-  assert.deepEqual(Object.keys(parseExecuteRequest(ECHO, { inputs: { stringInput: 'x' }, outputs: {} }).outputs).length, Object.keys(ECHO.outputs).length);
+  const p = parseExecuteRequest(ECHO, {
+    inputs: { stringInput: 'x' },
+    outputs: { stringInput: { transmissionMode: 'reference', format: { mediaType: 'text/plain' } }, pause: {} },
+  });
+  assert.deepEqual(p.outputs, {
+    stringInput: { transmissionMode: 'reference', format: { mediaType: 'text/plain' } },
+    pause: { transmissionMode: 'value' },
+  });
+  assert.deepEqual(
+    Object.keys(parseExecuteRequest(ECHO, { inputs: { stringInput: 'x' }, outputs: {} }).outputs).length,
+    Object.keys(ECHO.outputs).length,
+  );
   rejects(ECHO, { inputs: { stringInput: 'x' }, outputs: { nope: {} } }, /unknown output 'nope'/);
-  rejects(ECHO, { inputs: { stringInput: 'x' }, outputs: { stringInput: { transmissionMode: 'carrier-pigeon' } } }, /transmissionMode must be 'value' or 'reference'/);
+  rejects(
+    ECHO,
+    { inputs: { stringInput: 'x' }, outputs: { stringInput: { transmissionMode: 'carrier-pigeon' } } },
+    /transmissionMode must be 'value' or 'reference'/,
+  );
   rejects(ECHO, { inputs: { stringInput: 'x' }, outputs: { stringInput: 'value' } }, /output 'stringInput' must be an object/);
   rejects(ECHO, { inputs: { stringInput: 'x' }, outputs: [] }, /'outputs' must be an object/);
-  rejects(MULTI, { inputs: { level: 1, names: ['a', 'b'] }, outputs: { out: { transmissionMode: 'reference' } } }, /transmissionMode 'reference' is not offered/);
+  rejects(
+    MULTI,
+    { inputs: { level: 1, names: ['a', 'b'] }, outputs: { out: { transmissionMode: 'reference' } } },
+    /transmissionMode 'reference' is not offered/,
+  );
 });
 
 test('response raw/document; anything else refused', () => {
@@ -140,9 +171,16 @@ test('response raw/document; anything else refused', () => {
 });
 
 test('subscriber: http(s) URIs kept; other schemes and non-objects refused naming the member', () => {
-  const p = parseExecuteRequest(ECHO, { inputs: { stringInput: 'x' }, subscriber: { successUri: 'http://cb.example.org/ok', failedUri: 'https://cb.example.org/ko' } });
+  const p = parseExecuteRequest(ECHO, {
+    inputs: { stringInput: 'x' },
+    subscriber: { successUri: 'http://cb.example.org/ok', failedUri: 'https://cb.example.org/ko' },
+  });
   assert.deepEqual(p.subscriber, { successUri: 'http://cb.example.org/ok', failedUri: 'https://cb.example.org/ko' });
-  rejects(ECHO, { inputs: { stringInput: 'x' }, subscriber: { inProgressUri: 'ftp://x/' } }, /subscriber.inProgressUri must be an http\(s\) URL/);
+  rejects(
+    ECHO,
+    { inputs: { stringInput: 'x' }, subscriber: { inProgressUri: 'ftp://x/' } },
+    /subscriber.inProgressUri must be an http\(s\) URL/,
+  );
   rejects(ECHO, { inputs: { stringInput: 'x' }, subscriber: { successUri: 12 } }, /subscriber.successUri/);
   rejects(ECHO, { inputs: { stringInput: 'x' }, subscriber: 'http://x/' }, /'subscriber' must be an object/);
 });
@@ -150,7 +188,11 @@ test('subscriber: http(s) URIs kept; other schemes and non-objects refused namin
 test('prototype-pollution keys are unknown inputs and pollute nothing', () => {
   const body = JSON.parse('{"inputs":{"stringInput":"x","__proto__":{"polluted":1}}}');
   rejects(ECHO, body, /input '__proto__': unknown input/);
-  rejects(ECHO, JSON.parse('{"inputs":{"stringInput":"x","constructor":{"prototype":{"polluted":1}}}}'), /input 'constructor': unknown input/);
+  rejects(
+    ECHO,
+    JSON.parse('{"inputs":{"stringInput":"x","constructor":{"prototype":{"polluted":1}}}}'),
+    /input 'constructor': unknown input/,
+  );
   rejects(ECHO, JSON.parse('{"__proto__":{"polluted":1},"inputs":{"stringInput":"x"}}'), /unknown member '__proto__'/);
   rejects(ECHO, JSON.parse('{"inputs":{"stringInput":"x"},"outputs":{"__proto__":{}}}'), /unknown output '__proto__'/);
   assert.equal(({} as Record<string, unknown>).polluted, undefined);

@@ -33,7 +33,10 @@ before(async () => {
 after(() => s?.stop());
 
 async function inputsSnapshot(): Promise<Map<string, Map<string, string>>> {
-  return new Map([['NORTH', await pyramidSnapshot(s, 'NORTH')], ['SOUTH', await pyramidSnapshot(s, 'SOUTH')]]);
+  return new Map([
+    ['NORTH', await pyramidSnapshot(s, 'NORTH')],
+    ['SOUTH', await pyramidSnapshot(s, 'SOUTH')],
+  ]);
 }
 
 /** Nothing of `name` is left in the store, its record is `status`, and no input is used by it. */
@@ -42,7 +45,9 @@ async function assertGone(name: string, status: string): Promise<void> {
   const [record] = await storedData(s, `?name=${name}`);
   assert.equal(record.status, status);
   for (const input of ['NORTH', 'SOUTH']) {
-    const deps = (await (await fetch(`${s.url}/stored_data/${runs[input].record._id}/dependencies`)).json()) as { used_by: Array<{ name: string }> };
+    const deps = (await (await fetch(`${s.url}/stored_data/${runs[input].record._id}/dependencies`)).json()) as {
+      used_by: Array<{ name: string }>;
+    };
     assert.ok(!deps.used_by.some((u) => u.name === name), `${input} still used by ${name}`);
   }
 }
@@ -64,14 +69,19 @@ async function dismissMidRun(processId: string, inputs: Record<string, unknown>)
   assert.equal(final.status, 'dismissed');
   // The record leaves GENERATING once the job has cleaned up.
   const until = Date.now() + 30_000;
-  while ((await storedData(s, `?name=${inputs.name as string}`))[0]?.status === 'GENERATING' && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  while ((await storedData(s, `?name=${inputs.name as string}`))[0]?.status === 'GENERATING' && Date.now() < until)
+    await new Promise((r) => setTimeout(r, 20));
 }
 
 test('update failing mid-run (corrupt image tile): its pyramid and links removed, inputs untouched', { skip }, async () => {
   const corrupt = path.join(s.inputRoot, 'corrupt.tif');
   await corruptBlock(south.path, corrupt);
   const before = await inputsSnapshot();
-  const jobID = await submit(s, 'raster-to-pyramid', { stored_data: runs.NORTH.record._id, images: [{ href: hrefOf(corrupt) }], name: 'UPD_FAIL' });
+  const jobID = await submit(s, 'raster-to-pyramid', {
+    stored_data: runs.NORTH.record._id,
+    images: [{ href: hrefOf(corrupt) }],
+    name: 'UPD_FAIL',
+  });
   const final = await waitEnd(s, jobID);
   assert.equal(final.status, 'failed', JSON.stringify(final));
   await assertGone('UPD_FAIL', 'FAILED');
@@ -87,7 +97,11 @@ test('update dismissed mid-run: its pyramid and links removed, inputs untouched'
 
 test('merge dismissed mid-run: removed, inputs untouched', { skip }, async () => {
   const before = await inputsSnapshot();
-  await dismissMidRun('pyramids-to-pyramid', { stored_data: [runs.NORTH.record._id, runs.SOUTH.record._id], name: 'MERGE_DISMISSED', parallelization: 1 });
+  await dismissMidRun('pyramids-to-pyramid', {
+    stored_data: [runs.NORTH.record._id, runs.SOUTH.record._id],
+    name: 'MERGE_DISMISSED',
+    parallelization: 1,
+  });
   await assertGone('MERGE_DISMISSED', 'DELETED');
   assert.deepEqual(await inputsSnapshot(), before);
 });
@@ -97,11 +111,18 @@ test('merge failing on a corrupt input slab: removed (links included), inputs un
   const broken = await run(s, 'raster-to-pyramid', { ...big, bottom: '10', images: [{ href: south.href }], name: 'BROKEN' });
   const n = dataSlabs(await listOf(s, 'NORTH'));
   const list = await listOf(s, 'BROKEN');
-  const victim = [...list.entries()].find((e) => { const k = dataSlabKey(e.path); return k !== undefined && k.startsWith('10/') && n.has(k); });
+  const victim = [...list.entries()].find((e) => {
+    const k = dataSlabKey(e.path);
+    return k !== undefined && k.startsWith('10/') && n.has(k);
+  });
   assert.ok(victim, 'no level-10 slab shared by NORTH and BROKEN');
   await writeFile(path.join(treeDir(s, 'BROKEN'), victim.path), Buffer.alloc(4096, 0x5a));
   const before = new Map([...(await inputsSnapshot()), ['BROKEN', await pyramidSnapshot(s, 'BROKEN')]]);
-  const jobID = await submit(s, 'pyramids-to-pyramid', { stored_data: [runs.NORTH.record._id, broken.record._id], name: 'MERGE_FAIL', bottom: '10' });
+  const jobID = await submit(s, 'pyramids-to-pyramid', {
+    stored_data: [runs.NORTH.record._id, broken.record._id],
+    name: 'MERGE_FAIL',
+    bottom: '10',
+  });
   const final = await waitEnd(s, jobID);
   assert.equal(final.status, 'failed', JSON.stringify(final));
   await assertGone('MERGE_FAIL', 'FAILED');

@@ -5,7 +5,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { FileStorage } from '../../src/storage/file.js';
 import {
-  deletePyramidFiles, descriptorKey, listKey, listRoot, locationOfRecord, newPyramidLocation, treePrefix,
+  deletePyramidFiles,
+  descriptorKey,
+  listKey,
+  listRoot,
+  locationOfRecord,
+  newPyramidLocation,
+  treePrefix,
 } from '../../src/pyramid/location.js';
 
 const record = (name: string, key: string) => ({ name, storage: { type: 'FILE', key } });
@@ -31,16 +37,31 @@ test('deleting a pyramid removes its own files only (its folder, or its three en
   const dir = await mkdtemp(path.join(os.tmpdir(), 'pyramid-location-'));
   try {
     const storage = new FileStorage(dir);
-    const keys = ['pyramids/SAME/SAME.json', 'pyramids/SAME/SAME.list', 'pyramids/SAME/SAME/DATA/1/00/00/00.tif',
-      'pyramids/SAME.json/SAME.json.json', 'pyramids/SAME.json/SAME.json/DATA/1/00/00/00.tif',
-      'OLD.json', 'OLD.list', 'OLD/DATA/1/00/00/00.tif', 'OLD2.json', 'jobs/1/results/out'];
+    const keys = [
+      'pyramids/SAME/SAME.json',
+      'pyramids/SAME/SAME.list',
+      'pyramids/SAME/SAME/DATA/1/00/00/00.tif',
+      'pyramids/SAME.json/SAME.json.json',
+      'pyramids/SAME.json/SAME.json/DATA/1/00/00/00.tif',
+      'OLD.json',
+      'OLD.list',
+      'OLD/DATA/1/00/00/00.tif',
+      'OLD2.json',
+      'jobs/1/results/out',
+    ];
     for (const k of keys) await storage.write(k, 'x');
     assert.equal(listRoot(storage, newPyramidLocation('SAME')), `${dir}/pyramids/SAME/SAME`);
     await deletePyramidFiles(storage, newPyramidLocation('SAME.json'));
     await deletePyramidFiles(storage, { name: 'OLD', folder: '' });
     const left: string[] = [];
     for await (const k of storage.list('')) left.push(k);
-    assert.deepEqual(left.sort(), ['OLD2.json', 'jobs/1/results/out', 'pyramids/SAME/SAME.json', 'pyramids/SAME/SAME.list', 'pyramids/SAME/SAME/DATA/1/00/00/00.tif']);
+    assert.deepEqual(left.sort(), [
+      'OLD2.json',
+      'jobs/1/results/out',
+      'pyramids/SAME/SAME.json',
+      'pyramids/SAME/SAME.list',
+      'pyramids/SAME/SAME/DATA/1/00/00/00.tif',
+    ]);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -9,7 +9,9 @@ function waiting(signal: AbortSignal): { task: Promise<string>; finish: () => vo
   const task = new Promise<string>((resolve, reject) => {
     finish = () => resolve('finished');
     signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-  }).finally(() => { done = true; });
+  }).finally(() => {
+    done = true;
+  });
   return { task, finish, ended: () => done };
 }
 
@@ -20,7 +22,16 @@ test('the first failure stops the siblings; settle waits for every task, then th
   const failure = new Error('slab 3 failed');
   const later: string[] = [];
   const tasks = [siblings.track(a.task), siblings.track(Promise.reject(failure))];
-  await assert.rejects(siblings.settle(() => tasks, () => { later.push('second group read'); return []; }), (err) => err === failure);
+  await assert.rejects(
+    siblings.settle(
+      () => tasks,
+      () => {
+        later.push('second group read');
+        return [];
+      },
+    ),
+    (err) => err === failure,
+  );
   assert.ok(a.ended(), 'the sibling ended before settle returned');
   assert.deepEqual(later, ['second group read']);
   assert.equal(siblings.signal.aborted, true);
@@ -33,7 +44,10 @@ test('a parent abort (a dismiss) stops the siblings and is what settle throws', 
   const tasks = [siblings.track(a.task)];
   const reason = new Error('dismissed');
   parent.abort(reason);
-  await assert.rejects(siblings.settle(() => tasks), (err) => err === reason);
+  await assert.rejects(
+    siblings.settle(() => tasks),
+    (err) => err === reason,
+  );
 });
 
 test('all done: settle resolves and the parent signal has no listener left', async () => {

@@ -5,7 +5,13 @@ import { createTransform, normalizeCrsCode, resolveCrs, sameCrs, transformBbox, 
 const close = (a: number, b: number, tol: number, what = '') => assert.ok(Math.abs(a - b) <= tol, `${what} ${a} vs ${b}`);
 
 test('CRS codes in every accepted spelling resolve to the same canonical id', () => {
-  for (const code of ['EPSG:2154', 'epsg:2154', 'urn:ogc:def:crs:EPSG::2154', 'urn:ogc:def:crs:EPSG:6.6:2154', 'http://www.opengis.net/def/crs/EPSG/0/2154']) {
+  for (const code of [
+    'EPSG:2154',
+    'epsg:2154',
+    'urn:ogc:def:crs:EPSG::2154',
+    'urn:ogc:def:crs:EPSG:6.6:2154',
+    'http://www.opengis.net/def/crs/EPSG/0/2154',
+  ]) {
     assert.equal(resolveCrs(code).id, 'EPSG:2154', code);
   }
   assert.equal(normalizeCrsCode('urn:ogc:def:crs:EPSG:6.6:4326'), 'EPSG:4326');
@@ -27,7 +33,10 @@ test('geographic flag and unit', () => {
 });
 
 test('unknown or malformed codes throw an error naming them', () => {
-  assert.throws(() => resolveCrs('EPSG:999999'), (e: unknown) => e instanceof UnknownCrsError && /EPSG:999999/.test(e.message));
+  assert.throws(
+    () => resolveCrs('EPSG:999999'),
+    (e: unknown) => e instanceof UnknownCrsError && /EPSG:999999/.test(e.message),
+  );
   assert.throws(() => resolveCrs('IGNF:NOPE'), /IGNF:NOPE/);
   assert.throws(() => resolveCrs('banana'), /banana/);
   assert.throws(() => resolveCrs('EPSG:abc'), /EPSG:abc/);

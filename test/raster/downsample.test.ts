@@ -10,8 +10,16 @@ function rgb(pixels: number[][]): Uint8Array {
 
 test('masked average: data pixels only, truncated for uint8; mask floor(mean) (rok4) or any (simplified)', () => {
   // Block A: 3 data pixels (10,20,30), (11,21,31), (13,23,34) + one nodata (255); block B: all data.
-  const data = rgb([[10, 20, 30], [11, 21, 31], [1, 2, 3], [2, 3, 4],
-    [13, 23, 34], [255, 255, 255], [3, 4, 5], [4, 5, 7]]);
+  const data = rgb([
+    [10, 20, 30],
+    [11, 21, 31],
+    [1, 2, 3],
+    [2, 3, 4],
+    [13, 23, 34],
+    [255, 255, 255],
+    [3, 4, 5],
+    [4, 5, 7],
+  ]);
   const mask = Uint8Array.of(255, 255, 255, 255, 255, 0, 255, 255);
   const img = { data, mask, width: 4, height: 2, channels: 3, sampleType: 'uint8' as const };
   const r = average2x2(img, true, [255, 255, 255]);
@@ -24,7 +32,12 @@ test('masked average: data pixels only, truncated for uint8; mask floor(mean) (r
 });
 
 test('block without data: top-left pixel (rok4) or nodata (any), mask 0', () => {
-  const data = rgb([[250, 251, 252], [1, 1, 1], [9, 9, 9], [9, 9, 9]]);
+  const data = rgb([
+    [250, 251, 252],
+    [1, 1, 1],
+    [9, 9, 9],
+    [9, 9, 9],
+  ]);
   const img = { data, mask: new Uint8Array(4), width: 2, height: 2, channels: 3, sampleType: 'uint8' as const };
   const r = average2x2(img, true, [255, 255, 255]);
   assert.deepEqual(Array.from(r.data), [250, 251, 252]);
@@ -36,7 +49,8 @@ test('block without data: top-left pixel (rok4) or nodata (any), mask 0', () => 
 
 test('mask values decay with the rok4 rule around an isolated data pixel: 255 → 63 → 15', () => {
   const level0 = { data: new Uint8Array(16), mask: new Uint8Array(16), width: 4, height: 4, channels: 1, sampleType: 'uint8' as const };
-  level0.mask[0] = 255; level0.data[0] = 100;
+  level0.mask[0] = 255;
+  level0.data[0] = 100;
   const level1 = average2x2(level0, true, [0]);
   assert.deepEqual(Array.from(level1.mask), [63, 0, 0, 0]);
   assert.equal(level1.data[0], 100);
@@ -46,7 +60,12 @@ test('mask values decay with the rok4 rule around an isolated data pixel: 255 �
 });
 
 test('without masks: plain mean of the four pixels, nodata included, truncated', () => {
-  const data = rgb([[255, 255, 255], [0, 1, 2], [0, 0, 0], [3, 3, 3]]);
+  const data = rgb([
+    [255, 255, 255],
+    [0, 1, 2],
+    [0, 0, 0],
+    [3, 3, 3],
+  ]);
   const mask = Uint8Array.of(0, 255, 255, 255); // ignored when useMask is false
   const r = average2x2({ data, mask, width: 2, height: 2, channels: 3, sampleType: 'uint8' }, false, [255, 255, 255]);
   // (258/4, 259/4, 260/4) = (64.5, 64.75, 65) → 64, 64, 65
@@ -66,18 +85,18 @@ test('float32: exact means (no truncation), nodata-free blocks only', () => {
 });
 
 test('assembleQuadrants: row copies in TL, TR, BL, BR order; missing child = nodata + mask 0; no mask = 255', () => {
-  const w = 2, h = 2, C = 2;
+  const w = 2,
+    h = 2,
+    C = 2;
   const child = (v: number): Uint8Array => Uint8Array.from({ length: w * h * C }, (_, k) => v + k);
   const tl = { data: child(0), mask: Uint8Array.of(255, 0, 255, 255) };
   const tr = { data: child(100) }; // no mask
   const br = { data: child(200), mask: Uint8Array.of(1, 2, 3, 4) };
   const r = assembleQuadrants([tl, tr, null, br], w, h, C, 'uint8', [9, 8]);
-  assert.deepEqual(Array.from(r.data), [
-    0, 1, 2, 3, 100, 101, 102, 103,
-    4, 5, 6, 7, 104, 105, 106, 107,
-    9, 8, 9, 8, 200, 201, 202, 203,
-    9, 8, 9, 8, 204, 205, 206, 207,
-  ]);
+  assert.deepEqual(
+    Array.from(r.data),
+    [0, 1, 2, 3, 100, 101, 102, 103, 4, 5, 6, 7, 104, 105, 106, 107, 9, 8, 9, 8, 200, 201, 202, 203, 9, 8, 9, 8, 204, 205, 206, 207],
+  );
   assert.deepEqual(Array.from(r.mask), [255, 0, 255, 255, 255, 255, 255, 255, 0, 0, 1, 2, 0, 0, 3, 4]);
   const f = assembleQuadrants([null, null, null, null], 1, 1, 1, 'float32', [-99999]);
   assert.ok(f.data instanceof Float32Array);

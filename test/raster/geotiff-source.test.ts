@@ -12,7 +12,7 @@ const skip = skipUnlessCommands('gdalinfo', '/usr/bin/python3');
 let dir = '';
 
 /** Python (GDAL) that makes every fixture: a 700x500 gradient in EPSG:2154 and its variants. */
-const MAKE_FIXTURES = String.raw`
+const MAKE_FIXTURES = `
 import sys, numpy as np
 from osgeo import gdal, osr
 gdal.UseExceptions()
@@ -57,7 +57,7 @@ tr('int16', [], outputType=gdal.GDT_Int16)
 `;
 
 /** GDAL's pixels of a window (all bands interleaved) and its mask band. */
-const READ_WINDOW = String.raw`
+const READ_WINDOW = `
 import sys, numpy as np
 from osgeo import gdal
 gdal.UseExceptions()
@@ -95,9 +95,28 @@ after(async () => {
   if (dir && !process.env.KEEP) await rm(dir, { recursive: true, force: true });
 });
 
-const LOSSLESS = ['none_striped', 'deflate_tiled', 'deflate_pred_striped', 'lzw_pred_tiled', 'lzw_striped', 'packbits_tiled', 'bigtiff', 'gray', 'nodata', 'rgba', 'mask', 'overviews', 'float32'];
+const LOSSLESS = [
+  'none_striped',
+  'deflate_tiled',
+  'deflate_pred_striped',
+  'lzw_pred_tiled',
+  'lzw_striped',
+  'packbits_tiled',
+  'bigtiff',
+  'gray',
+  'nodata',
+  'rgba',
+  'mask',
+  'overviews',
+  'float32',
+];
 // Windows inside one block, across blocks, touching the right/bottom edges.
-const WINDOWS: Array<[number, number, number, number]> = [[3, 5, 40, 30], [200, 230, 300, 120], [444, 290, 256, 210], [0, 0, 700, 500]];
+const WINDOWS: Array<[number, number, number, number]> = [
+  [3, 5, 40, 30],
+  [200, 230, 300, 120],
+  [444, 290, 256, 210],
+  [0, 0, 700, 500],
+];
 
 for (const name of LOSSLESS) {
   test(`${name}: georeferencing and windows equal GDAL's`, { skip }, async () => {
@@ -114,8 +133,13 @@ for (const name of LOSSLESS) {
       assert.ok(bytes.equals(gdal.data), `${name} window ${x},${y} ${w}x${h} differs from GDAL`);
       const expectedMask = gdal.mask;
       if (name === 'rgba') assert.ok(expectedMask.includes(0) || w !== 700, 'the RGBA fixture has transparent pixels');
-      if (ours.mask) assert.deepEqual([...ours.mask].map((v) => (v ? 1 : 0)).join(''), [...expectedMask].join(''), `${name} mask ${x},${y}`);
-      else assert.ok(expectedMask.every((v) => v === 1), `${name}: GDAL has a mask, we have none`);
+      if (ours.mask)
+        assert.deepEqual([...ours.mask].map((v) => (v ? 1 : 0)).join(''), [...expectedMask].join(''), `${name} mask ${x},${y}`);
+      else
+        assert.ok(
+          expectedMask.every((v) => v === 1),
+          `${name}: GDAL has a mask, we have none`,
+        );
     }
   });
 }
@@ -152,7 +176,13 @@ test('JPEG YCbCr windows within 2 grey levels of GDAL', { skip }, async () => {
 test('overviews: sizes and pixels equal GDAL overviews', { skip }, async () => {
   const file = path.join(dir, 'overviews.tif');
   const info = await describeRaster(file);
-  assert.deepEqual(info.overviews.map((o) => [o.width, o.height]), [[350, 250], [175, 125]]);
+  assert.deepEqual(
+    info.overviews.map((o) => [o.width, o.height]),
+    [
+      [350, 250],
+      [175, 125],
+    ],
+  );
   const reader = openRasterWindows(info);
   for (const ovr of [0, 1]) {
     const ours = await reader.read({ x: 10, y: 20, width: 150, height: 100, overview: ovr });
@@ -165,7 +195,10 @@ test('overviews: sizes and pixels equal GDAL overviews', { skip }, async () => {
 
 test('TIFF + TFW without GeoKeys: georef from the world file, CRS from the option', { skip }, async () => {
   const file = path.join(dir, 'tfw.tif');
-  await assert.rejects(describeRaster(file), (e: unknown) => e instanceof RasterSourceError && e.code === 'NO_GEOREFERENCING' && /srs/.test(e.message));
+  await assert.rejects(
+    describeRaster(file),
+    (e: unknown) => e instanceof RasterSourceError && e.code === 'NO_GEOREFERENCING' && /srs/.test(e.message),
+  );
   const info = await describeRaster(file, { srs: 'EPSG:2154' });
   assert.equal(info.georefSource, 'worldfile');
   assert.deepEqual(info.geoTransform, [650000, 0.5, 0, 6860000, 0, -0.5]);
@@ -173,7 +206,10 @@ test('TIFF + TFW without GeoKeys: georef from the world file, CRS from the optio
   // without the world file either: no georeferencing at all
   const bare = path.join(dir, 'bare.tif');
   await copyFile(file, bare);
-  await assert.rejects(describeRaster(bare, { srs: 'EPSG:2154' }), (e: unknown) => e instanceof RasterSourceError && e.code === 'NO_GEOREFERENCING');
+  await assert.rejects(
+    describeRaster(bare, { srs: 'EPSG:2154' }),
+    (e: unknown) => e instanceof RasterSourceError && e.code === 'NO_GEOREFERENCING',
+  );
 });
 
 test('PixelIsPoint: half-pixel shift as GDAL', { skip }, async () => {
@@ -188,7 +224,10 @@ test('errors: not a TIFF, truncated, unsupported sample format, JPEG 2000, unkno
   await copyFile(path.join(dir, 'deflate_tiled.tif'), truncated);
   await truncate(truncated, 200000);
   await assert.rejects(describeRaster(truncated), code('TRUNCATED'));
-  await assert.rejects(describeRaster(path.join(dir, 'int16.tif')), (e: unknown) => code('UNSUPPORTED_SAMPLE_FORMAT')(e) && /int16/.test((e as Error).message));
+  await assert.rejects(
+    describeRaster(path.join(dir, 'int16.tif')),
+    (e: unknown) => code('UNSUPPORTED_SAMPLE_FORMAT')(e) && /int16/.test((e as Error).message),
+  );
   const jp2 = path.join(dir, 'fake.jp2');
   await writeFile(jp2, Buffer.from([0, 0, 0, 0x0c, 0x6a, 0x50, 0x20, 0x20, 0x0d, 0x0a, 0x87, 0x0a]));
   await assert.rejects(describeRaster(jp2), (e: unknown) => code('UNSUPPORTED_FORMAT')(e) && /JPEG 2000/.test((e as Error).message));

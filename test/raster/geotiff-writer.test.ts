@@ -5,13 +5,7 @@ import { mkdtemp, rm, readFile, access } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fromFile } from 'geotiff';
-import {
-  GeoTiffWriter,
-  writeGeoTiff,
-  encodeIfd,
-  horizontalPredict8,
-  type GeoTiffWriterOptions,
-} from '../../src/raster/geotiff-writer.js';
+import { GeoTiffWriter, writeGeoTiff, encodeIfd, horizontalPredict8, type GeoTiffWriterOptions } from '../../src/raster/geotiff-writer.js';
 import { skipUnlessCommands } from '../helpers/env.js';
 
 const gdal = skipUnlessCommands('gdalinfo', '/usr/bin/python3');
@@ -22,7 +16,7 @@ function makeUint8(width: number, height: number, bands: number): Uint8Array {
   const a = new Uint8Array(width * height * bands);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
-      const h = Math.imul(x * 73856093 ^ y * 19349663, 0x27d4eb2d) >>> 24;
+      const h = Math.imul((x * 73856093) ^ (y * 19349663), 0x27d4eb2d) >>> 24;
       for (let b = 0; b < bands; b++) {
         a[(y * width + x) * bands + b] = (x + 2 * y + 60 * b + (h & 15)) & 0xff;
       }
@@ -99,7 +93,9 @@ for (const compression of ['none', 'deflate'] as const) {
   for (const bands of [1, 2, 3, 4]) {
     for (const predictor of compression === 'deflate' ? [false, true] : [false]) {
       const ts = bands === 3 ? 512 : 256;
-      test(`uint8 ${bands} band(s), ${compression}${predictor ? ' + predictor' : ''}, tiles ${ts}: GDAL reads our georeferencing and pixels`, { skip: gdal }, async () => {
+      test(`uint8 ${bands} band(s), ${compression}${predictor ? ' + predictor' : ''}, tiles ${ts}: GDAL reads our georeferencing and pixels`, {
+        skip: gdal,
+      }, async () => {
         await withTmp(async (dir) => {
           const file = path.join(dir, 'a.tif');
           const img = makeUint8(W, H, bands);
@@ -159,7 +155,11 @@ test('float32 uncompressed: exact', { skip: gdal }, async () => {
   await withTmp(async (dir) => {
     const file = path.join(dir, 'f.tif');
     const img = makeFloat(W, H);
-    await writeGeoTiff(file, { width: W, height: H, bands: 1, sampleType: 'float32', compression: 'none', tileSize: 512 }, strips(img, W, H, 1, 512));
+    await writeGeoTiff(
+      file,
+      { width: W, height: H, bands: 1, sampleType: 'float32', compression: 'none', tileSize: 512 },
+      strips(img, W, H, 1, 512),
+    );
     assert.ok(gdalPixels(file).equals(Buffer.from(img.buffer)));
     assert.equal(gdalinfo(file).coordinateSystem, undefined, 'no GeoKeys when no EPSG is given');
   });
@@ -173,7 +173,14 @@ test('tiles written one by one in any order, edge tiles given unpadded', { skip:
     const writer = await GeoTiffWriter.create(file, { width: W, height: H, bands, epsg: 2154, geoTransform: GT });
     assert.equal(writer.tilesAcross, 3);
     assert.equal(writer.tilesDown, 2);
-    const order = [[2, 1], [0, 0], [1, 1], [2, 0], [0, 1], [1, 0]];
+    const order = [
+      [2, 1],
+      [0, 0],
+      [1, 1],
+      [2, 0],
+      [0, 1],
+      [1, 0],
+    ];
     for (const [c, r] of order) {
       const w = Math.min(256, W - c * 256);
       const h = Math.min(256, H - r * 256);
@@ -219,7 +226,11 @@ test('forced BigTIFF: header II+, GDAL and geotiff.js read it', { skip: gdal }, 
   await withTmp(async (dir) => {
     const file = path.join(dir, 'b.tif');
     const img = makeUint8(W, H, 3);
-    const res = await writeGeoTiff(file, { width: W, height: H, bands: 3, bigTiff: true, epsg: 2154, geoTransform: GT, nodata: 0 }, strips(img, W, H, 3, 256));
+    const res = await writeGeoTiff(
+      file,
+      { width: W, height: H, bands: 3, bigTiff: true, epsg: 2154, geoTransform: GT, nodata: 0 },
+      strips(img, W, H, 3, 256),
+    );
     assert.equal(res.bigTiff, true);
     const head = (await readFile(file)).subarray(0, 4);
     assert.deepEqual([...head], [0x49, 0x49, 43, 0]);
@@ -253,7 +264,11 @@ function smooth(width: number, height: number, bands: number): Uint8Array {
   return a;
 }
 
-for (const [bands, sub] of [[3, '4:2:0'], [3, '4:4:4'], [1, '4:2:0']] as const) {
+for (const [bands, sub] of [
+  [3, '4:2:0'],
+  [3, '4:4:4'],
+  [1, '4:2:0'],
+] as const) {
   test(`JPEG ${bands} band(s) ${bands === 3 ? sub : ''}: GDAL decodes colours close to ours`, { skip: gdal }, async () => {
     await withTmp(async (dir) => {
       const file = path.join(dir, 'j.tif');
@@ -265,7 +280,10 @@ for (const [bands, sub] of [[3, '4:2:0'], [3, '4:4:4'], [1, '4:2:0']] as const) 
       );
       const info = gdalinfo(file);
       assert.equal(info.metadata.IMAGE_STRUCTURE?.COMPRESSION, bands === 3 ? 'YCbCr JPEG' : 'JPEG');
-      assert.deepEqual(info.bands.map((b) => b.colorInterpretation), bands === 3 ? ['Red', 'Green', 'Blue'] : ['Gray']);
+      assert.deepEqual(
+        info.bands.map((b) => b.colorInterpretation),
+        bands === 3 ? ['Red', 'Green', 'Blue'] : ['Gray'],
+      );
       const decoded = new Uint8Array(gdalPixels(file));
       const q = psnr(decoded, img);
       assert.ok(q > 38, `PSNR ${q.toFixed(1)} dB`);

@@ -5,20 +5,32 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { maskFromNodata, openRasterWindows, describeRaster, type RasterWindowReader, type WindowRequest } from '../../src/raster/geotiff-source.js';
+import {
+  maskFromNodata,
+  openRasterWindows,
+  describeRaster,
+  type RasterWindowReader,
+  type WindowRequest,
+} from '../../src/raster/geotiff-source.js';
 import { BandedWindowReader, bandHeightFor } from '../../src/raster/banded-reader.js';
 import { maskBlocks } from '../../src/raster/warp-loops.js';
 import { makeSyntheticMap, prng } from '../fixtures/synthetic-raster.js';
 
 test('maskFromNodata (RGB, word-wise) equals the per-pixel rule, at any offset and length', () => {
   const random = prng(11);
-  for (const nodata of [[255, 255, 255], [0, 0, 0], [7, 7, 7], [10, 20, 30]]) {
+  for (const nodata of [
+    [255, 255, 255],
+    [0, 0, 0],
+    [7, 7, 7],
+    [10, 20, 30],
+  ]) {
     for (const pixels of [1, 5, 1000, 4099]) {
       // Runs of nodata pixels, pixels with one or two nodata bytes, and random ones.
       const buffer = new Uint8Array(pixels * 3 + 8);
       for (let p = 0; p < pixels; p++) {
         const kind = random();
-        for (let c = 0; c < 3; c++) buffer[4 + p * 3 + c] = kind < 0.4 ? nodata[c] : kind < 0.7 && random() < 0.5 ? nodata[c] : Math.floor(random() * 256);
+        for (let c = 0; c < 3; c++)
+          buffer[4 + p * 3 + c] = kind < 0.4 ? nodata[c] : kind < 0.7 && random() < 0.5 ? nodata[c] : Math.floor(random() * 256);
       }
       for (const offset of [0, 4, 1]) {
         const data = buffer.subarray(offset, offset + pixels * 3);
@@ -34,21 +46,34 @@ test('maskFromNodata (RGB, word-wise) equals the per-pixel rule, at any offset a
 
 test('maskBlocks marks every 8×8 block holding a zero (and at most its word neighbours), for any width and offset', () => {
   const random = prng(5);
-  for (const [W, H] of [[1, 1], [7, 3], [8, 8], [13, 17], [64, 9], [101, 33]]) {
+  for (const [W, H] of [
+    [1, 1],
+    [7, 3],
+    [8, 8],
+    [13, 17],
+    [64, 9],
+    [101, 33],
+  ]) {
     for (const offset of [0, 1, 4]) {
       const buffer = new Uint8Array(W * H + 8).fill(255);
       const mask = buffer.subarray(offset, offset + W * H);
       // Sparse zeros (alpha-like values elsewhere: only 0 counts as masked).
       for (let i = 0; i < mask.length; i++) mask[i] = random() < 0.02 ? 0 : 1 + Math.floor(random() * 255);
       const blocks = maskBlocks(mask, W, H);
-      const bw = Math.ceil(W / 8), bh = Math.ceil(H / 8);
+      const bw = Math.ceil(W / 8),
+        bh = Math.ceil(H / 8);
       // Exact: blocks with a zero. Loose: blocks with a zero within 3 pixels on the same row (a word).
-      const exact = new Uint8Array(bw * bh), loose = new Uint8Array(bw * bh);
-      for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-        if (mask[y * W + x] === 0) exact[(y >> 3) * bw + (x >> 3)] = 1;
-        for (let d = -3; d <= 3; d++) if (x + d >= 0 && x + d < W && mask[y * W + x + d] === 0) loose[(y >> 3) * bw + (x >> 3)] = 1;
+      const exact = new Uint8Array(bw * bh),
+        loose = new Uint8Array(bw * bh);
+      for (let y = 0; y < H; y++)
+        for (let x = 0; x < W; x++) {
+          if (mask[y * W + x] === 0) exact[(y >> 3) * bw + (x >> 3)] = 1;
+          for (let d = -3; d <= 3; d++) if (x + d >= 0 && x + d < W && mask[y * W + x + d] === 0) loose[(y >> 3) * bw + (x >> 3)] = 1;
+        }
+      if (exact.every((v) => v === 0)) {
+        assert.equal(blocks, undefined);
+        continue;
       }
-      if (exact.every((v) => v === 0)) { assert.equal(blocks, undefined); continue; }
       assert.equal(blocks!.width, bw);
       for (let b = 0; b < bw * bh; b++) {
         if (exact[b]) assert.equal(blocks!.bad[b], 1, `${W}x${H} offset ${offset}: block ${b} has a zero`);
@@ -77,19 +102,48 @@ test('BandedWindowReader returns the same windows as direct reads, decoding each
     assert.equal(info.mask, 'nodata');
     const direct = openRasterWindows(info);
     const requests: WindowRequest[] = [];
-    const counting: RasterWindowReader = { info, read: (r) => { requests.push(r); return direct.read(r); }, close: () => direct.close() };
+    const counting: RasterWindowReader = {
+      info,
+      read: (r) => {
+        requests.push(r);
+        return direct.read(r);
+      },
+      close: () => direct.close(),
+    };
     const bands = new BandedWindowReader(counting, { x0: 20, x1: 280, levelHeight: info.height, bandHeight: 100 });
     // Overlapping strips going down, each asked for before the previous one is used (the read-ahead).
-    const strips: Array<[number, number]> = [[0, 150], [90, 260], [200, 330], [330, 331], [320, 700]];
+    const strips: Array<[number, number]> = [
+      [0, 150],
+      [90, 260],
+      [200, 330],
+      [330, 331],
+      [320, 700],
+    ];
     const pending = strips.map(([y0, y1]) => bands.read(y0, y1));
     for (const [i, [y0, y1]] of strips.entries()) {
       const got = await pending[i];
       const want = await direct.read({ x: 20, y: y0, width: 260, height: y1 - y0 });
       assert.deepEqual([got.width, got.height, got.channels], [260, y1 - y0, 3]);
-      assert.ok(Buffer.from(got.data.buffer, got.data.byteOffset, got.data.byteLength).equals(Buffer.from(want.data.buffer, want.data.byteOffset, want.data.byteLength)), `strip ${y0}-${y1} data`);
+      assert.ok(
+        Buffer.from(got.data.buffer, got.data.byteOffset, got.data.byteLength).equals(
+          Buffer.from(want.data.buffer, want.data.byteOffset, want.data.byteLength),
+        ),
+        `strip ${y0}-${y1} data`,
+      );
       assert.deepEqual(got.mask, want.mask, `strip ${y0}-${y1} mask`);
     }
-    assert.deepEqual(requests.map((r) => [r.y, r.height]), [[0, 100], [100, 100], [200, 100], [300, 100], [400, 100], [500, 100], [600, 100]]);
+    assert.deepEqual(
+      requests.map((r) => [r.y, r.height]),
+      [
+        [0, 100],
+        [100, 100],
+        [200, 100],
+        [300, 100],
+        [400, 100],
+        [500, 100],
+        [600, 100],
+      ],
+    );
     assert.ok(requests.every((r) => r.x === 20 && r.width === 260));
     bands.release();
     // Recycled buffers (recycle 2: one read ahead, as the bottom slab reads): same windows, and the
@@ -102,7 +156,12 @@ test('BandedWindowReader returns the same windows as direct reads, decoding each
       if (i + 1 < strips.length) ahead = recycled.read(strips[i + 1][0], strips[i + 1][1]);
       const got = await current;
       const want = await direct.read({ x: 20, y: y0, width: 260, height: y1 - y0 });
-      assert.ok(Buffer.from(got.data.buffer, got.data.byteOffset, got.data.byteLength).equals(Buffer.from(want.data.buffer, want.data.byteOffset, want.data.byteLength)), `recycled strip ${y0}-${y1} data`);
+      assert.ok(
+        Buffer.from(got.data.buffer, got.data.byteOffset, got.data.byteLength).equals(
+          Buffer.from(want.data.buffer, want.data.byteOffset, want.data.byteLength),
+        ),
+        `recycled strip ${y0}-${y1} data`,
+      );
       assert.deepEqual(got.mask, want.mask, `recycled strip ${y0}-${y1} mask`);
       seen.push(got.data.buffer);
     }

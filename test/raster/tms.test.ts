@@ -5,9 +5,24 @@ import os from 'node:os';
 import path from 'node:path';
 import { sharedDir, skipUnlessShared } from '../helpers/env.js';
 import {
-  BUILT_IN_TMS_NAMES, bottomLevelFor, builtInTms, clampRange, isQuadTree, levelsSortedByResolution, loadTms,
-  pixelInTile, round15, slabBbox, slabOfTile, slabRangeOfBbox, tileMatrix, tileOfPoint, tileRangeOfBbox, TmsError,
-  topLevel, type TileMatrixSet,
+  BUILT_IN_TMS_NAMES,
+  bottomLevelFor,
+  builtInTms,
+  clampRange,
+  isQuadTree,
+  levelsSortedByResolution,
+  loadTms,
+  pixelInTile,
+  round15,
+  slabBbox,
+  slabOfTile,
+  slabRangeOfBbox,
+  tileMatrix,
+  tileOfPoint,
+  tileRangeOfBbox,
+  TmsError,
+  topLevel,
+  type TileMatrixSet,
 } from '../../src/raster/tms.js';
 
 /** Deep equality where numbers may differ by 1e-9 relative (the files round to 15 digits). */
@@ -20,7 +35,7 @@ function assertClose(actual: unknown, expected: unknown, where: string): void {
   }
   if (Array.isArray(expected)) {
     assert.ok(Array.isArray(actual) && actual.length === expected.length, `${where}: length`);
-    expected.forEach((e, i) => assertClose((actual as unknown[])[i], e, `${where}[${i}]`));
+    for (const [i, e] of expected.entries()) assertClose((actual as unknown[])[i], e, `${where}[${i}]`);
     return;
   }
   if (expected && typeof expected === 'object') {
@@ -51,7 +66,7 @@ test('the four built-in TMS equal ROK4 files (numbers within 1e-9 relative)', { 
 
 test('round15 rounds like C %.15g (ties to even)', () => {
   assert.equal(round15(4.291534423828125e-5), 4.29153442382812e-5);
-  assert.equal(round15(2 * Math.PI * 6378137 / 256), 156543.033928041);
+  assert.equal(round15((2 * Math.PI * 6378137) / 256), 156543.033928041);
   assert.equal(round15(0), 0);
 });
 
@@ -76,12 +91,18 @@ test('isQuadTree: built-ins are, *_MNT ones are not', { skip: skipUnlessShared()
 
 test('loadTms: built-ins without folders, clear errors otherwise', async () => {
   assert.equal((await loadTms('PM', [])).tileMatrices.length, 22);
-  await assert.rejects(loadTms('NOPE', ['/nonexistent']), (e: unknown) => e instanceof TmsError && e.code === 'TMS_NOT_FOUND' && /NOPE/.test(e.message));
+  await assert.rejects(
+    loadTms('NOPE', ['/nonexistent']),
+    (e: unknown) => e instanceof TmsError && e.code === 'TMS_NOT_FOUND' && /NOPE/.test(e.message),
+  );
   await assert.rejects(loadTms('../etc/passwd', []), TmsError);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tms-'));
   try {
     await writeFile(path.join(dir, 'bad.json'), '{"id":"bad"');
-    await assert.rejects(loadTms('bad', [dir]), (e: unknown) => e instanceof TmsError && e.code === 'TMS_INVALID' && /bad\.json/.test(e.message));
+    await assert.rejects(
+      loadTms('bad', [dir]),
+      (e: unknown) => e instanceof TmsError && e.code === 'TMS_INVALID' && /bad\.json/.test(e.message),
+    );
     const tms = builtInTms('PM')!;
     (tms.tileMatrices[3] as unknown as Record<string, unknown>).matrixWidth = 0;
     await writeFile(path.join(dir, 'broken.json'), JSON.stringify(tms));
@@ -101,7 +122,8 @@ test('§2.3 arithmetic on PM level 15 with 16x16 slabs', () => {
   const tm = tileMatrix(pm, '15');
   const slab = { tilesPerWidth: 16, tilesPerHeight: 16 };
   // Paris (EPSG:3857): XYZ tile 15/16598/11273
-  const x = 261848.15, y = 6250566.72;
+  const x = 261848.15,
+    y = 6250566.72;
   assert.deepEqual(tileOfPoint(tm, x, y), { col: 16598, row: 11273 });
   assert.deepEqual(slabOfTile(16598, 11273, slab), { slabCol: 1037, slabRow: 704, index: 9 * 16 + 6 });
   const [xmin, ymin, xmax, ymax] = slabBbox(tm, 1037, 704, slab);
@@ -112,7 +134,12 @@ test('§2.3 arithmetic on PM level 15 with 16x16 slabs', () => {
   assert.ok(xmin <= x && x < xmax && ymin < y && y <= ymax);
   // a bbox exactly equal to a slab extent pulls one extra slab column and row (ROK4 truncation)
   assert.deepEqual(slabRangeOfBbox(tm, [xmin, ymin, xmax, ymax], slab), { colMin: 1037, colMax: 1038, rowMin: 704, rowMax: 705 });
-  assert.deepEqual(slabRangeOfBbox(tm, [xmin + 1, ymin + 1, xmax - 1, ymax - 1], slab), { colMin: 1037, colMax: 1037, rowMin: 704, rowMax: 704 });
+  assert.deepEqual(slabRangeOfBbox(tm, [xmin + 1, ymin + 1, xmax - 1, ymax - 1], slab), {
+    colMin: 1037,
+    colMax: 1037,
+    rowMin: 704,
+    rowMax: 704,
+  });
   const tiles = tileRangeOfBbox(tm, [xmin + 1, ymin + 1, xmax - 1, ymax - 1]);
   assert.deepEqual(tiles, { colMin: 1037 * 16, colMax: 1037 * 16 + 15, rowMin: 704 * 16, rowMax: 704 * 16 + 15 });
   const { px, py } = pixelInTile(tm, -20037508.3427892 + 3.5 * tm.cellSize, 20037508.3427892 - 300.5 * tm.cellSize);

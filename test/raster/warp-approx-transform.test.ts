@@ -3,9 +3,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import proj4 from 'proj4';
-import { approximateTransform, makePixelMapper, type ExactTransform, type GeoTransform, type TargetGrid } from '../../src/raster/approx-transform.js';
+import {
+  approximateTransform,
+  makePixelMapper,
+  type ExactTransform,
+  type GeoTransform,
+  type TargetGrid,
+} from '../../src/raster/approx-transform.js';
 
-const L93 = '+proj=lcc +lat_0=46.5 +lon_0=3 +lat_1=49 +lat_2=44 +x_0=700000 +y_0=6600000 +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs';
+const L93 =
+  '+proj=lcc +lat_0=46.5 +lon_0=3 +lat_1=49 +lat_2=44 +x_0=700000 +y_0=6600000 +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs';
 const MERC = '+proj=merc +a=6378137 +b=6378137 +lat_ts=0 +lon_0=0 +x_0=0 +y_0=0 +k=1 +units=m +nadgrids=@null +wktext +no_defs';
 const WGS84 = '+proj=longlat +datum=WGS84 +no_defs';
 
@@ -14,18 +21,28 @@ function exactOf(from: string, to: string): ExactTransform {
   return (xs, ys) => {
     for (let k = 0; k < xs.length; k++) {
       const p = t.forward([xs[k], ys[k]]);
-      xs[k] = p[0]; ys[k] = p[1];
+      xs[k] = p[0];
+      ys[k] = p[1];
     }
   };
 }
 
 /** Largest Euclidean distance (source pixels) between the approximation and the exact map, every pixel. */
-function maxError(exact: ExactTransform, target: TargetGrid, sourceGt: GeoTransform, approx: { srcX: Float32Array; srcY: Float32Array }): number {
+function maxError(
+  exact: ExactTransform,
+  target: TargetGrid,
+  sourceGt: GeoTransform,
+  approx: { srcX: Float32Array; srcY: Float32Array },
+): number {
   const map = makePixelMapper(exact, target.geoTransform, sourceGt);
   let worst = 0;
-  const is = new Float64Array(target.width), js = new Float64Array(target.width);
+  const is = new Float64Array(target.width),
+    js = new Float64Array(target.width);
   for (let j = 0; j < target.height; j++) {
-    for (let i = 0; i < target.width; i++) { is[i] = i; js[i] = j; }
+    for (let i = 0; i < target.width; i++) {
+      is[i] = i;
+      js[i] = j;
+    }
     map(is, js);
     for (let i = 0; i < target.width; i++) {
       const o = j * target.width + i;
@@ -71,20 +88,32 @@ test('a tighter bound subdivides more and stays within it', () => {
 
 test('a 4096² slab (zoom-13 Web Mercator over Lambert-93 10 m source) costs < 40,000 exact evaluations', (t) => {
   const res = 19.109257071294063;
-  const target: TargetGrid = { width: 4096, height: 4096, geoTransform: [-20037508.342789244 + 4300 * 256 * res, res, 0, 20037508.342789244 - 2900 * 256 * res, 0, -res] };
+  const target: TargetGrid = {
+    width: 4096,
+    height: 4096,
+    geoTransform: [-20037508.342789244 + 4300 * 256 * res, res, 0, 20037508.342789244 - 2900 * 256 * res, 0, -res],
+  };
   const sourceGt: GeoTransform = [800000, 10, 0, 6600000, 0, -10];
   let calls = 0;
   const exactInner = exactOf(MERC, L93);
-  const exact: ExactTransform = (xs, ys) => { calls += xs.length; exactInner(xs, ys); };
+  const exact: ExactTransform = (xs, ys) => {
+    calls += xs.length;
+    exactInner(xs, ys);
+  };
   const approx = approximateTransform(exact, target, sourceGt);
   t.diagnostic(`${calls} exact evaluations for ${4096 * 4096} pixels`);
   assert.equal(calls, approx.exactEvaluations);
   assert.ok(calls < 40_000, `${calls} evaluations`);
   // Spot check against the exact map on a sparse set of pixels.
   const map = makePixelMapper(exactInner, target.geoTransform, sourceGt);
-  const is = new Float64Array(64 * 64), js = new Float64Array(64 * 64);
-  for (let k = 0; k < is.length; k++) { is[k] = ((k % 64) * 65 + 7) % 4096; js[k] = (Math.floor(k / 64) * 63 + 3) % 4096; }
-  const ci = is.slice(), cj = js.slice();
+  const is = new Float64Array(64 * 64),
+    js = new Float64Array(64 * 64);
+  for (let k = 0; k < is.length; k++) {
+    is[k] = ((k % 64) * 65 + 7) % 4096;
+    js[k] = (Math.floor(k / 64) * 63 + 3) % 4096;
+  }
+  const ci = is.slice(),
+    cj = js.slice();
   map(is, js);
   for (let k = 0; k < is.length; k++) {
     const o = cj[k] * 4096 + ci[k];
@@ -109,7 +138,9 @@ test('an affine (same CRS) transform is exact with the coarse grid alone, pixel-
 test('points outside the exact transform domain are NaN, the others are filled', () => {
   const target: TargetGrid = { width: 200, height: 100, geoTransform: [0, 1, 0, 100, 0, -1] };
   const sourceGt: GeoTransform = [0, 1, 0, 100, 0, -1];
-  const exact: ExactTransform = (xs) => { for (let k = 0; k < xs.length; k++) if (xs[k] > 120) xs[k] = NaN; };
+  const exact: ExactTransform = (xs) => {
+    for (let k = 0; k < xs.length; k++) if (xs[k] > 120) xs[k] = NaN;
+  };
   const approx = approximateTransform(exact, target, sourceGt);
   for (let j = 0; j < 100; j++) {
     for (let i = 0; i < 200; i++) {

@@ -16,11 +16,15 @@ import { skipUnlessCommands } from '../helpers/env.js';
 const PYTHON = '/usr/bin/python3';
 const skip = skipUnlessCommands('gdalwarp', PYTHON);
 
-const L93 = '+proj=lcc +lat_0=46.5 +lon_0=3 +lat_1=49 +lat_2=44 +x_0=700000 +y_0=6600000 +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs';
+const L93 =
+  '+proj=lcc +lat_0=46.5 +lon_0=3 +lat_1=49 +lat_2=44 +x_0=700000 +y_0=6600000 +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs';
 const MERC = '+proj=merc +a=6378137 +b=6378137 +lat_ts=0 +lon_0=0 +x_0=0 +y_0=0 +k=1 +units=m +nadgrids=@null +wktext +no_defs';
 
-const SRC_W = 600, SRC_H = 500, SRC_RES = 10;
-const SRC_X0 = 1210000, SRC_Y0 = 6130000;
+const SRC_W = 600,
+  SRC_H = 500,
+  SRC_RES = 10;
+const SRC_X0 = 1210000,
+  SRC_Y0 = 6130000;
 const SRC_GT: GeoTransform = [SRC_X0, SRC_RES, 0, SRC_Y0, 0, -SRC_RES];
 
 // Sum of sines + gaussian noise, values 0..250; mask 0 in a wavy collar and an elliptic hole.
@@ -75,12 +79,21 @@ after(() => {
 
 /** Size in EPSG:3857 metres of one source pixel near the source centre (mean of both axes). */
 function sourcePixelInMercator(): number {
-  const cx = SRC_X0 + (SRC_W / 2) * SRC_RES, cy = SRC_Y0 - (SRC_H / 2) * SRC_RES;
-  const a = l932merc.forward([cx, cy]), b = l932merc.forward([cx + SRC_RES, cy]), c = l932merc.forward([cx, cy + SRC_RES]);
+  const cx = SRC_X0 + (SRC_W / 2) * SRC_RES,
+    cy = SRC_Y0 - (SRC_H / 2) * SRC_RES;
+  const a = l932merc.forward([cx, cy]),
+    b = l932merc.forward([cx + SRC_RES, cy]),
+    c = l932merc.forward([cx, cy + SRC_RES]);
   return (Math.hypot(b[0] - a[0], b[1] - a[1]) + Math.hypot(c[0] - a[0], c[1] - a[1])) / 2;
 }
 
-interface Grid { xmin: number; ymax: number; res: number; width: number; height: number }
+interface Grid {
+  xmin: number;
+  ymax: number;
+  res: number;
+  width: number;
+  height: number;
+}
 
 /** A target grid of `ratio` source pixels per target pixel, over `cover` of the source's extent around its centre. */
 function targetGrid(ratio: number, cover: number, shiftX = 0): Grid {
@@ -88,7 +101,8 @@ function targetGrid(ratio: number, cover: number, shiftX = 0): Grid {
   const c = l932merc.forward([SRC_X0 + (SRC_W / 2 + shiftX) * SRC_RES, SRC_Y0 - (SRC_H / 2) * SRC_RES]);
   const spanX = cover * SRC_W * SRC_RES * (res / (ratio * SRC_RES));
   const spanY = cover * SRC_H * SRC_RES * (res / (ratio * SRC_RES));
-  const width = Math.round(spanX / res), height = Math.round(spanY / res);
+  const width = Math.round(spanX / res),
+    height = Math.round(spanY / res);
   return { xmin: c[0] - (width / 2) * res, ymax: c[1] + (height / 2) * res, res, width, height };
 }
 
@@ -98,8 +112,29 @@ const GDAL_RESAMPLING: Record<KernelName, string> = { nn: 'near', linear: 'bilin
 function gdalWarp(grid: Grid, kernel: KernelName, exactTransform = false): { rgb: Uint8Array; alpha: Uint8Array } {
   const out = path.join(dir, `ref-${kernel}-${grid.width}x${grid.height}.bin`);
   const te = [grid.xmin, grid.ymax - grid.height * grid.res, grid.xmin + grid.width * grid.res, grid.ymax].map(String);
-  execFileSync('gdalwarp', ['-q', '-overwrite', '-t_srs', 'EPSG:3857', '-te', ...te, '-ts', String(grid.width), String(grid.height),
-    '-r', GDAL_RESAMPLING[kernel], '-dstalpha', ...(exactTransform ? ['-et', '0'] : []), '-of', 'ENVI', path.join(dir, 'src.tif'), out], { stdio: 'pipe' });
+  execFileSync(
+    'gdalwarp',
+    [
+      '-q',
+      '-overwrite',
+      '-t_srs',
+      'EPSG:3857',
+      '-te',
+      ...te,
+      '-ts',
+      String(grid.width),
+      String(grid.height),
+      '-r',
+      GDAL_RESAMPLING[kernel],
+      '-dstalpha',
+      ...(exactTransform ? ['-et', '0'] : []),
+      '-of',
+      'ENVI',
+      path.join(dir, 'src.tif'),
+      out,
+    ],
+    { stdio: 'pipe' },
+  );
   const bsq = readFileSync(out);
   const n = grid.width * grid.height;
   const rgb = new Uint8Array(n * 3);
@@ -111,34 +146,50 @@ function ours(grid: Grid, kernel: KernelName, maxErrorPixels = 0.125): { data: U
   const exact = (xs: Float64Array, ys: Float64Array): void => {
     for (let k = 0; k < xs.length; k++) {
       const p = merc2l93.forward([xs[k], ys[k]]);
-      xs[k] = p[0]; ys[k] = p[1];
+      xs[k] = p[0];
+      ys[k] = p[1];
     }
   };
   const targetGt: GeoTransform = [grid.xmin, grid.res, 0, grid.ymax, 0, -grid.res];
   const coords = approximateTransform(exact, { width: grid.width, height: grid.height, geoTransform: targetGt }, SRC_GT, maxErrorPixels);
   const r = warp({
     src: { data: srcData, width: SRC_W, height: SRC_H, channels: 3, mask: srcMask, sampleType: 'uint8' },
-    coords, dst: { width: grid.width, height: grid.height }, kernel, nodata: [255, 255, 255],
+    coords,
+    dst: { width: grid.width, height: grid.height },
+    kernel,
+    nodata: [255, 255, 255],
   });
   return { data: r.data as Uint8Array, mask: r.mask, exactEvaluations: coords.exactEvaluations };
 }
 
-interface Comparison { psnr: number; iou: number; equalShare: number; compared: number; exactEvaluations: number }
+interface Comparison {
+  psnr: number;
+  iou: number;
+  equalShare: number;
+  compared: number;
+  exactEvaluations: number;
+}
 
 /** `precise`: both sides (nearly) exact transforms, for nearest neighbour where 0.1 px picks another pixel. */
 function compare(grid: Grid, kernel: KernelName, precise = false): Comparison {
   const ref = gdalWarp(grid, kernel, precise);
   const got = ours(grid, kernel, precise ? 0.001 : 0.125);
-  let inter = 0, union = 0, sq = 0, samples = 0, equal = 0;
+  let inter = 0,
+    union = 0,
+    sq = 0,
+    samples = 0,
+    equal = 0;
   for (let p = 0; p < grid.width * grid.height; p++) {
-    const a = ref.alpha[p] > 0, b = got.mask[p] !== 0;
+    const a = ref.alpha[p] > 0,
+      b = got.mask[p] !== 0;
     if (a || b) union++;
     if (!(a && b)) continue;
     inter++;
     let same = true;
     for (let c = 0; c < 3; c++) {
       const d = ref.rgb[p * 3 + c] - got.data[p * 3 + c];
-      sq += d * d; samples++;
+      sq += d * d;
+      samples++;
       if (d !== 0) same = false;
     }
     if (same) equal++;
@@ -154,8 +205,10 @@ function compare(grid: Grid, kernel: KernelName, precise = false): Comparison {
 }
 
 function report(t: { diagnostic: (m: string) => void }, name: string, c: Comparison): void {
-  t.diagnostic(`${name}: PSNR ${c.psnr.toFixed(2)} dB, IoU ${c.iou.toFixed(5)}, identical ${(100 * c.equalShare).toFixed(3)} %, ` +
-    `${c.compared} px compared, ${c.exactEvaluations} exact evaluations`);
+  t.diagnostic(
+    `${name}: PSNR ${c.psnr.toFixed(2)} dB, IoU ${c.iou.toFixed(5)}, identical ${(100 * c.equalShare).toFixed(3)} %, ` +
+      `${c.compared} px compared, ${c.exactEvaluations} exact evaluations`,
+  );
 }
 
 // Target pixel 0.8 source pixel (no widening even after the ~4° grid rotation between the CRSs), the

@@ -10,7 +10,10 @@ import { KERNELS, type KernelName } from '../../src/raster/kernels.js';
 function noise(n: number, seed: number): Uint8Array {
   const d = new Uint8Array(n);
   let s = seed >>> 0;
-  for (let i = 0; i < n; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; d[i] = s >>> 24; }
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    d[i] = s >>> 24;
+  }
   return d;
 }
 
@@ -18,21 +21,25 @@ function noise(n: number, seed: number): Uint8Array {
 function source(W: number, H: number, C: number): { data: Uint8Array; mask: Uint8Array } {
   const data = noise(W * H * C, 7 + C);
   const mask = new Uint8Array(W * H).fill(255);
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-    const blob = ((x - W * 0.6) / 9) ** 2 + ((y - H * 0.4) / 5) ** 2 < 1 || ((x * 7 + y * 13) % 97 === 0);
-    if (blob || x < 6 + 3 * Math.sin(y / 4)) mask[y * W + x] = 0;
-  }
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < W; x++) {
+      const blob = ((x - W * 0.6) / 9) ** 2 + ((y - H * 0.4) / 5) ** 2 < 1 || (x * 7 + y * 13) % 97 === 0;
+      if (blob || x < 6 + 3 * Math.sin(y / 4)) mask[y * W + x] = 0;
+    }
   return { data, mask };
 }
 
 /** Rotated affine coordinates (float32, as approximateTransform gives), `ratio` source px per target px. */
 function coords(w: number, h: number, ratio: number): { srcX: Float32Array; srcY: Float32Array } {
-  const srcX = new Float32Array(w * h), srcY = new Float32Array(w * h);
-  const c = Math.cos(0.07) * ratio, s = Math.sin(0.07) * ratio;
-  for (let j = 0; j < h; j++) for (let i = 0; i < w; i++) {
-    srcX[j * w + i] = -3 + c * (i + 0.5) - s * (j + 0.5);
-    srcY[j * w + i] = -2 + s * (i + 0.5) + c * (j + 0.5);
-  }
+  const srcX = new Float32Array(w * h),
+    srcY = new Float32Array(w * h);
+  const c = Math.cos(0.07) * ratio,
+    s = Math.sin(0.07) * ratio;
+  for (let j = 0; j < h; j++)
+    for (let i = 0; i < w; i++) {
+      srcX[j * w + i] = -3 + c * (i + 0.5) - s * (j + 0.5);
+      srcY[j * w + i] = -2 + s * (i + 0.5) + c * (j + 0.5);
+    }
   return { srcX, srcY };
 }
 
@@ -42,13 +49,17 @@ function reference(req: WarpRequest, scale: { x: number; y: number }): { data: U
   const { width: W, height: H, channels: C, mask } = src;
   const data = src.data as Uint8Array;
   const n = dst.width * dst.height;
-  const out = new Uint8Array(n * C), outMask = new Uint8Array(n);
+  const out = new Uint8Array(n * C),
+    outMask = new Uint8Array(n);
   const kernel = KERNELS[req.kernel];
-  const rx = scale.x > 1 / 0.95 ? scale.x : 1, ry = scale.y > 1 / 0.95 ? scale.y : 1;
-  const hx = rx > 1 ? Math.ceil(kernel.radius * rx) : kernel.radius, hy = ry > 1 ? Math.ceil(kernel.radius * ry) : kernel.radius;
+  const rx = scale.x > 1 / 0.95 ? scale.x : 1,
+    ry = scale.y > 1 / 0.95 ? scale.y : 1;
+  const hx = rx > 1 ? Math.ceil(kernel.radius * rx) : kernel.radius,
+    hy = ry > 1 ? Math.ceil(kernel.radius * ry) : kernel.radius;
   const valid = (x: number, y: number): boolean => x >= 0 && y >= 0 && x < W && y < H && (!mask || mask[y * W + x] !== 0);
   for (let o = 0; o < n; o++) {
-    const sx = req.coords.srcX[o], sy = req.coords.srcY[o];
+    const sx = req.coords.srcX[o],
+      sy = req.coords.srcY[o];
     for (let c = 0; c < C; c++) out[o * C + c] = nodata[c];
     if (!(sx >= 0 && sx < W && sy >= 0 && sy < H) || !valid(Math.floor(sx), Math.floor(sy))) continue;
     if (req.kernel === 'nn') {
@@ -57,29 +68,37 @@ function reference(req: WarpRequest, scale: { x: number; y: number }): { data: U
       outMask[o] = 255;
       continue;
     }
-    const u = sx - 0.5, v = sy - 0.5, ix = Math.floor(u), iy = Math.floor(v);
-    let xs: number[] = [], ys: number[] = [];
+    const u = sx - 0.5,
+      v = sy - 0.5,
+      ix = Math.floor(u),
+      iy = Math.floor(v);
+    let xs: number[] = [],
+      ys: number[] = [];
     const wOf = (k: number, centre: number, ratio: number): number => kernel.weight((k - centre) / ratio);
     let cubicAllValid = true;
     if (req.kernel === 'bicubic' && rx === 1 && ry === 1) {
       for (let y = iy - 1; y <= iy + 2; y++) for (let x = ix - 1; x <= ix + 2; x++) if (!valid(x, y)) cubicAllValid = false;
     }
-    let wx: (k: number) => number = (k) => wOf(k, u, rx), wy: (k: number) => number = (k) => wOf(k, v, ry);
+    let wx: (k: number) => number = (k) => wOf(k, u, rx),
+      wy: (k: number) => number = (k) => wOf(k, v, ry);
     if (req.kernel === 'bicubic' && rx === 1 && ry === 1 && !cubicAllValid) {
-      xs = [ix, ix + 1]; ys = [iy, iy + 1];
-      wx = (k) => 1 - Math.abs(k - u); wy = (k) => 1 - Math.abs(k - v);
+      xs = [ix, ix + 1];
+      ys = [iy, iy + 1];
+      wx = (k) => 1 - Math.abs(k - u);
+      wy = (k) => 1 - Math.abs(k - v);
     } else {
       for (let k = ix - hx + 1; k <= ix + hx; k++) xs.push(k);
       for (let k = iy - hy + 1; k <= iy + hy; k++) ys.push(k);
     }
     const acc = new Array<number>(C).fill(0);
     let total = 0;
-    for (const y of ys) for (const x of xs) {
-      if (!valid(x, y)) continue;
-      const w = wx(x) * wy(y);
-      total += w;
-      for (let c = 0; c < C; c++) acc[c] += w * data[(y * W + x) * C + c];
-    }
+    for (const y of ys)
+      for (const x of xs) {
+        if (!valid(x, y)) continue;
+        const w = wx(x) * wy(y);
+        total += w;
+        for (let c = 0; c < C; c++) acc[c] += w * data[(y * W + x) * C + c];
+      }
     if (!(total > 1e-6)) continue;
     for (let c = 0; c < C; c++) {
       const val = acc[c] / total;
@@ -91,26 +110,43 @@ function reference(req: WarpRequest, scale: { x: number; y: number }): { data: U
 }
 
 const CASES: { kernel: KernelName; ratio: number }[] = [
-  { kernel: 'bicubic', ratio: 0.9 }, { kernel: 'bicubic', ratio: 1.15 }, { kernel: 'bicubic', ratio: 1.6 }, { kernel: 'bicubic', ratio: 2.5 },
-  { kernel: 'linear', ratio: 0.9 }, { kernel: 'linear', ratio: 1.15 }, { kernel: 'linear', ratio: 2.5 },
-  { kernel: 'lanczos', ratio: 0.9 }, { kernel: 'lanczos', ratio: 1.3 }, { kernel: 'nn', ratio: 1.6 },
+  { kernel: 'bicubic', ratio: 0.9 },
+  { kernel: 'bicubic', ratio: 1.15 },
+  { kernel: 'bicubic', ratio: 1.6 },
+  { kernel: 'bicubic', ratio: 2.5 },
+  { kernel: 'linear', ratio: 0.9 },
+  { kernel: 'linear', ratio: 1.15 },
+  { kernel: 'linear', ratio: 2.5 },
+  { kernel: 'lanczos', ratio: 0.9 },
+  { kernel: 'lanczos', ratio: 1.3 },
+  { kernel: 'nn', ratio: 1.6 },
 ];
 
 for (const C of [1, 3, 4]) {
   test(`fast paths equal the per-tap reference within 1 (uint8, ${C} channel(s), masked and unmasked)`, () => {
-    const W = 300, H = 90;
+    const W = 300,
+      H = 90;
     const { data, mask } = source(W, H, C);
     for (const { kernel, ratio } of CASES) {
-      const w = Math.floor(W / ratio) - 2, h = Math.floor(H / ratio) - 8;
+      const w = Math.floor(W / ratio) - 2,
+        h = Math.floor(H / ratio) - 8;
       const xy = coords(w, h, ratio);
       for (const m of [mask, undefined]) {
-        const req: WarpRequest = { src: { data, width: W, height: H, channels: C, mask: m, sampleType: 'uint8' }, coords: xy, dst: { width: w, height: h }, kernel, nodata: [255, 0, 7, 9].slice(0, C) };
+        const req: WarpRequest = {
+          src: { data, width: W, height: H, channels: C, mask: m, sampleType: 'uint8' },
+          coords: xy,
+          dst: { width: w, height: h },
+          kernel,
+          nodata: [255, 0, 7, 9].slice(0, C),
+        };
         const scale = { x: ratio * (Math.cos(0.07) + Math.sin(0.07)), y: ratio * (Math.cos(0.07) + Math.sin(0.07)) };
         const got = warp({ ...req, scale });
         const ref = reference(req, scale);
         const label = `${kernel} ${ratio} C=${C} ${m ? 'masked' : 'unmasked'}`;
         assert.deepEqual(got.mask, ref.mask, label);
-        let max = 0, differing = 0, valid = 0;
+        let max = 0,
+          differing = 0,
+          valid = 0;
         for (let i = 0; i < ref.data.length; i++) {
           const d = Math.abs(got.data[i] - ref.data[i]);
           if (d > max) max = d;
@@ -127,13 +163,21 @@ for (const C of [1, 3, 4]) {
 }
 
 test('a mask of only valid pixels gives the same bytes as no mask (the mask block table is dropped)', () => {
-  const W = 120, H = 60, C = 3;
+  const W = 120,
+    H = 60,
+    C = 3;
   const data = noise(W * H * C, 3);
   const xy = coords(80, 40, 1.3);
   for (const kernel of ['linear', 'bicubic'] as const) {
     const base = { data, width: W, height: H, channels: C, sampleType: 'uint8' as const };
     const a = warp({ src: base, coords: xy, dst: { width: 80, height: 40 }, kernel, nodata: [0, 0, 0] });
-    const b = warp({ src: { ...base, mask: new Uint8Array(W * H).fill(1) }, coords: xy, dst: { width: 80, height: 40 }, kernel, nodata: [0, 0, 0] });
+    const b = warp({
+      src: { ...base, mask: new Uint8Array(W * H).fill(1) },
+      coords: xy,
+      dst: { width: 80, height: 40 },
+      kernel,
+      nodata: [0, 0, 0],
+    });
     assert.deepEqual(b.data, a.data, kernel);
     assert.deepEqual(b.mask, a.mask, kernel);
   }

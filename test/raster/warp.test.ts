@@ -6,8 +6,13 @@ import { cubicWeight, lanczosWeight, linearWeight, kernelByName } from '../../sr
 
 /** Coordinates of an affine map target (i, j) centre → source (x0 + (i+0.5)·s, y0 + (j+0.5)·s). */
 function affineCoords(w: number, h: number, s: number, x0 = 0, y0 = 0): WarpCoordinates {
-  const srcX = new Float64Array(w * h), srcY = new Float64Array(w * h);
-  for (let j = 0; j < h; j++) for (let i = 0; i < w; i++) { srcX[j * w + i] = x0 + (i + 0.5) * s; srcY[j * w + i] = y0 + (j + 0.5) * s; }
+  const srcX = new Float64Array(w * h),
+    srcY = new Float64Array(w * h);
+  for (let j = 0; j < h; j++)
+    for (let i = 0; i < w; i++) {
+      srcX[j * w + i] = x0 + (i + 0.5) * s;
+      srcY[j * w + i] = y0 + (j + 0.5) * s;
+    }
   return { srcX, srcY };
 }
 
@@ -31,36 +36,66 @@ test('kernels: GDAL weights (Keys a=-0.5 interpolates, lanczos radius 3), unknow
 });
 
 test('identity mapping reproduces the source with every kernel', () => {
-  const W = 20, H = 16;
+  const W = 20,
+    H = 16;
   const data = ramp(W, H, (x, y) => (x * 13 + y * 7) % 251);
   for (const kernel of ['nn', 'linear', 'bicubic', 'lanczos'] as const) {
-    const r = warp({ src: { data, width: W, height: H, channels: 1, sampleType: 'uint8' }, coords: affineCoords(W, H, 1), dst: { width: W, height: H }, kernel, nodata: [0] });
+    const r = warp({
+      src: { data, width: W, height: H, channels: 1, sampleType: 'uint8' },
+      coords: affineCoords(W, H, 1),
+      dst: { width: W, height: H },
+      kernel,
+      nodata: [0],
+    });
     assert.deepEqual(Array.from(r.data), Array.from(data), kernel);
-    assert.ok(r.mask.every((m) => m === 255), kernel);
+    assert.ok(
+      r.mask.every((m) => m === 255),
+      kernel,
+    );
   }
 });
 
 test('bilinear half-pixel shift averages neighbours; outside the source gives mask 0 and nodata', () => {
-  const W = 4, H = 1;
+  const W = 4,
+    H = 1;
   const data = Uint8Array.of(10, 20, 30, 41);
   // Target pixel i samples source x = i + 1 (between pixel centres i+0.5 and i+1.5); the last one at x = 4 is outside.
   const coords = { srcX: Float64Array.of(1, 2, 3, 4), srcY: Float64Array.of(0.5, 0.5, 0.5, 0.5) };
-  const r = warp({ src: { data, width: W, height: H, channels: 1, sampleType: 'uint8' }, coords, dst: { width: 4, height: 1 }, kernel: 'linear', nodata: [99] });
+  const r = warp({
+    src: { data, width: W, height: H, channels: 1, sampleType: 'uint8' },
+    coords,
+    dst: { width: 4, height: 1 },
+    kernel: 'linear',
+    nodata: [99],
+  });
   assert.deepEqual(Array.from(r.data), [15, 25, 36, 99]); // 35.5 rounds half up
   assert.deepEqual(Array.from(r.mask), [255, 255, 255, 0]);
-  const neg = warp({ src: { data, width: W, height: H, channels: 1, sampleType: 'uint8' }, coords: { srcX: Float64Array.of(-0.01, NaN), srcY: Float64Array.of(0.5, 0.5) }, dst: { width: 2, height: 1 }, kernel: 'bicubic', nodata: [7] });
+  const neg = warp({
+    src: { data, width: W, height: H, channels: 1, sampleType: 'uint8' },
+    coords: { srcX: Float64Array.of(-0.01, NaN), srcY: Float64Array.of(0.5, 0.5) },
+    dst: { width: 2, height: 1 },
+    kernel: 'bicubic',
+    nodata: [7],
+  });
   assert.deepEqual(Array.from(neg.mask), [0, 0]);
   assert.deepEqual(Array.from(neg.data), [7, 7]);
 });
 
 test('masked source pixels: excluded from weights, centre pixel decides validity', () => {
-  const W = 6, H = 6;
+  const W = 6,
+    H = 6;
   const data = ramp(W, H, (x) => (x < 3 ? 100 : 200));
   const mask = ramp(W, H, (x) => (x < 3 ? 255 : 0)); // right half is no data (holding 200)
   const src = { data, width: W, height: H, channels: 1, mask, sampleType: 'uint8' as const };
   for (const kernel of ['linear', 'bicubic', 'lanczos'] as const) {
     // x = 2.9: centre pixel 2 (valid) → only valid pixels (all 100) contribute.
-    const a = warp({ src, coords: { srcX: Float64Array.of(2.9, 3.1), srcY: Float64Array.of(3, 3) }, dst: { width: 2, height: 1 }, kernel, nodata: [255] });
+    const a = warp({
+      src,
+      coords: { srcX: Float64Array.of(2.9, 3.1), srcY: Float64Array.of(3, 3) },
+      dst: { width: 2, height: 1 },
+      kernel,
+      nodata: [255],
+    });
     assert.deepEqual(Array.from(a.data), [100, 255], kernel);
     assert.deepEqual(Array.from(a.mask), [255, 0], kernel);
   }
@@ -68,29 +103,50 @@ test('masked source pixels: excluded from weights, centre pixel decides validity
 
 test('uint8 results are clamped, float32 results are not', () => {
   // A step makes Catmull-Rom overshoot on both sides.
-  const W = 8, H = 4;
+  const W = 8,
+    H = 4;
   const f = (x: number): number => (x < 4 ? 0 : 255);
   const byte = ramp(W, H, f);
   const float = Float32Array.from(byte);
   const coords = { srcX: Float64Array.of(3.25, 4.75), srcY: Float64Array.of(2, 2) };
-  const b = warp({ src: { data: byte, width: W, height: H, channels: 1, sampleType: 'uint8' }, coords, dst: { width: 2, height: 1 }, kernel: 'bicubic', nodata: [0] });
-  const fl = warp({ src: { data: float, width: W, height: H, channels: 1, sampleType: 'float32' }, coords, dst: { width: 2, height: 1 }, kernel: 'bicubic', nodata: [-99999] });
+  const b = warp({
+    src: { data: byte, width: W, height: H, channels: 1, sampleType: 'uint8' },
+    coords,
+    dst: { width: 2, height: 1 },
+    kernel: 'bicubic',
+    nodata: [0],
+  });
+  const fl = warp({
+    src: { data: float, width: W, height: H, channels: 1, sampleType: 'float32' },
+    coords,
+    dst: { width: 2, height: 1 },
+    kernel: 'bicubic',
+    nodata: [-99999],
+  });
   assert.ok(fl.data instanceof Float32Array);
   assert.ok(fl.data[0] < 0 && fl.data[1] > 255, `float overshoot ${fl.data[0]} ${fl.data[1]}`);
   assert.deepEqual(Array.from(b.data), [0, 255]);
 });
 
 test('multi-channel interleaving and per-channel nodata', () => {
-  const W = 3, H = 3;
+  const W = 3,
+    H = 3;
   const data = new Uint8Array(W * H * 4);
   for (let p = 0; p < W * H; p++) data.set([p, 100 + p, 200, 255], p * 4);
   const coords = { srcX: Float64Array.of(1.5, 5), srcY: Float64Array.of(1.5, 1) };
-  const r = warp({ src: { data, width: W, height: H, channels: 4, sampleType: 'uint8' }, coords, dst: { width: 2, height: 1 }, kernel: 'nn', nodata: [1, 2, 3, 4] });
+  const r = warp({
+    src: { data, width: W, height: H, channels: 4, sampleType: 'uint8' },
+    coords,
+    dst: { width: 2, height: 1 },
+    kernel: 'nn',
+    nodata: [1, 2, 3, 4],
+  });
   assert.deepEqual(Array.from(r.data), [4, 104, 200, 255, 1, 2, 3, 4]);
 });
 
 test('downsampling widens the kernel: a 3x reduction of a 1-px checkerboard is flat, without widening it aliases', () => {
-  const W = 96, H = 96;
+  const W = 96,
+    H = 96;
   const data = ramp(W, H, (x, y) => ((x + y) % 2 ? 200 : 0));
   const coords = affineCoords(32, 32, 3);
   const src = { data, width: W, height: H, channels: 1, sampleType: 'uint8' as const };
@@ -98,7 +154,16 @@ test('downsampling widens the kernel: a 3x reduction of a 1-px checkerboard is f
   for (const kernel of ['linear', 'bicubic', 'lanczos'] as const) {
     const wide = warp({ src, coords, dst: { width: 32, height: 32 }, kernel, nodata: [0] });
     const narrow = warp({ src, coords, dst: { width: 32, height: 32 }, kernel, nodata: [0], scale: { x: 1, y: 1 } });
-    const spread = (d: ArrayLike<number>): number => { let lo = 255, hi = 0; for (let j = 4; j < 28; j++) for (let i = 4; i < 28; i++) { lo = Math.min(lo, d[j * 32 + i]); hi = Math.max(hi, d[j * 32 + i]); } return hi - lo; };
+    const spread = (d: ArrayLike<number>): number => {
+      let lo = 255,
+        hi = 0;
+      for (let j = 4; j < 28; j++)
+        for (let i = 4; i < 28; i++) {
+          lo = Math.min(lo, d[j * 32 + i]);
+          hi = Math.max(hi, d[j * 32 + i]);
+        }
+      return hi - lo;
+    };
     assert.ok(spread(wide.data) <= 6, `${kernel} widened spread ${spread(wide.data)}`);
     assert.ok(spread(narrow.data) >= 100, `${kernel} narrow spread ${spread(narrow.data)}`);
   }

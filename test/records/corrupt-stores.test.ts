@@ -80,7 +80,10 @@ test('job store: a segment holding `null` (or not a job list) is moved aside and
     const s = new LowdbJobStore(dir, log);
     await s.open();
     assert.equal(await s.count(), 1000);
-    const errors = lines.filter((l) => l.level === 'error').map((l) => path.basename(l.file as string)).sort();
+    const errors = lines
+      .filter((l) => l.level === 'error')
+      .map((l) => path.basename(l.file as string))
+      .sort();
     assert.deepEqual(errors, ['jobs-000001.json', 'jobs-000003.json']);
     assert.equal((await readdir(dir)).filter((f) => f.includes('.corrupt-')).length, 2);
     // The next job goes to a fresh jobs-000003.json: the bad one was renamed, so nothing is overwritten.
@@ -99,12 +102,18 @@ test('job store: jobs missing required fields are reported and not loaded; the f
     const { log, lines } = capture();
     const s = new LowdbJobStore(dir, log);
     await s.open();
-    assert.deepEqual((await s.list({}, 0, 10)).jobs.map((j) => j.jobID), [good.jobID]);
+    assert.deepEqual(
+      (await s.list({}, 0, 10)).jobs.map((j) => j.jobID),
+      [good.jobID],
+    );
     const entry = lines.find((l) => l.level === 'error');
     assert.ok(entry);
     assert.equal(entry.file, path.join(dir, 'jobs-000001.json'));
     assert.equal(entry.skipped, 5);
-    assert.match(JSON.stringify(entry.problems), /'jobID' missing.*'status' missing.*not an object.*'request' missing.*unknown status 'weird'/);
+    assert.match(
+      JSON.stringify(entry.problems),
+      /'jobID' missing.*'status' missing.*not an object.*'request' missing.*unknown status 'weird'/,
+    );
     const copy = (await readdir(dir)).find((f) => f.startsWith('jobs-000001.json.invalid-'));
     assert.ok(copy);
     assert.equal(await readFile(path.join(dir, copy), 'utf8'), text);
@@ -136,8 +145,17 @@ test('server: starts on corrupt stores, serves the rest; a stored data missing f
   const jobs = path.join(dir, 'jobs');
   await mkdir(jobs, { recursive: true });
   const now = new Date().toISOString();
-  const good = { _id: 'good', name: 'good', type: 'ROK4-PYRAMID-RASTER', status: 'READY', created: now, updated: now, use: [], type_infos: {},
-    storage: { type: 'FILE', key: 'good.json' } };
+  const good = {
+    _id: 'good',
+    name: 'good',
+    type: 'ROK4-PYRAMID-RASTER',
+    status: 'READY',
+    created: now,
+    updated: now,
+    use: [],
+    type_infos: {},
+    storage: { type: 'FILE', key: 'good.json' },
+  };
   const broken = { _id: 'broken', name: 'broken', status: 'READY', created: now };
   await writeFile(path.join(jobs, 'stored-data.json'), JSON.stringify({ stored_data: [good, broken] }));
   await writeFile(path.join(jobs, 'jobs-000001.json'), '{"jobs": [{"jobID": "x", "proc');
@@ -145,11 +163,17 @@ test('server: starts on corrupt stores, serves the rest; a stored data missing f
   const s = await startTestServer({ dir });
   try {
     const list = (await (await fetch(`${s.url}/stored_data`)).json()) as { stored_data: Array<{ _id: string }> };
-    assert.deepEqual(list.stored_data.map((x) => x._id), ['good']);
+    assert.deepEqual(
+      list.stored_data.map((x) => x._id),
+      ['good'],
+    );
     assert.equal((await fetch(`${s.url}/stored_data/broken?f=html`)).status, 404);
     assert.equal((await fetch(`${s.url}/stored_data/good?f=html`)).status, 200);
     const jobList = (await (await fetch(`${s.url}/jobs`)).json()) as { jobs: Array<{ jobID: string }> };
-    assert.deepEqual(jobList.jobs.map((j) => j.jobID), [makeJob(7).jobID]);
+    assert.deepEqual(
+      jobList.jobs.map((j) => j.jobID),
+      [makeJob(7).jobID],
+    );
     assert.equal((await fetch(`${s.url}/jobs/${makeJob(7).jobID}?f=html`)).status, 200);
   } finally {
     await s.stop();

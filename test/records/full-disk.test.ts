@@ -30,7 +30,10 @@ test('job store: with the disk full, create and update fail with 507 and leave m
     assert.equal(await store.get('job-000002'), undefined);
     assert.equal(await store.count(), 1);
     assert.equal((await store.get('job-000001'))!.status, 'accepted');
-    assert.deepEqual((await store.list({}, 0, 10)).jobs.map((j) => j.jobID), ['job-000001']);
+    assert.deepEqual(
+      (await store.list({}, 0, 10)).jobs.map((j) => j.jobID),
+      ['job-000001'],
+    );
     // ...nor on disk, and no temp file left behind.
     assert.equal(await readFile(path.join(disk.dir, 'jobs-000001.json'), 'utf8'), before);
     assert.deepEqual((await readdir(disk.dir)).sort(), ['filler', 'jobs-000001.json']);
@@ -58,7 +61,10 @@ test('stored data: with the disk full, create and update fail with 507 and chang
     await disk.fill();
     await assert.rejects(ds.create({ name: 'B', type: 'T' }), isFull);
     await assert.rejects(ds.update(a._id, { status: 'DELETED' }), isFull);
-    assert.deepEqual((await ds.list()).map((s) => [s.name, s.status]), [['A', 'READY']]);
+    assert.deepEqual(
+      (await ds.list()).map((s) => [s.name, s.status]),
+      [['A', 'READY']],
+    );
     // createForWrite released its write lock when the create failed.
     await assert.rejects(ds.createForWrite({ _id: 'fixed', name: 'C', type: 'T' }), isFull);
     assert.equal(await ds.deletionBlocker(a._id), undefined);
@@ -67,7 +73,10 @@ test('stored data: with the disk full, create and update fail with 507 and chang
     await store.close();
     const again = new LowdbRecordStore(disk.dir);
     await again.open(RECORD_KINDS);
-    assert.deepEqual((await new Datastore(again).list()).map((s) => s.name), ['A', 'C']);
+    assert.deepEqual(
+      (await new Datastore(again).list()).map((s) => s.name),
+      ['A', 'C'],
+    );
     await again.close();
   } finally {
     disk.unmount();

@@ -19,18 +19,29 @@ export interface Thing {
   note?: string;
 }
 
-export const THINGS: RecordKind<Thing> = { name: 'things', file: 'things.json', idField: 'id', required: { id: 'string', name: 'string', n: 'number', tags: 'array' } };
+export const THINGS: RecordKind<Thing> = {
+  name: 'things',
+  file: 'things.json',
+  idField: 'id',
+  required: { id: 'string', name: 'string', n: 'number', tags: 'array' },
+};
 export const OTHERS: RecordKind<Thing> = { ...THINGS, name: 'others', file: 'others.json' };
 const KINDS = [THINGS, OTHERS] as unknown as ReadonlyArray<RecordKind<object>>;
 
-export const thing = (n: number, extra: Partial<Thing> = {}): Thing => ({ id: `t${n}`, name: `thing ${n}`, n, tags: n % 2 ? ['odd'] : ['even'], ...extra });
+export const thing = (n: number, extra: Partial<Thing> = {}): Thing => ({
+  id: `t${n}`,
+  name: `thing ${n}`,
+  n,
+  tags: n % 2 ? ['odd'] : ['even'],
+  ...extra,
+});
 
 /**
  * The contract every RecordStore keeps (src/records/record-store.ts), run against each
  * implementation by test/records/record-stores.test.ts.
  */
 export function recordStoreSuite(factory: RecordStoreFactory): void {
-  const withStore = (name: string, fn: (store: RecordStore) => Promise<RecordStore | void>) =>
+  const withStore = (name: string, fn: (store: RecordStore) => Promise<RecordStore | undefined | void>) =>
     test(`${factory.name}: ${name}`, async () => {
       let store = await factory.open(KINDS);
       try {
@@ -89,16 +100,25 @@ export function recordStoreSuite(factory: RecordStoreFactory): void {
     assert.equal(await things.delete('t2'), true);
     assert.equal(await things.delete('t2'), false);
     assert.equal(await things.get('t2'), undefined);
-    assert.deepEqual((await things.list()).items.map((t) => t.id), ['t1', 't3']);
+    assert.deepEqual(
+      (await things.list()).items.map((t) => t.id),
+      ['t1', 't3'],
+    );
     assert.equal(await things.find((t) => t.n === 2), undefined);
   });
 
   withStore('list is in creation order, filters with where, pages with offset/limit and a more flag', async (store) => {
     const things = store.collection(THINGS);
     for (const n of [5, 3, 9, 1, 2, 8, 4, 7, 6]) await things.create(thing(n));
-    assert.deepEqual((await things.list()).items.map((t) => t.n), [5, 3, 9, 1, 2, 8, 4, 7, 6]);
+    assert.deepEqual(
+      (await things.list()).items.map((t) => t.n),
+      [5, 3, 9, 1, 2, 8, 4, 7, 6],
+    );
     const odd = (t: Thing) => t.tags.includes('odd');
-    assert.deepEqual((await things.list({ where: odd })).items.map((t) => t.n), [5, 3, 9, 1, 7]);
+    assert.deepEqual(
+      (await things.list({ where: odd })).items.map((t) => t.n),
+      [5, 3, 9, 1, 7],
+    );
     const p1 = await things.list({ where: odd, limit: 2 });
     assert.deepEqual([p1.items.map((t) => t.n), p1.more], [[5, 3], true]);
     const p3 = await things.list({ where: odd, offset: 4, limit: 2 });

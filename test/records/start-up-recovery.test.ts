@@ -23,13 +23,26 @@ test('start-up: a product left GENERATING is FAILED and its own folder removed; 
   await mkdir(jobs, { recursive: true });
   const now = new Date().toISOString();
   const pyramid = (id: string, name: string, status: string, key: string) => ({
-    _id: id, name, type: 'ROK4-PYRAMID-RASTER', status, created: now, updated: now, use: [], type_infos: {}, storage: { type: 'FILE', key },
+    _id: id,
+    name,
+    type: 'ROK4-PYRAMID-RASTER',
+    status,
+    created: now,
+    updated: now,
+    use: [],
+    type_infos: {},
+    storage: { type: 'FILE', key },
   });
-  await writeFile(path.join(jobs, 'stored-data.json'), JSON.stringify({ stored_data: [
-    pyramid('crashed', 'P', 'GENERATING', 'pyramids/P/P.json'),
-    pyramid('ready', 'Q', 'READY', 'pyramids/Q/Q.json'),
-    pyramid('old', 'R', 'GENERATING', 'R.json'),
-  ] }));
+  await writeFile(
+    path.join(jobs, 'stored-data.json'),
+    JSON.stringify({
+      stored_data: [
+        pyramid('crashed', 'P', 'GENERATING', 'pyramids/P/P.json'),
+        pyramid('ready', 'Q', 'READY', 'pyramids/Q/Q.json'),
+        pyramid('old', 'R', 'GENERATING', 'R.json'),
+      ],
+    }),
+  );
   for (const f of ['pyramids/P/P/DATA/12/AA/BB.tif', 'pyramids/Q/Q.json', 'R/DATA/1.tif']) {
     await mkdir(path.dirname(path.join(store, f)), { recursive: true });
     await writeFile(path.join(store, f), 'x');

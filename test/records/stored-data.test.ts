@@ -85,8 +85,14 @@ for (const { name, make } of stores) {
     await ds.create({ name: 'alpha', type: 'A', status: 'READY' });
     const b = await ds.create({ name: 'beta', type: 'B', status: 'READY' });
     await ds.create({ name: 'alphabet', type: 'A', status: 'FAILED' });
-    assert.deepEqual((await ds.list({ name: 'alpha' })).map((s) => s.name), ['alpha', 'alphabet']);
-    assert.deepEqual((await ds.list({ type: 'A', status: 'READY' })).map((s) => s.name), ['alpha']);
+    assert.deepEqual(
+      (await ds.list({ name: 'alpha' })).map((s) => s.name),
+      ['alpha', 'alphabet'],
+    );
+    assert.deepEqual(
+      (await ds.list({ type: 'A', status: 'READY' })).map((s) => s.name),
+      ['alpha'],
+    );
     await ds.update(b._id, { status: 'DELETED' });
     assert.equal(await ds.findByName('beta'), undefined);
     assert.equal((await ds.findByName('alpha', 'A'))!.name, 'alpha');

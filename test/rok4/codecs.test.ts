@@ -45,12 +45,32 @@ test('LZW decoder reads tiles written by libtiff (GDAL COMPRESS=LZW)', { skip: s
   try {
     const raw = sample(256 * 256 * 3, 11);
     writeFileSync(path.join(dir, 'in.raw'), raw);
-    writeFileSync(path.join(dir, 'in.hdr'), 'ENVI\nsamples = 256\nlines = 256\nbands = 3\nheader offset = 0\nfile type = ENVI Standard\ndata type = 1\ninterleave = bip\nbyte order = 0\n');
-    execFileSync('gdal_translate', ['-q', '-of', 'GTiff', '-co', 'COMPRESS=LZW', '-co', 'TILED=YES', '-co', 'INTERLEAVE=PIXEL',
-      path.join(dir, 'in.raw'), path.join(dir, 'out.tif')]);
-    const where = execFileSync('/usr/bin/python3', ['-c',
+    writeFileSync(
+      path.join(dir, 'in.hdr'),
+      'ENVI\nsamples = 256\nlines = 256\nbands = 3\nheader offset = 0\nfile type = ENVI Standard\ndata type = 1\ninterleave = bip\nbyte order = 0\n',
+    );
+    execFileSync('gdal_translate', [
+      '-q',
+      '-of',
+      'GTiff',
+      '-co',
+      'COMPRESS=LZW',
+      '-co',
+      'TILED=YES',
+      '-co',
+      'INTERLEAVE=PIXEL',
+      path.join(dir, 'in.raw'),
+      path.join(dir, 'out.tif'),
+    ]);
+    const where = execFileSync('/usr/bin/python3', [
+      '-c',
       'import sys\nfrom osgeo import gdal\nds=gdal.Open(sys.argv[1])\nb=ds.GetRasterBand(1)\nprint(b.GetMetadataItem("BLOCK_OFFSET_0_0","TIFF"), b.GetMetadataItem("BLOCK_SIZE_0_0","TIFF"))',
-      path.join(dir, 'out.tif')]).toString().trim().split(' ').map(Number);
+      path.join(dir, 'out.tif'),
+    ])
+      .toString()
+      .trim()
+      .split(' ')
+      .map(Number);
     const tile = readFileSync(path.join(dir, 'out.tif')).subarray(where[0], where[0] + where[1]);
     assert.deepEqual(lzwDecode(tile, raw.length), raw);
   } finally {
@@ -69,7 +89,7 @@ test('PackBits: decodes the TIFF 6.0 example and round trips row by row', () => 
   assert.equal(packBitsEncode(new Uint8Array(300 * 2), 300).length, 2 * 2 * 3);
 });
 
-test('PNG: our files decode with sharp; sharp\'s filtered PNGs (all filters) decode with ours', async () => {
+test("PNG: our files decode with sharp; sharp's filtered PNGs (all filters) decode with ours", async () => {
   for (let channels = 1; channels <= 4; channels++) {
     const pixels = sample(256 * 256 * channels, channels);
     const ours = pngEncode(pixels, 256, 256, channels);
@@ -81,12 +101,15 @@ test('PNG: our files decode with sharp; sharp\'s filtered PNGs (all filters) dec
     const input = sharp(pixels, { raw: { width: 256, height: 256, channels: channels as 1 | 2 | 3 | 4 } });
     // libvips would widen gray to sRGB unless told otherwise.
     const filtered = await (channels <= 2 ? input.toColourspace('b-w') : input)
-      .png({ adaptiveFiltering: true, compressionLevel: 9 }).toBuffer();
+      .png({ adaptiveFiltering: true, compressionLevel: 9 })
+      .toBuffer();
     const decoded = pngDecode(filtered);
     assert.equal(decoded.channels, channels);
     assert.deepEqual(decoded.pixels, pixels, `${channels} channels`);
   }
-  const palette = await sharp(sample(64 * 64 * 3, 9), { raw: { width: 64, height: 64, channels: 3 } }).png({ palette: true, colours: 256, dither: 0 }).toBuffer();
+  const palette = await sharp(sample(64 * 64 * 3, 9), { raw: { width: 64, height: 64, channels: 3 } })
+    .png({ palette: true, colours: 256, dither: 0 })
+    .toBuffer();
   const viaSharp = await sharp(palette).raw().toBuffer();
   assert.deepEqual(Buffer.from(pngDecode(palette).pixels), viaSharp);
 });

@@ -44,14 +44,19 @@ test('golden lists: parse → serialize is byte-identical', { skip }, () => {
 });
 
 test('list: roots, references with md5, one line per slab', () => {
-  const list = SlabList.parse('0=/data/V2\n1=/data/V1\n#\n1/DATA/15/00/76/88.tif\n0/DATA/15/00/76/89.tif 0123456789abcdef0123456789abcdef\n');
+  const list = SlabList.parse(
+    '0=/data/V2\n1=/data/V1\n#\n1/DATA/15/00/76/88.tif\n0/DATA/15/00/76/89.tif 0123456789abcdef0123456789abcdef\n',
+  );
   assert.equal(list.getEntry('DATA/15/00/76/89.tif')!.md5, '0123456789abcdef0123456789abcdef');
   assert.equal(list.originalLocation(list.getEntry('DATA/15/00/76/88.tif')!), '/data/V1/DATA/15/00/76/88.tif');
   assert.equal(list.addRoot('/data/V1'), 1);
   assert.equal(list.addRoot('/data/V0'), 2);
   list.setEntry(0, 'DATA/15/00/76/88.tif');
   assert.equal(list.size, 2);
-  assert.equal(list.serialize(), '0=/data/V2\n1=/data/V1\n2=/data/V0\n#\n0/DATA/15/00/76/89.tif 0123456789abcdef0123456789abcdef\n0/DATA/15/00/76/88.tif\n');
+  assert.equal(
+    list.serialize(),
+    '0=/data/V2\n1=/data/V1\n2=/data/V0\n#\n0/DATA/15/00/76/89.tif 0123456789abcdef0123456789abcdef\n0/DATA/15/00/76/88.tif\n',
+  );
   assert.throws(() => SlabList.parse('0=/a\n0/DATA/x.tif\n'), /line 2/);
   assert.throws(() => SlabList.parse('0=/a\n'), /no "#"/);
   assert.throws(() => SlabList.parse('0=/a\n#\n3/DATA/x.tif\n'), /unknown root index 3/);
@@ -69,42 +74,156 @@ test('formats table: names ↔ compression/sample type', () => {
 });
 
 const GOOD = {
-  tile_matrix_set: 'PM', format: 'TIFF_JPG_UINT8', mask_format: 'TIFF_ZIP_UINT8',
+  tile_matrix_set: 'PM',
+  format: 'TIFF_JPG_UINT8',
+  mask_format: 'TIFF_ZIP_UINT8',
   raster_specifications: { channels: 3, nodata: '255,255,255', photometric: 'rgb', interpolation: 'bicubic' },
-  levels: [{ id: '14', tiles_per_width: 16, tiles_per_height: 16, tile_limits: { min_col: 1, max_col: 2, min_row: 3, max_row: 4 }, storage: fileLevelStorage('ORTHO', '14', 2, true) }],
+  levels: [
+    {
+      id: '14',
+      tiles_per_width: 16,
+      tiles_per_height: 16,
+      tile_limits: { min_col: 1, max_col: 2, min_row: 3, max_row: 4 },
+      storage: fileLevelStorage('ORTHO', '14', 2, true),
+    },
+  ],
 };
 
 test('fileLevelStorage / s3LevelStorage write the conventional values (rok4.md §3.4)', () => {
-  assert.deepEqual(fileLevelStorage('ORTHO', '14', 2, true), { type: 'FILE', image_directory: 'ORTHO/DATA/14', path_depth: 2, mask_directory: 'ORTHO/MASK/14' });
-  assert.deepEqual(s3LevelStorage('data', 'pyramids/ORTHO', '15', true), { type: 'S3', bucket_name: 'data', image_prefix: 'pyramids/ORTHO/DATA_15', mask_prefix: 'pyramids/ORTHO/MASK_15' });
+  assert.deepEqual(fileLevelStorage('ORTHO', '14', 2, true), {
+    type: 'FILE',
+    image_directory: 'ORTHO/DATA/14',
+    path_depth: 2,
+    mask_directory: 'ORTHO/MASK/14',
+  });
+  assert.deepEqual(s3LevelStorage('data', 'pyramids/ORTHO', '15', true), {
+    type: 'S3',
+    bucket_name: 'data',
+    image_prefix: 'pyramids/ORTHO/DATA_15',
+    mask_prefix: 'pyramids/ORTHO/MASK_15',
+  });
   assert.deepEqual(parseDescriptor(serializeDescriptor(parseDescriptor(GOOD))), parseDescriptor(GOOD));
 });
 
 test('bad descriptors are rejected with the offending key named', () => {
   const cases: Array<[string, (d: any) => void]> = [
-    ['levels[0].id', (d) => { d.levels[0].id = 14; }],
-    ['levels[0].id', (d) => { d.levels[0].id = '1_4'; }],
-    ['levels[0].storage.mask_directory', (d) => { delete d.levels[0].storage.mask_directory; }],
-    ['levels[0].storage.mask_directory', (d) => { delete d.mask_format; }],
-    ['mask_format', (d) => { d.mask_format = 'TIFF_PNG_UINT8'; }],
-    ['format', (d) => { d.format = 'TIFF_PBF_MVT'; }],
-    ['raster_specifications.channels', (d) => { d.raster_specifications.channels = 4; }],
-    ['raster_specifications.nodata', (d) => { d.raster_specifications.nodata = '255,255'; }],
-    ['raster_specifications.nodata', (d) => { d.raster_specifications.nodata = 255; }],
-    ['raster_specifications.photometric', (d) => { d.raster_specifications.photometric = 'cmyk'; }],
-    ['raster_specifications.interpolation', (d) => { d.raster_specifications.interpolation = 'cubic'; }],
-    ['levels[0].tiles_per_height', (d) => { delete d.levels[0].tiles_per_height; }],
-    ['levels[0].tile_limits.min_col', (d) => { d.levels[0].tile_limits.min_col = 5; }],
-    ['levels[0].storage.path_depth', (d) => { d.levels[0].storage.path_depth = 0; }],
-    ['levels[1].storage.path_depth', (d) => { d.levels.push({ ...structuredClone(d.levels[0]), id: '15', storage: fileLevelStorage('ORTHO', '15', 3, true) }); }],
-    ['levels[1].id', (d) => { d.levels.push(structuredClone(d.levels[0])); }],
-    ['levels', (d) => { d.levels = []; }],
-    ['tile_matrix_set', (d) => { delete d.tile_matrix_set; }],
+    [
+      'levels[0].id',
+      (d) => {
+        d.levels[0].id = 14;
+      },
+    ],
+    [
+      'levels[0].id',
+      (d) => {
+        d.levels[0].id = '1_4';
+      },
+    ],
+    [
+      'levels[0].storage.mask_directory',
+      (d) => {
+        delete d.levels[0].storage.mask_directory;
+      },
+    ],
+    [
+      'levels[0].storage.mask_directory',
+      (d) => {
+        delete d.mask_format;
+      },
+    ],
+    [
+      'mask_format',
+      (d) => {
+        d.mask_format = 'TIFF_PNG_UINT8';
+      },
+    ],
+    [
+      'format',
+      (d) => {
+        d.format = 'TIFF_PBF_MVT';
+      },
+    ],
+    [
+      'raster_specifications.channels',
+      (d) => {
+        d.raster_specifications.channels = 4;
+      },
+    ],
+    [
+      'raster_specifications.nodata',
+      (d) => {
+        d.raster_specifications.nodata = '255,255';
+      },
+    ],
+    [
+      'raster_specifications.nodata',
+      (d) => {
+        d.raster_specifications.nodata = 255;
+      },
+    ],
+    [
+      'raster_specifications.photometric',
+      (d) => {
+        d.raster_specifications.photometric = 'cmyk';
+      },
+    ],
+    [
+      'raster_specifications.interpolation',
+      (d) => {
+        d.raster_specifications.interpolation = 'cubic';
+      },
+    ],
+    [
+      'levels[0].tiles_per_height',
+      (d) => {
+        delete d.levels[0].tiles_per_height;
+      },
+    ],
+    [
+      'levels[0].tile_limits.min_col',
+      (d) => {
+        d.levels[0].tile_limits.min_col = 5;
+      },
+    ],
+    [
+      'levels[0].storage.path_depth',
+      (d) => {
+        d.levels[0].storage.path_depth = 0;
+      },
+    ],
+    [
+      'levels[1].storage.path_depth',
+      (d) => {
+        d.levels.push({ ...structuredClone(d.levels[0]), id: '15', storage: fileLevelStorage('ORTHO', '15', 3, true) });
+      },
+    ],
+    [
+      'levels[1].id',
+      (d) => {
+        d.levels.push(structuredClone(d.levels[0]));
+      },
+    ],
+    [
+      'levels',
+      (d) => {
+        d.levels = [];
+      },
+    ],
+    [
+      'tile_matrix_set',
+      (d) => {
+        delete d.tile_matrix_set;
+      },
+    ],
   ];
   for (const [key, mutate] of cases) {
     const bad = structuredClone(GOOD);
     mutate(bad);
-    assert.throws(() => parseDescriptor(bad), (err: unknown) => err instanceof DescriptorError && err.key === key && err.message.includes(key), key);
+    assert.throws(
+      () => parseDescriptor(bad),
+      (err: unknown) => err instanceof DescriptorError && err.key === key && err.message.includes(key),
+      key,
+    );
   }
   assert.throws(() => parseDescriptor('{not json'), DescriptorError);
 });

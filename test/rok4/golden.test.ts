@@ -80,14 +80,17 @@ test('golden slabs: assembleSlab of their own tiles gives the whole file byte fo
       const info = parseSlabHeader(bytes);
       const format = parseFormat(parseDescriptor(readFileSync(path.join(samplesDir(), `${name}.json`), 'utf8')).format);
       const tiles = splitSlabTiles(bytes, info.tilesPerWidth * info.tilesPerHeight);
-      const rebuilt = assembleSlab({ ...info, extraSample: info.extraSample as 0 | 1 | 2 | undefined, compression: format.compression, sampleType: format.sampleType }, tiles);
+      const rebuilt = assembleSlab(
+        { ...info, extraSample: info.extraSample as 0 | 1 | 2 | undefined, compression: format.compression, sampleType: format.sampleType },
+        tiles,
+      );
       assert.equal(rebuilt.length, bytes.length, slab.file);
       assert.ok(rebuilt.equals(bytes), slab.file);
     }
   }
 });
 
-test('golden pyramids: the reader decodes every tile inside the tile limits; PNG tiles equal sharp\'s decode', { skip }, async () => {
+test("golden pyramids: the reader decodes every tile inside the tile limits; PNG tiles equal sharp's decode", { skip }, async () => {
   const storage = new FileStorage(samplesDir());
   let tiles = 0;
   for (const name of NAMES) {
@@ -109,7 +112,10 @@ test('golden pyramids: the reader decodes every tile inside the tile limits; PNG
             const image = channels === 1 ? sharp(bytes).toColourspace('b-w') : sharp(bytes);
             const { data, info } = await image.raw().toBuffer({ resolveWithObject: true });
             assert.equal(info.channels, reader.descriptor.raster_specifications.channels);
-            assert.ok(Buffer.from(tile.pixels.buffer, tile.pixels.byteOffset, tile.pixels.byteLength).equals(data), `${name} ${level.id} ${col} ${row}`);
+            assert.ok(
+              Buffer.from(tile.pixels.buffer, tile.pixels.byteOffset, tile.pixels.byteLength).equals(data),
+              `${name} ${level.id} ${col} ${row}`,
+            );
           }
         }
       }
@@ -120,7 +126,9 @@ test('golden pyramids: the reader decodes every tile inside the tile limits; PNG
   assert.ok(tiles > 50, `${tiles} tiles`);
 });
 
-test('golden RGEALTI (zip float32): reader slabs equal GDAL\'s decode of every slab', { skip: skip || skipUnlessCommands('gdalinfo') }, async () => {
+test("golden RGEALTI (zip float32): reader slabs equal GDAL's decode of every slab", {
+  skip: skip || skipUnlessCommands('gdalinfo'),
+}, async () => {
   const reader = await Rok4Reader.open(new FileStorage(samplesDir()), 'RGEALTI');
   let slabs = 0;
   const distinct = new Set<number>();

@@ -27,7 +27,7 @@ function slabContent(format: FormatInfo, channels: number): TilePixels {
   const w = TILE * TPW;
   const h = TILE * TPH;
   if (format.sampleType === 'float32') {
-    return Float32Array.from({ length: w * h }, (_, i) => ((i % w) * 0.37 + Math.floor(i / w) * 1.13) - 100.25 + ((i * 7919) % 13) / 8);
+    return Float32Array.from({ length: w * h }, (_, i) => (i % w) * 0.37 + Math.floor(i / w) * 1.13 - 100.25 + ((i * 7919) % 13) / 8);
   }
   const out = new Uint8Array(w * h * channels);
   for (let y = 0; y < h; y++) {
@@ -60,15 +60,21 @@ function descriptorFor(name: string, format: FormatInfo, channels: number, withM
     ...(withMask ? { mask_format: MASK_FORMAT } : {}),
     raster_specifications: {
       channels,
-      nodata: Array(channels).fill(format.sampleType === 'float32' ? '-99999' : '255').join(','),
+      nodata: Array(channels)
+        .fill(format.sampleType === 'float32' ? '-99999' : '255')
+        .join(','),
       photometric: channels >= 3 ? 'rgb' : 'gray',
       interpolation: 'bicubic',
     },
-    levels: [{
-      id: '12', tiles_per_width: TPW, tiles_per_height: TPH,
-      tile_limits: { min_col: 10 * TPW, max_col: 10 * TPW + TPW - 1, min_row: 20 * TPH, max_row: 20 * TPH + TPH - 1 },
-      storage: fileLevelStorage(name, '12', 2, withMask),
-    }],
+    levels: [
+      {
+        id: '12',
+        tiles_per_width: TPW,
+        tiles_per_height: TPH,
+        tile_limits: { min_col: 10 * TPW, max_col: 10 * TPW + TPW - 1, min_row: 20 * TPH, max_row: 20 * TPH + TPH - 1 },
+        storage: fileLevelStorage(name, '12', 2, withMask),
+      },
+    ],
   };
 }
 
@@ -86,7 +92,12 @@ for (const format of FORMATS) {
         const withMask = channels === 1 || channels === 3;
         const name = 'PYR';
         const writer = new Rok4PyramidWriter(storage, name, descriptorFor(name, format, channels, withMask));
-        const geometry = dataSlabGeometry(format.name, channels, { tileWidth: TILE, tileHeight: TILE }, { tilesPerWidth: TPW, tilesPerHeight: TPH });
+        const geometry = dataSlabGeometry(
+          format.name,
+          channels,
+          { tileWidth: TILE, tileHeight: TILE },
+          { tilesPerWidth: TPW, tilesPerHeight: TPH },
+        );
         const spec = { width: TILE, height: TILE, channels, compression: format.compression, sampleType: format.sampleType };
         const slab = slabContent(format, channels);
         const tiles = await Promise.all(Array.from({ length: TPW * TPH }, (_, i) => encodeTile(cutTile(slab, channels, i), spec)));
@@ -104,8 +115,10 @@ for (const format of FORMATS) {
 
         const list = SlabList.parse(await readFile(path.join(dir, 'PYR.list'), 'utf8'));
         assert.equal(list.roots.get(0), `${dir}/PYR`);
-        assert.deepEqual([...list.entries()].map((e) => `${e.rootIndex}/${e.path}`),
-          withMask ? ['0/DATA/12/00/00/AK.tif', '0/MASK/12/00/00/AK.tif'] : ['0/DATA/12/00/00/AK.tif']);
+        assert.deepEqual(
+          [...list.entries()].map((e) => `${e.rootIndex}/${e.path}`),
+          withMask ? ['0/DATA/12/00/00/AK.tif', '0/MASK/12/00/00/AK.tif'] : ['0/DATA/12/00/00/AK.tif'],
+        );
 
         const reader = await Rok4Reader.open(storage, name);
         const lossless = !format.compression.startsWith('jpg');
@@ -157,7 +170,15 @@ test('1x1-tile slabs: the header carries the tile offset/size inline and GDAL re
   const dir = await mkdtemp(path.join(os.tmpdir(), 'rok4-1x1-'));
   try {
     const pixels = Uint8Array.from({ length: TILE * TILE }, (_, i) => (i * 13) & 0xff);
-    const geometry = { tileWidth: TILE, tileHeight: TILE, tilesPerWidth: 1, tilesPerHeight: 1, channels: 1, compression: 'zip' as const, sampleType: 'uint8' as const };
+    const geometry = {
+      tileWidth: TILE,
+      tileHeight: TILE,
+      tilesPerWidth: 1,
+      tilesPerHeight: 1,
+      channels: 1,
+      compression: 'zip' as const,
+      sampleType: 'uint8' as const,
+    };
     const tile = await encodeTile(pixels, { width: TILE, height: TILE, channels: 1, compression: 'zip', sampleType: 'uint8' });
     const slab = assembleSlab(geometry, [tile]);
     assert.equal(slab.readUInt32LE(18 + 8 * 12 + 8), 2056, 'TileOffsets value');

@@ -14,22 +14,36 @@ before(() => installLoopbackOnly());
 /** A loopback listener that counts the TCP connections it accepts (what must stay 0). */
 async function startListener(): Promise<{ port: number; connections: () => number; close(): Promise<void> }> {
   let connections = 0;
-  const server = http.createServer((req, res) => res.writeHead(200, { 'Content-Type': 'text/plain' }).end('secret from loopback'));
+  const server = http.createServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/plain' }).end('secret from loopback'));
   server.on('connection', () => connections++);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     port: (server.address() as AddressInfo).port,
     connections: () => connections,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
 /** Every way of writing the loopback listener's address that the filter once let through, and their kin. */
 const spellings = (port: number) => [
-  `http://[::ffff:127.0.0.1]:${port}/`, `http://[::ffff:7f00:1]:${port}/`, `http://[::127.0.0.1]:${port}/`,
-  `http://[64:ff9b::7f00:1]:${port}/`, `http://[0:0:0:0:0:ffff:7f00:1]:${port}/`, `http://[::ffff:0:7f00:1]:${port}/`,
-  `http://[2002:7f00:1::1]:${port}/`, `http://2130706433:${port}/`, `http://0x7f.1:${port}/`, `http://127.1:${port}/`,
-  `http://127.0.0.1:${port}/`, `http://[::1]:${port}/`, `http://localhost:${port}/`, `http://loopback.test:${port}/`,
+  `http://[::ffff:127.0.0.1]:${port}/`,
+  `http://[::ffff:7f00:1]:${port}/`,
+  `http://[::127.0.0.1]:${port}/`,
+  `http://[64:ff9b::7f00:1]:${port}/`,
+  `http://[0:0:0:0:0:ffff:7f00:1]:${port}/`,
+  `http://[::ffff:0:7f00:1]:${port}/`,
+  `http://[2002:7f00:1::1]:${port}/`,
+  `http://2130706433:${port}/`,
+  `http://0x7f.1:${port}/`,
+  `http://127.1:${port}/`,
+  `http://127.0.0.1:${port}/`,
+  `http://[::1]:${port}/`,
+  `http://localhost:${port}/`,
+  `http://loopback.test:${port}/`,
 ];
 
 /** A resolver answering `public` for the first `publicAnswers` lookups of a name, loopback after (DNS rebinding). */
@@ -68,8 +82,12 @@ test('callbacks: no spelling of a loopback address is accepted as a subscriber, 
   try {
     await withServer({ security: { allowed_hosts: ['*'] }, resolve: rebinding(0).resolve }, async (s) => {
       for (const uri of spellings(rx.port)) {
-        const res = await execute(s.url, 'echo', { inputs: { stringInput: 'x' }, subscriber: { successUri: uri, failedUri: uri } },
-          { Prefer: 'respond-async' });
+        const res = await execute(
+          s.url,
+          'echo',
+          { inputs: { stringInput: 'x' }, subscriber: { successUri: uri, failedUri: uri } },
+          { Prefer: 'respond-async' },
+        );
         await assertProblem(res, 400, { detail: /subscriber\.successUri refused.*internal address/ });
       }
       assert.equal(await jobCount(s.url), 0);
@@ -86,7 +104,9 @@ test('DNS rebinding, href: public at the submission check, loopback at connectio
   try {
     await withServer({ security: { allowed_hosts: ['rebind.test'] }, resolve: dns.resolve }, async (s) => {
       const res = await execute(s.url, 'echo', { inputs: { stringInput: { href: `http://rebind.test:${rx.port}/data.txt` } } });
-      await assertProblem(res, 400, { detail: /stringInput.*href refused: host 'rebind\.test' resolves to the internal address 127\.0\.0\.1/ });
+      await assertProblem(res, 400, {
+        detail: /stringInput.*href refused: host 'rebind\.test' resolves to the internal address 127\.0\.0\.1/,
+      });
       assert.equal(dns.calls(), 2, 'the name was resolved again at connection time');
     });
     assert.equal(rx.connections(), 0);
@@ -102,12 +122,16 @@ test('DNS rebinding, callback: public until the callback connects, loopback then
   const dns = rebinding(2);
   try {
     await withServer({ security: { allowed_hosts: ['rebind.test'] }, resolve: dns.resolve }, async (s) => {
-      const res = await execute(s.url, 'echo', { inputs: { stringInput: 'x' }, subscriber: { successUri: `http://rebind.test:${rx.port}/cb` } },
-        { Prefer: 'respond-async' });
+      const res = await execute(
+        s.url,
+        'echo',
+        { inputs: { stringInput: 'x' }, subscriber: { successUri: `http://rebind.test:${rx.port}/cb` } },
+        { Prefer: 'respond-async' },
+      );
       assert.equal(res.status, 201);
       const { jobID } = (await res.json()) as { jobID: string };
       assert.equal((await waitForJob(s.url, jobID)).status, 'successful');
-      for (const end = Date.now() + 10_000; dns.calls() < 3 && Date.now() < end;) await new Promise((r) => setTimeout(r, 20));
+      for (const end = Date.now() + 10_000; dns.calls() < 3 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
       assert.equal(dns.calls(), 3, 'the callback resolved the name at connection time');
     });
     assert.equal(rx.connections(), 0);

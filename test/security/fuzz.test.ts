@@ -37,14 +37,17 @@ before(async () => {
   const geo = { epsg: 2154, geoTransform: [1150000, 100, 0, 6240000, 0, -100] as const };
   await writeGeoTiff(path.join(s.inputRoot, 'map.tif'), { width: 256, height: 256, bands: 3, compression: 'deflate', ...geo }, [row]);
   const short = await readFile(path.join(s.inputRoot, 'map.tif'));
-  await writeGeoTiff(path.join(s.inputRoot, 'two.tif'), { width: 512, height: 256, bands: 3, compression: 'none', ...geo }, [new Uint8Array(512 * 256 * 3)]);
+  await writeGeoTiff(path.join(s.inputRoot, 'two.tif'), { width: 512, height: 256, bands: 3, compression: 'none', ...geo }, [
+    new Uint8Array(512 * 256 * 3),
+  ]);
   const two = await readFile(path.join(s.inputRoot, 'two.tif'));
   patchEntry(two, TAG.TileOffsets, { count: 1 });
   await writeFile(path.join(s.inputRoot, 'short-table.tif'), two);
   void short;
   // A real job, so that job routes are fuzzed on an existing id as well as on unknown ones.
   const res = await fetch(`${s.url}/processes/echo/execution`, {
-    method: 'POST', headers: { 'Content-Type': 'application/json', Prefer: 'respond-async' },
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Prefer: 'respond-async' },
     body: JSON.stringify({ inputs: { stringInput: 'seed job' }, outputs: { stringInput: { transmissionMode: 'reference' } } }),
   });
   jobId = ((await res.json()) as { jobID: string }).jobID;
@@ -66,7 +69,7 @@ async function send(method: string, url: string, init: RequestInit = {}): Promis
   }
   const text = await res.text();
   statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-  if (process.env.FUZZ_STATS === "2" && res.status === 400) console.log(text.slice(0, 200));
+  if (process.env.FUZZ_STATS === '2' && res.status === 400) console.log(text.slice(0, 200));
   assert.ok(res.status >= 200 && res.status < 500, `${method} ${url} → ${res.status}: ${text.slice(0, 300)}`);
   return res.status;
 }
@@ -84,12 +87,17 @@ const junkString = fc.oneof(
   fc.constantFrom('', '__proto__', 'constructor', '../../etc/passwd', '%00', '\u0000', 'NaN', '-1', '1e309', 'EPSG:2154', 'PM', 'jpg'),
 );
 const leaf = fc.oneof(
-  junkString, fc.integer(), fc.double(), fc.boolean(), fc.constant(null),
+  junkString,
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
   fc.constantFrom(0, -1, 1e308, 2 ** 53, 0.000001),
 );
 /** Any JSON value, hrefs and qualified values included. */
 const junk: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
-  v: fc.oneof({ depthSize: 'small', maxDepth: 4 },
+  v: fc.oneof(
+    { depthSize: 'small', maxDepth: 4 },
     leaf,
     fc.record({ href: junkString }),
     fc.array(tie('v'), { maxLength: 4 }),
@@ -104,8 +112,20 @@ const ROOT_FILES = ['map.tif', 'not-a-tiff.tif', 'bomb.tif', 'short-table.tif', 
 const binaryValue = fc.oneof(
   { weight: 3, arbitrary: fc.constant({ href: 'ROOT/map.tif' }) },
   fc.constantFrom(...ROOT_FILES).map((f) => ({ href: `ROOT/${f}` })),
-  fc.constantFrom('file:///etc/passwd', 'file:///nowhere.tif', 'file://host/x', 'http://127.0.0.1:9/x', 'http://[::ffff:7f00:1]:9/',
-    'https://example.invalid/a.tif', 'gopher://x/', 'data:,abc', 'not a url', 'file:').map((href) => ({ href })),
+  fc
+    .constantFrom(
+      'file:///etc/passwd',
+      'file:///nowhere.tif',
+      'file://host/x',
+      'http://127.0.0.1:9/x',
+      'http://[::ffff:7f00:1]:9/',
+      'https://example.invalid/a.tif',
+      'gopher://x/',
+      'data:,abc',
+      'not a url',
+      'file:',
+    )
+    .map((href) => ({ href })),
   fc.record({ value: fc.base64String({ maxLength: 64 }), mediaType: fc.constantFrom('image/tiff', 'application/octet-stream', 'x') }),
 );
 /** Strings that mean something to our processes, for inputs whose schema says only "string". */
@@ -122,7 +142,8 @@ type Schema = Record<string, unknown>;
 /** Values that mostly satisfy `schema` (so that requests get past validation), for input `id`. */
 function fromSchema(schema: Schema, id: string): fc.Arbitrary<unknown> {
   if (Array.isArray(schema.enum)) return fc.constantFrom(...(schema.enum as unknown[]));
-  if (Array.isArray(schema.oneOf)) return fc.oneof(...(schema.oneOf as Schema[]).map((alt) => fromSchema({ ...schema, oneOf: undefined, ...alt }, id)));
+  if (Array.isArray(schema.oneOf))
+    return fc.oneof(...(schema.oneOf as Schema[]).map((alt) => fromSchema({ ...schema, oneOf: undefined, ...alt }, id)));
   if (schema.format === 'binary' || schema.contentEncoding) return binaryValue;
   switch (schema.type) {
     case 'string': {
@@ -139,11 +160,18 @@ function fromSchema(schema: Schema, id: string): fc.Arbitrary<unknown> {
       return fc.boolean();
     case 'array':
       return fc.array(fromSchema((schema.items ?? {}) as Schema, id), {
-        minLength: Number(schema.minItems ?? 0), maxLength: Math.min(Number(schema.maxItems ?? 4), 4),
+        minLength: Number(schema.minItems ?? 0),
+        maxLength: Math.min(Number(schema.maxItems ?? 4), 4),
       });
     case 'object':
       if (schema.format === 'ogc-bbox') {
-        return fc.record({ bbox: fc.array(fc.double({ min: -200, max: 7e6, noNaN: true }), { minLength: 4, maxLength: 4 }), crs: fc.constantFrom('http://www.opengis.net/def/crs/OGC/1.3/CRS84', 'EPSG:2154', 'x') }, { requiredKeys: ['bbox'] });
+        return fc.record(
+          {
+            bbox: fc.array(fc.double({ min: -200, max: 7e6, noNaN: true }), { minLength: 4, maxLength: 4 }),
+            crs: fc.constantFrom('http://www.opengis.net/def/crs/OGC/1.3/CRS84', 'EPSG:2154', 'x'),
+          },
+          { requiredKeys: ['bbox'] },
+        );
       }
       return fc.dictionary(junkString, junk, { maxKeys: 3 });
     default:
@@ -151,7 +179,11 @@ function fromSchema(schema: Schema, id: string): fc.Arbitrary<unknown> {
   }
 }
 
-interface InputDescription { schema: Schema; minOccurs?: number; maxOccurs?: number | 'unbounded' }
+interface InputDescription {
+  schema: Schema;
+  minOccurs?: number;
+  maxOccurs?: number | 'unbounded';
+}
 
 /** An input's value: mostly valid (one, or several when maxOccurs allows), sometimes junk. */
 function inputValue(id: string, d: InputDescription): fc.Arbitrary<unknown> {
@@ -180,7 +212,10 @@ function executeBody(processId: string, inputs: Record<string, InputDescription>
   );
   const output = fc.oneof(
     { weight: 8, arbitrary: fc.record({ transmissionMode: fc.constantFrom('value', 'reference') }, { requiredKeys: [] }) },
-    { weight: 1, arbitrary: fc.record({ transmissionMode: junkString, format: fc.record({ mediaType: junkString }) }, { requiredKeys: [] }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({ transmissionMode: junkString, format: fc.record({ mediaType: junkString }) }, { requiredKeys: [] }),
+    },
     { weight: 1, arbitrary: junk },
   );
   const outputs = fc.oneof(
@@ -188,23 +223,40 @@ function executeBody(processId: string, inputs: Record<string, InputDescription>
     { weight: 1, arbitrary: junk },
   );
   const subscriber = fc.oneof(
-    fc.record({ successUri: junkString, failedUri: fc.constant('http://127.0.0.1:9/'), inProgressUri: fc.constant('http://169.254.169.254/') },
-      { requiredKeys: [] }),
+    fc.record(
+      { successUri: junkString, failedUri: fc.constant('http://127.0.0.1:9/'), inProgressUri: fc.constant('http://169.254.169.254/') },
+      { requiredKeys: [] },
+    ),
     junk,
   );
   return fc.oneof(
-    { weight: 10, arbitrary: fc.record({ inputs: inputsArb, outputs, response: fc.constantFrom('raw', 'document') }, { requiredKeys: ['inputs'] }) },
+    {
+      weight: 10,
+      arbitrary: fc.record({ inputs: inputsArb, outputs, response: fc.constantFrom('raw', 'document') }, { requiredKeys: ['inputs'] }),
+    },
     { weight: 1, arbitrary: fc.record({ inputs: inputsArb, outputs, response: junk, subscriber }, { requiredKeys: [] }) },
     { weight: 1, arbitrary: junk },
   );
 }
 
-const prefer = fc.constantFrom(undefined, undefined, 'respond-async', 'respond-sync', 'respond-async, wait=5', 'wait=-1', 'handling=strict', '\t');
+const prefer = fc.constantFrom(
+  undefined,
+  undefined,
+  'respond-async',
+  'respond-sync',
+  'respond-async, wait=5',
+  'wait=-1',
+  'handling=strict',
+  '\t',
+);
 
 for (const id of PROCESSES) {
   test(`execute ${id}: random bodies are answered 2xx/4xx, never 5xx`, async () => {
     statuses.clear();
-    const description = (await (await fetch(`${s.url}/processes/${id}`)).json()) as { inputs: Record<string, InputDescription>; outputs: object };
+    const description = (await (await fetch(`${s.url}/processes/${id}`)).json()) as {
+      inputs: Record<string, InputDescription>;
+      outputs: object;
+    };
     const body = executeBody(id, description.inputs, Object.keys(description.outputs));
     await fc.assert(
       fc.asyncProperty(body, prefer, async (b, p) => {
@@ -219,7 +271,11 @@ for (const id of PROCESSES) {
     if (process.env.FUZZ_STATS) console.log(id, Object.fromEntries(statuses));
     // Past validation, not only refused: some requests were accepted. The pyramid processes stop at
     // their deepest submission checks here (stored data needed; output estimate over the fuzz's limit).
-    if (id === 'echo' || id === 'hello-world') assert.ok([...statuses.keys()].some((code) => code < 300), `only refusals: ${JSON.stringify(Object.fromEntries(statuses))}`);
+    if (id === 'echo' || id === 'hello-world')
+      assert.ok(
+        [...statuses.keys()].some((code) => code < 300),
+        `only refusals: ${JSON.stringify(Object.fromEntries(statuses))}`,
+      );
     await serverUp();
     assert.ok(peakRssMb() - baseline < RSS_GROWTH_MB, `peak RSS grew by ${(peakRssMb() - baseline).toFixed(0)} MB`);
   });
@@ -230,9 +286,33 @@ for (const id of PROCESSES) {
 const KNOWN_PARAMS = ['f', 'limit', 'offset', 'status', 'type', 'processID', 'datetime', 'minDuration', 'maxDuration', 'name', 'bbox'];
 const paramName = fc.oneof(fc.constantFrom(...KNOWN_PARAMS), junkString);
 const paramValue = fc.oneof(
-  fc.constantFrom('html', 'json', 'HTML', 'text', '', '0', '-1', '10001', '1e3', 'NaN', 'Infinity', '..', '../..',
-    '2026-01-01T00:00:00Z', '2026-01-01/..', '../2026-13-45', 'accepted,running', 'successful', 'process', 'pyramid',
-    'echo', '%', '%zz', '%00', '__proto__'),
+  fc.constantFrom(
+    'html',
+    'json',
+    'HTML',
+    'text',
+    '',
+    '0',
+    '-1',
+    '10001',
+    '1e3',
+    'NaN',
+    'Infinity',
+    '..',
+    '../..',
+    '2026-01-01T00:00:00Z',
+    '2026-01-01/..',
+    '../2026-13-45',
+    'accepted,running',
+    'successful',
+    'process',
+    'pyramid',
+    'echo',
+    '%',
+    '%zz',
+    '%00',
+    '__proto__',
+  ),
   fc.string({ maxLength: 20 }),
   fc.integer().map(String),
 );
@@ -262,7 +342,9 @@ function pathsFor(pattern: string, routesOwned: boolean): fc.Arbitrary<string> {
   const names = [...pattern.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
   return fc.tuple(...names.map((n) => params[n] ?? fc.constantFrom('nope'))).map((values) => {
     let p = pattern;
-    names.forEach((n, i) => { p = p.replace(`{${n}}`, values[i]); });
+    names.forEach((n, i) => {
+      p = p.replace(`{${n}}`, values[i]);
+    });
     return p;
   });
 }
@@ -286,5 +368,5 @@ async function fuzzGetRoutes(routesOwned: boolean): Promise<void> {
 
 test('every GET route: random query strings are answered 2xx/4xx, never 5xx', () => fuzzGetRoutes(false));
 
-test('every GET route: parameters given as objects (f[a]=x), prototype names as ids (results/__proto__): 2xx/4xx',
-  () => fuzzGetRoutes(true));
+test('every GET route: parameters given as objects (f[a]=x), prototype names as ids (results/__proto__): 2xx/4xx', () =>
+  fuzzGetRoutes(true));

@@ -23,7 +23,11 @@ const peakRssMb = () => process.resourceUsage().maxRSS / 1024;
 async function smallTiled(dir: string): Promise<Buffer> {
   const file = path.join(dir, 'valid.tif');
   const row = new Uint8Array(512 * 256).fill(120);
-  await writeGeoTiff(file, { width: 512, height: 512, bands: 1, compression: 'none', epsg: 2154, geoTransform: [1150000, 100, 0, 6240000, 0, -100] }, [row, row]);
+  await writeGeoTiff(
+    file,
+    { width: 512, height: 512, bands: 1, compression: 'none', epsg: 2154, geoTransform: [1150000, 100, 0, 6240000, 0, -100] },
+    [row, row],
+  );
   return readFile(file);
 }
 
@@ -46,9 +50,17 @@ test('a 300-byte TIFF declaring 64-px tiles over 524,288² px: 400 at submission
     const file = path.join(s.inputRoot, 'bomb.tif');
     await writeFile(file, bomb);
     // Warm the path once with a plain refusal, so the server's own first-use allocations are in the baseline.
-    await assertProblem(await execute(s.url, 'raster-to-pyramid', { inputs: { name: 'W', tms: 'PM', images: [{ href: 'file:///nowhere.tif' }] } }), 400);
+    await assertProblem(
+      await execute(s.url, 'raster-to-pyramid', { inputs: { name: 'W', tms: 'PM', images: [{ href: 'file:///nowhere.tif' }] } }),
+      400,
+    );
     const before = peakRssMb();
-    const res = await execute(s.url, 'raster-to-pyramid', { inputs: { name: 'H', tms: 'PM', images: [{ href: hrefOf(file) }] } }, { Prefer: 'respond-async' });
+    const res = await execute(
+      s.url,
+      'raster-to-pyramid',
+      { inputs: { name: 'H', tms: 'PM', images: [{ href: hrefOf(file) }] } },
+      { Prefer: 'respond-async' },
+    );
     const text = await res.text();
     const growth = peakRssMb() - before;
     // geotiff.js allocated both declared tables (~540 MB here, 1.4 GB in the issue's case) before the 400.
@@ -69,8 +81,17 @@ test('short tile table (2 offsets for 4 tiles): 400 at submission naming the fil
     patchEntry(bytes, TAG.TileByteCounts, { count: 2 });
     const file = path.join(s.inputRoot, 'short-table.tif');
     await writeFile(file, bytes);
-    await refusedRaster(file, 'CORRUPT', /tile table TileOffsets of IFD 0 has 2 entries, the image needs 4 \(2 × 2 tiles of 256 × 256 px\)/);
-    const res = await execute(s.url, 'raster-to-pyramid', { inputs: { name: 'S', tms: 'PM', images: [{ href: hrefOf(file) }] } }, { Prefer: 'respond-async' });
+    await refusedRaster(
+      file,
+      'CORRUPT',
+      /tile table TileOffsets of IFD 0 has 2 entries, the image needs 4 \(2 × 2 tiles of 256 × 256 px\)/,
+    );
+    const res = await execute(
+      s.url,
+      'raster-to-pyramid',
+      { inputs: { name: 'S', tms: 'PM', images: [{ href: hrefOf(file) }] } },
+      { Prefer: 'respond-async' },
+    );
     await assertProblem(res, 400, { detail: /images\[0\].*short-table\.tif.*tile table TileOffsets/ });
     assert.equal(await jobCount(s.url), 0);
   } finally {
@@ -114,6 +135,10 @@ test('IFD structure: counts beyond the file, tables past its end, short strip ta
   await t.test('a stripped image with fewer strip offsets than strips', async () => {
     // 64 rows in 1-row strips need 64 entries; the tables declare 1 (which a reader keeps inline).
     const b = headerOnlyTiff({ width: 64, height: 64, rowsPerStrip: 1, tableCount: 1 });
-    await refusedRaster(await write('strips.tif', b), 'CORRUPT', /strip table StripOffsets of IFD 0 has 1 entries, the image needs 64 \(64 strips of 1 rows\)/);
+    await refusedRaster(
+      await write('strips.tif', b),
+      'CORRUPT',
+      /strip table StripOffsets of IFD 0 has 1 entries, the image needs 64 \(64 strips of 1 rows\)/,
+    );
   });
 });

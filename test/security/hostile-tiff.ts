@@ -8,7 +8,14 @@ const SHORT = 3;
 const LONG = 4;
 const DOUBLE = 12;
 
-export const TAG = { ImageWidth: 256, StripOffsets: 273, RowsPerStrip: 278, StripByteCounts: 279, TileOffsets: 324, TileByteCounts: 325 } as const;
+export const TAG = {
+  ImageWidth: 256,
+  StripOffsets: 273,
+  RowsPerStrip: 278,
+  StripByteCounts: 279,
+  TileOffsets: 324,
+  TileByteCounts: 325,
+} as const;
 
 /**
  * A georeferenced (EPSG:2154) 8-bit one-band TIFF header of `width` × `height` px, in `tile`-px tiles
@@ -19,22 +26,33 @@ export const TAG = { ImageWidth: 256, StripOffsets: 273, RowsPerStrip: 278, Stri
 export function headerOnlyTiff(o: { width: number; height: number; tile?: number; rowsPerStrip?: number; tableCount?: number }): Buffer {
   const tiled = o.tile !== undefined;
   const layout: TiffEntry[] = tiled
-    ? [{ tag: 322, type: SHORT, values: [o.tile!] }, { tag: 323, type: SHORT, values: [o.tile!] },
-      { tag: TAG.TileOffsets, type: LONG, values: [8] }, { tag: TAG.TileByteCounts, type: LONG, values: [0] }]
-    : [{ tag: TAG.RowsPerStrip, type: LONG, values: [o.rowsPerStrip ?? o.height] },
-      { tag: TAG.StripOffsets, type: LONG, values: [8] }, { tag: TAG.StripByteCounts, type: LONG, values: [0] }];
+    ? [
+        { tag: 322, type: SHORT, values: [o.tile!] },
+        { tag: 323, type: SHORT, values: [o.tile!] },
+        { tag: TAG.TileOffsets, type: LONG, values: [8] },
+        { tag: TAG.TileByteCounts, type: LONG, values: [0] },
+      ]
+    : [
+        { tag: TAG.RowsPerStrip, type: LONG, values: [o.rowsPerStrip ?? o.height] },
+        { tag: TAG.StripOffsets, type: LONG, values: [8] },
+        { tag: TAG.StripByteCounts, type: LONG, values: [0] },
+      ];
   const entries: TiffEntry[] = [
-    { tag: 256, type: LONG, values: [o.width] }, { tag: 257, type: LONG, values: [o.height] },
-    { tag: 258, type: SHORT, values: [8] }, { tag: 259, type: SHORT, values: [1] }, { tag: 262, type: SHORT, values: [1] },
-    { tag: 277, type: SHORT, values: [1] }, { tag: 284, type: SHORT, values: [1] }, { tag: 339, type: SHORT, values: [1] },
+    { tag: 256, type: LONG, values: [o.width] },
+    { tag: 257, type: LONG, values: [o.height] },
+    { tag: 258, type: SHORT, values: [8] },
+    { tag: 259, type: SHORT, values: [1] },
+    { tag: 262, type: SHORT, values: [1] },
+    { tag: 277, type: SHORT, values: [1] },
+    { tag: 284, type: SHORT, values: [1] },
+    { tag: 339, type: SHORT, values: [1] },
     ...layout,
-    { tag: 33550, type: DOUBLE, values: [0.5, 0.5, 0] }, { tag: 33922, type: DOUBLE, values: [0, 0, 0, 1150000, 6240000, 0] },
+    { tag: 33550, type: DOUBLE, values: [0.5, 0.5, 0] },
+    { tag: 33922, type: DOUBLE, values: [0, 0, 0, 1150000, 6240000, 0] },
     { tag: 34735, type: SHORT, values: geoKeyDirectory(2154, 'projected') },
   ];
   const bytes = Buffer.concat([encodeHeader(8, false), encodeIfd(entries, 8, false)]);
-  const blocks = tiled
-    ? Math.ceil(o.width / o.tile!) * Math.ceil(o.height / o.tile!)
-    : Math.ceil(o.height / (o.rowsPerStrip ?? o.height));
+  const blocks = tiled ? Math.ceil(o.width / o.tile!) * Math.ceil(o.height / o.tile!) : Math.ceil(o.height / (o.rowsPerStrip ?? o.height));
   const count = o.tableCount ?? blocks;
   patchEntry(bytes, tiled ? TAG.TileOffsets : TAG.StripOffsets, { count });
   patchEntry(bytes, tiled ? TAG.TileByteCounts : TAG.StripByteCounts, { count });

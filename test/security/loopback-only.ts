@@ -20,7 +20,8 @@ export function installLoopbackOnly(): void {
   net.Socket.prototype.connect = function (this: net.Socket, ...args: unknown[]) {
     const first = args[0];
     const options = (Array.isArray(first) ? first[0] : typeof first === 'object' ? first : undefined) as
-      (net.TcpNetConnectOpts & { lookup?: LookupFunction; path?: string }) | undefined;
+      | (net.TcpNetConnectOpts & { lookup?: LookupFunction; path?: string })
+      | undefined;
     if (options && options.host !== undefined && options.path === undefined) {
       const host = String(options.host).replace(/^\[|\]$/g, '');
       if (net.isIP(host)) {

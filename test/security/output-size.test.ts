@@ -27,18 +27,55 @@ async function assertRefusedBefore(s: TestServer, inputs: Record<string, unknown
   assert.deepEqual(await keysUnder(s, 'pyramids/'), [], 'nothing written');
 }
 
-test('a sparse 60,000² TIFF of a few hundred KB is refused at submission over max_output_bytes (400 naming the limit)', { skip }, async () => {
-  await withPyramidServer(async (s) => {
-    const sparse = path.join(s.inputRoot, 'sparse.tif');
-    execFileSync('gdal_create', ['-q', '-of', 'GTiff', '-outsize', '60000', '60000', '-bands', '3', '-ot', 'Byte', '-a_srs', 'EPSG:2154',
-      '-a_ullr', '1150000', '6240000', '1180000', '6210000', '-co', 'TILED=YES', '-co', 'SPARSE_OK=TRUE', '-co', 'COMPRESS=DEFLATE', sparse]);
-    await assertRefusedBefore(s, { images: [{ href: hrefOf(sparse) }], name: 'SPARSE', tms: 'PM' }, 400, /input 'images'.*max_output_bytes/);
-  }, { limits: { max_output_bytes: 4 * 1024 ** 3 } });
+test('a sparse 60,000² TIFF of a few hundred KB is refused at submission over max_output_bytes (400 naming the limit)', {
+  skip,
+}, async () => {
+  await withPyramidServer(
+    async (s) => {
+      const sparse = path.join(s.inputRoot, 'sparse.tif');
+      execFileSync('gdal_create', [
+        '-q',
+        '-of',
+        'GTiff',
+        '-outsize',
+        '60000',
+        '60000',
+        '-bands',
+        '3',
+        '-ot',
+        'Byte',
+        '-a_srs',
+        'EPSG:2154',
+        '-a_ullr',
+        '1150000',
+        '6240000',
+        '1180000',
+        '6210000',
+        '-co',
+        'TILED=YES',
+        '-co',
+        'SPARSE_OK=TRUE',
+        '-co',
+        'COMPRESS=DEFLATE',
+        sparse,
+      ]);
+      await assertRefusedBefore(
+        s,
+        { images: [{ href: hrefOf(sparse) }], name: 'SPARSE', tms: 'PM' },
+        400,
+        /input 'images'.*max_output_bytes/,
+      );
+    },
+    { limits: { max_output_bytes: 4 * 1024 ** 3 } },
+  );
 });
 
 test('an output that would leave less than min_free_bytes on the storage is a 507 naming the limit', async () => {
-  await withPyramidServer(async (s) => {
-    const map = await makeInput(s, 'map.tif');
-    await assertRefusedBefore(s, { images: [{ href: map.href }], name: 'FULL', tms: 'PM' }, 507, /min_free_bytes/);
-  }, { limits: { min_free_bytes: 2 ** 62 } });
+  await withPyramidServer(
+    async (s) => {
+      const map = await makeInput(s, 'map.tif');
+      await assertRefusedBefore(s, { images: [{ href: map.href }], name: 'FULL', tms: 'PM' }, 507, /min_free_bytes/);
+    },
+    { limits: { min_free_bytes: 2 ** 62 } },
+  );
 });

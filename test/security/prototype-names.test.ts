@@ -28,7 +28,13 @@ test('an output named like an Object.prototype member is a 404 no-such-output', 
 
 test('jobs, processes, stored data and sync outputs named like Object.prototype members are 404s', async () => {
   for (const name of NAMES) {
-    for (const path of [`/jobs/${name}`, `/jobs/${name}/results`, `/processes/${name}`, `/stored_data/${name}`, `/outputs/${name}/${name}`]) {
+    for (const path of [
+      `/jobs/${name}`,
+      `/jobs/${name}/results`,
+      `/processes/${name}`,
+      `/stored_data/${name}`,
+      `/outputs/${name}/${name}`,
+    ]) {
       const res = await fetch(`${s.url}${path}`);
       await res.arrayBuffer();
       assert.equal(res.status, 404, `GET ${path}`);

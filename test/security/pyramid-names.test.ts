@@ -9,7 +9,16 @@ import path from 'node:path';
 import { skipUnlessCommands } from '../helpers/env.js';
 import { execute, type TestServer } from '../helpers/server.js';
 import {
-  corruptBlock, generate, hrefOf, keysUnder, makeInput, openPyramid, pyramidResult, runJob, startPyramidServer, storedData,
+  corruptBlock,
+  generate,
+  hrefOf,
+  keysUnder,
+  makeInput,
+  openPyramid,
+  pyramidResult,
+  runJob,
+  startPyramidServer,
+  storedData,
 } from '../helpers/pyramids.js';
 import { checkReferences, pyramidSnapshot, waitEnd } from '../helpers/updates.js';
 
@@ -33,7 +42,9 @@ async function deleteStoredData(id: string): Promise<number> {
   return (await fetch(`${s.url}/stored_data/${id}`, { method: 'DELETE' })).status;
 }
 
-test('pyramids named SAME.json and SAME.list (failing, then READY and deleted) leave the READY pyramid SAME as it was', { skip }, async () => {
+test('pyramids named SAME.json and SAME.list (failing, then READY and deleted) leave the READY pyramid SAME as it was', {
+  skip,
+}, async () => {
   const same = await generate(s, { ...base, images: [{ href: map.href }], name: 'SAME' });
   const before = await pyramidSnapshot(s, 'SAME');
   for (const name of ['SAME.json', 'SAME.list']) {
@@ -52,7 +63,7 @@ test('pyramids named SAME.json and SAME.list (failing, then READY and deleted) l
   await checkReferences(s, 'SAME');
 });
 
-test('pyramids named jobs and outputs, then deleted, leave every job\'s results in place', { skip }, async () => {
+test("pyramids named jobs and outputs, then deleted, leave every job's results in place", { skip }, async () => {
   const echo = await execute(s.url, 'echo', { inputs: { stringInput: 'kept' }, response: 'document' }, { Prefer: 'respond-async' });
   assert.equal(echo.status, 201);
   const { jobID } = (await echo.json()) as { jobID: string };
@@ -71,9 +82,12 @@ test('pyramids named jobs and outputs, then deleted, leave every job\'s results 
   assert.equal((await pyramidResult(s, firstPyramid.jobID)).status, 'READY');
 });
 
-test('two jobs given one name at once: one pyramid READY with its own files, the other refused or failed naming `name`', { skip }, async () => {
+test('two jobs given one name at once: one pyramid READY with its own files, the other refused or failed naming `name`', {
+  skip,
+}, async () => {
   const other = await makeInput(s, 'other.tif', { seed: 7 });
-  const submit = (href: string) => execute(s.url, 'raster-to-pyramid', { inputs: { ...base, images: [{ href }], name: 'RACE' } }, { Prefer: 'respond-async' });
+  const submit = (href: string) =>
+    execute(s.url, 'raster-to-pyramid', { inputs: { ...base, images: [{ href }], name: 'RACE' } }, { Prefer: 'respond-async' });
   const answers = await Promise.all([submit(map.href), submit(other.href)]);
   const outcomes: string[] = [];
   for (const res of answers) {

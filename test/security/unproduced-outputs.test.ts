@@ -18,7 +18,9 @@ test('sync execution: a reference to an output the run did not produce is left o
     // The manager now names the missing output (400); what matters here is: never a 5xx.
     assert.ok(mixed.status < 500, `${mixed.status}: ${await mixed.text()}`);
     const doc = await execute(s.url, 'echo', {
-      inputs: { stringInput: 'V' }, outputs: { stringInput: {}, pause: { transmissionMode: 'reference' } }, response: 'document',
+      inputs: { stringInput: 'V' },
+      outputs: { stringInput: {}, pause: { transmissionMode: 'reference' } },
+      response: 'document',
     });
     assert.ok(doc.status < 500, `${doc.status}: ${await doc.text()}`);
   }));

@@ -32,11 +32,24 @@ let ortho: PublishedLayer;
 const records: Record<string, Record<string, unknown>> = {};
 
 /** A layer of one whole pyramid, by record name. */
-async function layerOf(layerName: string, ...pyramids: Array<{ name: string; bottom_level?: string; top_level?: string }>): Promise<PublishedLayer> {
-  return openLayer({
-    name: layerName, title: `Layer ${layerName}`, abstract: 'made by the test', keywords: ['test'],
-    pyramids: pyramids.map((p) => ({ ...locationOfRecord(records[p.name] as never), bottom_level: p.bottom_level, top_level: p.top_level })),
-  }, storeOf(s));
+async function layerOf(
+  layerName: string,
+  ...pyramids: Array<{ name: string; bottom_level?: string; top_level?: string }>
+): Promise<PublishedLayer> {
+  return openLayer(
+    {
+      name: layerName,
+      title: `Layer ${layerName}`,
+      abstract: 'made by the test',
+      keywords: ['test'],
+      pyramids: pyramids.map((p) => ({
+        ...locationOfRecord(records[p.name] as never),
+        bottom_level: p.bottom_level,
+        top_level: p.top_level,
+      })),
+    },
+    storeOf(s),
+  );
 }
 
 before(async () => {
@@ -46,7 +59,10 @@ before(async () => {
   const map = await makeInput(s, 'map.tif');
   const common = { images: [{ href: map.href }], tms: 'PM', nodata: 255, width: 4, height: 4 };
   for (const [name, extra] of Object.entries({
-    ORTHO: { compression: 'png', mask: true }, ORTHO2: { compression: 'png', mask: true }, JPG: { compression: 'jpg' }, ZIP: { compression: 'zip' },
+    ORTHO: { compression: 'png', mask: true },
+    ORTHO2: { compression: 'png', mask: true },
+    JPG: { compression: 'jpg' },
+    ZIP: { compression: 'zip' },
   })) {
     records[name] = (await generate(s, { ...common, ...extra, name })).record;
   }
@@ -88,7 +104,8 @@ async function assertSameAsMosaic(file: string, layer: PublishedLayer, m: LevelM
   assert.equal(g.bands, 4, 'GDAL exposes RGBA');
   const level = layer.level(m.level)!;
   const lim = level.limits;
-  const tw = m.tm.tileWidth, th = m.tm.tileHeight;
+  const tw = m.tm.tileWidth,
+    th = m.tm.tileHeight;
   let dataTiles = 0;
   for (let row = lim.min_row; row <= lim.max_row; row++) {
     for (let col = lim.min_col; col <= lim.max_col; col++) {
@@ -102,12 +119,18 @@ async function assertSameAsMosaic(file: string, layer: PublishedLayer, m: LevelM
             continue;
           }
           if (!exists) {
-            assert.deepEqual([...g.bytes.subarray(4 * p, 4 * p + 4)], [nodata, nodata, nodata, 255], `tile ${col},${row} has no data: nodata`);
+            assert.deepEqual(
+              [...g.bytes.subarray(4 * p, 4 * p + 4)],
+              [nodata, nodata, nodata, 255],
+              `tile ${col},${row} has no data: nodata`,
+            );
             continue;
           }
           for (let c = 0; c < 3; c++) {
             if (g.bytes[4 * p + c] !== (m.pixels as Uint8Array)[3 * p + c]) {
-              assert.fail(`pixel ${x},${y} of tile ${col},${row} band ${c}: GDAL ${g.bytes[4 * p + c]}, ours ${(m.pixels as Uint8Array)[3 * p + c]}`);
+              assert.fail(
+                `pixel ${x},${y} of tile ${col},${row} band ${c}: GDAL ${g.bytes[4 * p + c]}, ours ${(m.pixels as Uint8Array)[3 * p + c]}`,
+              );
             }
           }
           assert.equal(g.bytes[4 * p + 3], 255);
@@ -119,18 +142,33 @@ async function assertSameAsMosaic(file: string, layer: PublishedLayer, m: LevelM
 }
 
 const gdalEnv = (): NodeJS.ProcessEnv => ({
-  ...process.env, NO_PROXY: '127.0.0.1', no_proxy: '127.0.0.1', GDAL_DEFAULT_WMS_CACHE_PATH: path.join(tmp, 'wms-cache'),
-  GDAL_ENABLE_WMS_CACHE: 'NO', CPL_VSIL_CURL_USE_CACHE: 'NO',
+  ...process.env,
+  NO_PROXY: '127.0.0.1',
+  no_proxy: '127.0.0.1',
+  GDAL_DEFAULT_WMS_CACHE_PATH: path.join(tmp, 'wms-cache'),
+  GDAL_ENABLE_WMS_CACHE: 'NO',
+  CPL_VSIL_CURL_USE_CACHE: 'NO',
 });
 
-test('GDAL WMTS driver reads the layer: pixels equal our reader\'s mosaic of the level (PNG)', { skip }, async () => {
+test("GDAL WMTS driver reads the layer: pixels equal our reader's mosaic of the level (PNG)", { skip }, async () => {
   const { level } = sampleTiles(ortho);
   const m = await mosaicLevel(ortho.level(level)!.reader, level, 'PM');
   const out = path.join(tmp, 'wmts.tif');
   const [xmin, ymin, xmax, ymax] = m.extent;
-  await run('gdal_translate', ['-q', '-projwin', String(xmin), String(ymax), String(xmax), String(ymin),
-    `WMTS:${svc.url}/wmts?SERVICE=WMTS&REQUEST=GetCapabilities,layer=ortho,tilematrixset=PM,tilematrix=${level}`, out],
-  { cwd: tmp, env: gdalEnv() });
+  await run(
+    'gdal_translate',
+    [
+      '-q',
+      '-projwin',
+      String(xmin),
+      String(ymax),
+      String(xmax),
+      String(ymin),
+      `WMTS:${svc.url}/wmts?SERVICE=WMTS&REQUEST=GetCapabilities,layer=ortho,tilematrixset=PM,tilematrix=${level}`,
+      out,
+    ],
+    { cwd: tmp, env: gdalEnv() },
+  );
   await assertSameAsMosaic(out, ortho, m);
 });
 
@@ -140,9 +178,20 @@ test('GDAL WMTS driver reads TIFF tiles (ZIP pyramid, stored payload wrapped unt
   const m = await mosaicLevel(layer.level(level)!.reader, level, 'PM');
   const out = path.join(tmp, 'wmts-zip.tif');
   const [xmin, ymin, xmax, ymax] = m.extent;
-  await run('gdal_translate', ['-q', '-projwin', String(xmin), String(ymax), String(xmax), String(ymin),
-    `WMTS:${svc.url}/wmts/1.0.0/WMTSCapabilities.xml,layer=zip,tilematrix=${level}`, out],
-  { cwd: tmp, env: gdalEnv() });
+  await run(
+    'gdal_translate',
+    [
+      '-q',
+      '-projwin',
+      String(xmin),
+      String(ymax),
+      String(xmax),
+      String(ymin),
+      `WMTS:${svc.url}/wmts/1.0.0/WMTSCapabilities.xml,layer=zip,tilematrix=${level}`,
+      out,
+    ],
+    { cwd: tmp, env: gdalEnv() },
+  );
   await assertSameAsMosaic(out, layer, m, 255);
 });
 
@@ -151,23 +200,32 @@ test('GDAL TMS mini-driver (bottom-left rows) reads /tms: pixels equal the mosai
   const m = await mosaicLevel(ortho.level(level)!.reader, level, 'PM');
   const half = 20037508.342789244;
   const xml = path.join(tmp, 'tms.xml');
-  await writeFile(xml, `<GDAL_WMS>
+  await writeFile(
+    xml,
+    `<GDAL_WMS>
   <Service name="TMS"><ServerUrl>${svc.url}/tms/1.0.0/ortho/\${z}/\${x}/\${y}.png</ServerUrl></Service>
   <DataWindow><UpperLeftX>${-half}</UpperLeftX><UpperLeftY>${half}</UpperLeftY><LowerRightX>${half}</LowerRightX>
     <LowerRightY>${-half}</LowerRightY><TileLevel>${level}</TileLevel><TileCountX>1</TileCountX><TileCountY>1</TileCountY>
     <YOrigin>bottom</YOrigin></DataWindow>
   <Projection>EPSG:3857</Projection><BlockSizeX>256</BlockSizeX><BlockSizeY>256</BlockSizeY><BandsCount>4</BandsCount>
-</GDAL_WMS>`);
+</GDAL_WMS>`,
+  );
   const out = path.join(tmp, 'tms.tif');
   const [xmin, ymin, xmax, ymax] = m.extent;
-  await run('gdal_translate', ['-q', '-projwin', String(xmin), String(ymax), String(xmax), String(ymin), xml, out],
-    { cwd: tmp, env: gdalEnv() });
+  await run('gdal_translate', ['-q', '-projwin', String(xmin), String(ymax), String(xmax), String(ymin), xml, out], {
+    cwd: tmp,
+    env: gdalEnv(),
+  });
   await assertSameAsMosaic(out, ortho, m);
 });
 
 test('OWSLib WebMapTileService parses the capabilities and fetches a tile (bytes as stored)', { skip }, async () => {
   const { level, data } = sampleTiles(ortho);
-  const { stdout: out } = await run(PYTHON, ['-c', `
+  const { stdout: out } = await run(
+    PYTHON,
+    [
+      '-c',
+      `
 import sys, json
 from owslib.wmts import WebMapTileService
 w = WebMapTileService(sys.argv[1] + '/wmts?SERVICE=WMTS&REQUEST=GetCapabilities', version='1.0.0')
@@ -178,7 +236,14 @@ info = {'title': l.title, 'abstract': l.abstract, 'formats': l.formats, 'sets': 
         'levels': len(w.tilematrixsets['PM'].tilematrix), 'limits': {k: [v.mintilerow, v.maxtilerow, v.mintilecol, v.maxtilecol] for k, v in limits.items()},
         'bbox': l.boundingBoxWGS84, 'styles': list(l.styles.keys()), 'resources': [r['template'] for r in l.resourceURLs]}
 sys.stdout.buffer.write(json.dumps(info).encode() + b'\\n' + t.read())
-`, svc.url, level, String(data.row), String(data.col)], { env: { ...process.env, NO_PROXY: '127.0.0.1' }, encoding: 'buffer' });
+`,
+      svc.url,
+      level,
+      String(data.row),
+      String(data.col),
+    ],
+    { env: { ...process.env, NO_PROXY: '127.0.0.1' }, encoding: 'buffer' },
+  );
   const nl = out.indexOf(10);
   const info = JSON.parse(out.subarray(0, nl).toString()) as Record<string, unknown>;
   const tile = out.subarray(nl + 1);
@@ -189,7 +254,12 @@ sys.stdout.buffer.write(json.dumps(info).encode() + b'\\n' + t.read())
   assert.equal(info.levels, 22);
   assert.deepEqual(info.styles, ['normal']);
   const lv = ortho.level(level)!;
-  assert.deepEqual((info.limits as Record<string, number[]>)[level], [lv.limits.min_row, lv.limits.max_row, lv.limits.min_col, lv.limits.max_col]);
+  assert.deepEqual((info.limits as Record<string, number[]>)[level], [
+    lv.limits.min_row,
+    lv.limits.max_row,
+    lv.limits.min_col,
+    lv.limits.max_col,
+  ]);
   const bbox = info.bbox as number[];
   assert.ok(bbox[0] > 8 && bbox[2] < 10 && bbox[1] > 41 && bbox[3] < 44, `WGS84 bbox over Corsica: ${bbox}`);
   assert.ok((info.resources as string[]).some((t) => t.endsWith('/{TileMatrix}/{TileRow}/{TileCol}.png')));
@@ -255,16 +325,26 @@ test('inside the matrix without data: a transparent PNG, a nodata-coloured JPEG'
   const png = await get(`${svc.url}/xyz/ortho/${level}/${empty.col}/${empty.row}.png`);
   assert.equal(png.status, 200);
   assert.equal(png.headers.get('content-type'), 'image/png');
-  const p = await sharp(await bytesOf(png)).raw().toBuffer({ resolveWithObject: true });
+  const p = await sharp(await bytesOf(png))
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   assert.equal(p.info.width, 256);
   assert.equal(p.info.channels, 4);
-  assert.ok(p.data.every((v, i) => i % 4 !== 3 || v === 0), 'alpha 0 everywhere');
+  assert.ok(
+    p.data.every((v, i) => i % 4 !== 3 || v === 0),
+    'alpha 0 everywhere',
+  );
   const jpg = await get(`${svc.url}/xyz/jpg/${level}/${empty.col}/${empty.row}.jpeg`);
   assert.equal(jpg.status, 200);
   assert.equal(jpg.headers.get('content-type'), 'image/jpeg');
-  const j = await sharp(await bytesOf(jpg)).raw().toBuffer({ resolveWithObject: true });
+  const j = await sharp(await bytesOf(jpg))
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   assert.equal(j.info.channels, 3);
-  assert.ok(j.data.every((v) => v >= 250), 'nodata 255 (white)');
+  assert.ok(
+    j.data.every((v) => v >= 250),
+    'nodata 255 (white)',
+  );
   // Level 0 of the layer is inside the TMS: its single tile answers too.
   const top = ortho.levels[0];
   const wmts = await get(`${svc.url}/wmts/1.0.0/ortho/normal/PM/${top.id}/0/0.png`);
@@ -286,10 +366,22 @@ test('WMTS bad input: OWS exception reports with the codes and statuses of WMTS 
   const { level, data } = sampleTiles(ortho);
   const kvp = (over: Record<string, string | undefined>): string => {
     const p: Record<string, string | undefined> = {
-      SERVICE: 'WMTS', REQUEST: 'GetTile', VERSION: '1.0.0', LAYER: 'ortho', STYLE: 'normal', FORMAT: 'image/png',
-      TILEMATRIXSET: 'PM', TILEMATRIX: level, TILEROW: String(data.row), TILECOL: String(data.col), ...over,
+      SERVICE: 'WMTS',
+      REQUEST: 'GetTile',
+      VERSION: '1.0.0',
+      LAYER: 'ortho',
+      STYLE: 'normal',
+      FORMAT: 'image/png',
+      TILEMATRIXSET: 'PM',
+      TILEMATRIX: level,
+      TILEROW: String(data.row),
+      TILECOL: String(data.col),
+      ...over,
     };
-    return `${svc.url}/wmts?${Object.entries(p).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${encodeURIComponent(v!)}`).join('&')}`;
+    return `${svc.url}/wmts?${Object.entries(p)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k}=${encodeURIComponent(v!)}`)
+      .join('&')}`;
   };
   assert.equal((await get(kvp({}))).status, 200);
   await assertOwsException(kvp({ LAYER: 'nope' }), 400, 'InvalidParameterValue', 'layer');
@@ -317,8 +409,11 @@ test('WMTS bad input: OWS exception reports with the codes and statuses of WMTS 
 test('TMS and XYZ bad input: TileMapServerError / problem documents', { skip }, async () => {
   const { level, data } = sampleTiles(ortho);
   const tmsCases: Array<[string, number]> = [
-    [`/tms/1.0.0/nope`, 404], [`/tms/1.0.0/nope/${level}/0/0.png`, 404], [`/tms/1.0.0/ortho/25/0/0.png`, 404],
-    [`/tms/1.0.0/ortho/${level}/0/0.gif`, 404], [`/tms/1.0.0/ortho/${level}/a/0.png`, 400],
+    [`/tms/1.0.0/nope`, 404],
+    [`/tms/1.0.0/nope/${level}/0/0.png`, 404],
+    [`/tms/1.0.0/ortho/25/0/0.png`, 404],
+    [`/tms/1.0.0/ortho/${level}/0/0.gif`, 404],
+    [`/tms/1.0.0/ortho/${level}/a/0.png`, 400],
     [`/tms/1.0.0/ortho/${level}/0/${2 ** Number(level)}.png`, 404],
   ];
   for (const [p, status] of tmsCases) {
@@ -328,8 +423,10 @@ test('TMS and XYZ bad input: TileMapServerError / problem documents', { skip }, 
     assert.match(text, /<TileMapServerError>\s*<Message>[^<]+<\/Message>/, p);
   }
   const xyzCases: Array<[string, number]> = [
-    [`/xyz/nope/${level}/0/0.png`, 404], [`/xyz/ortho/${level}/${data.col}/-3.png`, 400],
-    [`/xyz/ortho/${level}/${2 ** Number(level)}/0.png`, 404], [`/xyz/ortho/${level}/0/0.webp`, 404],
+    [`/xyz/nope/${level}/0/0.png`, 404],
+    [`/xyz/ortho/${level}/${data.col}/-3.png`, 400],
+    [`/xyz/ortho/${level}/${2 ** Number(level)}/0.png`, 404],
+    [`/xyz/ortho/${level}/0/0.webp`, 404],
   ];
   for (const [p, status] of xyzCases) {
     const res = await get(svc.url + p);
@@ -356,26 +453,39 @@ test('TMS documents: TileMapService lists the layers; TileMap has the origin, fo
 test('a layer of two pyramids with disjoint level ranges; overlaps and mixed formats refused naming the field', { skip }, async () => {
   const { level, data } = sampleTiles(ortho);
   const split = String(Number(level) - 3);
-  const mixed = await layerOf('mixed', { name: 'ORTHO', bottom_level: level, top_level: String(Number(split) + 1) }, { name: 'ORTHO2', bottom_level: split });
-  assert.deepEqual(mixed.levels.map((l) => l.id), ortho.levels.map((l) => l.id));
+  const mixed = await layerOf(
+    'mixed',
+    { name: 'ORTHO', bottom_level: level, top_level: String(Number(split) + 1) },
+    { name: 'ORTHO2', bottom_level: split },
+  );
+  assert.deepEqual(
+    mixed.levels.map((l) => l.id),
+    ortho.levels.map((l) => l.id),
+  );
   assert.equal(mixed.level(level)!.reader.name, 'ORTHO');
   assert.equal(mixed.level(split)!.reader.name, 'ORTHO2');
   svc.layers.publish(mixed);
-  const top = (await get(`${svc.url}/xyz/mixed/${split}/${data.col >> 3}/${data.row >> 3}.png`));
+  const top = await get(`${svc.url}/xyz/mixed/${split}/${data.col >> 3}/${data.row >> 3}.png`);
   assert.deepEqual(await bytesOf(top), await mixed.level(split)!.reader.readTileBytes(split, data.col >> 3, data.row >> 3));
   svc.layers.unpublish('mixed');
   assert.equal((await get(`${svc.url}/xyz/mixed/${split}/0/0.png`)).status, 404, 'unpublished: unknown layer at once');
-  await assert.rejects(layerOf('bad', { name: 'ORTHO' }, { name: 'ZIP', bottom_level: split }), (e: Error & { extra?: { input?: string } }) => {
-    assert.equal(e.extra?.input, 'pyramids[1]');
-    assert.match(e.message, /TIFF_ZIP_UINT8/);
-    return true;
-  });
+  await assert.rejects(
+    layerOf('bad', { name: 'ORTHO' }, { name: 'ZIP', bottom_level: split }),
+    (e: Error & { extra?: { input?: string } }) => {
+      assert.equal(e.extra?.input, 'pyramids[1]');
+      assert.match(e.message, /TIFF_ZIP_UINT8/);
+      return true;
+    },
+  );
   await assert.rejects(layerOf('bad', { name: 'ORTHO', bottom_level: '99' }), /no level '99'/);
-  await assert.rejects(layerOf('bad', { name: 'ORTHO' }, { name: 'ORTHO', bottom_level: split }), (e: Error & { extra?: { input?: string } }) => {
-    assert.equal(e.extra?.input, 'pyramids[1]');
-    assert.match(e.message, /disjoint/);
-    return true;
-  });
+  await assert.rejects(
+    layerOf('bad', { name: 'ORTHO' }, { name: 'ORTHO', bottom_level: split }),
+    (e: Error & { extra?: { input?: string } }) => {
+      assert.equal(e.extra?.input, 'pyramids[1]');
+      assert.match(e.message, /disjoint/);
+      return true;
+    },
+  );
 });
 
 test('OGC API – Tiles: collections, tilesets with limits, tiles by f= / Accept, 2D TileMatrixSet JSON, errors', { skip }, async () => {
@@ -394,8 +504,16 @@ test('OGC API – Tiles: collections, tilesets with limits, tiles by f= / Accept
   assert.equal(tilesets.tilesets[0].tileMatrixSetURI, 'http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad');
   const tileset = await j(tilesets.tilesets[0].links.find((l: { rel: string }) => l.rel === 'self').href.slice(svc.url.length));
   const lv = ortho.level(level)!;
-  assert.deepEqual(tileset.tileMatrixSetLimits.find((t: { tileMatrix: string }) => t.tileMatrix === level),
-    { tileMatrix: level, minTileRow: lv.limits.min_row, maxTileRow: lv.limits.max_row, minTileCol: lv.limits.min_col, maxTileCol: lv.limits.max_col });
+  assert.deepEqual(
+    tileset.tileMatrixSetLimits.find((t: { tileMatrix: string }) => t.tileMatrix === level),
+    {
+      tileMatrix: level,
+      minTileRow: lv.limits.min_row,
+      maxTileRow: lv.limits.max_row,
+      minTileCol: lv.limits.min_col,
+      maxTileCol: lv.limits.max_col,
+    },
+  );
   const item = tileset.links.find((l: { rel: string }) => l.rel === 'item');
   assert.equal(item.type, 'image/png');
   const url = item.href.replace('{tileMatrix}', level).replace('{tileRow}', String(data.row)).replace('{tileCol}', String(data.col));
@@ -406,16 +524,30 @@ test('OGC API – Tiles: collections, tilesets with limits, tiles by f= / Accept
   const tms = await j('/tileMatrixSets/PM');
   assert.equal(tms.crs, 'http://www.opengis.net/def/crs/EPSG/0/3857');
   assert.equal(tms.tileMatrices.length, 22);
-  assert.deepEqual(tms.tileMatrices[0], { id: '0', scaleDenominator: 559082264.028718, cellSize: 156543.033928041, cornerOfOrigin: 'topLeft',
-    pointOfOrigin: [-20037508.3427892, 20037508.3427892], tileWidth: 256, tileHeight: 256, matrixWidth: 1, matrixHeight: 1 });
+  assert.deepEqual(tms.tileMatrices[0], {
+    id: '0',
+    scaleDenominator: 559082264.028718,
+    cellSize: 156543.033928041,
+    cornerOfOrigin: 'topLeft',
+    pointOfOrigin: [-20037508.3427892, 20037508.3427892],
+    tileWidth: 256,
+    tileHeight: 256,
+    matrixWidth: 1,
+    matrixHeight: 1,
+  });
   const geo = await j('/tileMatrixSets/4326');
   assert.deepEqual(geo.tileMatrices[0].pointOfOrigin, [90, -180], 'EPSG:4326 is latitude first');
   assert.ok((await j('/tileMatrixSets')).tileMatrixSets.some((t: { id: string }) => t.id === 'LAMB93_10cm'));
   const errors: Array<[string, number, Record<string, string>?]> = [
-    ['/collections/nope', 404], ['/collections/nope/map/tiles', 404], ['/collections/ortho/map/tiles/4326', 404],
-    [`/collections/ortho/map/tiles/PM/${level}/${empty.row}/${empty.col}`, 404], ['/collections/ortho/map/tiles/PM/25/0/0', 404],
-    [`/collections/ortho/map/tiles/PM/${level}/x/0`, 400], [`/collections/ortho/map/tiles/PM/${level}/${data.row}/${data.col}?f=gif`, 400],
-    [`/collections/ortho/map/tiles/PM/${level}/${data.row}/${data.col}`, 406, { Accept: 'image/webp' }], ['/tileMatrixSets/Nope', 404],
+    ['/collections/nope', 404],
+    ['/collections/nope/map/tiles', 404],
+    ['/collections/ortho/map/tiles/4326', 404],
+    [`/collections/ortho/map/tiles/PM/${level}/${empty.row}/${empty.col}`, 404],
+    ['/collections/ortho/map/tiles/PM/25/0/0', 404],
+    [`/collections/ortho/map/tiles/PM/${level}/x/0`, 400],
+    [`/collections/ortho/map/tiles/PM/${level}/${data.row}/${data.col}?f=gif`, 400],
+    [`/collections/ortho/map/tiles/PM/${level}/${data.row}/${data.col}`, 406, { Accept: 'image/webp' }],
+    ['/tileMatrixSets/Nope', 404],
   ];
   for (const [p, status, headers] of errors) {
     const res = await get(svc.url + p, headers);
@@ -430,14 +562,17 @@ test('OGC API – Tiles: collections, tilesets with limits, tiles by f= / Accept
  * right layout, with relative imports) and the test is skipped when neither is there.
  */
 const xsdDir = process.env.DALLAGE_OGC_XSD_DIR ?? path.join(sharedDir() ?? '/nonexistent', 'ogc-xml-schemas');
-const xsdSkip = skip || (existsSync(path.join(xsdDir, 'wmts/1.0/wmtsGetCapabilities_response.xsd')) ? false : `no OGC XML schemas in ${xsdDir}`);
+const xsdSkip =
+  skip || (existsSync(path.join(xsdDir, 'wmts/1.0/wmtsGetCapabilities_response.xsd')) ? false : `no OGC XML schemas in ${xsdDir}`);
 
 test('WMTS capabilities and exception reports validate against the OGC XML schemas', { skip: xsdSkip }, async () => {
   const caps = path.join(tmp, 'caps.xml');
   await writeFile(caps, Buffer.from(await (await get(`${svc.url}/wmts?SERVICE=WMTS&REQUEST=GetCapabilities`)).arrayBuffer()));
   const report = path.join(tmp, 'report.xml');
   await writeFile(report, await (await get(`${svc.url}/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=x`)).text());
-  const { stdout } = await run(PYTHON, ['-c', `
+  const { stdout } = await run(PYTHON, [
+    '-c',
+    `
 import sys, re
 from lxml import etree
 for doc, xsd in ((sys.argv[1], sys.argv[3] + '/wmts/1.0/wmtsGetCapabilities_response.xsd'), (sys.argv[2], sys.argv[3] + '/ows/1.1.0/owsExceptionReport.xsd')):
@@ -447,7 +582,11 @@ for doc, xsd in ((sys.argv[1], sys.argv[3] + '/wmts/1.0/wmtsGetCapabilities_resp
     # (a known defect of the schema, reported to the OGC, e.g. GeoWebCache issue 250): a 0 there is not an error.
     errors = [str(e) for e in schema.error_log if not (re.search('(Min|Max)Tile(Row|Col).*: .0. is not a valid value', str(e)))]
     print(doc, 'INVALID' if errors else 'valid', errors[:5])
-`, caps, report, xsdDir]);
+`,
+    caps,
+    report,
+    xsdDir,
+  ]);
   assert.doesNotMatch(stdout, /INVALID/, stdout);
   assert.equal(stdout.match(/ valid /g)?.length, 2, stdout);
 });
@@ -461,7 +600,8 @@ test('WMTS GetFeatureInfo (KVP and REST): the pixel values of the decoded tile; 
   assert.ok(at > 0, 'the tile has data');
   const [i, j] = [at % 256, Math.floor(at / 256)];
   const expected = Array.from(tile.pixels.subarray((j * 256 + i) * 3, (j * 256 + i) * 3 + 3));
-  const kvp = `${svc.url}/wmts?SERVICE=WMTS&REQUEST=GetFeatureInfo&VERSION=1.0.0&LAYER=ortho&STYLE=normal&TILEMATRIXSET=PM` +
+  const kvp =
+    `${svc.url}/wmts?SERVICE=WMTS&REQUEST=GetFeatureInfo&VERSION=1.0.0&LAYER=ortho&STYLE=normal&TILEMATRIXSET=PM` +
     `&TILEMATRIX=${level}&TILEROW=${data.row}&TILECOL=${data.col}&I=${i}&J=${j}&INFOFORMAT=application/json`;
   const res = await get(kvp);
   assert.equal(res.status, 200);
@@ -478,7 +618,9 @@ test('WMTS GetFeatureInfo (KVP and REST): the pixel values of the decoded tile; 
   await assertOwsException(kvp.replace('INFOFORMAT=application/json', 'INFOFORMAT=text/csv'), 400, 'InvalidParameterValue', 'infoformat');
 });
 
-test('switching a layer to another pyramid at the same URLs: a client fetching in a loop sees no error, then the new tiles', { skip }, async () => {
+test('switching a layer to another pyramid at the same URLs: a client fetching in a loop sees no error, then the new tiles', {
+  skip,
+}, async () => {
   const { level, data } = sampleTiles(ortho);
   const url = `${svc.url}/wmts/1.0.0/switch/normal/PM/${level}/${data.row}/${data.col}.png`;
   const first = await layerOf('switch', { name: 'ORTHO' });

@@ -32,7 +32,10 @@ export function generic(value: unknown, req: ApiRequest, depth = 0): string {
 export function linkList(links: Link[]): string {
   if (!links.length) return '<p class="muted">no links</p>';
   return `<ul class="links">${links
-    .map((l) => `<li><a href="${escapeHtml(l.href ?? '')}" rel="${escapeHtml(l.rel ?? '')}" type="${escapeHtml(l.type ?? '')}">${escapeHtml(l.title ?? l.href ?? '')}</a> <small>${escapeHtml([l.rel, l.type].filter(Boolean).join(' · '))}</small></li>`)
+    .map(
+      (l) =>
+        `<li><a href="${escapeHtml(l.href ?? '')}" rel="${escapeHtml(l.rel ?? '')}" type="${escapeHtml(l.type ?? '')}">${escapeHtml(l.title ?? l.href ?? '')}</a> <small>${escapeHtml([l.rel, l.type].filter(Boolean).join(' · '))}</small></li>`,
+    )
     .join('')}</ul>`;
 }
 
@@ -45,7 +48,12 @@ export function linksSection(links: Link[] | undefined): string {
 export function shortDate(iso: unknown): string {
   if (typeof iso !== 'string') return '';
   const t = Date.parse(iso);
-  return Number.isNaN(t) ? escapeHtml(iso) : `<time datetime="${escapeHtml(iso)}">${new Date(t).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z')}</time>`;
+  return Number.isNaN(t)
+    ? escapeHtml(iso)
+    : `<time datetime="${escapeHtml(iso)}">${new Date(t)
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, 'Z')}</time>`;
 }
 
 /** "1 h 02 min", "3.4 s": a duration in milliseconds for humans. */

@@ -35,7 +35,10 @@ function duration(job: StatusDoc): string {
 function queryValues(req: ApiRequest, name: string): string[] {
   const v = req.query[name];
   if (v === undefined) return [];
-  return (Array.isArray(v) ? v : [v]).flatMap((s) => String(s).split(',')).map((s) => s.trim()).filter(Boolean);
+  return (Array.isArray(v) ? v : [v])
+    .flatMap((s) => String(s).split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** The GET form of the job list: submitting it reloads /jobs?f=html with the chosen filters. */
@@ -43,7 +46,9 @@ function filterForm(req: ApiRequest, jobs: StatusDoc[]): string {
   const chosen = new Set(queryValues(req, 'status'));
   const value = (name: string) => escapeHtml(single(req.query[name]) ?? '');
   const processIds = [...new Set(jobs.map((j) => j.processID).filter((p): p is string => !!p))].sort();
-  const checkboxes = STATUSES.map((s) => `<label><input type="checkbox" name="status" value="${s}"${chosen.has(s) ? ' checked' : ''}> ${s}</label>`).join('');
+  const checkboxes = STATUSES.map(
+    (s) => `<label><input type="checkbox" name="status" value="${s}"${chosen.has(s) ? ' checked' : ''}> ${s}</label>`,
+  ).join('');
   return `<form class="filter" method="get" action="${escapeHtml(`${req.baseUrl}/jobs`)}">
 <input type="hidden" name="f" value="html">
 <fieldset><legend class="muted">Status</legend>${checkboxes}</fieldset>
@@ -83,7 +88,8 @@ export function jobPage(doc: StatusDoc, req: ApiRequest): string {
   const live = doc.status === 'accepted' || doc.status === 'running';
   const progress = doc.progress ?? (doc.status === 'successful' ? 100 : 0);
   const warnings = (doc.warnings ?? []).map((w) => `<li class="warning">${escapeHtml(w)}</li>`).join('');
-  const dateRow = (name: 'created' | 'started' | 'finished' | 'updated') => `<tr><th scope="row">${name[0].toUpperCase()}${name.slice(1)}</th><td data-field="${name}">${shortDate(doc[name])}</td></tr>`;
+  const dateRow = (name: 'created' | 'started' | 'finished' | 'updated') =>
+    `<tr><th scope="row">${name[0].toUpperCase()}${name.slice(1)}</th><td data-field="${name}">${shortDate(doc[name])}</td></tr>`;
   const body = `<h1>Job <code>${escapeHtml(doc.jobID)}</code></h1>
 <div id="job" data-status-url="${escapeHtml(self)}" data-status="${escapeHtml(doc.status)}">
 <p class="lead">Process <a href="${escapeHtml(`${b}/processes/${encodeURIComponent(doc.processID ?? '')}?f=html`)}"><code>${escapeHtml(doc.processID ?? '')}</code></a></p>

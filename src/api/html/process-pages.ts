@@ -50,7 +50,10 @@ function inputRows(inputs: Record<string, InputDescription>): string {
 
 function outputRows(outputs: Record<string, OutputDescription>): string {
   return Object.entries(outputs)
-    .map(([id, d]) => `<tr id="output-${escapeHtml(id)}"><td><code>${escapeHtml(id)}</code></td><td>${escapeHtml(d.title ?? '')}</td><td>${escapeHtml(schemaType(d.schema))}</td><td>${markdownInline(d.description)}</td></tr>`)
+    .map(
+      ([id, d]) =>
+        `<tr id="output-${escapeHtml(id)}"><td><code>${escapeHtml(id)}</code></td><td>${escapeHtml(d.title ?? '')}</td><td>${escapeHtml(schemaType(d.schema))}</td><td>${markdownInline(d.description)}</td></tr>`,
+    )
     .join('');
 }
 

@@ -18,7 +18,8 @@ function outputHref(req: ApiRequest, jobId: string, outputId: string): string {
 }
 
 function textBlock(text: string): string {
-  if (text.length > MAX_INLINE_CHARS) return `<pre>${escapeHtml(text.slice(0, MAX_INLINE_CHARS))}\n…</pre><p class="muted">(${text.length} characters, shortened)</p>`;
+  if (text.length > MAX_INLINE_CHARS)
+    return `<pre>${escapeHtml(text.slice(0, MAX_INLINE_CHARS))}\n…</pre><p class="muted">(${text.length} characters, shortened)</p>`;
   return `<pre>${escapeHtml(text)}</pre>`;
 }
 
@@ -27,7 +28,8 @@ function documentValue(value: unknown, download: string): string {
   if (typeof value === 'string') return textBlock(value);
   if (value && typeof value === 'object' && !Array.isArray(value)) {
     const v = value as Record<string, unknown>;
-    if (typeof v.href === 'string') return `<p>By reference: ${anchor(v.href, v.href, { type: String(v.type ?? '') })}${v.type ? ` <small>${escapeHtml(String(v.type))}</small>` : ''}</p>`;
+    if (typeof v.href === 'string')
+      return `<p>By reference: ${anchor(v.href, v.href, { type: String(v.type ?? '') })}${v.type ? ` <small>${escapeHtml(String(v.type))}</small>` : ''}</p>`;
     if ('value' in v && typeof v.mediaType === 'string') {
       if (v.encoding === 'base64' || v.encoding === 'binary') {
         const size = typeof v.value === 'string' ? Math.floor((v.value.length * 3) / 4) : undefined;
@@ -52,7 +54,12 @@ function multipartParts(body: Buffer, contentType: string): Array<{ id?: string;
       const [head, ...rest] = p.replace(/^\r\n/, '').split('\r\n\r\n');
       const content = rest.join('\r\n\r\n').replace(/\r\n$/, '');
       const header = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'im').exec(head)?.[1]?.trim();
-      return { id: header('Content-ID')?.replace(/^<|>$/g, ''), type: header('Content-Type'), location: header('Content-Location'), bytes: Buffer.from(content, 'latin1') };
+      return {
+        id: header('Content-ID')?.replace(/^<|>$/g, ''),
+        type: header('Content-Type'),
+        location: header('Content-Location'),
+        bytes: Buffer.from(content, 'latin1'),
+      };
     });
 }
 
@@ -117,8 +124,12 @@ function outputValues(doc: ResultsDoc, type: string): unknown[] {
   if (!Buffer.isBuffer(body) && typeof body !== 'string') return [body];
   const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8');
   const texts = type.startsWith('multipart/')
-    ? multipartParts(bytes, type).filter((p) => /json/.test(p.type ?? '')).map((p) => p.bytes.toString('utf8'))
-    : /json/.test(type) ? [bytes.toString('utf8')] : [];
+    ? multipartParts(bytes, type)
+        .filter((p) => /json/.test(p.type ?? ''))
+        .map((p) => p.bytes.toString('utf8'))
+    : /json/.test(type)
+      ? [bytes.toString('utf8')]
+      : [];
   return texts.flatMap((t) => {
     try {
       return [JSON.parse(t) as unknown];
@@ -131,7 +142,10 @@ function outputValues(doc: ResultsDoc, type: string): unknown[] {
 function storedDataCallout(req: ApiRequest, refs: StoredDataRef[]): string {
   if (!refs.length) return '';
   const items = refs
-    .map((r) => `${anchor(`${req.baseUrl}/stored_data/${encodeURIComponent(r._id)}?f=html`, r.name)}${r.status ? ` <small class="muted">${escapeHtml(r.status)}</small>` : ''}`)
+    .map(
+      (r) =>
+        `${anchor(`${req.baseUrl}/stored_data/${encodeURIComponent(r._id)}?f=html`, r.name)}${r.status ? ` <small class="muted">${escapeHtml(r.status)}</small>` : ''}`,
+    )
     .join(', ');
   return `<p class="callout">Stored data made by this job: ${items}</p>`;
 }
@@ -159,7 +173,10 @@ export function resultsPage(doc: ResultsDoc, req: ApiRequest): string {
   const jobPage = `${req.baseUrl}/jobs/${encodeURIComponent(job.jobID)}?f=html`;
   const body = `<h1>Results of job <code>${escapeHtml(job.jobID)}</code></h1>
 <p class="lead">${statusBadge(job.status)} process <code>${escapeHtml(job.processID ?? '')}</code> · <a href="${escapeHtml(jobPage)}" rel="up">back to the job</a> · <a href="${escapeHtml(`${req.baseUrl}/jobs/${encodeURIComponent(job.jobID)}/results?f=json`)}">as API clients get them</a></p>
-${storedDataCallout(req, outputValues(doc, type).flatMap((v) => storedDataIn(v)))}
+${storedDataCallout(
+  req,
+  outputValues(doc, type).flatMap((v) => storedDataIn(v)),
+)}
 ${content}
 ${linksSection(job.links)}`;
   return layout(req, `Results of ${job.jobID}`, body);

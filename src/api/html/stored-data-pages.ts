@@ -10,7 +10,9 @@ function itemPage(req: ApiRequest, id: string): string {
 }
 
 function jobLink(req: ApiRequest, jobId: string | undefined): string {
-  return jobId ? `<a href="${escapeHtml(`${req.baseUrl}/jobs/${encodeURIComponent(jobId)}?f=html`)}"><code>${escapeHtml(jobId.slice(0, 8))}…</code></a>` : '';
+  return jobId
+    ? `<a href="${escapeHtml(`${req.baseUrl}/jobs/${encodeURIComponent(jobId)}?f=html`)}"><code>${escapeHtml(jobId.slice(0, 8))}…</code></a>`
+    : '';
 }
 
 /** GET /stored_data as HTML. */
@@ -78,7 +80,10 @@ function typeInfos(infos: Record<string, unknown> | undefined, req: ApiRequest):
 }
 
 /** GET /stored_data/{id}/dependencies as HTML: what it uses and what uses it. */
-export function dependenciesPage(doc: { use?: Array<{ _id: string; name: string }>; used_by?: Array<{ _id: string; name: string }> }, req: ApiRequest): string {
+export function dependenciesPage(
+  doc: { use?: Array<{ _id: string; name: string }>; used_by?: Array<{ _id: string; name: string }> },
+  req: ApiRequest,
+): string {
   const id = req.params.id ?? '';
   const table = (items: Array<{ _id: string; name: string }> | undefined) =>
     items?.length

@@ -4,8 +4,17 @@ import { execute, waitForJob, withServer } from '../../helpers/server.js';
 
 test('echo answers each input by the output of the same id (the OGC test process)', async () => {
   await withServer({ processes: { echo: 'echo' } }, async (s) => {
-    const inputs = { stringInput: 'teststring', arrayInput: [1, 2, 3], objectInput: { a: [1, { b: 'c' }] }, bboxInput: { bbox: [1, 2, 3, 4] } };
-    const res = await execute(s.url, 'echo', { inputs, response: 'document', outputs: { stringInput: {}, arrayInput: {}, objectInput: {}, bboxInput: {} } });
+    const inputs = {
+      stringInput: 'teststring',
+      arrayInput: [1, 2, 3],
+      objectInput: { a: [1, { b: 'c' }] },
+      bboxInput: { bbox: [1, 2, 3, 4] },
+    };
+    const res = await execute(s.url, 'echo', {
+      inputs,
+      response: 'document',
+      outputs: { stringInput: {}, arrayInput: {}, objectInput: {}, bboxInput: {} },
+    });
     assert.equal(res.status, 200);
     const doc = (await res.json()) as Record<string, unknown>;
     const value = (v: unknown) => (v && typeof v === 'object' && 'value' in v ? (v as { value: unknown }).value : v);

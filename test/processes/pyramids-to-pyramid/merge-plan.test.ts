@@ -12,13 +12,22 @@ function source(index: number, name: string, slabs: Array<[string, number, numbe
     list.setEntry(0, `DATA/${level}/${slabPath(col, row, 2)}`);
     if (masks) list.setEntry(0, `MASK/${level}/${slabPath(col, row, 2)}`);
   }
-  const descriptor = { levels: [{ id: '5', tile_limits: { min_col: index, max_col: 10 + index, min_row: 0, max_row: 3 } }] } as unknown as PyramidDescriptor;
+  const descriptor = {
+    levels: [{ id: '5', tile_limits: { min_col: index, max_col: 10 + index, min_row: 0, max_row: 3 } }],
+  } as unknown as PyramidDescriptor;
   return { index, name, descriptor, list };
 }
 
 test('slabs in one input are referenced, in several recomputed with the first input first (rok4.md §9.3)', () => {
-  const a = source(0, 'A', [['5', 0, 0], ['5', 1, 0]]);
-  const b = source(1, 'B', [['5', 1, 0], ['5', 2, 0], ['6', 0, 0]]);
+  const a = source(0, 'A', [
+    ['5', 0, 0],
+    ['5', 1, 0],
+  ]);
+  const b = source(1, 'B', [
+    ['5', 1, 0],
+    ['5', 2, 0],
+    ['6', 0, 0],
+  ]);
   const plan = planMerge([a, b], ['5'], { replace: false });
   const jobs = plan.slabs.get('5')!;
   assert.equal(plan.referenced, 2);
@@ -31,9 +40,15 @@ test('slabs in one input are referenced, in several recomputed with the first in
 
 test('REPLACE keeps the first source only; the area filter drops slabs outside it', () => {
   const a = source(0, 'A', [['5', 1, 0]]);
-  const b = source(1, 'B', [['5', 1, 0], ['5', 9, 9]]);
+  const b = source(1, 'B', [
+    ['5', 1, 0],
+    ['5', 9, 9],
+  ]);
   const plan = planMerge([a, b], ['5'], { replace: true, area: (_l, col) => col < 5 });
   assert.equal(plan.referenced, 1);
   assert.equal(plan.recomputed, 0);
-  assert.deepEqual(plan.slabs.get('5')!.map((j) => [j.col, j.sources]), [[1, [0]]]);
+  assert.deepEqual(
+    plan.slabs.get('5')!.map((j) => [j.col, j.sources]),
+    [[1, [0]]],
+  );
 });

@@ -12,7 +12,20 @@ import { makeInput, openPyramid, SMALL, treeDir } from '../../helpers/pyramids.j
 import { CORSICA_ORIGIN, partRows } from '../../fixtures/synthetic-raster.js';
 import { loadTms, tileMatrix, type TileMatrixSet } from '../../../src/raster/tms.js';
 import {
-  checkReferences, compareLevel, dataSlabs, gdalReadsSlabs, jobStatus, levelIds, listOf, refused, rowsExtent3857, run, slabsOfBbox, startUpdateServer, submit, waitEnd,
+  checkReferences,
+  compareLevel,
+  dataSlabs,
+  gdalReadsSlabs,
+  jobStatus,
+  levelIds,
+  listOf,
+  refused,
+  rowsExtent3857,
+  run,
+  slabsOfBbox,
+  startUpdateServer,
+  submit,
+  waitEnd,
 } from '../../helpers/updates.js';
 
 const skip = skipUnlessCommands('gdalinfo');
@@ -34,7 +47,14 @@ before(async () => {
   north = await makeInput(s, 'north.tif', { part: 'north' });
   const south = await makeInput(s, 'south.tif', { part: 'south' });
   const full = await makeInput(s, 'full.tif');
-  band = rowsExtent3857(CORSICA_ORIGIN.x, CORSICA_ORIGIN.y, SMALL.width, SMALL.pixelSize, partRows(SMALL.height, 'south')[0], partRows(SMALL.height, 'north')[1]);
+  band = rowsExtent3857(
+    CORSICA_ORIGIN.x,
+    CORSICA_ORIGIN.y,
+    SMALL.width,
+    SMALL.pixelSize,
+    partRows(SMALL.height, 'south')[0],
+    partRows(SMALL.height, 'north')[1],
+  );
   await run(s, 'raster-to-pyramid', { ...common, images: [{ href: full.href }], name: 'FULL' });
   // The two halves at once (the user's flow): both must run in parallel.
   const jobN = await submit(s, 'raster-to-pyramid', { ...common, images: [{ href: north.href }], name: 'NORTH' });
@@ -47,14 +67,24 @@ before(async () => {
   }
   assert.equal((await waitEnd(s, jobN)).status, 'successful');
   assert.equal((await waitEnd(s, jobS)).status, 'successful');
-  const record = async (name: string) => (await (await fetch(`${s.url}/stored_data?name=${name}`, { headers: { Accept: 'application/json' } })).json() as { stored_data: Array<{ _id: string; name: string }> }).stored_data.find((r) => r.name === name)!._id;
+  const record = async (name: string) =>
+    (
+      (await (await fetch(`${s.url}/stored_data?name=${name}`, { headers: { Accept: 'application/json' } })).json()) as {
+        stored_data: Array<{ _id: string; name: string }>;
+      }
+    ).stored_data.find((r) => r.name === name)!._id;
   ids = { NORTH: await record('NORTH'), SOUTH: await record('SOUTH') };
   merged = await run(s, 'pyramids-to-pyramid', { stored_data: [ids.NORTH, ids.SOUTH], name: 'MERGED' });
 });
 
 after(() => s?.stop());
 
-interface MergeInfos { referenced: number; recomputed: number; converted: number; method: string }
+interface MergeInfos {
+  referenced: number;
+  recomputed: number;
+  converted: number;
+  method: string;
+}
 const mergeInfos = (r: Run) => (r.record.type_infos as { merge: MergeInfos }).merge;
 
 test('the two half pyramids ran at the same time (max_running_jobs 2)', { skip }, () => {
@@ -62,25 +92,39 @@ test('the two half pyramids ran at the same time (max_running_jobs 2)', { skip }
 });
 
 test('counts: slabs in one input referenced, in both recomputed (rok4.md §9.3), as in the list', { skip }, async () => {
-  const n = dataSlabs(await listOf(s, 'NORTH')), so = dataSlabs(await listOf(s, 'SOUTH'));
+  const n = dataSlabs(await listOf(s, 'NORTH')),
+    so = dataSlabs(await listOf(s, 'SOUTH'));
   const both = [...n.keys()].filter((k) => so.has(k));
   const one = [...n.keys(), ...so.keys()].filter((k) => !(n.has(k) && so.has(k)));
   const infos = mergeInfos(merged);
   console.log(`merge: predicted referenced ${one.length}, recomputed ${both.length}; reported ${infos.referenced}, ${infos.recomputed}`);
   assert.ok(both.length > 0 && one.length > 0);
-  assert.deepEqual({ referenced: infos.referenced, recomputed: infos.recomputed, converted: infos.converted, method: infos.method }, { referenced: one.length, recomputed: both.length, converted: 0, method: 'TOP' });
+  assert.deepEqual(
+    { referenced: infos.referenced, recomputed: infos.recomputed, converted: infos.converted, method: infos.method },
+    { referenced: one.length, recomputed: both.length, converted: 0, method: 'TOP' },
+  );
   const m = dataSlabs(await listOf(s, 'MERGED'));
   const root = (name: string) => treeDir(s, name);
   assert.deepEqual(new Set([...m].filter(([, r]) => r === root('MERGED')).map(([k]) => k)), new Set(both));
-  assert.deepEqual(new Set([...m].filter(([, r]) => r === root('NORTH')).map(([k]) => k)), new Set([...n.keys()].filter((k) => !so.has(k))));
-  assert.deepEqual(new Set([...m].filter(([, r]) => r === root('SOUTH')).map(([k]) => k)), new Set([...so.keys()].filter((k) => !n.has(k))));
+  assert.deepEqual(
+    new Set([...m].filter(([, r]) => r === root('NORTH')).map(([k]) => k)),
+    new Set([...n.keys()].filter((k) => !so.has(k))),
+  );
+  assert.deepEqual(
+    new Set([...m].filter(([, r]) => r === root('SOUTH')).map(([k]) => k)),
+    new Set([...so.keys()].filter((k) => !n.has(k))),
+  );
 });
 
-test('references are relative links to the inputs\' original slabs; GDAL reads every slab', { skip }, async () => {
+test("references are relative links to the inputs' original slabs; GDAL reads every slab", { skip }, async () => {
   const refs = await checkReferences(s, 'MERGED');
   // Owners: the inputs holding slabs that only they have (at this size every south slab is also a north one).
-  const n = dataSlabs(await listOf(s, 'NORTH')), so = dataSlabs(await listOf(s, 'SOUTH'));
-  const owners = new Set([...[...n.keys()].some((k) => !so.has(k)) ? ['NORTH'] : [], ...[...so.keys()].some((k) => !n.has(k)) ? ['SOUTH'] : []]);
+  const n = dataSlabs(await listOf(s, 'NORTH')),
+    so = dataSlabs(await listOf(s, 'SOUTH'));
+  const owners = new Set([
+    ...([...n.keys()].some((k) => !so.has(k)) ? ['NORTH'] : []),
+    ...([...so.keys()].some((k) => !n.has(k)) ? ['SOUTH'] : []),
+  ]);
   assert.deepEqual(refs.owners, owners);
   const infos = mergeInfos(merged);
   assert.equal(refs.links, 2 * infos.referenced);
@@ -89,7 +133,10 @@ test('references are relative links to the inputs\' original slabs; GDAL reads e
 });
 
 test('pixels: north on top wherever it has data on every level; equal to the full pyramid outside the band', { skip }, async () => {
-  const m = await openPyramid(s, 'MERGED'), n = await openPyramid(s, 'NORTH'), so = await openPyramid(s, 'SOUTH'), f = await openPyramid(s, 'FULL');
+  const m = await openPyramid(s, 'MERGED'),
+    n = await openPyramid(s, 'NORTH'),
+    so = await openPyramid(s, 'SOUTH'),
+    f = await openPyramid(s, 'FULL');
   assert.deepEqual(levelIds(m), levelIds(f));
   const levels = levelIds(m);
   const margin = 4 * tileMatrix(pm, levels[0]).cellSize;
@@ -136,7 +183,11 @@ test('preconditions (rok4.md §9.2): another tms or slab size → 400 naming sto
   assert.match(String(byTms.detail), /tile matrix set/);
   const unknown = await refused(s, 'pyramids-to-pyramid', { stored_data: [ids.NORTH, 'nope'], name: 'X3' });
   assert.match(String(unknown.detail), /stored_data\[1\]/);
-  const names = (await (await fetch(`${s.url}/stored_data`, { headers: { Accept: 'application/json' } })).json() as { stored_data: Array<{ name: string }> }).stored_data.map((r) => r.name);
+  const names = (
+    (await (await fetch(`${s.url}/stored_data`, { headers: { Accept: 'application/json' } })).json()) as {
+      stored_data: Array<{ name: string }>;
+    }
+  ).stored_data.map((r) => r.name);
   assert.ok(!names.some((n) => /^X\d$/.test(n)), 'a refused merge left a stored data');
 });
 
@@ -145,7 +196,10 @@ test('inputs without masks: the merge warns in the job status (and the process d
   const b = await run(s, 'raster-to-pyramid', { ...common, mask: false, bottom: '8', images: [{ href: north.href }], name: 'NOMASK_B' });
   const r = await run(s, 'pyramids-to-pyramid', { stored_data: [a.record._id, b.record._id], name: 'NOMASK_M' });
   const warnings = (r.final.warnings ?? []) as string[];
-  assert.ok(warnings.some((w) => /mask/.test(w) && /NOMASK_A/.test(w)), JSON.stringify(r.final));
+  assert.ok(
+    warnings.some((w) => /mask/.test(w) && /NOMASK_A/.test(w)),
+    JSON.stringify(r.final),
+  );
   const desc = (await (await fetch(`${s.url}/processes/pyramids-to-pyramid`)).json()) as { description: string };
   assert.match(desc.description, /mask: true/);
   // With masks, no warning.
@@ -155,7 +209,8 @@ test('inputs without masks: the merge warns in the job status (and the process d
 test('REPLACE: every slab referenced, from the first input that has it', { skip }, async () => {
   // South first, so that slabs in both come from SOUTH and the others from NORTH: links to both inputs.
   const r = await run(s, 'pyramids-to-pyramid', { stored_data: [ids.SOUTH, ids.NORTH], name: 'REPLACED', method: 'REPLACE' });
-  const n = dataSlabs(await listOf(s, 'NORTH')), so = dataSlabs(await listOf(s, 'SOUTH'));
+  const n = dataSlabs(await listOf(s, 'NORTH')),
+    so = dataSlabs(await listOf(s, 'SOUTH'));
   const union = new Set([...n.keys(), ...so.keys()]);
   const infos = mergeInfos(r);
   assert.deepEqual({ referenced: infos.referenced, recomputed: infos.recomputed }, { referenced: union.size, recomputed: 0 });
@@ -165,22 +220,30 @@ test('REPLACE: every slab referenced, from the first input that has it', { skip 
   assert.deepEqual([...refs.owners].sort(), ['NORTH', 'SOUTH']);
   assert.equal(refs.own, 0);
   // Where both have slabs, SOUTH's whole slab wins (nodata included): north data under it is lost.
-  const rp = await openPyramid(s, 'REPLACED'), np = await openPyramid(s, 'NORTH'), sp = await openPyramid(s, 'SOUTH');
+  const rp = await openPyramid(s, 'REPLACED'),
+    np = await openPyramid(s, 'NORTH'),
+    sp = await openPyramid(s, 'SOUTH');
   const bottom = tileMatrix(pm, levelIds(rp)[0]);
   assert.equal((await compareLevel(rp, [sp], bottom)).differing, 0);
   const top = await compareLevel(rp, [sp, np], bottom);
-  assert.ok(top.maskMismatch > 0, 'REPLACE should lose north data under south\'s slabs');
+  assert.ok(top.maskMismatch > 0, "REPLACE should lose north data under south's slabs");
   assert.equal(gdalReadsSlabs(s, 'REPLACED'), refs.links);
 });
 
 test('bbox: only input slabs touching the area are used', { skip }, async () => {
   // The northern third of the north half, in EPSG:3857.
   const area = rowsExtent3857(CORSICA_ORIGIN.x, CORSICA_ORIGIN.y, SMALL.width, SMALL.pixelSize, 0, 200);
-  const r = await run(s, 'pyramids-to-pyramid', { stored_data: [ids.NORTH, ids.SOUTH], name: 'CLIPPED', bbox: { bbox: area, crs: 'http://www.opengis.net/def/crs/EPSG/0/3857' } });
-  const n = dataSlabs(await listOf(s, 'NORTH')), so = dataSlabs(await listOf(s, 'SOUTH'));
+  const r = await run(s, 'pyramids-to-pyramid', {
+    stored_data: [ids.NORTH, ids.SOUTH],
+    name: 'CLIPPED',
+    bbox: { bbox: area, crs: 'http://www.opengis.net/def/crs/EPSG/0/3857' },
+  });
+  const n = dataSlabs(await listOf(s, 'NORTH')),
+    so = dataSlabs(await listOf(s, 'SOUTH'));
   const all = new Set([...n.keys(), ...so.keys()]);
   const expected = new Set<string>();
-  for (const id of levelIds(await openPyramid(s, 'NORTH'))) for (const k of slabsOfBbox(tileMatrix(pm, id), area, 2)) if (all.has(k)) expected.add(k);
+  for (const id of levelIds(await openPyramid(s, 'NORTH')))
+    for (const k of slabsOfBbox(tileMatrix(pm, id), area, 2)) if (all.has(k)) expected.add(k);
   const got = new Set(dataSlabs(await listOf(s, 'CLIPPED')).keys());
   assert.deepEqual(got, expected);
   assert.ok(got.size < all.size, 'the bbox should leave slabs out');

@@ -43,7 +43,9 @@ async function assertRefused(server: TestServer, inputs: Record<string, unknown>
   assert.equal((await storedData(server)).length, before.data, 'no stored data created');
 }
 
-test('refused before any job: not a TIFF, truncated, no georeferencing, unknown CRS, band mismatch, jpg gray, tms, levels', { skip }, async () => {
+test('refused before any job: not a TIFF, truncated, no georeferencing, unknown CRS, band mismatch, jpg gray, tms, levels', {
+  skip,
+}, async () => {
   const root = s.inputRoot;
   const notTiff = path.join(root, 'not.tif');
   await writeFile(notTiff, 'this is not a TIFF file\n'.repeat(20));

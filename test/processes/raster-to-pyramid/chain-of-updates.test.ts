@@ -26,7 +26,16 @@ before(async () => {
   // 10 km × 10 km patches: one in the far south, one in the far north (other maps: another extent).
   const a = await makeInput(s, 'a.tif', { width: 100, height: 100, origin: { x: CORSICA_ORIGIN.x + 20000, y: CORSICA_ORIGIN.y - 105000 } });
   const b = await makeInput(s, 'b.tif', { width: 100, height: 100, origin: { x: CORSICA_ORIGIN.x + 30000, y: CORSICA_ORIGIN.y - 5000 } });
-  runs.NORTH = await run(s, 'raster-to-pyramid', { tms: 'PM', mask: true, nodata: 255, width: 2, height: 2, compression: 'zip', images: [{ href: north.href }], name: 'NORTH' });
+  runs.NORTH = await run(s, 'raster-to-pyramid', {
+    tms: 'PM',
+    mask: true,
+    nodata: 255,
+    width: 2,
+    height: 2,
+    compression: 'zip',
+    images: [{ href: north.href }],
+    name: 'NORTH',
+  });
   runs.U1 = await run(s, 'raster-to-pyramid', { stored_data: runs.NORTH.record._id, images: [{ href: south.href }], name: 'U1' });
   runs.U2 = await run(s, 'raster-to-pyramid', { stored_data: runs.U1.record._id, images: [{ href: a.href }], name: 'U2' });
   runs.U3 = await run(s, 'raster-to-pyramid', { stored_data: runs.U2.record._id, images: [{ href: b.href }], name: 'U3' });

@@ -13,7 +13,18 @@ import { makeInput, openPyramid, SMALL, treeDir } from '../../helpers/pyramids.j
 import { CORSICA_ORIGIN, partRows } from '../../fixtures/synthetic-raster.js';
 import { loadTms, tileMatrix, type TileMatrixSet } from '../../../src/raster/tms.js';
 import {
-  checkReferences, compareLevel, dataSlabs, gdalReadsSlabs, levelIds, listOf, psnrOf, refused, rowsExtent3857, run, slabsOfBbox, startUpdateServer,
+  checkReferences,
+  compareLevel,
+  dataSlabs,
+  gdalReadsSlabs,
+  levelIds,
+  listOf,
+  psnrOf,
+  refused,
+  rowsExtent3857,
+  run,
+  slabsOfBbox,
+  startUpdateServer,
 } from '../../helpers/updates.js';
 
 const skip = skipUnlessCommands('gdalinfo');
@@ -39,7 +50,11 @@ before(async () => {
   band = rowsExtent3857(CORSICA_ORIGIN.x, CORSICA_ORIGIN.y, SMALL.width, SMALL.pixelSize, s0, n1);
   southExtent = rowsExtent3857(CORSICA_ORIGIN.x, CORSICA_ORIGIN.y, SMALL.width, SMALL.pixelSize, s0, s1);
   assert.equal(n0, 0);
-  for (const [name, input] of [['FULL', full], ['NORTH', north], ['SOUTH', south]] as const) {
+  for (const [name, input] of [
+    ['FULL', full],
+    ['NORTH', north],
+    ['SOUTH', south],
+  ] as const) {
     runs[name] = await run(s, 'raster-to-pyramid', { ...common, compression: 'zip', images: [{ href: input.href }], name });
   }
   runs.UPDATED = await run(s, 'raster-to-pyramid', { stored_data: runs.NORTH.record._id, images: [{ href: south.href }], name: 'UPDATED' });
@@ -50,10 +65,17 @@ after(() => s?.stop());
 /** Pixels whose extent lies wholly north / south of the overlap band widened by `margin` metres (kernel support). */
 const northOfBand = (margin: number) => (_x: number, y: number, half: number) => y - half > band[3] + margin;
 const southOfBand = (margin: number) => (_x: number, y: number, half: number) => y + half < band[1] - margin;
-const outsideBand = (margin: number) => (x: number, y: number, half: number) => northOfBand(margin)(x, y, half) || southOfBand(margin)(x, y, half);
+const outsideBand = (margin: number) => (x: number, y: number, half: number) =>
+  northOfBand(margin)(x, y, half) || southOfBand(margin)(x, y, half);
 
 test('an update takes its options from the pyramid: tms, compression… given → 400 naming them', { skip }, async () => {
-  const problem = await refused(s, 'raster-to-pyramid', { stored_data: runs.NORTH.record._id, images: [{ href: south.href }], name: 'NOPE', tms: 'PM', compression: 'png' });
+  const problem = await refused(s, 'raster-to-pyramid', {
+    stored_data: runs.NORTH.record._id,
+    images: [{ href: south.href }],
+    name: 'NOPE',
+    tms: 'PM',
+    compression: 'png',
+  });
   assert.match(String(problem.detail), /tms/);
   assert.match(String(problem.detail), /compression/);
   const unknown = await refused(s, 'raster-to-pyramid', { stored_data: 'no-such-id', images: [{ href: south.href }], name: 'NOPE' });
@@ -68,14 +90,14 @@ test('referenced and recomputed counts are the ones rok4.md §8.7 predicts', { s
   const ids = levelIds(await openPyramid(s, 'NORTH'));
   const touched = new Set<string>();
   let below = slabsOfBbox(tileMatrix(pm, ids[0]), southExtent, common.width);
-  below.forEach((k) => touched.add(k));
+  for (const k of below) touched.add(k);
   for (const id of ids.slice(1)) {
     const up = new Set<string>();
     for (const k of below) {
       const [, c, r] = k.split('/').map(Number);
       up.add(`${id}/${c >> 1}/${r >> 1}`);
     }
-    up.forEach((k) => touched.add(k));
+    for (const k of up) touched.add(k);
     below = up;
   }
   // Recomputed: touched slabs holding data afterwards (the ancestor's, or the south image's — the south
@@ -83,8 +105,11 @@ test('referenced and recomputed counts are the ones rok4.md §8.7 predicts', { s
   const predictedRecomputed = new Set([...touched].filter((k) => ancestor.has(k) || southOnly.has(k)));
   const predictedReferenced = new Set([...ancestor.keys()].filter((k) => !touched.has(k)));
   for (const k of southOnly.keys()) assert.ok(touched.has(k), `south slab ${k} outside the predicted touched set`);
-  const update = (runs.UPDATED.record.type_infos as { update: { referenced: number; recomputed: number; ancestor: { _id: string } } }).update;
-  console.log(`chained update: predicted referenced ${predictedReferenced.size}, recomputed ${predictedRecomputed.size}; reported ${update.referenced}, ${update.recomputed}`);
+  const update = (runs.UPDATED.record.type_infos as { update: { referenced: number; recomputed: number; ancestor: { _id: string } } })
+    .update;
+  console.log(
+    `chained update: predicted referenced ${predictedReferenced.size}, recomputed ${predictedRecomputed.size}; reported ${update.referenced}, ${update.recomputed}`,
+  );
   assert.ok(predictedReferenced.size > 0 && predictedRecomputed.size > 0, 'the case must have both kinds');
   assert.equal(update.referenced, predictedReferenced.size);
   assert.equal(update.recomputed, predictedRecomputed.size);
@@ -95,7 +120,9 @@ test('referenced and recomputed counts are the ones rok4.md §8.7 predicts', { s
   assert.equal(updated.size, predictedRecomputed.size + predictedReferenced.size);
 });
 
-test('references: relative links to the original NORTH slabs (data and masks), listed with NORTH\'s root; GDAL reads every slab', { skip }, async () => {
+test("references: relative links to the original NORTH slabs (data and masks), listed with NORTH's root; GDAL reads every slab", {
+  skip,
+}, async () => {
   const update = (runs.UPDATED.record.type_infos as { update: { referenced: number; recomputed: number } }).update;
   const refs = await checkReferences(s, 'UPDATED');
   assert.deepEqual([...refs.owners], ['NORTH']);
@@ -106,7 +133,9 @@ test('references: relative links to the original NORTH slabs (data and masks), l
   assert.equal(gdalReadsSlabs(s, 'UPDATED'), refs.own + refs.links);
 });
 
-test('pixels: equal to the full-raster pyramid outside the overlap band on every level, the south image wins in the overlap', { skip }, async () => {
+test('pixels: equal to the full-raster pyramid outside the overlap band on every level, the south image wins in the overlap', {
+  skip,
+}, async () => {
   const updated = await openPyramid(s, 'UPDATED');
   const fullP = await openPyramid(s, 'FULL');
   const northP = await openPyramid(s, 'NORTH');
@@ -128,11 +157,21 @@ test('pixels: equal to the full-raster pyramid outside the overlap band on every
     const ss = await compareLevel(updated, [southP], tm, southOfBand(margin));
     if (n.compared + sf.compared === 0) continue;
     levelsCompared++;
-    assert.equal(n.maskMismatch + sf.maskMismatch + ss.maskMismatch, 0, `level ${id}: data/nodata differs outside the band (${JSON.stringify({ n, sf, ss })})`);
+    assert.equal(
+      n.maskMismatch + sf.maskMismatch + ss.maskMismatch,
+      0,
+      `level ${id}: data/nodata differs outside the band (${JSON.stringify({ n, sf, ss })})`,
+    );
     assert.equal(n.differing, 0, `level ${id}: pixels differ from the full pyramid north of the band (${JSON.stringify(n)})`);
     assert.equal(ss.differing, 0, `level ${id}: pixels differ from the south pyramid south of the band (${JSON.stringify(ss)})`);
-    assert.ok(sf.maxAbs <= 1 && sf.differing <= sf.compared / 1000, `level ${id}: south of the band vs the full pyramid ${JSON.stringify(sf)}`);
-    if (sf.differing) console.log(`level ${id}: south of the band, ${sf.differing}/${sf.compared} px differ by 1 from the full pyramid (the south pyramid's own warp rounding)`);
+    assert.ok(
+      sf.maxAbs <= 1 && sf.differing <= sf.compared / 1000,
+      `level ${id}: south of the band vs the full pyramid ${JSON.stringify(sf)}`,
+    );
+    if (sf.differing)
+      console.log(
+        `level ${id}: south of the band, ${sf.differing}/${sf.compared} px differ by 1 from the full pyramid (the south pyramid's own warp rounding)`,
+      );
   }
   assert.ok(levelsCompared >= 3, `only ${levelsCompared} levels had pixels outside the band`);
   // Bottom level, everywhere: the south pyramid where it has data (new data wins, §8.7.4), else the north one.
@@ -145,17 +184,31 @@ test('pixels: equal to the full-raster pyramid outside the overlap band on every
   const halves = await compareLevel(northP, [southP], bottom, inBand);
   assert.ok(halves.differing > 0, 'north and south pyramids agree everywhere in the band: the priority check proves nothing');
   const vsFull = await compareLevel(updated, [fullP], bottom);
-  console.log(`chained update, bottom level vs full pyramid: ${vsFull.differing} of ${vsFull.compared} pixels differ (max ${vsFull.maxAbs}: the halves' cut edges in the band, ±1 elsewhere); north vs south in the band: ${halves.differing} differ`);
+  console.log(
+    `chained update, bottom level vs full pyramid: ${vsFull.differing} of ${vsFull.compared} pixels differ (max ${vsFull.maxAbs}: the halves' cut edges in the band, ±1 elsewhere); north vs south in the band: ${halves.differing} differ`,
+  );
 });
 
 test('dependencies: the update uses NORTH; NORTH cannot be deleted (409 naming UPDATED)', { skip }, async () => {
-  const id = runs.UPDATED.record._id as string, northId = runs.NORTH.record._id as string;
+  const id = runs.UPDATED.record._id as string,
+    northId = runs.NORTH.record._id as string;
   assert.deepEqual(runs.UPDATED.record.use, [northId]);
-  const deps = (await (await fetch(`${s.url}/stored_data/${id}/dependencies`)).json()) as { use: Array<{ _id: string }>; used_by: unknown[] };
-  assert.deepEqual(deps.use.map((u) => u._id), [northId]);
+  const deps = (await (await fetch(`${s.url}/stored_data/${id}/dependencies`)).json()) as {
+    use: Array<{ _id: string }>;
+    used_by: unknown[];
+  };
+  assert.deepEqual(
+    deps.use.map((u) => u._id),
+    [northId],
+  );
   assert.deepEqual(deps.used_by, []);
-  const northDeps = (await (await fetch(`${s.url}/stored_data/${northId}/dependencies`)).json()) as { used_by: Array<{ _id: string; name: string }> };
-  assert.deepEqual(northDeps.used_by.map((u) => u.name), ['UPDATED']);
+  const northDeps = (await (await fetch(`${s.url}/stored_data/${northId}/dependencies`)).json()) as {
+    used_by: Array<{ _id: string; name: string }>;
+  };
+  assert.deepEqual(
+    northDeps.used_by.map((u) => u.name),
+    ['UPDATED'],
+  );
   const del = await fetch(`${s.url}/stored_data/${northId}`, { method: 'DELETE' });
   const text = await del.text();
   assert.equal(del.status, 409, text);

@@ -34,8 +34,9 @@ async function until<T>(fn: () => Promise<T | undefined>, what: string, timeoutM
   }
 }
 
-
-test('corrupt tile in the middle: job failed with the reason, partial pyramid removed, record FAILED, others unchanged', { skip }, async () => {
+test('corrupt tile in the middle: job failed with the reason, partial pyramid removed, record FAILED, others unchanged', {
+  skip,
+}, async () => {
   const other = await generate(s, { ...base, images: [{ href: map.href }], name: 'OTHER', width: 2, height: 2, bottom: '8' });
   const otherKeys = await keysUnder(s, 'pyramids/OTHER/');
   const otherRecord = (await storedData(s, '?name=OTHER'))[0];
@@ -65,7 +66,12 @@ test('corrupt tile in the middle: job failed with the reason, partial pyramid re
 });
 
 test('dismiss mid-run: DELETE /jobs/{id} → record DELETED, files removed', { skip }, async () => {
-  const res = await execute(s.url, 'raster-to-pyramid', { inputs: { ...base, images: [{ href: map.href }], name: 'DISMISSED', width: 2, height: 2 } }, { Prefer: 'respond-async' });
+  const res = await execute(
+    s.url,
+    'raster-to-pyramid',
+    { inputs: { ...base, images: [{ href: map.href }], name: 'DISMISSED', width: 2, height: 2 } },
+    { Prefer: 'respond-async' },
+  );
   assert.equal(res.status, 201);
   const { jobID } = (await res.json()) as { jobID: string };
   // Wait until slabs are being written, then dismiss.
@@ -82,5 +88,8 @@ test('dismiss mid-run: DELETE /jobs/{id} → record DELETED, files removed', { s
     return r && r.status !== 'GENERATING' ? r : undefined;
   }, 'the record to leave GENERATING');
   assert.equal(record.status, 'DELETED');
-  await until(async () => ((await keysUnder(s, 'pyramids/DISMISSED/')).length === 0 ? true : undefined), 'the partial pyramid to be removed');
+  await until(
+    async () => ((await keysUnder(s, 'pyramids/DISMISSED/')).length === 0 ? true : undefined),
+    'the partial pyramid to be removed',
+  );
 });

@@ -19,7 +19,23 @@ import { slabPath } from '../../../src/rok4/base36.js';
 import { average2x2 } from '../../../src/raster/downsample.js';
 import { loadTms, tileMatrix } from '../../../src/raster/tms.js';
 import type { Rok4Reader } from '../../../src/rok4/reader.js';
-import { bottomLevelId, compareWithReference, gdalReference, generate, makeInput, mosaicLevel, openPyramid, pyramidDir, pyramidKey, python, startPyramidServer, storeOf, treeDir, type JobRun, type LevelMosaic } from '../../helpers/pyramids.js';
+import {
+  bottomLevelId,
+  compareWithReference,
+  gdalReference,
+  generate,
+  makeInput,
+  mosaicLevel,
+  openPyramid,
+  pyramidDir,
+  pyramidKey,
+  python,
+  startPyramidServer,
+  storeOf,
+  treeDir,
+  type JobRun,
+  type LevelMosaic,
+} from '../../helpers/pyramids.js';
 
 const skip = skipUnlessCommands('gdalwarp', 'gdalinfo');
 let s: TestServer;
@@ -45,7 +61,8 @@ after(async () => {
 /** Relative paths of every file under a folder. */
 async function filesUnder(dir: string): Promise<string[]> {
   const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) out.push(path.relative(dir, path.join(e.parentPath, e.name)));
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true }))
+    if (e.isFile()) out.push(path.relative(dir, path.join(e.parentPath, e.name)));
   return out.sort();
 }
 
@@ -53,30 +70,54 @@ test('golden shape: descriptor, list, base-36 slabs, tile limits, stored data re
   const { record, seen, final } = runs.zip;
   // Each pyramid in a folder of its own, with the ROK4 layout inside (rok4.md §4.1).
   const storeDir = pyramidDir(s, 'MAP_ZIP');
-  const descriptor = parseDescriptor(await storeOf(s).read(pyramidKey('MAP_ZIP', '.json')).then((b) => b.toString()));
+  const descriptor = parseDescriptor(
+    await storeOf(s)
+      .read(pyramidKey('MAP_ZIP', '.json'))
+      .then((b) => b.toString()),
+  );
   assert.equal(descriptor.tile_matrix_set, 'PM');
   assert.equal(descriptor.format, 'TIFF_ZIP_UINT8');
   assert.equal(descriptor.mask_format, 'TIFF_ZIP_UINT8');
   assert.deepEqual(descriptor.raster_specifications, { channels: 3, nodata: '255,255,255', photometric: 'rgb', interpolation: 'bicubic' });
   // §3.1: levels top → bottom, consecutive, bottom = closest to 100 m × 1/cos(42°) ≈ 134 m: PM level 10 (152.9 m).
-  assert.deepEqual(descriptor.levels.map((l) => l.id), ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
+  assert.deepEqual(
+    descriptor.levels.map((l) => l.id),
+    ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10'],
+  );
 
   // §6: the list names every slab written (data and mask), root 0 = the pyramid, and nothing else is on disk.
   const list = SlabList.parse((await storeOf(s).read(pyramidKey('MAP_ZIP', '.list'))).toString());
   assert.equal(list.roots.get(0), path.join(storeDir, 'MAP_ZIP'));
-  const listed = [...list.entries()].map((e) => { assert.equal(e.rootIndex, 0); return e.path; }).sort();
+  const listed = [...list.entries()]
+    .map((e) => {
+      assert.equal(e.rootIndex, 0);
+      return e.path;
+    })
+    .sort();
   assert.deepEqual(listed, await filesUnder(path.join(storeDir, 'MAP_ZIP')));
   const data = listed.filter((p) => p.startsWith('DATA/'));
-  assert.deepEqual(listed.filter((p) => p.startsWith('MASK/')), data.map((p) => p.replace(/^DATA/, 'MASK')), 'one mask slab per data slab');
+  assert.deepEqual(
+    listed.filter((p) => p.startsWith('MASK/')),
+    data.map((p) => p.replace(/^DATA/, 'MASK')),
+    'one mask slab per data slab',
+  );
   assert.equal(data.length, (record.type_infos as { slabs: number }).slabs);
 
   const reader = await openPyramid(s, 'MAP_ZIP');
   const pm = await loadTms('PM');
   for (const level of descriptor.levels) {
-    assert.deepEqual(level.storage, { type: 'FILE', image_directory: `MAP_ZIP/DATA/${level.id}`, mask_directory: `MAP_ZIP/MASK/${level.id}`, path_depth: 2 });
+    assert.deepEqual(level.storage, {
+      type: 'FILE',
+      image_directory: `MAP_ZIP/DATA/${level.id}`,
+      mask_directory: `MAP_ZIP/MASK/${level.id}`,
+      path_depth: 2,
+    });
     const tm = tileMatrix(pm, level.id);
     const lim = level.tile_limits;
-    assert.ok(lim.min_col >= 0 && lim.max_col < tm.matrixWidth && lim.min_row >= 0 && lim.max_row < tm.matrixHeight, `level ${level.id} limits inside the matrix`);
+    assert.ok(
+      lim.min_col >= 0 && lim.max_col < tm.matrixWidth && lim.min_row >= 0 && lim.max_row < tm.matrixHeight,
+      `level ${level.id} limits inside the matrix`,
+    );
     const slabs = data.filter((p) => p.startsWith(`DATA/${level.id}/`));
     assert.ok(slabs.length > 0, `level ${level.id} has slabs`);
     let dataTiles = 0;
@@ -90,12 +131,21 @@ test('golden shape: descriptor, list, base-36 slabs, tile limits, stored data re
         assert.ok(slab?.fromMaskSlab);
         // §3.4: every tile holding data lies inside tile_limits.
         for (let t = 0; t < 16; t++) {
-          const col = sc * 4 + (t % 4), row = sr * 4 + (t >> 2);
+          const col = sc * 4 + (t % 4),
+            row = sr * 4 + (t >> 2);
           let any = false;
-          for (let y = 0; y < 256 && !any; y++) for (let x = 0; x < 256; x++) if (slab.mask[((t >> 2) * 256 + y) * 1024 + (t % 4) * 256 + x]) { any = true; break; }
+          for (let y = 0; y < 256 && !any; y++)
+            for (let x = 0; x < 256; x++)
+              if (slab.mask[((t >> 2) * 256 + y) * 1024 + (t % 4) * 256 + x]) {
+                any = true;
+                break;
+              }
           if (!any) continue;
           dataTiles++;
-          assert.ok(col >= lim.min_col && col <= lim.max_col && row >= lim.min_row && row <= lim.max_row, `level ${level.id}: tile ${col},${row} has data outside ${JSON.stringify(lim)}`);
+          assert.ok(
+            col >= lim.min_col && col <= lim.max_col && row >= lim.min_row && row <= lim.max_row,
+            `level ${level.id}: tile ${col},${row} has data outside ${JSON.stringify(lim)}`,
+          );
         }
       }
     }
@@ -111,14 +161,20 @@ test('golden shape: descriptor, list, base-36 slabs, tile limits, stored data re
   const infos = record.type_infos as Record<string, unknown>;
   assert.equal(infos.tms, 'PM');
   assert.equal(infos.format, 'TIFF_ZIP_UINT8');
-  assert.deepEqual(infos.levels, descriptor.levels.map((l) => ({ id: l.id, tile_limits: l.tile_limits })));
+  assert.deepEqual(
+    infos.levels,
+    descriptor.levels.map((l) => ({ id: l.id, tile_limits: l.tile_limits })),
+  );
   assert.equal(infos.bbox_crs, 'EPSG:3857');
   const [x0, y0, x1, y1] = infos.bbox as number[];
   const [lon0, lat0, lon1, lat1] = infos.bbox_wgs84 as number[];
   // 1,150,000..1,210,000 E, 6,120,000..6,240,000 N in Lambert-93: Corsica, about 8.4–9.3°E, 42.0–43.1°N.
   assert.ok(lon0 > 8.2 && lon1 < 9.5 && lat0 > 41.8 && lat1 < 43.3 && lon0 < lon1 && lat0 < lat1, `bbox_wgs84 ${infos.bbox_wgs84}`);
   const R = 6378137;
-  assert.ok(Math.abs(x0 - (lon0 * Math.PI * R) / 180) < 1 && Math.abs(x1 - (lon1 * Math.PI * R) / 180) < 1, 'bbox x in metres of EPSG:3857');
+  assert.ok(
+    Math.abs(x0 - (lon0 * Math.PI * R) / 180) < 1 && Math.abs(x1 - (lon1 * Math.PI * R) / 180) < 1,
+    'bbox x in metres of EPSG:3857',
+  );
   assert.ok(Math.abs(y0 - R * Math.log(Math.tan(Math.PI / 4 + (lat0 * Math.PI) / 360))) < 1 && y1 > y0);
   let bytes = 0;
   for (const p of listed) bytes += (await stat(path.join(storeDir, 'MAP_ZIP', p))).size;
@@ -137,7 +193,11 @@ test('golden shape: descriptor, list, base-36 slabs, tile limits, stored data re
   assert.ok(moving.length > 0, `progress seen while running: ${JSON.stringify(seen)}`);
   for (const m of moving) assert.match(m.message ?? '', /^level \d+: \d+\/\d+ slabs \(\d+\/\d+ in all\)$/);
   const progresses = seen.map((x) => x.progress ?? 0);
-  assert.deepEqual(progresses, [...progresses].sort((a, b) => a - b), 'progress never goes back');
+  assert.deepEqual(
+    progresses,
+    [...progresses].sort((a, b) => a - b),
+    'progress never goes back',
+  );
 });
 
 test('GDAL oracle: every data and mask slab (zip, jpg90) decodes in GDAL to the pixels our reader returns', { skip }, async () => {
@@ -156,7 +216,10 @@ test('GDAL oracle: every data and mask slab (zip, jpg90) decodes in GDAL to the 
       assert.equal(gdal.height, 1024);
       if (m[1] === 'DATA') {
         assert.equal(gdal.bands, 3);
-        assert.ok(Buffer.from(slab.pixels.buffer, slab.pixels.byteOffset, slab.pixels.byteLength).equals(gdal.bytes), `${name} ${e.path}: GDAL and our reader differ`);
+        assert.ok(
+          Buffer.from(slab.pixels.buffer, slab.pixels.byteOffset, slab.pixels.byteLength).equals(gdal.bytes),
+          `${name} ${e.path}: GDAL and our reader differ`,
+        );
       } else {
         assert.equal(gdal.bands, 1);
         assert.ok(Buffer.from(slab.mask).equals(gdal.bytes), `${name} ${e.path}: mask differs`);
@@ -172,14 +235,18 @@ async function slabOfPath(reader: Rok4Reader, name: string, level: string, b36: 
   const lim = reader.tileLimits(level);
   for (let sr = lim.min_row >> 2; sr <= lim.max_row >> 2; sr++) {
     for (let sc = lim.min_col >> 2; sc <= lim.max_col >> 2; sc++) {
-      if (reader.slabKey(level, sc, sr, 'DATA') === `${pyramidKey(name)}/DATA/${level}/${b36}`) return (await reader.readSlab(level, sc, sr))!;
+      if (reader.slabKey(level, sc, sr, 'DATA') === `${pyramidKey(name)}/DATA/${level}/${b36}`)
+        return (await reader.readSlab(level, sc, sr))!;
     }
   }
   throw new Error(`${b36} is not a slab inside the tile limits of level ${level}`);
 }
 
 test('bottom level vs gdalwarp -r cubic on the same grid: ≥ 45 dB (zip), ≥ 34 dB (jpg90), IoU ≥ 0.99', { skip }, async () => {
-  for (const [name, minPsnr] of [['MAP_ZIP', 45], ['MAP_JPG90', 34]] as const) {
+  for (const [name, minPsnr] of [
+    ['MAP_ZIP', 45],
+    ['MAP_JPG90', 34],
+  ] as const) {
     const reader = await openPyramid(s, name);
     const m = await mosaicLevel(reader, bottomLevelId(reader), 'PM');
     assert.equal(m.level, '10');
@@ -210,7 +277,9 @@ test('another CRS path: EPSG:4326 TMS, lossless, against gdalwarp -t_srs EPSG:43
 
 /** PSNR of GDAL's JPEG q90 YCbCr 4:2:0 encoding of an RGBA reference against itself, on its valid pixels. */
 function jpegCeiling(ref: string): number {
-  return Number(python(`
+  return Number(
+    python(
+      `
 import sys, numpy as np
 from osgeo import gdal
 gdal.UseExceptions()
@@ -220,14 +289,20 @@ gdal.Translate('/vsimem/j.tif', ds, bandList=[1, 2, 3], creationOptions=['COMPRE
 b = gdal.Open('/vsimem/j.tif').ReadAsArray().astype(np.float64)
 v = (a[3] > 0) & ~((a[0] == 255) & (a[1] == 255) & (a[2] == 255))
 print(10 * np.log10(255 ** 2 / ((a[:3, v] - b[:, v]) ** 2).mean()))
-`, ref));
+`,
+      ref,
+    ),
+  );
 }
 
 /** Pixels and mask of tile (col, row) of a level mosaic, or null outside it. */
 function tileOf(m: LevelMosaic, col: number, row: number, limits: { min_col: number; max_col: number; min_row: number; max_row: number }) {
   if (col < limits.min_col || col > limits.max_col || row < limits.min_row || row > limits.max_row) return null;
-  const C = m.channels, x0 = (col - limits.min_col) * 256, y0 = (row - limits.min_row) * 256;
-  const data = new Uint8Array(256 * 256 * C), mask = new Uint8Array(256 * 256);
+  const C = m.channels,
+    x0 = (col - limits.min_col) * 256,
+    y0 = (row - limits.min_row) * 256;
+  const data = new Uint8Array(256 * 256 * C),
+    mask = new Uint8Array(256 * 256);
   for (let y = 0; y < 256; y++) {
     const o = (y0 + y) * m.width + x0;
     data.set((m.pixels as Uint8Array).subarray(o * C, (o + 256) * C), y * 256 * C);
@@ -242,14 +317,17 @@ test('upper levels: each tile is the masked 2×2 average of its four children (z
   const nodata = [255, 255, 255];
   let tiles = 0;
   for (let i = ids.length - 2; i >= 0; i--) {
-    const parentId = ids[i], childId = ids[i + 1];
+    const parentId = ids[i],
+      childId = ids[i + 1];
     const parent = await mosaicLevel(reader, parentId, 'PM');
     const child = await mosaicLevel(reader, childId, 'PM');
-    const pl = reader.tileLimits(parentId), cl = reader.tileLimits(childId);
+    const pl = reader.tileLimits(parentId),
+      cl = reader.tileLimits(childId);
     for (let row = pl.min_row; row <= pl.max_row; row++) {
       for (let col = pl.min_col; col <= pl.max_col; col++) {
         // §8.5: children (2c,2r) top-left … (2c+1,2r+1) bottom-right; missing = nodata, mask 0.
-        const joined = new Uint8Array(512 * 512 * 3).fill(255), jmask = new Uint8Array(512 * 512);
+        const joined = new Uint8Array(512 * 512 * 3).fill(255),
+          jmask = new Uint8Array(512 * 512);
         for (let q = 0; q < 4; q++) {
           const t = tileOf(child, 2 * col + (q & 1), 2 * row + (q >> 1), cl);
           if (!t) continue;
@@ -259,10 +337,18 @@ test('upper levels: each tile is the masked 2×2 average of its four children (z
             jmask.set(t.mask.subarray(y * 256, (y + 1) * 256), o);
           }
         }
-        const expected = average2x2({ data: joined, mask: jmask, width: 512, height: 512, channels: 3, sampleType: 'uint8' }, true, nodata, 'any');
+        const expected = average2x2(
+          { data: joined, mask: jmask, width: 512, height: 512, channels: 3, sampleType: 'uint8' },
+          true,
+          nodata,
+          'any',
+        );
         const got = tileOf(parent, col, row, pl)!;
         assert.ok(Buffer.from(got.mask).equals(Buffer.from(expected.mask)), `level ${parentId} tile ${col},${row}: mask differs`);
-        assert.ok(Buffer.from(got.data).equals(Buffer.from(expected.data as Uint8Array)), `level ${parentId} tile ${col},${row}: pixels differ`);
+        assert.ok(
+          Buffer.from(got.data).equals(Buffer.from(expected.data as Uint8Array)),
+          `level ${parentId} tile ${col},${row}: pixels differ`,
+        );
         tiles++;
       }
     }

@@ -13,8 +13,17 @@ import path from 'node:path';
 import { skipUnlessCommands } from '../../helpers/env.js';
 import type { TestServer } from '../../helpers/server.js';
 import {
-  bottomLevelId, compareWithReference, gdalReference, generate, hrefOf, makeInput, mosaicLevel, openPyramid, python,
-  startPyramidServer, type LevelMosaic,
+  bottomLevelId,
+  compareWithReference,
+  gdalReference,
+  generate,
+  hrefOf,
+  makeInput,
+  mosaicLevel,
+  openPyramid,
+  python,
+  startPyramidServer,
+  type LevelMosaic,
 } from '../../helpers/pyramids.js';
 
 const skip = skipUnlessCommands('gdalwarp', 'gdal_translate');
@@ -36,7 +45,11 @@ after(async () => {
 });
 
 /** Bottom level of pyramid `name` vs gdalwarp -r cubic of `src` (psnr.py rules); asserts ≥ 45 dB and IoU ≥ 0.99. */
-async function assertBottomMatches(name: string, src: string, options: { srcNodata?: number; validNodata?: number } = {}): Promise<LevelMosaic> {
+async function assertBottomMatches(
+  name: string,
+  src: string,
+  options: { srcNodata?: number; validNodata?: number } = {},
+): Promise<LevelMosaic> {
   const reader = await openPyramid(s, name);
   const m = await mosaicLevel(reader, bottomLevelId(reader), 'PM');
   const ref = gdalReference(src, path.join(tmp, `${name}.tif`), m, 'EPSG:3857', { srcNodata: options.srcNodata });
@@ -62,7 +75,8 @@ test('TIFF + TFW (no GeoKeys) with srs EPSG:2154 gives the GeoTIFF result', { sk
 
 test('float32 DTM (1 band, GDAL_NODATA -99999) → TIFF_ZIP_FLOAT32, values as gdalwarp cubic', { skip }, async () => {
   const dtm = path.join(s.inputRoot, 'dtm.tif');
-  python(`
+  python(
+    `
 import sys, numpy as np
 from osgeo import gdal
 gdal.UseExceptions()
@@ -74,7 +88,10 @@ z[collar] = -99999
 out = gdal.GetDriverByName('GTiff').Create(sys.argv[2], src.RasterXSize, src.RasterYSize, 1, gdal.GDT_Float32, ['TILED=YES', 'COMPRESS=DEFLATE'])
 out.SetGeoTransform(src.GetGeoTransform()); out.SetProjection(src.GetProjection())
 out.GetRasterBand(1).SetNoDataValue(-99999); out.GetRasterBand(1).WriteArray(z); out = None
-`, map.path, dtm);
+`,
+    map.path,
+    dtm,
+  );
   const { record } = await generate(s, { ...common, images: [{ href: hrefOf(dtm) }], name: 'DTM' });
   const infos = record.type_infos as Record<string, unknown>;
   assert.equal(infos.format, 'TIFF_ZIP_FLOAT32');
@@ -88,9 +105,15 @@ out.GetRasterBand(1).SetNoDataValue(-99999); out.GetRasterBand(1).WriteArray(z);
   assert.equal(ref.dataType, 'Float32');
   const refValues = new Float32Array(ref.bytes.buffer.slice(ref.bytes.byteOffset, ref.bytes.byteOffset + ref.bytes.byteLength));
   const ours = m.pixels as Float32Array;
-  let se = 0, n = 0, both = 0, any = 0, lo = Infinity, hi = -Infinity;
+  let se = 0,
+    n = 0,
+    both = 0,
+    any = 0,
+    lo = Infinity,
+    hi = -Infinity;
   for (let p = 0; p < m.width * m.height; p++) {
-    const a = m.mask[p] !== 0, b = refValues[2 * p + 1] !== 0;
+    const a = m.mask[p] !== 0,
+      b = refValues[2 * p + 1] !== 0;
     if (!a) assert.equal(ours[p], -99999, 'nodata under mask 0');
     if (a || b) any++;
     if (!(a && b)) continue;
@@ -101,8 +124,10 @@ out.GetRasterBand(1).SetNoDataValue(-99999); out.GetRasterBand(1).WriteArray(z);
     lo = Math.min(lo, refValues[2 * p]);
     hi = Math.max(hi, refValues[2 * p]);
   }
-  const psnr = 10 * Math.log10(((hi - lo) ** 2) / (se / n));
-  console.log(`DTM: level ${m.level}: PSNR over the value range ${lo}..${hi}: ${psnr.toFixed(2)} dB, IoU ${(both / any).toFixed(6)}, ${n} pixels`);
+  const psnr = 10 * Math.log10((hi - lo) ** 2 / (se / n));
+  console.log(
+    `DTM: level ${m.level}: PSNR over the value range ${lo}..${hi}: ${psnr.toFixed(2)} dB, IoU ${(both / any).toFixed(6)}, ${n} pixels`,
+  );
   assert.ok(n > 400_000);
   assert.ok(psnr >= 45, `DTM PSNR ${psnr}`);
   assert.ok(both / any >= 0.99, `DTM IoU ${both / any}`);
@@ -110,7 +135,8 @@ out.GetRasterBand(1).SetNoDataValue(-99999); out.GetRasterBand(1).WriteArray(z);
 
 test('RGBA: the alpha band is the mask (no nodata input)', { skip }, async () => {
   const rgba = path.join(s.inputRoot, 'rgba.tif');
-  python(`
+  python(
+    `
 import sys, numpy as np
 from osgeo import gdal
 gdal.UseExceptions()
@@ -121,7 +147,10 @@ out = gdal.GetDriverByName('GTiff').Create(sys.argv[2], src.RasterXSize, src.Ras
 out.SetGeoTransform(src.GetGeoTransform()); out.SetProjection(src.GetProjection())
 for i in range(3): out.GetRasterBand(i + 1).WriteArray(a[i])
 out.GetRasterBand(4).WriteArray(alpha); out = None
-`, map.path, rgba);
+`,
+    map.path,
+    rgba,
+  );
   const { record } = await generate(s, { ...common, images: [{ href: hrefOf(rgba) }], name: 'RGBA' });
   const infos = record.type_infos as Record<string, unknown>;
   console.log(`RGBA: ${infos.format}, ${infos.channels} channels`);
@@ -131,7 +160,19 @@ out.GetRasterBand(4).WriteArray(alpha); out = None
 
 test('JPEG-compressed GeoTIFF (YCbCr) source', { skip }, async () => {
   const jpeg = path.join(s.inputRoot, 'jpeg.tif');
-  execFileSync('gdal_translate', ['-q', '-co', 'COMPRESS=JPEG', '-co', 'PHOTOMETRIC=YCBCR', '-co', 'JPEG_QUALITY=92', '-co', 'TILED=YES', map.path, jpeg]);
+  execFileSync('gdal_translate', [
+    '-q',
+    '-co',
+    'COMPRESS=JPEG',
+    '-co',
+    'PHOTOMETRIC=YCBCR',
+    '-co',
+    'JPEG_QUALITY=92',
+    '-co',
+    'TILED=YES',
+    map.path,
+    jpeg,
+  ]);
   assert.match(execFileSync('gdalinfo', [jpeg]).toString(), /COMPRESSION=YCbCr JPEG/);
   await generate(s, { ...common, images: [{ href: hrefOf(jpeg) }], nodata: 255, name: 'FROM_JPEG' });
   // Same decoded source pixels for GDAL and us (both libjpeg): the collar ringing is data for both.
@@ -144,7 +185,11 @@ test('north + south halves in one request cover the full raster', { skip }, asyn
   assert.ok(north.height < map.height && south.height < map.height);
   const { record } = await generate(s, { ...common, images: [{ href: north.href }, { href: south.href }], nodata: 255, name: 'HALVES' });
   const full = await generate(s, { ...common, images: [{ href: map.href }], nodata: 255, name: 'FULL' });
-  assert.deepEqual((record.type_infos as { levels: unknown }).levels, (full.record.type_infos as { levels: unknown }).levels, 'same tile limits as the full raster');
+  assert.deepEqual(
+    (record.type_infos as { levels: unknown }).levels,
+    (full.record.type_infos as { levels: unknown }).levels,
+    'same tile limits as the full raster',
+  );
   const m = await assertBottomMatches('HALVES', map.path, { srcNodata: 255, validNodata: 255 });
   // Both halves contributed: data in the top and the bottom thirds of the mosaic.
   const third = Math.floor(m.height / 3) * m.width;

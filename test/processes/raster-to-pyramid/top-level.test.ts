@@ -30,12 +30,15 @@ test('plan: LAMB93_50cm over Corsica tops at level 7, PM still at level 0; a top
   assert.equal(lamb.levels[0].tm.id, '11');
   const pm = planPyramid(await loadTms('PM', []), [info], { slab });
   assert.equal(pm.levels.at(-1)!.tm.id, '0');
-  assert.throws(() => planPyramid(lamb93, [info], { slab, top: '5' }), (err: unknown) => {
-    assert.ok(err instanceof PlanError);
-    assert.equal(err.input, 'top');
-    assert.match(err.message, /possible top levels from bottom 11: 11, 10, 9, 8, 7$/);
-    return true;
-  });
+  assert.throws(
+    () => planPyramid(lamb93, [info], { slab, top: '5' }),
+    (err: unknown) => {
+      assert.ok(err instanceof PlanError);
+      assert.equal(err.input, 'top');
+      assert.match(err.message, /possible top levels from bottom 11: 11, 10, 9, 8, 7$/);
+      return true;
+    },
+  );
 });
 
 test('a LAMB93_50cm pyramid of Corsica with the default top is made; an explicit top 5 is a 400 naming the possible levels', async () => {
@@ -43,7 +46,12 @@ test('a LAMB93_50cm pyramid of Corsica with the default top is made; an explicit
   const levels = ((record.type_infos as Record<string, unknown>).levels as Array<{ id: string }>).map((l) => l.id);
   assert.deepEqual(levels, ['7', '8', '9', '10', '11']);
 
-  const res = await execute(s.url, 'raster-to-pyramid', { inputs: { images: [{ href: map.href }], name: 'CORSE_TOP5', tms: 'LAMB93_50cm', top: '5' } }, { Prefer: 'respond-async' });
+  const res = await execute(
+    s.url,
+    'raster-to-pyramid',
+    { inputs: { images: [{ href: map.href }], name: 'CORSE_TOP5', tms: 'LAMB93_50cm', top: '5' } },
+    { Prefer: 'respond-async' },
+  );
   const body = await assertProblem(res, 400);
   assert.match(body.detail as string, /top/);
   assert.match(body.detail as string, /possible top levels from bottom 11: 11, 10, 9, 8, 7/);
