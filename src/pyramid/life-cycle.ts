@@ -81,10 +81,13 @@ export async function writePyramid(
     return await ctx.datastore.update(record._id, { status: 'READY', ...ready });
   } catch (err) {
     await deletePyramidFiles(ctx.storage, location).catch(() => {});
-    const dismissed = ctx.signal.aborted;
+    // Only a dismissal deletes the product; a run stopped otherwise (the server stopping, a synchronous
+    // client gone) failed, and its record says why.
+    const dismissed = ctx.signal.aborted && ctx.signal.reason instanceof ApiError && ctx.signal.reason.kind === 'job-dismissed';
+    const why = ctx.signal.aborted ? reasonOf(ctx.signal.reason) : reasonOf(err);
     await ctx.datastore.update(record._id, {
       status: dismissed ? 'DELETED' : 'FAILED',
-      message: dismissed ? 'the job was dismissed' : reasonOf(err),
+      message: dismissed ? 'the job was dismissed' : why,
       size: 0,
     });
     if (err instanceof ApiError) throw err;

@@ -99,8 +99,12 @@ test('SIGTERM during a pyramid: its partial files are removed, its stored data i
       const status = await jobStatus(again.url!, job.jobID!);
       assert.equal(status.status, 'failed');
       assert.match(status.message!, /server stopped/);
-      const records = (await (await fetch(`${again.url}/stored_data?name=STOPPED`)).json()) as { stored_data?: Array<{ status: string }> };
-      for (const r of records.stored_data ?? []) assert.ok(!['GENERATING', 'READY'].includes(r.status), JSON.stringify(r));
+      // The record says the server stopped (FAILED), not that a client dismissed the job (DELETED).
+      const records = (await (await fetch(`${again.url}/stored_data?name=STOPPED&status=FAILED`)).json()) as {
+        stored_data?: Array<{ status: string; message?: string }>;
+      };
+      assert.equal(records.stored_data?.length, 1, JSON.stringify(records));
+      assert.match(records.stored_data![0].message ?? '', /server stopped/);
     } finally {
       again.child.kill('SIGTERM');
       await again.exited;
