@@ -420,6 +420,21 @@ export const OPERATIONS = {
       500: SERVER_ERROR(),
     },
   },
+  getMapViewerFile: {
+    tags: ['Capabilities'],
+    operationId: 'getMapViewerFile',
+    summary: 'A file of the map viewer',
+    description: 'OpenLayers (the ol package), proj4 and the start-up script of the map viewer shown on offering pages.',
+    responses: {
+      200: {
+        description: 'The file.',
+        content: { 'text/css': { schema: { type: 'string' } }, 'text/javascript': { schema: { type: 'string' } } },
+      },
+      404: errorResponse(404, 'no such file'),
+      405: NOT_ALLOWED(),
+      500: SERVER_ERROR(),
+    },
+  },
   getApiConsoleFile: {
     tags: ['Capabilities'],
     operationId: 'getApiConsoleFile',

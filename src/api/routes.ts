@@ -12,6 +12,7 @@ import {
 } from './stored-data.js';
 import { openapiDocument } from './openapi.js';
 import { apiConsoleAsset, apiConsolePage } from './api-console.js';
+import { mapViewerAsset } from './map-viewer.js';
 import { favicon } from './favicon.js';
 import { OPERATIONS, executeOperation } from './operations.js';
 import { queryValidator, resolveParameter, type QueryParameter } from './query-parameters.js';
@@ -55,6 +56,7 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/api', handler: (req, rt) => openapiDocument(req, rt, ROUTES), operation: OPERATIONS.getApi, static: true },
   { method: 'GET', path: '/api.html', handler: apiConsolePage, operation: OPERATIONS.getApiDocumentation, static: true },
   { method: 'GET', path: '/api-console/{file}', handler: apiConsoleAsset, operation: OPERATIONS.getApiConsoleFile, static: true },
+  { method: 'GET', path: '/viewer/{file}', handler: mapViewerAsset, operation: OPERATIONS.getMapViewerFile, static: true },
   { method: 'GET', path: '/favicon.ico', handler: favicon, operation: OPERATIONS.getFavicon, static: true },
   { method: 'GET', path: '/processes', handler: listProcesses, operation: OPERATIONS.getProcesses, query: PAGING, static: true },
   {
