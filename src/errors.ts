@@ -112,3 +112,19 @@ export function logServerError(
 export function invalidInput(input: string, detail: string): ApiError {
   return new ApiError('invalid-input', `input '${input}': ${detail}`, { input });
 }
+
+/** The text of an error's cause ("connect ECONNREFUSED 127.0.0.1:9"), nested causes included. */
+export function causeText(cause: unknown): string {
+  const parts: string[] = [];
+  for (let c: unknown = cause, depth = 0; c !== undefined && depth < 4; depth++) {
+    if (c instanceof Error) {
+      const code = (c as { code?: unknown }).code;
+      parts.push(`${c.message}${typeof code === 'string' && !c.message.includes(code) ? ` (${code})` : ''}`);
+      c = c.cause;
+    } else {
+      parts.push(String(c));
+      break;
+    }
+  }
+  return parts.join(': ');
+}

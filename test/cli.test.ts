@@ -196,7 +196,7 @@ test('dallage execute exits 2 with the problem detail on bad input', async () =>
     'tms=PM',
   );
   assert.equal(missing.code, 2);
-  assert.match(missing.stderr, /not found|must lie under/);
+  assert.match(missing.stderr, /no readable file at .* under the input roots/);
 
   const unknownTms = await dallage(
     'execute',

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { ApiError, logServerError, toProblem, type Problem } from '../errors.js';
+import { ApiError, causeText, logServerError, toProblem, type Problem } from '../errors.js';
 import type { Config } from '../config.js';
 import type { Datastore } from '../records/stored-data.js';
 import type { Logger } from '../log.js';
@@ -697,22 +697,6 @@ export class JobManager {
     });
     this.deps.log.warn('job failed: the server stops', { jobId: id });
   }
-}
-
-/** The text of an error's cause ("connect ECONNREFUSED 127.0.0.1:9"), nested causes included. */
-export function causeText(cause: unknown): string {
-  const parts: string[] = [];
-  for (let c: unknown = cause, depth = 0; c !== undefined && depth < 4; depth++) {
-    if (c instanceof Error) {
-      const code = (c as { code?: unknown }).code;
-      parts.push(`${c.message}${typeof code === 'string' && !c.message.includes(code) ? ` (${code})` : ''}`);
-      c = c.cause;
-    } else {
-      parts.push(String(c));
-      break;
-    }
-  }
-  return parts.join(': ');
 }
 
 export type { Problem, JobStatus };

@@ -187,7 +187,13 @@ function classify(_id: string, d: InputDescription, raw: unknown, label: string)
   const binary = isBinarySchema(schema);
   if (isObject(raw) && typeof raw.href === 'string' && !('value' in raw)) {
     if (raw.href.length > 4096) throw invalidInput(label, 'href is longer than 4096 characters');
-    if (!URL.canParse(raw.href)) throw invalidInput(label, `href is not a URL: ${raw.href.slice(0, 200)}`);
+    if (!URL.canParse(raw.href)) {
+      throw invalidInput(
+        label,
+        `href is not a URL: ${raw.href.slice(0, 200)}; a local file is a file: URL (file:///absolute/path/to/file), ` +
+          'other content an http(s):// URL',
+      );
+    }
     return { kind: 'href', href: raw.href, ...(typeof raw.type === 'string' ? { mediaType: raw.type } : {}) };
   }
   const validate = validatorFor(schema);
@@ -208,8 +214,7 @@ function classify(_id: string, d: InputDescription, raw: unknown, label: string)
     return { kind: 'value', value, mediaType, encoding };
   }
   if (binary) {
-    if (typeof raw !== 'string')
-      throw invalidInput(label, 'expects binary content: a base64 string, {"value": base64, "mediaType": …} or {"href": …}');
+    if (typeof raw !== 'string') throw invalidInput(label, `expects binary content: ${BINARY_FORMS}`);
     checkBase64(label, raw);
     return { kind: 'value', value: raw, encoding: 'base64' };
   }
@@ -217,6 +222,16 @@ function classify(_id: string, d: InputDescription, raw: unknown, label: string)
   return { kind: 'value', value: raw };
 }
 
+/** The two ways of giving binary content (inlineOrRefData.yaml), named in every message about it. */
+const BINARY_FORMS =
+  'a link {"href": "file:///absolute/path" or "https://…"}, or the content itself in base64 (a string, or {"value": base64, "mediaType": …})';
+
 function checkBase64(label: string, value: string): void {
-  if (!/^[A-Za-z0-9+/=\s_-]*$/.test(value)) throw invalidInput(label, 'is not valid base64');
+  if (/^[A-Za-z0-9+/=\s_-]*$/.test(value)) return;
+  // A path or a URL given as a plain string: the client meant a link.
+  const isUrl = /^(file|https?):/i.test(value);
+  const looksLikeLink = isUrl || value.startsWith('/') || value.startsWith('./') || /\.[A-Za-z0-9]{2,5}$/.test(value);
+  const link = isUrl ? value.slice(0, 200) : 'file:///absolute/path';
+  const hint = looksLikeLink ? `; to give the file ${JSON.stringify(value.slice(0, 200))}, write {"href": "${link}"}` : '';
+  throw invalidInput(label, `is not valid base64; binary content is ${BINARY_FORMS}${hint}`);
 }

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ApiError, invalidInput } from '../errors.js';
+import { ApiError, causeText, invalidInput } from '../errors.js';
 import type { Config } from '../config.js';
 import { outboundRefusal } from '../security/hosts.js';
 import { guardedFetch, OutboundRefused } from '../security/outbound-fetch.js';
@@ -54,19 +54,23 @@ export async function checkHrefs(parsed: ParsedExecute, opts: Pick<ResolveOption
   }
 }
 
-/** The real path of a `file:` href if it lies under one of the input roots (symlinks resolved). */
+/**
+ * The real path of a `file:` href if it is a file under one of the input roots (symlinks resolved).
+ * Every refusal says the same thing, so that the answer never tells whether a path outside the roots
+ * exists (a missing file, a folder, a file elsewhere or a link leading out are one case: issue 8).
+ */
 async function confinedPath(label: string, url: URL, roots: readonly string[]): Promise<string> {
-  let file: string;
-  try {
-    file = fileURLToPath(url);
-  } catch {
-    throw invalidInput(label, 'href is not a valid file: URL');
-  }
+  const refused = () =>
+    invalidInput(
+      label,
+      `no readable file at ${url.href.slice(0, 300)} under the input roots (${roots.join(', ') || 'none configured'}): ` +
+        'file: hrefs name files there',
+    );
   let real: string;
   try {
-    real = await fs.realpath(file);
+    real = await fs.realpath(fileURLToPath(url));
   } catch {
-    throw invalidInput(label, `file not found: ${file}`);
+    throw refused();
   }
   for (const root of roots) {
     let realRoot: string;
@@ -76,12 +80,12 @@ async function confinedPath(label: string, url: URL, roots: readonly string[]): 
       continue;
     }
     if (real === realRoot || real.startsWith(realRoot + path.sep)) {
-      const st = await fs.stat(real);
-      if (!st.isFile()) throw invalidInput(label, `not a file: ${file}`);
+      const st = await fs.stat(real).catch(() => undefined);
+      if (!st?.isFile()) throw refused();
       return real;
     }
   }
-  throw invalidInput(label, `file: hrefs must lie under ${roots.join(', ') || '(no input root configured)'}`);
+  throw refused();
 }
 
 /** Resolves every input to what `execute` receives (values, InputFile for binary content). */
@@ -139,6 +143,12 @@ async function resolveOne(label: string, schema: Record<string, unknown>, value:
   return parsed;
 }
 
+/** A 400 naming the input, the host and why it could not be reached (fetch itself says only "fetch failed"). */
+function unreachable(label: string, url: URL, err: unknown): ApiError {
+  const why = err instanceof Error && err.cause !== undefined ? causeText(err.cause) : causeText(err);
+  return invalidInput(label, `href host ${url.host} cannot be reached: ${why}`);
+}
+
 /** Streams an http(s) href to the temp folder with a size limit; redirects are re-checked. */
 async function download(
   label: string,
@@ -150,7 +160,9 @@ async function download(
   for (let redirects = 0; redirects < 5; redirects++) {
     // Checked again at connection time, on the address connected to (DNS rebinding).
     const res = await guardedFetch(current, { redirect: 'manual', signal: opts.signal }, opts.security).catch((err: unknown) => {
-      throw err instanceof OutboundRefused ? invalidInput(label, `href refused: ${err.reason}`) : err;
+      if (err instanceof OutboundRefused) throw invalidInput(label, `href refused: ${err.reason}`);
+      if (opts.signal?.aborted) throw err;
+      throw unreachable(label, current, err);
     });
     if (res.status >= 300 && res.status < 400 && res.headers.get('location')) {
       current = new URL(res.headers.get('location')!, current);
@@ -170,7 +182,14 @@ async function download(
       if (size > limit) throw invalidInput(label, `href content exceeds ${limit} bytes`);
       return chunk;
     });
-    await pipeline(counted, createWriteStream(file));
+    try {
+      await pipeline(counted, createWriteStream(file));
+    } catch (err) {
+      if (err instanceof ApiError || opts.signal?.aborted) throw err;
+      // A write error is the server's (its temp folder); anything else broke the connection mid-content.
+      if ((err as { syscall?: string }).syscall === 'write' || (err as { code?: string }).code === 'ENOSPC') throw err;
+      throw unreachable(label, current, err);
+    }
     return { file, size, mediaType: mediaType ?? res.headers.get('content-type') ?? undefined };
   }
   throw new ApiError('invalid-input', `input '${label}': too many redirects`, { input: label });

@@ -180,3 +180,53 @@ test('http hrefs: refused for hosts not allowed, other schemes refused; allowed 
     await rx.close();
   }
 });
+
+test('file: hrefs: one answer whether a path outside the roots exists or not (and for a missing file inside)', async () => {
+  const outside = await mkdtemp(path.join(os.tmpdir(), 'dallage-outside-'));
+  try {
+    await writeFile(path.join(outside, 'exists.txt'), 'here');
+    await withServer({}, async (s) => {
+      const detailOf = async (file: string) => {
+        const href = pathToFileURL(file).href;
+        const body = await assertProblem(await execute(s.url, 'echo', { inputs: { stringInput: { href } } }), 400, {
+          detail: /stringInput/,
+        });
+        return (body.detail as string).replace(href, '<href>');
+      };
+      const existing = await detailOf(path.join(outside, 'exists.txt'));
+      assert.equal(await detailOf(path.join(outside, 'missing.txt')), existing);
+      assert.equal(await detailOf(path.join(s.inputRoot, 'missing.txt')), existing);
+      assert.equal(await detailOf(s.inputRoot), existing);
+      assert.match(existing, /under the input roots/);
+    });
+  } finally {
+    await rm(outside, { recursive: true, force: true });
+  }
+});
+
+test('an allowed http href that cannot be reached: 400 (sync) or a failed job (async) naming the input, the host and the cause', async () => {
+  // A port that was just free on loopback: nothing listens there.
+  const probe = http.createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  await withServer({ security: { allow_internal: true, allowed_hosts: ['127.0.0.1'] } }, async (s) => {
+    const href = `http://127.0.0.1:${port}/data.txt`;
+    const cause = new RegExp(`stringInput.*127\\.0\\.0\\.1:${port}.*ECONNREFUSED`);
+    const body = await assertProblem(await execute(s.url, 'echo', { inputs: { stringInput: { href } } }), 400, {
+      contentType: 'application/json',
+      type: 'invalid-input',
+    });
+    assert.equal(body.input, 'stringInput');
+    assert.match(body.detail as string, cause);
+    const res = await execute(s.url, 'echo', { inputs: { stringInput: { href } } }, { Prefer: 'respond-async' });
+    if (res.status === 400) {
+      assert.match(((await res.json()) as { detail: string }).detail, cause);
+    } else {
+      assert.equal(res.status, 201);
+      const job = await waitForJob(s.url, ((await res.json()) as { jobID: string }).jobID);
+      assert.equal(job.status, 'failed');
+      assert.match(String(job.message), cause);
+    }
+  });
+});

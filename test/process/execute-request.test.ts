@@ -197,3 +197,13 @@ test('prototype-pollution keys are unknown inputs and pollute nothing', () => {
   rejects(ECHO, JSON.parse('{"inputs":{"stringInput":"x"},"outputs":{"__proto__":{}}}'), /unknown output '__proto__'/);
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
 });
+
+test('friendly href messages: a plain path suggests file://, a path where binary content belongs names both forms', () => {
+  rejects(ECHO, { inputs: { stringInput: { href: '/data/inputs/scan.tif' } } }, /stringInput.*not a URL.*file:\/\/\/absolute\/path/);
+  rejects(ECHO, { inputs: { stringInput: { href: 'scan.tif' } } }, /not a URL.*file: URL/);
+  const plain = rejects(ECHO, { inputs: { stringInput: 'x', binaryInput: '/data/inputs/scan.tif' } }, /binaryInput.*not valid base64/);
+  assert.match(plain.detail, /\{"href": "file:\/\/\/absolute\/path"\}/);
+  assert.match(plain.detail, /in base64/);
+  const url = rejects(ECHO, { inputs: { stringInput: 'x', binaryInput: 'file:///data/inputs/scan.tif' } }, /binaryInput/);
+  assert.match(url.detail, /\{"href": "file:\/\/\/data\/inputs\/scan.tif"\}/);
+});
