@@ -23,11 +23,12 @@ export interface PyramidReservation {
 }
 
 /**
- * Reserves the name of a new pyramid (a 400 naming `input` when a stored data or a submitted job has it)
- * and the stored data the run will read (their deletion is refused with 409 until release).
+ * Reserves the name of a new pyramid (a 400 naming `input` when a stored data or a submitted job has it, or
+ * when a committed pyramid of that name is in the storage without a record here — written there by the
+ * command line, say) and the stored data the run will read (their deletion is refused with 409 until release).
  */
 export async function reservePyramid(
-  ctx: { datastore: Datastore },
+  ctx: { datastore: Datastore; storage: Storage },
   name: string,
   reads: string[],
   input = 'name',
@@ -35,7 +36,7 @@ export async function reservePyramid(
   const releaseName = await ctx.datastore.reserveName(name);
   if (!releaseName) throw invalidInput(input, `a stored data named '${name}' already exists (or is being written by another job)`);
   const releaseReads = await ctx.datastore.lockForRead(reads);
-  return {
+  const reservation: PyramidReservation = {
     location: newPyramidLocation(name),
     reads,
     release: () => {
@@ -43,6 +44,24 @@ export async function reservePyramid(
       releaseName();
     },
   };
+  try {
+    await refuseCommitted(ctx.storage, reservation.location, input);
+  } catch (err) {
+    reservation.release();
+    throw err;
+  }
+  return reservation;
+}
+
+/** A 400 when the location holds a committed pyramid (its descriptor): never written over, never removed. */
+async function refuseCommitted(storage: Storage, location: PyramidLocation, input: string): Promise<void> {
+  if (await storage.exists(descriptorKey(location))) {
+    throw invalidInput(
+      input,
+      `a pyramid named '${location.name}' is already in the storage (${location.folder}) though no stored data here has ` +
+        'that name; remove it or choose another name',
+    );
+  }
 }
 
 /** What the work of a run hands back: its writer (not yet committed) and the fields of the READY record. */
@@ -64,6 +83,8 @@ export async function writePyramid(
 ): Promise<StoredData> {
   const { location } = reservation;
   const key = descriptorKey(location);
+  // Checked again: the storage may be shared with another writer (the command line) since the submission.
+  await refuseCommitted(ctx.storage, location, 'name');
   const { record, release } = await ctx.datastore.createForWrite({
     name: location.name,
     type: PYRAMID_TYPE,
@@ -72,8 +93,8 @@ export async function writePyramid(
     storage: { type: ctx.storage.type, key, href: ctx.storage.url(key) },
   });
   try {
-    // What a run of the same name killed before its cleanup left there belongs to no one: the name is
-    // reserved and no live record has it.
+    // What a run of the same name killed before its commit left there belongs to no one: the name is
+    // reserved, no live record has it and no descriptor commits it.
     await deletePyramidFiles(ctx.storage, location);
     const { writer, ready } = await work(location);
     ctx.signal.throwIfAborted();

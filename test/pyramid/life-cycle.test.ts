@@ -56,6 +56,19 @@ test('a reservation holds the name against a second one and the inputs against d
   });
 });
 
+test('a committed pyramid in the storage that no record knows (the command line wrote it there) is refused, never removed', async () => {
+  await withStore(async (ctx) => {
+    await ctx.storage.write('pyramids/CLI/CLI.json', '{}');
+    await ctx.storage.write('pyramids/CLI/CLI/DATA/1/00/00/00.tif', 'slab');
+    await assert.rejects(reservePyramid(ctx, 'CLI', []), /already in the storage/);
+    // The name is free again after the refusal (the reservation was released).
+    assert.ok(await ctx.datastore.reserveName('CLI'));
+    const left: string[] = [];
+    for await (const k of ctx.storage.list('pyramids/CLI')) left.push(k);
+    assert.deepEqual(left.sort(), ['pyramids/CLI/CLI.json', 'pyramids/CLI/CLI/DATA/1/00/00/00.tif']);
+  });
+});
+
 test('writePyramid: READY after the commit; a failing run removes its own folder only and ends FAILED', async () => {
   await withStore(async (ctx) => {
     const ok = await writePyramid(ctx, await reservePyramid(ctx, 'SAME', []), 'failed', async (location) => {
