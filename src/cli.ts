@@ -1,32 +1,37 @@
 /**
  * The `dallage` command line (issue 3, "command line"): `dallage serve` starts the server,
  * `dallage execute <process> --input id=value …` runs one process in-process (same runtime as the
- * server, a memory job store, a progress bar on stderr, the outputs as JSON on stdout), for scripts
+ * server, a memory job store, a progress bar on stderr, the outputs on stdout in HTTP's raw shape), for scripts
  * and benchmarks.
  *
  * Exit codes: 0 success, 1 the execution failed, 2 bad usage or bad input (the 400s of the API).
  */
 import { existsSync, realpathSync } from 'node:fs';
+import { rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ApiError, toProblem, type Problem } from './errors.js';
+import { ApiError, invalidInput, toProblem, type Problem } from './errors.js';
 import { ConfigError, loadConfig, parseConfig, type Config } from './config.js';
 import { isBinarySchema } from './process/execute-request.js';
 import { builtinNames } from './process/registry.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import { FolderLockError, lockFolder } from './folder-lock.js';
 import { silentLogger } from './log.js';
+import { documentValue, type OutputData } from './manager/outputs.js';
+import { deletePyramidFiles, newPyramidLocation } from './pyramid/location.js';
 
 export const USAGE = `usage:
   dallage serve [--config FILE]
       starts the OGC API - Processes server (same as npm start)
   dallage execute <process> --input id=value [--input id=value …] [options]
-      runs a process in-process and prints its outputs as JSON on stdout
+      runs a process in-process and prints its outputs on stdout, as HTTP's raw answer does:
+      one output is itself (a JSON record, text, bytes), several are a JSON results document
       --input id=value   one input value; repeat an id to give several values (an array).
                          Values that parse as JSON are JSON (true, 255, [1,2]), others are strings.
                          For file inputs (images=…) the value is a path (or a file:/http(s): URL);
                          the folders of the paths given are allowed as input roots.
       --output-dir DIR   storage folder of the outputs (default: the config's storage.path)
+      --overwrite        replace a pyramid of the same name there (else the run is refused)
       --config FILE      configuration (default: $DALLAGE_CONFIG, ./config.yml, or built-in defaults)
       --threads N        worker threads (default: the config's pool.threads, 0 = one per CPU)
       --quiet            no progress bar
@@ -49,6 +54,8 @@ export interface ExecuteArgs {
   config?: string;
   threads?: number;
   quiet: boolean;
+  /** Replace a pyramid of the same name in the storage folder (else refused). */
+  overwrite?: boolean;
 }
 
 export type CliCommand = { command: 'help' } | { command: 'serve'; config?: string } | ({ command: 'execute' } & ExecuteArgs);
@@ -93,6 +100,7 @@ export function parseCliArgs(argv: string[]): CliCommand {
       if (!Number.isInteger(n) || n < 0) throw new UsageError('--threads takes an integer ≥ 0');
       args.threads = n;
     } else if (a === '--quiet' || a === '-q') args.quiet = true;
+    else if (a === '--overwrite') args.overwrite = true;
     else if (a.startsWith('-')) throw new UsageError(`unknown option '${a}'`);
     else if (!args.process) args.process = a;
     else throw new UsageError(`unexpected argument '${a}' (inputs are given with --input id=value)`);
@@ -187,6 +195,50 @@ function printProblem(p: Problem): void {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * A pyramid of the requested name already in the storage folder: refused (exit 2) unless `--overwrite`,
+ * which removes every file of the old one first (no old mask slab stays behind a new pyramid without masks).
+ */
+async function makeRoomForPyramid(runtime: Runtime, args: ExecuteArgs, body: Record<string, unknown>): Promise<void> {
+  const name = (body.inputs as Record<string, unknown>).name;
+  if (typeof name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) return; // the process checks its own inputs
+  const location = newPyramidLocation(name);
+  const { storage } = runtime;
+  const leftover = !(await storage.list(`${location.folder}`)[Symbol.asyncIterator]().next()).done;
+  if (!leftover) return;
+  if (!args.overwrite) {
+    throw invalidInput(
+      'name',
+      `a pyramid named '${name}' is already in ${path.join(runtime.config.storage.path, location.folder)}; give --overwrite to replace it, or choose another name`,
+    );
+  }
+  await deletePyramidFiles(storage, location);
+}
+
+/**
+ * What an execution printed: the same shape as HTTP's raw answer — one output is itself (JSON
+ * pretty-printed, text as it is, binary as its bytes); several are the results document (JSON).
+ */
+function printOutputs(outputs: Record<string, OutputData>): void {
+  const ids = Object.keys(outputs);
+  if (ids.length === 1) {
+    const o = outputs[ids[0]];
+    if (o.json) process.stdout.write(JSON.stringify(JSON.parse(o.bytes.toString('utf8')), null, 2) + '\n');
+    else process.stdout.write(o.bytes);
+    return;
+  }
+  const doc: Record<string, unknown> = {};
+  for (const id of ids) doc[id] = documentValue(outputs[id]);
+  process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+}
+
+/** Removes what the job kept in the storage folder (its results folder): the command line prints them instead. */
+async function forgetJob(runtime: Runtime, jobId: string): Promise<void> {
+  await runtime.storage.deletePrefix(`jobs/${jobId}`);
+  // The jobs folder itself, when no other job is in it (a FILE storage keeps empty folders).
+  if (runtime.storage.type === 'FILE') await rmdir(path.join(runtime.config.storage.path, 'jobs')).catch(() => {});
+}
+
 /** `dallage execute`: returns the exit code. */
 export async function execute(args: ExecuteArgs): Promise<number> {
   const config = cliConfig(args.config, args.process);
@@ -216,6 +268,7 @@ export async function execute(args: ExecuteArgs): Promise<number> {
       );
     const { body, roots } = buildRequest(args, proc.description);
     config.security.input_roots = [...config.security.input_roots, ...roots];
+    await makeRoomForPyramid(runtime, args, body);
     const execution = await runtime.manager.execute(proc, body, { prefer: 'respond-async' });
     if (execution.mode !== 'async') throw new Error(`process '${args.process}' cannot run as a job`);
     const { job } = execution;
@@ -238,20 +291,15 @@ export async function execute(args: ExecuteArgs): Promise<number> {
     if (status?.status === 'successful') bar.update(100, 'done');
     bar.done();
     if (!status || status.status !== 'successful') {
+      await forgetJob(runtime, job.jobID);
       const problem = status?.error ?? new ApiError('job-failed', status?.message ?? 'the job was lost').toProblem();
       printProblem(problem as Problem);
       return interrupted ? 130 : problem.status >= 400 && problem.status < 500 ? 2 : 1;
     }
-    const outputs: Record<string, unknown> = {};
-    for (const [id, r] of Object.entries(status.results ?? {})) {
-      const { bytes } = await manager.result(job.jobID, id);
-      outputs[id] = r.json
-        ? JSON.parse(bytes.toString('utf8'))
-        : /^text\//.test(r.mediaType)
-          ? bytes.toString('utf8')
-          : { mediaType: r.mediaType, size: bytes.length, base64: bytes.toString('base64') };
-    }
-    process.stdout.write(JSON.stringify(outputs, null, 2) + '\n');
+    const results = await manager.results(job.jobID);
+    await forgetJob(runtime, job.jobID);
+    if (results.status !== 'successful') throw new Error('the job ended without results');
+    printOutputs(results.outputs);
     return 0;
   } catch (err) {
     bar.done();

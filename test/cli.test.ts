@@ -136,15 +136,19 @@ test('dallage execute raster-to-pyramid writes a pyramid and prints its record',
     'nodata=255',
   );
   assert.equal(r.code, 0, r.stderr);
-  const outputs = JSON.parse(r.stdout) as {
-    pyramid: { status: string; name: string; type: string; type_infos: { levels: Array<{ id: string }>; mask: boolean; format: string } };
+  // One output: printed as HTTP's raw answer gives it, the stored data record itself.
+  const record = JSON.parse(r.stdout) as {
+    status: string;
+    name: string;
+    type: string;
+    type_infos: { levels: Array<{ id: string }>; mask: boolean; format: string };
   };
-  assert.equal(outputs.pyramid.status, 'READY');
-  assert.equal(outputs.pyramid.name, 'T_CLI');
-  assert.equal(outputs.pyramid.type, 'ROK4-PYRAMID-RASTER');
-  assert.equal(outputs.pyramid.type_infos.format, 'TIFF_JPG90_UINT8');
-  assert.equal(outputs.pyramid.type_infos.mask, true);
-  const levels = outputs.pyramid.type_infos.levels.map((l) => l.id);
+  assert.equal(record.status, 'READY');
+  assert.equal(record.name, 'T_CLI');
+  assert.equal(record.type, 'ROK4-PYRAMID-RASTER');
+  assert.equal(record.type_infos.format, 'TIFF_JPG90_UINT8');
+  assert.equal(record.type_infos.mask, true);
+  const levels = record.type_infos.levels.map((l) => l.id);
   assert.equal(levels[0], '0');
   // T is 500 m pixels: the bottom level of PM is 8 (611 m at the equator, ~450 m at 42° N)
   assert.ok(levels.length >= 7, levels.join(','));
@@ -154,9 +158,54 @@ test('dallage execute raster-to-pyramid writes a pyramid and prints its record',
   assert.equal(descriptor.levels.length, levels.length);
   assert.ok(existsSync(path.join(folder, 'T_CLI.list')));
   assert.ok(existsSync(path.join(folder, 'T_CLI', 'DATA', levels[levels.length - 1])));
+  assert.ok(existsSync(path.join(folder, 'T_CLI', 'MASK')));
+  // No job folder is left behind: the outputs were printed.
+  assert.equal(existsSync(path.join(out, 'jobs')), false, (await fs.readdir(out)).join(', '));
   // Progress went to stderr, not stdout.
   assert.match(r.stderr, /%/);
   assert.doesNotMatch(r.stdout, /%\s+level/);
+});
+
+test('dallage execute refuses a pyramid name already in --output-dir; --overwrite replaces it whole', async () => {
+  const out = path.join(dir, 'twice');
+  const run = (...extra: string[]) =>
+    dallage(
+      'execute',
+      'raster-to-pyramid',
+      '--config',
+      config,
+      '--output-dir',
+      out,
+      '--quiet',
+      '--threads',
+      '1',
+      '--input',
+      `images=${raster}`,
+      '--input',
+      'name=TWICE',
+      '--input',
+      'tms=PM',
+      '--input',
+      'nodata=255',
+      ...extra,
+    );
+  const first = await run('--input', 'mask=true');
+  assert.equal(first.code, 0, first.stderr);
+  const folder = path.join(out, 'pyramids', 'TWICE');
+  const before = await fs.readFile(path.join(folder, 'TWICE.json'));
+
+  const refused = await run('--input', 'mask=false');
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(refused.stderr, /TWICE.*already.*--overwrite/);
+  assert.equal(refused.stdout, '');
+  assert.deepEqual(await fs.readFile(path.join(folder, 'TWICE.json')), before, 'the old pyramid is untouched');
+
+  const replaced = await run('--input', 'mask=false', '--overwrite');
+  assert.equal(replaced.code, 0, replaced.stderr);
+  assert.equal((JSON.parse(replaced.stdout) as { type_infos: { mask: boolean } }).type_infos.mask, false);
+  // The old pyramid's masks are gone with it: nothing of the first run stays beside the second.
+  assert.equal(existsSync(path.join(folder, 'TWICE', 'MASK')), false);
+  assert.equal(existsSync(path.join(out, 'jobs')), false);
 });
 
 test('dallage execute exits 2 with the problem detail on bad input', async () => {
