@@ -4,8 +4,11 @@ import addFormats from 'ajv-formats';
 /**
  * The ajv instance for process input schemas. OGC descriptions use OpenAPI-flavoured JSON Schema:
  * formats such as `ogc-bbox`, `binary` or `byte` are annotations there, not string checks.
+ * `useDefaults`: a member left out of an object input takes its schema's default (a bounding box
+ * without `crs` is in CRS84, as bbox.yaml says), so processes see what their description promises;
+ * top-level defaults are applied by parseExecuteRequest.
  */
-export const inputAjv = new Ajv({ strict: false, allErrors: false, validateFormats: true });
+export const inputAjv = new Ajv({ strict: false, allErrors: false, validateFormats: true, useDefaults: true });
 (addFormats as unknown as (a: Ajv) => void)(inputAjv);
 for (const annotation of ['ogc-bbox', 'binary', 'byte', 'geojson-feature-collection', 'geojson-geometry', 'ogc-stored-data']) {
   inputAjv.addFormat(annotation, true);

@@ -114,7 +114,7 @@ test('document → results map output id → value, or a link for references', a
   assert.deepEqual(Object.keys(doc).sort(), ['bboxInput', 'binaryInput', 'pause', 'stringInput']);
   assert.equal(doc.stringInput, 'doc');
   assert.equal(doc.pause, 0);
-  assert.deepEqual(doc.bboxInput, { bbox: [1, 2, 3, 4] });
+  assert.deepEqual(doc.bboxInput, { bbox: [1, 2, 3, 4], crs: 'http://www.opengis.net/def/crs/OGC/1.3/CRS84' });
   const link = doc.binaryInput as { href: string; type: string };
   assert.equal(link.type, 'application/octet-stream');
   assert.equal(Buffer.from(await (await fetch(link.href)).arrayBuffer()).toString(), 'AB');

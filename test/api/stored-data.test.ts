@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 import type { TestServer } from '../helpers/server.js';
-import { execute } from '../helpers/server.js';
+import { execute, waitForJob } from '../helpers/server.js';
 import { generate, keysUnder, makeInput, startPyramidServer, storedData } from '../helpers/pyramids.js';
 
 let s: TestServer;
@@ -137,10 +137,6 @@ test('409 while a job writes the stored data', async () => {
   const body = (await del.json()) as { detail: string };
   assert.match(body.detail, /being written by a job/);
   // Once the job is over the record can be deleted.
-  for (;;) {
-    const job = (await (await fetch(`${s.url}/jobs/${jobID}`)).json()) as { status: string };
-    if (job.status !== 'running' && job.status !== 'accepted') break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForJob(s.url, jobID);
   assert.equal((await fetch(`${s.url}/stored_data/${record._id}`, { method: 'DELETE' })).status, 204);
 });

@@ -10,7 +10,9 @@ import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { makeSyntheticMap, type SyntheticMapOptions, type SyntheticMapResult } from '../fixtures/synthetic-raster.js';
 import { gdalRead } from '../rok4/gdal-oracle.js';
-import { execute, startTestServer, type TestServer } from './server.js';
+import { startTestServer, submitAndWait, type JobRun, type TestServer } from './server.js';
+
+export type { JobRun };
 import { FileStorage } from '../../src/storage/file.js';
 import { LOCK_FILE } from '../../src/folder-lock.js';
 import { Rok4Reader } from '../../src/rok4/reader.js';
@@ -65,34 +67,9 @@ export function storeOf(s: TestServer): FileStorage {
   return new FileStorage(path.join(s.dir, 'store'));
 }
 
-export interface JobRun {
-  jobID: string;
-  final: Record<string, unknown>;
-  /** Every distinct status seen while polling (status, progress, message). */
-  seen: Array<{ status: string; progress?: number; message?: string }>;
-}
-
-/** Submits an async execution (asserting 201), then polls the job until it ends, recording what it showed. */
-export async function runJob(s: TestServer, inputs: Record<string, unknown>, timeoutMs = 120_000): Promise<JobRun> {
-  const res = await execute(s.url, 'raster-to-pyramid', { inputs }, { Prefer: 'respond-async' });
-  const text = await res.text();
-  assert.equal(res.status, 201, text);
-  const { jobID } = JSON.parse(text) as { jobID: string };
-  const seen: JobRun['seen'] = [];
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const body = (await (await fetch(`${s.url}/jobs/${jobID}`)).json()) as Record<string, unknown>;
-    const last = seen.at(-1);
-    const entry = {
-      status: body.status as string,
-      progress: body.progress as number | undefined,
-      message: body.message as string | undefined,
-    };
-    if (!last || last.status !== entry.status || last.progress !== entry.progress || last.message !== entry.message) seen.push(entry);
-    if (body.status !== 'accepted' && body.status !== 'running') return { jobID, final: body, seen };
-    if (Date.now() > end) assert.fail(`job ${jobID} still ${body.status} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 15));
-  }
+/** Submits a raster-to-pyramid job and waits for its end (whatever the end), with the steps seen. */
+export function runJob(s: TestServer, inputs: Record<string, unknown>, timeoutMs = 120_000): Promise<JobRun> {
+  return submitAndWait(s.url, 'raster-to-pyramid', inputs, timeoutMs);
 }
 
 /** The `pyramid` output (stored data record) of a successful job. */

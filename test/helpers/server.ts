@@ -65,16 +65,70 @@ export async function startTestServer(
   };
 }
 
-/** Polls a job until it leaves accepted/running (or the timeout passes). */
-export async function waitForJob(baseUrl: string, jobId: string, timeoutMs = 60_000): Promise<Record<string, unknown>> {
+/** A status, progress and message a job went through (consecutive repeats left out). */
+export interface JobStep {
+  status: string;
+  progress?: number;
+  message?: string;
+}
+
+/**
+ * The one way tests wait for a job: polls `GET /jobs/{id}` until it leaves accepted/running and returns
+ * the final status document. `seen`, when given, collects every distinct status/progress/message on the
+ * way (tests of progress read it); `onStatus` sees each polled document (tests that act while it runs).
+ */
+export async function waitForJob(
+  baseUrl: string,
+  jobId: string,
+  options: { timeoutMs?: number; seen?: JobStep[]; onStatus?: (status: Record<string, unknown>) => void } = {},
+): Promise<Record<string, unknown>> {
+  const { timeoutMs = 180_000, seen, onStatus } = options;
   const end = Date.now() + timeoutMs;
   for (;;) {
     const res = await fetch(`${baseUrl}/jobs/${jobId}`);
     const body = (await res.json()) as Record<string, unknown>;
+    onStatus?.(body);
+    if (seen) {
+      const step: JobStep = {
+        status: body.status as string,
+        progress: body.progress as number | undefined,
+        message: body.message as string | undefined,
+      };
+      const last = seen.at(-1);
+      if (!last || last.status !== step.status || last.progress !== step.progress || last.message !== step.message) seen.push(step);
+    }
     if (body.status !== 'accepted' && body.status !== 'running') return body;
     if (Date.now() > end) throw new Error(`job ${jobId} still ${body.status} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 15));
   }
+}
+
+/** Submits an asynchronous execution; asserts 201 and returns the job id. */
+export async function submitJob(baseUrl: string, processId: string, inputs: Record<string, unknown>): Promise<string> {
+  const res = await execute(baseUrl, processId, { inputs }, { Prefer: 'respond-async' });
+  const text = await res.text();
+  if (res.status !== 201) throw new Error(`expected 201 for ${processId}, got ${res.status}: ${text}`);
+  return (JSON.parse(text) as { jobID: string }).jobID;
+}
+
+/** A job run to its end: its id, its final status document and the steps seen on the way. */
+export interface JobRun {
+  jobID: string;
+  final: Record<string, unknown>;
+  seen: JobStep[];
+}
+
+/** Submits an asynchronous execution and waits for its end (whatever the end). */
+export async function submitAndWait(
+  baseUrl: string,
+  processId: string,
+  inputs: Record<string, unknown>,
+  timeoutMs?: number,
+): Promise<JobRun> {
+  const jobID = await submitJob(baseUrl, processId, inputs);
+  const seen: JobStep[] = [];
+  const final = await waitForJob(baseUrl, jobID, { timeoutMs, seen });
+  return { jobID, final, seen };
 }
 
 /** POST an execute request; returns the fetch Response. */

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { Dirent } from 'node:fs';
 import { lstat, readdir, readFile, readlink, realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { execute, startTestServer, type TestServer } from './server.js';
+import { execute, startTestServer, submitJob, waitForJob, type TestServer } from './server.js';
 import { pyramidDir, pyramidKey, pyramidResult, python, storeOf, treeDir } from './pyramids.js';
 import { SlabList } from '../../src/rok4/list.js';
 import { parseSlabPath } from '../../src/rok4/base36.js';
@@ -24,26 +24,12 @@ export function startUpdateServer(limits?: Record<string, unknown>): Promise<Tes
 }
 
 /** Submits an async execution; asserts 201 and returns the job id. */
-export async function submit(s: TestServer, processId: string, inputs: Record<string, unknown>): Promise<string> {
-  const res = await execute(s.url, processId, { inputs }, { Prefer: 'respond-async' });
-  const text = await res.text();
-  assert.equal(res.status, 201, text);
-  return (JSON.parse(text) as { jobID: string }).jobID;
+export function submit(s: TestServer, processId: string, inputs: Record<string, unknown>): Promise<string> {
+  return submitJob(s.url, processId, inputs);
 }
 
 export async function jobStatus(s: TestServer, jobID: string): Promise<Record<string, unknown>> {
   return (await (await fetch(`${s.url}/jobs/${jobID}`)).json()) as Record<string, unknown>;
-}
-
-/** Polls a job until it ends. */
-export async function waitEnd(s: TestServer, jobID: string, timeoutMs = 180_000): Promise<Record<string, unknown>> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const body = await jobStatus(s, jobID);
-    if (body.status !== 'accepted' && body.status !== 'running') return body;
-    if (Date.now() > end) assert.fail(`job ${jobID} still ${body.status} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** Runs a job that must succeed; returns its final status and the `pyramid` stored data record. */
@@ -53,7 +39,7 @@ export async function run(
   inputs: Record<string, unknown>,
 ): Promise<{ jobID: string; final: Record<string, unknown>; record: Record<string, unknown> }> {
   const jobID = await submit(s, processId, inputs);
-  const final = await waitEnd(s, jobID);
+  const final = await waitForJob(s.url, jobID);
   assert.equal(final.status, 'successful', JSON.stringify(final));
   return { jobID, final, record: await pyramidResult(s, jobID) };
 }

@@ -207,3 +207,21 @@ test('friendly href messages: a plain path suggests file://, a path where binary
   const url = rejects(ECHO, { inputs: { stringInput: 'x', binaryInput: 'file:///data/inputs/scan.tif' } }, /binaryInput/);
   assert.match(url.detail, /\{"href": "file:\/\/\/data\/inputs\/scan.tif"\}/);
 });
+
+test('nested schema defaults fill members left out of an object input (a bbox without crs is CRS84)', () => {
+  const p = parseExecuteRequest(ECHO, { inputs: { stringInput: 'x', bboxInput: { bbox: [2.1, 48.7, 2.5, 49.0] } } });
+  assert.deepEqual(p.inputs.bboxInput, {
+    kind: 'value',
+    value: { bbox: [2.1, 48.7, 2.5, 49.0], crs: 'http://www.opengis.net/def/crs/OGC/1.3/CRS84' },
+  });
+  const given = parseExecuteRequest(ECHO, { inputs: { stringInput: 'x', bboxInput: { bbox: [0, 0, 1, 1], crs: 'EPSG:2154' } } });
+  assert.equal((given.inputs.bboxInput as { value: { crs: string } }).value.crs, 'EPSG:2154');
+});
+
+test('schema defaults fill left-out inputs and are listed as defaulted; given inputs are not', () => {
+  const p = parseExecuteRequest(ECHO, { inputs: { stringInput: 'x' } });
+  assert.deepEqual(p.inputs.pause, { kind: 'value', value: 0 });
+  assert.deepEqual(p.defaulted, ['pause']);
+  const given = parseExecuteRequest(ECHO, { inputs: { stringInput: 'x', pause: 1 } });
+  assert.deepEqual(given.defaulted, []);
+});

@@ -11,7 +11,8 @@ import { writeFile } from 'node:fs/promises';
 import { skipUnlessCommands } from '../helpers/env.js';
 import type { TestServer } from '../helpers/server.js';
 import { corruptBlock, hrefOf, makeInput, pyramidDir, storedData, treeDir } from '../helpers/pyramids.js';
-import { dataSlabKey, dataSlabs, jobStatus, listOf, pyramidSnapshot, run, startUpdateServer, submit, waitEnd } from '../helpers/updates.js';
+import { dataSlabKey, dataSlabs, jobStatus, listOf, pyramidSnapshot, run, startUpdateServer, submit } from '../helpers/updates.js';
+import { waitForJob } from '../helpers/server.js';
 
 const skip = skipUnlessCommands('gdalinfo');
 type Run = Awaited<ReturnType<typeof run>>;
@@ -65,7 +66,7 @@ async function dismissMidRun(processId: string, inputs: Record<string, unknown>)
   }
   const del = await fetch(`${s.url}/jobs/${jobID}`, { method: 'DELETE' });
   assert.equal(del.status, 200, await del.clone().text());
-  const final = await waitEnd(s, jobID);
+  const final = await waitForJob(s.url, jobID);
   assert.equal(final.status, 'dismissed');
   // The record leaves GENERATING once the job has cleaned up.
   const until = Date.now() + 30_000;
@@ -82,7 +83,7 @@ test('update failing mid-run (corrupt image tile): its pyramid and links removed
     images: [{ href: hrefOf(corrupt) }],
     name: 'UPD_FAIL',
   });
-  const final = await waitEnd(s, jobID);
+  const final = await waitForJob(s.url, jobID);
   assert.equal(final.status, 'failed', JSON.stringify(final));
   await assertGone('UPD_FAIL', 'FAILED');
   assert.deepEqual(await inputsSnapshot(), before);
@@ -123,7 +124,7 @@ test('merge failing on a corrupt input slab: removed (links included), inputs un
     name: 'MERGE_FAIL',
     bottom: '10',
   });
-  const final = await waitEnd(s, jobID);
+  const final = await waitForJob(s.url, jobID);
   assert.equal(final.status, 'failed', JSON.stringify(final));
   await assertGone('MERGE_FAIL', 'FAILED');
   assert.deepEqual(new Map([...(await inputsSnapshot()), ['BROKEN', await pyramidSnapshot(s, 'BROKEN')]]), before);

@@ -6,9 +6,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { skipUnlessCommands } from '../helpers/env.js';
-import { execute, type TestServer } from '../helpers/server.js';
+import { execute, type TestServer, waitForJob } from '../helpers/server.js';
 import { makeInput, storedData } from '../helpers/pyramids.js';
-import { run, startUpdateServer, submit, waitEnd } from '../helpers/updates.js';
+import { run, startUpdateServer, submit } from '../helpers/updates.js';
 
 const skip = skipUnlessCommands('gdalinfo');
 let s: TestServer;
@@ -48,7 +48,7 @@ test('queued update and merge: their inputs cannot be deleted (409) and their na
 
   // Dismissing the queued jobs frees what they reserved.
   for (const id of [merge, update, holder]) assert.equal(await status('DELETE', `/jobs/${id}`), 200);
-  for (const id of [merge, update, holder]) assert.equal((await waitEnd(s, id)).status, 'dismissed');
+  for (const id of [merge, update, holder]) assert.equal((await waitForJob(s.url, id)).status, 'dismissed');
   assert.deepEqual(
     (await storedData(s, '?name=U')).filter((r) => r.status !== 'DELETED'),
     [],

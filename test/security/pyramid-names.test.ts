@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { skipUnlessCommands } from '../helpers/env.js';
-import { execute, type TestServer } from '../helpers/server.js';
+import { execute, type TestServer, waitForJob } from '../helpers/server.js';
 import {
   corruptBlock,
   generate,
@@ -20,7 +20,7 @@ import {
   startPyramidServer,
   storedData,
 } from '../helpers/pyramids.js';
-import { checkReferences, pyramidSnapshot, waitEnd } from '../helpers/updates.js';
+import { checkReferences, pyramidSnapshot } from '../helpers/updates.js';
 
 const skip = skipUnlessCommands('gdalinfo');
 let s: TestServer;
@@ -67,7 +67,7 @@ test("pyramids named jobs and outputs, then deleted, leave every job's results i
   const echo = await execute(s.url, 'echo', { inputs: { stringInput: 'kept' }, response: 'document' }, { Prefer: 'respond-async' });
   assert.equal(echo.status, 201);
   const { jobID } = (await echo.json()) as { jobID: string };
-  assert.equal((await waitEnd(s, jobID)).status, 'successful');
+  assert.equal((await waitForJob(s.url, jobID)).status, 'successful');
   const resultsBefore = await keysUnder(s, `jobs/${jobID}/`);
   assert.ok(resultsBefore.length > 0, 'the echo job stored its results');
   const firstPyramid = await generate(s, { ...base, images: [{ href: map.href }], name: 'FIRST' });
@@ -98,7 +98,7 @@ test('two jobs given one name at once: one pyramid READY with its own files, the
       continue;
     }
     assert.equal(res.status, 201, JSON.stringify(body));
-    const final = await waitEnd(s, body.jobID as string);
+    const final = await waitForJob(s.url, body.jobID as string);
     if (final.status === 'failed') assert.match(String(final.message), /'name'/);
     outcomes.push(String(final.status));
   }

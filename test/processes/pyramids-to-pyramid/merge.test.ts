@@ -25,8 +25,8 @@ import {
   slabsOfBbox,
   startUpdateServer,
   submit,
-  waitEnd,
 } from '../../helpers/updates.js';
+import { waitForJob } from '../../helpers/server.js';
 
 const skip = skipUnlessCommands('gdalinfo');
 const common = { tms: 'PM', mask: true, nodata: 255, width: 2, height: 2, compression: 'zip' };
@@ -59,14 +59,15 @@ before(async () => {
   // The two halves at once (the user's flow): both must run in parallel.
   const jobN = await submit(s, 'raster-to-pyramid', { ...common, images: [{ href: north.href }], name: 'NORTH' });
   const jobS = await submit(s, 'raster-to-pyramid', { ...common, images: [{ href: south.href }], name: 'SOUTH' });
+  // Not the wait helper: this loop looks at both jobs in one poll, to see them running at once.
   for (;;) {
     const [a, b] = await Promise.all([jobStatus(s, jobN), jobStatus(s, jobS)]);
     if (a.status === 'running' && b.status === 'running') bothRunning = true;
     if (!['accepted', 'running'].includes(a.status as string) && !['accepted', 'running'].includes(b.status as string)) break;
     await new Promise((r) => setTimeout(r, 10));
   }
-  assert.equal((await waitEnd(s, jobN)).status, 'successful');
-  assert.equal((await waitEnd(s, jobS)).status, 'successful');
+  assert.equal((await waitForJob(s.url, jobN)).status, 'successful');
+  assert.equal((await waitForJob(s.url, jobS)).status, 'successful');
   const record = async (name: string) =>
     (
       (await (await fetch(`${s.url}/stored_data?name=${name}`, { headers: { Accept: 'application/json' } })).json()) as {
