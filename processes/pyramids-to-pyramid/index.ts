@@ -63,10 +63,13 @@ async function check(raw: Record<string, unknown>, ctx: PrepareContext): Promise
   const depthOf = (d: PyramidDescriptor) => (d.levels[0].storage.type === 'FILE' ? d.levels[0].storage.path_depth : 0);
   inputs.forEach(({ descriptor: d, record }, i) => {
     const label = `stored_data[${i}]`;
+    // Merged pyramids must share TMS, slab size, format and storage layout (rok4.md §9.2); the message
+    // says so in the user's words.
     const mismatch = (what: string, a: unknown, b: unknown) =>
       invalidInput(
         label,
-        `'${record.name}' has ${what} ${JSON.stringify(a)} but '${inputs[0].record.name}' has ${JSON.stringify(b)} (rok4.md §9.2)`,
+        `'${record.name}' has ${what} ${JSON.stringify(a)} but '${inputs[0].record.name}' has ${JSON.stringify(b)}: ` +
+          'merged pyramids must share it',
       );
     if (d.tile_matrix_set !== first.tile_matrix_set) throw mismatch('tile matrix set', d.tile_matrix_set, first.tile_matrix_set);
     const slab = (x: PyramidDescriptor) => `${x.levels[0].tiles_per_width}x${x.levels[0].tiles_per_height}`;
