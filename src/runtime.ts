@@ -15,6 +15,8 @@ import { createRecordStore } from './records/stores/index.js';
 import { FileStorage } from './storage/file.js';
 import type { Storage } from './storage/storage.js';
 import { PiscinaPool, type WorkerPool } from './workers/pool.js';
+import { Publisher } from './publication/publisher.js';
+import { LayerRegistry } from './services/layer-registry.js';
 
 /** Everything the API handlers use, built once from the config. */
 export interface Runtime {
@@ -28,6 +30,10 @@ export interface Runtime {
   datastore: Datastore;
   pool: WorkerPool;
   log: Logger;
+  /** What the tile services serve now (issue 10); changed only by the publisher. */
+  layers: LayerRegistry;
+  /** Configurations and offerings. */
+  publisher: Publisher;
   /**
    * Repairs what a previous process killed mid-work left behind (DESIGN §5): jobs left accepted/running
    * are failed, saying so; stored data left GENERATING is failed, its files removed; temp folders of
@@ -60,6 +66,8 @@ export async function createRuntime(
   const datastore = new Datastore(records);
   const pool = new PiscinaPool(config.pool);
   const baseUrl = overrides.baseUrl ?? (() => config.server.url);
+  const layers = new LayerRegistry();
+  const publisher = new Publisher({ records, datastore, storage, layers, tmsFolders: config.tms_folders, log });
   const manager = new JobManager({ store, storage, datastore, pool, log, config, links: jobLinks(() => baseUrl().replace(/\/+$/, '')) });
   return {
     config,
@@ -71,12 +79,17 @@ export async function createRuntime(
     datastore,
     pool,
     log,
+    layers,
+    publisher,
     async recover() {
       const recovered = await manager.recover();
       if (recovered) log.warn('jobs interrupted by the previous run were marked failed', { count: recovered });
       await recoverInterruptedProducts(datastore, storage, log);
       const folders = await removeOrphanExecFolders();
       if (folders) log.warn('temp folders of interrupted executions removed', { count: folders });
+      // Published layers are served again (after the products' repair: a layer reads READY pyramids only).
+      const served = await publisher.restore();
+      if (served) log.info('published layers served', { count: served });
     },
     async close() {
       await manager.close();

@@ -1,7 +1,12 @@
-/** The one conformance list (ogcapi-processes.md §2): every Part 1 class is declared and implemented. */
+import { OGC_TILES_CONFORMANCE } from '../services/ogc-tiles.js';
+
+/**
+ * The one conformance list: every OGC API – Processes Part 1 class (ogcapi-processes.md §2) and the
+ * OGC API – Tiles classes of the tile services (issue 10), each declared and implemented.
+ */
 const BASE = 'http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/';
 
-export const CONFORMANCE_CLASSES: readonly string[] = [
+const PROCESSES_CLASSES: readonly string[] = [
   'core',
   'ogc-process-description',
   'json',
@@ -11,6 +16,8 @@ export const CONFORMANCE_CLASSES: readonly string[] = [
   'callback',
   'dismiss',
 ].map((c) => BASE + c);
+
+export const CONFORMANCE_CLASSES: readonly string[] = [...PROCESSES_CLASSES, ...OGC_TILES_CONFORMANCE];
 
 /** OGC link relations used by the API (ogcapi-processes.md §2). */
 export const REL = {

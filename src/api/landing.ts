@@ -28,6 +28,17 @@ export async function landingPage(req: ApiRequest, rt: Runtime): Promise<ApiResp
       { href: `${b}/processes`, rel: REL.processes, type: MEDIA.json, title: 'processes' },
       { href: `${b}/jobs`, rel: REL.jobList, type: MEDIA.json, title: 'jobs' },
       { href: `${b}/stored_data`, rel: 'data', type: MEDIA.json, title: 'stored data (pyramids)' },
+      { href: `${b}/configurations`, rel: 'related', type: MEDIA.json, title: 'configurations (what published layers are made of)' },
+      { href: `${b}/offerings`, rel: 'related', type: MEDIA.json, title: 'offerings (the layers served now)' },
+      { href: `${b}/wmts?SERVICE=WMTS&REQUEST=GetCapabilities`, rel: 'related', type: 'application/xml', title: 'WMTS 1.0.0 capabilities' },
+      { href: `${b}/tms/1.0.0`, rel: 'related', type: 'application/xml', title: 'TMS 1.0.0 service' },
+      { href: `${b}/collections`, rel: 'data', type: MEDIA.json, title: 'OGC API – Tiles collections (published layers)' },
+      {
+        href: `${b}/tileMatrixSets`,
+        rel: 'http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes',
+        type: MEDIA.json,
+        title: 'tile matrix sets',
+      },
     ],
   };
   return respond(req, format, 'landing', doc);

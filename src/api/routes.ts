@@ -13,6 +13,31 @@ import {
 import { openapiDocument } from './openapi.js';
 import { apiConsoleAsset, apiConsolePage } from './api-console.js';
 import { mapViewerAsset } from './map-viewer.js';
+import {
+  createConfiguration,
+  createOffering,
+  deleteConfiguration,
+  deleteOffering,
+  getConfiguration,
+  getOffering,
+  listConfigurations,
+  listOfferings,
+  replaceConfiguration,
+  synchronizeOffering,
+} from './publication.js';
+import { PUBLICATION_OPERATIONS as PUB, PUBLICATION_QUERY as PQ, SERVICE_OPERATIONS as SVC } from './publication-operations.js';
+import { serviceRoute } from './services.js';
+import {
+  ogcCollection,
+  ogcCollections,
+  ogcMapTile,
+  ogcMapTileset,
+  ogcMapTilesets,
+  ogcTileMatrixSet,
+  ogcTileMatrixSets,
+} from '../services/ogc-tiles.js';
+import { tmsService, tmsTile, tmsTileMap, xyzTile } from '../services/tms.js';
+import { wmtsKvp, wmtsRestCapabilities, wmtsRestFeatureInfo, wmtsRestTile } from '../services/wmts.js';
 import { favicon } from './favicon.js';
 import { OPERATIONS, executeOperation } from './operations.js';
 import { queryValidator, resolveParameter, type QueryParameter } from './query-parameters.js';
@@ -98,6 +123,74 @@ export const ROUTES: readonly Route[] = [
   },
   { method: 'GET', path: '/stored_data/{id}/descriptor', handler: storedDataDescriptor, operation: OPERATIONS.getStoredDataDescriptor },
   { method: 'GET', path: '/stored_data/{id}/list', handler: storedDataList, operation: OPERATIONS.getStoredDataList },
+
+  // Publication (issue 10): configurations → offerings → the services below serve the layer.
+  {
+    method: 'GET',
+    path: '/configurations',
+    handler: listConfigurations,
+    operation: PUB.getConfigurations,
+    query: [PQ.name, PQ.layerName, PQ.type, PQ.configurationStatus, ...PAGING],
+  },
+  { method: 'POST', path: '/configurations', handler: createConfiguration, operation: PUB.createConfiguration, jsonBody: true },
+  { method: 'GET', path: '/configurations/{configurationId}', handler: getConfiguration, operation: PUB.getConfiguration, query: ['f'] },
+  {
+    method: 'PUT',
+    path: '/configurations/{configurationId}',
+    handler: replaceConfiguration,
+    operation: PUB.replaceConfiguration,
+    jsonBody: true,
+  },
+  { method: 'DELETE', path: '/configurations/{configurationId}', handler: deleteConfiguration, operation: PUB.deleteConfiguration },
+  {
+    method: 'POST',
+    path: '/configurations/{configurationId}/offerings',
+    handler: createOffering,
+    operation: PUB.createOffering,
+    jsonBody: true,
+  },
+  { method: 'GET', path: '/offerings', handler: listOfferings, operation: PUB.getOfferings, query: [PQ.layerName, PQ.type, ...PAGING] },
+  { method: 'GET', path: '/offerings/{offeringId}', handler: getOffering, operation: PUB.getOffering, query: ['f'] },
+  { method: 'PUT', path: '/offerings/{offeringId}', handler: synchronizeOffering, operation: PUB.synchronizeOffering },
+  { method: 'DELETE', path: '/offerings/{offeringId}', handler: deleteOffering, operation: PUB.deleteOffering },
+
+  // Tile services over the published layers. Their KVP parameters are case-insensitive (OGC 06-121r9
+  // §11.5.2): the services read them; the table only refuses parameters given as objects.
+  { method: 'GET', path: '/wmts', handler: serviceRoute(wmtsKvp), operation: SVC.wmts },
+  { method: 'GET', path: '/wmts/1.0.0/WMTSCapabilities.xml', handler: serviceRoute(wmtsRestCapabilities), operation: SVC.wmtsCapabilities },
+  {
+    method: 'GET',
+    path: '/wmts/1.0.0/{layer}/{style}/{tileMatrixSet}/{tileMatrix}/{tileRow}/{tileCol}.{ext}',
+    handler: serviceRoute(wmtsRestTile),
+    operation: SVC.wmtsTile,
+  },
+  {
+    method: 'GET',
+    path: '/wmts/1.0.0/{layer}/{style}/{tileMatrixSet}/{tileMatrix}/{tileRow}/{tileCol}/{j}/{i}.{ext}',
+    handler: serviceRoute(wmtsRestFeatureInfo),
+    operation: SVC.wmtsFeatureInfo,
+  },
+  { method: 'GET', path: '/tms/1.0.0', handler: serviceRoute(tmsService), operation: SVC.tmsService },
+  { method: 'GET', path: '/tms/1.0.0/{layer}', handler: serviceRoute(tmsTileMap), operation: SVC.tmsTileMap },
+  { method: 'GET', path: '/tms/1.0.0/{layer}/{z}/{x}/{y}.{ext}', handler: serviceRoute(tmsTile), operation: SVC.tmsTile },
+  { method: 'GET', path: '/xyz/{layer}/{z}/{x}/{y}.{ext}', handler: serviceRoute(xyzTile), operation: SVC.xyzTile },
+  { method: 'GET', path: '/collections', handler: serviceRoute(ogcCollections), operation: SVC.ogcCollections },
+  { method: 'GET', path: '/collections/{collectionId}', handler: serviceRoute(ogcCollection), operation: SVC.ogcCollection },
+  { method: 'GET', path: '/collections/{collectionId}/map/tiles', handler: serviceRoute(ogcMapTilesets), operation: SVC.ogcMapTilesets },
+  {
+    method: 'GET',
+    path: '/collections/{collectionId}/map/tiles/{tileMatrixSetId}',
+    handler: serviceRoute(ogcMapTileset),
+    operation: SVC.ogcMapTileset,
+  },
+  {
+    method: 'GET',
+    path: '/collections/{collectionId}/map/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}',
+    handler: serviceRoute(ogcMapTile),
+    operation: SVC.ogcMapTile,
+  },
+  { method: 'GET', path: '/tileMatrixSets', handler: serviceRoute(ogcTileMatrixSets), operation: SVC.ogcTileMatrixSets },
+  { method: 'GET', path: '/tileMatrixSets/{tileMatrixSetId}', handler: serviceRoute(ogcTileMatrixSet), operation: SVC.ogcTileMatrixSet },
 ];
 
 /** Path template → its routes, in table order (what the app mounts: one router path, its methods). */

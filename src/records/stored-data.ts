@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ApiError } from '../errors.js';
+import { CONFIGURATIONS, type Configuration } from './publication.js';
 import type { Collection, RecordKind, RecordLocks, RecordStore, Release } from './record-store.js';
 
 export type StoredDataStatus = 'GENERATING' | 'READY' | 'FAILED' | 'DELETED';
@@ -65,9 +66,12 @@ const live = (s: StoredData) => s.status !== 'DELETED' && s.status !== 'FAILED';
 export class Datastore {
   private readonly records: Collection<StoredData>;
   private readonly locks: RecordLocks;
+  /** Configurations publish stored data: they use it as pyramids use their ancestors (issue 10). */
+  private readonly configurations: Collection<Configuration>;
 
   constructor(store: RecordStore) {
     this.records = store.collection(STORED_DATA);
+    this.configurations = store.collection(CONFIGURATIONS);
     this.locks = store.locks;
   }
 
@@ -147,8 +151,13 @@ export class Datastore {
     return r;
   }
 
-  /** `use`: what it references; `used_by`: live records that reference it. */
-  async dependencies(id: string): Promise<{ use: Array<{ _id: string; name: string }>; used_by: Array<{ _id: string; name: string }> }> {
+  /**
+   * `use`: what it references; `used_by`: live records that reference it — stored data (type omitted,
+   * as before) and configurations that publish it (`type: "configuration"`).
+   */
+  async dependencies(
+    id: string,
+  ): Promise<{ use: Array<{ _id: string; name: string }>; used_by: Array<{ _id: string; name: string; type?: string }> }> {
     const r = await this.require(id);
     const named = (x: StoredData) => ({ _id: x._id, name: x.name });
     const used = await this.records.list({ where: (s) => r.use.includes(s._id) });
@@ -158,14 +167,23 @@ export class Datastore {
         .map((u) => used.items.find((s) => s._id === u))
         .filter((s): s is StoredData => !!s)
         .map(named),
-      used_by: users.items.map(named),
+      used_by: [
+        ...users.items.map(named),
+        ...(await this.configurations.list({ where: (c) => c.use.includes(id) })).items.map((c) => ({
+          _id: c._id,
+          name: c.name,
+          type: 'configuration',
+        })),
+      ],
     };
   }
 
   /** Why a record cannot be deleted now, or undefined. */
   async deletionBlocker(id: string): Promise<string | undefined> {
     const users = (await this.dependencies(id)).used_by;
-    if (users.length) return `stored data '${id}' is used by ${users.map((u) => `'${u.name}' (${u._id})`).join(', ')}`;
+    if (users.length) {
+      return `stored data '${id}' is used by ${users.map((u) => `${u.type === 'configuration' ? 'configuration ' : ''}'${u.name}' (${u._id})`).join(', ')}`;
+    }
     const lock = await this.locks.holders(id);
     if (lock.writer) return `stored data '${id}' is being written by a job`;
     if (lock.readers > 0) return `stored data '${id}' is read by ${lock.readers} submitted job(s) until they end`;

@@ -16,7 +16,6 @@ import { existsSync } from 'node:fs';
 import { sharedDir, skipUnlessCommands } from '../helpers/env.js';
 import { generate, makeInput, mosaicLevel, PYTHON, startPyramidServer, storeOf, type LevelMosaic } from '../helpers/pyramids.js';
 import type { TestServer } from '../helpers/server.js';
-import { startServiceServer, type ServiceServer } from '../helpers/service-server.js';
 import { gdalRead } from '../rok4/gdal-oracle.js';
 import { locationOfRecord } from '../../src/pyramid/location.js';
 import { openLayer, type PublishedLayer } from '../../src/services/layer.js';
@@ -26,7 +25,8 @@ const skip = skipUnlessCommands('gdal_translate', PYTHON);
 const run = promisify(execFile);
 
 let s: TestServer;
-let svc: ServiceServer;
+/** The server and its published layers (this test publishes through the registry; the model is tested in publication.test.ts). */
+let svc: { url: string; layers: TestServer['runtime']['layers'] };
 let tmp: string;
 let ortho: PublishedLayer;
 const records: Record<string, Record<string, unknown>> = {};
@@ -66,7 +66,7 @@ before(async () => {
   })) {
     records[name] = (await generate(s, { ...common, ...extra, name })).record;
   }
-  svc = await startServiceServer();
+  svc = { url: s.url, layers: s.runtime.layers };
   ortho = await layerOf('ortho', { name: 'ORTHO' });
   svc.layers.publish(ortho);
   svc.layers.publish(await layerOf('jpg', { name: 'JPG' }));
@@ -74,7 +74,6 @@ before(async () => {
 });
 
 after(async () => {
-  await svc?.close();
   await s?.stop();
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });

@@ -75,6 +75,6 @@ export function layout(req: ApiRequest, title: string, body: string, script = ''
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)} – dallage</title><link rel="icon" href="${b}/favicon.ico"><style>${STYLE}</style></head>
 <body><header><strong><a href="${b}/?f=html">dallage</a></strong>
-<nav><a href="${b}/processes?f=html">Processes</a><a href="${b}/jobs?f=html">Jobs</a><a href="${b}/stored_data?f=html">Stored data</a><a href="${b}/conformance?f=html">Conformance</a><a href="${b}/api.html">API</a></nav></header>
+<nav><a href="${b}/processes?f=html">Processes</a><a href="${b}/jobs?f=html">Jobs</a><a href="${b}/stored_data?f=html">Stored data</a><a href="${b}/configurations?f=html">Configurations</a><a href="${b}/offerings?f=html">Offerings</a><a href="${b}/conformance?f=html">Conformance</a><a href="${b}/api.html">API</a></nav></header>
 <main>${body}</main>${script ? `<script>${script}</script>` : ''}</body></html>`;
 }

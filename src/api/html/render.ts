@@ -6,6 +6,7 @@ import { processesPage, processPage } from './process-pages.js';
 import { jobPage, jobsPage } from './job-pages.js';
 import { resultsPage } from './results-page.js';
 import { dependenciesPage, storedDataItemPage, storedDataListPage } from './stored-data-pages.js';
+import { configurationPage, configurationsPage, offeringPage, offeringsPage } from './publication-pages.js';
 
 export { generic, linkList } from './generic.js';
 
@@ -24,6 +25,10 @@ const PAGES: Record<string, Page> = {
   stored_data: storedDataListPage,
   stored_data_item: storedDataItemPage,
   dependencies: dependenciesPage,
+  configurations: configurationsPage,
+  configuration: configurationPage,
+  offerings: offeringsPage,
+  offering: offeringPage,
 };
 
 /**
