@@ -23,7 +23,10 @@ window.addEventListener('load', async () => {
   const info = document.getElementById('map-info');
   try {
     if (d.proj4) {
+      // Under its code and under the URN our capabilities give as SupportedCRS (OGC 07-057r7 §7.1).
+      const [authority, code] = d.crs.split(':');
       proj4.defs(d.crs, d.proj4);
+      proj4.defs('urn:ogc:def:crs:' + authority + '::' + code, d.proj4);
       ol.proj.proj4.register(proj4);
     }
     const response = await fetch(d.capabilities);

@@ -5,6 +5,7 @@
 import type { Configuration, Offering } from '../records/publication.js';
 import type { Runtime } from '../runtime.js';
 import { resolveCrs } from '../raster/crs.js';
+import { ogcCrs } from '../services/ogc-crs.js';
 import { respond } from './landing.js';
 import { linkTo, negotiate, parseLimit, parseOffset, selfLinks, single, type ApiRequest, type ApiResponse } from './request.js';
 
@@ -145,8 +146,9 @@ export const getOffering: Handler = async (req, rt) => {
   if (format === 'html') {
     const layer = rt.layers.get(o.layer_name);
     if (layer) {
-      const crs = resolveCrs(layer.tms.crs);
-      doc.viewer = { layer: o.layer_name, title: layer.spec.title, matrixSet: layer.tms.id, crs: crs.id, proj4: crs.proj4 };
+      // The CRS as our capabilities name it (SupportedCRS: IGNF:LAMB93 is announced as EPSG:2154).
+      const crs = ogcCrs(layer.tms.crs).code;
+      doc.viewer = { layer: o.layer_name, title: layer.spec.title, matrixSet: layer.tms.id, crs, proj4: resolveCrs(crs).proj4 };
     }
   }
   return respond(req, format, 'offering', doc);

@@ -40,3 +40,16 @@ export function skipUnlessCommands(...cmds: string[]): string | false {
 export function skipUnlessShared(): string | false {
   return skipOrFail(sharedDir() ? undefined : '../shared is not beside the repository');
 }
+
+/** Skip reason when Debian's Python lacks one of these modules (qgis.core, owslib…); throws under CI. */
+export function skipUnlessPythonModules(...modules: string[]): string | false {
+  const missing = modules.filter((m) => {
+    try {
+      execFileSync('/usr/bin/python3', ['-c', `import ${m}`], { stdio: 'ignore', env: { ...process.env, QT_QPA_PLATFORM: 'offscreen' } });
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  return skipOrFail(missing.length ? `missing Python module(s) of /usr/bin/python3: ${missing.join(', ')}` : undefined);
+}
