@@ -32,6 +32,7 @@ export async function landingPage(req: ApiRequest, rt: Runtime): Promise<ApiResp
       { href: `${b}/offerings`, rel: 'related', type: MEDIA.json, title: 'offerings (the layers served now)' },
       { href: `${b}/wmts?SERVICE=WMTS&REQUEST=GetCapabilities`, rel: 'related', type: 'application/xml', title: 'WMTS 1.0.0 capabilities' },
       { href: `${b}/tms/1.0.0`, rel: 'related', type: 'application/xml', title: 'TMS 1.0.0 service' },
+      { href: `${b}/wms?SERVICE=WMS&REQUEST=GetCapabilities`, rel: 'related', type: 'text/xml', title: 'WMS 1.3.0 capabilities' },
       { href: `${b}/collections`, rel: 'data', type: MEDIA.json, title: 'OGC API – Tiles collections (published layers)' },
       {
         href: `${b}/tileMatrixSets`,

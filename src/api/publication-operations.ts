@@ -55,11 +55,13 @@ const SERVICE_ANSWER = (description: string): Obj => ({
  * A service operation. WMTS and TMS answer errors with their own XML exception documents (OGC 07-057r7
  * §8, OWS ExceptionReport); OGC API – Tiles with problem documents like the rest of the API.
  */
-function service(operationId: string, summary: string, description: string, errors: 'ows' | 'problem' = 'problem'): Obj {
+function service(operationId: string, summary: string, description: string, errors: 'ows' | 'wms' | 'problem' = 'problem'): Obj {
   const failure = (status: number, why: string): Obj =>
-    errors === 'ows'
-      ? { description: `${why} (an OWS ExceptionReport)`, content: { 'application/xml': { schema: { type: 'string' } } } }
-      : errorResponse(status, why);
+    errors === 'problem'
+      ? errorResponse(status, why)
+      : errors === 'ows'
+        ? { description: `${why} (an OWS ExceptionReport)`, content: { 'application/xml': { schema: { type: 'string' } } } }
+        : { description: `${why} (a WMS ServiceExceptionReport)`, content: { 'text/xml': { schema: { type: 'string' } } } };
   return {
     tags: SERVICES_TAG,
     operationId,
@@ -209,6 +211,12 @@ export const PUBLICATION_OPERATIONS = {
 };
 
 export const SERVICE_OPERATIONS = {
+  wms: service(
+    'wms',
+    'WMS 1.3.0',
+    'GetCapabilities, GetMap (PNG/JPEG, up to 4096 px a side) and GetFeatureInfo with SERVICE=WMS&REQUEST=…',
+    'wms',
+  ),
   wmts: service('wmts', 'WMTS 1.0.0 (KVP)', 'GetCapabilities, GetTile and GetFeatureInfo with SERVICE=WMTS&REQUEST=…', 'ows'),
   wmtsCapabilities: service('wmtsRestCapabilities', 'WMTS 1.0.0 capabilities (RESTful)', 'The capabilities document.', 'ows'),
   wmtsTile: service('wmtsRestTile', 'WMTS tile (RESTful)', 'A tile by the ResourceURL template of the capabilities.', 'ows'),

@@ -19,6 +19,7 @@ export function offeringUrls(baseUrl: string, layer: string, ext: string | undef
     { type: 'TMS', url: `${baseUrl}/tms/1.0.0/${l}` },
     { type: 'OGCAPI-TILES', url: `${baseUrl}/collections/${l}/map/tiles` },
     { type: 'XYZ', url: `${baseUrl}/xyz/${l}/{z}/{x}/{y}.${ext ?? 'png'}` },
+    { type: 'WMS', url: `${baseUrl}/wms?SERVICE=WMS&REQUEST=GetCapabilities` },
   ];
 }
 

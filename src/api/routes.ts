@@ -37,6 +37,7 @@ import {
   ogcTileMatrixSets,
 } from '../services/ogc-tiles.js';
 import { tmsService, tmsTile, tmsTileMap, xyzTile } from '../services/tms.js';
+import { wmsKvp } from '../services/wms.js';
 import { wmtsKvp, wmtsRestCapabilities, wmtsRestFeatureInfo, wmtsRestTile } from '../services/wmts.js';
 import { favicon } from './favicon.js';
 import { OPERATIONS, executeOperation } from './operations.js';
@@ -156,6 +157,7 @@ export const ROUTES: readonly Route[] = [
 
   // Tile services over the published layers. Their KVP parameters are case-insensitive (OGC 06-121r9
   // §11.5.2): the services read them; the table only refuses parameters given as objects.
+  { method: 'GET', path: '/wms', handler: serviceRoute(wmsKvp), operation: SVC.wms },
   { method: 'GET', path: '/wmts', handler: serviceRoute(wmtsKvp), operation: SVC.wmts },
   { method: 'GET', path: '/wmts/1.0.0/WMTSCapabilities.xml', handler: serviceRoute(wmtsRestCapabilities), operation: SVC.wmtsCapabilities },
   {

@@ -1,6 +1,6 @@
 /**
  * Issue 10, "Proof": QGIS itself (Debian python3-qgis, headless) loads a published layer from our WMTS
- * capabilities and as XYZ tiles, renders a map of the layer's extent, and the image shows the data
+ * capabilities, as XYZ tiles and from our WMS, renders a map of the layer's extent, and the image shows the data
  * where the pyramid has data and nothing where it has none (../shared/notes/qgis-headless.md says how
  * QGIS runs here).
  */
@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { skipUnlessPythonModules } from '../helpers/env.js';
 import { generate, makeInput } from '../helpers/pyramids.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { createTransform } from '../../src/raster/crs.js';
 
 const skip = skipUnlessPythonModules('qgis.core', 'osgeo.gdal');
 /** Asynchronous: QGIS talks to a server in this very process, whose event loop must keep running. */
@@ -103,21 +104,23 @@ after(async () => {
   if (home) await rm(home, { recursive: true, force: true });
 });
 
-test('QGIS renders the published layer from the WMTS capabilities and as XYZ: data where the pyramid has data', {
+test('QGIS renders the published layer from the WMTS capabilities, as XYZ and from the WMS: data where the pyramid has data', {
   skip,
   timeout: 300_000,
 }, async () => {
-  const [x0, y0, x1, y1] = bbox3857;
-  const w = x1 - x0;
-  const h = y1 - y0;
-  // The middle of the data, and an area of the same size far away from it (Atlantic): data / no data.
-  const inside: number[] = [x0 + w / 4, y0 + h / 4, x1 - w / 4, y1 - h / 4];
-  const outside: number[] = [-3_000_000, 5_000_000, -3_000_000 + w / 2, 5_000_000 + h / 2];
+  // A square of 30 km around the middle of the image (Lambert-93 1,180,000 / 6,180,000: every pixel there is
+  // data), and one far away from it (Atlantic): data / no data.
+  const [cx, cy] = [Float64Array.of(1_180_000), Float64Array.of(6_180_000)];
+  createTransform('EPSG:2154', 'EPSG:3857')(cx, cy);
+  const inside: number[] = [cx[0] - 15_000, cy[0] - 15_000, cx[0] + 15_000, cy[0] + 15_000];
+  const outside: number[] = [-3_000_000, 5_000_000, -2_970_000, 5_030_000];
+  assert.ok(inside[0] > bbox3857[0] && inside[2] < bbox3857[2], 'the square lies in the layer');
   const wmts =
     `url=${s.url}/wmts?SERVICE%3DWMTS%26REQUEST%3DGetCapabilities&layers=qgis&tileMatrixSet=PM&format=image/png` +
     '&styles=normal&crs=EPSG:3857&dpiMode=7';
   const xyz = `type=xyz&url=${s.url}/xyz/qgis/%7Bz%7D/%7Bx%7D/%7By%7D.png&zmin=0&zmax=11`;
-  const args = JSON.stringify({ crs: 'EPSG:3857', extents: [inside, outside], layers: { wmts, xyz } });
+  const wms = `url=${s.url}/wms&layers=qgis&styles=&format=image/png&crs=EPSG:3857`;
+  const args = JSON.stringify({ crs: 'EPSG:3857', extents: [inside, outside], layers: { wmts, xyz, wms } });
   const { stdout } = await run('/usr/bin/python3', ['-c', RENDER, args], {
     env: { ...process.env, QT_QPA_PLATFORM: 'offscreen', HOME: home, XDG_RUNTIME_DIR: home },
     maxBuffer: 1 << 20,
@@ -126,7 +129,7 @@ test('QGIS renders the published layer from the WMTS capabilities and as XYZ: da
     string,
     { valid: boolean; error?: string; renders: Array<{ opaque: number; total: number; errors: string[] }> }
   >;
-  for (const name of ['wmts', 'xyz']) {
+  for (const name of ['wmts', 'xyz', 'wms']) {
     const r = result[name];
     assert.ok(r.valid, `${name}: ${r.error}`);
     const [data, none] = r.renders;

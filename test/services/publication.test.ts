@@ -159,7 +159,7 @@ test('publish, 409s while used, the chained-update switch at the same URLs with 
   assert.equal(o.json.layer_name, 'switch');
   assert.deepEqual(
     (o.json.urls as Array<{ type: string }>).map((u) => u.type),
-    ['WMTS', 'TMS', 'OGCAPI-TILES', 'XYZ'],
+    ['WMTS', 'TMS', 'OGCAPI-TILES', 'XYZ', 'WMS'],
   );
   assert.equal((await call('POST', `/configurations/${cid}/offerings`, {})).status, 409, 'already published');
   assert.equal((await call('GET', `/configurations/${cid}`)).json.status, 'PUBLISHED');
