@@ -70,7 +70,7 @@ export async function renderLayer(
   let start = byFineness.indexOf(closestLevel(layer, asked.resolution));
   for (; start < byFineness.length; start++) {
     const level = byFineness[start];
-    const window = sourceWindow(layer, level, asked.bbox);
+    const window = sourceWindow(level, asked.bbox);
     if (!window) return undefined;
     if (window.width * window.height <= MAX_WINDOW_PIXELS) return draw(layer, level, window, grid, kernel);
   }
@@ -85,7 +85,7 @@ interface SourceWindow {
 }
 
 /** Pixel window of `level` under `bbox` (TMS CRS), clipped to the level's tile limits. */
-function sourceWindow(layer: PublishedLayer, level: LayerLevel, bbox: Bbox): SourceWindow | undefined {
+function sourceWindow(level: LayerLevel, bbox: Bbox): SourceWindow | undefined {
   const { tm, limits } = level;
   const [ox, oy] = tm.pointOfOrigin;
   const cell = tm.cellSize;
