@@ -55,7 +55,17 @@ export const getStoredData: Handler = async (req, rt) => {
   const format = negotiate(req);
   const s = await rt.datastore.get(req.params.id);
   if (!s) throw new ApiError('not-found', `no stored data with id '${req.params.id}'`);
-  return respond(req, format, 'stored_data_item', withLinks(s, req.baseUrl));
+  const doc = withLinks(s, req.baseUrl);
+  if (format === 'html') {
+    // The page links the layers that publish it ("View"), from the configurations that use it.
+    const published = [];
+    for (const c of await rt.publisher.configurationsUsing(s._id)) {
+      const offering = await rt.publisher.offeringOf(c._id);
+      published.push({ configuration: c._id, name: c.name, layer_name: c.layer_name, offering: offering?._id });
+    }
+    doc.published = published;
+  }
+  return respond(req, format, 'stored_data_item', doc);
 };
 
 /** GET /stored_data/{id}/dependencies */

@@ -236,4 +236,9 @@ test('offerings and configurations persist: after a restart the layer is served 
   const html = await page.text();
   assert.match(html, /id="map"/);
   assert.match(html, /viewer\/ol\.js/);
+  // The stored data page and the configuration page link the map ("View").
+  const stored = await (await fetch(`${s.url}/stored_data/${ids.ORTHO}?f=html`)).text();
+  assert.ok(stored.includes(`/offerings/${o.json._id}?f=html`), 'stored data page links the layer');
+  const conf = await (await fetch(`${s.url}/configurations/${c.json._id}?f=html`)).text();
+  assert.ok(conf.includes(`/offerings/${o.json._id}?f=html`), 'configuration page links the layer');
 });

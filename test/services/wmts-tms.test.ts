@@ -652,3 +652,59 @@ test('switching a layer to another pyramid at the same URLs: a client fetching i
   svc.layers.unpublish('switch');
   await assertOwsException(url, 400, 'InvalidParameterValue', 'layer');
 });
+
+test('float32 DTM: raw tiles as image/x-bil;bits=32, TIFF tiles GDAL reads as Float32, GetFeatureInfo gives the elevation', {
+  skip,
+}, async () => {
+  const dtm = path.join(s.inputRoot, 'dtm.tif');
+  await run(PYTHON, [
+    '-c',
+    `
+import sys, numpy as np
+from osgeo import gdal
+gdal.UseExceptions()
+src = gdal.Open(sys.argv[1])
+b = src.GetRasterBand(1).ReadAsArray().astype(np.float32)
+z = b * 2.5 + 100.125
+z[b == 255] = -99999
+out = gdal.GetDriverByName('GTiff').Create(sys.argv[2], src.RasterXSize, src.RasterYSize, 1, gdal.GDT_Float32, ['TILED=YES'])
+out.SetGeoTransform(src.GetGeoTransform()); out.SetProjection(src.GetProjection())
+out.GetRasterBand(1).SetNoDataValue(-99999); out.GetRasterBand(1).WriteArray(z); out = None
+`,
+    path.join(s.inputRoot, 'map.tif'),
+    dtm,
+  ]);
+  records.DTM = (
+    await generate(s, { images: [{ href: `file://${dtm}` }], name: 'DTM', tms: 'PM', compression: 'raw', width: 4, height: 4 })
+  ).record;
+  const layer = await layerOf('dtm', { name: 'DTM' });
+  assert.equal(layer.format.name, 'TIFF_RAW_FLOAT32');
+  svc.layers.publish(layer);
+  const { level, data, empty } = sampleTiles(layer);
+  const lv = layer.level(level)!;
+  const bil = await get(`${svc.url}/xyz/dtm/${level}/${data.col}/${data.row}.bil`);
+  assert.equal(bil.status, 200);
+  assert.equal(bil.headers.get('content-type'), 'image/x-bil;bits=32');
+  const bilBytes = await bytesOf(bil);
+  assert.deepEqual(bilBytes, await lv.reader.readTileBytes(level, data.col, data.row));
+  const tile = (await lv.reader.readTile(level, data.col, data.row))!;
+  const tif = await get(`${svc.url}/wmts/1.0.0/dtm/normal/PM/${level}/${data.row}/${data.col}.tif`);
+  assert.equal(tif.headers.get('content-type'), 'image/tiff');
+  const file = path.join(tmp, 'dtm-tile.tif');
+  await writeFile(file, await bytesOf(tif));
+  const g = gdalRead(file);
+  assert.equal(g.dataType, 'Float32');
+  assert.equal(g.bands, 1);
+  assert.deepEqual(new Float32Array(g.bytes.buffer.slice(g.bytes.byteOffset, g.bytes.byteOffset + g.bytes.byteLength)), tile.pixels);
+  const px = (tile.pixels as Float32Array).findIndex((v) => v !== -99999);
+  assert.ok(px >= 0, 'the tile holds elevations');
+  const gfi = await get(`${svc.url}/wmts/1.0.0/dtm/normal/PM/${level}/${data.row}/${data.col}/${Math.floor(px / 256)}/${px % 256}.json`);
+  const props = ((await gfi.json()) as { features: Array<{ properties: { values: number[] } }> }).features[0].properties;
+  assert.deepEqual(props.values, [(tile.pixels as Float32Array)[px]]);
+  const none = await bytesOf(await get(`${svc.url}/xyz/dtm/${level}/${empty.col}/${empty.row}.bil`));
+  assert.equal(none.length, 256 * 256 * 4);
+  assert.ok(
+    new Float32Array(none.buffer.slice(none.byteOffset, none.byteOffset + none.length)).every((v) => v === -99999),
+    'nodata tile',
+  );
+});

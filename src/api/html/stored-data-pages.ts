@@ -3,7 +3,11 @@ import type { StoredData } from '../../records/stored-data.js';
 import { escapeHtml, layout } from './layout.js';
 import { generic, humanBytes, linksSection, shortDate, type Link } from './generic.js';
 
-type StoredDoc = StoredData & { links?: Link[] };
+type StoredDoc = StoredData & {
+  links?: Link[];
+  /** Configurations that use it, and their offering when published (HTML pages only). */
+  published?: Array<{ configuration: string; name: string; layer_name: string; offering?: string }>;
+};
 
 function itemPage(req: ApiRequest, id: string): string {
   return `${req.baseUrl}/stored_data/${encodeURIComponent(id)}?f=html`;
@@ -51,7 +55,7 @@ function levelsTable(levels: LevelInfo[]): string {
 
 /** GET /stored_data/{id} as HTML. */
 export function storedDataItemPage(doc: StoredDoc, req: ApiRequest): string {
-  const { links, type_infos, storage, use, ...fields } = doc;
+  const { links, type_infos, storage, use, published, ...fields } = doc;
   const rows = Object.entries(fields)
     .map(([k, v]) => {
       let cell = escapeHtml(String(v));
@@ -68,6 +72,7 @@ export function storedDataItemPage(doc: StoredDoc, req: ApiRequest): string {
 <h2>Type information</h2>${typeInfos(type_infos, req)}
 <h2>Storage</h2>${generic(storage, req)}
 <h2>Uses</h2>${uses ? `<ul>${uses}</ul>` : '<p class="muted">nothing</p>'}
+<h2>Published</h2>${publishedList(published ?? [], req)}
 ${linksSection(links)}`;
   return layout(req, doc.name, body);
 }
@@ -95,4 +100,17 @@ export function dependenciesPage(
 <h2>Used by</h2><p class="muted">It cannot be deleted while something here uses it.</p>${table(doc.used_by)}
 <h2>Links</h2><ul class="links"><li><a href="${escapeHtml(itemPage(req, id))}" rel="up">the stored data</a></li><li><a href="${escapeHtml(`${self}?f=json`)}" rel="alternate" type="application/json">as JSON</a></li></ul>`;
   return layout(req, `Dependencies of ${id}`, body);
+}
+
+/** The configurations that use a stored data, with a View link to the layer when it is published. */
+function publishedList(published: NonNullable<StoredDoc['published']>, req: ApiRequest): string {
+  if (published.length === 0) return '<p class="muted">in no configuration</p>';
+  const items = published.map((p) => {
+    const conf = `<a href="${escapeHtml(`${req.baseUrl}/configurations/${encodeURIComponent(p.configuration)}?f=html`)}">${escapeHtml(p.name)}</a>`;
+    const view = p.offering
+      ? ` · <a class="view" href="${escapeHtml(`${req.baseUrl}/offerings/${encodeURIComponent(p.offering)}?f=html`)}">View</a>`
+      : ' · not published';
+    return `<li>layer <code>${escapeHtml(p.layer_name)}</code> (${conf})${view}</li>`;
+  });
+  return `<ul>${items.join('')}</ul>`;
 }
