@@ -28,6 +28,8 @@ const autocannon = require('autocannon') as (opts: Record<string, unknown>) => P
 
 interface CannonResult {
   requests: { average: number; total: number };
+  '2xx': number;
+  duration: number;
   latency: { p50: number; p99: number };
   non2xx: number;
   errors: number;
@@ -105,6 +107,8 @@ async function json(url: string, init?: RequestInit): Promise<Record<string, unk
 async function run(name: string, opts: Record<string, unknown>): Promise<CannonResult> {
   const r = await autocannon({ connections: CONNECTIONS, duration: SECONDS, ...opts });
   const bad = r.non2xx + r.errors + r.timeouts;
+  // Only successful answers count: an error page sent fast is not a tile.
+  r.requests.average = r['2xx'] / r.duration;
   console.log(
     `${name.padEnd(44)} ${r.requests.average.toFixed(0).padStart(7)} req/s  p50 ${String(r.latency.p50).padStart(4)} ms  p99 ${String(r.latency.p99).padStart(4)} ms${bad ? `  (${bad} non-2xx/errors!)` : ''}`,
   );
@@ -309,11 +313,10 @@ coverages:
 `,
       );
       const t1 = Date.now();
-      execFileSync(
-        'mapproxy-seed',
-        ['-f', path.join(mp, 'mapproxy.yaml'), '-s', path.join(mp, 'seed.yaml'), '-c', '2', '--seed', 'm', '-q'],
-        { stdio: 'inherit' },
-      );
+      // Debian's python3-mapproxy has the seeder as a module, not as the mapproxy-seed command.
+      const seeder = "import sys\nfrom mapproxy.seed.script import main\nsys.argv[0] = 'mapproxy-seed'\nsys.exit(main())";
+      const seedArgs = ['-f', path.join(mp, 'mapproxy.yaml'), '-s', path.join(mp, 'seed.yaml'), '-c', '2', '--seed', 'm', '-q'];
+      execFileSync('/usr/bin/python3', ['-c', seeder, ...seedArgs], { stdio: 'inherit' });
       console.log(`\nMapProxy cache seeded from our tiles in ${((Date.now() - t1) / 1000).toFixed(1)} s`);
       writeFileSync(
         path.join(mp, 'app.py'),
@@ -351,6 +354,11 @@ coverages:
         ([a, b, c, d]) =>
           `/service?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=m&STYLES=&CRS=EPSG:4326&BBOX=${a},${b},${c},${d}&WIDTH=512&HEIGHT=512&FORMAT=image/png`,
       );
+      const probe = await fetch(`${peer}${peerMaps[0]}`);
+      const type = probe.headers.get('content-type') ?? '';
+      if (!probe.ok || !type.startsWith('image/')) {
+        throw new Error(`MapProxy's GetMap answered ${probe.status} ${type}: ${(await probe.text()).slice(0, 300)}`);
+      }
       peerMap = await run('WMS GetMap 512² PNG EPSG:4326, MapProxy', { url: peer, requests: randomPaths(peerMaps) });
     }
 

@@ -5,7 +5,7 @@ import express, { type Request, type Response, type NextFunction } from 'express
 import type { Runtime } from './runtime.js';
 import { ApiError, logServerError, toProblem } from './errors.js';
 import type { ApiRequest, ApiResponse } from './api/request.js';
-import { ROUTES, routesByPath, runRoute } from './api/routes.js';
+import { ROUTES, routesByPath, runRoute, type Route } from './api/routes.js';
 import { DEFAULT_JSON_LIMITS, readJsonBody } from './api/json-body.js';
 import { corsHeaders, optionsAnswer } from './api/cors.js';
 import {
@@ -21,6 +21,59 @@ import { silentLogger } from './log.js';
 
 /** What the server hands each request: the Express app behind a fast path for static documents. */
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** A route answered before Express: its template compiled to a regular expression with named parameters. */
+interface DirectRoute {
+  route: Route;
+  pattern: RegExp;
+  names: string[];
+}
+
+/** `/xyz/{layer}/{z}/{x}/{y}.{ext}` → a RegExp whose groups are the parameters (one path segment each). */
+function compileTemplate(route: Route): DirectRoute {
+  const names: string[] = [];
+  const source = route.path
+    .split(/(\{[A-Za-z0-9_]+\})/)
+    .map((part) => {
+      const m = /^\{([A-Za-z0-9_]+)\}$/.exec(part);
+      if (!m) return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      names.push(m[1]);
+      return '([^/]+?)';
+    })
+    .join('');
+  return { route, pattern: new RegExp(`^${source}$`), names };
+}
+
+/**
+ * The direct route and the request it makes, or undefined (then Express answers it): a query that the
+ * extended parser would turn into objects (`?f[a]=x`) goes to Express, whose validation refuses it.
+ */
+function matchDirect(
+  routes: readonly DirectRoute[],
+  url: string,
+): { route: Route; params: Record<string, string>; query: ApiRequest['query'] } | undefined {
+  const q = url.indexOf('?');
+  const pathname = q < 0 ? url : url.slice(0, q);
+  const search = q < 0 ? '' : url.slice(q + 1);
+  if (search.includes('[') || search.includes('%5B') || search.includes('%5b')) return undefined;
+  for (const d of routes) {
+    const m = d.pattern.exec(pathname);
+    if (!m) continue;
+    const params: Record<string, string> = {};
+    try {
+      for (let i = 0; i < d.names.length; i++) params[d.names[i]] = decodeURIComponent(m[i + 1]);
+    } catch {
+      return undefined;
+    }
+    const query: ApiRequest['query'] = {};
+    for (const [k, v] of new URLSearchParams(search)) {
+      const had = query[k];
+      query[k] = had === undefined ? v : Array.isArray(had) ? [...had, v] : [had, v];
+    }
+    return { route: d.route, params, query };
+  }
+  return undefined;
+}
 
 /** OpenAPI path template → Express path (`/jobs/{jobId}` → `/jobs/:jobId`). */
 function expressPath(template: string): string {
@@ -240,12 +293,42 @@ export function createApp(rt: Runtime): RequestListener {
   });
 
   const logging = rt.log !== silentLogger;
+  const direct = ROUTES.filter((r) => r.direct && r.method === 'GET').map(compileTemplate);
+  const never = new AbortController().signal;
+  const runDirect = (req: IncomingMessage, res: ServerResponse, hit: NonNullable<ReturnType<typeof matchDirect>>): void => {
+    const headers: Record<string, string | undefined> = {};
+    for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const apiReq: ApiRequest = {
+      method: 'GET',
+      path: q < 0 ? url : url.slice(0, q),
+      params: hit.params,
+      query: hit.query,
+      headers,
+      baseUrl: baseUrlOf(req, rt),
+    };
+    // Tile and map handlers do not stop midway: a client gone only loses its answer.
+    runRoute(hit.route, apiReq, rt, never).then(
+      (r) => send(req, res, rt, r),
+      (err: unknown) => {
+        const problem = toProblem(err, url);
+        logServerError(rt.log, 'request failed', problem, err, { method: req.method, path: apiReq.path });
+        write(req, res, rt, problem.status, { 'Content-Type': 'application/problem+json' }, Buffer.from(JSON.stringify(problem), 'utf8'));
+      },
+    );
+  };
   return (req, res) => {
     if (logging) logRequests(rt, req, res);
     if (req.method === 'GET' || req.method === 'HEAD') {
       const entry = statics.get(StaticResponses.key(req.url ?? '/', baseUrlOf(req, rt), req.headers.accept));
       if (entry) {
         sendStatic(req, res, rt, entry);
+        return;
+      }
+      const hit = direct.length ? matchDirect(direct, req.url ?? '/') : undefined;
+      if (hit) {
+        runDirect(req, res, hit);
         return;
       }
     }

@@ -1,3 +1,4 @@
+import { SlabHandles } from './slab-handles.js';
 import { NotFoundError, type Storage } from '../storage/storage.js';
 import { slabPath, type SlabKind } from './base36.js';
 import { nodataValues, parseDescriptor, type PyramidDescriptor, type PyramidLevel, type TileLimits } from './descriptor.js';
@@ -52,6 +53,8 @@ export interface SlabPixels {
 export class Rok4Reader {
   private readonly levelById = new Map<string, PyramidLevel>();
   private readonly cache = new Map<string, SlabInfo>();
+  /** Open slabs for tile reads, when {@link keepSlabsOpen} asked for them. */
+  private handles?: SlabHandles;
   readonly formatInfo: FormatInfo;
 
   private constructor(
@@ -68,6 +71,17 @@ export class Rok4Reader {
   static async open(storage: Storage, name: string, folder = ''): Promise<Rok4Reader> {
     const text = (await storage.read(`${folder}${name}.json`)).toString('utf8');
     return new Rok4Reader(storage, name, parseDescriptor(text), folder);
+  }
+
+  /**
+   * Keeps up to `max` slabs open between tile reads (a published layer's readers: many small reads of
+   * immutable slabs). Without it, each tile read opens and closes its slab.
+   */
+  keepSlabsOpen(max: number): this {
+    const storage = this.storage;
+    if (storage.openForRanges)
+      this.handles = new SlabHandles(storage as Storage & { openForRanges: NonNullable<Storage['openForRanges']> }, max);
+    return this;
   }
 
   /** Levels as in the descriptor (top to bottom). */
@@ -214,7 +228,9 @@ export class Rok4Reader {
     const index = (row % lvl.tiles_per_height) * lvl.tiles_per_width + (col % lvl.tiles_per_width);
     const size = info.sizes[index];
     if (size === 0) return null;
-    const bytes = await this.storage.readRange(info.key, info.offsets[index], size);
+    const bytes = this.handles
+      ? await this.handles.read(info.key, info.offsets[index], size)
+      : await this.storage.readRange(info.key, info.offsets[index], size);
     if (bytes.length !== size) throw new Error(`slab ${info.key}: tile ${index} truncated (${bytes.length} of ${size} bytes)`);
     return bytes;
   }

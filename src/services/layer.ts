@@ -42,6 +42,9 @@ export interface LayerLevel {
   reader: Rok4Reader;
 }
 
+/** Open slabs per pyramid of a published layer: a few hundred descriptors per layer at most. */
+const SLABS_KEPT_OPEN = 128;
+
 export class PublishedLayer {
   /** Levels from the coarsest to the finest. */
   readonly levels: readonly LayerLevel[];
@@ -106,7 +109,8 @@ export async function openLayer(spec: LayerSpec, storage: Storage, tmsFolders: s
     const at = `${field}[${i}]`;
     let reader: Rok4Reader;
     try {
-      reader = await Rok4Reader.open(storage, p.name, p.folder);
+      // Tiles are read one by one, many times: the layer keeps its slabs open (rok4/slab-handles.ts).
+      reader = (await Rok4Reader.open(storage, p.name, p.folder)).keepSlabsOpen(SLABS_KEPT_OPEN);
     } catch (err) {
       throw invalidInput(at, `the descriptor of pyramid '${p.name}' cannot be read: ${(err as Error).message}`);
     }

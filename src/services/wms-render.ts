@@ -9,6 +9,7 @@ import { approximateTransform, type GeoTransform } from '../raster/approx-transf
 import { createTransform, transformBbox, type Bbox } from '../raster/crs.js';
 import type { KernelName } from '../raster/kernels.js';
 import { warp, type RasterImage } from '../raster/warp.js';
+import type { DecodedTile } from '../rok4/reader.js';
 import type { LayerLevel, PublishedLayer } from './layer.js';
 
 /** A map request in the layer-independent terms: CRS code, bbox in x/y (easting/longitude first) order, size. */
@@ -124,9 +125,38 @@ async function draw(layer: PublishedLayer, level: LayerLevel, w: SourceWindow, g
   return { rgba: toRgba(out.data as Uint8Array, out.mask, src.channels), level: level.id };
 }
 
+/** Decoded tiles kept per layer: maps side by side share most of their tiles (decoding is half a map's cost). */
+const DECODED_TILES_KEPT = 96;
+const decodedTiles = new WeakMap<PublishedLayer, Map<string, Promise<{ tile: DecodedTile; mask: Uint8Array | null } | null>>>();
+
+function decodedTile(
+  layer: PublishedLayer,
+  level: LayerLevel,
+  col: number,
+  row: number,
+): Promise<{ tile: DecodedTile; mask: Uint8Array | null } | null> {
+  let cache = decodedTiles.get(layer);
+  if (!cache) decodedTiles.set(layer, (cache = new Map()));
+  const key = `${level.id}/${col}/${row}`;
+  let hit = cache.get(key);
+  if (hit) {
+    cache.delete(key);
+    cache.set(key, hit);
+    return hit;
+  }
+  hit = (async () => {
+    const tile = await level.reader.readTile(level.id, col, row);
+    return tile ? { tile, mask: await level.reader.readMaskTile(level.id, col, row) } : null;
+  })();
+  cache.set(key, hit);
+  hit.catch(() => cache.delete(key));
+  if (cache.size > DECODED_TILES_KEPT) cache.delete(cache.keys().next().value!);
+  return hit;
+}
+
 /** The tiles under the window, decoded into one image with its mask (missing tiles: no data). */
 async function readWindow(layer: PublishedLayer, level: LayerLevel, w: SourceWindow): Promise<RasterImage> {
-  const { tm, reader, id } = level;
+  const { tm } = level;
   const C = layer.channels;
   const data = new Uint8Array(w.width * w.height * C);
   const mask = new Uint8Array(w.width * w.height);
@@ -139,9 +169,9 @@ async function readWindow(layer: PublishedLayer, level: LayerLevel, w: SourceWin
     for (let col = tc0; col <= tc1; col++) {
       jobs.push(
         (async () => {
-          const tile = await reader.readTile(id, col, row);
-          if (!tile) return;
-          const tileMask = await reader.readMaskTile(id, col, row);
+          const decoded = await decodedTile(layer, level, col, row);
+          if (!decoded) return;
+          const { tile, mask: tileMask } = decoded;
           const pixels = tile.pixels as Uint8Array;
           // Overlap of this tile with the window, in window pixels.
           const px0 = col * tm.tileWidth - w.col0;

@@ -158,6 +158,7 @@ async function getMap(q: Map<string, string>, ctx: ServiceContext): Promise<Serv
     }
   }
   const opaque = !transparent || format === 'image/jpeg';
+  // zlib level 2: a map is drawn for one client once; level 6 doubled the encoding time for ~15 % fewer bytes.
   let image: Buffer;
   if (opaque) {
     const rgb = Buffer.alloc(n * 3);
@@ -166,12 +167,12 @@ async function getMap(q: Map<string, string>, ctx: ServiceContext): Promise<Serv
       for (let c = 0; c < 3; c++) rgb[o + c] = Math.round((canvas[p + c] * a + bg[c] * (255 - a)) / 255);
     }
     const img = sharp(rgb, { raw: { width: grid.width, height: grid.height, channels: 3 } });
-    image = await (format === 'image/jpeg' ? img.jpeg({ quality: 90 }) : img.png({ compressionLevel: 6 })).toBuffer();
+    image = await (format === 'image/jpeg' ? img.jpeg({ quality: 90 }) : img.png({ compressionLevel: 2 })).toBuffer();
   } else {
     image = await sharp(Buffer.from(canvas.buffer, canvas.byteOffset, canvas.length), {
       raw: { width: grid.width, height: grid.height, channels: 4 },
     })
-      .png({ compressionLevel: 6 })
+      .png({ compressionLevel: 2 })
       .toBuffer();
   }
   return { status: 200, headers: { 'Content-Type': format, 'Cache-Control': 'public, max-age=60', ...CORS_HEADERS }, body: image };

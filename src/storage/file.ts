@@ -1,8 +1,8 @@
-import { promises as fs, constants as fsConstants, type Dirent, type Stats } from 'node:fs';
+import fsCallback, { promises as fs, constants as fsConstants, type Dirent, type Stats } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
-import { checkKey, NotFoundError, type Storage } from './storage.js';
+import { checkKey, NotFoundError, type RangeHandle, type Storage } from './storage.js';
 
 /** FILE storage: a directory tree; references are relative symbolic links as BE4 writes them (rok4.md §7.2). */
 export class FileStorage implements Storage {
@@ -45,6 +45,30 @@ export class FileStorage implements Storage {
     } finally {
       await handle.close();
     }
+  }
+
+  /** A file descriptor kept open (callback API: no FileHandle to be closed by the garbage collector). */
+  async openForRanges(key: string): Promise<RangeHandle> {
+    const fd = await new Promise<number>((resolve, reject) =>
+      fsCallback.open(this.path(key), fsConstants.O_RDONLY, (err, fd) => (err ? reject(notFound(err, key)) : resolve(fd))),
+    );
+    const readAt = (buffer: Buffer, at: number, length: number, position: number) =>
+      new Promise<number>((resolve, reject) =>
+        fsCallback.read(fd, buffer, at, length, position, (err, n) => (err ? reject(err) : resolve(n))),
+      );
+    return {
+      async read(offset, length) {
+        const buffer = Buffer.allocUnsafe(length);
+        let filled = 0;
+        while (filled < length) {
+          const n = await readAt(buffer, filled, length - filled, offset + filled);
+          if (n === 0) break;
+          filled += n;
+        }
+        return filled === length ? buffer : buffer.subarray(0, filled);
+      },
+      close: () => new Promise<void>((resolve) => fsCallback.close(fd, () => resolve())),
+    };
   }
 
   async write(key: string, data: Uint8Array | string): Promise<void> {

@@ -3,6 +3,12 @@
  * moving from FILE to S3 is a change of implementation only. Keys are relative, '/'-separated
  * paths ("PYR/DATA/15/00/76/88.tif"); they never start with '/' and never contain '..'.
  */
+/** An open object: ranged reads without reopening it; `close` once no read is pending. */
+export interface RangeHandle {
+  read(offset: number, length: number): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
 export interface Storage {
   /** `FILE` or `S3`: the ROK4 storage type written in descriptors (rok4.md §3.4). */
   readonly type: 'FILE' | 'S3';
@@ -15,6 +21,11 @@ export interface Storage {
   read(key: string): Promise<Buffer>;
   /** `length` bytes from `offset`; shorter when the object ends first. Follows references. */
   readRange(key: string, offset: number, length: number): Promise<Buffer>;
+  /**
+   * Optional: an object kept open for many ranged reads (the slabs of a published pyramid, read tile by
+   * tile). Callers fall back to `readRange` when absent. Only for objects that do not change while open.
+   */
+  openForRanges?(key: string): Promise<RangeHandle>;
   /** Atomic write: readers see the old object or the new one, never a part. */
   write(key: string, data: Uint8Array | string): Promise<void>;
   /**
