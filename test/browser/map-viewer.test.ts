@@ -9,32 +9,13 @@ import { after, before, test } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
 import { skipUnlessCommands } from '../helpers/env.js';
 import { generate, makeInput, PYTHON } from '../helpers/pyramids.js';
+import { publishLayer } from '../helpers/publication.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const skip = skipUnlessCommands('chromium', PYTHON);
 let s: TestServer;
 let browser: Browser;
 const offerings: Record<string, string> = {};
-
-async function publish(layer: string, storedData: string): Promise<string> {
-  const post = async (path: string, body: unknown) => {
-    const res = await fetch(`${s.url}${path}`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    const json = (await res.json()) as { _id: string };
-    assert.equal(res.status, 201, JSON.stringify(json));
-    return json._id;
-  };
-  const c = await post('/configurations', {
-    type: 'WMTS-TMS',
-    name: layer,
-    layer_name: layer,
-    type_infos: { title: `Layer ${layer}`, used_data: [{ stored_data: storedData }] },
-  });
-  return post(`/configurations/${c}/offerings`, { open: true });
-}
 
 before(async () => {
   if (skip) return;
@@ -43,8 +24,8 @@ before(async () => {
   const common = { images: [{ href: map.href }], nodata: 255, width: 4, height: 4, compression: 'png', mask: true };
   const pm = (await generate(s, { ...common, tms: 'PM', name: 'MERC' })).record._id as string;
   const lamb = (await generate(s, { ...common, tms: 'LAMB93_50cm', name: 'LAMB' })).record._id as string;
-  offerings.merc = await publish('merc', pm);
-  offerings.lamb = await publish('lamb', lamb);
+  offerings.merc = (await publishLayer(s, 'merc', pm)).offering;
+  offerings.lamb = (await publishLayer(s, 'lamb', lamb)).offering;
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: [

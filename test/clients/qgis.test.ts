@@ -13,6 +13,7 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { skipUnlessPythonModules } from '../helpers/env.js';
 import { generate, makeInput } from '../helpers/pyramids.js';
+import { publishLayer } from '../helpers/publication.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createTransform } from '../../src/raster/crs.js';
 
@@ -75,22 +76,7 @@ before(async () => {
       name: 'Q',
     })
   ).record;
-  const post = async (p: string, body: unknown) => {
-    const res = await fetch(`${s.url}${p}`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    assert.equal(res.status, 201);
-    return ((await res.json()) as { _id: string })._id;
-  };
-  const c = await post('/configurations', {
-    type: 'WMTS-TMS',
-    name: 'qgis',
-    layer_name: 'qgis',
-    type_infos: { title: 'QGIS test layer', used_data: [{ stored_data: record._id }] },
-  });
-  await post(`/configurations/${c}/offerings`, { open: true });
+  await publishLayer(s, 'qgis', record._id as string, { title: 'QGIS test layer' });
   // The data's extent in Web Mercator (its bounding box in the TileMatrixSet limits of the bottom level).
   const tileset = (await (await fetch(`${s.url}/collections/qgis/map/tiles/PM`)).json()) as {
     boundingBox?: { lowerLeft: number[]; upperRight: number[] };

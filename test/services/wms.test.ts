@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { skipUnlessCommands, skipUnlessPythonModules } from '../helpers/env.js';
 import { generate, makeInput, PYTHON } from '../helpers/pyramids.js';
+import { publishLayer } from '../helpers/publication.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const skip = skipUnlessCommands('gdalwarp', PYTHON) || skipUnlessPythonModules('osgeo.gdal', 'numpy', 'owslib');
@@ -41,22 +42,7 @@ before(async () => {
       name: 'W',
     })
   ).record;
-  const post = async (p: string, body: unknown) => {
-    const res = await fetch(`${s.url}${p}`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    assert.equal(res.status, 201);
-    return ((await res.json()) as { _id: string })._id;
-  };
-  const c = await post('/configurations', {
-    type: 'WMTS-TMS',
-    name: 'w',
-    layer_name: 'w',
-    type_infos: { title: 'WMS test layer', keywords: ['test'], used_data: [{ stored_data: record._id }] },
-  });
-  await post(`/configurations/${c}/offerings`, {});
+  await publishLayer(s, 'w', record._id as string, { title: 'WMS test layer', keywords: ['test'] });
 });
 
 after(async () => {
