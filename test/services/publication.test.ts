@@ -5,9 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { skipUnlessCommands } from '../helpers/env.js';
-import { generate, makeInput, PYTHON } from '../helpers/pyramids.js';
+import { corruptBlock, generate, hrefOf, makeInput, PYTHON, runJob, storedData } from '../helpers/pyramids.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const skip = skipUnlessCommands(PYTHON);
@@ -118,6 +119,127 @@ test('a configuration is created with the platform shape, listed, read; bad bodi
   assert.match(String(renamed.json.detail), /layer_name/);
   assert.equal((await call('DELETE', `/configurations/${id}`)).status, 204);
   assert.equal((await call('GET', `/configurations/${id}`)).status, 404);
+});
+
+test('FAILED or deleted stored data, bad offering bodies, unknown ids: problem JSON naming the field; paging of /configurations', {
+  skip,
+}, async () => {
+  // A FAILED pyramid (a corrupt tile in its input) and a deleted one are refused, on POST and on PUT.
+  const corrupt = path.join(s.inputRoot, 'corrupt.tif');
+  await corruptBlock((await makeInput(s, 'to-corrupt.tif')).path, corrupt);
+  const common = { tms: 'PM', nodata: 255, width: 4, height: 4, compression: 'png', mask: true };
+  const broken = await runJob(s, { ...common, images: [{ href: hrefOf(corrupt) }], name: 'BROKEN' });
+  assert.equal(broken.final.status, 'failed', JSON.stringify(broken.final));
+  const [failed] = await storedData(s, '?name=BROKEN');
+  assert.equal(failed.status, 'FAILED');
+  const gone = (await generate(s, { ...common, images: [{ href: (await makeInput(s, 'gone.tif')).href }], name: 'GONE' })).record;
+  assert.equal((await call('DELETE', `/stored_data/${gone._id}`)).status, 204);
+  const refused: Array<[Record<string, unknown>, RegExp]> = [
+    [configuration('bad', [{ stored_data: failed._id }]), /BROKEN.*FAILED.*only READY/],
+    [configuration('bad', [{ stored_data: ids.ORTHO }, { stored_data: gone._id }]), /no stored data/],
+  ];
+  const kept = await call('POST', '/configurations', configuration('page0', [{ stored_data: ids.ORTHO }]));
+  assert.equal(kept.status, 201);
+  for (const [body, detail] of refused) {
+    for (const [method, where] of [
+      ['POST', '/configurations'],
+      ['PUT', `/configurations/${kept.json._id}`],
+    ]) {
+      const r = await call(method, where, method === 'PUT' ? { ...body, layer_name: 'page0' } : body);
+      assert.equal(r.status, 400, `${method} ${JSON.stringify(r.json)}`);
+      assert.equal(r.headers.get('content-type'), 'application/problem+json');
+      assert.match(String(r.json.type), /invalid-input$/);
+      assert.match(String(r.json.input), /^type_infos\.used_data\[\d\]\.stored_data$/);
+      assert.match(String(r.json.detail), detail);
+    }
+  }
+  assert.deepEqual((await call('GET', `/configurations/${kept.json._id}`)).json.use, [ids.ORTHO], 'a refused PUT changes nothing');
+
+  const badOffering = await call('POST', `/configurations/${kept.json._id}/offerings`, { open: 'yes' });
+  assert.equal(badOffering.status, 400);
+  assert.equal(badOffering.json.input, 'open');
+  assert.equal((await call('GET', `/configurations/${kept.json._id}`)).json.status, 'UNPUBLISHED');
+
+  for (const [method, where] of [
+    ['GET', '/configurations/nope'],
+    ['PUT', '/configurations/nope'],
+    ['DELETE', '/configurations/nope'],
+    ['POST', '/configurations/nope/offerings'],
+    ['GET', '/offerings/nope'],
+    ['PUT', '/offerings/nope'],
+    ['DELETE', '/offerings/nope'],
+  ]) {
+    const r = await call(
+      method,
+      where,
+      method === 'PUT' && where.startsWith('/configurations')
+        ? configuration('nope', [{ stored_data: ids.ORTHO }])
+        : method === 'POST'
+          ? {}
+          : undefined,
+    );
+    assert.equal(r.status, 404, `${method} ${where}: ${JSON.stringify(r.json)}`);
+    assert.equal(r.headers.get('content-type'), 'application/problem+json');
+  }
+
+  // Paging: pages of 2 following the next links give the whole list, once each.
+  const made = [kept.json._id as string];
+  for (const n of [1, 2, 3])
+    made.push((await call('POST', '/configurations', configuration(`page${n}`, [{ stored_data: ids.ORTHO }]))).json._id as string);
+  const all = (await call('GET', '/configurations')).json.configurations as Array<{ _id: string }>;
+  assert.ok(made.every((id) => all.some((c) => c._id === id)));
+  const paged: string[] = [];
+  let next: string | undefined = `${s.url}/configurations?limit=2`;
+  while (next) {
+    const page = (await (await fetch(next)).json()) as {
+      configurations: Array<{ _id: string }>;
+      links: Array<{ rel: string; href: string }>;
+    };
+    assert.ok(page.configurations.length <= 2);
+    paged.push(...page.configurations.map((c) => c._id));
+    next = page.links.find((l) => l.rel === 'next')?.href;
+  }
+  assert.deepEqual(
+    paged,
+    all.map((c) => c._id),
+  );
+  assert.deepEqual(((await call('GET', '/configurations?status=PUBLISHED&layer_name=page2')).json.configurations as unknown[]).length, 0);
+  for (const id of made) assert.equal((await call('DELETE', `/configurations/${id}`)).status, 204);
+});
+
+test('HTML: a stored data page links the configurations using it and the View of their offering; the configuration page links both', {
+  skip,
+}, async () => {
+  const c = await call('POST', '/configurations', configuration('pages', [{ stored_data: ids.ORTHO }]));
+  const cid = c.json._id as string;
+  const html = async (p: string) => {
+    const r = await fetch(`${s.url}${p}`, { headers: { Accept: 'text/html' } });
+    assert.equal(r.status, 200, p);
+    assert.match(r.headers.get('content-type') ?? '', /text\/html/);
+    return r.text();
+  };
+  const configurationPage = `${s.url}/configurations/${cid}?f=html`;
+  assert.ok(
+    (await html(`/stored_data/${ids.ORTHO}`)).includes(`href="${configurationPage}"`),
+    'the stored data page links the configuration',
+  );
+  assert.ok(
+    (await html(`/stored_data/${ids.ORTHO}/dependencies`)).includes(`href="${configurationPage}"`),
+    'used_by links the configuration',
+  );
+  assert.match(await html(`/configurations/${cid}`), /not published/);
+
+  const o = await call('POST', `/configurations/${cid}/offerings`, {});
+  const viewer = `${s.url}/offerings/${o.json._id}?f=html`;
+  assert.ok((await html(`/stored_data/${ids.ORTHO}`)).includes(`class="view" href="${viewer}"`), 'View link on the stored data page');
+  assert.ok((await html(`/configurations/${cid}`)).includes(`class="view" href="${viewer}"`), 'View link on the configuration page');
+  const offerings = await html('/offerings');
+  assert.ok(offerings.includes(viewer));
+  assert.ok((await html('/configurations')).includes(configurationPage));
+
+  assert.equal((await call('DELETE', `/offerings/${o.json._id}`)).status, 204);
+  assert.equal((await call('DELETE', `/configurations/${cid}`)).status, 204);
+  assert.doesNotMatch(await html(`/stored_data/${ids.ORTHO}`), /\/configurations\//);
 });
 
 test('a layer of two pyramids with disjoint level ranges is served from each at its levels', { skip }, async () => {

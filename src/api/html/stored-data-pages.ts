@@ -84,15 +84,21 @@ function typeInfos(infos: Record<string, unknown> | undefined, req: ApiRequest):
   return `${generic(rest, req)}<h3>Levels</h3>${levelsTable(levels as LevelInfo[])}`;
 }
 
+interface Dependency {
+  _id: string;
+  name: string;
+  type?: string;
+}
+
 /** GET /stored_data/{id}/dependencies as HTML: what it uses and what uses it. */
-export function dependenciesPage(
-  doc: { use?: Array<{ _id: string; name: string }>; used_by?: Array<{ _id: string; name: string }> },
-  req: ApiRequest,
-): string {
+export function dependenciesPage(doc: { use?: Dependency[]; used_by?: Dependency[] }, req: ApiRequest): string {
   const id = req.params.id ?? '';
-  const table = (items: Array<{ _id: string; name: string }> | undefined) =>
+  // A user is a stored data (no type) or a configuration publishing it: each links to its own page.
+  const href = (d: Dependency) =>
+    d.type === 'configuration' ? `${req.baseUrl}/configurations/${encodeURIComponent(d._id)}?f=html` : itemPage(req, d._id);
+  const table = (items: Dependency[] | undefined) =>
     items?.length
-      ? `<table><thead><tr><th>Name</th><th>Id</th></tr></thead><tbody>${items.map((s) => `<tr><td><a href="${escapeHtml(itemPage(req, s._id))}">${escapeHtml(s.name)}</a></td><td><code>${escapeHtml(s._id)}</code></td></tr>`).join('')}</tbody></table>`
+      ? `<table><thead><tr><th>Name</th><th>Kind</th><th>Id</th></tr></thead><tbody>${items.map((d) => `<tr><td><a href="${escapeHtml(href(d))}">${escapeHtml(d.name)}</a></td><td>${escapeHtml(d.type ?? 'stored data')}</td><td><code>${escapeHtml(d._id)}</code></td></tr>`).join('')}</tbody></table>`
       : '<p class="muted">none</p>';
   const self = `${req.baseUrl}/stored_data/${encodeURIComponent(id)}/dependencies`;
   const body = `<h1>Dependencies of <a href="${escapeHtml(itemPage(req, id))}"><code>${escapeHtml(id)}</code></a></h1>
