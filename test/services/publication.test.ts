@@ -364,3 +364,35 @@ test('offerings and configurations persist: after a restart the layer is served 
   const conf = await (await fetch(`${s.url}/configurations/${c.json._id}?f=html`)).text();
   assert.ok(conf.includes(`/offerings/${o.json._id}?f=html`), 'configuration page links the layer');
 });
+
+test('the landing page, /conformance and the OpenAPI document list the publication paths and the OGC API – Tiles classes', {
+  skip,
+}, async () => {
+  const landing = (await call('GET', '/')).json.links as Array<{ href: string }>;
+  for (const p of ['/configurations', '/offerings', '/wmts?', '/tms/1.0.0', '/wms?', '/collections', '/tileMatrixSets']) {
+    assert.ok(
+      landing.some((l) => l.href.startsWith(`${s.url}${p}`)),
+      `the landing page links ${p}`,
+    );
+  }
+  const classes = (await call('GET', '/conformance')).json.conformsTo as string[];
+  for (const c of ['core', 'tileset', 'tilesets-list', 'geodata-tilesets', 'png', 'jpeg']) {
+    assert.ok(classes.includes(`http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/${c}`), `conformance class ${c}`);
+  }
+  assert.ok(classes.includes('http://www.opengis.net/spec/tms/2.0/conf/tilematrixset'));
+  const paths = Object.keys((await call('GET', '/api')).json.paths as Record<string, unknown>);
+  for (const p of [
+    '/configurations',
+    '/configurations/{configurationId}',
+    '/configurations/{configurationId}/offerings',
+    '/offerings',
+    '/offerings/{offeringId}',
+    '/wmts',
+    '/tms/1.0.0/{layer}/{z}/{x}/{y}.{ext}',
+    '/xyz/{layer}/{z}/{x}/{y}.{ext}',
+    '/collections/{collectionId}/map/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}',
+    '/tileMatrixSets/{tileMatrixSetId}',
+  ]) {
+    assert.ok(paths.includes(p), `the OpenAPI document has ${p}`);
+  }
+});
