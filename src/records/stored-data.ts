@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ApiError } from '../errors.js';
-import { CONFIGURATIONS, type Configuration } from './publication.js';
+import { CONFIGURATIONS, OFFERINGS, type Configuration, type Offering } from './publication.js';
 import type { Collection, RecordKind, RecordLocks, RecordStore, Release } from './record-store.js';
 
 export type StoredDataStatus = 'GENERATING' | 'READY' | 'FAILED' | 'DELETED';
@@ -68,10 +68,16 @@ export class Datastore {
   private readonly locks: RecordLocks;
   /** Configurations publish stored data: they use it as pyramids use their ancestors (issue 10). */
   private readonly configurations: Collection<Configuration>;
+  /**
+   * Offerings serve their own snapshot of a configuration until synchronized: a pyramid a configuration
+   * no longer names may still be served, and must stay until the offering moves on.
+   */
+  private readonly offerings: Collection<Offering>;
 
   constructor(store: RecordStore) {
     this.records = store.collection(STORED_DATA);
     this.configurations = store.collection(CONFIGURATIONS);
+    this.offerings = store.collection(OFFERINGS);
     this.locks = store.locks;
   }
 
@@ -153,7 +159,8 @@ export class Datastore {
 
   /**
    * `use`: what it references; `used_by`: live records that reference it — stored data (type omitted,
-   * as before) and configurations that publish it (`type: "configuration"`).
+   * as before), configurations that publish it (`type: "configuration"`) and offerings that serve it now
+   * (`type: "offering"`, named by their layer; it differs from its configuration's until synchronized).
    */
   async dependencies(
     id: string,
@@ -174,6 +181,11 @@ export class Datastore {
           name: c.name,
           type: 'configuration',
         })),
+        ...(await this.offerings.list({ where: (o) => o.served.used_data.some((u) => u.stored_data === id) })).items.map((o) => ({
+          _id: o._id,
+          name: o.layer_name,
+          type: 'offering',
+        })),
       ],
     };
   }
@@ -182,7 +194,7 @@ export class Datastore {
   async deletionBlocker(id: string): Promise<string | undefined> {
     const users = (await this.dependencies(id)).used_by;
     if (users.length) {
-      return `stored data '${id}' is used by ${users.map((u) => `${u.type === 'configuration' ? 'configuration ' : ''}'${u.name}' (${u._id})`).join(', ')}`;
+      return `stored data '${id}' is used by ${users.map((u) => `${u.type ? `${u.type} ` : ''}'${u.name}' (${u._id})`).join(', ')}`;
     }
     const lock = await this.locks.holders(id);
     if (lock.writer) return `stored data '${id}' is being written by a job`;

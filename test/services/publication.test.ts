@@ -304,6 +304,15 @@ test('publish, 409s while used, the chained-update switch at the same URLs with 
   const put = await call('PUT', `/configurations/${cid}`, configuration('switch', [{ stored_data: ids.ORTHO2 }]));
   assert.equal(put.status, 200, JSON.stringify(put.json));
   assert.deepEqual((await bytes(tile)).body, before.body, 'not served before the offering is synchronized');
+  // ORTHO is still served (the offering's snapshot): it cannot be deleted, and says by what.
+  const served = await call('DELETE', `/stored_data/${ids.ORTHO}`);
+  assert.equal(served.status, 409, JSON.stringify(served.json));
+  assert.match(String(served.json.detail), new RegExp(`offering 'switch' \\(${oid}\\)`));
+  const servedBy = (await call('GET', `/stored_data/${ids.ORTHO}/dependencies`)).json.used_by as Array<{ _id: string; type?: string }>;
+  assert.deepEqual(
+    servedBy.filter((u) => u._id === cid || u._id === oid),
+    [{ _id: oid, name: 'switch', type: 'offering' }],
+  );
 
   let fetching = true;
   const seen: number[] = [];
@@ -327,6 +336,8 @@ test('publish, 409s while used, the chained-update switch at the same URLs with 
   assert.notDeepEqual(after.body, before.body, 'the same URL gives the new pyramid');
   assert.ok(bodies.size <= 2 && bodies.has(after.body.toString('base64')));
   // ORTHO is free again (the configuration uses ORTHO2 now); ORTHO2 is held.
+  const freed = (await call('GET', `/stored_data/${ids.ORTHO}/dependencies`)).json.used_by as Array<{ _id: string }>;
+  assert.ok(!freed.some((u) => u._id === cid || u._id === oid), JSON.stringify(freed));
   assert.equal((await call('DELETE', `/stored_data/${ids.ORTHO2}`)).status, 409);
   assert.deepEqual((await call('GET', `/configurations/${cid}`)).json.use, [ids.ORTHO2]);
 

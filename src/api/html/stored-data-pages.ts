@@ -93,9 +93,11 @@ interface Dependency {
 /** GET /stored_data/{id}/dependencies as HTML: what it uses and what uses it. */
 export function dependenciesPage(doc: { use?: Dependency[]; used_by?: Dependency[] }, req: ApiRequest): string {
   const id = req.params.id ?? '';
-  // A user is a stored data (no type) or a configuration publishing it: each links to its own page.
+  // A user is a stored data (no type), a configuration publishing it or an offering serving it: each links to its own page.
   const href = (d: Dependency) =>
-    d.type === 'configuration' ? `${req.baseUrl}/configurations/${encodeURIComponent(d._id)}?f=html` : itemPage(req, d._id);
+    d.type === 'configuration' || d.type === 'offering'
+      ? `${req.baseUrl}/${d.type}s/${encodeURIComponent(d._id)}?f=html`
+      : itemPage(req, d._id);
   const table = (items: Dependency[] | undefined) =>
     items?.length
       ? `<table><thead><tr><th>Name</th><th>Kind</th><th>Id</th></tr></thead><tbody>${items.map((d) => `<tr><td><a href="${escapeHtml(href(d))}">${escapeHtml(d.name)}</a></td><td>${escapeHtml(d.type ?? 'stored data')}</td><td><code>${escapeHtml(d._id)}</code></td></tr>`).join('')}</tbody></table>`
