@@ -28,6 +28,10 @@ export interface Config {
       max_output_bytes: number;
       /** Bytes that must stay free on the storage once a job's estimated output is written. */
       min_free_bytes: number;
+      /** Largest WMS GetMap side (WIDTH, HEIGHT), pixels: bounds a map's memory (width × height × 4 bytes). */
+      wms_max_size: number;
+      /** WMS maps drawn at once; the others wait (bounded memory under load, src/services/map-gate.ts). */
+      wms_concurrent_maps: number;
     };
     /** Cross-origin access for browser pages of other sites (src/api/cors.ts). */
     cors: { allowed_origins: string[]; allowed_methods: string[] };
@@ -89,6 +93,8 @@ export const CONFIG_SCHEMA = {
             max_pixels: { type: 'integer', minimum: 1, default: 4_000_000_000 },
             max_output_bytes: { type: 'integer', minimum: 1, default: 1024 ** 4 },
             min_free_bytes: { type: 'integer', minimum: 0, default: 1024 ** 3 },
+            wms_max_size: { type: 'integer', minimum: 16, maximum: 16384, default: 4096 },
+            wms_concurrent_maps: { type: 'integer', minimum: 1, maximum: 64, default: 2 },
           },
         },
         cors: {

@@ -34,6 +34,8 @@ test('parseConfig: defaults filled, paths resolved, process shorthand expanded, 
   assert.equal(c.server.port, 6001);
   assert.equal(c.server.host, '0.0.0.0');
   assert.equal(c.server.limits.max_running_jobs, 2);
+  assert.equal(c.server.limits.wms_max_size, 4096);
+  assert.equal(c.server.limits.wms_concurrent_maps, 2);
   assert.equal(c.manager.name, 'lowdb');
   assert.equal(c.manager.connection, path.resolve('./data/jobs'));
   assert.deepEqual(c.processes.echo, { plugin: 'echo', options: {} });
@@ -48,6 +50,14 @@ test('a bad config is refused with a message naming the key', () => {
   configError(
     () => parseConfig('server:\n  limits: { max_running_jobs: 0 }\nprocesses: { echo: echo }\n'),
     /server\.limits\.max_running_jobs/,
+  );
+  configError(
+    () => parseConfig('server:\n  limits: { wms_max_size: 100000 }\nprocesses: { echo: echo }\n'),
+    /server\.limits\.wms_max_size/,
+  );
+  configError(
+    () => parseConfig('server:\n  limits: { wms_concurrent_maps: 0 }\nprocesses: { echo: echo }\n'),
+    /server\.limits\.wms_concurrent_maps/,
   );
   configError(() => parseConfig('manager: { name: mongodb }\nprocesses: { echo: echo }\n'), /manager\.name/);
   configError(() => parseConfig('security: { allow_internal: maybe }\nprocesses: { echo: echo }\n'), /security\.allow_internal/);

@@ -3,15 +3,29 @@
  * of the published layers; this adapter hands them the runtime's layer registry and logger.
  */
 import type { Runtime } from '../runtime.js';
-import type { ServiceHandler } from '../services/service-context.js';
+import { MapGate } from '../services/map-gate.js';
+import type { ServiceHandler, WmsLimits } from '../services/service-context.js';
 import type { ApiRequest, ApiResponse } from './request.js';
+
+/** One WMS map gate per server (runtime), sized by its config. */
+const wmsLimits = new WeakMap<Runtime, WmsLimits>();
+
+function wmsLimitsOf(rt: Runtime): WmsLimits {
+  let limits = wmsLimits.get(rt);
+  if (!limits) {
+    const l = rt.config.server.limits;
+    limits = { maxSize: l.wms_max_size, gate: new MapGate(l.wms_concurrent_maps) };
+    wmsLimits.set(rt, limits);
+  }
+  return limits;
+}
 
 /** A route handler that runs a service handler over the runtime's published layers. */
 export function serviceRoute(handler: ServiceHandler): (req: ApiRequest, rt: Runtime) => Promise<ApiResponse> {
   return async (req, rt) => {
     const r = await handler(
       { method: 'GET', path: req.path, params: req.params, query: req.query, headers: req.headers, baseUrl: req.baseUrl },
-      { layers: rt.layers, log: rt.log },
+      { layers: rt.layers, log: rt.log, wms: wmsLimitsOf(rt) },
     );
     return {
       status: r.status,

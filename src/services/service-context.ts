@@ -1,12 +1,23 @@
 import type { Logger } from '../log.js';
 import type { LayerRegistry } from './layer-registry.js';
+import type { MapGate } from './map-gate.js';
 import type { ServiceRequest, ServiceResponse } from './service-http.js';
+
+/** What WMS maps may cost (config `server.limits.wms_max_size`, `wms_concurrent_maps`). */
+export interface WmsLimits {
+  /** Largest WIDTH and HEIGHT, pixels. */
+  maxSize: number;
+  /** Maps drawn at once, shared by every request of one server. */
+  gate: MapGate;
+}
 
 /** What the service handlers need besides the request. */
 export interface ServiceContext {
   layers: LayerRegistry;
   /** Where a failure to read a tile is reported (clients only get a generic message). */
   log?: Logger;
+  /** WMS limits; default 4096 px a side and two maps at once (DEFAULT_WMS_LIMITS in wms.ts). */
+  wms?: WmsLimits;
 }
 
 /** A service handler: a pure function of the request and the published layers (DESIGN §10). */

@@ -70,7 +70,7 @@ function layerElement(layer: PublishedLayer): string {
   );
 }
 
-export function wmsCapabilities(baseUrl: string, layers: readonly PublishedLayer[]): string {
+export function wmsCapabilities(baseUrl: string, layers: readonly PublishedLayer[], maxSize: number): string {
   const online = `<OnlineResource xlink:type="simple" xlink:href="${x(`${baseUrl}/wms?`)}"/>`;
   const dcp = `<DCPType><HTTP><Get>${online}</Get></HTTP></DCPType>`;
   const all = layers.map(geographicBox);
@@ -89,7 +89,7 @@ export function wmsCapabilities(baseUrl: string, layers: readonly PublishedLayer
     'xsi:schemaLocation="http://www.opengis.net/wms http://schemas.opengis.net/wms/1.3.0/capabilities_1_3_0.xsd">\n' +
     '  <Service>\n    <Name>WMS</Name>\n    <Title>dallage</Title>\n' +
     '    <Abstract>The published pyramids of this server, drawn on request.</Abstract>\n' +
-    `    ${online}\n    <MaxWidth>4096</MaxWidth>\n    <MaxHeight>4096</MaxHeight>\n  </Service>\n` +
+    `    ${online}\n    <MaxWidth>${maxSize}</MaxWidth>\n    <MaxHeight>${maxSize}</MaxHeight>\n  </Service>\n` +
     '  <Capability>\n    <Request>\n' +
     `      <GetCapabilities><Format>text/xml</Format>${dcp}</GetCapabilities>\n` +
     `      <GetMap><Format>image/png</Format><Format>image/jpeg</Format>${dcp}</GetMap>\n` +

@@ -1,15 +1,17 @@
 /**
- * WMS GetMap rendering of a published layer (issue 10), as ROK4's server renders it (rok4.md §5.4): the
+ * WMS GetMap rendering of published layers (issue 10), as ROK4's server renders it (rok4.md §5.4): the
  * level whose resolution is closest to the one asked, the tiles under the request read through the ROK4
- * reader into one source window, and that window resampled onto the requested grid by the same warp
- * engine as the pyramid generation (src/raster/warp.ts: masks honoured, GDAL's rules) — so a map and a
- * pyramid made from the same data agree.
+ * reader, and resampled onto the requested grid by the same warp engine as the pyramid generation
+ * (src/raster/warp.ts: masks honoured, GDAL's rules) — so a map and a pyramid made from the same data agree.
+ *
+ * A map is drawn in strips of rows (as GDAL's warper works in chunks): each strip reads only the source
+ * window under it, so what a map holds besides its RGBA canvas is one strip's window, coordinates and
+ * result, whatever its size. Decoded tiles are kept per layer (a tile row spans strips; maps side by side share tiles).
  */
 import { approximateTransform, type GeoTransform } from '../raster/approx-transform.js';
-import { createTransform, transformBbox, type Bbox } from '../raster/crs.js';
+import { createTransform, transformBbox, type Bbox, type CoordinateTransform } from '../raster/crs.js';
 import type { KernelName } from '../raster/kernels.js';
 import { warp, type RasterImage } from '../raster/warp.js';
-import type { DecodedTile } from '../rok4/reader.js';
 import type { LayerLevel, PublishedLayer } from './layer.js';
 
 /** A map request in the layer-independent terms: CRS code, bbox in x/y (easting/longitude first) order, size. */
@@ -20,17 +22,16 @@ export interface MapGrid {
   height: number;
 }
 
-/** A rendered layer: RGBA pixels (alpha 0 where the layer has no data). */
-export interface RenderedLayer {
-  rgba: Uint8Array;
-  /** The level the pixels come from. */
-  level: string;
-}
-
-/** Source window pixels a map may read: a 4096² map at the closest level reads about its own size. */
+/**
+ * Source pixels a map may read from one level over its whole extent: beyond, a coarser level is used (a
+ * strongly distorted request, such as a whole-world map from a Lambert-93 layer, would read far more
+ * tiles than it draws pixels). A 4096² map at its closest level reads about its own size.
+ */
 const MAX_WINDOW_PIXELS = 32 * 1024 * 1024;
-/** Source pixels kept around the window for the kernel's support (bicubic: 2, plus rounding). */
+/** Source pixels kept around a window for the kernel's support (bicubic: 2, plus rounding). */
 const MARGIN = 3;
+/** Map pixels drawn per strip: a 512×512 map is one strip, a 4096-wide one is drawn 128 rows at a time. */
+const STRIP_PIXELS = 512 * 1024;
 
 /**
  * The level of `layer` closest to `resolution` (TMS CRS units per pixel), on a log scale: a map at 1.9 m
@@ -51,31 +52,85 @@ export function closestLevel(layer: PublishedLayer, resolution: number): LayerLe
 
 /** The request's bbox in the layer's TMS CRS and the resolution it asks there (units per pixel). */
 export function requestInTms(layer: PublishedLayer, grid: MapGrid): { bbox: Bbox; resolution: number } | undefined {
-  const bbox = transformBbox(grid.bbox, grid.crs, layer.tms.crs);
-  if (!bbox.every(Number.isFinite) || bbox[2] <= bbox[0] || bbox[3] <= bbox[1]) return undefined;
+  const bbox = bboxInTms(layer, grid.crs, grid.bbox);
+  if (!bbox) return undefined;
   const resolution = Math.sqrt(((bbox[2] - bbox[0]) / grid.width) * ((bbox[3] - bbox[1]) / grid.height));
   return { bbox, resolution };
 }
 
-/** Renders one layer onto the grid, or undefined when the layer has nothing there (an all-transparent map). */
-export async function renderLayer(
-  layer: PublishedLayer,
-  grid: MapGrid,
-  kernel: KernelName = 'bicubic',
-): Promise<RenderedLayer | undefined> {
+function bboxInTms(layer: PublishedLayer, crs: string, bbox: Bbox): Bbox | undefined {
+  let b: Bbox;
+  try {
+    b = transformBbox(bbox, crs, layer.tms.crs);
+  } catch {
+    return undefined; // nowhere in the layer's CRS: nothing to draw
+  }
+  if (!b.every(Number.isFinite) || b[2] <= b[0] || b[3] <= b[1]) return undefined;
+  return b;
+}
+
+/** One layer of a map: the level it is drawn from, the map-to-TMS transform and the resampling scale. */
+interface LayerDrawing {
+  layer: PublishedLayer;
+  level: LayerLevel;
+  exact: CoordinateTransform;
+  /** Source pixels per map pixel, for the whole map (one kernel width: no seams between strips). */
+  scale: { x: number; y: number };
+}
+
+/** Chooses the level of a layer for a map, or undefined when the layer has nothing there. */
+function planLayer(layer: PublishedLayer, grid: MapGrid): LayerDrawing | undefined {
   const asked = requestInTms(layer, grid);
   if (!asked) return undefined;
-  // The closest level, or a coarser one when the window it needs would be too large (a strongly
-  // distorted request, such as a whole-world map from a Lambert-93 layer).
   const byFineness = [...layer.levels].reverse();
-  let start = byFineness.indexOf(closestLevel(layer, asked.resolution));
-  for (; start < byFineness.length; start++) {
-    const level = byFineness[start];
+  for (let i = byFineness.indexOf(closestLevel(layer, asked.resolution)); i < byFineness.length; i++) {
+    const level = byFineness[i];
     const window = sourceWindow(level, asked.bbox);
     if (!window) return undefined;
-    if (window.width * window.height <= MAX_WINDOW_PIXELS) return draw(layer, level, window, grid, kernel);
+    if (window.width * window.height > MAX_WINDOW_PIXELS) continue;
+    const exact = createTransform(grid.crs, layer.tms.crs);
+    return { layer, level, exact, scale: mapScale(exact, grid, level) };
   }
   return undefined;
+}
+
+/**
+ * Source pixels per map pixel along the source axes, the mean over a sparse sample of map pixels of the
+ * footprint of one map pixel (|∂x/∂i| + |∂x/∂j|), as warp.ts's estimateScale measures it on coordinates.
+ */
+function mapScale(exact: CoordinateTransform, grid: MapGrid, level: LayerLevel): { x: number; y: number } {
+  const [x0, y0, x1, y1] = grid.bbox;
+  const dx = (x1 - x0) / grid.width,
+    dy = (y1 - y0) / grid.height;
+  const n = 9;
+  const xs = new Float64Array(n * n * 3),
+    ys = new Float64Array(n * n * 3);
+  for (let b = 0, k = 0; b < n; b++) {
+    for (let a = 0; a < n; a++, k += 3) {
+      const x = x0 + ((a + 0.5) / n) * (x1 - x0),
+        y = y1 - ((b + 0.5) / n) * (y1 - y0);
+      xs[k] = x;
+      ys[k] = y;
+      xs[k + 1] = x + dx;
+      ys[k + 1] = y;
+      xs[k + 2] = x;
+      ys[k + 2] = y - dy;
+    }
+  }
+  exact(xs, ys);
+  const cell = level.tm.cellSize;
+  let sx = 0,
+    sy = 0,
+    count = 0;
+  for (let k = 0; k < xs.length; k += 3) {
+    const rx = (Math.abs(xs[k + 1] - xs[k]) + Math.abs(xs[k + 2] - xs[k])) / cell;
+    const ry = (Math.abs(ys[k + 1] - ys[k]) + Math.abs(ys[k + 2] - ys[k])) / cell;
+    if (!Number.isFinite(rx) || !Number.isFinite(ry)) continue;
+    sx += rx;
+    sy += ry;
+    count++;
+  }
+  return count ? { x: sx / count, y: sy / count } : { x: 1, y: 1 };
 }
 
 interface SourceWindow {
@@ -102,39 +157,69 @@ function sourceWindow(level: LayerLevel, bbox: Bbox): SourceWindow | undefined {
   return { col0, row0, width: col1 - col0, height: row1 - row0 };
 }
 
-async function draw(layer: PublishedLayer, level: LayerLevel, w: SourceWindow, grid: MapGrid, kernel: KernelName): Promise<RenderedLayer> {
-  const src = await readWindow(layer, level, w);
-  const { tm } = level;
+/**
+ * Draws `layers` in order (each over the ones before, Porter-Duff "over") onto an RGBA canvas of the
+ * grid, strip by strip; alpha 0 where no layer has data.
+ */
+export async function renderMap(layers: readonly PublishedLayer[], grid: MapGrid, kernel: KernelName = 'bicubic'): Promise<Uint8Array> {
+  const canvas = new Uint8Array(grid.width * grid.height * 4);
+  const drawings = layers.map((l) => planLayer(l, grid)).filter((d): d is LayerDrawing => d !== undefined);
+  if (drawings.length === 0) return canvas;
+  const rows = Math.max(1, Math.floor(STRIP_PIXELS / grid.width));
+  for (let y0 = 0; y0 < grid.height; y0 += rows) {
+    const y1 = Math.min(grid.height, y0 + rows);
+    for (const d of drawings) {
+      const rgba = await drawRows(d, grid, y0, y1, kernel);
+      if (rgba) compositeOver(canvas, y0 * grid.width * 4, rgba);
+    }
+  }
+  return canvas;
+}
+
+/** Rows [y0, y1) of a layer on the grid as RGBA, or undefined when it has no data under them. */
+async function drawRows(d: LayerDrawing, grid: MapGrid, y0: number, y1: number, kernel: KernelName): Promise<Uint8Array | undefined> {
+  const [x0, by0, x1, by1] = grid.bbox;
+  const dy = (by1 - by0) / grid.height;
+  const strip: Bbox = [x0, by1 - y1 * dy, x1, by1 - y0 * dy];
+  const inTms = bboxInTms(d.layer, grid.crs, strip);
+  if (!inTms) return undefined;
+  const window = sourceWindow(d.level, inTms);
+  if (!window) return undefined;
+  const src = await readWindow(d, window);
+  if (!src) return undefined;
+  const { tm } = d.level;
   const sourceGt: GeoTransform = [
-    tm.pointOfOrigin[0] + w.col0 * tm.cellSize,
+    tm.pointOfOrigin[0] + window.col0 * tm.cellSize,
     tm.cellSize,
     0,
-    tm.pointOfOrigin[1] - w.row0 * tm.cellSize,
+    tm.pointOfOrigin[1] - window.row0 * tm.cellSize,
     0,
     -tm.cellSize,
   ];
-  const [x0, y0, x1, y1] = grid.bbox;
-  const targetGt: GeoTransform = [x0, (x1 - x0) / grid.width, 0, y1, 0, -(y1 - y0) / grid.height];
-  const coords = approximateTransform(
-    createTransform(grid.crs, layer.tms.crs),
-    { width: grid.width, height: grid.height, geoTransform: targetGt },
-    sourceGt,
-  );
-  const nodata = Array.from({ length: src.channels }, (_, b) => layer.nodata[b] ?? 0);
-  const out = warp({ src, coords, dst: { width: grid.width, height: grid.height }, kernel, nodata });
-  return { rgba: toRgba(out.data as Uint8Array, out.mask, src.channels), level: level.id };
+  const height = y1 - y0;
+  const targetGt: GeoTransform = [x0, (x1 - x0) / grid.width, 0, strip[3], 0, -dy];
+  const coords = approximateTransform(d.exact, { width: grid.width, height, geoTransform: targetGt }, sourceGt);
+  const nodata = Array.from({ length: src.channels }, (_, b) => d.layer.nodata[b] ?? 0);
+  const out = warp({ src, coords, dst: { width: grid.width, height }, kernel, nodata, scale: d.scale });
+  return toRgba(out.data as Uint8Array, out.mask, src.channels);
 }
 
-/** Decoded tiles kept per layer: maps side by side share most of their tiles (decoding is half a map's cost). */
-const DECODED_TILES_KEPT = 96;
-const decodedTiles = new WeakMap<PublishedLayer, Map<string, Promise<{ tile: DecodedTile; mask: Uint8Array | null } | null>>>();
+interface WindowTile {
+  pixels: Uint8Array;
+  width: number;
+  height: number;
+  mask: Uint8Array | null;
+}
 
-function decodedTile(
-  layer: PublishedLayer,
-  level: LayerLevel,
-  col: number,
-  row: number,
-): Promise<{ tile: DecodedTile; mask: Uint8Array | null } | null> {
+/**
+ * Decoded tiles kept per layer (least recently used out): maps side by side share most of their tiles
+ * (decoding is half a map's cost), and a strip shares its tiles with the next one (a 4096-px-wide strip
+ * touches about 34 tiles).
+ */
+const DECODED_TILES_KEPT = 96;
+const decodedTiles = new WeakMap<PublishedLayer, Map<string, Promise<WindowTile | null>>>();
+
+function decodedTile(layer: PublishedLayer, level: LayerLevel, col: number, row: number): Promise<WindowTile | null> {
   let cache = decodedTiles.get(layer);
   if (!cache) decodedTiles.set(layer, (cache = new Map()));
   const key = `${level.id}/${col}/${row}`;
@@ -146,7 +231,9 @@ function decodedTile(
   }
   hit = (async () => {
     const tile = await level.reader.readTile(level.id, col, row);
-    return tile ? { tile, mask: await level.reader.readMaskTile(level.id, col, row) } : null;
+    if (!tile) return null;
+    const mask = await level.reader.readMaskTile(level.id, col, row);
+    return { pixels: tile.pixels as Uint8Array, width: tile.width, height: tile.height, mask };
   })();
   cache.set(key, hit);
   hit.catch(() => cache.delete(key));
@@ -154,43 +241,39 @@ function decodedTile(
   return hit;
 }
 
-/** The tiles under the window, decoded into one image with its mask (missing tiles: no data). */
-async function readWindow(layer: PublishedLayer, level: LayerLevel, w: SourceWindow): Promise<RasterImage> {
-  const { tm } = level;
-  const C = layer.channels;
-  const data = new Uint8Array(w.width * w.height * C);
-  const mask = new Uint8Array(w.width * w.height);
+/** The tiles under the window, decoded into one image with its mask; undefined when none has data. */
+async function readWindow(d: LayerDrawing, w: SourceWindow): Promise<RasterImage | undefined> {
+  const { tm } = d.level;
+  const C = d.layer.channels;
   const tc0 = Math.floor(w.col0 / tm.tileWidth);
   const tc1 = Math.floor((w.col0 + w.width - 1) / tm.tileWidth);
   const tr0 = Math.floor(w.row0 / tm.tileHeight);
   const tr1 = Math.floor((w.row0 + w.height - 1) / tm.tileHeight);
-  const jobs: Array<Promise<void>> = [];
-  for (let row = tr0; row <= tr1; row++) {
-    for (let col = tc0; col <= tc1; col++) {
-      jobs.push(
-        (async () => {
-          const decoded = await decodedTile(layer, level, col, row);
-          if (!decoded) return;
-          const { tile, mask: tileMask } = decoded;
-          const pixels = tile.pixels as Uint8Array;
-          // Overlap of this tile with the window, in window pixels.
-          const px0 = col * tm.tileWidth - w.col0;
-          const py0 = row * tm.tileHeight - w.row0;
-          const ix0 = Math.max(0, -px0);
-          const iy0 = Math.max(0, -py0);
-          const ix1 = Math.min(tile.width, w.width - px0);
-          const iy1 = Math.min(tile.height, w.height - py0);
-          for (let j = iy0; j < iy1; j++) {
-            const wy = py0 + j;
-            const from = (j * tile.width + ix0) * C;
-            data.set(pixels.subarray(from, from + (ix1 - ix0) * C), (wy * w.width + px0 + ix0) * C);
-            for (let i = ix0; i < ix1; i++) mask[wy * w.width + px0 + i] = tileMask ? tileMask[j * tile.width + i] : 255;
-          }
-        })(),
-      );
+  const reads: Array<{ col: number; row: number; tile: Promise<WindowTile | null> }> = [];
+  for (let row = tr0; row <= tr1; row++)
+    for (let col = tc0; col <= tc1; col++) reads.push({ col, row, tile: decodedTile(d.layer, d.level, col, row) });
+  const tiles = await Promise.all(reads.map(async (r) => ({ ...r, tile: await r.tile })));
+  if (!tiles.some((t) => t.tile)) return undefined;
+  const data = new Uint8Array(w.width * w.height * C);
+  const mask = new Uint8Array(w.width * w.height);
+  for (const { col, row, tile } of tiles) {
+    if (!tile) continue;
+    // Overlap of this tile with the window, in window pixels.
+    const px0 = col * tm.tileWidth - w.col0;
+    const py0 = row * tm.tileHeight - w.row0;
+    const ix0 = Math.max(0, -px0);
+    const iy0 = Math.max(0, -py0);
+    const ix1 = Math.min(tile.width, w.width - px0);
+    const iy1 = Math.min(tile.height, w.height - py0);
+    for (let j = iy0; j < iy1; j++) {
+      const wy = py0 + j;
+      const from = (j * tile.width + ix0) * C;
+      data.set(tile.pixels.subarray(from, from + (ix1 - ix0) * C), (wy * w.width + px0 + ix0) * C);
+      const m = wy * w.width + px0;
+      if (tile.mask) mask.set(tile.mask.subarray(j * tile.width + ix0, j * tile.width + ix1), m + ix0);
+      else mask.fill(255, m + ix0, m + ix1);
     }
   }
-  await Promise.all(jobs);
   return { data, width: w.width, height: w.height, channels: C, mask, sampleType: 'uint8' };
 }
 
@@ -212,4 +295,24 @@ function toRgba(data: Uint8Array, mask: Uint8Array, channels: number): Uint8Arra
     out[o + 3] = mask[p] ? alpha : 0;
   }
   return out;
+}
+
+/** `src` (RGBA) over `canvas` from byte `offset` (Porter-Duff "over", straight alpha). */
+function compositeOver(canvas: Uint8Array, offset: number, src: Uint8Array): void {
+  for (let s = 0; s < src.length; s += 4) {
+    const a = src[s + 3];
+    if (a === 0) continue;
+    const p = offset + s;
+    if (a === 255) {
+      canvas[p] = src[s];
+      canvas[p + 1] = src[s + 1];
+      canvas[p + 2] = src[s + 2];
+      canvas[p + 3] = 255;
+      continue;
+    }
+    const da = canvas[p + 3];
+    const outA = a + (da * (255 - a)) / 255;
+    for (let c = 0; c < 3; c++) canvas[p + c] = Math.round((src[s + c] * a + (canvas[p + c] * da * (255 - a)) / 255) / outA);
+    canvas[p + 3] = Math.round(outA);
+  }
 }

@@ -11,12 +11,15 @@ import type { PublishedLayer } from './layer.js';
 import { ogcCrs } from './ogc-crs.js';
 import type { ServiceContext, ServiceHandler } from './service-context.js';
 import { cacheable, CORS_HEADERS, kvp, type ServiceRequest, type ServiceResponse } from './service-http.js';
-import { closestLevel, renderLayer, requestInTms, type MapGrid } from './wms-render.js';
+import { MapGate } from './map-gate.js';
+import { closestLevel, renderMap, requestInTms, type MapGrid } from './wms-render.js';
 import { wmsCapabilities, WMS_CRS_BASE } from './wms-capabilities.js';
 import { WmsException, wmsExceptionReport } from './wms-exception.js';
 
-/** Largest map side, in pixels (issue 10: "bbox/width/height up to 4096 px"). */
+/** Largest map side, in pixels, without a config (issue 10: "bbox/width/height up to 4096 px"). */
 export const WMS_MAX_SIZE = 4096;
+/** The map gate of handlers called without limits (tests calling the handler directly). */
+const DEFAULT_GATE = new MapGate(2);
 
 export const WMS_FORMATS = ['image/png', 'image/jpeg'] as const;
 
@@ -34,7 +37,7 @@ export const wmsKvp: ServiceHandler = async (req, ctx) => {
       if (version !== undefined && version !== '1.3.0') {
         // Version negotiation (06-042 §6.2.4): we offer 1.3.0 whatever is asked.
       }
-      return cacheable(req, Buffer.from(wmsCapabilities(req.baseUrl, ctx.layers.list()), 'utf8'), 'text/xml');
+      return cacheable(req, Buffer.from(wmsCapabilities(req.baseUrl, ctx.layers.list(), maxSize(ctx)), 'utf8'), 'text/xml');
     }
     if (request === 'getmap') return await getMap(q, ctx);
     if (request === 'getfeatureinfo') return await getFeatureInfo(q, ctx);
@@ -53,12 +56,14 @@ function required(q: Map<string, string>, name: string): string {
   return v;
 }
 
-function positiveInt(q: Map<string, string>, name: string): number {
+const maxSize = (ctx: ServiceContext): number => ctx.wms?.maxSize ?? WMS_MAX_SIZE;
+
+/** WIDTH or HEIGHT: checked against the limit before anything is allocated from it. */
+function mapSide(q: Map<string, string>, name: string, limit: number): number {
   const raw = required(q, name);
+  if (!/^\d{1,9}$/.test(raw) || Number(raw) < 1) throw new WmsException(undefined, `${name.toUpperCase()}=${raw}: a positive integer`);
   const n = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isInteger(n) || n < 1)
-    throw new WmsException(undefined, `${name.toUpperCase()}=${raw}: a positive integer`);
-  if (n > WMS_MAX_SIZE) throw new WmsException(undefined, `${name.toUpperCase()}=${n} is over the limit of ${WMS_MAX_SIZE} pixels`);
+  if (n > limit) throw new WmsException(undefined, `${name.toUpperCase()}=${n} is over the limit of ${limit} pixels`);
   return n;
 }
 
@@ -74,7 +79,7 @@ function layersOf(q: Map<string, string>, ctx: ServiceContext, name: string): Pu
 }
 
 /** CRS, BBOX (in the CRS's axis order: latitude first for EPSG:4326 in 1.3.0, 06-042 §6.7.3), WIDTH, HEIGHT. */
-function mapGrid(q: Map<string, string>, layers: PublishedLayer[]): MapGrid {
+function mapGrid(q: Map<string, string>, layers: PublishedLayer[], limit: number): MapGrid {
   const crsParam = required(q, 'crs');
   const allowed = new Set([...WMS_CRS_BASE, ...layers.map((l) => ogcCrs(l.tms.crs).code)]);
   const crs = crsParam.toUpperCase() === 'CRS:84' ? 'OGC:CRS84' : crsParam.toUpperCase();
@@ -90,7 +95,7 @@ function mapGrid(q: Map<string, string>, layers: PublishedLayer[]): MapGrid {
   const bbox: Bbox = latFirst ? [values[1], values[0], values[3], values[2]] : [values[0], values[1], values[2], values[3]];
   if (bbox[0] >= bbox[2] || bbox[1] >= bbox[3])
     throw new WmsException(undefined, `BBOX=${q.get('bbox')}: each minimum must be below its maximum`);
-  return { crs, bbox, width: positiveInt(q, 'width'), height: positiveInt(q, 'height') };
+  return { crs, bbox, width: mapSide(q, 'width', limit), height: mapSide(q, 'height', limit) };
 }
 
 function checkStyles(q: Map<string, string>, count: number): void {
@@ -130,52 +135,42 @@ async function getMap(q: Map<string, string>, ctx: ServiceContext): Promise<Serv
       );
     }
   }
-  const grid = mapGrid(q, layers);
+  const grid = mapGrid(q, layers, maxSize(ctx));
   const transparent = (q.get('transparent') ?? 'FALSE').toUpperCase() === 'TRUE';
   const bg = background(q);
 
-  // Layers drawn in order, each over the ones before (Porter-Duff "over").
+  // Drawn and encoded under the gate: the canvas lives until the image is encoded.
+  const gate = ctx.wms?.gate ?? DEFAULT_GATE;
+  const drawn = await gate.run(async () => encodeMap(await renderMap(layers, grid), grid, format, transparent, bg));
+  if (!drawn) throw new WmsException(undefined, 'the server is drawing too many maps: retry later', 503);
+  const image = drawn.value;
+  return { status: 200, headers: { 'Content-Type': format, 'Cache-Control': 'public, max-age=60', ...CORS_HEADERS }, body: image };
+}
+
+/** The RGBA canvas as PNG (transparent or over BGCOLOR) or JPEG (over BGCOLOR). */
+async function encodeMap(
+  canvas: Uint8Array,
+  grid: MapGrid,
+  format: string,
+  transparent: boolean,
+  bg: [number, number, number],
+): Promise<Buffer> {
   const n = grid.width * grid.height;
-  const canvas = new Uint8Array(n * 4);
-  for (const layer of layers) {
-    const drawn = await renderLayer(layer, grid);
-    if (!drawn) continue;
-    const s = drawn.rgba;
-    for (let p = 0; p < n * 4; p += 4) {
-      const a = s[p + 3];
-      if (a === 0) continue;
-      if (a === 255) {
-        canvas[p] = s[p];
-        canvas[p + 1] = s[p + 1];
-        canvas[p + 2] = s[p + 2];
-        canvas[p + 3] = 255;
-        continue;
-      }
-      const da = canvas[p + 3];
-      const outA = a + (da * (255 - a)) / 255;
-      for (let c = 0; c < 3; c++) canvas[p + c] = Math.round((s[p + c] * a + (canvas[p + c] * da * (255 - a)) / 255) / outA);
-      canvas[p + 3] = Math.round(outA);
-    }
-  }
-  const opaque = !transparent || format === 'image/jpeg';
   // zlib level 2: a map is drawn for one client once; level 6 doubled the encoding time for ~15 % fewer bytes.
-  let image: Buffer;
-  if (opaque) {
-    const rgb = Buffer.alloc(n * 3);
-    for (let p = 0, o = 0; p < n * 4; p += 4, o += 3) {
-      const a = canvas[p + 3];
-      for (let c = 0; c < 3; c++) rgb[o + c] = Math.round((canvas[p + c] * a + bg[c] * (255 - a)) / 255);
-    }
-    const img = sharp(rgb, { raw: { width: grid.width, height: grid.height, channels: 3 } });
-    image = await (format === 'image/jpeg' ? img.jpeg({ quality: 90 }) : img.png({ compressionLevel: 2 })).toBuffer();
-  } else {
-    image = await sharp(Buffer.from(canvas.buffer, canvas.byteOffset, canvas.length), {
+  if (transparent && format === 'image/png') {
+    return sharp(Buffer.from(canvas.buffer, canvas.byteOffset, canvas.length), {
       raw: { width: grid.width, height: grid.height, channels: 4 },
     })
       .png({ compressionLevel: 2 })
       .toBuffer();
   }
-  return { status: 200, headers: { 'Content-Type': format, 'Cache-Control': 'public, max-age=60', ...CORS_HEADERS }, body: image };
+  const rgb = Buffer.alloc(n * 3);
+  for (let p = 0, o = 0; p < n * 4; p += 4, o += 3) {
+    const a = canvas[p + 3];
+    for (let c = 0; c < 3; c++) rgb[o + c] = Math.round((canvas[p + c] * a + bg[c] * (255 - a)) / 255);
+  }
+  const img = sharp(rgb, { raw: { width: grid.width, height: grid.height, channels: 3 } });
+  return (format === 'image/jpeg' ? img.jpeg({ quality: 90 }) : img.png({ compressionLevel: 2 })).toBuffer();
 }
 
 /** GetFeatureInfo (06-042 §7.4): the pixel values of the queried layers at I/J of the map described. */
@@ -185,7 +180,7 @@ async function getFeatureInfo(q: Map<string, string>, ctx: ServiceContext): Prom
   for (const l of queried) {
     if (!layers.includes(l)) throw new WmsException('LayerNotDefined', `QUERY_LAYERS names '${l.name}', which LAYERS does not`);
   }
-  const grid = mapGrid(q, layers);
+  const grid = mapGrid(q, layers, maxSize(ctx));
   const infoFormat = q.get('info_format') ?? INFO_FORMATS[0].mime;
   if (!INFO_FORMATS.some((f) => f.mime === infoFormat)) {
     throw new WmsException('InvalidFormat', `INFO_FORMAT=${infoFormat}: use ${INFO_FORMATS.map((f) => f.mime).join(', ')}`);
@@ -206,7 +201,12 @@ async function getFeatureInfo(q: Map<string, string>, ctx: ServiceContext): Prom
   const layer = queried[0];
   const asked = requestInTms(layer, grid);
   const level = asked ? closestLevel(layer, asked.resolution) : layer.levels.at(-1)!;
-  const at = transformBbox([x, y, x, y], grid.crs, layer.tms.crs, 2);
+  let at: Bbox = [Number.NaN, Number.NaN, Number.NaN, Number.NaN];
+  try {
+    at = transformBbox([x, y, x, y], grid.crs, layer.tms.crs, 2);
+  } catch {
+    // A point the layer's CRS cannot hold: no data there.
+  }
   const tm = tileMatrix(layer.tms, level.id);
   const px = Math.floor((at[0] - tm.pointOfOrigin[0]) / tm.cellSize);
   const py = Math.floor((tm.pointOfOrigin[1] - at[1]) / tm.cellSize);
