@@ -38,4 +38,6 @@ export interface JobRecord {
   /** A failed job's problem document (its results answer). */
   error?: Problem;
   warnings?: string[];
+  /** Extra members of the status document reported by the process (ProcessContext.report). */
+  statusMembers?: Record<string, unknown>;
 }

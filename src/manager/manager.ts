@@ -9,6 +9,7 @@ import { decideExecutionMode } from '../process/execution-mode.js';
 import { checkHrefs, resolveInputs } from '../process/inputs.js';
 import type { RegisteredProcess } from '../process/registry.js';
 import type { ExecutionOutcome, PrepareContext, ProcessContext } from '../process/types.js';
+import { STATUS_MEMBERS, type StatusMembers } from '../process/types.js';
 import { outboundRefusal } from '../security/hosts.js';
 import { guardedFetch } from '../security/outbound-fetch.js';
 import type { Storage } from '../storage/storage.js';
@@ -99,6 +100,12 @@ const FINISH_RETRY_MS = 1000;
 
 const noop = () => {};
 
+/** The extra status members a process reported, refusing names statusInfo.yaml already has (a plugin bug). */
+function checkStatusMembers(members: StatusMembers): StatusMembers {
+  for (const k of Object.keys(members)) if (STATUS_MEMBERS.has(k)) throw new Error(`status member '${k}' is reserved by statusInfo.yaml`);
+  return structuredClone(members);
+}
+
 /**
  * Orchestrates executions (DESIGN §5): one entry, {@link execute}, for every caller (HTTP and the
  * command line): the request is parsed, its hrefs and subscriber checked, its inputs resolved, the
@@ -113,8 +120,8 @@ const noop = () => {};
  * write (a full disk) would undo.
  */
 function withLiveProgress(stored: JobRecord, live: JobRecord): JobRecord {
-  const { progress, message, updated, warnings } = live;
-  return { ...stored, progress, message, updated, ...(warnings ? { warnings } : {}) };
+  const { progress, message, updated, warnings, statusMembers } = live;
+  return { ...stored, progress, message, updated, ...(warnings ? { warnings } : {}), ...(statusMembers ? { statusMembers } : {}) };
 }
 
 export class JobManager {
@@ -278,7 +285,7 @@ export class JobManager {
     this.settled.add(settled);
     try {
       const log = this.deps.log.child({ executionId: run.id, processID: run.process.description.id });
-      const outputs = await this.runExecution(run, controller.signal, options.progress ?? noop, options.warn ?? noop, log);
+      const outputs = await this.runExecution(run, controller.signal, options.progress ?? noop, options.warn ?? noop, noop, log);
       // References of a sync execution are kept in storage and served under /outputs/.
       // Only outputs both produced and asked for (an output made but not asked for has no entry).
       const refs = Object.keys(outputs).filter((id) => run.parsed.outputs[id]?.transmissionMode === 'reference');
@@ -392,9 +399,15 @@ export class JobManager {
         this.schedulePersist(id, current);
         log.warn('job warning', { warning: message });
       };
+      const report = (members: StatusMembers) => {
+        if (controller.signal.aborted) return;
+        current.record.statusMembers = { ...current.record.statusMembers, ...checkStatusMembers(members) };
+        current.record.updated = new Date().toISOString();
+        this.schedulePersist(id, current);
+      };
 
       try {
-        const outputs = await this.runExecution(run, controller.signal, progress, warn, log);
+        const outputs = await this.runExecution(run, controller.signal, progress, warn, report, log);
         if (controller.signal.aborted) throw controller.signal.reason;
         const results: Record<string, ResultEntry> = {};
         for (const [outputId, o] of Object.entries(outputs)) {
@@ -456,7 +469,12 @@ export class JobManager {
   private async finish(id: string, live: LiveJob, patch: Partial<JobRecord>, log: Logger): Promise<JobRecord | undefined> {
     if (live.persistTimer) clearTimeout(live.persistTimer);
     live.persistTimer = undefined;
-    const full = { ...patch, warnings: live.record.warnings, message: patch.message ?? live.record.message };
+    const full = {
+      ...patch,
+      warnings: live.record.warnings,
+      statusMembers: live.record.statusMembers,
+      message: patch.message ?? live.record.message,
+    };
     for (let attempt = 0; ; attempt++) {
       try {
         const record = await this.deps.store.update(id, full);
@@ -480,8 +498,10 @@ export class JobManager {
       live.persistTimer = undefined;
       live.lastPersist = Date.now();
       if (!this.live.has(id) || live.controller.signal.aborted) return;
-      const { progress, message, updated, warnings } = live.record;
-      this.deps.store.update(id, { progress, message, updated, ...(warnings ? { warnings } : {}) }).catch(() => {});
+      const { progress, message, updated, warnings, statusMembers } = live.record;
+      this.deps.store
+        .update(id, { progress, message, updated, ...(warnings ? { warnings } : {}), ...(statusMembers ? { statusMembers } : {}) })
+        .catch(() => {});
     }, wait);
   }
 
@@ -494,12 +514,14 @@ export class JobManager {
     signal: AbortSignal,
     progress: ProcessContext['progress'],
     warn: ProcessContext['warn'],
+    report: ProcessContext['report'],
     log: Logger,
   ): Promise<Record<string, OutputData>> {
     const ctx: ProcessContext = {
       ...this.prepareContext(run.process, run.parsed, run.id, run.tmpDir, signal, log),
       progress,
       warn,
+      report,
       plan: run.plan,
     };
     const raw = await run.process.execute(run.inputs, ctx);

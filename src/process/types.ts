@@ -65,6 +65,12 @@ export interface ProcessContext<Plan = unknown> {
   progress(percent: number, message?: string): void;
   /** Adds a warning to the job status (shown in its message and kept in the job record). */
   warn(message: string): void;
+  /**
+   * Sets extra members of the job status document (statusInfo.yaml allows them), replacing the values
+   * of the names given: a process's own progress shape (the tiling task's `stepResults`, counts).
+   * Members of statusInfo.yaml itself ({@link STATUS_MEMBERS}) are refused.
+   */
+  report(members: StatusMembers): void;
   storage: Storage;
   /** Stored data records (pyramids, COG catalogs) with their dependencies. */
   datastore: import('../records/stored-data.js').Datastore;
@@ -102,8 +108,27 @@ export interface ProcessSettings {
   minFreeBytes: number;
 }
 
+/** Extra members of a job status, JSON values by name (not members of statusInfo.yaml). */
+export type StatusMembers = Record<string, unknown>;
+
+/** Members of statusInfo.yaml (and ours) that a process cannot report as extra members. */
+export const STATUS_MEMBERS: ReadonlySet<string> = new Set([
+  'jobID',
+  'processID',
+  'type',
+  'status',
+  'message',
+  'created',
+  'started',
+  'finished',
+  'updated',
+  'progress',
+  'links',
+  'warnings',
+]);
+
 /** What `prepare` sees: the context of a run, less what only exists once the job runs. */
-export type PrepareContext = Omit<ProcessContext, 'progress' | 'warn' | 'plan'>;
+export type PrepareContext = Omit<ProcessContext, 'progress' | 'warn' | 'report' | 'plan'>;
 
 /** How an execution ended, as told to `release`. */
 export type ExecutionOutcome = 'successful' | 'failed' | 'dismissed';

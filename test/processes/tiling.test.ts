@@ -1,0 +1,144 @@
+/**
+ * tiling process end to end (issue 12 Proof, the process part): a real server on port 0 over HTTP,
+ * GDAL as the oracle of every COG it writes (validator, pixels, overviews, mask) and of its footprints
+ * (IoU against gdal.Polygonize). Two rasters and a bad file into a new catalog with attributes; then a
+ * second job into the existing catalog; refusals before any work.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import { execute, startTestServer, waitForJob, type TestServer } from '../helpers/server.js';
+import { skipUnlessCommands } from '../helpers/env.js';
+import { hrefOf, makeInput, storedData } from '../helpers/pyramids.js';
+
+const skip = skipUnlessCommands('gdalinfo', 'gdal_translate', '/usr/bin/python3');
+const CHECK = path.resolve('test', 'cog', 'check_cog.py');
+
+const CONFIG = {
+  idAttribute: 'gid',
+  geometryAttribute: 'geometry',
+  attributes: [
+    { attributeName: 'name', subType: 'String', alias: 'Name' },
+    { attributeName: 'dateofimage', subType: 'DateTime' },
+    { attributeName: 'cloud', subType: 'Double' },
+  ],
+};
+
+async function submit(s: TestServer, inputs: Record<string, unknown>): Promise<Response> {
+  return execute(s.url, 'tiling', { inputs, response: 'document' }, { Prefer: 'respond-async' });
+}
+
+async function results(s: TestServer, jobID: string): Promise<Record<string, any>> {
+  const res = await fetch(`${s.url}/jobs/${jobID}/results`);
+  assert.equal(res.status, 200);
+  const doc = (await res.json()) as Record<string, any>;
+  // results.yaml: output id → the value itself or { value } (qualified)
+  return Object.fromEntries(Object.entries(doc).map(([k, v]) => [k, v && typeof v === 'object' && 'value' in v ? v.value : v]));
+}
+
+test('tiling: two rasters and a bad file into a new catalog, then one more into it', { skip, timeout: 300_000 }, async () => {
+  const s = await startTestServer({ processes: { tiling: 'tiling' } });
+  try {
+    // A nodata collar makes the footprint a traced polygon, not the bbox.
+    const a = await makeInput(s, 'a.tif', { nodataTag: true });
+    const b = await makeInput(s, 'b.tif', { seed: 2, part: 'north' });
+    const bad = path.join(s.inputRoot, 'bad.tif');
+    await writeFile(bad, 'this is not a raster');
+
+    const res = await submit(s, {
+      files: [{ href: a.href }, { href: hrefOf(bad) }, { href: b.href }],
+      target: { serviceName: 'landsat', createNewService: true, attributesConfiguration: CONFIG },
+      attributes: { name: 'Landsat-8', dateofimage: '2023-12-08T12:00:00+00:00', cloud: 0.25 },
+      polygonize: true,
+      compression: 'deflate',
+    });
+    assert.equal(res.status, 201, await res.clone().text());
+    const { jobID } = (await res.json()) as { jobID: string };
+    const status = await waitForJob(s.url, jobID, 240_000);
+    assert.equal(status.status, 'successful', JSON.stringify(status));
+    // The task's progress shape as extra members of the status (cog.md §1.3).
+    assert.equal(status.inputObjectCount, 3);
+    assert.equal(status.outputObjectCount, 2);
+    assert.equal(status.errorCount, 1);
+    const [step] = status.stepResults as Array<Record<string, any>>;
+    assert.equal(step.batchErrors.length, 1);
+    assert.equal(step.batchErrors[0].index, 1);
+    assert.match(step.batchErrors[0].file, /bad\.tif/);
+    assert.ok(step.resultDetails['Tiles created'] > 0);
+    assert.ok(step.startedTime && step.endedTime);
+
+    const out = await results(s, jobID);
+    assert.equal(out.items.length, 2);
+    assert.equal(out.summary.catalog.name, 'landsat');
+    const [catalog] = await storedData(s, '?type=RASTER-CATALOG');
+    assert.equal(catalog.status, 'READY');
+    const items = (catalog.type_infos as any).items as Array<Record<string, any>>;
+    assert.equal(items.length, 2);
+    for (const [i, item] of items.entries()) {
+      const source = i === 0 ? a.path : b.path;
+      assert.deepEqual(item.attributes, { name: 'Landsat-8', dateofimage: '2023-12-08T12:00:00+00:00', cloud: 0.25 });
+      assert.equal(item.mediaType, 'image/tiff; application=geotiff; profile=cloud-optimized');
+      const cog = path.join(s.dir, 'store', item.key);
+      assert.equal(path.dirname(item.key), 'catalogs/landsat');
+      const check = JSON.parse(execFileSync('/usr/bin/python3', [CHECK, cog, source], { encoding: 'utf8', maxBuffer: 1 << 26 }));
+      assert.deepEqual(check.validator.errors, [], `${item.key}: GDAL's COG validator`);
+      assert.equal(check.full.max, 0, 'DEFLATE is lossless: IFD 0 equals the source');
+      assert.equal(check.mask_agreement, 1);
+      const geojson = path.join(s.dir, `footprint-${i}.json`);
+      await writeFile(geojson, JSON.stringify(item.geometry));
+      const fp = JSON.parse(execFileSync('/usr/bin/python3', [CHECK, '--footprint', geojson, source], { encoding: 'utf8' }));
+      assert.ok(fp.iou >= 0.98, `footprint IoU ${fp.iou} against gdal.Polygonize`);
+    }
+
+    // Into the existing catalog: one more item, the first ones kept.
+    const again = await submit(s, {
+      files: [{ href: b.href }],
+      target: { serviceName: 'landsat' },
+      attributes: { name: 'second' },
+      compression: 'jpeg',
+    });
+    assert.equal(again.status, 201, await again.clone().text());
+    const second = await waitForJob(s.url, ((await again.json()) as { jobID: string }).jobID, 240_000);
+    assert.equal(second.status, 'successful', JSON.stringify(second));
+    const [after] = await storedData(s, '?type=RASTER-CATALOG');
+    assert.equal(((after.type_infos as any).items as unknown[]).length, 3);
+  } finally {
+    await s.stop();
+  }
+});
+
+test('tiling: refusals before any work (400 naming the input), and a job whose every file fails', { skip, timeout: 120_000 }, async () => {
+  const s = await startTestServer({ processes: { tiling: 'tiling' } });
+  try {
+    const a = await makeInput(s, 'a.tif');
+    const target = { serviceName: 'cat', createNewService: true, attributesConfiguration: CONFIG };
+    const refused = async (inputs: Record<string, unknown>, pattern: RegExp) => {
+      const res = await submit(s, inputs);
+      const body = await res.text();
+      assert.equal(res.status, 400, body);
+      assert.match(body, pattern);
+    };
+    await refused({ files: [{ href: a.href }], target, attributes: { cloud: 'high' } }, /attribute 'cloud' must be a number/);
+    await refused({ files: [{ href: a.href }], target, attributes: { dateofimage: 'yesterday' } }, /attribute 'dateofimage'/);
+    await refused({ files: [{ href: a.href }], target, attributes: { colour: 'red' } }, /attribute 'colour' is not an attribute/);
+    await refused({ files: [{ href: a.href }], target: { serviceName: 'nothing' } }, /no raster catalog named 'nothing'/);
+    const jobs = (await (await fetch(`${s.url}/jobs`)).json()) as { jobs: unknown[] };
+    assert.equal(jobs.jobs.length, 0, 'no job was created');
+    assert.equal((await storedData(s)).length, 0, 'no stored data was created');
+
+    const bad = path.join(s.inputRoot, 'bad.tif');
+    await writeFile(bad, 'not a raster');
+    const res = await submit(s, { files: [{ href: hrefOf(bad) }], target });
+    assert.equal(res.status, 201);
+    const status = await waitForJob(s.url, ((await res.json()) as { jobID: string }).jobID);
+    assert.equal(status.status, 'failed');
+    assert.equal(status.errorCount, 1);
+    assert.equal(status.outputObjectCount, 0);
+    const [record] = await storedData(s, '?type=RASTER-CATALOG');
+    assert.ok(!record || record.status === 'FAILED', 'a catalog whose every file failed is not READY');
+  } finally {
+    await s.stop();
+  }
+});
