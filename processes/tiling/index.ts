@@ -11,11 +11,9 @@ import { writeCog } from '../../src/cog/cog-writer.js';
 import { footprint, type FootprintGeometry, type ValidityGrid } from '../../src/cog/footprint.js';
 import { readValidityGrid } from '../../src/cog/validity-grid.js';
 import type { CogCompression } from '../../src/cog/tile-codecs.js';
+import { CATALOG_TYPE, catalogFolder, deleteCatalogFiles } from '../../src/catalog/catalog.js';
 import { reasonOf } from '../../src/pyramid/life-cycle.js';
 import { checkAttributes, checkConfiguration, SUB_TYPES, type AttributesConfiguration } from './attributes.js';
-
-/** Stored data type of a raster catalog (DESIGN §7; cog.md §1.4 "RasterCatalog"). */
-export const CATALOG_TYPE = 'RASTER-CATALOG';
 
 interface Target {
   serviceName: string;
@@ -53,10 +51,6 @@ interface TilingPlan {
 }
 
 const COG_MEDIA_TYPE = 'image/tiff; application=geotiff; profile=cloud-optimized';
-
-function catalogPrefix(name: string): string {
-  return `catalogs/${name}`;
-}
 
 /** Checks that need no work: the catalog (new name free, or existing), the attributes against its types. */
 async function prepare(inputs: Record<string, unknown>, ctx: PrepareContext): Promise<TilingPlan> {
@@ -126,7 +120,7 @@ async function oneFile(
   const id = randomUUID();
   const useCog = inputs.useCog !== false;
   const ext = useCog ? '.tif' : path.extname(file.path) || '.tif';
-  const key = `${catalogPrefix(ctx.plan.target.serviceName)}/${id}${ext}`;
+  const key = `${catalogFolder(ctx.plan.target.serviceName)}/${id}${ext}`;
   let grid: ValidityGrid;
   let bytes: number;
   let tiles = 0;
@@ -214,8 +208,8 @@ async function execute(inputs: Record<string, unknown>, ctx: ProcessContext<Tili
         jobId: ctx.jobId,
         storage: {
           type: ctx.storage.type,
-          key: catalogPrefix(target.serviceName),
-          href: ctx.storage.url(catalogPrefix(target.serviceName)),
+          key: catalogFolder(target.serviceName),
+          href: ctx.storage.url(catalogFolder(target.serviceName)),
         },
       });
   const items: CatalogItem[] = [];
@@ -270,7 +264,7 @@ async function execute(inputs: Record<string, unknown>, ctx: ProcessContext<Tili
   } catch (err) {
     for (const it of items) await ctx.storage.delete(it.key).catch(() => {});
     if (created) {
-      await ctx.storage.deletePrefix(`${catalogPrefix(target.serviceName)}/`).catch(() => {});
+      await deleteCatalogFiles(ctx.storage, { name: target.serviceName }).catch(() => {});
       const dismissed = ctx.signal.aborted;
       await ctx.datastore.update(created.record._id, {
         status: dismissed ? 'DELETED' : 'FAILED',

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { execute, startTestServer, waitForJob, type TestServer } from '../helpers/server.js';
 import { skipUnlessCommands } from '../helpers/env.js';
-import { hrefOf, makeInput, storedData } from '../helpers/pyramids.js';
+import { hrefOf, keysUnder, makeInput, storedData } from '../helpers/pyramids.js';
 
 const skip = skipUnlessCommands('gdalinfo', 'gdal_translate', '/usr/bin/python3');
 const CHECK = path.resolve('test', 'cog', 'check_cog.py');
@@ -56,7 +56,7 @@ test('tiling: two rasters and a bad file into a new catalog, then one more into 
     });
     assert.equal(res.status, 201, await res.clone().text());
     const { jobID } = (await res.json()) as { jobID: string };
-    const status = await waitForJob(s.url, jobID, 240_000);
+    const status = await waitForJob(s.url, jobID, { timeoutMs: 240_000 });
     assert.equal(status.status, 'successful', JSON.stringify(status));
     // The task's progress shape as extra members of the status (cog.md §1.3).
     assert.equal(status.inputObjectCount, 3);
@@ -100,10 +100,14 @@ test('tiling: two rasters and a bad file into a new catalog, then one more into 
       compression: 'jpeg',
     });
     assert.equal(again.status, 201, await again.clone().text());
-    const second = await waitForJob(s.url, ((await again.json()) as { jobID: string }).jobID, 240_000);
+    const second = await waitForJob(s.url, ((await again.json()) as { jobID: string }).jobID, { timeoutMs: 240_000 });
     assert.equal(second.status, 'successful', JSON.stringify(second));
     const [after] = await storedData(s, '?type=RASTER-CATALOG');
     assert.equal(((after.type_infos as any).items as unknown[]).length, 3);
+
+    // Deleting the catalog removes its folder.
+    assert.equal((await fetch(`${s.url}/stored_data/${after._id}`, { method: 'DELETE' })).status, 204);
+    assert.deepEqual(await keysUnder(s, 'catalogs/landsat'), []);
   } finally {
     await s.stop();
   }
