@@ -354,7 +354,8 @@ const tiling: Process<TilingPlan> = {
         title: 'Attribute values',
         description:
           "Values of the catalog's attributes given to every file of the request (attribute name → value); an unknown attribute or a value of the wrong type is refused (400) before any work.",
-        schema: { type: 'object', additionalProperties: true },
+        // Scalars only: a catalog attribute is one column (and a {"value": {...}} wrapper stays recognizable).
+        schema: { type: 'object', additionalProperties: { anyOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }] } },
         minOccurs: 0,
         maxOccurs: 1,
       },
@@ -419,19 +420,22 @@ const tiling: Process<TilingPlan> = {
     example: {
       inputs: {
         files: [{ href: 'file:///data/inputs/landsat.tif' }],
+        // execute.yaml: object values are given as qualified values ({"value": …}).
         target: {
-          serviceName: 'landsat_images',
-          createNewService: true,
-          attributesConfiguration: {
-            idAttribute: 'gid',
-            geometryAttribute: 'geometry',
-            attributes: [
-              { attributeName: 'name', subType: 'String' },
-              { attributeName: 'dateofimage', subType: 'DateTime' },
-            ],
+          value: {
+            serviceName: 'landsat_images',
+            createNewService: true,
+            attributesConfiguration: {
+              idAttribute: 'gid',
+              geometryAttribute: 'geometry',
+              attributes: [
+                { attributeName: 'name', subType: 'String' },
+                { attributeName: 'dateofimage', subType: 'DateTime' },
+              ],
+            },
           },
         },
-        attributes: { name: 'Landsat-8', dateofimage: '2023-12-08T12:00:00+00:00' },
+        attributes: { value: { name: 'Landsat-8', dateofimage: '2023-12-08T12:00:00+00:00' } },
         polygonize: true,
       },
     },
