@@ -97,6 +97,7 @@ function toApiRequest(req: Request, rt: Runtime): ApiRequest {
     query: req.query as Record<string, string | string[] | undefined>,
     headers,
     body: req.body,
+    stream: req,
     baseUrl: baseUrlOf(req, rt),
     inputRoots: rt.config.security.input_roots.map((r) => path.resolve(r)),
   };

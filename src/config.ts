@@ -51,6 +51,17 @@ export interface Config {
     resolve?: (hostname: string) => Promise<string[]>;
   };
   logging: { enabled: boolean };
+  /** Deliveries (issue 11, src/uploads): limits of what users may send. */
+  uploads: {
+    /** Files one upload may hold. */
+    max_files: number;
+    /** Bytes of one file. */
+    max_file_size: number;
+    /** Bytes of one upload (all its files). */
+    max_upload_size: number;
+    /** Bytes of all uploads together on the storage. */
+    quota: number;
+  };
   /** Folders holding extra ROK4 tile matrix set files. */
   tms_folders: string[];
 }
@@ -152,6 +163,17 @@ export const CONFIG_SCHEMA = {
       },
     },
     logging: { type: 'object', default: {}, additionalProperties: false, properties: { enabled: { type: 'boolean', default: true } } },
+    uploads: {
+      type: 'object',
+      default: {},
+      additionalProperties: false,
+      properties: {
+        max_files: { type: 'integer', minimum: 1, default: 10000 },
+        max_file_size: { type: 'integer', minimum: 1, default: 50 * 1024 ** 3 },
+        max_upload_size: { type: 'integer', minimum: 1, default: 200 * 1024 ** 3 },
+        quota: { type: 'integer', minimum: 1, default: 1024 ** 4 },
+      },
+    },
     tms_folders: { type: 'array', items: { type: 'string' }, default: [] },
   },
 } as const;

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import type { Config } from './config.js';
 import { createLogger, silentLogger, type Logger } from './log.js';
@@ -16,6 +17,7 @@ import { FileStorage } from './storage/file.js';
 import type { Storage } from './storage/storage.js';
 import { PiscinaPool, type WorkerPool } from './workers/pool.js';
 import { Publisher } from './publication/publisher.js';
+import { UploadFiles } from './uploads/upload-files.js';
 import { LayerRegistry } from './services/layer-registry.js';
 
 /** Everything the API handlers use, built once from the config. */
@@ -34,6 +36,8 @@ export interface Runtime {
   layers: LayerRegistry;
   /** Configurations and offerings. */
   publisher: Publisher;
+  /** The files of deliveries (issue 11). */
+  uploadFiles: UploadFiles;
   /**
    * Repairs what a previous process killed mid-work left behind (DESIGN §5): jobs left accepted/running
    * are failed, saying so; stored data left GENERATING is failed, its files removed; temp folders of
@@ -81,6 +85,8 @@ export async function createRuntime(
     log,
     layers,
     publisher,
+    // Parts inside the storage root: a finished file becomes visible by a rename, not a copy.
+    uploadFiles: new UploadFiles(storage, path.join(storage.root, '.upload-parts')),
     async recover() {
       const recovered = await manager.recover();
       if (recovered) log.warn('jobs interrupted by the previous run were marked failed', { count: recovered });

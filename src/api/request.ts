@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { ApiError } from '../errors.js';
 
 /** A framework-neutral request: what handlers receive (DESIGN §3: handlers are pure functions of it). */
@@ -11,6 +12,8 @@ export interface ApiRequest {
   headers: Record<string, string | undefined>;
   /** Parsed JSON body (or undefined). */
   body?: unknown;
+  /** The raw body, unread (uploaded files are streamed from it, never held whole). */
+  stream?: Readable;
   /** Absolute URL of the API root without trailing slash, e.g. `http://localhost:5000`. */
   baseUrl: string;
   /** The configured folders `file:` hrefs may name (security.input_roots, absolute): pages show them in examples. */

@@ -27,6 +27,17 @@ import {
 } from './publication.js';
 import { PUBLICATION_OPERATIONS as PUB, PUBLICATION_QUERY as PQ, SERVICE_OPERATIONS as SVC } from './publication-operations.js';
 import { serviceRoute } from './services.js';
+import { UPLOAD_OPERATIONS as UP, UPLOAD_QUERY as UQ } from './upload-operations.js';
+import {
+  createUpload,
+  deleteUpload,
+  deleteUploadFile,
+  getUpload,
+  listUploads,
+  postUploadFile,
+  putUploadFile,
+  uploadTree,
+} from './uploads.js';
 import {
   ogcCollection,
   ogcCollections,
@@ -129,6 +140,22 @@ export const ROUTES: readonly Route[] = [
   },
   { method: 'GET', path: '/stored_data/{id}/descriptor', handler: storedDataDescriptor, operation: OPERATIONS.getStoredDataDescriptor },
   { method: 'GET', path: '/stored_data/{id}/list', handler: storedDataList, operation: OPERATIONS.getStoredDataList },
+
+  // Deliveries (issue 11): declared, filled while OPEN, read by processes once CLOSED.
+  {
+    method: 'GET',
+    path: '/uploads',
+    handler: listUploads,
+    operation: UP.getUploads,
+    query: [UQ.name, UQ.status, UQ.type, 'limit', 'offset'],
+  },
+  { method: 'POST', path: '/uploads', handler: createUpload, operation: UP.createUpload, jsonBody: true },
+  { method: 'GET', path: '/uploads/{id}', handler: getUpload, operation: UP.getUpload },
+  { method: 'DELETE', path: '/uploads/{id}', handler: deleteUpload, operation: UP.deleteUpload },
+  { method: 'GET', path: '/uploads/{id}/tree', handler: uploadTree, operation: UP.getUploadTree },
+  { method: 'PUT', path: '/uploads/{id}/data', handler: putUploadFile, operation: UP.putUploadFile, query: [UQ.path, UQ.md5] },
+  { method: 'POST', path: '/uploads/{id}/data', handler: postUploadFile, operation: UP.postUploadFile, query: [UQ.path, UQ.md5] },
+  { method: 'DELETE', path: '/uploads/{id}/data', handler: deleteUploadFile, operation: UP.deleteUploadFile, query: [UQ.path] },
 
   // Publication (issue 10): configurations → offerings → the services below serve the layer.
   {

@@ -1,0 +1,47 @@
+import type { RecordKind } from './record-store.js';
+
+/**
+ * A delivery (issue 11), in the shape of the platform's API: declared, filled while OPEN, checked
+ * (CHECKING) and then CLOSED or UNSTABLE. Its files live in the Storage under `uploads/<_id>/`.
+ */
+export type UploadStatus = 'OPEN' | 'CHECKING' | 'CLOSED' | 'UNSTABLE' | 'DELETED';
+
+export const UPLOAD_STATUSES: readonly UploadStatus[] = ['OPEN', 'CHECKING', 'CLOSED', 'UNSTABLE', 'DELETED'];
+
+export interface Upload {
+  _id: string;
+  name: string;
+  description: string;
+  /** Only `RASTER` today. */
+  type: 'RASTER';
+  /** The CRS of images that declare none (TIFF + TFW), e.g. `EPSG:2154`. */
+  srs: string;
+  status: UploadStatus;
+  /** Bytes of its files. */
+  size: number;
+  last_event: { title: string; date: string };
+  type_infos: Record<string, unknown>;
+  created: string;
+  updated: string;
+}
+
+export const UPLOADS: RecordKind<Upload> = {
+  name: 'uploads',
+  file: 'uploads.json',
+  idField: '_id',
+  required: {
+    _id: 'string',
+    name: 'string',
+    type: 'string',
+    srs: 'string',
+    status: 'string',
+    size: 'number',
+    last_event: 'object',
+    type_infos: 'object',
+    created: 'string',
+    updated: 'string',
+  },
+  check(record) {
+    return UPLOAD_STATUSES.includes(record.status as UploadStatus) ? [] : [`unknown status '${String(record.status)}'`];
+  },
+};
