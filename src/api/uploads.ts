@@ -181,11 +181,44 @@ async function refreshSize(rt: Runtime, u: Upload, title: string): Promise<Uploa
   return (await collection(rt).update(u._id, { size, last_event: event(title), updated: now })) ?? u;
 }
 
-/** PUT /uploads/{id}/data?path=… with the raw bytes (curl -T). */
+/** `Content-Range: bytes start-end/total` (a chunk) or `bytes *\/total` (where does it stand?), RFC 9110 §14.4. */
+function contentRange(req: ApiRequest): { start: number; end: number; total: number } | { total: number } | undefined {
+  const raw = req.headers['content-range'];
+  if (raw === undefined) return undefined;
+  const m = /^bytes (?:(\d{1,15})-(\d{1,15})|\*)\/(\d{1,15})$/.exec(raw.trim());
+  const bad = (): never => {
+    throw new ApiError('invalid-parameter', `Content-Range must be 'bytes start-end/total' or 'bytes */total', got '${raw}'`, {
+      parameter: 'Content-Range',
+    });
+  };
+  if (!m) return bad();
+  const total = Number(m[3]);
+  if (m[1] === undefined) return { total };
+  const start = Number(m[1]);
+  const end = Number(m[2]);
+  if (end < start || end >= total) bad();
+  return { start, end, total };
+}
+
+/**
+ * PUT /uploads/{id}/data?path=… with the raw bytes (curl -T). With Content-Range, a resumable
+ * transfer (README "Uploads"): 202 {received} until the last byte, then 200 like a whole PUT.
+ */
 export const putUploadFile: Handler = async (req, rt, signal) => {
   const { u, relPath } = await openUploadAndPath(req, rt);
   if (!req.stream) throw new ApiError('invalid-body', 'the file bytes are missing');
   const limit = await room(rt, u, relPath);
+  const range = contentRange(req);
+  if (range && !('start' in range)) {
+    const received = await rt.uploadFiles.received(u._id, relPath, range.total);
+    return { status: 200, body: { path: relPath, received, total: range.total } };
+  }
+  if (range) {
+    const r = await rt.uploadFiles.resume(u._id, relPath, req.stream, range, { ...limit, md5: expectedMd5(req), signal });
+    if (!r.done) return { status: 202, body: { path: relPath, received: r.received, total: range.total } };
+    await refreshSize(rt, u, `file ${relPath} received`);
+    return { status: 200, body: { path: relPath, size: r.size, md5: r.md5 } };
+  }
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit.maxBytes)
     throw new ApiError(

@@ -246,3 +246,81 @@ test('uploads: two clients sending the same path end with one whole file; record
     await again.stop();
   }
 });
+
+test('uploads: a transfer cut mid-file resumes with Content-Range where the server says it stands', async () => {
+  const s = await startTestServer();
+  try {
+    const id = (await createUpload(s))._id as string;
+    const whole = randomBytes(6 * 1024 * 1024 + 3);
+    const total = whole.length;
+    const url = `${s.url}/uploads/${id}/data?path=big/scan.tif`;
+    // The first attempt dies after 2 MB.
+    await new Promise<void>((resolve) => {
+      const req = http.request(url, {
+        method: 'PUT',
+        headers: { 'Content-Length': String(total), 'Content-Range': `bytes 0-${total - 1}/${total}` },
+      });
+      req.on('error', () => resolve());
+      req.on('close', () => resolve());
+      req.write(whole.subarray(0, 2 * 1024 * 1024), () => setTimeout(() => req.destroy(), 300));
+    });
+    // Nothing is visible yet.
+    assert.deepEqual(await (await fetch(`${s.url}/uploads/${id}/tree`)).json(), []);
+    // Where does it stand? Then send the rest (409 while the cut request is still being wound up).
+    for (let attempt = 0; ; attempt++) {
+      const state = await fetch(url, { method: 'PUT', headers: { 'Content-Range': `bytes */${total}` }, body: '' });
+      assert.equal(state.status, 200);
+      const { received } = (await state.json()) as { received: number };
+      assert.ok(received <= 2 * 1024 * 1024, `received ${received}`);
+      // A chunk that does not start there is refused, naming what was received.
+      if (received > 0) {
+        const wrongStart = await fetch(url, {
+          method: 'PUT',
+          headers: { 'Content-Range': `bytes ${received + 1}-${total - 1}/${total}` },
+          body: new Uint8Array(whole.subarray(received + 1)),
+        });
+        assert.equal(wrongStart.status, 409);
+      }
+      const rest = await fetch(url, {
+        method: 'PUT',
+        headers: {
+          'Content-Range': `bytes ${received}-${total - 1}/${total}`,
+          'Content-MD5': createHash('md5').update(whole).digest('base64'),
+        },
+        body: new Uint8Array(whole.subarray(received)),
+      });
+      if (rest.status === 409 && attempt < 50) {
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      assert.equal(rest.status, 200, await rest.clone().text());
+      assert.deepEqual(await rest.json(), { path: 'big/scan.tif', size: total, md5: md5(whole) });
+      break;
+    }
+    assert.equal(md5(await s.runtime.storage.read(`uploads/${id}/big/scan.tif`)), md5(whole));
+    // Two chunks in a row: 202 then 200.
+    const a = await fetch(`${s.url}/uploads/${id}/data?path=two.bin`, {
+      method: 'PUT',
+      headers: { 'Content-Range': 'bytes 0-4/10' },
+      body: 'hello',
+    });
+    assert.equal(a.status, 202);
+    assert.deepEqual(await a.json(), { path: 'two.bin', received: 5, total: 10 });
+    assert.equal(await s.runtime.storage.exists(`uploads/${id}/two.bin`), false);
+    const b = await fetch(`${s.url}/uploads/${id}/data?path=two.bin`, {
+      method: 'PUT',
+      headers: { 'Content-Range': 'bytes 5-9/10' },
+      body: 'world',
+    });
+    assert.equal(b.status, 200);
+    assert.equal((await s.runtime.storage.read(`uploads/${id}/two.bin`)).toString(), 'helloworld');
+    assert.equal(
+      (await fetch(`${s.url}/uploads/${id}/data?path=x.bin`, { method: 'PUT', headers: { 'Content-Range': 'bytes 5-2/10' }, body: 'x' }))
+        .status,
+      400,
+    );
+    assert.deepEqual(await parts(s), []);
+  } finally {
+    await s.stop();
+  }
+});
