@@ -5,6 +5,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { test } from 'node:test';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { mountSmallDisk, skipUnlessMount } from '../helpers/small-disk.js';
 
 const json = { 'Content-Type': 'application/json' };
 
@@ -322,5 +323,28 @@ test('uploads: a transfer cut mid-file resumes with Content-Range where the serv
     assert.deepEqual(await parts(s), []);
   } finally {
     await s.stop();
+  }
+});
+
+test('uploads: a full disk is a 507 and leaves nothing half-visible', async (t) => {
+  const skip = skipUnlessMount();
+  if (skip) return t.skip(skip);
+  const disk = mountSmallDisk(8 * 1024);
+  const s = await startTestServer({ dir: disk.dir });
+  try {
+    const id = (await createUpload(s))._id as string;
+    const r = await put(s, id, 'data/huge.tif', randomBytes(12 * 1024 * 1024));
+    assert.equal(r.status, 507);
+    assert.equal((await r.json()).type, 'https://www.rfc-editor.org/rfc/rfc4918.html#section-11.5');
+    assert.deepEqual(await (await fetch(`${s.url}/uploads/${id}/tree`)).json(), []);
+    assert.deepEqual(await parts(s), []);
+    // Once there is room again the same file goes through.
+    const small = randomBytes(1024 * 1024);
+    const ok = await put(s, id, 'data/huge.tif', small);
+    assert.equal(ok.status, 200);
+    assert.equal(md5(await s.runtime.storage.read(`uploads/${id}/data/huge.tif`)), md5(small));
+  } finally {
+    await s.close();
+    disk.unmount();
   }
 });
