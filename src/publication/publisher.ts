@@ -9,7 +9,7 @@ import { ApiError, invalidInput } from '../errors.js';
 import type { Logger } from '../log.js';
 import { locationOfRecord } from '../pyramid/location.js';
 import { PYRAMID_TYPE } from '../records/pyramid-infos.js';
-import { CONFIGURATIONS, OFFERINGS, type Configuration, type Offering, type UsedData } from '../records/publication.js';
+import { CONFIGURATIONS, OFFERINGS, type Configuration, type Offering } from '../records/publication.js';
 import type { Collection, RecordPage, RecordStore } from '../records/record-store.js';
 import type { Datastore } from '../records/stored-data.js';
 import type { LayerRegistry } from '../services/layer-registry.js';
@@ -92,7 +92,7 @@ export class Publisher {
       if (await this.configurations.find((c) => c.layer_name === body.layer_name)) {
         throw new ApiError('conflict', `a configuration with layer_name '${body.layer_name}' exists (layer names are unique)`);
       }
-      return await this.withUsedData(body.type_infos.used_data, async (use) => {
+      return await this.withUsedData(body.layer_name, servedPart(body.type_infos), async (use) => {
         const now = new Date().toISOString();
         return this.configurations.create({
           _id: randomUUID(),
@@ -127,7 +127,7 @@ export class Publisher {
         `a configuration's layer_name never changes ('${current.layer_name}'); create another configuration`,
       );
     }
-    return this.withUsedData(body.type_infos.used_data, async (use) => {
+    return this.withUsedData(body.layer_name, servedPart(body.type_infos), async (use) => {
       const updated = await this.configurations.update(id, {
         type: body.type,
         name: body.name,
@@ -189,7 +189,7 @@ export class Publisher {
       const existing = await this.offeringOf(c._id);
       if (existing) throw new ApiError('conflict', `configuration '${c.name}' is already published by offering '${existing._id}'`);
       const served = snapshot(c);
-      const layer = await this.withUsedData(c.type_infos.used_data, () => this.openServed(c.layer_name, served));
+      const layer = await this.withUsedData(c.layer_name, served, async (_use, opened) => opened);
       const now = new Date().toISOString();
       const offering = await this.offerings.create({
         _id: randomUUID(),
@@ -219,7 +219,7 @@ export class Publisher {
     const offering = await this.getOffering(id);
     const c = await this.getConfiguration(offering.configuration);
     const served = snapshot(c);
-    const layer = await this.withUsedData(c.type_infos.used_data, () => this.openServed(c.layer_name, served));
+    const layer = await this.withUsedData(c.layer_name, served, async (_use, opened) => opened);
     const updated = await this.offerings.update(id, { served, updated: new Date().toISOString() });
     if (!updated) throw new ApiError('not-found', `no offering with id '${id}'`);
     this.deps.layers.publish(layer);
@@ -248,9 +248,15 @@ export class Publisher {
 
   /**
    * Runs `fn` with the used stored data checked (exist, READY, pyramids) and held against deletion, so
-   * that none disappears between the check and the record that then protects it (its `use`).
+   * that none disappears between the check and the record that then protects it (its `use`). `fn` gets
+   * the layer opened for the check: publishing serves that one instead of reading the descriptors again.
    */
-  private async withUsedData<T>(used: UsedData[], fn: (use: string[]) => Promise<T>): Promise<T> {
+  private async withUsedData<T>(
+    layerName: string,
+    served: Offering['served'],
+    fn: (use: string[], layer: PublishedLayer) => Promise<T>,
+  ): Promise<T> {
+    const used = served.used_data;
     const ids = [...new Set(used.map((u) => u.stored_data))];
     const release = await this.deps.datastore.lockForRead(ids);
     try {
@@ -264,8 +270,7 @@ export class Publisher {
           throw invalidInput(field, `stored data '${record.name}' is ${record.status}; only READY pyramids are published`);
       }
       // Opening the layer checks what the records cannot: same TMS and format, levels that exist, disjoint ranges.
-      await this.openServed('check', { used_data: used, title: 'check', synchronized: '' });
-      return await fn(ids);
+      return await fn(ids, await this.openServed(layerName, served));
     } finally {
       release();
     }
@@ -274,13 +279,12 @@ export class Publisher {
 
 /** What an offering serves of a configuration, frozen until the next synchronize. */
 function snapshot(c: Configuration): Offering['served'] {
-  return {
-    used_data: c.type_infos.used_data,
-    title: c.type_infos.title,
-    abstract: c.type_infos.abstract,
-    keywords: c.type_infos.keywords,
-    synchronized: new Date().toISOString(),
-  };
+  return servedPart(c.type_infos);
+}
+
+/** The served part of a configuration's type_infos. */
+function servedPart(t: Configuration['type_infos']): Offering['served'] {
+  return { used_data: t.used_data, title: t.title, abstract: t.abstract, keywords: t.keywords, synchronized: new Date().toISOString() };
 }
 
 /** The body of POST /configurations/{id}/offerings: `{"open": true}` (the platform's shape); open is all we keep. */
