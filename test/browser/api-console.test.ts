@@ -1,27 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { startTestServer } from '../helpers/server.js';
+import { launchChromium } from '../helpers/chromium.js';
 import { skipUnlessCommands } from '../helpers/env.js';
 
 // Issue 8: /api.html is an interactive console (Swagger UI from npm, served by us) where "Try it out"
 // works, in a real Chromium; the page asks nothing of another site.
-
-async function launch(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-}
 
 /** Expands an operation, presses "Try it out" then "Execute", and returns the status and body it shows. */
 async function tryItOut(page: Page, blockId: string): Promise<{ status: string; body: string }> {
@@ -40,7 +25,7 @@ test('the API console lists the operations and "Try it out" runs GET /processes 
   timeout: 120_000,
 }, async () => {
   const s = await startTestServer();
-  const browser = await launch();
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     const requested: string[] = [];

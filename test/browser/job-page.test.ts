@@ -3,26 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { startTestServer, execute, type TestServer } from '../helpers/server.js';
+import { launchChromium } from '../helpers/chromium.js';
 import { skipUnlessCommands } from '../helpers/env.js';
-
-/** Debian's chromium, headless, with everything that would reach the network or a profile off. */
-async function launch(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-}
 
 async function submit(s: TestServer, pause: number): Promise<string> {
   const res = await execute(
@@ -51,7 +35,7 @@ test('the job page follows a running job without reloading, then links to its re
 }, async () => {
   const s = await startTestServer();
   const shots = await mkdtemp(path.join(os.tmpdir(), 'dallage-browser-'));
-  const browser = await launch();
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
     let navigations = 0;
@@ -116,7 +100,7 @@ test('the job page follows a running job without reloading, then links to its re
 
 test('the Dismiss button of a running job dismisses it', { skip: skipUnlessCommands('chromium'), timeout: 120_000 }, async () => {
   const s = await startTestServer();
-  const browser = await launch();
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     const jobId = await submit(s, 60);

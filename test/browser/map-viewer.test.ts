@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium.js';
 import { skipUnlessCommands } from '../helpers/env.js';
 import { generate, makeInput, PYTHON } from '../helpers/pyramids.js';
 import { publishLayer } from '../helpers/publication.js';
@@ -26,17 +27,7 @@ before(async () => {
   const lamb = (await generate(s, { ...common, tms: 'LAMB93_50cm', name: 'LAMB' })).record._id as string;
   offerings.merc = (await publishLayer(s, 'merc', pm)).offering;
   offerings.lamb = (await publishLayer(s, 'lamb', lamb)).offering;
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
