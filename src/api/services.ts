@@ -4,17 +4,18 @@
  */
 import type { Runtime } from '../runtime.js';
 import { MapGate } from '../services/map-gate.js';
+import { drawInPool } from '../services/map-renderer.js';
 import type { ServiceHandler, WmsLimits } from '../services/service-context.js';
 import type { ApiRequest, ApiResponse } from './request.js';
 
-/** One WMS map gate per server (runtime), sized by its config. */
+/** One WMS map gate per server (runtime), sized by its config; maps drawn in the runtime's worker pool. */
 const wmsLimits = new WeakMap<Runtime, WmsLimits>();
 
 function wmsLimitsOf(rt: Runtime): WmsLimits {
   let limits = wmsLimits.get(rt);
   if (!limits) {
     const l = rt.config.server.limits;
-    limits = { maxSize: l.wms_max_size, gate: new MapGate(l.wms_concurrent_maps) };
+    limits = { maxSize: l.wms_max_size, gate: new MapGate(l.wms_concurrent_maps), draw: drawInPool(rt.pool) };
     wmsLimits.set(rt, limits);
   }
   return limits;

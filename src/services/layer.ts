@@ -11,6 +11,8 @@ import { loadTms, tileMatrix, type TileMatrix, type TileMatrixSet } from '../ras
 import { nodataValues, type TileLimits } from '../rok4/descriptor.js';
 import type { FormatInfo } from '../rok4/formats.js';
 import { Rok4Reader } from '../rok4/reader.js';
+import { randomUUID } from 'node:crypto';
+import { describeStorage, type StorageDescriptor } from '../storage/factory.js';
 import type { Storage } from '../storage/storage.js';
 import { offeredFormats, type OfferedFormat } from './tile-formats.js';
 
@@ -42,6 +44,18 @@ export interface LayerLevel {
   reader: Rok4Reader;
 }
 
+/**
+ * What another thread needs to open the same layer (map-tasks.ts): its spec, the storage it reads and
+ * where tile matrix sets are. `key` names this layer object: a switch opens a new layer with a new key,
+ * so a worker's copy of the old one is never served for the new one.
+ */
+export interface LayerSource {
+  key: string;
+  spec: LayerSpec;
+  storage: StorageDescriptor;
+  tmsFolders: string[];
+}
+
 /** Open slabs per pyramid of a published layer: a few hundred descriptors per layer at most. */
 const SLABS_KEPT_OPEN = 128;
 
@@ -52,6 +66,8 @@ export class PublishedLayer {
   /** Nodata tiles made once per offered format (tile-source.ts). */
   readonly nodataTiles = new Map<string, Promise<Buffer>>();
   readonly formats: readonly OfferedFormat[];
+  /** How worker threads open this layer; absent when its storage cannot be described to them. */
+  source?: LayerSource;
 
   constructor(
     readonly spec: LayerSpec,
@@ -153,7 +169,13 @@ export async function openLayer(spec: LayerSpec, storage: Storage, tmsFolders: s
   }
   if (levels.length === 0) throw invalidInput(field, 'the level ranges select no level');
   const specs = first!.descriptor.raster_specifications;
-  return new PublishedLayer(spec, tms!, first!.formatInfo, specs.channels, nodataValues(specs), levels);
+  const layer = new PublishedLayer(spec, tms!, first!.formatInfo, specs.channels, nodataValues(specs), levels);
+  try {
+    layer.source = { key: randomUUID(), spec, storage: describeStorage(storage), tmsFolders };
+  } catch {
+    // A storage workers cannot open: maps of this layer are drawn on the main thread (map-renderer.ts).
+  }
+  return layer;
 }
 
 /** The C++ server clamps tile limits to the matrix (rok4.md §3.4: JOINCACHE's may overshoot it). */

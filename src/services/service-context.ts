@@ -1,6 +1,7 @@
 import type { Logger } from '../log.js';
 import type { LayerRegistry } from './layer-registry.js';
 import type { MapGate } from './map-gate.js';
+import type { MapRenderer } from './map-renderer.js';
 import type { ServiceRequest, ServiceResponse } from './service-http.js';
 
 /** What WMS maps may cost (config `server.limits.wms_max_size`, `wms_concurrent_maps`). */
@@ -9,6 +10,8 @@ export interface WmsLimits {
   maxSize: number;
   /** Maps drawn at once, shared by every request of one server. */
   gate: MapGate;
+  /** Where maps are drawn; default the calling thread (a server draws them in its worker pool). */
+  draw?: MapRenderer;
 }
 
 /** What the service handlers need besides the request. */

@@ -3,7 +3,6 @@
  * layers — the same layers WMTS, TMS and OGC API – Tiles serve, as in ROK4's server. Maps are rendered by
  * wms-render.ts; errors are WMS ServiceExceptionReports (06-042 §6.11, Annex A.4).
  */
-import sharp from 'sharp';
 import { transformBbox, type Bbox } from '../raster/crs.js';
 import { tileMatrix } from '../raster/tms.js';
 import { INFO_FORMATS, pixelInfo, renderPixelInfo } from './feature-info.js';
@@ -12,7 +11,8 @@ import { ogcCrs } from './ogc-crs.js';
 import type { ServiceContext, ServiceHandler } from './service-context.js';
 import { cacheable, CORS_HEADERS, kvp, type ServiceRequest, type ServiceResponse } from './service-http.js';
 import { MapGate } from './map-gate.js';
-import { closestLevel, renderMap, requestInTms, type MapGrid } from './wms-render.js';
+import { closestLevel, requestInTms, type MapGrid } from './wms-render.js';
+import { drawOnThisThread } from './map-renderer.js';
 import { wmsCapabilities, WMS_CRS_BASE } from './wms-capabilities.js';
 import { WmsException, wmsExceptionReport } from './wms-exception.js';
 
@@ -124,9 +124,8 @@ async function getMap(q: Map<string, string>, ctx: ServiceContext): Promise<Serv
   if (version !== undefined && version !== '1.3.0') throw new WmsException(undefined, `VERSION=${version}: this server speaks WMS 1.3.0`);
   const layers = layersOf(q, ctx, 'layers');
   checkStyles(q, layers.length);
-  const format = required(q, 'format').toLowerCase().split(';')[0].trim();
-  if (!(WMS_FORMATS as readonly string[]).includes(format))
-    throw new WmsException('InvalidFormat', `FORMAT=${q.get('format')}: use ${WMS_FORMATS.join(', ')}`);
+  const format = required(q, 'format').toLowerCase().split(';')[0].trim() as (typeof WMS_FORMATS)[number];
+  if (!WMS_FORMATS.includes(format)) throw new WmsException('InvalidFormat', `FORMAT=${q.get('format')}: use ${WMS_FORMATS.join(', ')}`);
   for (const l of layers) {
     if (l.format.sampleType !== 'uint8') {
       throw new WmsException(
@@ -141,36 +140,11 @@ async function getMap(q: Map<string, string>, ctx: ServiceContext): Promise<Serv
 
   // Drawn and encoded under the gate: the canvas lives until the image is encoded.
   const gate = ctx.wms?.gate ?? DEFAULT_GATE;
-  const drawn = await gate.run(async () => encodeMap(await renderMap(layers, grid), grid, format, transparent, bg));
+  const draw = ctx.wms?.draw ?? drawOnThisThread;
+  const drawn = await gate.run(() => draw(layers, grid, { format, transparent, bg }));
   if (!drawn) throw new WmsException(undefined, 'the server is drawing too many maps: retry later', 503);
   const image = drawn.value;
   return { status: 200, headers: { 'Content-Type': format, 'Cache-Control': 'public, max-age=60', ...CORS_HEADERS }, body: image };
-}
-
-/** The RGBA canvas as PNG (transparent or over BGCOLOR) or JPEG (over BGCOLOR). */
-async function encodeMap(
-  canvas: Uint8Array,
-  grid: MapGrid,
-  format: string,
-  transparent: boolean,
-  bg: [number, number, number],
-): Promise<Buffer> {
-  const n = grid.width * grid.height;
-  // zlib level 2: a map is drawn for one client once; level 6 doubled the encoding time for ~15 % fewer bytes.
-  if (transparent && format === 'image/png') {
-    return sharp(Buffer.from(canvas.buffer, canvas.byteOffset, canvas.length), {
-      raw: { width: grid.width, height: grid.height, channels: 4 },
-    })
-      .png({ compressionLevel: 2 })
-      .toBuffer();
-  }
-  const rgb = Buffer.alloc(n * 3);
-  for (let p = 0, o = 0; p < n * 4; p += 4, o += 3) {
-    const a = canvas[p + 3];
-    for (let c = 0; c < 3; c++) rgb[o + c] = Math.round((canvas[p + c] * a + bg[c] * (255 - a)) / 255);
-  }
-  const img = sharp(rgb, { raw: { width: grid.width, height: grid.height, channels: 3 } });
-  return (format === 'image/jpeg' ? img.jpeg({ quality: 90 }) : img.png({ compressionLevel: 2 })).toBuffer();
 }
 
 /** GetFeatureInfo (06-042 §7.4): the pixel values of the queried layers at I/J of the map described. */

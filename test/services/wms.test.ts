@@ -20,6 +20,8 @@ import { locationOfRecord } from '../../src/pyramid/location.js';
 import { openLayer } from '../../src/services/layer.js';
 import { LayerRegistry } from '../../src/services/layer-registry.js';
 import { MapGate } from '../../src/services/map-gate.js';
+import { drawInPool, drawOnThisThread } from '../../src/services/map-renderer.js';
+import { PiscinaPool } from '../../src/workers/pool.js';
 import { wmsKvp } from '../../src/services/wms.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -380,4 +382,30 @@ test('maps drawn at once are bounded: beyond the gate and its queue a GetMap is 
   assert.match(String(second.body), /<ServiceExceptionReport version="1\.3\.0"[\s\S]*retry later/);
   // Once the first is done, the gate is free again.
   assert.equal((await wmsKvp(map, ctx)).status, 200);
+});
+
+test('maps are drawn in the worker pool, byte for byte the map the calling thread draws', { skip }, async () => {
+  const layer = await openLayer({ name: 'w', title: 'w', pyramids: [locationOfRecord(record as never)] }, storeOf(s));
+  assert.ok(layer.source, 'a FILE layer can be opened by worker threads');
+  const pool = new PiscinaPool({ threads: 1 });
+  try {
+    // Over the layer's west edge: data and nodata in one map.
+    const [w, south, e, n] = layer.wgs84Bbox;
+    const bbox: [number, number, number, number] = [w - (e - w) / 4, south, (w + e) / 2, n];
+    const grid = { crs: 'EPSG:4326', bbox, width: 300, height: 450 };
+    for (const look of [
+      { format: 'image/png' as const, transparent: true, bg: [255, 255, 255] as [number, number, number] },
+      { format: 'image/jpeg' as const, transparent: false, bg: [0, 128, 255] as [number, number, number] },
+    ]) {
+      const here = await drawOnThisThread([layer], grid, look);
+      const inPool = await drawInPool(pool)([layer], grid, look);
+      assert.ok(here.length > 1000);
+      assert.ok(here.equals(inPool), `${look.format}: the worker's bytes differ`);
+    }
+    // The worker opened the layer itself; a layer opened again (a switch) is a new one for it.
+    const again = await openLayer({ name: 'w', title: 'w', pyramids: [locationOfRecord(record as never)] }, storeOf(s));
+    assert.notEqual(again.source?.key, layer.source?.key);
+  } finally {
+    await pool.destroy();
+  }
 });
