@@ -11,7 +11,7 @@ import { BUILT_IN_TMS_NAMES, builtInTms, type TileMatrixSet } from '../raster/tm
 import type { PublishedLayer } from './layer.js';
 import { ogcCrs } from './ogc-crs.js';
 import { logFailure, type ServiceContext, type ServiceHandler } from './service-context.js';
-import { cacheable, CORS_HEADERS, parseIndex, type ServiceRequest, type ServiceResponse } from './service-http.js';
+import { cacheable, cacheableDocument, CORS_HEADERS, parseIndex, type ServiceRequest, type ServiceResponse } from './service-http.js';
 import { formatByExtension, formatByMime, type OfferedFormat } from './tile-formats.js';
 import { readLayerTile } from './tile-source.js';
 
@@ -63,7 +63,7 @@ function problem(req: ServiceRequest, err: unknown): ServiceResponse {
 }
 
 function json(req: ServiceRequest, doc: unknown): ServiceResponse {
-  return cacheable(req, Buffer.from(JSON.stringify(doc), 'utf8'), 'application/json');
+  return cacheableDocument(req, Buffer.from(JSON.stringify(doc), 'utf8'), 'application/json');
 }
 
 const guarded =

@@ -29,6 +29,17 @@ export interface ServiceResponse {
  * revalidate with If-None-Match and get a 304 when nothing changed.
  */
 export const CACHE_CONTROL = 'public, max-age=60';
+/**
+ * Documents that list the layers (capabilities, tile set lists and descriptions) change when a layer is
+ * published, switched or removed: clients may keep them but revalidate every time (a 304 costs little), so a
+ * layer published a second ago is never missing from a browser's or a proxy's copy of the capabilities.
+ */
+export const DOCUMENT_CACHE_CONTROL = 'no-cache';
+
+/** {@link cacheable} for a document listing or describing layers. */
+export function cacheableDocument(req: ServiceRequest, body: Buffer, contentType: string): ServiceResponse {
+  return cacheable(req, body, contentType, { 'Cache-Control': DOCUMENT_CACHE_CONTROL });
+}
 
 /**
  * Tile services are public maps: any web page may display them (viewers on other origins, issue 10).

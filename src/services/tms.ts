@@ -11,7 +11,15 @@ import { ApiError } from '../errors.js';
 import type { LayerLevel, PublishedLayer } from './layer.js';
 import { ogcCrs } from './ogc-crs.js';
 import { logFailure, type ServiceContext, type ServiceHandler } from './service-context.js';
-import { cacheable, CORS_HEADERS, parseIndex, xmlEscape as x, type ServiceRequest, type ServiceResponse } from './service-http.js';
+import {
+  cacheable,
+  cacheableDocument,
+  CORS_HEADERS,
+  parseIndex,
+  xmlEscape as x,
+  type ServiceRequest,
+  type ServiceResponse,
+} from './service-http.js';
 import { formatByExtension } from './tile-formats.js';
 import { round15 } from '../raster/tms.js';
 import { readLayerTile } from './tile-source.js';
@@ -43,7 +51,7 @@ ${maps.join('\n')}
   </TileMaps>
 </TileMapService>
 `;
-  return cacheable(req, Buffer.from(body, 'utf8'), 'application/xml');
+  return cacheableDocument(req, Buffer.from(body, 'utf8'), 'application/xml');
 };
 
 /** GET /tms/1.0.0/{layer} */
@@ -72,7 +80,7 @@ ${sets.join('\n')}
   </TileSets>
 </TileMap>
 `;
-  return cacheable(req, Buffer.from(body, 'utf8'), 'application/xml');
+  return cacheableDocument(req, Buffer.from(body, 'utf8'), 'application/xml');
 };
 
 /** GET /tms/1.0.0/{layer}/{z}/{x}/{y}.{ext} — y from the bottom. */

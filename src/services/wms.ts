@@ -9,7 +9,7 @@ import { INFO_FORMATS, pixelInfo, renderPixelInfo } from './feature-info.js';
 import type { PublishedLayer } from './layer.js';
 import { ogcCrs } from './ogc-crs.js';
 import type { ServiceContext, ServiceHandler } from './service-context.js';
-import { cacheable, CORS_HEADERS, kvp, type ServiceRequest, type ServiceResponse } from './service-http.js';
+import { cacheableDocument, CORS_HEADERS, kvp, type ServiceRequest, type ServiceResponse } from './service-http.js';
 import { MapGate } from './map-gate.js';
 import { closestLevel, requestInTms, type MapGrid } from './wms-render.js';
 import { drawOnThisThread } from './map-renderer.js';
@@ -37,7 +37,7 @@ export const wmsKvp: ServiceHandler = async (req, ctx) => {
       if (version !== undefined && version !== '1.3.0') {
         // Version negotiation (06-042 §6.2.4): we offer 1.3.0 whatever is asked.
       }
-      return cacheable(req, Buffer.from(wmsCapabilities(req.baseUrl, ctx.layers.list(), maxSize(ctx)), 'utf8'), 'text/xml');
+      return cacheableDocument(req, Buffer.from(wmsCapabilities(req.baseUrl, ctx.layers.list(), maxSize(ctx)), 'utf8'), 'text/xml');
     }
     if (request === 'getmap') return await getMap(q, ctx);
     if (request === 'getfeatureinfo') return await getFeatureInfo(q, ctx);

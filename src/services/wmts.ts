@@ -8,7 +8,7 @@ import { INFO_FORMATS, pixelInfo, renderPixelInfo } from './feature-info.js';
 import type { PublishedLayer } from './layer.js';
 import { owsExceptionReport, ServiceException } from './ows-exception.js';
 import { logFailure, type ServiceContext, type ServiceHandler } from './service-context.js';
-import { cacheable, kvp, parseIndex, type ServiceRequest, type ServiceResponse } from './service-http.js';
+import { cacheable, cacheableDocument, kvp, parseIndex, type ServiceRequest, type ServiceResponse } from './service-http.js';
 import { formatByExtension, formatByMime, type OfferedFormat } from './tile-formats.js';
 import { readLayerTile } from './tile-source.js';
 import { WMTS_STYLE, wmtsCapabilities } from './wmts-capabilities.js';
@@ -133,7 +133,7 @@ function required(q: Map<string, string>, name: string): string {
 }
 
 function capabilities(req: ServiceRequest, ctx: ServiceContext): ServiceResponse {
-  return cacheable(req, Buffer.from(wmtsCapabilities(req.baseUrl, ctx.layers.list()), 'utf8'), 'application/xml');
+  return cacheableDocument(req, Buffer.from(wmtsCapabilities(req.baseUrl, ctx.layers.list()), 'utf8'), 'application/xml');
 }
 
 /** Checks layer, style, TMS, level and indices in the order of 07-057r7 Table 24; rows/cols inside the matrix. */

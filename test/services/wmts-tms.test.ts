@@ -699,3 +699,20 @@ out.GetRasterBand(1).SetNoDataValue(-99999); out.GetRasterBand(1).WriteArray(z);
     'nodata tile',
   );
 });
+
+test('capabilities and tile set documents are revalidated every time (no-cache + ETag): a layer just published is never missing from a cached copy', {
+  skip,
+}, async () => {
+  for (const p of [
+    '/wmts?SERVICE=WMTS&REQUEST=GetCapabilities',
+    '/wms?SERVICE=WMS&REQUEST=GetCapabilities',
+    '/tms/1.0.0',
+    '/collections/ortho/map/tiles',
+  ]) {
+    const res = await get(`${svc.url}${p}`);
+    assert.equal(res.status, 200, p);
+    assert.equal(res.headers.get('cache-control'), 'no-cache', p);
+    const again = await get(`${svc.url}${p}`, { 'If-None-Match': res.headers.get('etag')! });
+    assert.equal(again.status, 304, p);
+  }
+});
