@@ -15,7 +15,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { skipUnlessCommands, skipUnlessPythonModules } from '../helpers/env.js';
-import { keysUnder, makeInput, storedData } from '../helpers/pyramids.js';
+import { generate, keysUnder, makeInput, storedData } from '../helpers/pyramids.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { buildPluginZip } from '../../clients/qgis/build-plugin.js';
 
@@ -173,6 +173,65 @@ print(json.dumps({'hello': json.loads(hello['RESULTS']), 'job': r['JOB_ID'], 're
   assert.equal(offerings.offerings.length, 1);
   assert.deepEqual(out.errors, []);
   assert.ok((out.opaque as number) > 200 * 200 * 0.2, `the layer shows data (${out.opaque} opaque pixels)`);
+});
+
+test('the browser entry lists offerings (each a WMTS layer that renders) and stored data; an unpublished pyramid is published from its item', {
+  skip,
+  timeout: 300_000,
+}, async () => {
+  const map = await makeInput(s, 'browse.tif');
+  const unpublished = (await generate(s, { images: [{ href: map.href }], tms: 'PM', compression: 'png', name: 'UNPUBLISHED' })).record;
+  const out = await qgis(`
+qgis.utils.plugins['dallage'].initGui()
+provider = [p for p in QgsApplication.dataItemProviderRegistry().providers() if p.name() == 'dallage'][0]
+root = provider.createDataItem('', None)
+sections = {c.name(): c for c in root.createChildren()}
+layers = sections['Offerings'].createChildren()
+stored = {c.record['name']: c for c in sections['Stored data'].createChildren()}
+def render(item):
+    layer = QgsRasterLayer(item.uri(), item.name(), item.providerKey())
+    if not layer.isValid():
+        return -1
+    ms = QgsMapSettings()
+    ms.setLayers([layer])
+    ms.setDestinationCrs(layer.crs())
+    ms.setOutputSize(QSize(100, 100))
+    ms.setExtent(layer.extent())
+    ms.setBackgroundColor(QColor(0, 0, 0, 0))
+    job = QgsMapRendererParallelJob(ms)
+    job.start()
+    job.waitForFinished()
+    img = job.renderedImage()
+    return sum(1 for y in range(100) for x in range(100) if (img.pixel(x, y) >> 24) & 0xFF)
+before = [c.name() for c in stored['UNPUBLISHED'].createChildren()]
+published = stored['UNPUBLISHED'].publish()
+after = stored['UNPUBLISHED'].createChildren()
+print(json.dumps({'sections': sorted(sections), 'layers': [l.name() for l in layers],
+                  'rendered': {l.name(): render(l) for l in layers}, 'stored': sorted(stored),
+                  'before': before, 'published': published, 'after': [c.name() for c in after], 'after_render': render(after[0])}))
+`);
+  assert.deepEqual(out.sections, ['Offerings', 'Stored data']);
+  const offerings = ((await (await fetch(`${s.url}/offerings`)).json()) as { offerings: Array<{ layer_name: string }> }).offerings;
+  assert.deepEqual(
+    [...(out.layers as string[])].sort(),
+    offerings
+      .map((o) => o.layer_name)
+      .sort()
+      .filter((n) => n !== out.published),
+  );
+  for (const [name, opaque] of Object.entries(out.rendered as Record<string, number>))
+    assert.ok(opaque > 100 * 100 * 0.2, `${name} renders data (${opaque})`);
+  assert.ok((out.stored as string[]).includes('UNPUBLISHED') && (out.stored as string[]).includes('FROMQGIS'));
+  assert.deepEqual(out.before, []);
+  assert.deepEqual(out.after, [out.published]);
+  assert.ok((out.after_render as number) > 100 * 100 * 0.2, 'the layer published from the browser renders data');
+  const used = (await (await fetch(`${s.url}/offerings?layer_name=${out.published}`)).json()) as {
+    offerings: Array<{ served: { used_data: Array<{ stored_data: string }> } }>;
+  };
+  assert.deepEqual(
+    used.offerings[0].served.used_data.map((u) => u.stored_data),
+    [unpublished._id],
+  );
 });
 
 test('cancel in QGIS dismisses the job: the server says dismissed and the partial pyramid is removed', {

@@ -25,7 +25,6 @@ from .parameters import map_input, qgis_parameter
 from .publish import publish_pyramid
 from .settings import server_url
 
-PYRAMID_TYPE = "ROK4-PYRAMID-RASTER"
 # How often the job's status is read; progress shows within this delay.
 POLL_S = 0.3
 

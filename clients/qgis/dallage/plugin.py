@@ -1,6 +1,7 @@
 """The plugin: registers the provider; in the desktop, a menu entry sets the server URL and tests it."""
 from qgis.core import QgsApplication
 
+from .browser import DallageDataItemProvider
 from .client import DallageError, test_connection
 from .provider import DallageProvider
 from .settings import server_url, set_server_url
@@ -10,14 +11,19 @@ class DallagePlugin:
     def __init__(self, iface):
         self.iface = iface
         self.provider = None
+        self.browser = None
         self.action = None
 
     def initProcessing(self):  # noqa: N802 (QGIS API names)
-        self.provider = DallageProvider()
-        QgsApplication.processingRegistry().addProvider(self.provider)
+        if self.provider is None:
+            self.provider = DallageProvider()
+            QgsApplication.processingRegistry().addProvider(self.provider)
 
     def initGui(self):  # noqa: N802
         self.initProcessing()
+        if self.browser is None:
+            self.browser = DallageDataItemProvider()
+            QgsApplication.dataItemProviderRegistry().addProvider(self.browser)
         if self.iface is None:
             return
         from qgis.PyQt.QtWidgets import QAction
@@ -29,6 +35,8 @@ class DallagePlugin:
     def unload(self):
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
+        if self.browser is not None:
+            QgsApplication.dataItemProviderRegistry().removeProvider(self.browser)
         if self.action is not None and self.iface is not None:
             self.iface.removePluginMenu("dallage", self.action)
 

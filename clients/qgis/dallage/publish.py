@@ -1,4 +1,5 @@
-"""Publishing a pyramid through the platform's publication model: a WMTS-TMS configuration, then its offering."""
+"""Publishing a pyramid through the platform's publication model (a WMTS-TMS configuration, then its offering),
+and the QGIS layer URI of a published layer."""
 import urllib.parse
 import uuid
 
@@ -9,7 +10,6 @@ def publish_pyramid(client, record):
     """Publishes stored data ``record``; returns (layer name, QGIS "wms" provider URI of its WMTS layer)."""
     base = "".join(c if c.isalnum() or c in "_-." else "_" for c in (record.get("name") or "pyramid"))
     layer_name = f"{base}-{uuid.uuid4().hex[:8]}"
-    infos = record.get("type_infos", {})
     _, _, configuration = client.post(
         "/configurations",
         {
@@ -20,17 +20,26 @@ def publish_pyramid(client, record):
         },
     )
     client.post(f"/configurations/{configuration['_id']}/offerings", {"open": True})
-    tms = infos.get("tms", "PM")
-    tileset = client.get(f"/collections/{urllib.parse.quote(layer_name)}/map/tiles/{urllib.parse.quote(tms)}")
+    return layer_name, wmts_layer_uri(client, layer_name)
+
+
+def wmts_layer_uri(client, layer_name):
+    """The "wms" provider URI of a published layer: its tile matrix set, CRS and native format read from its
+    OGC API – Tiles tile set, the tiles from the WMTS capabilities."""
+    quoted = urllib.parse.quote(layer_name, safe="")
+    tilesets = client.get(f"/collections/{quoted}/map/tiles").get("tilesets", [])
+    if not tilesets:
+        raise DallageError(f"layer '{layer_name}' has no tile set")
+    self_link = next(link["href"] for link in tilesets[0]["links"] if link["rel"] == "self")
+    tms = urllib.parse.unquote(self_link.rstrip("/").split("/")[-1])
+    tileset = client.get(f"/collections/{quoted}/map/tiles/{urllib.parse.quote(tms, safe='')}")
     crs = epsg_code(tileset.get("crs", ""))
-    fmt = infos.get("format", "")
-    mime = "image/jpeg" if "JPG" in fmt else "image/png" if "PNG" in fmt else "image/tiff"
+    mime = next((link["type"] for link in tileset.get("links", []) if link.get("rel") == "item"), "image/png")
     # The provider URI is key=value pairs joined by &: the capabilities URL's own = and & are escaped. QGIS
     # reads capabilities from its network cache whenever it has them (whatever their Cache-Control): a
     # capabilities URL of its own per layer makes it fetch the document that has the new layer.
-    capabilities = f"{client.base_url}/wmts?SERVICE%3DWMTS%26REQUEST%3DGetCapabilities%26dallage_layer%3D{layer_name}"
-    uri = f"url={capabilities}&layers={layer_name}&tileMatrixSet={tms}&format={mime}&styles=normal&crs={crs}&dpiMode=7"
-    return layer_name, uri
+    capabilities = f"{client.base_url}/wmts?SERVICE%3DWMTS%26REQUEST%3DGetCapabilities%26dallage_layer%3D{quoted}"
+    return f"url={capabilities}&layers={layer_name}&tileMatrixSet={tms}&format={mime}&styles=normal&crs={crs}&dpiMode=7"
 
 
 def epsg_code(uri):
