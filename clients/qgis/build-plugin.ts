@@ -24,6 +24,16 @@ function crc32(data: Buffer): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
+/** A header field: its size in bytes and its value, little-endian (APPNOTE §4.4). */
+type Field = [2 | 4, number];
+
+function littleEndian(fields: Field[]): Buffer {
+  const out = Buffer.alloc(fields.reduce((n, [size]) => n + size, 0));
+  let at = 0;
+  for (const [size, value] of fields) at = size === 2 ? out.writeUInt16LE(value, at) : out.writeUInt32LE(value, at);
+  return out;
+}
+
 /** Files of the plugin folder, as archive names (dallage/…), sorted: the same archive for the same files. */
 function pluginFiles(dir: string, prefix: string): Array<{ name: string; file: string }> {
   const out: Array<{ name: string; file: string }> = [];
@@ -48,43 +58,27 @@ export function buildPluginZip(dir = PLUGIN_DIR, out = PLUGIN_ZIP): string[] {
     const nameBytes = Buffer.from(name, 'utf8');
     const crc = crc32(data);
     // Version 2.0, flag bit 11 (UTF-8 names), method 8 (deflate), DOS time/date 1980-01-01 00:00 (reproducible).
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(0x0800, 6);
-    local.writeUInt16LE(8, 8);
-    local.writeUInt16LE(0, 10);
-    local.writeUInt16LE(0x21, 12);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(packed.length, 18);
-    local.writeUInt32LE(data.length, 22);
-    local.writeUInt16LE(nameBytes.length, 26);
-    local.writeUInt16LE(0, 28);
-    const header = Buffer.alloc(46);
-    header.writeUInt32LE(0x02014b50, 0);
-    header.writeUInt16LE(0x0314, 4); // made by: Unix, 2.0 (so the mode below is read)
-    header.writeUInt16LE(20, 6);
-    header.writeUInt16LE(0x0800, 8);
-    header.writeUInt16LE(8, 10);
-    header.writeUInt16LE(0, 12);
-    header.writeUInt16LE(0x21, 14);
-    header.writeUInt32LE(crc, 16);
-    header.writeUInt32LE(packed.length, 20);
-    header.writeUInt32LE(data.length, 24);
-    header.writeUInt16LE(nameBytes.length, 28);
-    header.writeUInt32LE((0o100644 << 16) >>> 0, 38);
-    header.writeUInt32LE(offset, 42);
+    const common: Field[] = [
+      [2, 20],
+      [2, 0x0800],
+      [2, 8],
+      [2, 0],
+      [2, 0x21],
+      [4, crc],
+      [4, packed.length],
+      [4, data.length],
+      [2, nameBytes.length],
+    ];
+    const local = littleEndian([[4, 0x04034b50], ...common, [2, 0]]);
+    // Made by Unix 2.0, so that the mode in the external attributes (regular file, 0644) is read.
+    const unixMode = (0o100644 << 16) >>> 0;
+    const header = littleEndian([[4, 0x02014b50], [2, 0x0314], ...common, [2, 0], [2, 0], [2, 0], [2, 0], [4, unixMode], [4, offset]]);
     locals.push(local, nameBytes, packed);
     central.push(header, nameBytes);
     offset += local.length + nameBytes.length + packed.length;
   }
   const directory = Buffer.concat(central);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(files.length, 8);
-  end.writeUInt16LE(files.length, 10);
-  end.writeUInt32LE(directory.length, 12);
-  end.writeUInt32LE(offset, 16);
+  const end = littleEndian([[4, 0x06054b50], [2, 0], [2, 0], [2, files.length], [2, files.length], [4, directory.length], [4, offset], [2, 0]]);
   writeFileSync(out, Buffer.concat([...locals, directory, end]));
   return files.map((f) => f.name);
 }

@@ -43,6 +43,21 @@ assert qgis.utils.loadPlugin('dallage'), 'the plugin does not load'
 qgis.utils.startProcessingPlugin('dallage')
 provider = QgsApplication.processingRegistry().providerById('dallage')
 
+def render(layer, size=100):
+    """Renders the layer's extent in its CRS; returns (opaque pixels, rendering errors)."""
+    ms = QgsMapSettings()
+    ms.setLayers([layer])
+    ms.setDestinationCrs(layer.crs())
+    ms.setOutputSize(QSize(size, size))
+    ms.setExtent(layer.extent())
+    ms.setBackgroundColor(QColor(0, 0, 0, 0))
+    job = QgsMapRendererParallelJob(ms)
+    job.start()
+    job.waitForFinished()
+    img = job.renderedImage()
+    opaque = sum(1 for y in range(size) for x in range(size) if (img.pixel(x, y) >> 24) & 0xFF)
+    return opaque, [e.message for e in job.errors()]
+
 class Feedback(QgsProcessingFeedback):
     def __init__(self, cancel_at=None):
         super().__init__()
@@ -138,20 +153,10 @@ assert layer.isValid()
 r = processing.run('dallage:raster-to-pyramid', {'images': [layer], 'name': 'FROMQGIS', 'tms': 'PM', 'compression': 3,
                    'mask': True, 'nodata': '255', 'PUBLISH': True}, feedback=feedback, context=context)
 published = r['LAYER']
-ms = QgsMapSettings()
-ms.setLayers([published])
-ms.setDestinationCrs(published.crs())
-ms.setOutputSize(QSize(200, 200))
-ms.setExtent(published.extent())
-ms.setBackgroundColor(QColor(0, 0, 0, 0))
-job = QgsMapRendererParallelJob(ms)
-job.start()
-job.waitForFinished()
-img = job.renderedImage()
-opaque = sum(1 for y in range(200) for x in range(200) if (img.pixel(x, y) >> 24) & 0xFF)
+opaque, errors = render(published, 200)
 print(json.dumps({'hello': json.loads(hello['RESULTS']), 'job': r['JOB_ID'], 'results': json.loads(r['RESULTS']),
                   'progress': feedback.progress, 'infos': feedback.infos, 'layer': published.name(),
-                  'opaque': opaque, 'errors': [e.message for e in job.errors()]}))
+                  'opaque': opaque, 'errors': errors}))
 `,
     { image },
   );
@@ -188,27 +193,15 @@ root = provider.createDataItem('', None)
 sections = {c.name(): c for c in root.createChildren()}
 layers = sections['Offerings'].createChildren()
 stored = {c.record['name']: c for c in sections['Stored data'].createChildren()}
-def render(item):
+def render_item(item):
     layer = QgsRasterLayer(item.uri(), item.name(), item.providerKey())
-    if not layer.isValid():
-        return -1
-    ms = QgsMapSettings()
-    ms.setLayers([layer])
-    ms.setDestinationCrs(layer.crs())
-    ms.setOutputSize(QSize(100, 100))
-    ms.setExtent(layer.extent())
-    ms.setBackgroundColor(QColor(0, 0, 0, 0))
-    job = QgsMapRendererParallelJob(ms)
-    job.start()
-    job.waitForFinished()
-    img = job.renderedImage()
-    return sum(1 for y in range(100) for x in range(100) if (img.pixel(x, y) >> 24) & 0xFF)
+    return render(layer)[0] if layer.isValid() else -1
 before = [c.name() for c in stored['UNPUBLISHED'].createChildren()]
 published = stored['UNPUBLISHED'].publish()
 after = stored['UNPUBLISHED'].createChildren()
 print(json.dumps({'sections': sorted(sections), 'layers': [l.name() for l in layers],
-                  'rendered': {l.name(): render(l) for l in layers}, 'stored': sorted(stored),
-                  'before': before, 'published': published, 'after': [c.name() for c in after], 'after_render': render(after[0])}))
+                  'rendered': {l.name(): render_item(l) for l in layers}, 'stored': sorted(stored),
+                  'before': before, 'published': published, 'after': [c.name() for c in after], 'after_render': render_item(after[0])}))
 `);
   assert.deepEqual(out.sections, ['Offerings', 'Stored data']);
   const offerings = ((await (await fetch(`${s.url}/offerings`)).json()) as { offerings: Array<{ layer_name: string }> }).offerings;
