@@ -1,7 +1,7 @@
 // warp() rules on hand-made cases (specs/rok4.md §8.4): validity, masks, clamping, float32, widening.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { warp, estimateScale, type WarpCoordinates } from '../../src/raster/warp.js';
+import { warp, estimateRealScale, estimateScale, type WarpCoordinates } from '../../src/raster/warp.js';
 import { cubicWeight, lanczosWeight, linearWeight, kernelByName } from '../../src/raster/kernels.js';
 
 /** Coordinates of an affine map target (i, j) centre → source (x0 + (i+0.5)·s, y0 + (j+0.5)·s). */
@@ -167,4 +167,34 @@ test('downsampling widens the kernel: a 3x reduction of a 1-px checkerboard is f
     assert.ok(spread(wide.data) <= 6, `${kernel} widened spread ${spread(wide.data)}`);
     assert.ok(spread(narrow.data) >= 100, `${kernel} narrow spread ${spread(narrow.data)}`);
   }
+});
+
+/** Target pixel centres on a grid rotated by `degrees` and scaled by sx, sy (source pixels per target pixel). */
+function rotatedCoords(w: number, h: number, sx: number, sy: number, degrees: number): WarpCoordinates {
+  const t = (degrees * Math.PI) / 180;
+  const srcX = new Float64Array(w * h),
+    srcY = new Float64Array(w * h);
+  for (let j = 0; j < h; j++)
+    for (let i = 0; i < w; i++) {
+      const u = (i + 0.5) * sx,
+        v = (j + 0.5) * sy;
+      srcX[j * w + i] = 100 + u * Math.cos(t) - v * Math.sin(t);
+      srcY[j * w + i] = 100 + u * Math.sin(t) + v * Math.cos(t);
+    }
+  return { srcX, srcY };
+}
+
+test('the real scale leaves out the rotation between grids (issue 16): L’s bottom level at 1.4 reads 1.4, not 1.5', () => {
+  // Lambert-93 against Web Mercator is rotated by 4–5°: the projected footprint measures 7–8 % more.
+  const rotated = rotatedCoords(64, 64, 1.4, 1.4, 4.5);
+  const projected = estimateScale(rotated, 64, 64);
+  const real = estimateRealScale(rotated, 64, 64);
+  assert.ok(projected.x > 1.5 && projected.y > 1.5, `the projected footprint crosses 1.5: ${JSON.stringify(projected)}`);
+  assert.ok(Math.abs(real.x - 1.4) < 1e-9 && Math.abs(real.y - 1.4) < 1e-9, JSON.stringify(real));
+  // Without rotation both measures agree; a downsampling stays one (the kernel still widens), per axis.
+  assert.deepEqual(estimateRealScale(affineCoords(32, 32, 3), 32, 32), { x: 3, y: 3 });
+  const anisotropic = estimateRealScale(rotatedCoords(64, 64, 2, 1.2, 0), 64, 64);
+  assert.ok(Math.abs(anisotropic.x - 2) < 1e-9 && Math.abs(anisotropic.y - 1.2) < 1e-9, JSON.stringify(anisotropic));
+  const turned = estimateRealScale(rotatedCoords(64, 64, 3, 3, 30), 64, 64);
+  assert.ok(Math.abs(turned.x - 3) < 1e-9 && Math.abs(turned.y - 3) < 1e-9, 'a rotated 3x reduction is still 3x');
 });
