@@ -1,6 +1,8 @@
 # dallage: OGC API – Processes server for raster pyramids.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
+# better-sqlite3 (catalog items) is a native addon: built from source when no prebuilt binary can be fetched.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./

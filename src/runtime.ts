@@ -15,6 +15,8 @@ import { Datastore } from './records/stored-data.js';
 import { createRecordStore } from './records/stores/index.js';
 import { FileStorage } from './storage/file.js';
 import type { Storage } from './storage/storage.js';
+import { CatalogItemStore } from './catalog/item-store.js';
+import { recoverCatalogs } from './catalog/catalog.js';
 import { PiscinaPool, type WorkerPool } from './workers/pool.js';
 import { Publisher } from './publication/publisher.js';
 import { UploadFiles } from './uploads/upload-files.js';
@@ -30,6 +32,8 @@ export interface Runtime {
   /** Every kind of record (stored data…), and their locks. */
   records: RecordStore;
   datastore: Datastore;
+  /** Items of raster catalogs (issue 12), beside the records: a SQLite file with lowdb, in memory otherwise. */
+  catalogItems: CatalogItemStore;
   pool: WorkerPool;
   log: Logger;
   /** What the tile services serve now (issue 10); changed only by the publisher. */
@@ -68,11 +72,23 @@ export async function createRuntime(
   const records = overrides.records ?? createRecordStore(config.manager, log);
   await records.open(RECORD_KINDS);
   const datastore = new Datastore(records);
+  const catalogItems = new CatalogItemStore(
+    config.manager.name === 'lowdb' ? path.join(config.manager.connection, 'catalog-items.sqlite') : ':memory:',
+  );
   const pool = new PiscinaPool(config.pool);
   const baseUrl = overrides.baseUrl ?? (() => config.server.url);
   const layers = new LayerRegistry();
   const publisher = new Publisher({ records, datastore, storage, layers, tmsFolders: config.tms_folders, log });
-  const manager = new JobManager({ store, storage, datastore, pool, log, config, links: jobLinks(() => baseUrl().replace(/\/+$/, '')) });
+  const manager = new JobManager({
+    store,
+    storage,
+    datastore,
+    catalogItems,
+    pool,
+    log,
+    config,
+    links: jobLinks(() => baseUrl().replace(/\/+$/, '')),
+  });
   return {
     config,
     registry,
@@ -81,6 +97,7 @@ export async function createRuntime(
     storage,
     records,
     datastore,
+    catalogItems,
     pool,
     log,
     layers,
@@ -90,6 +107,9 @@ export async function createRuntime(
     async recover() {
       const recovered = await manager.recover();
       if (recovered) log.warn('jobs interrupted by the previous run were marked failed', { count: recovered });
+      // Catalogs first: a catalog left GENERATING loses its files and items before its record is failed.
+      const catalogFolders = await recoverCatalogs(datastore, storage, catalogItems, log);
+      if (catalogFolders) log.warn('partial catalog files of interrupted jobs removed', { count: catalogFolders });
       await recoverInterruptedProducts(datastore, storage, log);
       const folders = await removeOrphanExecFolders();
       if (folders) log.warn('temp folders of interrupted executions removed', { count: folders });
@@ -101,6 +121,7 @@ export async function createRuntime(
       await manager.close();
       await store.close();
       await records.close();
+      catalogItems.close();
       await pool.destroy();
     },
   };

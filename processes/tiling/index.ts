@@ -9,9 +9,10 @@ import type { StoredData } from '../../src/records/stored-data.js';
 import { describeRaster, type RasterInfo } from '../../src/raster/geotiff-source.js';
 import { writeCog } from '../../src/cog/cog-writer.js';
 import { footprint, type FootprintGeometry, type ValidityGrid } from '../../src/cog/footprint.js';
+import { COG_MEDIA_TYPE, type CatalogItem } from '../../src/catalog/catalog-item.js';
 import { readValidityGrid } from '../../src/cog/validity-grid.js';
 import type { CogCompression } from '../../src/cog/tile-codecs.js';
-import { CATALOG_TYPE, catalogFolder, deleteCatalogFiles } from '../../src/catalog/catalog.js';
+import { CATALOG_TYPE, catalogFolder, deleteCatalog, jobFolder, withCatalogLock } from '../../src/catalog/catalog.js';
 import { reasonOf } from '../../src/pyramid/life-cycle.js';
 import { checkAttributes, checkConfiguration, SUB_TYPES, type AttributesConfiguration } from './attributes.js';
 
@@ -21,27 +22,6 @@ interface Target {
   attributesConfiguration?: AttributesConfiguration;
 }
 
-/** One raster of a catalog: its COG (or the file as delivered), footprint and attribute values. */
-export interface CatalogItem {
-  id: string;
-  /** File name of the source, for messages and titles. */
-  source: string;
-  key: string;
-  href: string;
-  mediaType: string;
-  cog: boolean;
-  bytes: number;
-  /** Footprint in CRS84 (cog.md §8), or the bbox polygon with `polygonize: false`. */
-  geometry: FootprintGeometry;
-  bbox: [number, number, number, number];
-  epsg: number | null;
-  shape: [number, number];
-  transform: number[];
-  tiles: number;
-  attributes: Record<string, unknown>;
-  created: string;
-}
-
 interface TilingPlan {
   target: Target;
   config: AttributesConfiguration;
@@ -49,8 +29,6 @@ interface TilingPlan {
   existing?: StoredData;
   release(): void;
 }
-
-const COG_MEDIA_TYPE = 'image/tiff; application=geotiff; profile=cloud-optimized';
 
 /** Checks that need no work: the catalog (new name free, or existing), the attributes against its types. */
 async function prepare(inputs: Record<string, unknown>, ctx: PrepareContext): Promise<TilingPlan> {
@@ -120,7 +98,7 @@ async function oneFile(
   const id = randomUUID();
   const useCog = inputs.useCog !== false;
   const ext = useCog ? '.tif' : path.extname(file.path) || '.tif';
-  const key = `${catalogFolder(ctx.plan.target.serviceName)}/${id}${ext}`;
+  const key = `${jobFolder(ctx.plan.target.serviceName, ctx.jobId)}/${id}${ext}`;
   let grid: ValidityGrid;
   let bytes: number;
   let tiles = 0;
@@ -145,6 +123,8 @@ async function oneFile(
     bytes = data.length;
     grid = await readValidityGrid(info, ctx.pool, { signal: ctx.signal });
   }
+  const attributes = { ...((inputs.attributes as Record<string, unknown> | undefined) ?? {}) };
+  const created = new Date().toISOString();
   try {
     const geometry = footprint(grid, { polygonize: inputs.polygonize !== false });
     if (!geometry) throw new Error('no valid pixel: the raster is empty (every pixel is nodata or masked)');
@@ -169,8 +149,9 @@ async function oneFile(
         info.geoTransform[3],
       ],
       tiles,
-      attributes: { ...((inputs.attributes as Record<string, unknown> | undefined) ?? {}) },
-      created: new Date().toISOString(),
+      attributes,
+      datetime: itemDatetime(attributes, ctx.plan.config) ?? created,
+      created,
     };
   } catch (err) {
     await ctx.storage.delete(key).catch(() => {});
@@ -212,8 +193,13 @@ async function execute(inputs: Record<string, unknown>, ctx: ProcessContext<Tili
           href: ctx.storage.url(catalogFolder(target.serviceName)),
         },
       });
+  const catalogId = existing?._id ?? created!.record._id;
+  const folder = jobFolder(target.serviceName, ctx.jobId);
   const items: CatalogItem[] = [];
+  let committed = false;
   try {
+    // Registered before the first byte: a kill from here on is undone at start-up (src/catalog/catalog.ts).
+    ctx.catalogItems.beginWrite({ catalogId, folder, jobId: ctx.jobId });
     for (const [i, file] of files.entries()) {
       ctx.signal.throwIfAborted();
       ctx.progress((i / files.length) * 100, `file ${i + 1}/${files.length}`);
@@ -234,26 +220,31 @@ async function execute(inputs: Record<string, unknown>, ctx: ProcessContext<Tili
     report();
     if (items.length === 0)
       throw invalidInput('files', `no file could be added: ${step.batchErrors.map((e) => `files[${e.index}]: ${e.reason}`).join('; ')}`);
-    let record: StoredData;
-    if (created) {
-      record = await ctx.datastore.update(created.record._id, {
-        status: 'READY',
-        size: items.reduce((n, it) => n + it.bytes, 0),
-        type_infos: { attributesConfiguration: config, items },
-      });
-    } else {
-      // Read the items just before the update: another job may have added some meanwhile.
-      const fresh = await ctx.datastore.require(existing!._id, 'raster catalog');
-      const all = [...((fresh.type_infos.items as CatalogItem[] | undefined) ?? []), ...items];
-      record = await ctx.datastore.update(existing!._id, {
-        size: all.reduce((n, it) => n + it.bytes, 0),
-        type_infos: { ...fresh.type_infos, items: all },
-      });
-    }
+    ctx.signal.throwIfAborted();
+    // One transaction adds every item of the job (another job adding to the same catalog cannot lose
+    // them); the record's totals are written in the same order as the adds.
+    const record = await withCatalogLock(catalogId, async () => {
+      const totals = ctx.catalogItems.commit(catalogId, folder, items);
+      committed = true;
+      if (created)
+        return ctx.datastore.update(catalogId, {
+          status: 'READY',
+          size: totals.bytes,
+          type_infos: { attributesConfiguration: config, itemCount: totals.count },
+        });
+      // The items are in: totals that cannot be written are only a warning, the job did its work.
+      const fresh = await ctx.datastore.require(catalogId, 'raster catalog');
+      return ctx.datastore
+        .update(catalogId, { size: totals.bytes, type_infos: { ...fresh.type_infos, itemCount: totals.count } })
+        .catch((err) => {
+          ctx.warn(`the catalog's item count and size could not be updated: ${reasonOf(err)}`);
+          return fresh;
+        });
+    });
     return {
       items: items.map((it) => ({ id: it.id, source: it.source, href: it.href, bbox: it.bbox, attributes: it.attributes })),
       summary: {
-        catalog: { _id: record._id, name: record.name, type: record.type, items: (record.type_infos.items as unknown[]).length },
+        catalog: { _id: record._id, name: record.name, type: record.type, items: ctx.catalogItems.totals(catalogId).count },
         inputObjectCount: step.inputObjectCount,
         outputObjectCount: step.outputObjectCount,
         errorCount: step.errorCount,
@@ -262,20 +253,46 @@ async function execute(inputs: Record<string, unknown>, ctx: ProcessContext<Tili
       },
     };
   } catch (err) {
-    for (const it of items) await ctx.storage.delete(it.key).catch(() => {});
+    // Nothing of a failed or dismissed job stays: its folder (and, for a catalog it was creating, the
+    // catalog's files and items) is removed, then its registration ended.
     if (created) {
-      await deleteCatalogFiles(ctx.storage, { name: target.serviceName }).catch(() => {});
+      await deleteCatalog(ctx.storage, ctx.catalogItems, { _id: catalogId, name: target.serviceName }).catch(() => {});
       const dismissed = ctx.signal.aborted;
-      await ctx.datastore.update(created.record._id, {
-        status: dismissed ? 'DELETED' : 'FAILED',
-        message: dismissed ? 'the job was dismissed' : reasonOf(err),
-        size: 0,
-      });
+      await ctx.datastore
+        .update(catalogId, {
+          status: dismissed ? 'DELETED' : 'FAILED',
+          message: dismissed ? 'the job was dismissed' : reasonOf(err),
+          size: 0,
+        })
+        .catch(() => {});
+    } else if (!committed) {
+      await ctx.storage.deletePrefix(`${folder}/`).catch(() => {});
+    }
+    if (!committed || created) {
+      try {
+        ctx.catalogItems.endWrite(folder);
+      } catch {
+        // left registered: start-up removes the folder again (nothing is in it)
+      }
     }
     throw err;
   } finally {
     created?.release();
   }
+}
+
+/**
+ * The STAC `datetime` of an item: the value of the catalog's first DateTime or Date attribute (the
+ * EverGIS catalogs' `dateofimage`, cog.md §6), in UTC; undefined when the item has none.
+ */
+function itemDatetime(attributes: Record<string, unknown>, config: AttributesConfiguration): string | undefined {
+  for (const a of config.attributes) {
+    const type = (a.subType ?? '').toLowerCase();
+    if (type !== 'datetime' && type !== 'date') continue;
+    const v = attributes[a.attributeName];
+    if (typeof v === 'string' && !Number.isNaN(Date.parse(v))) return new Date(v).toISOString();
+  }
+  return undefined;
 }
 
 function useCogStepName(inputs: Record<string, unknown>): string {

@@ -1,7 +1,7 @@
 import type { Runtime } from '../runtime.js';
 import type { StoredData } from '../records/stored-data.js';
 import { ApiError } from '../errors.js';
-import { CATALOG_TYPE, deleteCatalogFiles } from '../catalog/catalog.js';
+import { CATALOG_TYPE, deleteCatalog } from '../catalog/catalog.js';
 import { PYRAMID_TYPE } from '../records/pyramid-infos.js';
 import { deletePyramidFiles, descriptorKey, listKey, locationOfRecord } from '../pyramid/location.js';
 import { respond } from './landing.js';
@@ -88,7 +88,7 @@ export const deleteStoredData: Handler = async (req, rt) => {
     // Only the record's own files: a pyramid's folder (or its three entries at the storage root, for one
     // written before pyramids had folders).
     if (s.type === PYRAMID_TYPE) await deletePyramidFiles(rt.storage, locationOfRecord(s));
-    else if (s.type === CATALOG_TYPE) await deleteCatalogFiles(rt.storage, s);
+    else if (s.type === CATALOG_TYPE) await deleteCatalog(rt.storage, rt.catalogItems, s);
     await rt.datastore.update(s._id, { status: 'DELETED', size: 0 });
   } finally {
     release();

@@ -1,3 +1,4 @@
+import type { CatalogItemStore } from '../catalog/item-store.js';
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { ApiError, causeText, logServerError, toProblem, type Problem } from '../errors.js';
@@ -34,6 +35,7 @@ export interface ManagerDeps {
   store: JobStore;
   storage: Storage;
   datastore: Datastore;
+  catalogItems: CatalogItemStore;
   pool: WorkerPool;
   log: Logger;
   config: Config;
@@ -209,6 +211,7 @@ export class JobManager {
       signal,
       storage: this.deps.storage,
       datastore: this.deps.datastore,
+      catalogItems: this.deps.catalogItems,
       pool: this.deps.pool,
       log,
       options: process.options,

@@ -74,6 +74,8 @@ export interface ProcessContext<Plan = unknown> {
   storage: Storage;
   /** Stored data records (pyramids, COG catalogs) with their dependencies. */
   datastore: import('../records/stored-data.js').Datastore;
+  /** The items of raster catalogs (issue 12): added by the tiling process, served as OGC API – Features. */
+  catalogItems: import('../catalog/item-store.js').CatalogItemStore;
   pool: WorkerPool;
   log: Logger;
   /** The plugin's options from config.yml. */

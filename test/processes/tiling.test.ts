@@ -11,6 +11,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { execute, startTestServer, waitForJob, type TestServer } from '../helpers/server.js';
 import { skipUnlessCommands } from '../helpers/env.js';
+import type { CatalogItem } from '../../src/catalog/catalog-item.js';
 import { hrefOf, keysUnder, makeInput, storedData } from '../helpers/pyramids.js';
 
 const skip = skipUnlessCommands('gdalinfo', 'gdal_translate', '/usr/bin/python3');
@@ -30,6 +31,11 @@ async function submit(s: TestServer, inputs: Record<string, unknown>): Promise<R
   return execute(s.url, 'tiling', { inputs, response: 'document' }, { Prefer: 'respond-async' });
 }
 
+/** Every item of a catalog, from the server's item store. */
+function itemsOf(s: TestServer, catalogId: string): CatalogItem[] {
+  return s.runtime.catalogItems.query(catalogId, { limit: 10_000, offset: 0 }).items;
+}
+
 async function results(s: TestServer, jobID: string): Promise<Record<string, any>> {
   const res = await fetch(`${s.url}/jobs/${jobID}/results`);
   assert.equal(res.status, 200);
@@ -38,7 +44,10 @@ async function results(s: TestServer, jobID: string): Promise<Record<string, any
   return Object.fromEntries(Object.entries(doc).map(([k, v]) => [k, v && typeof v === 'object' && 'value' in v ? v.value : v]));
 }
 
-test('tiling: two rasters and a bad file into a new catalog, then one more into it', { skip, timeout: 300_000 }, async () => {
+test('tiling: two rasters and a bad file into a new catalog, then two jobs adding to it at once, then a failing one', {
+  skip,
+  timeout: 300_000,
+}, async () => {
   const s = await startTestServer({ processes: { tiling: 'tiling' } });
   try {
     // A nodata collar makes the footprint a traced polygon, not the bbox.
@@ -74,14 +83,16 @@ test('tiling: two rasters and a bad file into a new catalog, then one more into 
     assert.equal(out.summary.catalog.name, 'landsat');
     const [catalog] = await storedData(s, '?type=RASTER-CATALOG');
     assert.equal(catalog.status, 'READY');
-    const items = (catalog.type_infos as any).items as Array<Record<string, any>>;
+    assert.equal((catalog.type_infos as any).itemCount, 2);
+    const items = itemsOf(s, catalog._id as string);
     assert.equal(items.length, 2);
     for (const [i, item] of items.entries()) {
       const source = i === 0 ? a.path : b.path;
       assert.deepEqual(item.attributes, { name: 'Landsat-8', dateofimage: '2023-12-08T12:00:00+00:00', cloud: 0.25 });
       assert.equal(item.mediaType, 'image/tiff; application=geotiff; profile=cloud-optimized');
+      assert.equal(item.datetime, '2023-12-08T12:00:00.000Z', "the catalog's DateTime attribute, in UTC");
       const cog = path.join(s.dir, 'store', item.key);
-      assert.equal(path.dirname(item.key), 'catalogs/landsat');
+      assert.equal(path.dirname(item.key), `catalogs/landsat/${jobID}`, "under the job's own folder");
       const check = JSON.parse(execFileSync('/usr/bin/python3', [CHECK, cog, source], { encoding: 'utf8', maxBuffer: 1 << 26 }));
       assert.deepEqual(check.validator.errors, [], `${item.key}: GDAL's COG validator`);
       assert.equal(check.full.max, 0, 'DEFLATE is lossless: IFD 0 equals the source');
@@ -92,22 +103,38 @@ test('tiling: two rasters and a bad file into a new catalog, then one more into 
       assert.ok(fp.iou >= 0.98, `footprint IoU ${fp.iou} against gdal.Polygonize`);
     }
 
-    // Into the existing catalog: one more item, the first ones kept.
-    const again = await submit(s, {
-      files: [{ href: b.href }],
-      target: { serviceName: 'landsat' },
-      attributes: { name: 'second' },
-      compression: 'jpeg',
-    });
-    assert.equal(again.status, 201, await again.clone().text());
-    const second = await waitForJob(s.url, ((await again.json()) as { jobID: string }).jobID, { timeoutMs: 240_000 });
-    assert.equal(second.status, 'successful', JSON.stringify(second));
+    // Into the existing catalog, two jobs at once: every item of both kept, and the first ones.
+    const adds = await Promise.all(
+      ['second', 'third'].map((name) =>
+        submit(s, { files: [{ href: b.href }], target: { serviceName: 'landsat' }, attributes: { name }, compression: 'jpeg' }),
+      ),
+    );
+    for (const again of adds) {
+      assert.equal(again.status, 201, await again.clone().text());
+      const done = await waitForJob(s.url, ((await again.json()) as { jobID: string }).jobID, { timeoutMs: 240_000 });
+      assert.equal(done.status, 'successful', JSON.stringify(done));
+    }
     const [after] = await storedData(s, '?type=RASTER-CATALOG');
-    assert.equal(((after.type_infos as any).items as unknown[]).length, 3);
+    const all = itemsOf(s, after._id as string);
+    assert.deepEqual(all.map((it) => it.attributes.name).sort(), ['Landsat-8', 'Landsat-8', 'second', 'third']);
+    assert.equal((after.type_infos as any).itemCount, 4);
+    assert.equal(
+      after.size,
+      all.reduce((n, it) => n + it.bytes, 0),
+    );
 
-    // Deleting the catalog removes its folder.
+    // A job into it whose every file fails leaves no file and no item.
+    const failing = await submit(s, { files: [{ href: hrefOf(bad) }], target: { serviceName: 'landsat' } });
+    const failedJob = ((await failing.json()) as { jobID: string }).jobID;
+    assert.equal((await waitForJob(s.url, failedJob)).status, 'failed');
+    assert.deepEqual(await keysUnder(s, `catalogs/landsat/${failedJob}`), []);
+    assert.equal(itemsOf(s, after._id as string).length, 4);
+    assert.deepEqual(s.runtime.catalogItems.pendingWrites(), []);
+
+    // Deleting the catalog removes its folder and its items.
     assert.equal((await fetch(`${s.url}/stored_data/${after._id}`, { method: 'DELETE' })).status, 204);
     assert.deepEqual(await keysUnder(s, 'catalogs/landsat'), []);
+    assert.equal(itemsOf(s, after._id as string).length, 0);
   } finally {
     await s.stop();
   }
@@ -142,6 +169,7 @@ test('tiling: refusals before any work (400 naming the input), and a job whose e
     assert.equal(status.outputObjectCount, 0);
     const [record] = await storedData(s, '?type=RASTER-CATALOG');
     assert.ok(!record || record.status === 'FAILED', 'a catalog whose every file failed is not READY');
+    assert.deepEqual(await keysUnder(s, 'catalogs/cat'), [], 'and has no file');
   } finally {
     await s.stop();
   }
