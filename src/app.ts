@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { gzip } from 'node:zlib';
 import express, { type Request, type Response, type NextFunction } from 'express';
 import type { Runtime } from './runtime.js';
@@ -154,9 +156,39 @@ function write(
 
 /** An answer of a handler. */
 function send(req: IncomingMessage, res: ServerResponse, rt: Runtime, r: ApiResponse): void {
+  if (r.body instanceof Readable) {
+    sendStream(req, res, rt, r.status, r.headers ?? {}, r.body);
+    return;
+  }
   const headers = { ...r.headers };
   if (r.body !== undefined && !Buffer.isBuffer(r.body) && typeof r.body !== 'string') headers['Content-Type'] ??= 'application/json';
   write(req, res, rt, r.status, headers, r.body === undefined ? undefined : bodyBytes(r.body));
+}
+
+/**
+ * A body too large to hold (a catalog's COG, issue 12) streamed as it is read; the handler gives its
+ * Content-Length. A failed read cuts the connection: the client sees a short body, never wrong bytes.
+ */
+function sendStream(
+  req: IncomingMessage,
+  res: ServerResponse,
+  rt: Runtime,
+  status: number,
+  headers: Record<string, string | string[]>,
+  body: Readable,
+): void {
+  res.statusCode = status;
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  const cors = corsHeaders(rt.config.server.cors, req.headers.origin, req.method ?? 'GET');
+  for (const [k, v] of Object.entries(cors)) k === 'Vary' ? vary(res, v) : res.setHeader(k, v);
+  if (req.method === 'HEAD') {
+    body.destroy();
+    res.end();
+    return;
+  }
+  pipeline(body, res).catch((err: unknown) => {
+    if (!res.writableFinished) rt.log.warn('a streamed answer was cut', { path: req.url, error: String(err) });
+  });
 }
 
 /** A static document: 304 when the client holds this version (If-None-Match), else its bytes. */

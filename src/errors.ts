@@ -22,6 +22,7 @@ export const ERROR_TABLE = {
   conflict: { status: 409, type: `${HTTP}409`, title: 'Conflict' },
   'payload-too-large': { status: 413, type: `${HTTP}413`, title: 'Payload too large' },
   'unsupported-media-type': { status: 415, type: `${HTTP}415`, title: 'Unsupported media type' },
+  'range-not-satisfiable': { status: 416, type: `${HTTP}416`, title: 'Range not satisfiable' },
   'job-failed': { status: 500, type: `${OGC}job-failed`, title: 'Job failed' },
   'job-dismissed': { status: 410, type: `${OGC}job-dismissed`, title: 'Job dismissed' },
   unavailable: { status: 503, type: `${HTTP}503`, title: 'Service unavailable' },

@@ -1,8 +1,13 @@
 import { OGC_TILES_CONFORMANCE } from '../services/ogc-tiles.js';
 
+/** OGC API – Features Part 1 (OGC 17-069r4 §A) over the raster catalogs (issue 12, src/api/features.ts). */
+const FEATURES = 'http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/';
+const FEATURES_CLASSES: readonly string[] = ['core', 'geojson', 'html', 'oas30'].map((c) => FEATURES + c);
+
 /**
- * The one conformance list: every OGC API – Processes Part 1 class (ogcapi-processes.md §2) and the
- * OGC API – Tiles classes of the tile services (issue 10), each declared and implemented.
+ * The one conformance list: every OGC API – Processes Part 1 class (ogcapi-processes.md §2), the
+ * OGC API – Tiles classes of the tile services (issue 10) and the OGC API – Features Part 1 classes of
+ * the raster catalogs (issue 12), each declared and implemented.
  */
 const BASE = 'http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/';
 
@@ -17,7 +22,7 @@ const PROCESSES_CLASSES: readonly string[] = [
   'dismiss',
 ].map((c) => BASE + c);
 
-export const CONFORMANCE_CLASSES: readonly string[] = [...PROCESSES_CLASSES, ...OGC_TILES_CONFORMANCE];
+export const CONFORMANCE_CLASSES: readonly string[] = [...PROCESSES_CLASSES, ...OGC_TILES_CONFORMANCE, ...FEATURES_CLASSES];
 
 /** OGC link relations used by the API (ogcapi-processes.md §2). */
 export const REL = {

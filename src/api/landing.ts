@@ -33,7 +33,12 @@ export async function landingPage(req: ApiRequest, rt: Runtime): Promise<ApiResp
       { href: `${b}/wmts?SERVICE=WMTS&REQUEST=GetCapabilities`, rel: 'related', type: 'application/xml', title: 'WMTS 1.0.0 capabilities' },
       { href: `${b}/tms/1.0.0`, rel: 'related', type: 'application/xml', title: 'TMS 1.0.0 service' },
       { href: `${b}/wms?SERVICE=WMS&REQUEST=GetCapabilities`, rel: 'related', type: 'text/xml', title: 'WMS 1.3.0 capabilities' },
-      { href: `${b}/collections`, rel: 'data', type: MEDIA.json, title: 'OGC API – Tiles collections (published layers)' },
+      {
+        href: `${b}/collections`,
+        rel: 'data',
+        type: MEDIA.json,
+        title: 'collections: raster catalogs (OGC API – Features) and published layers (OGC API – Tiles)',
+      },
       {
         href: `${b}/tileMatrixSets`,
         rel: 'http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes',

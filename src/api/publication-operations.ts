@@ -225,8 +225,6 @@ export const SERVICE_OPERATIONS = {
   tmsTileMap: service('tmsTileMap', 'TMS 1.0.0 tile map', 'The TileMap document of a layer.', 'ows'),
   tmsTile: service('tmsTile', 'TMS tile', 'A tile; rows counted from the bottom (TMS).', 'ows'),
   xyzTile: service('xyzTile', 'XYZ tile', 'A tile; rows counted from the top (Leaflet, OpenLayers, QGIS).', 'ows'),
-  ogcCollections: service('getCollections', 'OGC API – Tiles: collections', 'The published layers as collections.'),
-  ogcCollection: service('getCollection', 'OGC API – Tiles: a collection', 'A published layer.'),
   ogcMapTilesets: service('getMapTilesets', 'OGC API – Tiles: map tilesets of a collection', 'Its tilesets.'),
   ogcMapTileset: service('getMapTileset', 'OGC API – Tiles: a map tileset', 'The tileset with its tile matrix limits.'),
   ogcMapTile: service('getMapTile', 'OGC API – Tiles: a map tile', 'A tile; format by f= or Accept.'),

@@ -38,15 +38,9 @@ import {
   putUploadFile,
   uploadTree,
 } from './uploads.js';
-import {
-  ogcCollection,
-  ogcCollections,
-  ogcMapTile,
-  ogcMapTileset,
-  ogcMapTilesets,
-  ogcTileMatrixSet,
-  ogcTileMatrixSets,
-} from '../services/ogc-tiles.js';
+import { getCollection, getItem, getItemData, getItemThumbnail, listCollections, listItems } from './features.js';
+import { FEATURES_OPERATIONS as FEAT, FEATURES_QUERY as FQ } from './features-operations.js';
+import { ogcMapTile, ogcMapTileset, ogcMapTilesets, ogcTileMatrixSet, ogcTileMatrixSets } from '../services/ogc-tiles.js';
 import { tmsService, tmsTile, tmsTileMap, xyzTile } from '../services/tms.js';
 import { wmsKvp } from '../services/wms.js';
 import { wmtsKvp, wmtsRestCapabilities, wmtsRestFeatureInfo, wmtsRestTile } from '../services/wmts.js';
@@ -209,8 +203,24 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/tms/1.0.0/{layer}', handler: serviceRoute(tmsTileMap), operation: SVC.tmsTileMap },
   { method: 'GET', path: '/tms/1.0.0/{layer}/{z}/{x}/{y}.{ext}', handler: serviceRoute(tmsTile), operation: SVC.tmsTile, direct: true },
   { method: 'GET', path: '/xyz/{layer}/{z}/{x}/{y}.{ext}', handler: serviceRoute(xyzTile), operation: SVC.xyzTile, direct: true },
-  { method: 'GET', path: '/collections', handler: serviceRoute(ogcCollections), operation: SVC.ogcCollections },
-  { method: 'GET', path: '/collections/{collectionId}', handler: serviceRoute(ogcCollection), operation: SVC.ogcCollection },
+  // Collections: the published layers above (OGC API – Tiles) and the raster catalogs (OGC API – Features, issue 12).
+  { method: 'GET', path: '/collections', handler: listCollections, operation: FEAT.getCollections, query: ['f'] },
+  { method: 'GET', path: '/collections/{collectionId}', handler: getCollection, operation: FEAT.getCollection, query: ['f'] },
+  {
+    method: 'GET',
+    path: '/collections/{collectionId}/items',
+    handler: listItems,
+    operation: FEAT.getItems,
+    query: [FQ.bbox, FQ.bboxCrs, FQ.datetime, FQ.limit, FQ.offset, 'f'],
+  },
+  { method: 'GET', path: '/collections/{collectionId}/items/{featureId}', handler: getItem, operation: FEAT.getItem, query: ['f'] },
+  { method: 'GET', path: '/collections/{collectionId}/items/{featureId}/data', handler: getItemData, operation: FEAT.getItemData },
+  {
+    method: 'GET',
+    path: '/collections/{collectionId}/items/{featureId}/thumbnail',
+    handler: getItemThumbnail,
+    operation: FEAT.getItemThumbnail,
+  },
   { method: 'GET', path: '/collections/{collectionId}/map/tiles', handler: serviceRoute(ogcMapTilesets), operation: SVC.ogcMapTilesets },
   {
     method: 'GET',

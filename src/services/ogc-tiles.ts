@@ -1,6 +1,7 @@
 /**
- * OGC API – Tiles 1.0 (OGC 20-057) over the published layers, as map tiles: `/collections`,
- * `/collections/{collectionId}`, `/collections/{collectionId}/map/tiles` (tilesets-list),
+ * OGC API – Tiles 1.0 (OGC 20-057) over the published layers, as map tiles: the layers' collection
+ * documents (listed by /collections with the raster catalogs, src/api/features.ts),
+ * `/collections/{collectionId}/map/tiles` (tilesets-list),
  * `…/map/tiles/{tileMatrixSetId}` (tileset, with tileMatrixSetLimits), `…/{tileMatrix}/{tileRow}/{tileCol}`
  * (core; format by `f=` or Accept), and `/tileMatrixSets[/{tileMatrixSetId}]` in the 2D Tile Matrix Set
  * 2.0 JSON encoding (OGC 17-083r4). Errors are RFC 7807 problems: 400 for malformed values, 404 for
@@ -83,7 +84,8 @@ function layerOf(ctx: ServiceContext, id: string): PublishedLayer {
   return layer;
 }
 
-function collectionDoc(base: string, l: PublishedLayer): Record<string, unknown> {
+/** The collection document of a published layer (`/collections/{collectionId}`, its map tilesets link). */
+export function tileCollectionDoc(base: string, l: PublishedLayer): Record<string, unknown> {
   const href = `${base}/collections/${encodeURIComponent(l.name)}`;
   return {
     id: l.name,
@@ -98,19 +100,6 @@ function collectionDoc(base: string, l: PublishedLayer): Record<string, unknown>
     ],
   };
 }
-
-/** GET /collections */
-export const ogcCollections: ServiceHandler = guarded(async (req, ctx) =>
-  json(req, {
-    collections: ctx.layers.list().map((l) => collectionDoc(req.baseUrl, l)),
-    links: [{ rel: 'self', type: 'application/json', href: `${req.baseUrl}/collections` }],
-  }),
-);
-
-/** GET /collections/{collectionId} */
-export const ogcCollection: ServiceHandler = guarded(async (req, ctx) =>
-  json(req, collectionDoc(req.baseUrl, layerOf(ctx, req.params.collectionId))),
-);
 
 function tilesetSummary(base: string, l: PublishedLayer): Record<string, unknown> {
   const href = `${base}/collections/${encodeURIComponent(l.name)}/map/tiles/${encodeURIComponent(l.tms.id)}`;
