@@ -70,7 +70,15 @@ export const getCollection: Handler = async (req, rt) => {
   const name = req.params.collectionId;
   const catalog = await catalogNamed(rt, name);
   if (!catalog && !rt.layers.get(name)) throw new ApiError('not-found', `no collection '${name}'`);
-  return respond(req, format, 'collection', collectionDoc(req, rt, catalog, name));
+  const doc = collectionDoc(req, rt, catalog, name);
+  if (format === 'html' && catalog) {
+    // The catalog page: the attribute table of its first items beside the map of their footprints.
+    const page = rt.catalogItems.query(catalog._id, { limit: 100, offset: 0 });
+    doc.items = page.items.map((it) => stacItem(req.baseUrl, catalog, it));
+    doc.numberMatched = page.numberMatched;
+    doc.attributes = attributesOf(catalog).attributes;
+  }
+  return respond(req, format, 'collection', doc);
 };
 
 function badParameter(parameter: string, detail: string): ApiError {
@@ -181,7 +189,7 @@ export const listItems: Handler = async (req, rt) => {
     links.push({
       rel: 'prev',
       type: GEOJSON,
-      href: linkTo(req, path, { offset: Math.max(0, offset - limit), limit }),
+      href: linkTo(req, path, { offset: Math.max(0, offset - limit), limit, f: undefined }),
       title: 'previous page',
     });
   const doc = {

@@ -85,6 +85,47 @@ window.addEventListener('load', async () => {
 });
 `;
 
+/**
+ * Footprints of a raster catalog (issue 12, the catalog page): the items of a Features request drawn as
+ * polygons in Web Mercator, the view fitted to them; a click names the items under it. No base map: the
+ * page loads nothing from another site.
+ */
+const FOOTPRINTS_SCRIPT = `'use strict';
+window.addEventListener('load', async () => {
+  const target = document.getElementById('map');
+  const status = document.getElementById('map-status');
+  const info = document.getElementById('map-info');
+  try {
+    const response = await fetch(target.dataset.items, { headers: { Accept: 'application/geo+json' } });
+    if (!response.ok) throw new Error('items: HTTP ' + response.status);
+    const format = new ol.format.GeoJSON({ dataProjection: 'EPSG:4326', featureProjection: 'EPSG:3857' });
+    const features = format.readFeatures(await response.json());
+    const source = new ol.source.Vector({ features });
+    const style = new ol.style.Style({
+      stroke: new ol.style.Stroke({ color: '#c0392b', width: 2 }),
+      fill: new ol.style.Fill({ color: 'rgba(192, 57, 43, 0.25)' }),
+    });
+    const map = new ol.Map({
+      target,
+      layers: [new ol.layer.Vector({ source, style })],
+      view: new ol.View({ projection: 'EPSG:3857' }),
+    });
+    if (features.length) map.getView().fit(source.getExtent(), { size: map.getSize(), padding: [20, 20, 20, 20] });
+    else map.getView().fit(ol.proj.transformExtent([-180, -80, 180, 80], 'EPSG:4326', 'EPSG:3857'));
+    map.on('singleclick', (event) => {
+      const hit = map.getFeaturesAtPixel(event.pixel).map((f) => (f.get('title') || f.getId()) + ' (' + f.getId() + ')');
+      info.textContent = hit.length ? hit.join('\\n') : 'No item here';
+    });
+    status.textContent = features.length + ' footprint(s)';
+    target.dataset.features = String(features.length);
+    target.dataset.ready = 'true';
+  } catch (err) {
+    status.textContent = 'The map could not be shown: ' + err.message;
+    target.dataset.ready = 'error';
+  }
+});
+`;
+
 /** File name → [media type, where it comes from]; only these are served (no client path reaches the disk). */
 const ASSETS: Record<string, [type: string, load: () => Buffer]> = {
   'ol.js': [
@@ -97,6 +138,7 @@ const ASSETS: Record<string, [type: string, load: () => Buffer]> = {
     () => readFileSync(path.join(path.dirname(require.resolve('proj4/package.json')), 'dist', 'proj4.js')),
   ],
   'viewer.js': ['text/javascript; charset=utf-8', () => Buffer.from(VIEWER_SCRIPT, 'utf8')],
+  'footprints.js': ['text/javascript; charset=utf-8', () => Buffer.from(FOOTPRINTS_SCRIPT, 'utf8')],
 };
 
 const loaded = new Map<string, Buffer>();
@@ -145,4 +187,18 @@ export function mapViewerSection(baseUrl: string, view: MapViewerLayer): string 
 <pre id="map-info"></pre>
 ${needsProj4 ? `<script src="${b}/viewer/proj4.js"></script>\n` : ''}<script src="${b}/viewer/ol.js"></script>
 <script src="${b}/viewer/viewer.js"></script></section>`;
+}
+
+/**
+ * A map of catalog footprints (issue 12): the features of `itemsUrl` (a Features items request, GeoJSON),
+ * as an HTML fragment for a page's body; its head needs {@link mapViewerHead}.
+ */
+export function footprintMapSection(baseUrl: string, itemsUrl: string, title: string): string {
+  const b = escapeHtml(baseUrl);
+  return `<section class="map-viewer"><h2>${escapeHtml(title)}</h2>
+<p>Click a footprint for its item. <span id="map-status">Loading…</span></p>
+<div id="map" style="width:100%;height:420px;border:1px solid #ccc" data-items="${escapeHtml(itemsUrl)}"></div>
+<pre id="map-info"></pre>
+<script src="${b}/viewer/ol.js"></script>
+<script src="${b}/viewer/footprints.js"></script></section>`;
 }

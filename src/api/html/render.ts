@@ -6,6 +6,7 @@ import { processesPage, processPage } from './process-pages.js';
 import { jobPage, jobsPage } from './job-pages.js';
 import { resultsPage } from './results-page.js';
 import { dependenciesPage, storedDataItemPage, storedDataListPage } from './stored-data-pages.js';
+import { collectionPage, collectionsPage, itemPage, itemsPage } from './feature-pages.js';
 import { configurationPage, configurationsPage, offeringPage, offeringsPage } from './publication-pages.js';
 
 export { generic, linkList } from './generic.js';
@@ -29,6 +30,10 @@ const PAGES: Record<string, Page> = {
   configuration: configurationPage,
   offerings: offeringsPage,
   offering: offeringPage,
+  collections: collectionsPage,
+  collection: collectionPage,
+  items: itemsPage,
+  item: itemPage,
 };
 
 /**
