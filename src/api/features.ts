@@ -22,6 +22,9 @@ import { linkTo, negotiate, parseLimit, parseOffset, selfLinks, single, type Api
 
 type Handler = (req: ApiRequest, rt: Runtime) => Promise<ApiResponse>;
 
+/** Collections and items change as layers are published and jobs add items: clients ask again every time. */
+const NO_CACHE = { 'Cache-Control': 'no-cache' };
+
 /** Query parameters of the items request besides the catalog's attributes (§7.15). */
 const ITEMS_PARAMETERS = new Set(['limit', 'offset', 'bbox', 'bbox-crs', 'datetime', 'f']);
 
@@ -58,10 +61,17 @@ export const listCollections: Handler = async (req, rt) => {
   const byName = new Map<string, StoredData | undefined>();
   for (const l of rt.layers.list()) byName.set(l.name, undefined);
   for (const c of await catalogs(rt)) byName.set(c.name, c);
-  return respond(req, format, 'collections', {
-    collections: [...byName].map(([name, catalog]) => collectionDoc(req, rt, catalog, name)),
-    links: selfLinks(req, '/collections', format, 'collections'),
-  });
+  return respond(
+    req,
+    format,
+    'collections',
+    {
+      collections: [...byName].map(([name, catalog]) => collectionDoc(req, rt, catalog, name)),
+      links: selfLinks(req, '/collections', format, 'collections'),
+    },
+    200,
+    NO_CACHE,
+  );
 };
 
 /** GET /collections/{collectionId} */
@@ -78,7 +88,7 @@ export const getCollection: Handler = async (req, rt) => {
     doc.numberMatched = page.numberMatched;
     doc.attributes = attributesOf(catalog).attributes;
   }
-  return respond(req, format, 'collection', doc);
+  return respond(req, format, 'collection', doc, 200, NO_CACHE);
 };
 
 function badParameter(parameter: string, detail: string): ApiError {
@@ -201,7 +211,7 @@ export const listItems: Handler = async (req, rt) => {
     numberReturned: page.items.length,
     ...(format === 'html' ? { catalog: catalog.name, attributes: attributesOf(catalog).attributes } : {}),
   };
-  return respond(req, format, 'items', doc, 200, format === 'json' ? { 'Content-Type': GEOJSON } : {});
+  return respond(req, format, 'items', doc, 200, format === 'json' ? { ...NO_CACHE, 'Content-Type': GEOJSON } : NO_CACHE);
 };
 
 async function requireItem(rt: Runtime, req: ApiRequest): Promise<{ catalog: StoredData; item: CatalogItem }> {
