@@ -37,7 +37,7 @@ export interface Config {
     cors: { allowed_origins: string[]; allowed_methods: string[] };
   };
   manager: { name: 'lowdb' | 'memory'; connection: string };
-  storage: { type: 'file'; path: string };
+  storage: StorageConfig;
   pool: { threads: number; idle_timeout: number };
   processes: Record<string, { plugin: string; options: Record<string, unknown> }>;
   security: {
@@ -65,6 +65,36 @@ export interface Config {
   /** Folders holding extra ROK4 tile matrix set files. */
   tms_folders: string[];
 }
+
+/**
+ * Where products live (src/storage). `path` is a local folder in both cases: the FILE storage's root, or
+ * for S3 the server's local working files (upload parts) beside the bucket.
+ */
+export type StorageConfig = { type: 'file'; path: string } | S3StorageConfig;
+
+/** S3 storage (issue 13): objects `<prefix><key>` of `bucket` at `endpoint`, through the minio client. */
+export interface S3StorageConfig {
+  type: 's3';
+  path: string;
+  /** `http(s)://host[:port]` */
+  endpoint: string;
+  bucket: string;
+  access_key: string;
+  secret_key: string;
+  region: string;
+  /** '' or ending with '/': every key is stored as `<prefix><key>`. */
+  prefix: string;
+  /** Create the bucket at start-up when it does not exist (else a start-up error). */
+  create_bucket: boolean;
+}
+
+/** Environment variables that override the S3 storage keys (issue 13), applied after `${VAR}` substitution. */
+export const S3_ENV_OVERRIDES = {
+  endpoint: 'DALLAGE_S3_ENDPOINT',
+  bucket: 'DALLAGE_S3_BUCKET',
+  access_key: 'DALLAGE_S3_ACCESS_KEY',
+  secret_key: 'DALLAGE_S3_SECRET_KEY',
+} as const;
 
 const processEntry = {
   oneOf: [
@@ -138,8 +168,15 @@ export const CONFIG_SCHEMA = {
       default: {},
       additionalProperties: false,
       properties: {
-        type: { enum: ['file'], default: 'file' },
+        type: { enum: ['file', 's3'], default: 'file' },
         path: { type: 'string', default: './data/store' },
+        endpoint: { type: 'string', pattern: '^https?://[^/\\s]+/?$' },
+        bucket: { type: 'string', pattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' },
+        access_key: { type: 'string' },
+        secret_key: { type: 'string' },
+        region: { type: 'string', minLength: 1 },
+        prefix: { type: 'string', pattern: '^$|^[^/].*/$' },
+        create_bucket: { type: 'boolean' },
       },
     },
     pool: {
@@ -224,6 +261,7 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env, 
     throw new ConfigError(`${source}: invalid key ${key}: ${e.message}${extra}`);
   }
   const config = data as unknown as Config;
+  config.storage = storageConfig(config.storage as unknown as Record<string, unknown>, env, source);
   for (const [id, entry] of Object.entries(config.processes)) {
     config.processes[id] =
       typeof entry === 'string' ? { plugin: entry, options: {} } : { plugin: entry.plugin, options: entry.options ?? {} };
@@ -233,6 +271,25 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env, 
   config.security.input_roots = config.security.input_roots.map((p) => path.resolve(p));
   config.tms_folders = config.tms_folders.map((p) => path.resolve(p));
   return config;
+}
+
+/** The storage section with S3 environment overrides and defaults applied; S3 keys are refused on a file storage. */
+function storageConfig(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, source: string): StorageConfig {
+  const s3Keys = ['endpoint', 'bucket', 'access_key', 'secret_key', 'region', 'prefix', 'create_bucket'];
+  if (raw.type !== 's3') {
+    const stray = s3Keys.find((k) => k in raw);
+    if (stray) throw new ConfigError(`${source}: invalid key storage.${stray}: only for storage.type s3`);
+    return { type: 'file', path: raw.path as string };
+  }
+  const s3: Record<string, unknown> = { region: 'us-east-1', prefix: '', create_bucket: false, ...raw };
+  for (const [key, variable] of Object.entries(S3_ENV_OVERRIDES)) if (env[variable]) s3[key] = env[variable];
+  for (const key of ['endpoint', 'bucket', 'access_key', 'secret_key'] as const) {
+    if (typeof s3[key] !== 'string' || s3[key] === '')
+      throw new ConfigError(`${source}: invalid key storage.${key}: required for storage.type s3 (or ${S3_ENV_OVERRIDES[key]})`);
+  }
+  if (!/^https?:\/\/[^/\s]+\/?$/.test(s3.endpoint as string))
+    throw new ConfigError(`${source}: invalid key storage.endpoint: must be http(s)://host[:port]`);
+  return s3 as unknown as S3StorageConfig;
 }
 
 /** Loads `DALLAGE_CONFIG` or ./config.yml. */

@@ -13,7 +13,7 @@ import { RECORD_KINDS } from './records/kinds.js';
 import type { RecordStore } from './records/record-store.js';
 import { Datastore } from './records/stored-data.js';
 import { createRecordStore } from './records/stores/index.js';
-import { FileStorage } from './storage/file.js';
+import { createStorage } from './storage/factory.js';
 import type { Storage } from './storage/storage.js';
 import { CatalogItemStore } from './catalog/item-store.js';
 import { recoverCatalogs } from './catalog/catalog.js';
@@ -66,9 +66,10 @@ export async function createRuntime(
   const registry = await ProcessRegistry.load(config);
   // The input folders exist from the start, so that users know where to drop files for file: hrefs.
   for (const root of config.security.input_roots) await mkdir(root, { recursive: true }).catch(() => {});
+  // The storage first: an S3 bucket that cannot be used stops the start-up before any store is opened.
+  const storage = await createStorage(config.storage);
   const store = overrides.store ?? createJobStore(config.manager, log);
   await store.open();
-  const storage = new FileStorage(config.storage.path);
   const records = overrides.records ?? createRecordStore(config.manager, log);
   await records.open(RECORD_KINDS);
   const datastore = new Datastore(records);
@@ -102,8 +103,9 @@ export async function createRuntime(
     log,
     layers,
     publisher,
-    // Parts inside the storage root: a finished file becomes visible by a rename, not a copy.
-    uploadFiles: new UploadFiles(storage, path.join(storage.root, '.upload-parts')),
+    // Parts inside the local storage folder (a FILE storage's root: a finished file becomes visible by a
+    // rename, not a copy; on S3, the local working folder from which finished files are uploaded).
+    uploadFiles: new UploadFiles(storage, path.join(config.storage.path, '.upload-parts')),
     async recover() {
       const recovered = await manager.recover();
       if (recovered) log.warn('jobs interrupted by the previous run were marked failed', { count: recovered });

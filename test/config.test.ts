@@ -93,3 +93,52 @@ test('DALLAGE_CONFIG names the file; the default config.yml is valid with an emp
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('storage type s3 (issue 13): keys, defaults, DALLAGE_S3_* overrides; missing or misplaced keys named', () => {
+  const yaml =
+    'processes: { echo: echo }\nstorage:\n  type: s3\n  path: ./work\n  endpoint: http://127.0.0.1:9000\n  bucket: dallage\n  access_key: a\n  secret_key: s\n';
+  const c = parseConfig(yaml, {});
+  assert.deepEqual(c.storage, {
+    type: 's3',
+    path: path.resolve('./work'),
+    endpoint: 'http://127.0.0.1:9000',
+    bucket: 'dallage',
+    access_key: 'a',
+    secret_key: 's',
+    region: 'us-east-1',
+    prefix: '',
+    create_bucket: false,
+  });
+  const o = parseConfig(yaml, {
+    DALLAGE_S3_ENDPOINT: 'http://[::1]:9100',
+    DALLAGE_S3_BUCKET: 'other',
+    DALLAGE_S3_ACCESS_KEY: 'A2',
+    DALLAGE_S3_SECRET_KEY: 'S2',
+  });
+  assert.equal(o.storage.type, 's3');
+  if (o.storage.type === 's3') {
+    assert.equal(o.storage.endpoint, 'http://[::1]:9100');
+    assert.equal(o.storage.bucket, 'other');
+    assert.equal(o.storage.access_key, 'A2');
+    assert.equal(o.storage.secret_key, 'S2');
+  }
+  // The environment alone may give the keys.
+  const env = parseConfig('processes: { echo: echo }\nstorage: { type: s3 }\n', {
+    DALLAGE_S3_ENDPOINT: 'https://s3.example.org',
+    DALLAGE_S3_BUCKET: 'b-1',
+    DALLAGE_S3_ACCESS_KEY: 'k',
+    DALLAGE_S3_SECRET_KEY: 's',
+  });
+  assert.equal(env.storage.type === 's3' && env.storage.endpoint, 'https://s3.example.org');
+  configError(
+    () => parseConfig('processes: { echo: echo }\nstorage: { type: s3, endpoint: "http://h:1", bucket: bkt }\n', {}),
+    /storage\.access_key: required for storage\.type s3 \(or DALLAGE_S3_ACCESS_KEY\)/,
+  );
+  configError(
+    () => parseConfig('processes: { echo: echo }\nstorage: { type: file, bucket: bkt }\n', {}),
+    /storage\.bucket: only for storage\.type s3/,
+  );
+  configError(() => parseConfig('processes: { echo: echo }\nstorage: { type: s3, prefix: "/abs/" }\n', {}), /storage\.prefix/);
+  configError(() => parseConfig('processes: { echo: echo }\nstorage: { type: s3, endpoint: "ftp://h" }\n', {}), /storage\.endpoint/);
+  configError(() => parseConfig('processes: { echo: echo }\nstorage: { type: swift }\n', {}), /storage\.type/);
+});

@@ -1,26 +1,45 @@
+import type { StorageConfig } from '../config.js';
 import { FileStorage } from './file.js';
+import { S3Storage, type S3Settings } from './s3.js';
 import type { Storage } from './storage.js';
 
 /** What identifies a storage across threads (worker tasks rebuild their Storage from it). */
-export interface StorageDescriptor {
-  type: 'FILE';
-  root: string;
-}
+export type StorageDescriptor = { type: 'FILE'; root: string } | { type: 'S3'; root: string; settings: S3Settings };
 
 export function describeStorage(storage: Storage): StorageDescriptor {
-  if (storage.type !== 'FILE') throw new Error(`storage type ${storage.type} cannot be described for workers yet`);
+  if (storage instanceof S3Storage) return { type: 'S3', root: storage.root, settings: storage.settings };
+  if (storage.type !== 'FILE') throw new Error(`storage type ${storage.type} cannot be described for workers`);
   return { type: 'FILE', root: storage.root };
 }
 
 const cache = new Map<string, Storage>();
 
-/** The Storage of a descriptor (one instance per thread and root). */
+/** The Storage of a descriptor (one instance per thread and storage). */
 export function storageOf(d: StorageDescriptor): Storage {
-  const key = `${d.type}:${d.root}`;
+  const key = d.type === 'FILE' ? `FILE:${d.root}` : `S3:${d.settings.endpoint}|${d.settings.bucket}|${d.settings.prefix}`;
   let s = cache.get(key);
   if (!s) {
-    s = new FileStorage(d.root);
+    s = d.type === 'FILE' ? new FileStorage(d.root) : new S3Storage(d.settings);
     cache.set(key, s);
   }
   return s;
+}
+
+/**
+ * The storage of the configuration (config.yml `storage`). An S3 bucket is checked here, at start-up: a
+ * server or a command line run does not start on a storage it cannot use (the error names endpoint and
+ * bucket; `create_bucket: true` makes a missing bucket).
+ */
+export async function createStorage(config: StorageConfig): Promise<Storage> {
+  if (config.type === 'file') return new FileStorage(config.path);
+  const storage = new S3Storage({
+    endpoint: config.endpoint,
+    bucket: config.bucket,
+    accessKey: config.access_key,
+    secretKey: config.secret_key,
+    region: config.region,
+    prefix: config.prefix,
+  });
+  await storage.checkBucket(config.create_bucket);
+  return storage;
 }

@@ -26,6 +26,8 @@ export async function startTestServer(
     security?: Record<string, unknown>;
     manager?: 'lowdb' | 'memory';
     cors?: Record<string, unknown>;
+    /** The storage section (default FILE in the temp folder); `path` defaults to the temp folder's store/. */
+    storage?: Record<string, unknown>;
     /** A resolver the server uses instead of real DNS (security tests). */
     resolve?: (hostname: string) => Promise<string[]>;
   } = {},
@@ -42,7 +44,7 @@ export async function startTestServer(
         ...(options.cors ? { cors: options.cors } : {}),
       },
       manager: { name: options.manager ?? 'lowdb', connection: path.join(dir, 'jobs') },
-      storage: { type: 'file', path: path.join(dir, 'store') },
+      storage: { type: 'file', path: path.join(dir, 'store'), ...(options.storage ?? {}) },
       pool: { threads: 2 },
       processes: options.processes ?? { echo: 'echo', 'hello-world': 'hello-world' },
       security: { input_roots: [inputRoot], allowed_hosts: [], allow_internal: false, ...(options.security ?? {}) },
