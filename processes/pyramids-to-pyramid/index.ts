@@ -6,13 +6,13 @@ import { pyramidTypeInfos } from '../../src/records/pyramid-infos.js';
 import { BBOX_SCHEMA, levelInput, productNameInput } from '../../src/process/input-schemas.js';
 import type { PrepareContext, Process, ProcessContext } from '../../src/process/types.js';
 import { reservePyramid, writePyramid, type PyramidReservation } from '../../src/pyramid/life-cycle.js';
-import { treePrefix } from '../../src/pyramid/location.js';
+import { levelStorage, treePrefix } from '../../src/pyramid/location.js';
 import { loadReadyPyramid, readPyramidList, requireReadyRecord, type ReadyPyramid } from '../../src/pyramid/ready-pyramid.js';
 import { OriginalReferences } from '../../src/pyramid/reference.js';
 import { SiblingTasks } from '../../src/pyramid/siblings.js';
 import { resolveCrs, transformBbox, type Bbox } from '../../src/raster/crs.js';
 import { loadTms, levelsSortedByResolution, slabRangeOfBbox, tileMatrix, type TileMatrixSet } from '../../src/raster/tms.js';
-import { fileLevelStorage, nodataValues, type PyramidDescriptor } from '../../src/rok4/descriptor.js';
+import { nodataValues, type PyramidDescriptor } from '../../src/rok4/descriptor.js';
 import { parseFormat } from '../../src/rok4/formats.js';
 import { Rok4PyramidWriter } from '../../src/rok4/writer.js';
 import { describeStorage } from '../../src/storage/factory.js';
@@ -255,7 +255,7 @@ async function run(c: MergePlanned, ctx: ProcessContext<MergePlanned>): Promise<
         tiles_per_width: spec.tilesPerWidth,
         tiles_per_height: spec.tilesPerHeight,
         tile_limits: plan.tileLimits.get(id)!,
-        storage: fileLevelStorage(name, id, depth, withMask),
+        storage: levelStorage(ctx.storage, location, id, withMask, depth),
       }));
     const total = [...plan.slabs.values()].reduce((n, jobs) => n + jobs.length, 0);
     const refs = new OriginalReferences(writer, ctx.storage, ctx.datastore);

@@ -4,13 +4,13 @@ import { resolveCrs } from '../../src/raster/crs.js';
 import type { RasterInfo } from '../../src/raster/geotiff-source.js';
 import type { KernelName } from '../../src/raster/kernels.js';
 import type { TileMatrixSet } from '../../src/raster/tms.js';
-import { fileLevelStorage, type PyramidDescriptor } from '../../src/rok4/descriptor.js';
+import type { PyramidDescriptor } from '../../src/rok4/descriptor.js';
 import { formatName, MASK_FORMAT } from '../../src/rok4/formats.js';
 import { Rok4PyramidWriter } from '../../src/rok4/writer.js';
 import type { Storage } from '../../src/storage/storage.js';
 import type { WorkerPool } from '../../src/workers/pool.js';
 import { PriorityScheduler } from '../../src/workers/scheduler.js';
-import type { PyramidLocation } from '../../src/pyramid/location.js';
+import { levelStorage, type PyramidLocation } from '../../src/pyramid/location.js';
 import { SiblingTasks } from '../../src/pyramid/siblings.js';
 import type { StorageDescriptor } from '../../src/storage/factory.js';
 import type { BackgroundRef } from './background.js';
@@ -52,9 +52,10 @@ export interface GenerateResult {
   bytes: number;
 }
 
-/** The descriptor of a new FILE pyramid for a plan (rok4.md §3): levels top → bottom. */
+/** The descriptor of a new pyramid at `location` of `storage` for a plan (rok4.md §3): levels top → bottom. */
 export function describePyramid(
-  name: string,
+  storage: Storage,
+  location: PyramidLocation,
   tms: TileMatrixSet,
   plan: PyramidPlan,
   spec: SlabSpec,
@@ -75,7 +76,7 @@ export function describePyramid(
       tiles_per_width: spec.tilesPerWidth,
       tiles_per_height: spec.tilesPerHeight,
       tile_limits: l.tileLimits,
-      storage: fileLevelStorage(name, l.tm.id, 2, spec.mask),
+      storage: levelStorage(storage, location, l.tm.id, spec.mask),
     })),
   } as PyramidDescriptor;
 }
@@ -89,7 +90,7 @@ export function describePyramid(
  */
 export async function generatePyramid(req: GenerateRequest): Promise<GenerateResult> {
   const { plan, spec, storage, pool, signal } = req;
-  const descriptor = describePyramid(req.location.name, req.tms, plan, spec, req.interpolation);
+  const descriptor = describePyramid(storage, req.location, req.tms, plan, spec, req.interpolation);
   const writer = new Rok4PyramidWriter(storage, req.location.name, descriptor, { folder: req.location.folder });
   // On the first failure the other slabs stop too, and those already running are waited for before
   // rethrowing, so that nothing is written after the caller cleans up (DESIGN §7).

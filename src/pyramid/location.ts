@@ -8,6 +8,7 @@
  * over the descriptor of `SAME` — and removing a pyramid is removing its folder.
  */
 import type { StoredData } from '../records/stored-data.js';
+import { fileLevelStorage, s3LevelStorage, type LevelStorage } from '../rok4/descriptor.js';
 import type { Storage } from '../storage/storage.js';
 
 export interface PyramidLocation {
@@ -41,6 +42,22 @@ export const treePrefix = (l: PyramidLocation): string => `${l.folder}${l.name}`
 /** The root of the pyramid in ROK4 lists (rok4.md §6): `<storage root>/<folder><name>`. */
 export function listRoot(storage: Storage, l: PyramidLocation): string {
   return `${storage.root.replace(/\/+$/, '')}/${treePrefix(l)}`;
+}
+
+/**
+ * The storage block of a level of a new pyramid at `l`, as ROK4 writes it (rok4.md §3.4): FILE directories
+ * `<name>/DATA/<id>` relative to the descriptor's folder; S3 the bucket and the object name prefixes
+ * `<tree>/DATA_<id>`, `<tree>/MASK_<id>` where `<tree>` is the pyramid's tree as an object name (the
+ * storage's key prefix included), so that ROK4 finds `<image_prefix>_<col>_<row>` in `bucket_name` (§4.2).
+ * @param pathDepth FILE only (ignored on S3).
+ */
+export function levelStorage(storage: Storage, l: PyramidLocation, levelId: string, withMask: boolean, pathDepth = 2): LevelStorage {
+  if (storage.type === 'FILE') return fileLevelStorage(l.name, levelId, pathDepth, withMask);
+  const root = storage.root.replace(/\/+$/, '');
+  const slash = root.indexOf('/');
+  const bucket = slash < 0 ? root : root.slice(0, slash);
+  const keyPrefix = slash < 0 ? '' : `${root.slice(slash + 1)}/`;
+  return s3LevelStorage(bucket, `${keyPrefix}${treePrefix(l)}`, levelId, withMask);
 }
 
 /**

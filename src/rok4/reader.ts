@@ -7,9 +7,8 @@ import { headerAndIndexSize } from './slab-geometry.js';
 import { parseSlabHeader, type SlabHeaderInfo } from './slab-header.js';
 import { parseSlabIndex } from './slab-index.js';
 import { decodeTile, type TilePixels, type TileSpec } from './tile-codec.js';
+import { isSymlinkObject, symlinkTargetKey } from './symlink.js';
 
-/** Prefix of an object-storage reference (rok4.md §7.2). */
-const SYMLINK_PREFIX = 'SYMLINK#';
 /** Slabs whose header + index stay cached. */
 const INDEX_CACHE_SIZE = 256;
 
@@ -117,7 +116,16 @@ export class Rok4Reader {
     }
     const prefix = kind === 'DATA' ? storage.image_prefix : storage.mask_prefix;
     if (prefix === undefined) return undefined;
-    return `${prefix}_${col}_${row}`;
+    return this.objectKey(
+      `${storage.type === 'S3' ? storage.bucket_name : storage.type === 'CEPH' ? storage.pool_name : storage.container_name}/${prefix}_${col}_${row}`,
+    );
+  }
+
+  /** Key of object `<bucket>/<object name>` in this storage (whose root is `<bucket>[/<key prefix>]`, §4.2). */
+  private objectKey(object: string): string {
+    const root = this.storage.root.replace(/\/+$/, '');
+    if (!object.startsWith(`${root}/`)) throw new Error(`pyramid ${this.name}: object ${object} is outside the storage ${root}`);
+    return object.slice(root.length + 1);
   }
 
   /** Encoded bytes of a tile, or null (outside tile_limits, missing slab, size 0). */
@@ -257,12 +265,12 @@ export class Rok4Reader {
     let readKey = key;
     let prefix = await this.readPrefix(readKey, wanted);
     if (!prefix) return null;
-    if (prefix.length < wanted && isSymlinkObject(prefix)) {
+    if (isSymlinkObject(prefix, wanted)) {
       // S3-style reference: follow it once; a reference to a reference is an error (§5.4, §7.2).
-      readKey = this.symlinkTargetKey(prefix.toString('latin1').slice(SYMLINK_PREFIX.length).trim(), key);
+      readKey = symlinkTargetKey(prefix, this.storage.root, key);
       prefix = await this.readPrefix(readKey, wanted);
       if (!prefix) return null;
-      if (prefix.length < wanted && isSymlinkObject(prefix)) throw new Error(`slab ${key}: reference to a reference (${readKey})`);
+      if (isSymlinkObject(prefix, wanted)) throw new Error(`slab ${key}: reference to a reference (${readKey})`);
     }
     if (prefix.length < wanted) throw new Error(`slab ${readKey}: ${prefix.length} bytes, header + index need ${wanted}`);
     const header = parseSlabHeader(prefix);
@@ -290,13 +298,6 @@ export class Rok4Reader {
     }
   }
 
-  /** `SYMLINK#<bucket>/<object>` → key in this storage (the bucket must be the storage root). */
-  private symlinkTargetKey(target: string, from: string): string {
-    const root = this.storage.root.replace(/\/+$/, '');
-    if (target.startsWith(`${root}/`)) return target.slice(root.length + 1);
-    throw new Error(`slab ${from}: reference to ${target}, outside storage ${root}`);
-  }
-
   /** The tiles of a slab in one ranged read covering them all (null for size-0 tiles). */
   private async readAllTiles(info: SlabInfo): Promise<Array<Buffer | null>> {
     let start = Infinity;
@@ -313,10 +314,6 @@ export class Rok4Reader {
       size === 0 ? null : bytes.subarray(info.offsets[i] - start, info.offsets[i] - start + size),
     );
   }
-}
-
-function isSymlinkObject(prefix: Buffer): boolean {
-  return prefix.length >= SYMLINK_PREFIX.length && prefix.toString('latin1', 0, SYMLINK_PREFIX.length) === SYMLINK_PREFIX;
 }
 
 /** Copies tile `index` (slab order) into a slab-sized interleaved image. */

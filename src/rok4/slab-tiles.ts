@@ -2,14 +2,13 @@ import type { Storage } from '../storage/storage.js';
 import { NotFoundError } from '../storage/storage.js';
 import { parseSlabHeader, type SlabHeaderInfo } from './slab-header.js';
 import { splitSlabTiles } from './slab-index.js';
+import { isSymlinkObject, symlinkTargetKey } from './symlink.js';
 
 /** A slab's encoded tiles, undecoded (null = no tile, size 0). */
 export interface EncodedSlab {
   header: SlabHeaderInfo;
   tiles: Array<Uint8Array | null>;
 }
-
-const SYMLINK = Buffer.from('SYMLINK#');
 
 /**
  * Reads a whole slab and splits it into its encoded tiles (rok4.md §5.1), following one object-storage
@@ -20,10 +19,7 @@ export async function readEncodedSlab(storage: Storage, key: string): Promise<En
   let bytes: Buffer;
   try {
     bytes = await storage.read(key);
-    if (bytes.length < 2048 && bytes.subarray(0, 8).equals(SYMLINK)) {
-      const target = bytes.subarray(8).toString('utf8').trim();
-      bytes = await storage.read(target.slice(target.indexOf('/') + 1));
-    }
+    if (isSymlinkObject(bytes)) bytes = await storage.read(symlinkTargetKey(bytes, storage.root, key));
   } catch (err) {
     if (err instanceof NotFoundError) return null;
     throw err;

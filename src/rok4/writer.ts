@@ -57,8 +57,9 @@ export class Rok4PyramidWriter {
   /** Writes a real slab (list line `0/...`), replacing a reference there if any. */
   async writeSlab(level: string, col: number, row: number, kind: SlabKind, buffer: Uint8Array): Promise<string> {
     const key = this.slabKey(level, col, row, kind);
-    // A reference must be removed first: writing through a symlink would modify the original (§8.7.6).
-    if ((await this.storage.linkTarget(key)) !== undefined) await this.storage.delete(key);
+    // A reference must be removed first: writing through a symlink would modify the original (§8.7.6). An
+    // object store replaces the reference object itself (no request spent on asking).
+    if (this.storage.type === 'FILE' && (await this.storage.linkTarget(key)) !== undefined) await this.storage.delete(key);
     await this.storage.write(key, buffer);
     this.list.setEntry(0, this.slabListPath(level, col, row, kind));
     return key;

@@ -1,6 +1,7 @@
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { Client, type BucketItem } from 'minio';
+import { ApiError } from '../errors.js';
 import { DEFAULT_RETRY, errorCode, withRetries, type RetryPolicy } from './retry.js';
 import { checkKey, NotFoundError, type Storage } from './storage.js';
 
@@ -30,14 +31,21 @@ const DEFAULT_PART_SIZE = 64 * 1024 * 1024;
 /** Keys per DeleteObjects request (the S3 maximum). */
 const DELETE_BATCH = 1000;
 
-/** A permanent S3 failure: the S3 error code (AccessDenied, NoSuchBucket…) is in `code` and in the message. */
-export class S3StorageError extends Error {
+/**
+ * A failed S3 operation (a permanent error, or a transient one whose retries are spent): `S3 PUT
+ * <bucket>/<object>: <code>` with the S3 error code (AccessDenied, NoSuchBucket…) or the connection's
+ * (ECONNREFUSED…) in `code`. An ApiError of kind `unavailable`: the job it stops fails with this detail,
+ * which names no address; the client's own error (with the endpoint) is its `cause`, for the log.
+ */
+export class S3StorageError extends ApiError {
   constructor(
     readonly code: string,
-    message: string,
+    detail: string,
+    options: { cause?: unknown } = {},
   ) {
-    super(message);
+    super('unavailable', detail);
     this.name = 'S3StorageError';
+    if (options.cause !== undefined) this.cause = options.cause;
   }
 }
 
@@ -300,7 +308,7 @@ export class S3Storage implements Storage {
       const code = errorCode(err);
       if (code === 'NoSuchKey' || code === 'NotFound') throw new NotFoundError(name.slice(this.prefix.length));
       if (code === 'InvalidRange') throw err;
-      throw new S3StorageError(code || 'Unknown', `S3 ${op} ${this.bucket}/${name}: ${describe(err)}`);
+      throw new S3StorageError(code || 'Unknown', `S3 ${op} ${this.bucket}/${name}: ${code || 'Unknown'}`, { cause: err });
     }
   }
 

@@ -13,7 +13,8 @@ import { gdalRead } from '../rok4/gdal-oracle.js';
 import { startTestServer, submitAndWait, type JobRun, type TestServer } from './server.js';
 
 export type { JobRun };
-import { FileStorage } from '../../src/storage/file.js';
+import type { Storage } from '../../src/storage/storage.js';
+import { S3Storage } from '../../src/storage/s3.js';
 import { LOCK_FILE } from '../../src/folder-lock.js';
 import { Rok4Reader } from '../../src/rok4/reader.js';
 import { loadTms, tileMatrix, type TileMatrix } from '../../src/raster/tms.js';
@@ -54,17 +55,52 @@ export async function makeInput(
 export const hrefOf = (file: string): string => `file://${file}`;
 
 /**
- * Where a pyramid of the test server lives: `<store>/pyramids/<name>/` holds `<name>.json`, `<name>.list`
- * and the `<name>/` tree (the list root). Keys relative to the store: {@link pyramidKey}.
+ * Where a pyramid of a FILE test server lives: `<store>/pyramids/<name>/` holds `<name>.json`, `<name>.list`
+ * and the `<name>/` tree. Keys relative to the storage (FILE or S3): {@link pyramidKey}.
  */
 export const pyramidDir = (s: TestServer, name: string): string => path.join(s.dir, 'store', 'pyramids', name);
-export const treeDir = (s: TestServer, name: string): string => path.join(pyramidDir(s, name), name);
+/**
+ * The list root of a pyramid (rok4.md §6), whatever the storage: `<storage root>/pyramids/<name>/<name>` —
+ * on FILE the absolute folder of its tree, on S3 `<bucket>/pyramids/<name>/<name>`.
+ */
+export const treeDir = (s: TestServer, name: string): string => `${storeOf(s).root}/pyramids/${name}/${name}`;
 /** Storage key of a pyramid's descriptor (`.json`), list (`.list`) or tree (''). */
 export const pyramidKey = (name: string, suffix: '' | '.json' | '.list' = ''): string => `pyramids/${name}/${name}${suffix}`;
 
-/** The FILE storage of a test server (where pyramids are written). */
-export function storeOf(s: TestServer): FileStorage {
-  return new FileStorage(path.join(s.dir, 'store'));
+/** The storage of a test server (where pyramids are written): FILE, or S3 under DALLAGE_TEST_STORAGE=s3. */
+export function storeOf(s: TestServer): Storage {
+  return s.runtime.storage;
+}
+
+/**
+ * The path GDAL opens for `<storage root>/<key>` (a list root + a list path): the file on FILE;
+ * `/vsis3/<bucket>/<object>` on S3, read with {@link gdalEnv}.
+ */
+export function gdalPathOf(storage: Storage, rooted: string): string {
+  return storage.type === 'S3' ? `/vsis3/${rooted}` : rooted;
+}
+
+/**
+ * The environment under which GDAL reads a storage: on S3 its /vsis3/ settings for our endpoint (plain
+ * HTTP, path-style: AWS_VIRTUAL_HOSTING=FALSE) and credentials; no cached configuration files.
+ */
+export function gdalEnv(storage: Storage): NodeJS.ProcessEnv {
+  if (!(storage instanceof S3Storage)) return process.env;
+  const url = new URL(storage.settings.endpoint);
+  return {
+    ...process.env,
+    AWS_S3_ENDPOINT: url.host,
+    AWS_HTTPS: url.protocol === 'https:' ? 'YES' : 'NO',
+    AWS_VIRTUAL_HOSTING: 'FALSE',
+    AWS_ACCESS_KEY_ID: storage.settings.accessKey,
+    AWS_SECRET_ACCESS_KEY: storage.settings.secretKey,
+    AWS_REGION: storage.settings.region,
+    AWS_NO_SIGN_REQUEST: 'NO',
+    AWS_CONFIG_FILE: '/dev/null',
+    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    CPL_VSIL_CURL_CHUNK_SIZE: '65536',
+    GDAL_DISABLE_READDIR_ON_OPEN: 'EMPTY_DIR',
+  };
 }
 
 /** Submits a raster-to-pyramid job and waits for its end (whatever the end), with the steps seen. */
@@ -283,9 +319,15 @@ export function compareWithReference(m: LevelMosaic, ref: ReturnType<typeof gdal
   };
 }
 
-/** Runs a small python (GDAL + numpy) script with arguments; its stdout. */
-export function python(script: string, ...args: string[]): string {
-  return execFileSync(PYTHON, ['-c', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+/** Runs a small python (GDAL + numpy) script with arguments (and optionally stdin and environment); its stdout. */
+export function python(script: string, ...args: Array<string | { input?: string; env?: NodeJS.ProcessEnv }>): string {
+  const options = args.find((a) => typeof a !== 'string') as { input?: string; env?: NodeJS.ProcessEnv } | undefined;
+  const strings = args.filter((a): a is string => typeof a === 'string');
+  return execFileSync(PYTHON, ['-c', script, ...strings], {
+    input: options?.input,
+    env: options?.env ?? process.env,
+    stdio: [options?.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+  }).toString();
 }
 
 /**

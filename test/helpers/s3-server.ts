@@ -51,6 +51,10 @@ async function spawnServer(directory: string, port: number): Promise<{ child: Ch
     child.once('exit', (code) => reject(new Error(`s3rver exited (${code}) before listening: ${stderr}`)));
     child.once('error', reject);
   });
+  // The server does not keep the test process alive: a test process whose tests are done exits (and
+  // kills it, see test-storage.ts) even when no test closed it.
+  child.unref();
+  for (const stream of [child.stdout, child.stderr]) (stream as unknown as { unref?: () => void }).unref?.();
   return { child, port: listening };
 }
 
@@ -64,6 +68,8 @@ export async function startS3Server(): Promise<S3TestServer> {
     running = undefined;
     if (!c || c.exitCode !== null || c.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+    // Held by the event loop again until it has exited (it was unref'd once listening).
+    c.ref();
     c.kill('SIGKILL');
     await exited;
   };

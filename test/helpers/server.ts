@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseConfig, type Config } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
+import { testStorageSection } from './test-storage.js';
 
 export interface TestServer extends RunningServer {
   /** Temp folder holding jobs, storage and inputs of this server. */
@@ -44,7 +45,7 @@ export async function startTestServer(
         ...(options.cors ? { cors: options.cors } : {}),
       },
       manager: { name: options.manager ?? 'lowdb', connection: path.join(dir, 'jobs') },
-      storage: { type: 'file', path: path.join(dir, 'store'), ...(options.storage ?? {}) },
+      storage: { type: 'file', path: path.join(dir, 'store'), ...(options.storage ?? (await testStorageSection())) },
       pool: { threads: 2 },
       processes: options.processes ?? { echo: 'echo', 'hello-world': 'hello-world' },
       security: { input_roots: [inputRoot], allowed_hosts: [], allow_internal: false, ...(options.security ?? {}) },

@@ -5,13 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import type { Dirent } from 'node:fs';
-import { lstat, readdir, readFile, readlink, realpath } from 'node:fs/promises';
+import { lstat, readlink, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { execute, startTestServer, submitJob, waitForJob, type TestServer } from './server.js';
-import { pyramidDir, pyramidKey, pyramidResult, python, storeOf, treeDir } from './pyramids.js';
+import { gdalEnv, gdalPathOf, pyramidKey, pyramidResult, python, storeOf, treeDir } from './pyramids.js';
 import { SlabList } from '../../src/rok4/list.js';
-import { parseSlabPath } from '../../src/rok4/base36.js';
+import { slabOfListPath } from '../../src/rok4/list-path.js';
+import type { FileStorage } from '../../src/storage/file.js';
 import type { Rok4Reader } from '../../src/rok4/reader.js';
 import type { TileMatrix } from '../../src/raster/tms.js';
 
@@ -56,12 +56,11 @@ export async function listOf(s: TestServer, name: string): Promise<SlabList> {
   return SlabList.parse((await storeOf(s).read(pyramidKey(name, '.list'))).toString('utf8'));
 }
 
-/** `level/col/row` of a FILE list path `DATA/<level>/<b36>` (undefined for masks). */
+/** `level/col/row` of a list path — FILE `DATA/<level>/<b36>`, S3 `DATA_<level>_<col>_<row>` — (undefined for masks). */
 export function dataSlabKey(listPath: string): string | undefined {
-  const m = /^DATA\/([^/]+)\/(.+)$/.exec(listPath);
-  if (!m) return undefined;
-  const { col, row } = parseSlabPath(m[2]);
-  return `${m[1]}/${col}/${row}`;
+  const slab = slabOfListPath(listPath);
+  if (!slab || slab.kind !== 'DATA') return undefined;
+  return `${slab.level}/${slab.col}/${slab.row}`;
 }
 
 /** Data slabs of a list: `level/col/row` → root path that holds the original. */
@@ -74,103 +73,101 @@ export function dataSlabs(list: SlabList): Map<string, string> {
   return out;
 }
 
-/** Every entry of a file tree: relative path → 'file:<sha1>' or 'link:<target>'. */
-export async function snapshot(dir: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  let entries: Dirent[];
-  try {
-    entries = await readdir(dir, { withFileTypes: true, recursive: true });
-  } catch {
-    return out;
-  }
-  for (const e of entries) {
-    const full = path.join(e.parentPath, e.name);
-    const rel = path.relative(dir, full);
-    if (e.isSymbolicLink()) out.set(rel, `link:${await readlink(full)}`);
-    else if (e.isFile())
-      out.set(
-        rel,
-        `file:${createHash('sha1')
-          .update(await readFile(full))
-          .digest('hex')}`,
-      );
-  }
-  return out;
-}
-
-/** Snapshot of a pyramid: its tree, list and descriptor. */
+/**
+ * Snapshot of a pyramid through the server's storage: every object of its folder (tree, list, descriptor)
+ * → 'link:<target key>' for a reference, 'file:<sha1>' otherwise.
+ */
 export async function pyramidSnapshot(s: TestServer, name: string): Promise<Map<string, string>> {
-  const root = pyramidDir(s, name);
-  const out = await snapshot(path.join(root, name));
-  for (const suffix of ['.json', '.list']) {
+  const storage = storeOf(s);
+  const folder = `pyramids/${name}/`;
+  const out = new Map<string, string>();
+  for await (const key of storage.list(folder)) {
+    const target = await storage.linkTarget(key);
     out.set(
-      suffix,
-      `file:${createHash('sha1')
-        .update(await readFile(path.join(root, name + suffix)))
-        .digest('hex')}`,
+      key.slice(folder.length),
+      target !== undefined
+        ? `link:${target}`
+        : `file:${createHash('sha1')
+            .update(await storage.read(key))
+            .digest('hex')}`,
     );
   }
-  return out;
+  return new Map([...out].sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
 /**
- * Checks every list line of a pyramid against the files (rok4.md §6, §7): root 0 lines are real files in
- * the pyramid's tree; other lines are relative symbolic links in the tree whose target is the real file
- * `<root>/<path>` of the pyramid named by the root index (never a link: no chains). Returns the counts.
+ * Checks every list line of a pyramid against the storage (rok4.md §6, §7): root 0 lines are real slabs in
+ * the pyramid's tree; other lines are references in the tree whose target is the real slab `<root>/<path>`
+ * of the pyramid named by the root index (never a reference: no chains) — relative symbolic links on FILE
+ * (as BE4 writes them, §7.2), `SYMLINK#` objects on S3. Nothing else is in the tree. Returns the counts.
  */
 export async function checkReferences(s: TestServer, name: string): Promise<{ own: number; links: number; owners: Set<string> }> {
+  const storage = storeOf(s);
   const list = await listOf(s, name);
   const tree = treeDir(s, name);
   assert.equal(list.roots.get(0), tree);
+  const rootKey = (root: string) => {
+    assert.ok(root.startsWith(`${storage.root}/`), `${name}: list root ${root} outside the storage ${storage.root}`);
+    return root.slice(storage.root.length + 1);
+  };
+  const treeKey = rootKey(tree);
   let own = 0,
     links = 0;
   const owners = new Set<string>();
   for (const e of list.entries()) {
-    const at = path.join(tree, e.path);
-    const st = await lstat(at);
+    const key = `${treeKey}/${e.path}`;
+    const target = await storage.linkTarget(key);
     if (e.rootIndex === 0) {
-      assert.ok(st.isFile(), `${name}: ${e.path} is listed 0/ but is not a real file`);
+      assert.equal(target, undefined, `${name}: ${e.path} is listed 0/ but is a reference`);
+      assert.ok(await storage.exists(key), `${name}: ${e.path} is listed 0/ but does not exist`);
       own++;
       continue;
     }
     const root = list.roots.get(e.rootIndex)!;
-    assert.ok(st.isSymbolicLink(), `${name}: ${e.path} is listed ${e.rootIndex}/ but is not a link`);
-    const target = await readlink(at);
-    assert.ok(!path.isAbsolute(target), `${name}: ${e.path} → ${target} is not relative (BE4 writes relative links, §7.2)`);
-    const resolved = path.resolve(path.dirname(at), target);
-    assert.equal(resolved, path.join(root, e.path), `${name}: ${e.path} points to ${resolved}, not to its listed root ${root}`);
-    const tst = await lstat(resolved);
-    assert.ok(tst.isFile() && !tst.isSymbolicLink(), `${name}: ${e.path} → ${resolved} is not a real file (reference chain)`);
-    assert.equal(await realpath(at), resolved);
+    assert.ok(target !== undefined, `${name}: ${e.path} is listed ${e.rootIndex}/ but is not a reference`);
+    assert.equal(target, `${rootKey(root)}/${e.path}`, `${name}: ${e.path} points to ${target}, not to its listed root ${root}`);
+    assert.equal(await storage.linkTarget(target), undefined, `${name}: ${e.path} → ${target} is a reference (reference chain)`);
+    assert.ok(await storage.exists(target), `${name}: ${e.path} → ${target} does not exist`);
+    if (storage.type === 'FILE') {
+      const at = (storage as FileStorage).path(key);
+      const link = await readlink(at);
+      assert.ok(!path.isAbsolute(link), `${name}: ${e.path} → ${link} is not relative (BE4 writes relative links, §7.2)`);
+      assert.equal(await realpath(at), (storage as FileStorage).path(target));
+      assert.ok((await lstat((storage as FileStorage).path(target))).isFile());
+    }
     owners.add(path.basename(root));
     links++;
   }
-  // Nothing on disk that the list does not name.
-  const onDisk = await snapshot(tree);
-  assert.equal(onDisk.size, own + links, `${name}: files on disk and list lines differ`);
+  // Nothing in the tree that the list does not name.
+  let inTree = 0;
+  for await (const key of storage.list(`${treeKey}/`)) if (key) inTree++;
+  assert.equal(inTree, own + links, `${name}: objects in the tree and list lines differ`);
   return { own, links, owners };
 }
 
-/** Every data slab of a pyramid opened by GDAL (through the links): returns how many were read. */
-export function gdalReadsSlabs(s: TestServer, name: string): number {
+/**
+ * Every slab (data and mask) of a pyramid opened by GDAL at its original (`<root>/<path>` of its list line: on FILE
+ * the file, on S3 `/vsis3/<bucket>/<object>`, which GDAL reads by ranged GETs): returns how many were read.
+ */
+export async function gdalReadsSlabs(s: TestServer, name: string): Promise<number> {
+  const storage = storeOf(s);
+  const list = await listOf(s, name);
+  const paths = [...list.entries()].map((e) => gdalPathOf(storage, `${list.roots.get(e.rootIndex)}/${e.path}`));
   const out = python(
     `
-import sys, os
+import sys, json
 from osgeo import gdal
 gdal.UseExceptions()
-root, name = sys.argv[1], sys.argv[2]
 n = 0
-for line in open(os.path.join(root, name + '.list')).read().split('#\\n', 1)[1].splitlines():
-    p = line.split('/', 1)[1].split(' ')[0]
-    ds = gdal.Open(os.path.join(root, name, p))
+for p in json.load(sys.stdin):
+    ds = gdal.Open(p)
     b = ds.GetRasterBand(1)
     b.ReadRaster(0, 0, ds.RasterXSize, ds.RasterYSize)
     assert ds.RasterXSize % 256 == 0 and ds.RasterYSize % 256 == 0
     n += 1
 print(n)
 `,
-    pyramidDir(s, name),
-    name,
+    { input: JSON.stringify(paths), env: gdalEnv(storage) },
   );
   return Number(out.trim());
 }

@@ -6,11 +6,9 @@
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { skipUnlessCommands } from '../helpers/env.js';
 import type { TestServer } from '../helpers/server.js';
-import { corruptBlock, hrefOf, makeInput, pyramidDir, storedData, treeDir } from '../helpers/pyramids.js';
+import { corruptBlock, hrefOf, keysUnder, makeInput, storedData, storeOf } from '../helpers/pyramids.js';
 import { dataSlabKey, dataSlabs, jobStatus, listOf, pyramidSnapshot, run, startUpdateServer, submit } from '../helpers/updates.js';
 import { waitForJob } from '../helpers/server.js';
 
@@ -42,7 +40,7 @@ async function inputsSnapshot(): Promise<Map<string, Map<string, string>>> {
 
 /** Nothing of `name` is left in the store, its record is `status`, and no input is used by it. */
 async function assertGone(name: string, status: string): Promise<void> {
-  assert.equal(existsSync(pyramidDir(s, name)), false, `the folder of ${name} left in the store`);
+  assert.deepEqual(await keysUnder(s, `pyramids/${name}/`), [], `the folder of ${name} left in the store`);
   const [record] = await storedData(s, `?name=${name}`);
   assert.equal(record.status, status);
   for (const input of ['NORTH', 'SOUTH']) {
@@ -117,7 +115,7 @@ test('merge failing on a corrupt input slab: removed (links included), inputs un
     return k !== undefined && k.startsWith('10/') && n.has(k);
   });
   assert.ok(victim, 'no level-10 slab shared by NORTH and BROKEN');
-  await writeFile(path.join(treeDir(s, 'BROKEN'), victim.path), Buffer.alloc(4096, 0x5a));
+  await storeOf(s).write(`pyramids/BROKEN/BROKEN/${victim.path}`, Buffer.alloc(4096, 0x5a));
   const before = new Map([...(await inputsSnapshot()), ['BROKEN', await pyramidSnapshot(s, 'BROKEN')]]);
   const jobID = await submit(s, 'pyramids-to-pyramid', {
     stored_data: [runs.NORTH.record._id, broken.record._id],

@@ -25,9 +25,12 @@ sys.stdout.buffer.write(("%d %d %d %s\\n" % (ds.RasterXSize, ds.RasterYSize, n, 
 sys.stdout.buffer.write(data)
 `;
 
-/** Reads a whole raster with GDAL (python3 from /usr/bin with osgeo.gdal): the tests' pixel oracle. */
-export function gdalRead(file: string): GdalRaster {
-  const out = execFileSync('/usr/bin/python3', ['-c', SCRIPT, file], { maxBuffer: 1 << 30 });
+/**
+ * Reads a whole raster with GDAL (python3 from /usr/bin with osgeo.gdal): the tests' pixel oracle. `env`:
+ * GDAL's environment (the /vsis3/ settings of an S3 storage, test/helpers/pyramids.ts gdalEnv).
+ */
+export function gdalRead(file: string, env: NodeJS.ProcessEnv = process.env): GdalRaster {
+  const out = execFileSync('/usr/bin/python3', ['-c', SCRIPT, file], { maxBuffer: 1 << 30, env });
   const newline = out.indexOf(10);
   const [w, h, n, dataType] = out.subarray(0, newline).toString().split(' ');
   return { width: Number(w), height: Number(h), bands: Number(n), dataType, bytes: out.subarray(newline + 1) };

@@ -130,7 +130,7 @@ test("references are relative links to the inputs' original slabs; GDAL reads ev
   const infos = mergeInfos(merged);
   assert.equal(refs.links, 2 * infos.referenced);
   assert.equal(refs.own, 2 * infos.recomputed);
-  assert.equal(gdalReadsSlabs(s, 'MERGED'), refs.links + refs.own);
+  assert.equal(await gdalReadsSlabs(s, 'MERGED'), refs.links + refs.own);
 });
 
 test('pixels: north on top wherever it has data on every level; equal to the full pyramid outside the band', { skip }, async () => {
@@ -228,7 +228,7 @@ test('REPLACE: every slab referenced, from the first input that has it', { skip 
   assert.equal((await compareLevel(rp, [sp], bottom)).differing, 0);
   const top = await compareLevel(rp, [sp, np], bottom);
   assert.ok(top.maskMismatch > 0, "REPLACE should lose north data under south's slabs");
-  assert.equal(gdalReadsSlabs(s, 'REPLACED'), refs.links);
+  assert.equal(await gdalReadsSlabs(s, 'REPLACED'), refs.links);
 });
 
 test('bbox: only input slabs touching the area are used', { skip }, async () => {

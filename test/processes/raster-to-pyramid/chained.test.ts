@@ -130,7 +130,7 @@ test("references: relative links to the original NORTH slabs (data and masks), l
   assert.equal(refs.own, 2 * update.recomputed);
   const list = await listOf(s, 'UPDATED');
   assert.deepEqual([...list.roots.values()].sort(), [treeDir(s, 'NORTH'), treeDir(s, 'UPDATED')].sort());
-  assert.equal(gdalReadsSlabs(s, 'UPDATED'), refs.own + refs.links);
+  assert.equal(await gdalReadsSlabs(s, 'UPDATED'), refs.own + refs.links);
 });
 
 test('pixels: equal to the full-raster pyramid outside the overlap band on every level, the south image wins in the overlap', {
@@ -215,7 +215,7 @@ test('dependencies: the update uses NORTH; NORTH cannot be deleted (409 naming U
   assert.match(text, /UPDATED/);
   assert.match(text, new RegExp(id));
   // Still there and readable.
-  assert.equal(gdalReadsSlabs(s, 'NORTH') > 0, true);
+  assert.equal((await gdalReadsSlabs(s, 'NORTH')) > 0, true);
 });
 
 test('jpg90: the update equals the full-raster pyramid outside the band within JPEG tolerance', { skip }, async () => {

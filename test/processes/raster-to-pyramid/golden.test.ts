@@ -6,7 +6,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,19 +15,20 @@ import type { TestServer } from '../../helpers/server.js';
 import { gdalRead } from '../../rok4/gdal-oracle.js';
 import { parseDescriptor } from '../../../src/rok4/descriptor.js';
 import { SlabList } from '../../../src/rok4/list.js';
-import { slabPath } from '../../../src/rok4/base36.js';
+import { slabListPath, slabOfListPath } from '../../../src/rok4/list-path.js';
 import { average2x2 } from '../../../src/raster/downsample.js';
 import { loadTms, tileMatrix } from '../../../src/raster/tms.js';
-import type { Rok4Reader } from '../../../src/rok4/reader.js';
 import {
   bottomLevelId,
   compareWithReference,
   gdalReference,
+  gdalEnv,
+  gdalPathOf,
   generate,
+  keysUnder,
   makeInput,
   mosaicLevel,
   openPyramid,
-  pyramidDir,
   pyramidKey,
   python,
   startPyramidServer,
@@ -58,18 +59,15 @@ after(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
-/** Relative paths of every file under a folder. */
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true, recursive: true }))
-    if (e.isFile()) out.push(path.relative(dir, path.join(e.parentPath, e.name)));
-  return out.sort();
+/** Keys under a prefix of the server's storage, relative to it. */
+async function keysBelow(prefix: string): Promise<string[]> {
+  return (await keysUnder(s, prefix)).map((k) => k.slice(prefix.length)).sort();
 }
 
 test('golden shape: descriptor, list, base-36 slabs, tile limits, stored data record, progress', { skip }, async () => {
   const { record, seen, final } = runs.zip;
-  // Each pyramid in a folder of its own, with the ROK4 layout inside (rok4.md §4.1).
-  const storeDir = pyramidDir(s, 'MAP_ZIP');
+  // Each pyramid in a folder of its own, with the ROK4 layout inside (rok4.md §4.1, objects §4.2).
+  const storage = storeOf(s);
   const descriptor = parseDescriptor(
     await storeOf(s)
       .read(pyramidKey('MAP_ZIP', '.json'))
@@ -85,20 +83,21 @@ test('golden shape: descriptor, list, base-36 slabs, tile limits, stored data re
     ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10'],
   );
 
-  // §6: the list names every slab written (data and mask), root 0 = the pyramid, and nothing else is on disk.
-  const list = SlabList.parse((await storeOf(s).read(pyramidKey('MAP_ZIP', '.list'))).toString());
-  assert.equal(list.roots.get(0), path.join(storeDir, 'MAP_ZIP'));
+  // §6: the list names every slab written (data and mask), root 0 = the pyramid, and nothing else is stored.
+  const list = SlabList.parse((await storage.read(pyramidKey('MAP_ZIP', '.list'))).toString());
+  assert.equal(list.roots.get(0), treeDir(s, 'MAP_ZIP'));
+  assert.equal(list.roots.get(0), `${storage.root}/pyramids/MAP_ZIP/MAP_ZIP`);
   const listed = [...list.entries()]
     .map((e) => {
       assert.equal(e.rootIndex, 0);
       return e.path;
     })
     .sort();
-  assert.deepEqual(listed, await filesUnder(path.join(storeDir, 'MAP_ZIP')));
-  const data = listed.filter((p) => p.startsWith('DATA/'));
+  assert.deepEqual(listed, await keysBelow(`${pyramidKey('MAP_ZIP')}/`));
+  const data = listed.filter((p) => p.startsWith('DATA'));
   assert.deepEqual(
-    listed.filter((p) => p.startsWith('MASK/')),
-    data.map((p) => p.replace(/^DATA/, 'MASK')),
+    listed.filter((p) => p.startsWith('MASK')),
+    data.map((p) => p.replace(/^DATA/, 'MASK')).sort(),
     'one mask slab per data slab',
   );
   assert.equal(data.length, (record.type_infos as { slabs: number }).slabs);
@@ -106,26 +105,32 @@ test('golden shape: descriptor, list, base-36 slabs, tile limits, stored data re
   const reader = await openPyramid(s, 'MAP_ZIP');
   const pm = await loadTms('PM');
   for (const level of descriptor.levels) {
-    assert.deepEqual(level.storage, {
-      type: 'FILE',
-      image_directory: `MAP_ZIP/DATA/${level.id}`,
-      mask_directory: `MAP_ZIP/MASK/${level.id}`,
-      path_depth: 2,
-    });
+    // §3.4: FILE directories relative to the descriptor; S3 the bucket and object name prefixes (§4.2).
+    assert.deepEqual(
+      level.storage,
+      storage.type === 'FILE'
+        ? { type: 'FILE', image_directory: `MAP_ZIP/DATA/${level.id}`, mask_directory: `MAP_ZIP/MASK/${level.id}`, path_depth: 2 }
+        : {
+            type: 'S3',
+            bucket_name: storage.root,
+            image_prefix: `pyramids/MAP_ZIP/MAP_ZIP/DATA_${level.id}`,
+            mask_prefix: `pyramids/MAP_ZIP/MAP_ZIP/MASK_${level.id}`,
+          },
+    );
     const tm = tileMatrix(pm, level.id);
     const lim = level.tile_limits;
     assert.ok(
       lim.min_col >= 0 && lim.max_col < tm.matrixWidth && lim.min_row >= 0 && lim.max_row < tm.matrixHeight,
       `level ${level.id} limits inside the matrix`,
     );
-    const slabs = data.filter((p) => p.startsWith(`DATA/${level.id}/`));
+    const slabs = data.filter((p) => slabOfListPath(p)?.level === level.id);
     assert.ok(slabs.length > 0, `level ${level.id} has slabs`);
     let dataTiles = 0;
     for (let sr = 0; sr * 4 < tm.matrixHeight && sr <= (lim.max_row >> 2) + 1; sr++) {
       for (let sc = 0; sc * 4 < tm.matrixWidth && sc <= (lim.max_col >> 2) + 1; sc++) {
-        const p = `DATA/${level.id}/${slabPath(sc, sr, 2)}`;
+        const p = slabListPath(storage.type, { kind: 'DATA', level: level.id, col: sc, row: sr }, 2);
         if (!slabs.includes(p)) continue;
-        // §4.1 base-36 path of (sc, sr), as the reader computes it.
+        // §4.1 base-36 path (FILE) or §4.2 decimal object name (S3) of (sc, sr), as the reader computes it.
         assert.equal(reader.slabKey(level.id, sc, sr, 'DATA'), `${pyramidKey('MAP_ZIP')}/${p}`);
         const slab = await reader.readSlab(level.id, sc, sr);
         assert.ok(slab?.fromMaskSlab);
@@ -150,7 +155,8 @@ test('golden shape: descriptor, list, base-36 slabs, tile limits, stored data re
       }
     }
     assert.ok(dataTiles > 0, `level ${level.id} holds data`);
-    assert.equal(slabs.length, slabs.filter((p) => /^DATA\/\d+\/[0-9A-Z]{2}\/[0-9A-Z]{2}\/[0-9A-Z]{2}\.tif$/.test(p)).length);
+    const form = storage.type === 'FILE' ? /^DATA\/\d+\/[0-9A-Z]{2}\/[0-9A-Z]{2}\/[0-9A-Z]{2}\.tif$/ : /^DATA_\d+_\d+_\d+$/;
+    assert.equal(slabs.length, slabs.filter((p) => form.test(p)).length);
   }
 
   // Stored data record (issue 3: output `pyramid`).
@@ -177,11 +183,13 @@ test('golden shape: descriptor, list, base-36 slabs, tile limits, stored data re
   );
   assert.ok(Math.abs(y0 - R * Math.log(Math.tan(Math.PI / 4 + (lat0 * Math.PI) / 360))) < 1 && y1 > y0);
   let bytes = 0;
-  for (const p of listed) bytes += (await stat(path.join(storeDir, 'MAP_ZIP', p))).size;
-  assert.equal(record.size, bytes, 'size on disk = data + mask slabs');
-  const storage = record.storage as { key: string; href: string };
-  assert.equal(storage.key, 'pyramids/MAP_ZIP/MAP_ZIP.json');
-  assert.equal((await stat(fileURLToPath(storage.href))).isFile(), true);
+  for (const p of listed) bytes += (await storage.size(`${pyramidKey('MAP_ZIP')}/${p}`))!;
+  assert.equal(record.size, bytes, 'size stored = data + mask slabs');
+  const stored = record.storage as { type: string; key: string; href: string };
+  assert.equal(stored.type, storage.type);
+  assert.equal(stored.key, 'pyramids/MAP_ZIP/MAP_ZIP.json');
+  if (storage.type === 'FILE') assert.equal((await stat(fileURLToPath(stored.href))).isFile(), true);
+  else assert.equal(stored.href, `s3://${storage.root}/pyramids/MAP_ZIP/MAP_ZIP.json`);
   const got = (await (await fetch(`${s.url}/stored_data/${record._id}`)).json()) as Record<string, unknown>;
   assert.equal(got.status, 'READY');
   assert.deepEqual(got.type_infos, record.type_infos);
@@ -205,16 +213,17 @@ test('GDAL oracle: every data and mask slab (zip, jpg90) decodes in GDAL to the 
     const reader = await openPyramid(s, name);
     const list = SlabList.parse((await storeOf(s).read(pyramidKey(name, '.list'))).toString());
     let checked = 0;
+    const storage = storeOf(s);
     for (const e of list.entries()) {
-      const m = /^(DATA|MASK)\/(\d+)\/(.+)$/.exec(e.path)!;
-      const level = m[2];
-      const file = path.join(treeDir(s, name), e.path);
-      const gdal = gdalRead(file);
-      // Slab (col, row) from its base-36 path (§4.1): find it by matching the reader's key.
-      const slab = await slabOfPath(reader, name, level, m[3]);
+      const listed = slabOfListPath(e.path)!;
+      // On S3, GDAL reads the object through /vsis3/ (ranged GETs to the same S3 server).
+      const gdal = gdalRead(gdalPathOf(storage, `${treeDir(s, name)}/${e.path}`), gdalEnv(storage));
+      // The slab of the list path (base-36 path §4.1 or object name §4.2), and it is where the reader looks.
+      assert.equal(reader.slabKey(listed.level, listed.col, listed.row, listed.kind), `${pyramidKey(name)}/${e.path}`);
+      const slab = (await reader.readSlab(listed.level, listed.col, listed.row))!;
       assert.equal(gdal.width, 1024);
       assert.equal(gdal.height, 1024);
-      if (m[1] === 'DATA') {
+      if (listed.kind === 'DATA') {
         assert.equal(gdal.bands, 3);
         assert.ok(
           Buffer.from(slab.pixels.buffer, slab.pixels.byteOffset, slab.pixels.byteLength).equals(gdal.bytes),
@@ -229,18 +238,6 @@ test('GDAL oracle: every data and mask slab (zip, jpg90) decodes in GDAL to the 
     assert.ok(checked >= 20, `${name}: ${checked} slabs checked`);
   }
 });
-
-/** The slab whose relative path is `b36` at a level, read whole by our reader. */
-async function slabOfPath(reader: Rok4Reader, name: string, level: string, b36: string) {
-  const lim = reader.tileLimits(level);
-  for (let sr = lim.min_row >> 2; sr <= lim.max_row >> 2; sr++) {
-    for (let sc = lim.min_col >> 2; sc <= lim.max_col >> 2; sc++) {
-      if (reader.slabKey(level, sc, sr, 'DATA') === `${pyramidKey(name)}/DATA/${level}/${b36}`)
-        return (await reader.readSlab(level, sc, sr))!;
-    }
-  }
-  throw new Error(`${b36} is not a slab inside the tile limits of level ${level}`);
-}
 
 test('bottom level vs gdalwarp -r cubic on the same grid: ≥ 45 dB (zip), ≥ 34 dB (jpg90), IoU ≥ 0.99', { skip }, async () => {
   for (const [name, minPsnr] of [

@@ -1,0 +1,47 @@
+/**
+ * The pyramid, update and merge end-to-end tests on S3 storage (issue 13 "Proof"): the same test files as
+ * on FILE, run again in a child test process with DALLAGE_TEST_STORAGE=s3 (test/helpers/test-storage.ts),
+ * so that each of their servers keeps its products in a bucket of a real S3 server on 127.0.0.1. Nothing
+ * is copied: a test added to these files runs on both storages.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const TESTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The e2e test files that write, update, merge, clean up and read pyramids. */
+export const STORAGE_PARAMETRIZED_TESTS = [
+  'processes/raster-to-pyramid/golden.test.js',
+  'processes/raster-to-pyramid/chained.test.js',
+  'processes/raster-to-pyramid/chain-of-updates.test.js',
+  'processes/raster-to-pyramid/failures.test.js',
+  'processes/pyramids-to-pyramid/merge.test.js',
+  'pyramid/cleanup.test.js',
+];
+
+test('the pyramid, update and merge e2e tests pass on S3 storage', { timeout: 40 * 60_000 }, async () => {
+  const files = STORAGE_PARAMETRIZED_TESTS.map((f) => path.join(TESTS, f));
+  const child = spawn(process.execPath, ['--test', '--test-reporter=tap', '--test-concurrency=1', ...files], {
+    env: { ...process.env, DALLAGE_TEST_STORAGE: 's3' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => {
+    out += String(d);
+  });
+  child.stderr.on('data', (d) => {
+    out += String(d);
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const count = (what: string) => Number(new RegExp(`^# ${what} (\\d+)$`, 'm').exec(out)?.[1] ?? -1);
+  const failures = out
+    .split('\n')
+    .filter((l) => /^\s*not ok /.test(l))
+    .join('\n');
+  assert.equal(code, 0, `the tests failed on S3:\n${failures}\n${out.slice(-6000)}`);
+  assert.equal(count('fail'), 0);
+  assert.ok(count('pass') >= STORAGE_PARAMETRIZED_TESTS.length, `tests passed on S3: ${count('pass')}`);
+});
