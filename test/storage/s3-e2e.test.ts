@@ -25,7 +25,8 @@ export const STORAGE_PARAMETRIZED_TESTS = [
 test('the pyramid, update and merge e2e tests pass on S3 storage', { timeout: 40 * 60_000 }, async () => {
   const files = STORAGE_PARAMETRIZED_TESTS.map((f) => path.join(TESTS, f));
   const child = spawn(process.execPath, ['--test', '--test-reporter=tap', '--test-concurrency=1', ...files], {
-    env: { ...process.env, DALLAGE_TEST_STORAGE: 's3' },
+    // A test process of its own, not a subtest process of this run (node --test marks those with NODE_TEST_CONTEXT).
+    env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_TEST_CONTEXT')), DALLAGE_TEST_STORAGE: 's3' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
