@@ -81,6 +81,14 @@ async function qgis(code: string, args: Record<string, unknown> = {}, url?: stri
     env: { ...process.env, QT_QPA_PLATFORM: 'offscreen', HOME: home, XDG_RUNTIME_DIR: home, DALLAGE_SERVER_URL: url ?? s.url },
     maxBuffer: 1 << 22,
     timeout: 240_000,
+  }).catch((err: { stderr?: string }) => {
+    // What QGIS said, not the script: the last lines of its standard error (the Python traceback).
+    throw new Error(
+      `QGIS failed:\n${String(err.stderr ?? err)
+        .split('\n')
+        .slice(-15)
+        .join('\n')}`,
+    );
   });
   return JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
 }
@@ -92,6 +100,7 @@ before(async () => {
       'hello-world': 'hello-world',
       'raster-to-pyramid': 'raster-to-pyramid',
       'pyramids-to-pyramid': 'pyramids-to-pyramid',
+      tiling: 'tiling',
     },
   });
   home = await mkdtemp(path.join(os.tmpdir(), 'dallage-qgis-plugin-'));
@@ -122,8 +131,9 @@ print(json.dumps({'algorithms': sorted(a.name() for a in provider.algorithms()),
     { type: string; optional: boolean; description: string; options: string[]; min: number; max: number }
   >;
   assert.equal(r2p.images.type, 'multilayer');
-  assert.equal(r2p.images.optional, false);
   assert.equal(r2p.name.type, 'string');
+  assert.equal(r2p.name.optional, false, 'minOccurs 1: a required parameter');
+  assert.equal(r2p.tms.optional, true, 'minOccurs 0: an optional parameter');
   assert.equal(r2p.compression.type, 'enum');
   assert.deepEqual(r2p.compression.options, ['raw', 'jpg', 'jpg90', 'png', 'zip', 'lzw', 'pkb']);
   assert.equal(r2p.mask.type, 'boolean');
@@ -225,6 +235,38 @@ print(json.dumps({'sections': sorted(sections), 'layers': [l.name() for l in lay
     used.offerings[0].served.used_data.map((u) => u.stored_data),
     [unpublished._id],
   );
+});
+
+test('tiling from QGIS: the catalog’s footprints come back as an OGC API – Features layer and each COG as a raster read by ranges', {
+  skip,
+  timeout: 300_000,
+}, async () => {
+  const out = await qgis(
+    `
+context = QgsProcessingContext()
+context.setProject(QgsProject.instance())
+r = processing.run('dallage:tiling', {'files': [QgsRasterLayer(args['image'], 'map')],
+                   'target': json.dumps({'serviceName': 'qgiscat', 'createNewService': True}), 'polygonize': True,
+                   'LOAD_CATALOG': True}, context=context)
+footprints = r['FOOTPRINTS']
+cogs = [context.getMapLayer(i) if isinstance(i, str) else i for i in r['COGS']]
+features = list(footprints.getFeatures())
+cog = cogs[0]
+block = cog.dataProvider().block(1, cog.extent(), 64, 64)
+valid = sum(1 for y in range(64) for x in range(64) if not block.isNoData(y, x))
+print(json.dumps({'provider': footprints.providerType(), 'features': len(features),
+                  'geometry': features[0].geometry().type() if features else None, 'crs': footprints.crs().authid(),
+                  'cogs': len(cogs), 'cog_source': cog.source(), 'cog_size': [cog.width(), cog.height()], 'valid': valid}))
+`,
+    { image },
+  );
+  assert.equal(out.provider, 'OAPIF');
+  assert.equal(out.features, 1);
+  assert.equal(out.geometry, 2, 'a polygon footprint');
+  assert.equal(out.cogs, 1);
+  assert.match(String(out.cog_source), /^\/vsicurl\/http:\/\/127\.0\.0\.1:\d+\/collections\/qgiscat\/items\/[^/]+\/data$/);
+  assert.ok((out.cog_size as number[])[0] > 0);
+  assert.ok((out.valid as number) > 64 * 64 * 0.2, `the COG's pixels are read (${out.valid} valid of a 64² block)`);
 });
 
 test('cancel in QGIS dismisses the job: the server says dismissed and the partial pyramid is removed', {

@@ -14,10 +14,13 @@ from qgis.core import (
     QgsProcessingAlgorithm,
     QgsProcessingContext,
     QgsProcessingException,
+    QgsProcessingOutputMultipleLayers,
     QgsProcessingOutputRasterLayer,
     QgsProcessingOutputString,
+    QgsProcessingOutputVectorLayer,
     QgsProcessingParameterBoolean,
     QgsRasterLayer,
+    QgsVectorLayer,
 )
 
 from .client import DallageClient, DallageError
@@ -38,6 +41,8 @@ class DallageAlgorithm(QgsProcessingAlgorithm):
         outputs = description.get("outputs", {})
         # A process whose output is a pyramid record can publish it.
         self.makes_pyramid = "pyramid" in outputs
+        # A process whose outputs are catalog items and a summary naming the catalog (tiling) can show them.
+        self.makes_catalog = "items" in outputs and "summary" in outputs
 
     def createInstance(self):  # noqa: N802 (QGIS API names)
         return DallageAlgorithm(self.process, self.stored_data)
@@ -62,6 +67,14 @@ class DallageAlgorithm(QgsProcessingAlgorithm):
                 QgsProcessingParameterBoolean("PUBLISH", "Publish the pyramid and add its WMTS layer to the map", defaultValue=False)
             )
             self.addOutput(QgsProcessingOutputRasterLayer("LAYER", "Published layer"))
+        if self.makes_catalog:
+            self.addParameter(
+                QgsProcessingParameterBoolean(
+                    "LOAD_CATALOG", "Add the catalog's footprints (OGC API – Features) and the new COGs to the map", defaultValue=False
+                )
+            )
+            self.addOutput(QgsProcessingOutputVectorLayer("FOOTPRINTS", "Catalog footprints"))
+            self.addOutput(QgsProcessingOutputMultipleLayers("COGS", "Cloud Optimized GeoTIFFs"))
         self.addOutput(QgsProcessingOutputString("JOB_ID", "Job id"))
         self.addOutput(QgsProcessingOutputString("RESULTS", "Results (JSON)"))
 
@@ -84,6 +97,10 @@ class DallageAlgorithm(QgsProcessingAlgorithm):
             record = results.get("pyramid") if isinstance(results, dict) else None
             if self.parameterAsBoolean(parameters, "PUBLISH", context) and isinstance(record, dict):
                 out["LAYER"] = self.publish(client, record, context, feedback)
+        if self.makes_catalog:
+            out["FOOTPRINTS"], out["COGS"] = None, []
+            if self.parameterAsBoolean(parameters, "LOAD_CATALOG", context) and isinstance(results, dict):
+                out["FOOTPRINTS"], out["COGS"] = self.load_catalog(client, results, context, feedback)
         return out
 
     def input_value(self, m, parameters, context):
@@ -178,9 +195,36 @@ class DallageAlgorithm(QgsProcessingAlgorithm):
         if not layer.isValid():
             raise QgsProcessingException(f"the published layer '{layer_name}' cannot be opened: {layer.error().summary()}")
         feedback.pushInfo(f"published as WMTS layer '{layer_name}'")
-        context.temporaryLayerStore().addMapLayer(layer)
-        context.addLayerToLoadOnCompletion(layer.id(), QgsProcessingContext.LayerDetails(layer_name, context.project(), "LAYER"))
+        self.load_on_completion(layer, context, "LAYER")
         return layer.id()
+
+
+    def load_catalog(self, client, results, context, feedback):
+        """The catalog's footprints as an OGC API – Features layer and each new COG read by ranges (/vsicurl/)."""
+        name = (results.get("summary") or {}).get("catalog", {}).get("name")
+        if not name:
+            raise QgsProcessingException("the results name no catalog")
+        quoted = urllib.parse.quote(name, safe="")
+        footprints = QgsVectorLayer(f"url='{client.base_url}' typename='{name}'", f"{name} footprints", "OAPIF")
+        if not footprints.isValid():
+            raise QgsProcessingException(f"the catalog '{name}' cannot be opened as OGC API – Features: {footprints.error().summary()}")
+        self.load_on_completion(footprints, context, "FOOTPRINTS")
+        cogs = []
+        for item in results.get("items") or []:
+            item_id = urllib.parse.quote(str(item["id"]), safe="")
+            cog = QgsRasterLayer(f"/vsicurl/{client.base_url}/collections/{quoted}/items/{item_id}/data", str(item["id"]), "gdal")
+            if not cog.isValid():
+                feedback.reportError(f"COG of item {item['id']} cannot be read: {cog.error().summary()}")
+                continue
+            self.load_on_completion(cog, context, "COGS")
+            cogs.append(cog.id())
+        feedback.pushInfo(f"catalog '{name}': footprints and {len(cogs)} COG(s) added")
+        return footprints.id(), cogs
+
+    @staticmethod
+    def load_on_completion(layer, context, output):
+        context.temporaryLayerStore().addMapLayer(layer)
+        context.addLayerToLoadOnCompletion(layer.id(), QgsProcessingContext.LayerDetails(layer.name(), context.project(), output))
 
 
 def unwrap(output):
