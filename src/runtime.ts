@@ -20,6 +20,7 @@ import { recoverCatalogs } from './catalog/catalog.js';
 import { PiscinaPool, type WorkerPool } from './workers/pool.js';
 import { Publisher } from './publication/publisher.js';
 import { UploadFiles } from './uploads/upload-files.js';
+import { Uploads } from './uploads/uploads.js';
 import { LayerRegistry } from './services/layer-registry.js';
 
 /** Everything the API handlers use, built once from the config. */
@@ -42,6 +43,8 @@ export interface Runtime {
   publisher: Publisher;
   /** The files of deliveries (issue 11). */
   uploadFiles: UploadFiles;
+  /** Deliveries: records, locks and the state of their checks (issue 11). */
+  uploads: Uploads;
   /**
    * Repairs what a previous process killed mid-work left behind (DESIGN §5): jobs left accepted/running
    * are failed, saying so; stored data left GENERATING is failed, its files removed; temp folders of
@@ -80,11 +83,16 @@ export async function createRuntime(
   const baseUrl = overrides.baseUrl ?? (() => config.server.url);
   const layers = new LayerRegistry();
   const publisher = new Publisher({ records, datastore, storage, layers, tmsFolders: config.tms_folders, log });
+  // Parts inside the local storage folder (a FILE storage's root: a finished file becomes visible by a
+  // rename, not a copy; on S3, the local working folder from which finished files are uploaded).
+  const uploadFiles = new UploadFiles(storage, path.join(config.storage.path, '.upload-parts'));
+  const uploads = new Uploads(records, uploadFiles, storage, log);
   const manager = new JobManager({
     store,
     storage,
     datastore,
     catalogItems,
+    uploads,
     pool,
     log,
     config,
@@ -103,9 +111,8 @@ export async function createRuntime(
     log,
     layers,
     publisher,
-    // Parts inside the local storage folder (a FILE storage's root: a finished file becomes visible by a
-    // rename, not a copy; on S3, the local working folder from which finished files are uploaded).
-    uploadFiles: new UploadFiles(storage, path.join(config.storage.path, '.upload-parts')),
+    uploadFiles,
+    uploads,
     async recover() {
       const recovered = await manager.recover();
       if (recovered) log.warn('jobs interrupted by the previous run were marked failed', { count: recovered });
@@ -113,6 +120,9 @@ export async function createRuntime(
       const catalogFolders = await recoverCatalogs(datastore, storage, catalogItems, log);
       if (catalogFolders) log.warn('partial catalog files of interrupted jobs removed', { count: catalogFolders });
       await recoverInterruptedProducts(datastore, storage, log);
+      // After the jobs: a close whose check jobs were failed above leaves its upload UNSTABLE.
+      const checking = await uploads.recover();
+      if (checking) log.warn('uploads whose checks were interrupted are UNSTABLE', { count: checking });
       const folders = await removeOrphanExecFolders();
       if (folders) log.warn('temp folders of interrupted executions removed', { count: folders });
       // Published layers are served again (after the products' repair: a layer reads READY pyramids only).

@@ -37,6 +37,10 @@ import {
   postUploadFile,
   putUploadFile,
   uploadTree,
+  closeUpload,
+  openUpload,
+  uploadChecks,
+  uploadCheck,
 } from './uploads.js';
 import { getCollection, getItem, getItemData, getItemThumbnail, listCollections, listItems } from './features.js';
 import { FEATURES_OPERATIONS as FEAT, FEATURES_QUERY as FQ } from './features-operations.js';
@@ -150,6 +154,10 @@ export const ROUTES: readonly Route[] = [
   { method: 'PUT', path: '/uploads/{id}/data', handler: putUploadFile, operation: UP.putUploadFile, query: [UQ.path, UQ.md5] },
   { method: 'POST', path: '/uploads/{id}/data', handler: postUploadFile, operation: UP.postUploadFile, query: [UQ.path, UQ.md5] },
   { method: 'DELETE', path: '/uploads/{id}/data', handler: deleteUploadFile, operation: UP.deleteUploadFile, query: [UQ.path] },
+  { method: 'POST', path: '/uploads/{id}/close', handler: closeUpload, operation: UP.closeUpload },
+  { method: 'POST', path: '/uploads/{id}/open', handler: openUpload, operation: UP.openUpload },
+  { method: 'GET', path: '/uploads/{id}/checks', handler: uploadChecks, operation: UP.getUploadChecks },
+  { method: 'GET', path: '/uploads/{id}/checks/{execution}', handler: uploadCheck, operation: UP.getUploadCheck },
 
   // Publication (issue 10): configurations → offerings → the services below serve the layer.
   {

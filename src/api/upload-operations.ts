@@ -147,4 +147,54 @@ export const UPLOAD_OPERATIONS: Record<string, Obj> = {
       500: SERVER_ERROR(),
     },
   },
+  closeUpload: {
+    tags: TAG,
+    operationId: 'closeUpload',
+    summary: 'Close an upload: its checks run',
+    description:
+      'OPEN → CHECKING; the checks (standard, raster) run as jobs of the processes check-standard and check-raster, listed in /jobs. All passed → CLOSED; one failed → UNSTABLE, its last_event naming the reason.',
+    responses: {
+      202: JSON_ANSWER('The upload, CHECKING (or already settled); Location: its checks.'),
+      404: errorResponse(404, 'no such upload'),
+      409: errorResponse(409, 'the upload is not OPEN'),
+      405: NOT_ALLOWED(),
+      500: SERVER_ERROR(),
+    },
+  },
+  openUpload: {
+    tags: TAG,
+    operationId: 'openUpload',
+    summary: 'Reopen a CLOSED or UNSTABLE upload',
+    responses: {
+      200: JSON_ANSWER('The upload, OPEN.'),
+      404: errorResponse(404, 'no such upload'),
+      409: errorResponse(409, 'the upload is OPEN or CHECKING, or a running job reads it'),
+      405: NOT_ALLOWED(),
+      500: SERVER_ERROR(),
+    },
+  },
+  getUploadChecks: {
+    tags: TAG,
+    operationId: 'getUploadChecks',
+    summary: 'The checks of the last close',
+    responses: {
+      200: JSON_ANSWER(
+        '{"asked": [...], "in_progress": [...], "passed": [...], "failed": [...]}, each entry {"check": {"name", "_id"}, "_id"}.',
+      ),
+      404: errorResponse(404, 'no such upload'),
+      405: NOT_ALLOWED(),
+      500: SERVER_ERROR(),
+    },
+  },
+  getUploadCheck: {
+    tags: TAG,
+    operationId: 'getUploadCheck',
+    summary: 'One check execution: state, progress, log lines',
+    responses: {
+      200: JSON_ANSWER('{"_id", "check", "status", "progress", "creation", "start", "finish", "logs": ["INFO …", "ERROR …"]}'),
+      404: errorResponse(404, 'no such upload or check execution'),
+      405: NOT_ALLOWED(),
+      500: SERVER_ERROR(),
+    },
+  },
 };

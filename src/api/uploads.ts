@@ -5,8 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import Busboy from 'busboy';
 import { ApiError } from '../errors.js';
-import { UPLOAD_STATUSES, UPLOADS, type Upload } from '../records/uploads.js';
+import { UPLOAD_STATUSES, UPLOADS, type CheckExecution, type Upload } from '../records/uploads.js';
 import type { Runtime } from '../runtime.js';
+import { UPLOAD_CHECKS } from '../uploads/checks.js';
 import { checkUploadPath } from '../uploads/upload-path.js';
 import { linkTo, negotiate, parseLimit, parseOffset, single, type ApiRequest, type ApiResponse } from './request.js';
 
@@ -18,6 +19,7 @@ function uploadDoc(u: Upload, baseUrl: string): Record<string, unknown> {
     links: [
       { href: `${baseUrl}/uploads/${u._id}`, rel: 'self', type: 'application/json', title: u.name },
       { href: `${baseUrl}/uploads/${u._id}/tree`, rel: 'related', type: 'application/json', title: 'its files' },
+      { href: `${baseUrl}/uploads/${u._id}/checks`, rel: 'related', type: 'application/json', title: 'its checks' },
     ],
   };
 }
@@ -276,4 +278,79 @@ export const deleteUploadFile: Handler = async (req, rt) => {
   if (!(await rt.uploadFiles.deleteFile(u._id, relPath))) throw new ApiError('not-found', `the upload '${u._id}' has no file ${relPath}`);
   await refreshSize(rt, u, `file ${relPath} deleted`);
   return { status: 204 };
+};
+
+/**
+ * POST /uploads/{id}/close: OPEN → CHECKING, then each check runs as a job of its process (listed in
+ * /jobs); the last to end settles the upload CLOSED (all passed) or UNSTABLE (src/uploads/uploads.ts).
+ * 202 with the upload; its checks are at /uploads/{id}/checks.
+ */
+export const closeUpload: Handler = async (req, rt) => {
+  const u = await rt.uploads.beginClose(req.params.id);
+  for (const check of UPLOAD_CHECKS) {
+    const process = rt.registry.get(check._id);
+    try {
+      if (!process) throw new Error(`the process '${check._id}' is not registered`);
+      await rt.manager.execute(process, { inputs: { upload: u._id } }, { prefer: 'respond-async' });
+    } catch (err) {
+      // The close goes on: the check that could not start fails, so the upload ends UNSTABLE, saying why.
+      rt.log.error('an upload check could not start', { upload: u._id, check: check._id, error: String(err) });
+      await rt.uploads.checkEnded(u._id, { checkId: check._id }, false, [
+        `ERROR the check could not start: ${err instanceof ApiError ? err.message : 'server error (see the server log)'}`,
+      ]);
+    }
+  }
+  const now = (await rt.uploads.get(u._id)) ?? u;
+  return {
+    status: 202,
+    headers: { Location: `${req.baseUrl}/uploads/${u._id}/checks` },
+    body: uploadDoc(now, req.baseUrl),
+  };
+};
+
+/** POST /uploads/{id}/open: a CLOSED or UNSTABLE upload becomes OPEN again (409 while a job reads it). */
+export const openUpload: Handler = async (req, rt) => {
+  await uploadOf(rt, req.params.id);
+  return { status: 200, body: uploadDoc(await rt.uploads.reopen(req.params.id), req.baseUrl) };
+};
+
+/** An entry of GET /uploads/{id}/checks, in the platform's shape. */
+function checkEntry(c: CheckExecution): { check: { name: string; _id: string }; _id: string } {
+  return { check: c.check, _id: c._id };
+}
+
+/** GET /uploads/{id}/checks → {asked, in_progress, passed, failed} of the last close. */
+export const uploadChecks: Handler = async (req, rt) => {
+  negotiate(req, ['json']);
+  const u = await uploadOf(rt, req.params.id);
+  const of = (state: CheckExecution['status']) => (u.checks ?? []).filter((c) => c.status === state).map(checkEntry);
+  return { status: 200, body: { asked: of('asked'), in_progress: of('in_progress'), passed: of('passed'), failed: of('failed') } };
+};
+
+/** GET /uploads/{id}/checks/{execution}: one check execution, its state, progress and log lines. */
+export const uploadCheck: Handler = async (req, rt) => {
+  negotiate(req, ['json']);
+  const u = await uploadOf(rt, req.params.id);
+  const c = (u.checks ?? []).find((x) => x._id !== '' && x._id === req.params.execution);
+  if (!c) throw new ApiError('not-found', `the upload '${u._id}' has no check execution '${req.params.execution}'`);
+  const job = await rt.manager.get(c._id);
+  const live = job?.statusMembers?.logs;
+  return {
+    status: 200,
+    body: {
+      _id: c._id,
+      check: c.check,
+      status: c.status,
+      ...(job?.progress !== undefined ? { progress: Math.round(job.progress) } : {}),
+      creation: c.created,
+      ...(job?.started ? { start: job.started } : {}),
+      ...(c.finished ? { finish: c.finished } : {}),
+      // While it runs, the job's log lines so far; once ended, those kept with the upload.
+      logs: c.logs.length || !Array.isArray(live) ? c.logs : live,
+      links: [
+        { href: `${req.baseUrl}/jobs/${c._id}`, rel: 'related', type: 'application/json', title: 'the job of this check' },
+        { href: `${req.baseUrl}/uploads/${u._id}`, rel: 'up', type: 'application/json', title: 'the upload' },
+      ],
+    },
+  };
 };

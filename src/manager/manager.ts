@@ -14,6 +14,7 @@ import { STATUS_MEMBERS, type StatusMembers } from '../process/types.js';
 import { outboundRefusal } from '../security/hosts.js';
 import { guardedFetch } from '../security/outbound-fetch.js';
 import type { Storage } from '../storage/storage.js';
+import type { Uploads } from '../uploads/uploads.js';
 import type { WorkerPool } from '../workers/pool.js';
 import { execFolderPrefix } from './exec-folders.js';
 import { FINISHED, type JobRecord, type JobStatus, type ResultEntry } from './job.js';
@@ -36,6 +37,7 @@ export interface ManagerDeps {
   storage: Storage;
   datastore: Datastore;
   catalogItems: CatalogItemStore;
+  uploads: Uploads;
   pool: WorkerPool;
   log: Logger;
   config: Config;
@@ -212,6 +214,7 @@ export class JobManager {
       storage: this.deps.storage,
       datastore: this.deps.datastore,
       catalogItems: this.deps.catalogItems,
+      uploads: this.deps.uploads,
       pool: this.deps.pool,
       log,
       options: process.options,

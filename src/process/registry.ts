@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import { ConfigError } from '../config.js';
 import { inputAjv } from './ajv.js';
 import type { Process, ProcessDescription } from './types.js';
+import { UPLOAD_CHECKS } from '../uploads/checks.js';
 
 /** Folder of the built-in plugins (processes/<name>/index.js next to src/ in the build). */
 const BUILTIN_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'processes');
@@ -39,28 +40,33 @@ export class ProcessRegistry {
     });
   }
 
-  /** Loads every `processes` entry: a built-in name or a module path (relative to the working directory). */
+  /**
+   * Loads every `processes` entry: a built-in name or a module path (relative to the working directory).
+   * The checks of uploads (src/uploads/checks.ts) are added when the config does not name them: every
+   * close of an upload runs them as jobs.
+   */
   static async load(config: Config): Promise<ProcessRegistry> {
     const registry = new ProcessRegistry();
-    for (const [id, entry] of Object.entries(config.processes)) {
-      const url = resolvePlugin(entry.plugin);
-      if (!url)
-        throw new ConfigError(
-          `process '${id}': plugin '${entry.plugin}' is neither a built-in (${builtinNames().join(', ')}) nor a module path`,
-        );
-      let mod: { default?: Process };
-      try {
-        mod = await import(url);
-      } catch (err) {
-        throw new ConfigError(`process '${id}': cannot load plugin '${entry.plugin}': ${(err as Error).message}`);
-      }
-      const plugin = mod.default;
-      if (!plugin || typeof plugin.execute !== 'function' || !plugin.description) {
-        throw new ConfigError(`process '${id}': plugin '${entry.plugin}' must default-export { description, execute(inputs, ctx) }`);
-      }
-      registry.add(id, plugin, entry.options);
-    }
+    for (const [id, entry] of Object.entries(config.processes)) await registry.loadPlugin(id, entry.plugin, entry.options);
+    for (const check of UPLOAD_CHECKS) if (!registry.get(check._id)) await registry.loadPlugin(check._id, check._id, {});
     return registry;
+  }
+
+  private async loadPlugin(id: string, name: string, options: Record<string, unknown>): Promise<void> {
+    const url = resolvePlugin(name);
+    if (!url)
+      throw new ConfigError(`process '${id}': plugin '${name}' is neither a built-in (${builtinNames().join(', ')}) nor a module path`);
+    let mod: { default?: Process };
+    try {
+      mod = await import(url);
+    } catch (err) {
+      throw new ConfigError(`process '${id}': cannot load plugin '${name}': ${(err as Error).message}`);
+    }
+    const plugin = mod.default;
+    if (!plugin || typeof plugin.execute !== 'function' || !plugin.description) {
+      throw new ConfigError(`process '${id}': plugin '${name}' must default-export { description, execute(inputs, ctx) }`);
+    }
+    this.add(id, plugin, options);
   }
 }
 

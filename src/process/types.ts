@@ -76,6 +76,8 @@ export interface ProcessContext<Plan = unknown> {
   datastore: import('../records/stored-data.js').Datastore;
   /** The items of raster catalogs (issue 12): added by the tiling process, served as OGC API – Features. */
   catalogItems: import('../catalog/item-store.js').CatalogItemStore;
+  /** Deliveries (issue 11): records, files, read locks, the state of their checks. */
+  uploads: import('../uploads/uploads.js').Uploads;
   pool: WorkerPool;
   log: Logger;
   /** The plugin's options from config.yml. */

@@ -88,11 +88,18 @@ export interface RasterInfo {
   gdalMetadata?: string;
   /** File size in bytes. */
   byteSize: number;
+  /**
+   * Modification time (ms): part of the key of cached readers, so that a file replaced at the same path
+   * (an upload's file, reopened and sent again) is never read through the old one's handle.
+   */
+  modified: number;
 }
 
 export interface DescribeOptions {
   /** Declared CRS: used when the file has none, and overrides the file's one (like gdal -a_srs). */
   srs?: string;
+  /** CRS of a file that declares none (an upload's `srs` for TIFF + TFW); unlike `srs`, never overrides the file's. */
+  fallbackSrs?: string;
   /** Nodata value(s): one for all bands or one per band; overrides the GDAL_NODATA tag. */
   nodata?: number | number[];
 }
@@ -226,8 +233,11 @@ function bbox(gt: GeoTransform, width: number, height: number): Bbox {
  */
 export async function describeRaster(file: string, options: DescribeOptions = {}): Promise<RasterInfo> {
   let byteSize: number;
+  let modified: number;
   try {
-    byteSize = (await stat(file)).size;
+    const st = await stat(file);
+    byteSize = st.size;
+    modified = st.mtimeMs;
   } catch (err) {
     throw new RasterSourceError('UNREADABLE', `cannot read ${file}: ${(err as Error).message}`);
   }
@@ -287,6 +297,13 @@ export async function describeRaster(file: string, options: DescribeOptions = {}
       throw new RasterSourceError('UNKNOWN_CRS', `srs option: ${(err as Error).message}`);
     }
   } else crs = crsFromGeoKeys(main, file);
+  if (!crs && options.fallbackSrs) {
+    try {
+      crs = resolveCrs(options.fallbackSrs);
+    } catch (err) {
+      throw new RasterSourceError('UNKNOWN_CRS', `declared srs: ${(err as Error).message}`);
+    }
+  }
   if (!geoTransform) {
     const world = await readWorldFile(file);
     if (world) {
@@ -372,6 +389,7 @@ export async function describeRaster(file: string, options: DescribeOptions = {}
     bigTiff,
     ...(typeof gdalMetadata === 'string' ? { gdalMetadata: gdalMetadata.replace(/\0+$/, '') } : {}),
     byteSize,
+    modified,
   };
 }
 
@@ -424,17 +442,33 @@ export function clipWindow(info: RasterInfo, request: WindowRequest): WindowRequ
   return { ...request, x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
 }
 
-/** Per-worker cache of open readers (geotiff.js parses the IFDs once per file). */
+/** Per-worker cache of open readers (geotiff.js parses the IFDs once per file), keyed by path and version. */
 const readers = new Map<string, Promise<GeoTIFF>>();
 
-function geotiffOf(file: string): Promise<GeoTIFF> {
-  let p = readers.get(file);
+function readerKey(info: RasterInfo): string {
+  return `${info.path}\u0000${info.modified}`;
+}
+
+function geotiffOf(info: RasterInfo): Promise<GeoTIFF> {
+  const key = readerKey(info);
+  let p = readers.get(key);
   if (!p) {
-    p = fromFile(file);
-    readers.set(file, p);
-    p.catch(() => readers.delete(file));
+    p = fromFile(info.path);
+    readers.set(key, p);
+    p.catch(() => readers.delete(key));
   }
   return p;
+}
+
+/**
+ * Drops what libvips keeps of decoded files (its operation cache is keyed by file name, process-wide):
+ * a file replaced at the same path must be decoded again. The raster check of an upload calls it before
+ * reading, and every close runs that check after the last change of the upload's files.
+ */
+export function forgetDecodedFiles(): void {
+  const { memory, files, items } = sharp.cache();
+  sharp.cache(false);
+  sharp.cache({ memory: memory.max, files: files.max, items: items.max });
 }
 
 /** Forgets cached file handles (tests, or when a source file was replaced). */
@@ -529,7 +563,7 @@ async function readWithSharp(info: RasterInfo, ifd: number, r: WindowRequest): P
 }
 
 async function readWithGeotiff(info: RasterInfo, ifd: number, r: WindowRequest): Promise<Uint8Array | Float32Array> {
-  const tiff = await geotiffOf(info.path);
+  const tiff = await geotiffOf(info);
   const image = await tiff.getImage(ifd);
   const result = await image.readRasters({ window: [r.x, r.y, r.x + r.width, r.y + r.height], interleave: true });
   if (info.sampleType === 'float32') return result instanceof Float32Array ? result : Float32Array.from(result as ArrayLike<number>);
@@ -538,7 +572,7 @@ async function readWithGeotiff(info: RasterInfo, ifd: number, r: WindowRequest):
 
 /** Reads the 1-bit (or 8-bit) internal mask IFD through geotiff.js and returns 0/255. */
 async function readMaskIfd(info: RasterInfo, ifd: number, r: WindowRequest): Promise<Uint8Array> {
-  const tiff = await geotiffOf(info.path);
+  const tiff = await geotiffOf(info);
   const image = await tiff.getImage(ifd);
   const values = await image.readRasters({ window: [r.x, r.y, r.x + r.width, r.y + r.height], interleave: true });
   const out = new Uint8Array(r.width * r.height);
@@ -584,8 +618,8 @@ export function openRasterWindows(info: RasterInfo): RasterWindowReader {
       return { data, ...(mask ? { mask } : {}), width, height, channels: info.bands };
     },
     async close() {
-      const p = readers.get(info.path);
-      readers.delete(info.path);
+      const p = readers.get(readerKey(info));
+      readers.delete(readerKey(info));
       await (await p?.catch(() => undefined))?.close?.();
     },
   };

@@ -8,6 +8,22 @@ export type UploadStatus = 'OPEN' | 'CHECKING' | 'CLOSED' | 'UNSTABLE' | 'DELETE
 
 export const UPLOAD_STATUSES: readonly UploadStatus[] = ['OPEN', 'CHECKING', 'CLOSED', 'UNSTABLE', 'DELETED'];
 
+/** Where one check of a close stands (the platform's check execution). */
+export type CheckState = 'asked' | 'in_progress' | 'passed' | 'failed';
+
+/**
+ * One check execution of the last close: a job of the check's process (its `_id` is the job id, empty
+ * until the job is created). `logs` say which file and what is wrong.
+ */
+export interface CheckExecution {
+  check: { name: string; _id: string };
+  _id: string;
+  status: CheckState;
+  logs: string[];
+  created: string;
+  finished?: string;
+}
+
 export interface Upload {
   _id: string;
   name: string;
@@ -21,6 +37,8 @@ export interface Upload {
   size: number;
   last_event: { title: string; date: string };
   type_infos: Record<string, unknown>;
+  /** The checks of the last close (POST /uploads/{id}/close), absent before the first. */
+  checks?: CheckExecution[];
   created: string;
   updated: string;
 }
