@@ -1,10 +1,9 @@
 import { uploadCheckProcess, type CheckRun } from '../../src/process/upload-check.js';
 import { sameCrs, type Bbox } from '../../src/raster/crs.js';
 import { bandHeightFor } from '../../src/raster/banded-reader.js';
+import { UPLOAD_IMAGE } from '../../src/uploads/checks.js';
 import { describeRaster, forgetDecodedFiles, openRasterWindows, type RasterInfo } from '../../src/raster/geotiff-source.js';
 
-/** Images the raster check reads (GeoTIFF, TIFF + world file; JPEG2000 is refused by the reader for now). */
-const IMAGE = /\.(tiff?|jp2|j2k)$/i;
 /** Images in formats a raster delivery may not hold. */
 const OTHER_IMAGE = /\.(png|jpe?g|gif|bmp|ecw|sid|webp)$/i;
 /** Files that go with images: world files, MD5s, projection and GDAL sidecars. */
@@ -69,10 +68,10 @@ export default uploadCheckProcess({
     "Reads every image of an upload (GeoTIFF, or TIFF + world file with the upload's srs), decodes every block and names the corrupt ones; all images must share band count, sample type and CRS. Reports their union bbox, resolution and size.",
   async run(check) {
     const paths = [...check.files.keys()].sort();
-    const images = paths.filter((p) => IMAGE.test(p));
+    const images = paths.filter((p) => UPLOAD_IMAGE.test(p));
     for (const p of paths) {
       if (OTHER_IMAGE.test(p)) check.error(`${p}: not a format of raster deliveries (GeoTIFF, TIFF + TFW or JPEG2000)`);
-      else if (!IMAGE.test(p) && !SIDECAR.test(p)) check.info(`${p}: not an image, not read`);
+      else if (!UPLOAD_IMAGE.test(p) && !SIDECAR.test(p)) check.info(`${p}: not an image, not read`);
     }
     if (images.length === 0) {
       check.error('the upload holds no image (.tif, .tiff, .jp2)');

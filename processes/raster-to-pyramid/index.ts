@@ -1,5 +1,6 @@
 import { invalidInput } from '../../src/errors.js';
 import type { InputFile } from '../../src/process/inputs.js';
+import { lockUploadImages, type UploadImage } from '../../src/uploads/upload-images.js';
 import {
   COMPRESSION_INPUT,
   INTERPOLATION_INPUT,
@@ -30,8 +31,17 @@ import { loadReadyPyramid, readPyramidList, requireReadyRecord, type ReadyPyrami
 import { OriginalReferences } from '../../src/pyramid/reference.js';
 import { checkOutputBytes, estimatePyramidBytes } from '../../src/pyramid/output-estimate.js';
 
+/** An image to read: from `images` or from an upload (whose `srs` applies when the file declares none). */
+interface SourceImage {
+  path: string;
+  /** How errors name it: `images[0]`, `upload[0] scans:data/scan.tif`. */
+  label: string;
+  origin: string;
+  fallbackSrs?: string;
+}
+
 interface Options {
-  images: InputFile[];
+  images: SourceImage[];
   name: string;
   tms: string;
   compression: Compression;
@@ -56,6 +66,9 @@ interface RasterPlan {
   ancestor?: ReadyPyramid;
   /** The output name and the ancestor, reserved from the submission until the job ends. */
   reservation: PyramidReservation;
+  /** Ids of the uploads read (read-locked until the job ends). */
+  uploads: string[];
+  releaseUploads: () => void;
 }
 
 /** Options an update takes from its ancestor's descriptor (rok4.md §8.7.1). */
@@ -78,8 +91,11 @@ function inheritedOptions(options: Options, ancestor: ReadyPyramid): Options {
   };
 }
 
-function readOptions(inputs: Record<string, unknown>): Options {
-  const images = inputs.images as InputFile[];
+function readOptions(inputs: Record<string, unknown>, fromUploads: UploadImage[]): Options {
+  const images: SourceImage[] = [
+    ...((inputs.images as InputFile[] | undefined) ?? []).map((f, i) => ({ path: f.path, label: `images[${i}]`, origin: f.origin })),
+    ...fromUploads.map((u) => ({ path: u.path, label: u.label, origin: `upload ${u.upload._id}`, fallbackSrs: u.upload.srs })),
+  ];
   const nodata =
     inputs.nodata === undefined ? undefined : Array.isArray(inputs.nodata) ? (inputs.nodata as number[]) : [inputs.nodata as number];
   return {
@@ -101,34 +117,60 @@ function readOptions(inputs: Record<string, unknown>): Options {
 /** Turns reader errors into 400s naming the image (rok4.md §8.1: images must be checked GDAL-readable). */
 async function describeAll(options: Options): Promise<RasterInfo[]> {
   const infos: RasterInfo[] = [];
-  for (const [i, image] of options.images.entries()) {
-    const label = `images[${i}]`;
+  for (const image of options.images) {
+    const label = image.label;
     try {
       infos.push(
-        await describeRaster(image.path, { srs: options.srs, nodata: options.nodata?.length === 1 ? options.nodata[0] : options.nodata }),
+        await describeRaster(image.path, {
+          srs: options.srs,
+          fallbackSrs: image.fallbackSrs,
+          nodata: options.nodata?.length === 1 ? options.nodata[0] : options.nodata,
+        }),
       );
     } catch (err) {
-      if (err instanceof RasterSourceError || err instanceof UnknownCrsError) throw invalidInput(label, `${err.message} (${image.origin})`);
-      throw invalidInput(label, `cannot be read as a GeoTIFF: ${(err as Error).message}`);
+      // An upload's file is named by the label, never by its path on the server.
+      const message = (err instanceof Error ? err.message : String(err))
+        .split(image.path)
+        .join(image.fallbackSrs ? 'the file' : image.path);
+      if (err instanceof RasterSourceError || err instanceof UnknownCrsError)
+        throw invalidInput(label, image.fallbackSrs ? message : `${message} (${image.origin})`);
+      throw invalidInput(label, `cannot be read as a GeoTIFF: ${message}`);
     }
   }
   return infos;
 }
 
 /** Every check that needs no work (400s naming the input), with the name and the ancestor reserved. */
-async function prepare(inputs: Record<string, unknown>, ctx: PrepareContext): Promise<RasterPlan> {
+async function prepare(raw: Record<string, unknown>, ctx: PrepareContext): Promise<RasterPlan> {
+  // The platform's bodies give the pyramid to update as a one-item array ("stored_data": ["<id>"]).
+  const inputs: Record<string, unknown> = Array.isArray(raw.stored_data) ? { ...raw, stored_data: raw.stored_data[0] } : raw;
+  const uploadIds = (inputs.upload as string[] | undefined) ?? [];
+  if (inputs.images === undefined && uploadIds.length === 0)
+    throw invalidInput('images', 'give the images: by href or inline (images), or as CLOSED uploads (upload), or both');
+  const fromUploads = await lockUploadImages(ctx.uploads, uploadIds);
   const name = inputs.name as string;
-  const reservation = await reservePyramid(ctx, name, inputs.stored_data !== undefined ? [inputs.stored_data as string] : []);
+  let reservation: PyramidReservation | undefined;
   try {
-    return { ...(await check(inputs, ctx)), reservation };
+    reservation = await reservePyramid(ctx, name, inputs.stored_data !== undefined ? [inputs.stored_data as string] : []);
+    return {
+      ...(await check(inputs, ctx, fromUploads.images)),
+      reservation,
+      uploads: uploadIds,
+      releaseUploads: fromUploads.release,
+    };
   } catch (err) {
-    reservation.release();
+    reservation?.release();
+    fromUploads.release();
     throw err;
   }
 }
 
-async function check(inputs: Record<string, unknown>, ctx: PrepareContext): Promise<Omit<RasterPlan, 'reservation'>> {
-  let options = readOptions(inputs);
+async function check(
+  inputs: Record<string, unknown>,
+  ctx: PrepareContext,
+  fromUploads: UploadImage[],
+): Promise<Omit<RasterPlan, 'reservation' | 'uploads' | 'releaseUploads'>> {
+  let options = readOptions(inputs, fromUploads);
   let ancestor: ReadyPyramid | undefined;
   if (inputs.stored_data !== undefined) {
     refuseInherited(inputs, ctx.defaulted);
@@ -142,8 +184,8 @@ async function check(inputs: Record<string, unknown>, ctx: PrepareContext): Prom
   infos.forEach((info, i) => {
     if (info.bands !== first.bands || info.sampleType !== first.sampleType) {
       throw invalidInput(
-        `images[${i}]`,
-        `has ${info.bands} ${info.sampleType} band(s) while images[0] has ${first.bands} ${first.sampleType} band(s); all images must share them`,
+        options.images[i].label,
+        `has ${info.bands} ${info.sampleType} band(s) while ${options.images[0].label} has ${first.bands} ${first.sampleType} band(s); all images must share them`,
       );
     }
   });
@@ -246,7 +288,15 @@ const rasterToPyramid: Process<RasterPlan> = {
           "GeoTIFF images (8-bit with 1–4 bands, or 32-bit float with 1 band), by href (`file:` under the server's input folder, " +
           'or `http(s)` from allowed hosts) or inline base64. All must share their band count and sample type.',
         schema: { type: 'string', format: 'binary', contentEncoding: 'binary', contentMediaType: 'image/tiff; application=geotiff' },
-        minOccurs: 1,
+        minOccurs: 0,
+        maxOccurs: 'unbounded',
+      },
+      upload: {
+        title: 'Uploads',
+        description:
+          "Ids of CLOSED uploads (POST /uploads, closed and checked) whose images (.tif, .tiff) are read, alone or with `images`. The upload's `srs` is the CRS of its images that declare none (TIFF + world file). The uploads cannot be deleted or reopened while the job reads them.",
+        schema: { type: 'string', minLength: 1 },
+        minOccurs: 0,
         maxOccurs: 'unbounded',
       },
       name: productNameInput('Name of the new pyramid (its ROK4 descriptor is `<name>.json`); no stored data may have it already.'),
@@ -279,7 +329,12 @@ const rasterToPyramid: Process<RasterPlan> = {
         title: 'Pyramid to update',
         description:
           'Id of a READY pyramid to update: the new pyramid takes the tile matrix set, format, slab size, channels, nodata, interpolation, masks and levels from it (do not give those inputs), references every slab the new images do not touch, and recomputes the others with the old pixels as background. The old pyramid cannot be deleted while the new one uses it.',
-        schema: { type: 'string', format: 'ogc-stored-data' },
+        schema: {
+          oneOf: [
+            { type: 'string', format: 'ogc-stored-data' },
+            { type: 'array', items: { type: 'string', format: 'ogc-stored-data' }, minItems: 1, maxItems: 1 },
+          ],
+        },
         minOccurs: 0,
         maxOccurs: 1,
       },
@@ -320,6 +375,7 @@ const rasterToPyramid: Process<RasterPlan> = {
 
   async release(plan) {
     plan.reservation.release();
+    plan.releaseUploads();
   },
 };
 
@@ -329,6 +385,9 @@ async function run(checked: RasterPlan, ctx: ProcessContext<RasterPlan>): Promis
   // The only thing that can change while the job was queued: the ancestor is still READY (it cannot be
   // deleted while reserved, but it could have been before a manager reserved it).
   if (ancestor) await requireReadyRecord(ctx.datastore, ancestor.record._id, 'stored_data');
+  // What the job reads, in its status (the uploads are locked for it until it ends).
+  if (checked.uploads.length)
+    ctx.report({ inputs: { upload: checked.uploads, ...(ancestor ? { stored_data: [ancestor.record._id] } : {}) } });
   return writePyramid(ctx, checked.reservation, 'pyramid generation failed', async (location) => {
     ctx.progress(0, `${plan.totalSlabs} slabs planned on ${plan.levels.length} levels`);
     const ancestorList = ancestor ? await readPyramidList(ctx.storage, ancestor) : undefined;

@@ -69,6 +69,16 @@ export function isBinarySchema(schema: Record<string, unknown>): boolean {
   return false;
 }
 
+/**
+ * True when one value of the input may itself be an array (`type: array`, or a oneOf/anyOf branch of that
+ * type): an array given for it is then that one value, not several.
+ */
+function admitsArray(schema: InputDescription['schema']): boolean {
+  if (schema.type === 'array') return true;
+  const branches = [schema.oneOf, schema.anyOf].flatMap((b) => (Array.isArray(b) ? (b as InputDescription['schema'][]) : []));
+  return branches.some((b) => b && typeof b === 'object' && b.type === 'array');
+}
+
 function maxOccursOf(d: InputDescription): number {
   return d.maxOccurs === 'unbounded' ? Infinity : (d.maxOccurs ?? 1);
 }
@@ -115,7 +125,7 @@ export function parseExecuteRequest(description: ProcessDescription, body: unkno
       if (min > 0) throw invalidInput(id, 'is required (minOccurs ' + min + ')');
       continue;
     }
-    const schemaIsArray = d.schema.type === 'array';
+    const schemaIsArray = admitsArray(d.schema);
     if (Array.isArray(raw) && (max > 1 || !schemaIsArray)) {
       if (max <= 1) throw invalidInput(id, 'takes one value (maxOccurs 1), got an array');
       if (raw.length < min) throw invalidInput(id, `needs at least ${min} values, got ${raw.length}`);

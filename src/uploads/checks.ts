@@ -13,3 +13,6 @@ export const UPLOAD_CHECKS: readonly UploadCheck[] = [
   { _id: 'check-standard', name: 'standard' },
   { _id: 'check-raster', name: 'raster' },
 ];
+
+/** Files of a RASTER upload that are images: what the raster check reads and processes take. */
+export const UPLOAD_IMAGE = /\.(tiff?|jp2|j2k)$/i;
