@@ -9,6 +9,7 @@ import { UPLOAD_STATUSES, UPLOADS, type CheckExecution, type Upload } from '../r
 import type { Runtime } from '../runtime.js';
 import { UPLOAD_CHECKS } from '../uploads/checks.js';
 import { checkUploadPath } from '../uploads/upload-path.js';
+import { respond } from './landing.js';
 import { linkTo, negotiate, parseLimit, parseOffset, single, type ApiRequest, type ApiResponse } from './request.js';
 
 type Handler = (req: ApiRequest, rt: Runtime, signal?: AbortSignal) => Promise<ApiResponse>;
@@ -76,7 +77,7 @@ export const createUpload: Handler = async (req, rt) => {
 
 /** GET /uploads?name=&status=&type=&limit=&offset= */
 export const listUploads: Handler = async (req, rt) => {
-  negotiate(req, ['json']);
+  const format = negotiate(req);
   const name = single(req.query.name);
   const status = single(req.query.status);
   const type = single(req.query.type);
@@ -96,13 +97,17 @@ export const listUploads: Handler = async (req, rt) => {
   });
   const links: Array<Record<string, string>> = [{ href: linkTo(req, '/uploads', {}), rel: 'self', type: 'application/json' }];
   if (page.more) links.push({ href: linkTo(req, '/uploads', { offset: offset + limit, limit }), rel: 'next', type: 'application/json' });
-  return { status: 200, body: { uploads: page.items.map((u) => uploadDoc(u, req.baseUrl)), links } };
+  return respond(req, format, 'uploads', { uploads: page.items.map((u) => uploadDoc(u, req.baseUrl)), links });
 };
 
 /** GET /uploads/{id} */
 export const getUpload: Handler = async (req, rt) => {
-  negotiate(req, ['json']);
-  return { status: 200, body: uploadDoc(await uploadOf(rt, req.params.id), req.baseUrl) };
+  const format = negotiate(req);
+  const u = await uploadOf(rt, req.params.id);
+  const doc = uploadDoc(u, req.baseUrl);
+  // The page shows the files too.
+  if (format === 'html') doc.tree = await rt.uploadFiles.tree(u._id);
+  return respond(req, format, 'upload', doc);
 };
 
 /** DELETE /uploads/{id}: removes its files; 409 while a job reads it or its checks run. */

@@ -33,6 +33,7 @@ export function htmlHref(href: string): string {
 
 const STYLE = `:root{--ink:#1d2733;--muted:#5b6773;--line:#d0d7de;--soft:#f0f3f6;--brand:#1d3557;--accent:#2a6fdb}
 *{box-sizing:border-box}
+[hidden]{display:none!important}
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:var(--ink);background:#fafbfc;line-height:1.45}
 header{background:var(--brand);color:#fff;padding:.7em 1.4em;display:flex;gap:1.5em;align-items:center;flex-wrap:wrap}
 header a{color:#fff;text-decoration:none}header a:hover{text-decoration:underline}header strong{font-size:1.15em;letter-spacing:.02em}
@@ -66,7 +67,10 @@ form.filter input[type=text],form.filter input[type=number]{font:inherit;padding
 form.filter button{border-color:var(--accent);color:#fff;background:var(--accent)}
 .pager{margin:.8em 0;display:flex;gap:1.2em}
 table.jobs td{white-space:nowrap}table.jobs td.message{white-space:normal}table.jobs progress{width:7em}
-.muted{color:var(--muted)}`;
+.muted{color:var(--muted)}
+ul.tree{list-style:none;padding-left:1.2em}pre.logs{margin:0;max-height:14em;font-size:.85em}
+.upload-OPEN,.check-asked{background:#fff7d6;border-color:#e5c75a}.upload-CHECKING,.check-in_progress{background:#dcebff;border-color:#7aa7e8}
+.upload-CLOSED,.check-passed{background:#dcf5e3;border-color:#6cc28a;color:#14532d}.upload-UNSTABLE,.check-failed{background:#fde2e2;border-color:#e08a8a;color:#8a1111}`;
 
 /** The page frame: navigation, title, body. Plain HTML5, no external assets. */
 export function layout(req: ApiRequest, title: string, body: string, script = ''): string {
@@ -75,6 +79,6 @@ export function layout(req: ApiRequest, title: string, body: string, script = ''
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)} – dallage</title><link rel="icon" href="${b}/favicon.ico"><style>${STYLE}</style></head>
 <body><header><strong><a href="${b}/?f=html">dallage</a></strong>
-<nav><a href="${b}/processes?f=html">Processes</a><a href="${b}/jobs?f=html">Jobs</a><a href="${b}/stored_data?f=html">Stored data</a><a href="${b}/configurations?f=html">Configurations</a><a href="${b}/offerings?f=html">Offerings</a><a href="${b}/conformance?f=html">Conformance</a><a href="${b}/api.html">API</a></nav></header>
+<nav><a href="${b}/processes?f=html">Processes</a><a href="${b}/jobs?f=html">Jobs</a><a href="${b}/stored_data?f=html">Stored data</a><a href="${b}/uploads?f=html">Uploads</a><a href="${b}/configurations?f=html">Configurations</a><a href="${b}/offerings?f=html">Offerings</a><a href="${b}/conformance?f=html">Conformance</a><a href="${b}/api.html">API</a></nav></header>
 <main>${body}</main>${script ? `<script>${script}</script>` : ''}</body></html>`;
 }

@@ -7,6 +7,7 @@ import { jobPage, jobsPage } from './job-pages.js';
 import { resultsPage } from './results-page.js';
 import { dependenciesPage, storedDataItemPage, storedDataListPage } from './stored-data-pages.js';
 import { collectionPage, collectionsPage, itemPage, itemsPage } from './feature-pages.js';
+import { uploadItemPage, uploadsPage } from './upload-pages.js';
 import { configurationPage, configurationsPage, offeringPage, offeringsPage } from './publication-pages.js';
 
 export { generic, linkList } from './generic.js';
@@ -34,6 +35,8 @@ const PAGES: Record<string, Page> = {
   collection: collectionPage,
   items: itemsPage,
   item: itemPage,
+  uploads: uploadsPage,
+  upload: uploadItemPage,
 };
 
 /**
