@@ -131,6 +131,9 @@ print(json.dumps({'algorithms': sorted(a.name() for a in provider.algorithms()),
     { type: string; optional: boolean; description: string; options: string[]; min: number; max: number }
   >;
   assert.equal(r2p.images.type, 'multilayer');
+  // images or upload (issue 11): neither is required on its own.
+  assert.equal(r2p.images.optional, true);
+  assert.equal(r2p.upload.optional, true);
   assert.equal(r2p.name.type, 'string');
   assert.equal(r2p.name.optional, false, 'minOccurs 1: a required parameter');
   assert.equal(r2p.tms.optional, true, 'minOccurs 0: an optional parameter');
