@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -270,6 +270,39 @@ print(json.dumps({'provider': footprints.providerType(), 'features': len(feature
   assert.match(String(out.cog_source), /^\/vsicurl\/http:\/\/127\.0\.0\.1:\d+\/collections\/qgiscat\/items\/[^/]+\/data$/);
   assert.ok((out.cog_size as number[])[0] > 0);
   assert.ok((out.valid as number) > 64 * 64 * 0.2, `the COG's pixels are read (${out.valid} valid of a 64² block)`);
+});
+
+test('a raster the server cannot read by href travels as an upload: declared, sent, closed, checked, then read by the job', {
+  skip,
+  timeout: 300_000,
+}, async () => {
+  // A file outside the server's input roots, as on another machine.
+  const outside = path.join(s.dir, 'outside');
+  await mkdir(outside, { recursive: true });
+  await copyFile(image, path.join(outside, 'remote.tif'));
+  const out = await qgis(
+    `
+feedback = Feedback()
+r = processing.run('dallage:raster-to-pyramid', {'images': [QgsRasterLayer(args['image'], 'remote')], 'name': 'REMOTE', 'tms': 'PM'},
+                   feedback=feedback)
+print(json.dumps({'job': r['JOB_ID'], 'results': json.loads(r['RESULTS']), 'infos': feedback.infos}))
+`,
+    { image: path.join(outside, 'remote.tif') },
+  );
+  assert.ok(
+    (out.infos as string[]).some((i) => /sending them as an upload/.test(i)),
+    'the plugin said why it uploads',
+  );
+  const record = (out.results as { pyramid: { status: string; name: string } }).pyramid;
+  assert.deepEqual([record.name, record.status], ['REMOTE', 'READY']);
+  const job = (await (await fetch(`${s.url}/jobs/${out.job}`)).json()) as { inputs?: { upload?: string[] } };
+  const [uploadId] = job.inputs?.upload ?? [];
+  assert.ok(uploadId, `the job read an upload: ${JSON.stringify(job)}`);
+  const upload = (await (await fetch(`${s.url}/uploads/${uploadId}`)).json()) as { status: string; type: string; srs?: string };
+  assert.equal(upload.status, 'CLOSED');
+  assert.equal(upload.type, 'RASTER');
+  const tree = JSON.stringify(await (await fetch(`${s.url}/uploads/${uploadId}/tree`)).json());
+  assert.match(tree, /remote\.tif/);
 });
 
 test('cancel in QGIS dismisses the job: the server says dismissed and the partial pyramid is removed', {

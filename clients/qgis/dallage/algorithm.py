@@ -9,6 +9,7 @@ import json
 import pathlib
 import time
 import urllib.parse
+import urllib.request
 
 from qgis.core import (
     QgsProcessingAlgorithm,
@@ -27,6 +28,7 @@ from .client import DallageClient, DallageError
 from .parameters import map_input, qgis_parameter
 from .publish import publish_pyramid
 from .settings import server_url
+from .uploads import deliver, needs_upload
 
 # How often the job's status is read; progress shows within this delay.
 POLL_S = 0.3
@@ -43,6 +45,8 @@ class DallageAlgorithm(QgsProcessingAlgorithm):
         self.makes_pyramid = "pyramid" in outputs
         # A process whose outputs are catalog items and a summary naming the catalog (tiling) can show them.
         self.makes_catalog = "items" in outputs and "summary" in outputs
+        # A process with an `upload` input reads deliveries: files the server cannot see are sent as one.
+        self.takes_uploads = "upload" in description.get("inputs", {})
 
     def createInstance(self):  # noqa: N802 (QGIS API names)
         return DallageAlgorithm(self.process, self.stored_data)
@@ -87,7 +91,19 @@ class DallageAlgorithm(QgsProcessingAlgorithm):
             if value is not None:
                 inputs[m.name] = value
         try:
-            job_id = self.submit(client, inputs, feedback)
+            try:
+                job_id = self.submit(client, inputs, feedback)
+            except DallageError as err:
+                rasters = [m.name for m in self.inputs if m.kind in ("raster", "rasters") and m.name in inputs]
+                if not (self.takes_uploads and needs_upload(err, rasters)):
+                    raise
+                # The server cannot read the files where they are: they travel as a delivery instead.
+                feedback.pushInfo(f"the server cannot read the files by href ({err}): sending them as an upload")
+                files = [file_path(v["href"]) for name in rasters for v in as_list(inputs.pop(name))]
+                srs = self.layers_srs(parameters, context, rasters)
+                upload_id = deliver(client, f"qgis-{self.name()}-{int(time.time())}", files, srs, feedback)
+                inputs["upload"] = [upload_id]
+                job_id = self.submit(client, inputs, feedback)
             results = self.follow(client, job_id, feedback)
         except DallageError as err:
             raise QgsProcessingException(self.explain(err)) from None
@@ -181,6 +197,14 @@ class DallageAlgorithm(QgsProcessingAlgorithm):
                 raise QgsProcessingException(f"job {job_id} {state}: {message or ''}")
             time.sleep(POLL_S)
 
+    def layers_srs(self, parameters, context, names):
+        """The CRS of the raster layers given (the upload's srs, for TIFF + world file deliveries)."""
+        for name in names:
+            for layer in self.parameterAsLayerList(parameters, name, context) or []:
+                if layer.crs().isValid() and layer.crs().authid():
+                    return layer.crs().authid()
+        return None
+
     def explain(self, err):
         named = f" (input '{err.input}')" if err.input and f"'{err.input}'" not in str(err) else ""
         return f"{self.name()}: {err}{named}"
@@ -197,7 +221,6 @@ class DallageAlgorithm(QgsProcessingAlgorithm):
         feedback.pushInfo(f"published as WMTS layer '{layer_name}'")
         self.load_on_completion(layer, context, "LAYER")
         return layer.id()
-
 
     def load_catalog(self, client, results, context, feedback):
         """The catalog's footprints as an OGC API – Features layer and each new COG read by ranges (/vsicurl/)."""
@@ -225,6 +248,14 @@ class DallageAlgorithm(QgsProcessingAlgorithm):
     def load_on_completion(layer, context, output):
         context.temporaryLayerStore().addMapLayer(layer)
         context.addLayerToLoadOnCompletion(layer.id(), QgsProcessingContext.LayerDetails(layer.name(), context.project(), output))
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def file_path(href):
+    return urllib.request.url2pathname(urllib.parse.urlparse(href).path)
 
 
 def unwrap(output):

@@ -25,7 +25,13 @@ def is_binary(schema):
 
 
 def is_stored_data(schema):
-    return schema.get("type") == "string" and schema.get("format") == "ogc-stored-data"
+    """A stored data id, or a choice whose branches are one (or a one-item array of them, as the platform sends)."""
+    if schema.get("type") == "string" and schema.get("format") == "ogc-stored-data":
+        return True
+    branches = schema.get("oneOf") or schema.get("anyOf") or []
+    return any(is_stored_data(b) or is_stored_data(b.get("items", {})) for b in branches) and all(
+        is_stored_data(b) or (b.get("type") == "array" and is_stored_data(b.get("items", {}))) for b in branches
+    )
 
 
 def is_bbox(schema):
