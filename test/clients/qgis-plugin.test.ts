@@ -30,7 +30,7 @@ import json, sys
 sys.path.insert(0, '/usr/share/qgis/python/plugins')
 sys.path.insert(0, ${JSON.stringify(PLUGINS)})
 from qgis.core import (QgsApplication, QgsProcessingFeedback, QgsProcessingContext, QgsProcessingException,
-                       QgsProject, QgsRasterLayer, QgsMapSettings, QgsMapRendererParallelJob)
+                       QgsProject, QgsRasterLayer, QgsVectorLayer, QgsMapSettings, QgsMapRendererParallelJob)
 from qgis.PyQt.QtCore import QSize
 from qgis.PyQt.QtGui import QColor
 args = json.loads(sys.argv[1])
@@ -248,6 +248,20 @@ test('tiling from QGIS: the catalog’s footprints come back as an OGC API – F
     `
 context = QgsProcessingContext()
 context.setProject(QgsProject.instance())
+def browse_catalog(name):
+    # The browser entry: the catalog under 'Stored data', its footprints (OAPIF) and its COGs as layers to add.
+    qgis.utils.plugins['dallage'].initGui()
+    provider = [p for p in QgsApplication.dataItemProviderRegistry().providers() if p.name() == 'dallage'][0]
+    sections = {c.name(): c for c in provider.createDataItem('', None).createChildren()}
+    stored = {c.record['name']: c for c in sections['Stored data'].createChildren()}
+    children = stored[name].createChildren()
+    layers = []
+    for child in children:
+        layer = (QgsVectorLayer if child.providerKey() == 'OAPIF' else QgsRasterLayer)(child.uri(), child.name(), child.providerKey())
+        count = layer.featureCount() if isinstance(layer, QgsVectorLayer) else layer.width()
+        layers.append({'name': child.name(), 'provider': child.providerKey(), 'valid': layer.isValid(), 'count': count})
+    return {'label': stored[name].name(), 'layers': layers}
+
 r = processing.run('dallage:tiling', {'files': [QgsRasterLayer(args['image'], 'map')],
                    'target': json.dumps({'serviceName': 'qgiscat', 'createNewService': True}), 'polygonize': True,
                    'LOAD_CATALOG': True}, context=context)
@@ -259,7 +273,8 @@ block = cog.dataProvider().block(1, cog.extent(), 64, 64)
 valid = sum(1 for y in range(64) for x in range(64) if not block.isNoData(y, x))
 print(json.dumps({'provider': footprints.providerType(), 'features': len(features),
                   'geometry': features[0].geometry().type() if features else None, 'crs': footprints.crs().authid(),
-                  'cogs': len(cogs), 'cog_source': cog.source(), 'cog_size': [cog.width(), cog.height()], 'valid': valid}))
+                  'cogs': len(cogs), 'cog_source': cog.source(), 'cog_size': [cog.width(), cog.height()], 'valid': valid,
+                  'browser': browse_catalog('qgiscat')}))
 `,
     { image },
   );
@@ -270,6 +285,19 @@ print(json.dumps({'provider': footprints.providerType(), 'features': len(feature
   assert.match(String(out.cog_source), /^\/vsicurl\/http:\/\/127\.0\.0\.1:\d+\/collections\/qgiscat\/items\/[^/]+\/data$/);
   assert.ok((out.cog_size as number[])[0] > 0);
   assert.ok((out.valid as number) > 64 * 64 * 0.2, `the COG's pixels are read (${out.valid} valid of a 64² block)`);
+  // The same catalog from the browser entry: footprints and each COG addable as layers.
+  const browser = out.browser as { label: string; layers: Array<{ name: string; provider: string; valid: boolean; count: number }> };
+  assert.match(browser.label, /^qgiscat \(RASTER-CATALOG\)$/);
+  assert.deepEqual(
+    browser.layers.map((l) => [l.provider, l.valid]),
+    [
+      ['OAPIF', true],
+      ['gdal', true],
+    ],
+    JSON.stringify(browser.layers),
+  );
+  assert.equal(browser.layers[0].count, 1, 'the footprints layer has the catalog’s one item');
+  assert.deepEqual(browser.layers[1].count, (out.cog_size as number[])[0], 'the COG item is the same COG');
 });
 
 test('a raster the server cannot read by href travels as an upload: declared, sent, closed, checked, then read by the job', {

@@ -1,5 +1,8 @@
 """The "dallage" entry of the QGIS browser: the server's offerings (each a WMTS layer to add) and its stored
-data (pyramids, with the layers that serve them; an unpublished one can be published from its menu)."""
+data (pyramids, with the layers that serve them; an unpublished one can be published from its menu; raster
+catalogs, with their footprints as an OGC API – Features layer and each item's COG read by ranges)."""
+import urllib.parse
+
 from qgis.core import QgsDataCollectionItem, QgsDataItem, QgsDataItemProvider, QgsDataProvider, QgsErrorItem, QgsLayerItem
 
 from .client import DallageClient, DallageError
@@ -7,6 +10,9 @@ from .publish import publish_pyramid, wmts_layer_uri
 from .settings import server_url
 
 PYRAMID_TYPE = "ROK4-PYRAMID-RASTER"
+CATALOG_TYPE = "RASTER-CATALOG"
+# Items listed under a catalog: enough to pick from in a browser; the footprints layer holds them all.
+CATALOG_ITEMS_LISTED = 100
 
 
 def client():
@@ -38,8 +44,23 @@ class OfferingsItem(QgsDataCollectionItem):
             return [QgsErrorItem(self, str(err), f"{self.path()}/error")]
 
 
+def catalog_items(parent, c, name):
+    """A catalog's layers: its footprints (OAPIF: the collection of the same name) and the COG of each item."""
+    quoted = urllib.parse.quote(name, safe="")
+    footprints = QgsLayerItem(
+        parent, f"{name} footprints", f"{parent.path()}/footprints", f"url='{c.base_url}' typename='{name}'", QgsLayerItem.Vector, "OAPIF"
+    )
+    features = c.get(f"/collections/{quoted}/items", {"limit": CATALOG_ITEMS_LISTED}).get("features", [])
+    cogs = []
+    for feature in features:
+        item = urllib.parse.quote(str(feature["id"]), safe="")
+        uri = f"/vsicurl/{c.base_url}/collections/{quoted}/items/{item}/data"
+        cogs.append(QgsLayerItem(parent, str(feature["id"]), f"{parent.path()}/items/{item}", uri, QgsLayerItem.Raster, "gdal"))
+    return [footprints, *cogs]
+
+
 class StoredDataItem(QgsDataCollectionItem):
-    """One stored data: its layers (the offerings that serve it) as children."""
+    """One stored data: a pyramid's layers (the offerings that serve it), a catalog's footprints and COGs."""
 
     def __init__(self, parent, record):
         label = f"{record.get('name') or record['_id']} ({record.get('type', '?')})"
@@ -49,6 +70,8 @@ class StoredDataItem(QgsDataCollectionItem):
     def createChildren(self):  # noqa: N802
         c = client()
         try:
+            if self.record.get("type") == CATALOG_TYPE:
+                return catalog_items(self, c, self.record["name"])
             serving = [o for o in offerings(c) if any(u.get("stored_data") == self.record["_id"] for u in o["served"]["used_data"])]
             return [layer_item(self, c, o) for o in serving]
         except DallageError as err:
