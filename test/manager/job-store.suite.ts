@@ -6,6 +6,8 @@ import type { JobStore } from '../../src/manager/store.js';
 /** How the shared suite obtains a store: a fresh, opened one per test, and how to dispose of it. */
 export interface StoreFactory {
   name: string;
+  /** A skip reason (a missing redis-server outside CI), or false. */
+  skip?: string | false;
   open(): Promise<JobStore>;
   dispose(store: JobStore): Promise<void>;
 }
@@ -35,7 +37,7 @@ export function makeJob(n: number, overrides: Partial<JobRecord> = {}): JobRecor
  */
 export function jobStoreSuite(factory: StoreFactory): void {
   const withStore = (name: string, fn: (store: JobStore) => Promise<void>) =>
-    test(`${factory.name}: ${name}`, async () => {
+    test(`${factory.name}: ${name}`, { skip: factory.skip ?? false }, async () => {
       const store = await factory.open();
       try {
         await fn(store);

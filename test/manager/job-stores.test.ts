@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -6,6 +6,8 @@ import path from 'node:path';
 import type { JobStore } from '../../src/manager/store.js';
 import { LowdbJobStore } from '../../src/manager/stores/lowdb.js';
 import { MemoryJobStore } from '../../src/manager/stores/memory.js';
+import { RedisJobStore } from '../../src/manager/stores/redis.js';
+import { skipUnlessRedis, startRedis, type TestRedis } from '../helpers/redis.js';
 import { jobStoreSuite, makeJob } from './job-store.suite.js';
 
 jobStoreSuite({
@@ -129,3 +131,61 @@ test('lowdb: concurrent creates are all durable (a new store on the folder sees 
     await other.close();
     await s.close();
   }));
+
+// The Redis store (issue 14) against a real redis-server, one for the whole file; each test its own prefix.
+{
+  const skip = skipUnlessRedis();
+  let redis: TestRedis | undefined;
+  let n = 0;
+  if (!skip) {
+    before(async () => {
+      redis = await startRedis();
+    });
+    after(async () => {
+      await redis?.dispose();
+    });
+  }
+  jobStoreSuite({
+    name: 'redis',
+    skip,
+    async open() {
+      const s = new RedisJobStore(redis!.url, `test${++n}`);
+      await s.open();
+      return s;
+    },
+    async dispose(s) {
+      await s.close();
+    },
+  });
+}
+
+test('redis: two stores on one Redis (two servers) see the same jobs; a Redis restart keeps them (AOF)', {
+  skip: skipUnlessRedis(),
+}, async () => {
+  const redis = await startRedis();
+  try {
+    const a = new RedisJobStore(redis.url, 'shared');
+    const b = new RedisJobStore(redis.url, 'shared');
+    const other = new RedisJobStore(redis.url, 'another');
+    await Promise.all([a.open(), b.open(), other.open()]);
+    await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 ? a : b).create(makeJob(i))));
+    await assert.rejects(b.create(makeJob(3)));
+    await a.update('job-000004', { status: 'running' });
+    assert.equal((await b.get('job-000004'))!.status, 'running');
+    assert.equal(await b.count(), 50);
+    assert.equal(await other.count(), 0);
+    await redis.restart();
+    assert.equal(await a.count(), 50);
+    assert.deepEqual(
+      (await b.findByStatus(['running'])).map((j) => j.jobID),
+      ['job-000004'],
+    );
+    assert.deepEqual(
+      (await a.list({}, 0, 2)).jobs.map((j) => j.jobID),
+      ['job-000049', 'job-000048'],
+    );
+    await Promise.all([a.close(), b.close(), other.close()]);
+  } finally {
+    await redis.dispose();
+  }
+});
