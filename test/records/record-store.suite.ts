@@ -5,6 +5,8 @@ import type { RecordKind, RecordStore } from '../../src/records/record-store.js'
 /** How the shared suite obtains a store: a fresh, opened one per test, and how to dispose of it. */
 export interface RecordStoreFactory {
   name: string;
+  /** A skip reason (a missing redis-server outside CI), or false. */
+  skip?: string | false;
   open(kinds: ReadonlyArray<RecordKind<object>>): Promise<RecordStore>;
   /** Persistent stores: a new store over the same place, opened (the suite checks what survives). */
   reopen?(store: RecordStore, kinds: ReadonlyArray<RecordKind<object>>): Promise<RecordStore>;
@@ -42,7 +44,7 @@ export const thing = (n: number, extra: Partial<Thing> = {}): Thing => ({
  */
 export function recordStoreSuite(factory: RecordStoreFactory): void {
   const withStore = (name: string, fn: (store: RecordStore) => Promise<RecordStore | undefined | void>) =>
-    test(`${factory.name}: ${name}`, async () => {
+    test(`${factory.name}: ${name}`, { skip: factory.skip ?? false }, async () => {
       let store = await factory.open(KINDS);
       try {
         store = (await fn(store)) ?? store;

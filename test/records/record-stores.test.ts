@@ -4,6 +4,9 @@ import path from 'node:path';
 import type { RecordStore } from '../../src/records/record-store.js';
 import { LowdbRecordStore } from '../../src/records/stores/lowdb.js';
 import { MemoryRecordStore } from '../../src/records/stores/memory.js';
+import { RedisRecordStore } from '../../src/records/stores/redis.js';
+import { skipUnlessRedis, startRedis, type TestRedis } from '../helpers/redis.js';
+import { after, before } from 'node:test';
 import { recordStoreSuite } from './record-store.suite.js';
 
 recordStoreSuite({
@@ -42,3 +45,41 @@ recordStoreSuite({
     await rm(dirs.get(s)!, { recursive: true, force: true });
   },
 });
+
+// The Redis store (issue 14) against a real redis-server, one for the whole file; each test its own prefix.
+{
+  const skip = skipUnlessRedis();
+  let redis: TestRedis | undefined;
+  let n = 0;
+  const prefixes = new WeakMap<RecordStore, string>();
+  if (!skip) {
+    before(async () => {
+      redis = await startRedis();
+    });
+    after(async () => {
+      await redis?.dispose();
+    });
+  }
+  recordStoreSuite({
+    name: 'redis',
+    skip,
+    async open() {
+      const prefix = `test${++n}`;
+      const s = new RedisRecordStore(redis!.url, prefix);
+      await s.open();
+      prefixes.set(s, prefix);
+      return s;
+    },
+    async reopen(store) {
+      await store.close();
+      const prefix = prefixes.get(store)!;
+      const s = new RedisRecordStore(redis!.url, prefix);
+      await s.open();
+      prefixes.set(s, prefix);
+      return s;
+    },
+    async dispose(s) {
+      await s.close();
+    },
+  });
+}
