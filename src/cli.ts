@@ -23,6 +23,11 @@ import { deletePyramidFiles, newPyramidLocation } from './pyramid/location.js';
 export const USAGE = `usage:
   dallage serve [--config FILE]
       starts the OGC API - Processes server (same as npm start)
+  dallage worker [--config FILE] [--concurrency N] [--threads N]
+      runs jobs of the bullmq manager (manager.name: bullmq, Redis at manager.connection or
+      $DALLAGE_REDIS_URL) taken from the queue the servers fill, until SIGTERM/SIGINT
+      --concurrency N    jobs at once (default 1)
+      --threads N        raster threads (default: the config's pool.threads, 0 = one per CPU)
   dallage execute <process> --input id=value [--input id=value …] [options]
       runs a process in-process and prints its outputs on stdout, as HTTP's raw answer does:
       one output is itself (a JSON record, text, bytes), several are a JSON results document
@@ -58,7 +63,11 @@ export interface ExecuteArgs {
   overwrite?: boolean;
 }
 
-export type CliCommand = { command: 'help' } | { command: 'serve'; config?: string } | ({ command: 'execute' } & ExecuteArgs);
+export type CliCommand =
+  | { command: 'help' }
+  | { command: 'serve'; config?: string }
+  | { command: 'worker'; config?: string; concurrency: number; threads?: number }
+  | ({ command: 'execute' } & ExecuteArgs);
 
 function takeValue(argv: string[], i: number, flag: string): string {
   const v = argv[i + 1];
@@ -79,7 +88,22 @@ export function parseCliArgs(argv: string[]): CliCommand {
     }
     return { command: 'serve', config };
   }
-  if (command !== 'execute') throw new UsageError(`unknown command '${command}' (serve, execute)`);
+  if (command === 'worker') {
+    const cmd: CliCommand = { command: 'worker', concurrency: 1 };
+    for (let i = 0; i < rest.length; i++) {
+      const a = rest[i];
+      if (a === '--config') cmd.config = takeValue(rest, i++, a);
+      else if (a === '--concurrency' || a === '--threads') {
+        const n = Number(takeValue(rest, i++, a));
+        if (!Number.isInteger(n) || n < (a === '--threads' ? 0 : 1))
+          throw new UsageError(`${a} takes an integer ≥ ${a === '--threads' ? 0 : 1}`);
+        if (a === '--threads') cmd.threads = n;
+        else cmd.concurrency = n;
+      } else throw new UsageError(`unknown argument '${a}' for worker`);
+    }
+    return cmd;
+  }
+  if (command !== 'execute') throw new UsageError(`unknown command '${command}' (serve, worker, execute)`);
   const args: ExecuteArgs = { process: '', inputs: new Map(), quiet: false };
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i];
@@ -244,7 +268,7 @@ export async function execute(args: ExecuteArgs): Promise<number> {
   const config = cliConfig(args.config, args.process);
   // In-process runs keep nothing between runs: memory job store, no log lines on stdout (the
   // outputs are the only thing there).
-  config.manager = { name: 'memory', connection: config.manager.connection };
+  config.manager = { ...config.manager, name: 'memory' };
   config.logging.enabled = false;
   if (args.outputDir) config.storage.path = path.resolve(args.outputDir);
   if (args.threads !== undefined) config.pool.threads = args.threads;
@@ -339,6 +363,29 @@ async function serve(configFile: string | undefined): Promise<number> {
   return new Promise<number>(() => {}); // the signal handlers of runServer end the process
 }
 
+/** `dallage worker`: runs jobs of the bullmq manager until a signal. */
+async function worker(configFile: string | undefined, concurrency: number, threads: number | undefined): Promise<number> {
+  const { runWorker } = await import('./worker.js');
+  let config: Config;
+  try {
+    config = cliConfig(configFile);
+  } catch (err) {
+    process.stderr.write(`dallage: ${(err as Error).message}\n`);
+    return 2;
+  }
+  if (config.manager.name !== 'bullmq') {
+    process.stderr.write(`dallage: worker needs manager.name: bullmq in the config (it has '${config.manager.name}')\n`);
+    return 2;
+  }
+  try {
+    await runWorker(config, { concurrency, ...(threads !== undefined ? { threads } : {}) });
+  } catch (err) {
+    process.stderr.write(`dallage: cannot start the worker: ${(err as Error).message}\n`);
+    return 1;
+  }
+  return new Promise<number>(() => {}); // the signal handlers of runWorker end the process
+}
+
 /** Runs the command line; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   let cmd: CliCommand;
@@ -356,6 +403,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (cmd.command === 'serve') return serve(cmd.config);
+  if (cmd.command === 'worker') return worker(cmd.config, cmd.concurrency, cmd.threads);
   return execute(cmd);
 }
 

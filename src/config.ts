@@ -36,7 +36,21 @@ export interface Config {
     /** Cross-origin access for browser pages of other sites (src/api/cors.ts). */
     cors: { allowed_origins: string[]; allowed_methods: string[] };
   };
-  manager: { name: 'lowdb' | 'memory'; connection: string };
+  /**
+   * Where jobs (and records) live and where they run. `lowdb` (default) and `memory` run jobs in the server;
+   * `bullmq` (issue 14) keeps them in Redis (`connection`: a redis:// URL, env DALLAGE_REDIS_URL) and runs
+   * them in `dallage worker` processes.
+   */
+  manager: {
+    name: 'lowdb' | 'memory' | 'bullmq';
+    connection: string;
+    /** bullmq: first part of every Redis key (several deployments can share one Redis). */
+    prefix: string;
+    /** bullmq: runs of one job at most when its workers die (SIGKILL, a lost machine) before it ends. */
+    attempts: number;
+    /** bullmq: seconds after which the job of a dead worker is taken again by another (its lock expires). */
+    stalled_seconds: number;
+  };
   storage: StorageConfig;
   pool: { threads: number; idle_timeout: number };
   processes: Record<string, { plugin: string; options: Record<string, unknown> }>;
@@ -159,8 +173,11 @@ export const CONFIG_SCHEMA = {
       default: {},
       additionalProperties: false,
       properties: {
-        name: { enum: ['lowdb', 'memory'], default: 'lowdb' },
+        name: { enum: ['lowdb', 'memory', 'bullmq'], default: 'lowdb' },
         connection: { type: 'string', default: './data/jobs' },
+        prefix: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$', default: 'dallage' },
+        attempts: { type: 'integer', minimum: 1, default: 2 },
+        stalled_seconds: { type: 'number', minimum: 1, default: 30 },
       },
     },
     storage: {
@@ -266,7 +283,11 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env, 
     config.processes[id] =
       typeof entry === 'string' ? { plugin: entry, options: {} } : { plugin: entry.plugin, options: entry.options ?? {} };
   }
-  config.manager.connection = path.resolve(config.manager.connection);
+  if (config.manager.name === 'bullmq') {
+    config.manager.connection = env.DALLAGE_REDIS_URL || config.manager.connection;
+    if (!/^rediss?:\/\//.test(config.manager.connection))
+      throw new ConfigError(`${source}: invalid key manager.connection: the bullmq manager needs a redis:// URL (or DALLAGE_REDIS_URL)`);
+  } else config.manager.connection = path.resolve(config.manager.connection);
   config.storage.path = path.resolve(config.storage.path);
   config.security.input_roots = config.security.input_roots.map((p) => path.resolve(p));
   config.tms_folders = config.tms_folders.map((p) => path.resolve(p));

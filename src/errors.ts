@@ -66,6 +66,17 @@ export class ApiError extends Error {
 }
 
 /**
+ * A problem document made elsewhere — by the worker process that ran a synchronous execution (issue 14) —
+ * given to the client as it is (its text was made for clients there).
+ */
+export class ProblemError extends Error {
+  constructor(readonly problem: Problem) {
+    super(problem.detail);
+    this.name = 'ProblemError';
+  }
+}
+
+/**
  * Any thrown value as a problem document. Unknown errors become a 500 that says nothing of their
  * text (it may hold paths, addresses or library internals) but carries an `errorId`: log the error
  * with the same id (see {@link logServerError}) so that an operator finds it from the client's answer.
@@ -73,6 +84,7 @@ export class ApiError extends Error {
  */
 export function toProblem(err: unknown, instance?: string, errorId: string = randomUUID()): Problem {
   if (err instanceof ApiError) return err.toProblem(instance);
+  if (err instanceof ProblemError) return { ...err.problem, ...(instance ? { instance } : {}) };
   if (isNoSpace(err)) {
     return new ApiError('insufficient-storage', 'the server has no storage space left to complete this request; try again later').toProblem(
       instance,

@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import type { Config } from './config.js';
 import { createLogger, silentLogger, type Logger } from './log.js';
 import { JobManager } from './manager/manager.js';
+import { BullmqExecution } from './manager/bullmq-queue.js';
 import { removeOrphanExecFolders } from './manager/exec-folders.js';
 import { jobLinks } from './api/job-links.js';
 import { createJobStore } from './manager/stores/index.js';
@@ -63,7 +64,7 @@ export interface Runtime {
  */
 export async function createRuntime(
   config: Config,
-  overrides: { log?: Logger; store?: JobStore; records?: RecordStore; baseUrl?: () => string } = {},
+  overrides: { log?: Logger; store?: JobStore; records?: RecordStore; baseUrl?: () => string; worker?: { name: string } } = {},
 ): Promise<Runtime> {
   const log = overrides.log ?? (config.logging.enabled ? createLogger({}) : silentLogger);
   const registry = await ProcessRegistry.load(config);
@@ -87,6 +88,12 @@ export async function createRuntime(
   // rename, not a copy; on S3, the local working folder from which finished files are uploaded).
   const uploadFiles = new UploadFiles(storage, path.join(config.storage.path, '.upload-parts'));
   const uploads = new Uploads(records, uploadFiles, storage, log);
+  // The bullmq manager (issue 14): a server hands executions to the queue; a worker (overrides.worker) runs them.
+  let remote: BullmqExecution | undefined;
+  if (config.manager.name === 'bullmq' && !overrides.worker) {
+    remote = new BullmqExecution(config.manager, log);
+    await remote.open();
+  }
   const manager = new JobManager({
     store,
     storage,
@@ -97,7 +104,10 @@ export async function createRuntime(
     log,
     config,
     links: jobLinks(() => baseUrl().replace(/\/+$/, '')),
+    ...(remote ? { remote } : {}),
+    ...(overrides.worker ? { workerName: overrides.worker.name } : {}),
   });
+  const shared = config.manager.name === 'bullmq';
   return {
     config,
     registry,
@@ -116,13 +126,16 @@ export async function createRuntime(
     async recover() {
       const recovered = await manager.recover();
       if (recovered) log.warn('jobs interrupted by the previous run were marked failed', { count: recovered });
-      // Catalogs first: a catalog left GENERATING loses its files and items before its record is failed.
-      const catalogFolders = await recoverCatalogs(datastore, storage, catalogItems, log);
-      if (catalogFolders) log.warn('partial catalog files of interrupted jobs removed', { count: catalogFolders });
-      await recoverInterruptedProducts(datastore, storage, log);
-      // After the jobs: a close whose check jobs were failed above leaves its upload UNSTABLE.
-      const checking = await uploads.recover();
-      if (checking) log.warn('uploads whose checks were interrupted are UNSTABLE', { count: checking });
+      // Shared stores (bullmq): a GENERATING product may be a live worker's, not a crash's leftover.
+      if (!shared) {
+        // Catalogs first: a catalog left GENERATING loses its files and items before its record is failed.
+        const catalogFolders = await recoverCatalogs(datastore, storage, catalogItems, log);
+        if (catalogFolders) log.warn('partial catalog files of interrupted jobs removed', { count: catalogFolders });
+        await recoverInterruptedProducts(datastore, storage, log);
+        // After the jobs: a close whose check jobs were failed above leaves its upload UNSTABLE.
+        const checking = await uploads.recover();
+        if (checking) log.warn('uploads whose checks were interrupted are UNSTABLE', { count: checking });
+      }
       const folders = await removeOrphanExecFolders();
       if (folders) log.warn('temp folders of interrupted executions removed', { count: folders });
       // Published layers are served again (after the products' repair: a layer reads READY pyramids only).

@@ -16,8 +16,12 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** The folders a server writes and therefore locks: its job store (lowdb) and its storage. */
+/**
+ * The folders a server writes and therefore locks: its job store (lowdb) and its storage. None with the
+ * bullmq manager (issue 14): there, servers and workers share the storage by design and the stores are in Redis.
+ */
 export function dataFolders(config: Config): string[] {
+  if (config.manager.name === 'bullmq') return [];
   return [...(config.manager.name === 'lowdb' ? [config.manager.connection] : []), config.storage.path];
 }
 

@@ -271,3 +271,16 @@ test('dallage execute exits 2 with the problem detail on bad input', async () =>
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /usage/);
 });
+
+test('parseCliArgs: worker with --config, --concurrency, --threads; bad values are usage errors', () => {
+  assert.deepEqual(parseCliArgs(['worker']), { command: 'worker', concurrency: 1 });
+  assert.deepEqual(parseCliArgs(['worker', '--config', 'c.yml', '--concurrency', '3', '--threads', '0']), {
+    command: 'worker',
+    config: 'c.yml',
+    concurrency: 3,
+    threads: 0,
+  });
+  assert.throws(() => parseCliArgs(['worker', '--concurrency', '0']), UsageError);
+  assert.throws(() => parseCliArgs(['worker', '--threads', '-1']), UsageError);
+  assert.throws(() => parseCliArgs(['worker', 'extra']), UsageError);
+});

@@ -142,3 +142,31 @@ test('storage type s3 (issue 13): keys, defaults, DALLAGE_S3_* overrides; missin
   configError(() => parseConfig('processes: { echo: echo }\nstorage: { type: s3, endpoint: "ftp://h" }\n', {}), /storage\.endpoint/);
   configError(() => parseConfig('processes: { echo: echo }\nstorage: { type: swift }\n', {}), /storage\.type/);
 });
+
+test('manager bullmq: a redis:// connection (DALLAGE_REDIS_URL wins), prefix/attempts/stalled_seconds defaults; a folder is refused', () => {
+  const P = 'processes: {echo: echo}\n';
+  const c = parseConfig(P + 'manager: {name: bullmq, connection: "redis://127.0.0.1:6379"}', {});
+  assert.deepEqual(c.manager, {
+    name: 'bullmq',
+    connection: 'redis://127.0.0.1:6379',
+    prefix: 'dallage',
+    attempts: 2,
+    stalled_seconds: 30,
+  });
+  const env = parseConfig(P + 'manager: {name: bullmq, connection: ./data/jobs, prefix: p1}', {
+    DALLAGE_REDIS_URL: 'redis://10.0.0.1:6380/2',
+  });
+  assert.equal(env.manager.connection, 'redis://10.0.0.1:6380/2');
+  assert.equal(env.manager.prefix, 'p1');
+  configError(
+    () => parseConfig(P + 'manager: {name: bullmq, connection: ./data/jobs}', {}),
+    /manager\.connection: the bullmq manager needs a redis:\/\/ URL/,
+  );
+  configError(() => parseConfig(P + 'manager: {name: bullmq, connection: "redis://h", prefix: "a b"}', {}), /manager\.prefix/);
+  configError(() => parseConfig(P + 'manager: {name: bullmq, connection: "redis://h", attempts: 0}', {}), /manager\.attempts/);
+  // The embedded managers keep a folder, resolved; DALLAGE_REDIS_URL does not concern them.
+  assert.equal(
+    parseConfig(P + 'manager: {name: lowdb, connection: jobs}', { DALLAGE_REDIS_URL: 'redis://h' }).manager.connection,
+    path.resolve('jobs'),
+  );
+});

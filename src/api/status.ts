@@ -24,6 +24,8 @@ export function statusDocument(job: JobRecord, baseUrl: string): Record<string, 
   for (const k of ['created', 'started', 'finished', 'updated'] as const) if (job[k]) doc[k] = job[k];
   if (job.progress !== undefined) doc.progress = Math.round(job.progress);
   if (job.warnings?.length) doc.warnings = job.warnings;
+  // Which worker process runs it (issue 14, the bullmq manager): an additional member, as statusInfo.yaml allows.
+  if (job.worker) doc.worker = job.worker;
   // statusInfo.yaml allows additional members; reserved names were refused when reported.
   for (const [k, v] of Object.entries(job.statusMembers ?? {})) if (!(k in doc)) doc[k] = v;
   doc.links = links;

@@ -38,6 +38,8 @@ export interface JobRecord {
   /** A failed job's problem document (its results answer). */
   error?: Problem;
   warnings?: string[];
+  /** The worker process running (or that ran) the job, with the `bullmq` manager (issue 14): `host:pid`. */
+  worker?: string;
   /** Extra members of the status document reported by the process (ProcessContext.report). */
   statusMembers?: Record<string, unknown>;
 }

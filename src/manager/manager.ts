@@ -1,7 +1,7 @@
 import type { CatalogItemStore } from '../catalog/item-store.js';
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { ApiError, causeText, logServerError, toProblem, type Problem } from '../errors.js';
+import { ApiError, causeText, logServerError, ProblemError, toProblem, type Problem } from '../errors.js';
 import type { Config } from '../config.js';
 import type { Datastore } from '../records/stored-data.js';
 import type { Logger } from '../log.js';
@@ -20,6 +20,7 @@ import { execFolderPrefix } from './exec-folders.js';
 import { FINISHED, type JobRecord, type JobStatus, type ResultEntry } from './job.js';
 import { normalizeOutput, type OutputData } from './outputs.js';
 import type { JobFilter, JobPage, JobStore } from './store.js';
+import type { QueuedTask, RemoteExecution, SyncAnswer, SyncOutputEntry } from './remote.js';
 
 /**
  * How the API layer shows jobs to subscribers (callback bodies), given to the manager when it is
@@ -42,6 +43,13 @@ export interface ManagerDeps {
   log: Logger;
   config: Config;
   links: JobLinks;
+  /**
+   * Set on a server of the `bullmq` manager (issue 14): executions are validated and stored here, then run
+   * by worker processes ({@link JobManager.runQueued}); this carries them there and back.
+   */
+  remote?: RemoteExecution;
+  /** Set in a worker process: its name, recorded in the jobs it runs (GET /jobs shows it). */
+  workerName?: string;
 }
 
 /** How a caller (an HTTP request, the command line) runs an execution. */
@@ -135,11 +143,36 @@ export class JobManager {
   private closed = false;
   private readonly settled = new Set<Promise<void>>();
   private readonly syncRuns = new Set<AbortController>();
+  /** Synchronous executions run for a server (worker side), by execution id, to cancel them. */
+  private readonly remoteSync = new Map<string, AbortController>();
 
-  constructor(private readonly deps: ManagerDeps) {}
+  constructor(private readonly deps: ManagerDeps) {
+    deps.remote?.onGiveUp((id, reason) => void this.failGivenUp(id, reason));
+  }
+
+  /** An async job the queue gave up on (issue 14: its workers died `attempts` times): failed, saying why. */
+  private async failGivenUp(id: string, reason: string): Promise<void> {
+    const job = await this.deps.store.get(id).catch(() => undefined);
+    if (!job || FINISHED.includes(job.status)) return;
+    const detail = `the job did not finish: ${reason} (its worker stopped during each of the ${this.deps.config.manager.attempts} attempts)`;
+    const now = new Date().toISOString();
+    await this.deps.store
+      .update(id, {
+        status: 'failed',
+        message: detail,
+        updated: now,
+        finished: now,
+        ...(job.started ? {} : { started: now }),
+        error: new ApiError('job-failed', detail).toProblem(`/jobs/${id}`),
+      })
+      .catch(() => {});
+    this.deps.log.warn('job failed in the queue', { jobId: id, reason });
+  }
 
   /** Marks jobs left accepted/running by a previous process as failed, saying so (DESIGN §5). */
   async recover(): Promise<number> {
+    // With workers (issue 14) a job left running is theirs: BullMQ gives a dead worker's job to another.
+    if (this.deps.remote) return 0;
     const orphans = await this.deps.store.findByStatus(['accepted', 'running']);
     const now = new Date().toISOString();
     for (const job of orphans) {
@@ -170,6 +203,7 @@ export class JobManager {
     const applied = decision.preferenceApplied ? { preferenceApplied: decision.preferenceApplied } : {};
     await this.checkOutbound(parsed);
     const run = await this.prepare(process, parsed, options.signal);
+    if (this.deps.remote) return { ...(await this.handOver(run, body, decision.mode, options)), ...applied };
     if (decision.mode === 'async') {
       try {
         return { mode: 'async', job: await this.submit(run), ...applied };
@@ -230,8 +264,7 @@ export class JobManager {
    * (its checks and reservations), so that what can be known before any work is a 400 (DESIGN §8).
    * The id is assigned here: `prepare` may name what it reserves after it.
    */
-  private async prepare(process: RegisteredProcess, parsed: ParsedExecute, signal?: AbortSignal): Promise<Run> {
-    const id = randomUUID();
+  private async prepare(process: RegisteredProcess, parsed: ParsedExecute, signal?: AbortSignal, id: string = randomUUID()): Promise<Run> {
     const tmpDir = await fs.mkdtemp(execFolderPrefix());
     try {
       const inputs = await resolveInputs(process.description, parsed, {
@@ -342,6 +375,149 @@ export class JobManager {
     return job;
   }
 
+  /**
+   * The `bullmq` manager's server side (issue 14): the request was validated and prepared here (a 400
+   * before any job, as in the embedded manager); the preparation is released at once and a worker
+   * prepares again from the same body (its inputs resolved where it runs). An async job is stored
+   * `accepted` before it is queued (a failed queueing fails it, saying so); a sync execution waits for
+   * the worker's answer, its outputs read from the shared storage.
+   */
+  private async handOver(
+    run: Run,
+    body: unknown,
+    mode: 'sync' | 'async',
+    options: ExecuteOptions,
+  ): Promise<
+    { mode: 'sync'; executionId: string; request: ResultsRequest; outputs: Record<string, OutputData> } | { mode: 'async'; job: JobRecord }
+  > {
+    const remote = this.deps.remote!;
+    await this.end(run, 'dismissed');
+    const task: QueuedTask = { id: run.id, processID: run.process.description.id, body, mode };
+    if (mode === 'async') {
+      const { parsed } = run;
+      const now = new Date().toISOString();
+      const job: JobRecord = {
+        jobID: run.id,
+        processID: task.processID,
+        type: 'process',
+        status: 'accepted',
+        message: 'accepted, waiting for a worker',
+        progress: 0,
+        created: now,
+        updated: now,
+        request: { outputs: parsed.outputs, response: parsed.response, ...(parsed.subscriber ? { subscriber: parsed.subscriber } : {}) },
+      };
+      await this.deps.store.create(job);
+      try {
+        await remote.enqueue(task);
+      } catch (err) {
+        const detail = 'the job could not be queued for a worker; submit it again';
+        await this.deps.store
+          .update(job.jobID, {
+            status: 'failed',
+            message: detail,
+            finished: now,
+            updated: now,
+            error: new ApiError('unavailable', detail).toProblem(),
+          })
+          .catch(() => {});
+        throw err;
+      }
+      this.deps.log.info('job queued', { jobId: job.jobID, processID: job.processID });
+      return { mode: 'async', job };
+    }
+    const answer = await remote.runSync(task, options.signal, options.progress ?? noop);
+    if ('problem' in answer) throw new ProblemError(answer.problem);
+    const outputs: Record<string, OutputData> = {};
+    for (const [id, o] of Object.entries(answer.outputs)) {
+      outputs[id] = { bytes: await this.deps.storage.read(o.key), mediaType: o.mediaType, json: o.json, binary: o.binary };
+      if (run.parsed.outputs[id]?.transmissionMode !== 'reference') await this.deps.storage.delete(o.key).catch(() => {});
+    }
+    return { mode: 'sync', executionId: run.id, request: { outputs: run.parsed.outputs, response: run.parsed.response }, outputs };
+  }
+
+  /**
+   * Runs a queued execution in a worker process (issue 14): parses the body again, prepares and runs it
+   * through the same code as the embedded manager (progress, warnings, results by value and reference
+   * written to the shared storage, callbacks, dismiss through {@link abortLocal}). Resolves once it ended.
+   * A task taken again after its worker died (BullMQ stalled job) finds its job `running` and runs it anew.
+   */
+  async runQueued(
+    task: QueuedTask,
+    process: RegisteredProcess,
+    progress?: (percent: number, message?: string) => void,
+  ): Promise<SyncAnswer | undefined> {
+    if (task.mode === 'sync') return this.runQueuedSync(task, process, progress ?? noop);
+    const stored = await this.deps.store.get(task.id);
+    if (!stored || FINISHED.includes(stored.status)) return undefined; // dismissed (or ended) before a worker took it
+    let run: Run;
+    try {
+      run = await this.prepare(process, parseExecuteRequest(process.description, task.body), undefined, task.id);
+    } catch (err) {
+      const problem = toProblem(err, `/jobs/${task.id}`);
+      const now = new Date().toISOString();
+      await this.deps.store.update(task.id, {
+        status: 'failed',
+        message: problem.detail,
+        updated: now,
+        started: stored.started ?? now,
+        finished: now,
+        error: problem,
+        ...(this.deps.workerName ? { worker: this.deps.workerName } : {}),
+      });
+      return undefined;
+    }
+    await this.runJob(run, { retaken: stored.status === 'running' });
+    return undefined;
+  }
+
+  /** A synchronous execution in a worker: every output written to storage for the server to read. */
+  private async runQueuedSync(
+    task: QueuedTask,
+    process: RegisteredProcess,
+    progress: (percent: number, message?: string) => void,
+  ): Promise<SyncAnswer> {
+    try {
+      const run = await this.prepare(process, parseExecuteRequest(process.description, task.body), undefined, task.id);
+      const controller = new AbortController();
+      this.remoteSync.set(task.id, controller);
+      try {
+        const result = await this.runSync(run, { signal: controller.signal, progress });
+        const outputs: Record<string, SyncOutputEntry> = {};
+        for (const [id, o] of Object.entries(result.outputs)) {
+          const key = `outputs/${task.id}/${id}`;
+          if (run.parsed.outputs[id]?.transmissionMode !== 'reference') await this.deps.storage.write(key, o.bytes);
+          outputs[id] = { key, mediaType: o.mediaType, json: o.json, binary: o.binary };
+        }
+        return { outputs };
+      } finally {
+        this.remoteSync.delete(task.id);
+      }
+    } catch (err) {
+      const problem = toProblem(err);
+      logServerError(this.deps.log.child({ executionId: task.id, processID: task.processID }), 'execution failed', problem, err);
+      return { problem };
+    }
+  }
+
+  /**
+   * A dismiss heard by a worker (issue 14): aborts the job's AbortSignal here, as the server's dismiss does in
+   * the embedded manager; the server has written the dismissed status and removes the results.
+   */
+  abortLocal(id: string): boolean {
+    const live = this.live.get(id);
+    if (live) {
+      if (live.persistTimer) clearTimeout(live.persistTimer);
+      live.dismissed = true;
+      live.controller.abort(new ApiError('job-dismissed', 'the job was dismissed'));
+      this.live.delete(id);
+      return true;
+    }
+    const sync = this.remoteSync.get(id);
+    sync?.abort(new ApiError('job-dismissed', 'the execution was cancelled'));
+    return !!sync;
+  }
+
   private pump(): void {
     while (!this.closed && this.running < this.deps.config.server.limits.max_running_jobs && this.queue.length > 0) {
       const next = this.queue.shift()!;
@@ -359,13 +535,13 @@ export class JobManager {
     }
   }
 
-  private async runJob(run: Run): Promise<void> {
+  private async runJob(run: Run, options: { retaken?: boolean } = {}): Promise<void> {
     const id = run.id;
     let outcome: ExecutionOutcome = 'failed';
     let live: LiveJob | undefined;
     try {
       const stored = await this.deps.store.get(id);
-      if (!stored || stored.status !== 'accepted') {
+      if (!stored || (stored.status !== 'accepted' && !(options.retaken && stored.status === 'running'))) {
         outcome = 'dismissed'; // dismissed while queued
         return;
       }
@@ -373,15 +549,17 @@ export class JobManager {
       const log = this.deps.log.child({ jobId: id, processID: run.process.description.id });
       const controller = new AbortController();
       const started = new Date().toISOString();
+      const worker = this.deps.workerName ? { worker: this.deps.workerName } : {};
+      const message = options.retaken ? 'running again (its previous worker stopped)' : 'running';
       const current: LiveJob = (live = {
         controller,
-        record: { ...stored, status: 'running', started, updated: started, message: 'running', progress: 0 },
+        record: { ...stored, status: 'running', started, updated: started, message, progress: 0, ...worker },
         lastPersist: 0,
         lastCallback: 0,
         dismissed: false,
       });
       this.live.set(id, current);
-      await this.deps.store.update(id, { status: 'running', started, updated: started, message: 'running', progress: 0 });
+      await this.deps.store.update(id, { status: 'running', started, updated: started, message, progress: 0, ...worker });
       log.info('job running');
       this.callback(current.record, 'inProgressUri');
 
@@ -595,6 +773,8 @@ export class JobManager {
     }
     try {
       const record = await this.deps.store.update(id, patch);
+      // Through Redis to whichever worker runs it (issue 14): its AbortSignal fires, as a local dismiss does.
+      if (this.deps.remote && !FINISHED.includes(job.status)) await this.deps.remote.cancel(id);
       await this.deps.storage.deletePrefix(`jobs/${id}`);
       this.deps.log.info('job dismissed', { jobId: id, was: job.status });
       return record!;
@@ -707,6 +887,7 @@ export class JobManager {
     for (const live of this.live.values()) live.controller.abort(stopped);
     for (const controller of this.syncRuns) controller.abort(new ApiError('unavailable', 'the server stopped'));
     await Promise.allSettled([...this.settled]);
+    await this.deps.remote?.close();
   }
 
   /** Marks a job that had not started failed because the server stops. */

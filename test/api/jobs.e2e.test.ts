@@ -229,8 +229,10 @@ test('GET /jobs: filters type/processID/status/datetime/duration, limit with nex
     await assertProblem(await fetch(`${s.url}/jobs?datetime=soon`), 400, { detail: /datetime/ });
   }));
 
+// The embedded manager's pool and queue are read in the server process: pinned to lowdb (the bullmq
+// manager's dismiss and bound are proven on worker processes in test/manager/bullmq.test.ts).
 test('DELETE a running echo job: dismissed, its pool task stops within one second, its results are gone', () =>
-  withServer({}, async (s) => {
+  withServer({ manager: 'lowdb' }, async (s) => {
     const job = await submit(s, { inputs: { stringInput: 'long', pause: 30 } });
     const pool = s.runtime.pool;
     await until(async () => (pool.stats?.().running ?? 0) === 1, 'the pause task to run');
@@ -271,7 +273,7 @@ test('DELETE a successful job removes its stored results', () =>
   }));
 
 test('jobs queue behind max_running_jobs: with 1, the second stays accepted until the first finishes', () =>
-  withServer({ limits: { max_running_jobs: 1 } }, async (s) => {
+  withServer({ manager: 'lowdb', limits: { max_running_jobs: 1 } }, async (s) => {
     const first = await submit(s, { inputs: { stringInput: 'first', pause: 1.5 } });
     const second = await submit(s, { inputs: { stringInput: 'second' } });
     await until(
@@ -312,7 +314,7 @@ test('crash recovery: jobs left accepted/running in the lowdb files are failed a
       { ...base, jobID: 'done-before', status: 'successful', started: t, finished: t, progress: 100 },
     ];
     await writeFile(path.join(dir, 'jobs', 'jobs-000001.json'), JSON.stringify({ jobs }));
-    await withServer({ dir }, async (s) => {
+    await withServer({ dir, manager: 'lowdb' }, async (s) => {
       for (const id of ['crashed-running', 'crashed-accepted']) {
         const job = (await (await fetch(`${s.url}/jobs/${id}`)).json()) as Status;
         assert.equal(job.status, 'failed', id);

@@ -2,8 +2,11 @@ import { mkdtemp, rm, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseConfig, type Config } from '../../src/config.js';
+import { writeFile } from 'node:fs/promises';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { testStorageSection } from './test-storage.js';
+import { startRedis, type TestRedis } from './redis.js';
+import { startWorker, type WorkerProcess } from './workers.js';
 
 export interface TestServer extends RunningServer {
   /** Temp folder holding jobs, storage and inputs of this server. */
@@ -11,7 +14,20 @@ export interface TestServer extends RunningServer {
   /** The folder `file:` hrefs may be read from. */
   inputRoot: string;
   config: Config;
+  /** With the bullmq manager: its redis-server and worker processes. */
+  redis?: TestRedis;
+  workers?: WorkerProcess[];
   stop(): Promise<void>;
+}
+
+/**
+ * The manager of test servers that do not name one: `DALLAGE_TEST_MANAGER=bullmq` runs a suite against a
+ * server + 2 real `dallage worker` processes on a real redis-server (test/manager/bullmq-suites.test.ts
+ * runs the OGC suites so: the same tests, not copies).
+ */
+export function testManager(): 'lowdb' | 'memory' | 'bullmq' {
+  const m = process.env.DALLAGE_TEST_MANAGER;
+  return m === 'bullmq' || m === 'memory' ? m : 'lowdb';
 }
 
 /**
@@ -25,7 +41,14 @@ export async function startTestServer(
     dir?: string;
     limits?: Record<string, unknown>;
     security?: Record<string, unknown>;
-    manager?: 'lowdb' | 'memory';
+    manager?: 'lowdb' | 'memory' | 'bullmq';
+    /** bullmq: worker processes (default 2) and the manager's settings. */
+    workers?: number;
+    /** bullmq: jobs at once per worker (default 2). */
+    workerConcurrency?: number;
+    bullmq?: { attempts?: number; stalled_seconds?: number };
+    /** bullmq: a redis-server shared with other test servers (kept at stop), instead of one of its own. */
+    redis?: TestRedis;
     cors?: Record<string, unknown>;
     /** The storage section (default FILE in the temp folder); `path` defaults to the temp folder's store/. */
     storage?: Record<string, unknown>;
@@ -36,33 +59,64 @@ export async function startTestServer(
   const dir = options.dir ?? (await mkdtemp(path.join(os.tmpdir(), 'dallage-test-')));
   const inputRoot = path.join(dir, 'inputs');
   await mkdir(inputRoot, { recursive: true });
-  const config = parseConfig(
-    JSON.stringify({
-      server: {
-        host: '127.0.0.1',
-        port: 0,
-        limits: { max_running_jobs: 2, ...(options.limits ?? {}) },
-        ...(options.cors ? { cors: options.cors } : {}),
-      },
-      manager: { name: options.manager ?? 'lowdb', connection: path.join(dir, 'jobs') },
-      storage: { type: 'file', path: path.join(dir, 'store'), ...(options.storage ?? (await testStorageSection())) },
-      pool: { threads: 2 },
-      processes: options.processes ?? { echo: 'echo', 'hello-world': 'hello-world' },
-      security: { input_roots: [inputRoot], allowed_hosts: [], allow_internal: false, ...(options.security ?? {}) },
-      logging: { enabled: !!process.env.DALLAGE_TEST_LOGS },
-    }),
-    {},
-    'test config',
-  );
+  const managerName = options.manager ?? testManager();
+  const redis = managerName === 'bullmq' ? (options.redis ?? (await startRedis())) : undefined;
+  const ownRedis = redis && !options.redis ? redis : undefined;
+  const manager = redis
+    ? { name: 'bullmq', connection: redis.url, prefix: 'test', ...(options.bullmq ?? {}) }
+    : { name: managerName, connection: path.join(dir, 'jobs') };
+  const raw = JSON.stringify({
+    server: {
+      host: '127.0.0.1',
+      port: 0,
+      limits: { max_running_jobs: 2, ...(options.limits ?? {}) },
+      ...(options.cors ? { cors: options.cors } : {}),
+    },
+    manager,
+    storage: { type: 'file', path: path.join(dir, 'store'), ...(options.storage ?? (await testStorageSection())) },
+    pool: { threads: 2 },
+    processes: options.processes ?? { echo: 'echo', 'hello-world': 'hello-world' },
+    security: { input_roots: [inputRoot], allowed_hosts: [], allow_internal: false, ...(options.security ?? {}) },
+    logging: { enabled: !!process.env.DALLAGE_TEST_LOGS },
+  });
+  const config = parseConfig(raw, {}, 'test config');
   if (options.resolve) config.security.resolve = options.resolve;
-  const server = await startServer(config);
+  const workers: WorkerProcess[] = [];
+  let server: RunningServer | undefined;
+  try {
+    server = await startServer(config);
+    if (redis) {
+      // Workers log (JSON lines, kept in WorkerProcess.output()): tests read which jobs each one ran.
+      const file = path.join(dir, 'worker-config.yml');
+      await writeFile(file, JSON.stringify({ ...JSON.parse(raw), logging: { enabled: true } })); // JSON is YAML
+      for (let i = 0; i < (options.workers ?? 2); i++) {
+        const tmpDir = path.join(dir, `worker-${i}-tmp`);
+        await mkdir(tmpDir, { recursive: true });
+        workers.push(
+          await startWorker(file, redis.url, 'test', {
+            tmpDir,
+            ...(options.workerConcurrency ? { concurrency: options.workerConcurrency } : {}),
+          }),
+        );
+      }
+    }
+  } catch (err) {
+    await Promise.all(workers.map((w) => w.stop('SIGKILL')));
+    await server?.close();
+    await ownRedis?.dispose();
+    throw err;
+  }
+  const running = server;
   return {
-    ...server,
+    ...running,
     dir,
     inputRoot,
     config,
+    ...(redis ? { redis, workers } : {}),
     async stop() {
-      await server.close();
+      await running.close();
+      await Promise.all(workers.map((w) => w.stop()));
+      await ownRedis?.dispose();
       if (!options.dir) await rm(dir, { recursive: true, force: true });
     },
   };

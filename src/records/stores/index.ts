@@ -3,6 +3,7 @@ import type { Logger } from '../../log.js';
 import type { RecordStore } from '../record-store.js';
 import { LowdbRecordStore } from './lowdb.js';
 import { MemoryRecordStore } from './memory.js';
+import { RedisRecordStore } from './redis.js';
 
 /** The record store that goes with the job store named by `manager.name`: records live beside the jobs. */
 export function createRecordStore(manager: Config['manager'], log?: Logger): RecordStore {
@@ -11,5 +12,7 @@ export function createRecordStore(manager: Config['manager'], log?: Logger): Rec
       return new MemoryRecordStore();
     case 'lowdb':
       return new LowdbRecordStore(manager.connection, log);
+    case 'bullmq':
+      return new RedisRecordStore(manager.connection, manager.prefix, log);
   }
 }

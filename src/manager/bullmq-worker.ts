@@ -1,0 +1,123 @@
+import os from 'node:os';
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../log.js';
+import type { ProcessRegistry } from '../process/registry.js';
+import { connectRedis, keyOf } from '../redis/connection.js';
+import { cancelChannel, QUEUE_NAME, type QueueSettings } from './bullmq-queue.js';
+import type { JobManager } from './manager.js';
+import type { QueuedTask } from './remote.js';
+
+/** Progress of a synchronous execution is sent to the waiting server at most this often. */
+const SYNC_PROGRESS_MS = 250;
+/** A worker's heartbeat: written this often, expiring after three misses. */
+export const HEARTBEAT_MS = 5000;
+
+/** The name of this worker process in job records and on the workers list: host and pid. */
+export function workerName(): string {
+  return `${os.hostname()}:${process.pid}`;
+}
+
+/** Key of a worker's heartbeat (a JSON value with a TTL; the workers list reads them). */
+export function heartbeatKey(prefix: string, name: string): string {
+  return keyOf(prefix, 'worker', name);
+}
+
+/**
+ * The worker process's side of the `bullmq` manager (issue 14): takes executions from the queue (at most
+ * `concurrency` at once) and runs them through {@link JobManager.runQueued}; hears dismisses on the
+ * cancel channel and aborts the job's AbortSignal; says it is alive (heartbeat). A job BullMQ gives up on
+ * after its workers died `attempts` times is failed by the server, which hears it (src/manager/bullmq-queue.ts).
+ */
+export class JobWorker {
+  private readonly worker: Worker;
+  private readonly redis: Redis;
+  private readonly subscriber: Redis;
+  private readonly workerRedis: Redis;
+  private heartbeat?: NodeJS.Timeout;
+  private readonly running = new Set<string>();
+
+  constructor(
+    private readonly settings: QueueSettings,
+    private readonly deps: {
+      manager: JobManager;
+      registry: ProcessRegistry;
+      log: Logger;
+      name: string;
+      concurrency: number;
+      threads: number;
+    },
+  ) {
+    const { log } = deps;
+    this.redis = connectRedis(settings.connection, log);
+    this.subscriber = connectRedis(settings.connection, log);
+    const lockMs = settings.stalled_seconds * 1000;
+    this.workerRedis = connectRedis(settings.connection, log);
+    this.worker = new Worker(QUEUE_NAME, (job) => this.process(job), {
+      connection: this.workerRedis,
+      prefix: settings.prefix,
+      concurrency: deps.concurrency,
+      autorun: false,
+      // A dead worker's lock expires after lockDuration; the stalled check then gives its job to another
+      // worker, at most attempts − 1 times (BullMQ stalled jobs).
+      lockDuration: lockMs,
+      stalledInterval: lockMs,
+      maxStalledCount: Math.max(0, settings.attempts - 1),
+      name: deps.name,
+    });
+    this.worker.on('error', (err) => log.warn('worker queue error', { error: String(err) }));
+  }
+
+  async start(): Promise<void> {
+    await this.subscriber.subscribe(cancelChannel(this.settings.prefix));
+    this.subscriber.on('message', (_channel: string, id: string) => {
+      if (this.deps.manager.abortLocal(id)) this.deps.log.info('execution dismissed', { jobId: id });
+    });
+    await this.beat();
+    this.heartbeat = setInterval(() => void this.beat().catch(() => {}), HEARTBEAT_MS);
+    this.heartbeat.unref();
+    this.worker.run().catch((err: unknown) => this.deps.log.error('worker stopped taking jobs', { error: String(err) }));
+    await this.worker.waitUntilReady();
+    this.deps.log.info('worker ready', { worker: this.deps.name, concurrency: this.deps.concurrency });
+  }
+
+  private async beat(): Promise<void> {
+    const value = {
+      name: this.deps.name,
+      concurrency: this.deps.concurrency,
+      threads: this.deps.threads,
+      running: [...this.running],
+      at: new Date().toISOString(),
+    };
+    await this.redis.set(heartbeatKey(this.settings.prefix, this.deps.name), JSON.stringify(value), 'PX', HEARTBEAT_MS * 3);
+  }
+
+  private async process(job: Job): Promise<unknown> {
+    const task = job.data as QueuedTask;
+    const registered = this.deps.registry.get(task.processID);
+    if (!registered) throw new Error(`process '${task.processID}' is not configured on worker ${this.deps.name}`);
+    this.running.add(task.id);
+    let last = 0;
+    const progress = (percent: number, message?: string) => {
+      const now = Date.now();
+      if (now - last < SYNC_PROGRESS_MS) return;
+      last = now;
+      void job.updateProgress({ percent, ...(message !== undefined ? { message } : {}) }).catch(() => {});
+    };
+    try {
+      return (await this.deps.manager.runQueued(task, registered, progress)) ?? null;
+    } finally {
+      this.running.delete(task.id);
+    }
+  }
+
+  /** Stops taking tasks, lets the running ones end (the manager's close aborts them first), and disconnects. */
+  async close(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    await this.worker.close().catch(() => {});
+    await this.redis.del(heartbeatKey(this.settings.prefix, this.deps.name)).catch(() => {});
+    await this.subscriber.quit().catch(() => this.subscriber.disconnect());
+    await this.redis.quit().catch(() => this.redis.disconnect());
+    await this.workerRedis.quit().catch(() => this.workerRedis.disconnect());
+  }
+}
