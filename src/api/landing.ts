@@ -27,6 +27,7 @@ export async function landingPage(req: ApiRequest, rt: Runtime): Promise<ApiResp
       { href: `${b}/conformance`, rel: REL.conformance, type: MEDIA.json, title: 'conformance classes' },
       { href: `${b}/processes`, rel: REL.processes, type: MEDIA.json, title: 'processes' },
       { href: `${b}/jobs`, rel: REL.jobList, type: MEDIA.json, title: 'jobs' },
+      { href: `${b}/workers`, rel: 'related', type: MEDIA.json, title: 'workers and queue' },
       { href: `${b}/stored_data`, rel: 'related', type: MEDIA.json, title: 'stored data (pyramids)' },
       { href: `${b}/configurations`, rel: 'related', type: MEDIA.json, title: 'configurations (what published layers are made of)' },
       { href: `${b}/offerings`, rel: 'related', type: MEDIA.json, title: 'offerings (the layers served now)' },

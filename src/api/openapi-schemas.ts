@@ -130,6 +130,35 @@ export const COMPONENT_SCHEMAS: Record<string, Schema> = {
       updated: { type: 'string', format: 'date-time' },
       progress: { type: 'integer', minimum: 0, maximum: 100 },
       warnings: { ...arrayOf({ type: 'string' }), description: 'Warnings raised by the process (dallage extension).' },
+      worker: {
+        type: 'string',
+        description: 'The worker process running or that ran the job, host:pid (bullmq manager; dallage extension).',
+      },
+      links: arrayOf(ref('link')),
+    },
+  },
+  workerList: {
+    type: 'object',
+    required: ['manager', 'queue', 'workers', 'links'],
+    properties: {
+      title: { type: 'string' },
+      manager: { type: 'string', enum: ['lowdb', 'memory', 'bullmq'] },
+      queue: {
+        type: 'object',
+        required: ['waiting', 'active'],
+        properties: { waiting: { type: 'integer', minimum: 0 }, active: { type: 'integer', minimum: 0 } },
+      },
+      workers: arrayOf({
+        type: 'object',
+        required: ['name', 'concurrency', 'threads', 'running', 'at'],
+        properties: {
+          name: { type: 'string', description: 'host:pid, as in the worker member of job statuses' },
+          concurrency: { type: 'integer' },
+          threads: { type: 'integer' },
+          running: arrayOf({ type: 'string' }),
+          at: { type: 'string', format: 'date-time', description: 'its last heartbeat' },
+        },
+      }),
       links: arrayOf(ref('link')),
     },
   },

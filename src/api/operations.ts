@@ -213,6 +213,20 @@ export const OPERATIONS = {
       500: SERVER_ERROR(),
     },
   },
+  getWorkers: {
+    tags: ['Capabilities'],
+    operationId: 'getWorkers',
+    summary: 'Workers and queue',
+    description:
+      'Who runs the jobs: with the bullmq manager, the worker processes alive (their heartbeats) and the depth of the queue; with the embedded managers, this server’s own queue (dallage extension).',
+    responses: {
+      200: jsonOrHtml('The workers and the queue.', 'workerList'),
+      400: BAD_PAGING(),
+      405: NOT_ALLOWED(),
+      406: NOT_ACCEPTABLE(),
+      500: SERVER_ERROR(),
+    },
+  },
   getApi: {
     tags: ['Capabilities'],
     operationId: 'getApi',

@@ -49,6 +49,7 @@ import { tmsService, tmsTile, tmsTileMap, xyzTile } from '../services/tms.js';
 import { wmsKvp } from '../services/wms.js';
 import { wmtsKvp, wmtsRestCapabilities, wmtsRestFeatureInfo, wmtsRestTile } from '../services/wmts.js';
 import { favicon } from './favicon.js';
+import { listWorkers } from './workers.js';
 import { OPERATIONS, executeOperation } from './operations.js';
 import { queryValidator, resolveParameter, type QueryParameter } from './query-parameters.js';
 import type { ApiRequest, ApiResponse } from './request.js';
@@ -93,6 +94,7 @@ const STORED_DATA_FILTERS = ['storedDataType', 'storedDataStatus', 'storedDataNa
 export const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/', handler: landingPage, operation: OPERATIONS.getLandingPage, query: ['f'], static: true },
   { method: 'GET', path: '/conformance', handler: conformance, operation: OPERATIONS.getConformance, query: ['f'], static: true },
+  { method: 'GET', path: '/workers', handler: listWorkers, operation: OPERATIONS.getWorkers, query: ['f'] },
   { method: 'GET', path: '/api', handler: (req, rt) => openapiDocument(req, rt, ROUTES), operation: OPERATIONS.getApi, static: true },
   { method: 'GET', path: '/api.html', handler: apiConsolePage, operation: OPERATIONS.getApiDocumentation, static: true },
   { method: 'GET', path: '/api-console/{file}', handler: apiConsoleAsset, operation: OPERATIONS.getApiConsoleFile, static: true },

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { ApiError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { connectRedis, keyOf } from '../redis/connection.js';
-import type { QueuedTask, RemoteExecution, SyncAnswer } from './remote.js';
+import type { QueuedTask, RemoteExecution, SyncAnswer, WorkerBeat } from './remote.js';
 
 /** The BullMQ queue of executions (keys `<prefix>:tasks:*`, beside the stores' `<prefix>:job:*`, `<prefix>:record:*`). */
 export const QUEUE_NAME = 'tasks';
@@ -114,6 +114,19 @@ export class BullmqExecution implements RemoteExecution {
     // A waiting task is removed; an active one is locked by its worker (remove refuses), which aborts on the message.
     await this.queue.remove(id).catch(() => 0);
     await this.redis.publish(cancelChannel(this.settings.prefix), id);
+  }
+
+  async workers(): Promise<WorkerBeat[]> {
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, found] = await this.redis.scan(cursor, 'MATCH', keyOf(this.settings.prefix, 'worker', '*'), 'COUNT', 100);
+      cursor = next;
+      keys.push(...found);
+    } while (cursor !== '0');
+    if (keys.length === 0) return [];
+    const beats = (await this.redis.mget(keys)).filter((v): v is string => !!v).map((v) => JSON.parse(v) as WorkerBeat);
+    return beats.sort((a, b) => a.name.localeCompare(b.name));
   }
 
   async counts(): Promise<{ waiting: number; active: number }> {

@@ -20,7 +20,7 @@ import { execFolderPrefix } from './exec-folders.js';
 import { FINISHED, type JobRecord, type JobStatus, type ResultEntry } from './job.js';
 import { normalizeOutput, type OutputData } from './outputs.js';
 import type { JobFilter, JobPage, JobStore } from './store.js';
-import type { QueuedTask, RemoteExecution, SyncAnswer, SyncOutputEntry } from './remote.js';
+import type { QueuedTask, RemoteExecution, SyncAnswer, SyncOutputEntry, WorkerBeat } from './remote.js';
 
 /**
  * How the API layer shows jobs to subscribers (callback bodies), given to the manager when it is
@@ -862,6 +862,17 @@ export class JobManager {
         });
       }
     })();
+  }
+
+  /**
+   * Who runs jobs (GET /workers): with the bullmq manager the workers alive (heartbeats) and the queue's
+   * depth; with the embedded managers this server's own counts.
+   */
+  async workers(): Promise<{ manager: string; queue: { waiting: number; active: number }; workers: WorkerBeat[] }> {
+    const manager = this.deps.config.manager.name;
+    if (!this.deps.remote) return { manager, queue: { waiting: this.queue.length, active: this.running }, workers: [] };
+    const [queue, workers] = await Promise.all([this.deps.remote.counts(), this.deps.remote.workers()]);
+    return { manager, queue, workers };
   }
 
   /** Running + queued counts (landing page, tests). */

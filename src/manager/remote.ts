@@ -1,5 +1,17 @@
 import type { Problem } from '../errors.js';
 
+/** What a worker process says of itself every few seconds (its heartbeat in Redis). */
+export interface WorkerBeat {
+  /** `host:pid`, as in the jobs it runs. */
+  name: string;
+  concurrency: number;
+  threads: number;
+  /** Ids of the executions it runs now. */
+  running: string[];
+  /** When it said so (ISO 8601). */
+  at: string;
+}
+
 /** One execution handed to a worker process through the queue (issue 14). */
 export interface QueuedTask {
   /** The job id (async) or the execution id (sync). */
@@ -35,6 +47,8 @@ export interface RemoteExecution {
   cancel(id: string): Promise<void>;
   /** Calls `listener` when the queue gave up on an async job (its workers died `attempts` times, or none could run it). */
   onGiveUp(listener: (id: string, reason: string) => void): void;
+  /** The workers alive now (their heartbeats). */
+  workers(): Promise<WorkerBeat[]>;
   /** Jobs waiting for a worker, and running ones. */
   counts(): Promise<{ waiting: number; active: number }>;
   close(): Promise<void>;

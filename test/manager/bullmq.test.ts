@@ -130,3 +130,41 @@ test('bullmq: with attempts: 1, a job whose worker is killed fails with the reas
     assert.match(String(final.message), /did not finish: job stalled more than allowable limit/);
   }),
 );
+
+test('GET /workers: the workers alive (heartbeats) and the queue depth with bullmq; the server’s own queue embedded; JSON and HTML', {
+  skip,
+}, async () => {
+  await withServer({ manager: 'bullmq', workerConcurrency: 1 }, async (s) => {
+    const a = await submitJob(s.url, 'echo', { stringInput: 'a', pause: 30 });
+    const b = await submitJob(s.url, 'echo', { stringInput: 'b', pause: 30 });
+    const c = await submitJob(s.url, 'echo', { stringInput: 'c', pause: 30 });
+    await until('two jobs to run', async () =>
+      (await Promise.all([a, b].map((id) => status(s.url, id)))).every((j) => j.status === 'running'),
+    );
+    type Workers = {
+      manager: string;
+      queue: { waiting: number; active: number };
+      workers: Array<{ name: string; running: string[]; at: string }>;
+    };
+    let doc!: Workers;
+    // Heartbeats are written every 5 s: wait until both name the job they run.
+    await until('heartbeats naming the running jobs', async () => {
+      doc = (await (await fetch(`${s.url}/workers`)).json()) as Workers;
+      return doc.workers.flatMap((w) => w.running).length === 2;
+    });
+    assert.equal(doc.manager, 'bullmq');
+    assert.deepEqual(doc.workers.map((w) => w.name).sort(), s.workers!.map((w) => w.name).sort());
+    assert.deepEqual(doc.workers.flatMap((w) => w.running).sort(), [a, b].sort());
+    assert.ok(doc.workers.every((w) => !Number.isNaN(Date.parse(w.at))));
+    assert.deepEqual(doc.queue, { waiting: 1, active: 2 });
+    const html = await (await fetch(`${s.url}/workers?f=html`)).text();
+    for (const w of doc.workers) assert.ok(html.includes(w.name), `the page names ${w.name}`);
+    for (const id of [a, b, c]) await fetch(`${s.url}/jobs/${id}`, { method: 'DELETE' });
+  });
+  await withServer({ manager: 'lowdb' }, async (s) => {
+    const doc = (await (await fetch(`${s.url}/workers`)).json()) as Record<string, unknown>;
+    assert.equal(doc.manager, 'lowdb');
+    assert.deepEqual(doc.workers, []);
+    assert.deepEqual(doc.queue, { waiting: 0, active: 0 });
+  });
+});
