@@ -391,7 +391,7 @@ export class JobManager {
     { mode: 'sync'; executionId: string; request: ResultsRequest; outputs: Record<string, OutputData> } | { mode: 'async'; job: JobRecord }
   > {
     const remote = this.deps.remote!;
-    await this.end(run, 'dismissed');
+    await this.end(run, 'handed-over');
     const task: QueuedTask = { id: run.id, processID: run.process.description.id, body, mode };
     if (mode === 'async') {
       const { parsed } = run;

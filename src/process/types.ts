@@ -134,8 +134,11 @@ export const STATUS_MEMBERS: ReadonlySet<string> = new Set([
 /** What `prepare` sees: the context of a run, less what only exists once the job runs. */
 export type PrepareContext = Omit<ProcessContext, 'progress' | 'warn' | 'report' | 'plan'>;
 
-/** How an execution ended, as told to `release`. */
-export type ExecutionOutcome = 'successful' | 'failed' | 'dismissed';
+/**
+ * How an execution ended, as told to `release`. `handed-over`: not an end — a server of the bullmq manager
+ * prepared the request (to answer a 400 at once) and gave it to a worker, which prepares it again.
+ */
+export type ExecutionOutcome = 'successful' | 'failed' | 'dismissed' | 'handed-over';
 
 /**
  * A process plugin: its description is its OGC description (DESIGN §4).

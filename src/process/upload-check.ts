@@ -128,8 +128,9 @@ export function uploadCheckProcess(def: UploadCheckDefinition): Process<CheckPla
 
     async release(plan: CheckPlan, outcome: ExecutionOutcome) {
       plan.release();
-      // A run that ended without its verdict (dismissed, stopped, crashed) fails the check.
-      if (plan.ofClose && outcome !== 'successful')
+      // A run that ended without its verdict (dismissed, stopped, crashed) fails the check; one handed over
+      // to a worker has not ended.
+      if (plan.ofClose && outcome !== 'successful' && outcome !== 'handed-over')
         await plan.uploads.checkEnded(plan.uploadId, { executionId: plan.executionId }, false, [`ERROR the check ended ${outcome}`]);
     },
   };

@@ -72,11 +72,18 @@ export class Uploads {
     const next = previous
       .catch(() => {})
       .then(async () => {
-        const u = await this.collection.get(id);
-        if (!u) return undefined;
-        const patch = change(u);
-        if (!patch) return u;
-        return this.collection.update(id, { ...patch, updated: new Date().toISOString() });
+        // Other processes share the record with a shared store (bullmq: the checks run on workers): the
+        // read-modify-write holds the record's change reservation there too.
+        const release = await this.reserveChange(id);
+        try {
+          const u = await this.collection.get(id);
+          if (!u) return undefined;
+          const patch = change(u);
+          if (!patch) return u;
+          return await this.collection.update(id, { ...patch, updated: new Date().toISOString() });
+        } finally {
+          release();
+        }
       });
     this.pending.set(id, next);
     void next
@@ -136,13 +143,17 @@ export class Uploads {
   /**
    * A check process was submitted as part of the close: its job id becomes the execution id. False when
    * the upload is not being closed (a check run on its own), so that the run does not touch the record.
+   * The same execution asking again (prepared by a server, then by the bullmq worker that runs it) is
+   * still the close's.
    */
   async checkSubmitted(id: string, checkId: string, executionId: string): Promise<boolean> {
     let taken = false;
     await this.change(id, (cur) => {
-      const entry = cur.status === 'CHECKING' ? cur.checks?.find((c) => c.check._id === checkId && c._id === '') : undefined;
+      const entry =
+        cur.status === 'CHECKING' ? cur.checks?.find((c) => c.check._id === checkId && (c._id === '' || c._id === executionId)) : undefined;
       if (!entry) return undefined;
       taken = true;
+      if (entry._id === executionId) return undefined;
       entry._id = executionId;
       return { checks: cur.checks };
     });
@@ -157,6 +168,18 @@ export class Uploads {
       entry.status = 'in_progress';
       return { checks: cur.checks };
     });
+  }
+
+  /**
+   * The reservation of `id`'s record changes, waited for: held for one read-modify-write, so a few ms. A
+   * reservation left by a killed process is never freed (the known limit of reservations, README scale-out).
+   */
+  private async reserveChange(id: string): Promise<Release> {
+    for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
+      const release = await this.records.locks.reserve('upload-change', id);
+      if (release) return release;
+      await new Promise((r) => setTimeout(r, wait));
+    }
   }
 
   /**

@@ -17,6 +17,8 @@ const SUITES = [
   'dist/test/processes/echo/echo.test.js',
   'dist/test/api/stored-data.test.js', // pyramids made by workers, listed by the server (records in Redis)
   'dist/test/processes/raster-to-pyramid/golden.test.js', // a worker's pyramid against GDAL, byte level
+  'dist/test/uploads/upload-checks.e2e.test.js', // a close's checks run by two workers at once, one upload record
+  'dist/test/uploads/upload-pyramid.e2e.test.js', // a worker reads a delivery, read-locked in Redis
 ];
 
 test('the OGC suites pass against a server + 2 worker processes on Redis (DALLAGE_TEST_MANAGER=bullmq)', {
