@@ -50,6 +50,10 @@ export interface Config {
     attempts: number;
     /** bullmq: seconds after which the job of a dead worker is taken again by another (its lock expires). */
     stalled_seconds: number;
+    /** bullmq: bottom slabs from which a pyramid is cut into parts run by any worker (0 = never cut). */
+    split_slabs: number;
+    /** bullmq: parts of a cut pyramid (subtrees below a cut level; a finisher computes the levels above). */
+    split_parts: number;
   };
   storage: StorageConfig;
   pool: { threads: number; idle_timeout: number };
@@ -178,6 +182,8 @@ export const CONFIG_SCHEMA = {
         prefix: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$', default: 'dallage' },
         attempts: { type: 'integer', minimum: 1, default: 2 },
         stalled_seconds: { type: 'number', minimum: 1, default: 30 },
+        split_slabs: { type: 'integer', minimum: 0, default: 4096 },
+        split_parts: { type: 'integer', minimum: 2, default: 16 },
       },
     },
     storage: {

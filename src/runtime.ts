@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import type { Config } from './config.js';
 import { createLogger, silentLogger, type Logger } from './log.js';
 import { JobManager } from './manager/manager.js';
+import { BullmqParts } from './manager/bullmq-parts.js';
 import { BullmqExecution } from './manager/bullmq-queue.js';
 import { removeOrphanExecFolders } from './manager/exec-folders.js';
 import { jobLinks } from './api/job-links.js';
@@ -94,6 +95,12 @@ export async function createRuntime(
     remote = new BullmqExecution(config.manager, log);
     await remote.open();
   }
+  // A worker cuts big executions into parts any worker takes (issue 14, split pyramids).
+  let parts: BullmqParts | undefined;
+  if (config.manager.name === 'bullmq' && overrides.worker && config.manager.split_slabs > 0) {
+    parts = new BullmqParts(config.manager, log);
+    await parts.open();
+  }
   const manager = new JobManager({
     store,
     storage,
@@ -106,6 +113,7 @@ export async function createRuntime(
     links: jobLinks(() => baseUrl().replace(/\/+$/, '')),
     ...(remote ? { remote } : {}),
     ...(overrides.worker ? { workerName: overrides.worker.name } : {}),
+    ...(parts ? { parts } : {}),
   });
   const shared = config.manager.name === 'bullmq';
   return {
@@ -144,6 +152,7 @@ export async function createRuntime(
     },
     async close() {
       await manager.close();
+      await parts?.close();
       await store.close();
       await records.close();
       catalogItems.close();

@@ -1,4 +1,5 @@
 import type { Config } from './config.js';
+import { PartWorker } from './manager/bullmq-parts.js';
 import { JobWorker, workerName } from './manager/bullmq-worker.js';
 import { createRuntime, type Runtime } from './runtime.js';
 
@@ -37,9 +38,20 @@ export async function startWorker(config: Config, options: WorkerOptions): Promi
     concurrency: options.concurrency,
     threads: config.pool.threads,
   });
+  // Parts of split executions (issue 14): as many at once as executions, in slots of their own, so a
+  // parent waiting for its parts never holds the slots they need.
+  const parts = new PartWorker(config.manager, {
+    storage: runtime.storage,
+    pool: runtime.pool,
+    log: runtime.log.child({ worker: name }),
+    name,
+    concurrency: options.concurrency,
+  });
   try {
     await worker.start();
+    await parts.start();
   } catch (err) {
+    await parts.close();
     await worker.close();
     await runtime.close();
     throw err;
@@ -52,6 +64,7 @@ export async function startWorker(config: Config, options: WorkerOptions): Promi
       closing ??= (async () => {
         // Running jobs are aborted first (failed with the stop's reason), then the queue connection closes.
         await runtime.manager.close();
+        await parts.close();
         await worker.close();
         await runtime.close();
       })();

@@ -42,6 +42,17 @@ export interface GenerateRequest {
   };
   /** Called with the writer before any slab is computed (updates write their references there). */
   beforeWalk?: (writer: Rok4PyramidWriter) => Promise<void>;
+  /**
+   * A part of a split generation (issue 14, BE4's parallelization): only the subtrees of `roots`, slabs
+   * of level `levelIndex`, are computed and written; their halves are returned for the finisher.
+   */
+  subtree?: { levelIndex: number; roots: Array<[number, number]> };
+  /**
+   * The finisher of a split generation: the levels above `levelIndex` only, from that level's halves
+   * (null for an empty slab) as the parts computed them — the same pixels a single run hands from child
+   * to parent, so the output is the same byte for byte. Read when the walk needs them (memory bounded).
+   */
+  above?: { levelIndex: number; half(col: number, row: number): Promise<HalfSlab | null> };
 }
 
 export interface GenerateResult {
@@ -50,6 +61,8 @@ export interface GenerateResult {
   slabsWritten: number;
   /** Bytes of data and mask slabs written. */
   bytes: number;
+  /** A part's run ({@link GenerateRequest.subtree}): the halves of its roots, keys "col,row". */
+  halves?: Map<string, HalfSlab | null>;
 }
 
 /** The descriptor of a new pyramid at `location` of `storage` for a plan (rok4.md §3): levels top → bottom. */
@@ -100,6 +113,7 @@ export async function generatePyramid(req: GenerateRequest): Promise<GenerateRes
   const top = plan.levels.length - 1;
   const tmsCrs = resolveCrs(req.tms.crs);
   const doneByLevel = plan.levels.map(() => 0);
+  const planned = plannedSlabs(plan, req);
   let done = 0;
   let slabsWritten = 0;
   let bytes = 0;
@@ -109,10 +123,7 @@ export async function generatePyramid(req: GenerateRequest): Promise<GenerateRes
     done++;
     doneByLevel[levelIndex]++;
     const l = plan.levels[levelIndex];
-    req.progress(
-      (done / plan.totalSlabs) * 100,
-      `level ${l.tm.id}: ${doneByLevel[levelIndex]}/${l.slabs.size} slabs (${done}/${plan.totalSlabs} in all)`,
-    );
+    req.progress((done / planned) * 100, `level ${l.tm.id}: ${doneByLevel[levelIndex]}/${l.slabs.size} slabs (${done}/${planned} in all)`);
   };
 
   const write = async (levelIndex: number, col: number, row: number, r: SlabResult) => {
@@ -137,6 +148,7 @@ export async function generatePyramid(req: GenerateRequest): Promise<GenerateRes
 
   const compute = async (levelIndex: number, col: number, row: number): Promise<HalfSlab | null> => {
     siblings.signal.throwIfAborted();
+    if (req.above && levelIndex === req.above.levelIndex) return req.above.half(col, row);
     const tm = plan.levels[levelIndex].tm;
     const priority = [top - levelIndex, mortonRank(col, row)];
     let result: SlabResult;
@@ -192,11 +204,18 @@ export async function generatePyramid(req: GenerateRequest): Promise<GenerateRes
     return result.empty ? null : (result.half ?? null);
   };
 
-  const topSlabs = [...plan.levels[top].slabs.values()].sort((a, b) => mortonRank(a[0], a[1]) - mortonRank(b[0], b[1]));
+  // A part walks from its roots; a whole run and a finisher from the top slabs.
+  const startLevel = req.subtree ? req.subtree.levelIndex : top;
+  const starts = (req.subtree ? req.subtree.roots : [...plan.levels[top].slabs.values()]).sort(
+    (a, b) => mortonRank(a[0], a[1]) - mortonRank(b[0], b[1]),
+  );
+  const halves = new Map<string, HalfSlab | null>();
   const walk = async (): Promise<void> => {
     if (req.beforeWalk) await req.beforeWalk(writer);
     // allSettled: every top slab's walk ends (and has pushed its writes) before the writes are awaited.
-    const outcomes = await Promise.allSettled(topSlabs.map(([c, r]) => siblings.track(compute(top, c, r))));
+    const outcomes = await Promise.allSettled(
+      starts.map(([c, r]) => siblings.track(compute(startLevel, c, r).then((half) => void halves.set(key(c, r), half)))),
+    );
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failed) throw failed.reason;
   };
@@ -205,5 +224,19 @@ export async function generatePyramid(req: GenerateRequest): Promise<GenerateRes
     () => [siblings.track(walk())],
     () => writes,
   );
-  return { descriptor, writer, slabsWritten, bytes };
+  return { descriptor, writer, slabsWritten, bytes, ...(req.subtree ? { halves } : {}) };
+}
+
+/** Slabs a run computes: all of the plan's, a part's subtrees, or the levels above a finisher's cut. */
+function plannedSlabs(plan: PyramidPlan, req: GenerateRequest): number {
+  if (req.above) return plan.levels.slice(req.above.levelIndex + 1).reduce((n, l) => n + l.slabs.size, 0);
+  if (!req.subtree) return plan.totalSlabs;
+  const { levelIndex, roots } = req.subtree;
+  const rootKeys = new Set(roots.map(([c, r]) => key(c, r)));
+  let n = 0;
+  for (let l = 0; l <= levelIndex; l++) {
+    const shift = levelIndex - l;
+    for (const [c, r] of plan.levels[l].slabs.values()) if (rootKeys.has(key(c >> shift, r >> shift))) n++;
+  }
+  return n;
 }

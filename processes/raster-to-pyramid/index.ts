@@ -17,6 +17,7 @@ import type { KernelName } from '../../src/raster/kernels.js';
 import { loadTms, TmsError, type TileMatrixSet } from '../../src/raster/tms.js';
 import type { Compression } from '../../src/rok4/formats.js';
 import { generatePyramid } from './generate.js';
+import { cutPlan, generateSplit } from './split.js';
 import { referenceAncestor, refuseInherited, unionLimits } from './update.js';
 import { pyramidTypeInfos } from '../../src/records/pyramid-infos.js';
 import { describeStorage } from '../../src/storage/factory.js';
@@ -397,7 +398,7 @@ async function run(checked: RasterPlan, ctx: ProcessContext<RasterPlan>): Promis
       if (slab?.kind === 'DATA') ancestorSlabs.add(`${slab.level}/${slab.col}/${slab.row}`);
     }
     let refs: OriginalReferences | undefined;
-    const result = await generatePyramid({
+    const request = {
       storage: ctx.storage,
       pool: ctx.pool,
       signal: ctx.signal,
@@ -408,23 +409,32 @@ async function run(checked: RasterPlan, ctx: ProcessContext<RasterPlan>): Promis
       spec,
       interpolation: options.interpolation,
       images: infos,
-      ...(ancestor
-        ? {
-            ancestor: {
-              storage: describeStorage(ctx.storage),
-              location: ancestor.location,
-              id: ancestor.record._id,
-              has: (level: string, col: number, row: number) => ancestorSlabs.has(`${level}/${col}/${row}`),
-            },
-            // §8.7.2: every ancestor slab is referenced first; recomputed ones replace their reference.
-            beforeWalk: async (writer: Rok4PyramidWriter) => {
-              refs = new OriginalReferences(writer, ctx.storage, ctx.datastore);
-              refs.owners.add(ancestor.record._id);
-              await referenceAncestor(refs, ancestor.record.name, ancestorList!, ctx.signal);
-            },
-          }
-        : {}),
-    });
+    };
+    // On bullmq workers a big new pyramid is cut into parts any worker computes (issue 14); an update
+    // (references, background) stays one run.
+    const cut = ctx.parts && !ancestor && location.folder !== '' ? cutPlan(plan, ctx.parts.parts, ctx.parts.splitSlabs) : undefined;
+    if (cut) ctx.log.info('pyramid cut into parts', { parts: cut.groups.length, level: plan.levels[cut.levelIndex].tm.id });
+    const result = cut
+      ? await generateSplit({ ...request, jobId: ctx.jobId, parts: ctx.parts! }, cut)
+      : await generatePyramid({
+          ...request,
+          ...(ancestor
+            ? {
+                ancestor: {
+                  storage: describeStorage(ctx.storage),
+                  location: ancestor.location,
+                  id: ancestor.record._id,
+                  has: (level: string, col: number, row: number) => ancestorSlabs.has(`${level}/${col}/${row}`),
+                },
+                // §8.7.2: every ancestor slab is referenced first; recomputed ones replace their reference.
+                beforeWalk: async (writer: Rok4PyramidWriter) => {
+                  refs = new OriginalReferences(writer, ctx.storage, ctx.datastore);
+                  refs.owners.add(ancestor.record._id);
+                  await referenceAncestor(refs, ancestor.record.name, ancestorList!, ctx.signal);
+                },
+              }
+            : {}),
+        });
     let referenced = 0;
     if (ancestor) {
       // Levels and tile limits: the union of the ancestor's and the new images' (§8.7.1, §8.3).

@@ -50,6 +50,8 @@ export interface ManagerDeps {
   remote?: RemoteExecution;
   /** Set in a worker process: its name, recorded in the jobs it runs (GET /jobs shows it). */
   workerName?: string;
+  /** Set in a worker process: runs the parts of executions it cuts on any worker (issue 14). */
+  parts?: import('./parts.js').PartRunner;
 }
 
 /** How a caller (an HTTP request, the command line) runs an execution. */
@@ -250,6 +252,7 @@ export class JobManager {
       catalogItems: this.deps.catalogItems,
       uploads: this.deps.uploads,
       pool: this.deps.pool,
+      ...(this.deps.parts ? { parts: this.deps.parts } : {}),
       log,
       options: process.options,
       outputs: Object.keys(parsed.outputs),

@@ -79,6 +79,11 @@ export interface ProcessContext<Plan = unknown> {
   /** Deliveries (issue 11): records, files, read locks, the state of their checks. */
   uploads: import('../uploads/uploads.js').Uploads;
   pool: WorkerPool;
+  /**
+   * Parts run by other worker processes (issue 14): present on a `bullmq` worker, where a big execution
+   * may be cut (raster-to-pyramid: subtrees, then a finisher). Absent with the embedded managers.
+   */
+  parts?: import('../manager/parts.js').PartRunner;
   log: Logger;
   /** The plugin's options from config.yml. */
   options: Record<string, unknown>;

@@ -46,7 +46,7 @@ export async function startTestServer(
     workers?: number;
     /** bullmq: jobs at once per worker (default 2). */
     workerConcurrency?: number;
-    bullmq?: { attempts?: number; stalled_seconds?: number };
+    bullmq?: { attempts?: number; stalled_seconds?: number; split_slabs?: number; split_parts?: number };
     /** bullmq: a redis-server shared with other test servers (kept at stop), instead of one of its own. */
     redis?: TestRedis;
     cors?: Record<string, unknown>;

@@ -1,0 +1,239 @@
+import { randomUUID } from 'node:crypto';
+import v8 from 'node:v8';
+import { type Job, Queue, QueueEvents, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../log.js';
+import { connectRedis } from '../redis/connection.js';
+import type { Storage } from '../storage/storage.js';
+import type { WorkerPool } from '../workers/pool.js';
+import { cancelChannel, type QueueSettings } from './bullmq-queue.js';
+import { type PartRunner, type PartTask, runPart } from './parts.js';
+
+/** The BullMQ queue of parts of split executions (keys `<prefix>:parts:*`), beside the executions' `tasks`. */
+export const PARTS_QUEUE = 'parts';
+
+/** Progress of a part is sent at most this often. */
+const PART_PROGRESS_MS = 250;
+
+/** What travels on the parts queue: the argument serialized as V8 values (typed arrays, NaN nodata survive), base64. */
+interface QueuedPart extends Omit<PartTask, 'args'> {
+  parent: string;
+  args: string;
+}
+
+const pack = (value: unknown): string => v8.serialize(value).toString('base64');
+const unpack = (text: string): unknown => v8.deserialize(Buffer.from(text, 'base64'));
+
+export interface SplitSettings extends QueueSettings {
+  split_slabs: number;
+  split_parts: number;
+}
+
+interface Waiter {
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+  progress(fraction: number): void;
+}
+
+/**
+ * The `bullmq` manager's {@link PartRunner} (issue 14): a split execution running on a worker queues its
+ * parts on their own queue, which every worker process serves with its {@link PartWorker} (its own
+ * concurrency, so a parent waiting for its parts never holds the slots they need), hears their progress
+ * and ends through QueueEvents, and cancels them through the same channel as dismisses.
+ */
+export class BullmqParts implements PartRunner {
+  readonly splitSlabs: number;
+  readonly parts: number;
+  private readonly redis: Redis;
+  private readonly eventsRedis: Redis;
+  private readonly queue: Queue;
+  private readonly events: QueueEvents;
+  private readonly waiting = new Map<string, Waiter>();
+
+  constructor(
+    private readonly settings: SplitSettings,
+    log: Logger,
+  ) {
+    this.splitSlabs = settings.split_slabs;
+    this.parts = settings.split_parts;
+    this.redis = connectRedis(settings.connection, log);
+    this.eventsRedis = connectRedis(settings.connection, log);
+    this.queue = new Queue(PARTS_QUEUE, { connection: this.redis, prefix: settings.prefix });
+    this.events = new QueueEvents(PARTS_QUEUE, { connection: this.eventsRedis, prefix: settings.prefix });
+    this.events.on('completed', ({ jobId, returnvalue }) => {
+      const packed = typeof returnvalue === 'string' && returnvalue.startsWith('"') ? JSON.parse(returnvalue) : returnvalue;
+      this.waiting.get(jobId)?.resolve(typeof packed === 'string' ? unpack(packed) : packed);
+    });
+    this.events.on('failed', ({ jobId, failedReason }) => this.waiting.get(jobId)?.reject(new Error(failedReason)));
+    this.events.on('progress', ({ jobId, data }) => {
+      if (typeof data === 'number') this.waiting.get(jobId)?.progress(data);
+    });
+    this.events.on('error', (err) => log.warn('parts events error', { error: String(err) }));
+    this.queue.on('error', (err) => log.warn('parts queue error', { error: String(err) }));
+  }
+
+  async open(): Promise<void> {
+    await Promise.all([this.queue.waitUntilReady(), this.events.waitUntilReady()]);
+  }
+
+  async run<R>(parentId: string, tasks: PartTask[], options: { signal: AbortSignal; progress(fraction: number): void }): Promise<R[]> {
+    options.signal.throwIfAborted();
+    // A run of its own: parts of an earlier run of the same job (its worker died) are not mistaken for these.
+    const run = randomUUID().slice(0, 8);
+    const ids = tasks.map((_, i) => `${parentId}-${run}-part-${i}`);
+    const total = tasks.reduce((n, t) => n + t.weight, 0) || 1;
+    const fractions = tasks.map(() => 0);
+    const report = () => options.progress(tasks.reduce((n, t, i) => n + t.weight * fractions[i], 0) / total);
+    const settled = ids.map(
+      (id, i) =>
+        new Promise<R>((resolve, reject) =>
+          this.waiting.set(id, {
+            resolve: (v) => {
+              fractions[i] = 1;
+              report();
+              resolve(v as R);
+            },
+            reject,
+            progress: (f) => {
+              fractions[i] = Math.min(1, Math.max(0, f));
+              report();
+            },
+          }),
+        ),
+    );
+    let cancelling: Promise<void> | undefined;
+    const cancelAll = () => {
+      cancelling ??= this.cancel(ids);
+      return cancelling;
+    };
+    const onAbort = () => void cancelAll();
+    options.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await this.queue.addBulk(
+        tasks.map((t, i) => ({
+          name: t.fn,
+          data: { module: t.module, fn: t.fn, weight: t.weight, args: pack(t.args), parent: parentId } satisfies QueuedPart,
+          opts: { jobId: ids[i], attempts: 1, removeOnComplete: { age: 3600 }, removeOnFail: { age: 24 * 3600 } },
+        })),
+      );
+      // The first failure cancels the rest; every part is waited for, so none writes after we return.
+      const outcomes = await Promise.allSettled(
+        settled.map((p) =>
+          p.catch((err: unknown) => {
+            void cancelAll();
+            throw err;
+          }),
+        ),
+      );
+      options.signal.throwIfAborted();
+      const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+      if (failed) throw failed.reason;
+      return outcomes.map((o) => (o as PromiseFulfilledResult<R>).value);
+    } finally {
+      options.signal.removeEventListener('abort', onAbort);
+      await cancelling;
+      for (const id of ids) this.waiting.delete(id);
+    }
+  }
+
+  /** Removes the parts still waiting (settled here as cancelled) and tells the workers to abort the running ones. */
+  private async cancel(ids: string[]): Promise<void> {
+    for (const id of ids) {
+      const removed = await this.queue.remove(id).catch(() => 0);
+      if (removed) this.waiting.get(id)?.reject(new Error('cancelled before it started'));
+    }
+    await Promise.all(ids.map((id) => this.redis.publish(cancelChannel(this.settings.prefix), id)));
+  }
+
+  async close(): Promise<void> {
+    for (const w of this.waiting.values()) w.reject(new Error('the worker stopped'));
+    await this.events.close().catch(() => {});
+    await this.queue.close().catch(() => {});
+    await this.redis.quit().catch(() => this.redis.disconnect());
+    await this.eventsRedis.quit().catch(() => this.eventsRedis.disconnect());
+  }
+}
+
+/**
+ * A worker process's side of the parts queue: takes parts of any split execution (at most `concurrency`
+ * at once) and runs them with this process's storage and thread pool; a cancel on the dismiss channel
+ * aborts the part's signal. A worker killed mid-part: BullMQ's stalled check gives the part to another
+ * (parts are idempotent: a retried subtree rewrites its own slabs).
+ */
+export class PartWorker {
+  private readonly worker: Worker;
+  private readonly workerRedis: Redis;
+  private readonly subscriber: Redis;
+  private readonly running = new Map<string, AbortController>();
+
+  constructor(
+    private readonly settings: QueueSettings,
+    private readonly deps: { storage: Storage; pool: WorkerPool; log: Logger; name: string; concurrency: number },
+  ) {
+    this.workerRedis = connectRedis(settings.connection, deps.log);
+    this.subscriber = connectRedis(settings.connection, deps.log);
+    const lockMs = settings.stalled_seconds * 1000;
+    this.worker = new Worker(PARTS_QUEUE, (job) => this.process(job), {
+      connection: this.workerRedis,
+      prefix: settings.prefix,
+      concurrency: deps.concurrency,
+      autorun: false,
+      lockDuration: lockMs,
+      stalledInterval: lockMs,
+      maxStalledCount: Math.max(0, settings.attempts - 1),
+      name: deps.name,
+    });
+    this.worker.on('error', (err) => deps.log.warn('parts worker error', { error: String(err) }));
+  }
+
+  async start(): Promise<void> {
+    await this.subscriber.subscribe(cancelChannel(this.settings.prefix));
+    this.subscriber.on('message', (_channel: string, id: string) => {
+      const controller = this.running.get(id);
+      if (controller) {
+        controller.abort(new Error('the split execution was cancelled'));
+        this.deps.log.info('part cancelled', { part: id });
+      }
+    });
+    this.worker.run().catch((err: unknown) => this.deps.log.error('parts worker stopped', { error: String(err) }));
+    await this.worker.waitUntilReady();
+  }
+
+  private async process(job: Job): Promise<unknown> {
+    const part = job.data as QueuedPart;
+    const controller = new AbortController();
+    this.running.set(job.id!, controller);
+    let last = 0;
+    const log = this.deps.log.child({ part: job.id, parent: part.parent });
+    log.info('part started', { fn: part.fn });
+    try {
+      const result = await runPart(
+        { ...part, args: unpack(part.args) },
+        {
+          storage: this.deps.storage,
+          pool: this.deps.pool,
+          signal: controller.signal,
+          log,
+          progress: (fraction) => {
+            const now = Date.now();
+            if (now - last < PART_PROGRESS_MS) return;
+            last = now;
+            void job.updateProgress(fraction).catch(() => {});
+          },
+        },
+      );
+      log.info('part finished');
+      return pack(result ?? null);
+    } finally {
+      this.running.delete(job.id!);
+    }
+  }
+
+  /** Aborts the running parts (they fail; their parent cancels the rest) and stops taking new ones. */
+  async close(): Promise<void> {
+    for (const c of this.running.values()) c.abort(new Error('the worker stopped'));
+    await this.worker.close().catch(() => {});
+    await this.subscriber.quit().catch(() => this.subscriber.disconnect());
+    await this.workerRedis.quit().catch(() => this.workerRedis.disconnect());
+  }
+}

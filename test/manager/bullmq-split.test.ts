@@ -1,0 +1,177 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFile, open, readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { hrefOf, makeInput, pyramidDir } from '../helpers/pyramids.js';
+import { skipUnlessRedis } from '../helpers/redis.js';
+import { startTestServer, submitJob, waitForJob, type TestServer } from '../helpers/server.js';
+
+/**
+ * Split pyramids (issue 14): on the bullmq manager a big raster-to-pyramid is cut into subtree parts that
+ * any worker process computes, then finished by the job above the cut. Proof: the pyramid equals the one
+ * an embedded server computes in one run, slab for slab; a dismiss stops every part and leaves nothing; a
+ * failing part fails the job and leaves nothing.
+ */
+const skip = skipUnlessRedis();
+const PROCESSES = { 'raster-to-pyramid': 'raster-to-pyramid' };
+/** ~200 km at 50 m: about 8×8 bottom slabs of 2×2 PM tiles, so a cut above the bottom level. */
+const MAP = { width: 4000, height: 4000, pixelSize: 50 };
+const INPUTS = { tms: 'PM', compression: 'png', mask: true, width: 2, height: 2 };
+
+/** Every file under a folder, relative path → bytes. */
+async function filesUnder(dir: string): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const full = path.join(entry.parentPath, entry.name);
+    out.set(path.relative(dir, full), await readFile(full));
+  }
+  return out;
+}
+
+/** Lines of parts the workers ran for a job (their JSON log lines). */
+function partLines(s: TestServer, jobId: string, msg: string): Array<{ worker: string; part: string }> {
+  const lines: Array<{ worker: string; part: string }> = [];
+  for (const w of s.workers ?? [])
+    for (const line of w.output().split('\n')) {
+      if (!line.startsWith('{')) continue;
+      const l = JSON.parse(line) as { msg?: string; part?: string; parent?: string };
+      if (l.msg === msg && l.parent === jobId && l.part) lines.push({ worker: w.name, part: l.part });
+    }
+  return lines;
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  return stat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+test('bullmq split: a pyramid cut into parts run by 2 workers equals the single run slab for slab; dismiss and a failing part leave nothing', {
+  skip,
+  timeout: 600_000,
+}, async (t) => {
+  const single = await startTestServer({ manager: 'lowdb', processes: PROCESSES });
+  const split = await startTestServer({
+    manager: 'bullmq',
+    processes: PROCESSES,
+    workers: 2,
+    workerConcurrency: 2,
+    // A killed worker's part is taken again after 5 s (its lock expires).
+    bullmq: { split_slabs: 1, split_parts: 3, stalled_seconds: 5, attempts: 3 },
+  });
+  try {
+    const map = await makeInput(single, 'map.tif', MAP);
+    const copy = path.join(split.inputRoot, 'map.tif');
+    await copyFile(map.path, copy);
+
+    const oneRun = await waitForJob(
+      single.url,
+      await submitJob(single.url, 'raster-to-pyramid', { ...INPUTS, name: 'P', images: [{ href: map.href }] }),
+    );
+    assert.equal(oneRun.status, 'successful', JSON.stringify(oneRun));
+    const jobId = await submitJob(split.url, 'raster-to-pyramid', { ...INPUTS, name: 'P', images: [{ href: hrefOf(copy) }] });
+    const progress = new Set<number>();
+    await until('the split job to end', async () => {
+      const j = (await (await fetch(`${split.url}/jobs/${jobId}`)).json()) as { status: string; progress?: number };
+      if (typeof j.progress === 'number') progress.add(j.progress);
+      return j.status !== 'accepted' && j.status !== 'running';
+    });
+    const job = (await (await fetch(`${split.url}/jobs/${jobId}`)).json()) as { status: string };
+    assert.equal(job.status, 'successful', JSON.stringify(job));
+
+    const started = partLines(split, jobId, 'part started');
+    const finished = partLines(split, jobId, 'part finished');
+    t.diagnostic(
+      `parts: ${started.length} started on ${new Set(started.map((p) => p.worker)).size} worker(s); progress seen: ${[...progress].sort((a, b) => a - b).join(' ')}`,
+    );
+    assert.equal(new Set(started.map((p) => p.part)).size, 3, 'three parts');
+    assert.equal(finished.length, 3, 'each part finished once');
+    assert.ok(
+      [...progress].some((p) => p > 0 && p < 100),
+      'intermediate progress',
+    );
+
+    const a = await filesUnder(pyramidDir(single, 'P'));
+    const b = await filesUnder(pyramidDir(split, 'P'));
+    const slabs = [...a.keys()].filter((k) => k.includes('/DATA/') || k.includes('/MASK/')).sort();
+    assert.ok(slabs.length > 60, `a pyramid of some size (${slabs.length} slabs)`);
+    assert.deepEqual([...b.keys()].sort(), [...a.keys()].sort(), 'the same files (no half left behind)');
+    for (const k of slabs) assert.ok(a.get(k)!.equals(b.get(k)!), `slab ${k} is the same bytes`);
+    assert.equal(b.get('P.json')!.toString(), a.get('P.json')!.toString(), 'the same descriptor');
+    // The list: the same slab lines (the root line names each server's own folder; the order is the writes').
+    const lines = (buf: Buffer) => buf.toString().split('#\n')[1].split('\n').filter(Boolean).sort();
+    assert.deepEqual(lines(b.get('P.list')!), lines(a.get('P.list')!));
+
+    // Dismiss mid-split: every part stops, nothing is left.
+    const dismissed = await submitJob(split.url, 'raster-to-pyramid', { ...INPUTS, name: 'D', images: [{ href: hrefOf(copy) }] });
+    await until('a part of the job to start', async () => partLines(split, dismissed, 'part started').length > 0);
+    assert.equal((await fetch(`${split.url}/jobs/${dismissed}`, { method: 'DELETE' })).status, 200);
+    await until('the job to be dismissed', async () => {
+      const j = (await (await fetch(`${split.url}/jobs/${dismissed}`)).json()) as { status: string };
+      return j.status === 'dismissed';
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(await exists(pyramidDir(split, 'D')), false, 'no files of the dismissed pyramid');
+
+    // A part fails (blocks in the middle of the image are garbage: they cannot be inflated): the job fails,
+    // nothing is left.
+    const broken = path.join(split.inputRoot, 'broken.tif');
+    await copyFile(copy, broken);
+    const size = (await stat(broken)).size;
+    const file = await open(broken, 'r+');
+    await file.write(Buffer.alloc(Math.floor(size * 0.2), 0x5a), 0, undefined, Math.floor(size * 0.4));
+    await file.close();
+    const failing = await waitForJob(
+      split.url,
+      await submitJob(split.url, 'raster-to-pyramid', { ...INPUTS, name: 'F', images: [{ href: hrefOf(broken) }] }),
+      { timeoutMs: 120_000 },
+    );
+    assert.equal(failing.status, 'failed', JSON.stringify(failing));
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(await exists(pyramidDir(split, 'F')), false, 'no files of the failed pyramid');
+    const stored = (await (await fetch(`${split.url}/stored_data`)).json()) as { stored_data?: Array<{ name: string; status: string }> };
+    assert.deepEqual(
+      (stored.stored_data ?? []).filter((r) => r.status === 'READY').map((r) => r.name),
+      ['P'],
+      'only P is READY',
+    );
+
+    // kill -9 of a worker running a part (not the job's own): its part is taken again by the other worker,
+    // the pyramid ends READY and the same.
+    const killed = await submitJob(split.url, 'raster-to-pyramid', { ...INPUTS, name: 'K', images: [{ href: hrefOf(copy) }] });
+    let victim: (typeof split.workers & object)[number] | undefined;
+    await until('a part on a worker other than the job’s', async () => {
+      const j = (await (await fetch(`${split.url}/jobs/${killed}`)).json()) as { worker?: string };
+      if (!j.worker) return false;
+      const other = partLines(split, killed, 'part started').find((p) => p.worker !== j.worker);
+      victim = other && split.workers!.find((w) => w.name === other.worker);
+      return !!victim;
+    });
+    await victim!.stop('SIGKILL');
+    const finishedBeforeKill = partLines(split, killed, 'part finished').filter((p) => p.worker === victim!.name).length;
+    const survived = await waitForJob(split.url, killed, { timeoutMs: 180_000 });
+    t.diagnostic(
+      `killed ${victim!.name} (parts it had finished: ${finishedBeforeKill}); parts started in all: ${partLines(split, killed, 'part started').length}`,
+    );
+    assert.equal(survived.status, 'successful', JSON.stringify(survived));
+    const k = await filesUnder(pyramidDir(split, 'K'));
+    for (const key of slabs) {
+      const same = key.replace(/^P\//, 'K/');
+      assert.ok(k.get(same)?.equals(a.get(key)!), `slab ${same} after the kill is the same bytes as ${key}`);
+    }
+    assert.equal(k.size, a.size, 'the same number of files');
+  } finally {
+    await split.stop();
+    await single.stop();
+  }
+});
