@@ -85,6 +85,9 @@ export class ProblemError extends Error {
 export function toProblem(err: unknown, instance?: string, errorId: string = randomUUID()): Problem {
   if (err instanceof ApiError) return err.toProblem(instance);
   if (err instanceof ProblemError) return { ...err.problem, ...(instance ? { instance } : {}) };
+  if (isStoreTimeout(err)) {
+    return new ApiError('unavailable', 'the job and record store (Redis) does not answer; try again shortly').toProblem(instance);
+  }
   if (isNoSpace(err)) {
     return new ApiError('insufficient-storage', 'the server has no storage space left to complete this request; try again later').toProblem(
       instance,
@@ -93,6 +96,11 @@ export function toProblem(err: unknown, instance?: string, errorId: string = ran
   const row = ERROR_TABLE.internal;
   const detail = `the server met an internal error; quote ${errorId} to its operator`;
   return { type: row.type, title: row.title, status: row.status, detail, ...(instance ? { instance } : {}), errorId };
+}
+
+/** True for a store that did not answer in time: a Redis command of a bullmq server timed out (src/runtime.ts). */
+export function isStoreTimeout(err: unknown): boolean {
+  return err instanceof Error && err.message === 'Command timed out';
 }
 
 /** True for "no space left on device" and "disk quota exceeded" errors of the file system. */

@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import { createLogger, silentLogger, type Logger } from './log.js';
 import { JobManager } from './manager/manager.js';
 import { BullmqParts } from './manager/bullmq-parts.js';
+import { connectRedis } from './redis/connection.js';
 import { BullmqExecution } from './manager/bullmq-queue.js';
 import { removeOrphanExecFolders } from './manager/exec-folders.js';
 import { jobLinks } from './api/job-links.js';
@@ -63,6 +64,9 @@ export interface Runtime {
  * @param overrides.baseUrl the public base URL of links the manager sends (callbacks), read at each
  *   use; default: `server.url`.
  */
+/** How long a bullmq server's request waits for Redis before answering 503 (a restart takes about a second). */
+const STORE_TIMEOUT_MS = 5000;
+
 export async function createRuntime(
   config: Config,
   overrides: { log?: Logger; store?: JobStore; records?: RecordStore; baseUrl?: () => string; worker?: { name: string } } = {},
@@ -73,9 +77,15 @@ export async function createRuntime(
   for (const root of config.security.input_roots) await mkdir(root, { recursive: true }).catch(() => {});
   // The storage first: an S3 bucket that cannot be used stops the start-up before any store is opened.
   const storage = await createStorage(config.storage);
-  const store = overrides.store ?? createJobStore(config.manager, log);
+  // A bullmq server's stores answer within STORE_TIMEOUT_MS or fail (a 503 to the client) while Redis is
+  // away; a worker's wait for Redis to come back (its running jobs go on: issue 14, faults).
+  const serverRedis =
+    config.manager.name === 'bullmq' && !overrides.worker
+      ? connectRedis(config.manager.connection, log, { commandTimeout: STORE_TIMEOUT_MS })
+      : undefined;
+  const store = overrides.store ?? createJobStore(config.manager, log, serverRedis);
   await store.open();
-  const records = overrides.records ?? createRecordStore(config.manager, log);
+  const records = overrides.records ?? createRecordStore(config.manager, log, serverRedis);
   await records.open(RECORD_KINDS);
   const datastore = new Datastore(records);
   const catalogItems = new CatalogItemStore(
@@ -155,6 +165,7 @@ export async function createRuntime(
       await parts?.close();
       await store.close();
       await records.close();
+      await serverRedis?.quit().catch(() => serverRedis.disconnect());
       catalogItems.close();
       await pool.destroy();
     },

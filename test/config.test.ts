@@ -143,7 +143,7 @@ test('storage type s3 (issue 13): keys, defaults, DALLAGE_S3_* overrides; missin
   configError(() => parseConfig('processes: { echo: echo }\nstorage: { type: swift }\n', {}), /storage\.type/);
 });
 
-test('manager bullmq: a redis:// connection (DALLAGE_REDIS_URL wins), prefix/attempts/stalled_seconds defaults; a folder is refused', () => {
+test('manager bullmq: a redis:// connection (DALLAGE_REDIS_URL wins), prefix/attempts/stalled_seconds/split defaults; a folder is refused', () => {
   const P = 'processes: {echo: echo}\n';
   const c = parseConfig(P + 'manager: {name: bullmq, connection: "redis://127.0.0.1:6379"}', {});
   assert.deepEqual(c.manager, {
@@ -152,7 +152,10 @@ test('manager bullmq: a redis:// connection (DALLAGE_REDIS_URL wins), prefix/att
     prefix: 'dallage',
     attempts: 2,
     stalled_seconds: 30,
+    split_slabs: 4096,
+    split_parts: 16,
   });
+  configError(() => parseConfig(P + 'manager: {name: bullmq, connection: "redis://h", split_parts: 1}', {}), /manager\.split_parts/);
   const env = parseConfig(P + 'manager: {name: bullmq, connection: ./data/jobs, prefix: p1}', {
     DALLAGE_REDIS_URL: 'redis://10.0.0.1:6380/2',
   });

@@ -1,18 +1,22 @@
 import type { Config } from '../../config.js';
+import type { Redis } from 'ioredis';
 import type { Logger } from '../../log.js';
 import type { RecordStore } from '../record-store.js';
 import { LowdbRecordStore } from './lowdb.js';
 import { MemoryRecordStore } from './memory.js';
 import { RedisRecordStore } from './redis.js';
 
-/** The record store that goes with the job store named by `manager.name`: records live beside the jobs. */
-export function createRecordStore(manager: Config['manager'], log?: Logger): RecordStore {
+/**
+ * The record store that goes with the job store named by `manager.name`: records live beside the jobs.
+ * bullmq: on `redis` when given (shared, not closed by the store).
+ */
+export function createRecordStore(manager: Config['manager'], log?: Logger, redis?: Redis): RecordStore {
   switch (manager.name) {
     case 'memory':
       return new MemoryRecordStore();
     case 'lowdb':
       return new LowdbRecordStore(manager.connection, log);
     case 'bullmq':
-      return new RedisRecordStore(manager.connection, manager.prefix, log);
+      return new RedisRecordStore(redis ?? manager.connection, manager.prefix, log);
   }
 }
