@@ -11,10 +11,10 @@
  * Usage: npm run bench:cog -- [--size S|M|L] [--dir DIR] [--keep]
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeSyntheticMap, SYNTHETIC_SIZES, type SyntheticSizeName } from '../test/fixtures/synthetic-raster.js';
+import { SYNTHETIC_SIZES, type SyntheticSizeName } from '../test/fixtures/synthetic-raster.js';
 import { ALLOCATOR_ENV } from '../src/allocator.js';
 import { measure, type Measured } from './lib/measure.js';
 
@@ -52,20 +52,13 @@ layer.CreateField(ogr.FieldDefn('v', ogr.OFTInteger))
 gdal.Polygonize(band, band, layer, 0)
 store = None
 `;
+import { syntheticInput } from './lib/inputs.js';
 
 const fmt = (v: number, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : '-');
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const inputs = path.join(args.dir, 'rasters');
-  mkdirSync(inputs, { recursive: true });
-  const input = path.join(inputs, `${args.size}_nodata.tif`);
-  if (!existsSync(input)) {
-    console.log(`making ${input}…`);
-    const tmp = `${input}.part.tif`;
-    await makeSyntheticMap({ ...SYNTHETIC_SIZES[args.size], path: tmp, nodataTag: true });
-    renameSync(tmp, input);
-  }
+  const input = await syntheticInput(path.join(args.dir, 'rasters'), args.size, { variant: 'nodata', nodataTag: true });
   const work = path.join(args.dir, `work-cog-${args.size}`);
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });

@@ -20,9 +20,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeSyntheticMap, SYNTHETIC_SIZES, type SyntheticSizeName } from '../test/fixtures/synthetic-raster.js';
+import { SYNTHETIC_SIZES, type SyntheticSizeName } from '../test/fixtures/synthetic-raster.js';
 import { compareBottomLevel, countTiles, makeReference, type Quality } from './lib/quality.js';
 import { measure, type Measured } from './lib/measure.js';
+import { syntheticInput } from './lib/inputs.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const NATIVE_ZOOM: Record<SyntheticSizeName, number> = { T: 7, S: 11, M: 13, L: 14 };
@@ -104,17 +105,7 @@ function report(r: Row): void {
 }
 
 async function benchSize(size: SyntheticSizeName, args: Args): Promise<{ quality?: Quality }> {
-  const inputs = path.join(args.dir, 'rasters');
-  mkdirSync(inputs, { recursive: true });
-  const input = path.join(inputs, `${size}.tif`);
-  if (!existsSync(input)) {
-    console.log(`making ${input}…`);
-    const t0 = performance.now();
-    const tmp = `${input}.part.tif`;
-    await makeSyntheticMap({ ...SYNTHETIC_SIZES[size], path: tmp });
-    execFileSync('mv', [tmp, input]);
-    console.log(`  ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  }
+  const input = await syntheticInput(path.join(args.dir, 'rasters'), size);
   const z = NATIVE_ZOOM[size];
   const work = path.join(args.dir, `work-${size}`);
   rmSync(work, { recursive: true, force: true });

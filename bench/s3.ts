@@ -12,14 +12,14 @@
  *
  * Goals: S3 pyramid ≤ 1.3 × FILE's wall time; merge of the halves on S3 ≤ 25 % of the full generation on S3.
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { rename } from 'node:fs/promises';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseConfig } from '../src/config.js';
 import { startServer, type RunningServer } from '../src/server.js';
-import { makeSyntheticMap, SYNTHETIC_SIZES, type SyntheticPart, type SyntheticSizeName } from '../test/fixtures/synthetic-raster.js';
+import { SYNTHETIC_SIZES, type SyntheticPart, type SyntheticSizeName } from '../test/fixtures/synthetic-raster.js';
 import { s3StorageSection, startS3Server } from '../test/helpers/s3-server.js';
+import { syntheticInput } from './lib/inputs.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const NATIVE_ZOOM: Record<SyntheticSizeName, number> = { T: 7, S: 11, M: 13, L: 14 };
@@ -53,15 +53,9 @@ function parseArgs(argv: string[]): Args {
   return args;
 }
 
-/** The input file of a size and part, made (like bench/make-rasters.ts) when absent. */
-async function input(dir: string, size: SyntheticSizeName, part: SyntheticPart): Promise<string> {
-  const file = path.join(dir, part === 'full' ? `${size}.tif` : `${size}_${part}.tif`);
-  if (existsSync(file)) return file;
-  console.log(`making ${file}…`);
-  const tmp = `${file}.part.tif`;
-  await makeSyntheticMap({ ...SYNTHETIC_SIZES[size], part, path: tmp });
-  await rename(tmp, file);
-  return file;
+/** The input file of a size and part, made when absent. */
+function input(dir: string, size: SyntheticSizeName, part: SyntheticPart): Promise<string> {
+  return syntheticInput(dir, size, part === 'full' ? {} : { variant: part, part });
 }
 
 /** Runs a job over HTTP to its end; its wall time and the `pyramid` record. */

@@ -17,15 +17,15 @@
  * in memory per process, so chained runs need one process). Wall time = submission to the job's end.
  * Goals: merge ≤ 25 % and update ≤ 65 % of the full pyramid's wall time.
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { rename } from 'node:fs/promises';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseConfig } from '../src/config.js';
 import { silentLogger } from '../src/log.js';
 import { LowdbRecordStore } from '../src/records/stores/lowdb.js';
 import { createRuntime, type Runtime } from '../src/runtime.js';
-import { makeSyntheticMap, SYNTHETIC_SIZES, type SyntheticPart, type SyntheticSizeName } from '../test/fixtures/synthetic-raster.js';
+import { SYNTHETIC_SIZES, type SyntheticPart, type SyntheticSizeName } from '../test/fixtures/synthetic-raster.js';
+import { syntheticInput } from './lib/inputs.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const NATIVE_ZOOM: Record<SyntheticSizeName, number> = { T: 7, S: 11, M: 13, L: 14 };
@@ -61,17 +61,9 @@ function parseArgs(argv: string[]): Args {
   return args;
 }
 
-/** The input file of a size and part, made (like bench/make-rasters.ts) when absent. */
-async function input(dir: string, size: SyntheticSizeName, part: SyntheticPart): Promise<string> {
-  const file = path.join(dir, part === 'full' ? `${size}.tif` : `${size}_${part}.tif`);
-  if (existsSync(file)) return file;
-  console.log(`making ${file}…`);
-  const t0 = performance.now();
-  const tmp = `${file}.part.tif`;
-  await makeSyntheticMap({ ...SYNTHETIC_SIZES[size], part, path: tmp });
-  await rename(tmp, file);
-  console.log(`  ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  return file;
+/** The input file of a size and part, made when absent. */
+function input(dir: string, size: SyntheticSizeName, part: SyntheticPart): Promise<string> {
+  return syntheticInput(dir, size, part === 'full' ? {} : { variant: part, part });
 }
 
 interface Timed {

@@ -10,12 +10,13 @@
  * Usage: npm run bench:upload -- [--size S|M|L] [--dir DIR]
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeSyntheticMap, SYNTHETIC_SIZES, type SyntheticSizeName } from '../test/fixtures/synthetic-raster.js';
+import { SYNTHETIC_SIZES, type SyntheticSizeName } from '../test/fixtures/synthetic-raster.js';
 import { serverFolder, spawnServer } from '../test/helpers/server-process.js';
 import { measure } from './lib/measure.js';
+import { syntheticInput } from './lib/inputs.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const GOALS = { put: 0.7, multipart: 0.5, check: 0.5 };
@@ -58,16 +59,8 @@ const fmt = (v: number, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : '-');
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const inputs = path.join(args.dir, 'rasters');
-  mkdirSync(inputs, { recursive: true });
   // Stored blocks (deflate level 0): the size of the pixels, ≈ 384 MB for M, still one zlib stream per block.
-  const input = path.join(inputs, `${args.size}_stored.tif`);
-  if (!existsSync(input)) {
-    console.log(`making ${input}…`);
-    const tmp = `${input}.part.tif`;
-    await makeSyntheticMap({ ...SYNTHETIC_SIZES[args.size], path: tmp, deflateLevel: 0 });
-    renameSync(tmp, input);
-  }
+  const input = await syntheticInput(path.join(args.dir, 'rasters'), args.size, { variant: 'stored', deflateLevel: 0 });
   const bytes = statSync(input).size;
   const mb = bytes / 1e6;
   const work = path.join(args.dir, `work-upload-${args.size}`);

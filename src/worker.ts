@@ -30,10 +30,11 @@ export async function startWorker(config: Config, options: WorkerOptions): Promi
   config.server.limits.max_running_jobs = options.concurrency;
   const name = workerName();
   const runtime = await createRuntime(config, { worker: { name } });
+  const log = runtime.log.child({ worker: name });
   const worker = new JobWorker(config.manager, {
     manager: runtime.manager,
     registry: runtime.registry,
-    log: runtime.log.child({ worker: name }),
+    log,
     name,
     concurrency: options.concurrency,
     threads: config.pool.threads,
@@ -43,7 +44,7 @@ export async function startWorker(config: Config, options: WorkerOptions): Promi
   const parts = new PartWorker(config.manager, {
     storage: runtime.storage,
     pool: runtime.pool,
-    log: runtime.log.child({ worker: name }),
+    log,
     name,
     concurrency: options.concurrency,
   });

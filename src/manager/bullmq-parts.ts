@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import { connectRedis } from '../redis/connection.js';
 import type { Storage } from '../storage/storage.js';
 import type { WorkerPool } from '../workers/pool.js';
-import { cancelChannel, type QueueSettings } from './bullmq-queue.js';
+import { cancelChannel, type QueueSettings, workerOptions } from './bullmq-queue.js';
 import { type PartRunner, type PartTask, runPart } from './parts.js';
 
 /** The BullMQ queue of parts of split executions (keys `<prefix>:parts:*`), beside the executions' `tasks`. */
@@ -172,17 +172,11 @@ export class PartWorker {
   ) {
     this.workerRedis = connectRedis(settings.connection, deps.log);
     this.subscriber = connectRedis(settings.connection, deps.log);
-    const lockMs = settings.stalled_seconds * 1000;
-    this.worker = new Worker(PARTS_QUEUE, (job) => this.process(job), {
-      connection: this.workerRedis,
-      prefix: settings.prefix,
-      concurrency: deps.concurrency,
-      autorun: false,
-      lockDuration: lockMs,
-      stalledInterval: lockMs,
-      maxStalledCount: Math.max(0, settings.attempts - 1),
-      name: deps.name,
-    });
+    this.worker = new Worker(
+      PARTS_QUEUE,
+      (job) => this.process(job),
+      workerOptions(settings, this.workerRedis, deps.name, deps.concurrency),
+    );
     this.worker.on('error', (err) => deps.log.warn('parts worker error', { error: String(err) }));
   }
 

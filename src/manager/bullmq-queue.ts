@@ -1,4 +1,4 @@
-import { Queue, QueueEvents } from 'bullmq';
+import { Queue, QueueEvents, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { ApiError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -21,6 +21,24 @@ export interface QueueSettings {
   attempts: number;
   /** Seconds after which a dead worker's job is taken again (its lock expires; BullMQ's stalled check). */
   stalled_seconds: number;
+}
+
+/**
+ * Options of a BullMQ Worker of ours (executions, parts): a dead worker's lock expires after
+ * `stalled_seconds`; the stalled check then gives its task to another worker, at most attempts − 1 times.
+ */
+export function workerOptions(settings: QueueSettings, connection: Redis, name: string, concurrency: number): WorkerOptions {
+  const lockMs = settings.stalled_seconds * 1000;
+  return {
+    connection,
+    prefix: settings.prefix,
+    concurrency,
+    autorun: false,
+    lockDuration: lockMs,
+    stalledInterval: lockMs,
+    maxStalledCount: Math.max(0, settings.attempts - 1),
+    name,
+  };
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
 import type { ProcessRegistry } from '../process/registry.js';
 import { connectRedis, keyOf } from '../redis/connection.js';
-import { cancelChannel, QUEUE_NAME, type QueueSettings } from './bullmq-queue.js';
+import { cancelChannel, QUEUE_NAME, type QueueSettings, workerOptions } from './bullmq-queue.js';
 import type { JobManager } from './manager.js';
 import type { QueuedTask } from './remote.js';
 
@@ -51,20 +51,12 @@ export class JobWorker {
     const { log } = deps;
     this.redis = connectRedis(settings.connection, log);
     this.subscriber = connectRedis(settings.connection, log);
-    const lockMs = settings.stalled_seconds * 1000;
     this.workerRedis = connectRedis(settings.connection, log);
-    this.worker = new Worker(QUEUE_NAME, (job) => this.process(job), {
-      connection: this.workerRedis,
-      prefix: settings.prefix,
-      concurrency: deps.concurrency,
-      autorun: false,
-      // A dead worker's lock expires after lockDuration; the stalled check then gives its job to another
-      // worker, at most attempts − 1 times (BullMQ stalled jobs).
-      lockDuration: lockMs,
-      stalledInterval: lockMs,
-      maxStalledCount: Math.max(0, settings.attempts - 1),
-      name: deps.name,
-    });
+    this.worker = new Worker(
+      QUEUE_NAME,
+      (job) => this.process(job),
+      workerOptions(settings, this.workerRedis, deps.name, deps.concurrency),
+    );
     this.worker.on('error', (err) => log.warn('worker queue error', { error: String(err) }));
   }
 
