@@ -344,16 +344,21 @@ export async function execute(args: ExecuteArgs): Promise<number> {
   }
 }
 
-/** `dallage serve`: starts the server; it runs until SIGINT/SIGTERM (src/server.ts, runServer), which exit the process. */
-async function serve(configFile: string | undefined): Promise<number> {
-  const { runServer } = await import('./server.js');
-  let config: Config;
+/** The config of a long-running command, or its exit code (2) once the reason is written to stderr. */
+function commandConfig(configFile: string | undefined): Config | number {
   try {
-    config = cliConfig(configFile);
+    return cliConfig(configFile);
   } catch (err) {
     process.stderr.write(`dallage: ${(err as Error).message}\n`);
     return 2;
   }
+}
+
+/** `dallage serve`: starts the server; it runs until SIGINT/SIGTERM (src/server.ts, runServer), which exit the process. */
+async function serve(configFile: string | undefined): Promise<number> {
+  const { runServer } = await import('./server.js');
+  const config = commandConfig(configFile);
+  if (typeof config === 'number') return config;
   try {
     await runServer(config);
   } catch (err) {
@@ -366,13 +371,8 @@ async function serve(configFile: string | undefined): Promise<number> {
 /** `dallage worker`: runs jobs of the bullmq manager until a signal. */
 async function worker(configFile: string | undefined, concurrency: number, threads: number | undefined): Promise<number> {
   const { runWorker } = await import('./worker.js');
-  let config: Config;
-  try {
-    config = cliConfig(configFile);
-  } catch (err) {
-    process.stderr.write(`dallage: ${(err as Error).message}\n`);
-    return 2;
-  }
+  const config = commandConfig(configFile);
+  if (typeof config === 'number') return config;
   if (config.manager.name !== 'bullmq') {
     process.stderr.write(`dallage: worker needs manager.name: bullmq in the config (it has '${config.manager.name}')\n`);
     return 2;

@@ -214,7 +214,12 @@ export async function generatePyramid(req: GenerateRequest): Promise<GenerateRes
     if (req.beforeWalk) await req.beforeWalk(writer);
     // allSettled: every top slab's walk ends (and has pushed its writes) before the writes are awaited.
     const outcomes = await Promise.allSettled(
-      starts.map(([c, r]) => siblings.track(compute(startLevel, c, r).then((half) => void halves.set(key(c, r), half)))),
+      // Only a part hands its roots' halves on; a whole run drops its top slabs' halves at once.
+      starts.map(([c, r]) =>
+        siblings.track(
+          req.subtree ? compute(startLevel, c, r).then((half) => void halves.set(key(c, r), half)) : compute(startLevel, c, r),
+        ),
+      ),
     );
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failed) throw failed.reason;

@@ -1,6 +1,7 @@
 import type { RecordLocks, Release } from './record-store.js';
 
-function once(fn: () => void): Release {
+/** A release that acts once, however often it is called (shared by the lock implementations). */
+export function once(fn: () => void): Release {
   let done = false;
   return () => {
     if (done) return;

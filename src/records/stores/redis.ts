@@ -12,16 +12,8 @@ import {
 } from '../../redis/connection.js';
 import { checkFields } from '../check-fields.js';
 import type { Collection, RecordKind, RecordLocks, RecordPage, RecordQuery, RecordStore, Release } from '../record-store.js';
+import { once } from '../locks.js';
 import { pageOf } from './memory.js';
-
-function once(fn: () => void): Release {
-  let done = false;
-  return () => {
-    if (done) return;
-    done = true;
-    fn();
-  };
-}
 
 /** Records read per round trip when a list walks a collection. */
 const SCAN_CHUNK = 500;
