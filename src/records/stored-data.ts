@@ -133,9 +133,16 @@ export class Datastore {
   async reserveName(name: string): Promise<Release | undefined> {
     const release = await this.locks.reserve(STORED_DATA.name, name);
     if (!release) return undefined;
-    if (await this.findByName(name)) {
-      release();
-      return undefined;
+    const existing = await this.findByName(name);
+    if (existing) {
+      // GENERATING with no writer: the run that wrote it died (a killed worker, its locks' lease gone) and
+      // committed nothing (the descriptor is the commit point). Its job, retaken, or another takes the name.
+      if (existing.status === 'GENERATING' && !(await this.locks.holders(existing._id)).writer) {
+        await this.update(existing._id, { status: 'DELETED', message: 'the job writing it stopped before it ended (its worker died)' });
+      } else {
+        release();
+        return undefined;
+      }
     }
     return release;
   }

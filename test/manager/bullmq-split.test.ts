@@ -64,10 +64,10 @@ test('bullmq split: a pyramid cut into parts run by 2 workers equals the single 
   const split = await startTestServer({
     manager: 'bullmq',
     processes: PROCESSES,
-    workers: 2,
     workerConcurrency: 2,
     // A killed worker's part is taken again after 5 s (its lock expires).
     bullmq: { split_slabs: 1, split_parts: 3, stalled_seconds: 5, attempts: 3 },
+    workers: 3,
   });
   try {
     const map = await makeInput(single, 'map.tif', MAP);
@@ -170,6 +170,31 @@ test('bullmq split: a pyramid cut into parts run by 2 workers equals the single 
       assert.ok(k.get(same)?.equals(a.get(key)!), `slab ${same} after the kill is the same bytes as ${key}`);
     }
     assert.equal(k.size, a.size, 'the same number of files');
+
+    // kill -9 of the worker running the job itself: BullMQ gives the job to the other worker after
+    // stalled_seconds; the dead run's name reservation and write lock have expired with its lease by then and
+    // its GENERATING record is dropped, so the run starts again and the pyramid ends READY and the same.
+    const retaken = await submitJob(split.url, 'raster-to-pyramid', { ...INPUTS, name: 'R', images: [{ href: hrefOf(copy) }] });
+    let parent: (typeof split.workers & object)[number] | undefined;
+    await until('the job running on a worker, its parts started', async () => {
+      const j = (await (await fetch(`${split.url}/jobs/${retaken}`)).json()) as { worker?: string };
+      parent = j.worker ? split.workers!.find((w) => w.name === j.worker) : undefined;
+      return !!parent && partLines(split, retaken, 'part started').length > 0;
+    });
+    await parent!.stop('SIGKILL');
+    const again = await waitForJob(split.url, retaken, { timeoutMs: 180_000 });
+    assert.equal(again.status, 'successful', JSON.stringify(again));
+    const r = await filesUnder(pyramidDir(split, 'R'));
+    for (const key of slabs) {
+      const same = key.replace(/^P\//, 'R/');
+      assert.ok(r.get(same)?.equals(a.get(key)!), `slab ${same} after the job's worker was killed is the same bytes as ${key}`);
+    }
+    const records = (await (await fetch(`${split.url}/stored_data`)).json()) as { stored_data?: Array<{ name: string; status: string }> };
+    assert.deepEqual(
+      (records.stored_data ?? []).filter((x) => x.name === 'R').map((x) => x.status),
+      ['READY'],
+      "one R, READY (the dead run's GENERATING record is gone)",
+    );
   } finally {
     await split.stop();
     await single.stop();

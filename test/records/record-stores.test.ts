@@ -6,7 +6,8 @@ import { LowdbRecordStore } from '../../src/records/stores/lowdb.js';
 import { MemoryRecordStore } from '../../src/records/stores/memory.js';
 import { RedisRecordStore } from '../../src/records/stores/redis.js';
 import { skipUnlessRedis, startRedis, type TestRedis } from '../helpers/redis.js';
-import { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
 import { recordStoreSuite } from './record-store.suite.js';
 
 recordStoreSuite({
@@ -81,5 +82,40 @@ recordStoreSuite({
     async dispose(s) {
       await s.close();
     },
+  });
+
+  test('redis locks: what a process held stops counting when its lease expires (a killed worker), not before', { skip }, async () => {
+    const prefix = `lease${++n}`;
+    // "Killed": its connection is cut without a release or a close, so its lease is never renewed again.
+    const dying = new RedisRecordStore(redis!.url, prefix, undefined, { leaseMs: 600 });
+    const alive = new RedisRecordStore(redis!.url, prefix, undefined, { leaseMs: 600 });
+    await dying.open();
+    await alive.open();
+    try {
+      assert.ok(await dying.locks.reserve('stored_data', 'NAME'));
+      assert.ok(await dying.locks.write('w'));
+      await dying.locks.read(['r']);
+      assert.equal(await alive.locks.reserve('stored_data', 'NAME'), undefined);
+      assert.deepEqual(await alive.locks.holders('w'), { readers: 0, writer: true });
+      assert.deepEqual(await alive.locks.holders('r'), { readers: 1, writer: false });
+      assert.equal(await alive.locks.write('r'), undefined, 'a live reader blocks a writer');
+      (dying as unknown as { leases: { stop(): void } }).leases.stop = () => {};
+      clearInterval((dying as unknown as { leases: { renewal: NodeJS.Timeout } }).leases.renewal);
+      // Still held while the lease runs; `alive` renews its own all along.
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(await alive.locks.reserve('stored_data', 'NAME'), undefined);
+      await new Promise((r) => setTimeout(r, 700));
+      const name = await alive.locks.reserve('stored_data', 'NAME');
+      assert.ok(name, 'the name is free once the dead holder’s lease expired');
+      assert.deepEqual(await alive.locks.holders('w'), { readers: 0, writer: false });
+      assert.deepEqual(await alive.locks.holders('r'), { readers: 0, writer: false });
+      assert.ok(await alive.locks.write('r'));
+      // Released by its taker only: the dead holder's late release would not drop it.
+      name();
+      assert.ok(await alive.locks.reserve('stored_data', 'NAME'));
+    } finally {
+      await alive.close();
+      await dying.close();
+    }
   });
 }

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../log.js';
 import { silentLogger } from '../../log.js';
@@ -99,24 +101,109 @@ class RedisCollection<T extends object> implements Collection<T> {
   }
 }
 
-/** KEYS: readers counter, writer flag → 1 taken, 0 held by others. */
-const TAKE_WRITE = `
-if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-redis.call('SET', KEYS[2], '1')
+/**
+ * Lock scripts. Every holder is a process (an owner id); a holder counts while its lease key
+ * `<alive prefix><owner>` exists, so what a killed process held frees itself when its lease expires.
+ * Readers: a hash owner → count. Writer and reservations: the owner as value.
+ */
+const ALIVE_READERS = `
+local n = 0
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do
+  if tonumber(fields[i + 1]) > 0 and redis.call('EXISTS', ARGV[1] .. fields[i]) == 1 then n = n + tonumber(fields[i + 1])
+  else redis.call('HDEL', KEYS[1], fields[i]) end
+end
+return n`;
+
+/** KEYS: readers hash, writer key; ARGV: alive prefix, owner → 1 taken, 0 held by a live holder. */
+const TAKE_WRITE = `${ALIVE_READERS.replace('return n', '')}
+if n > 0 then return 0 end
+local w = redis.call('GET', KEYS[2])
+if w and redis.call('EXISTS', ARGV[1] .. w) == 1 then return 0 end
+redis.call('SET', KEYS[2], ARGV[2])
 return 1`;
+
+/** KEYS: readers hash, writer key; ARGV: alive prefix → {live readers, 1 when a live writer}. */
+const HOLDERS = `${ALIVE_READERS.replace('return n', '')}
+local w = redis.call('GET', KEYS[2])
+local writer = 0
+if w and redis.call('EXISTS', ARGV[1] .. w) == 1 then writer = 1 end
+return {n, writer}`;
+
+/** KEYS: a key held by an owner; ARGV: alive prefix, owner → 1 taken (free, or its holder's lease is gone), 0 held. */
+const TAKE_KEY = `
+local v = redis.call('GET', KEYS[1])
+if v and redis.call('EXISTS', ARGV[1] .. v) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1`;
+
+/** KEYS: a key; ARGV: owner → deleted only while this owner holds it (not after another took it over). */
+const DROP_KEY = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+/** KEYS: readers hash; ARGV: owner → one read released. */
+const DROP_READ = `
+if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 1`;
+
+interface LockCommands {
+  takeWrite(readers: string, writer: string, alive: string, owner: string): Promise<number>;
+  lockHolders(readers: string, writer: string, alive: string): Promise<[number, number]>;
+  takeKey(key: string, alive: string, owner: string): Promise<number>;
+  dropKey(key: string, owner: string): Promise<number>;
+  dropRead(readers: string, owner: string): Promise<number>;
+}
+
+/** How long a holder's lease lasts without renewal, and how often it is renewed. */
+export const LEASE_MS = 15_000;
 
 /**
  * Locks kept in Redis beside the records, so that a server and the workers see the same holders.
+ * Each store holds its locks as an owner with a lease (`<prefix>:alive:<owner>`, renewed every third of
+ * {@link LEASE_MS}): the locks and reservations of a process that died (SIGKILL, a lost machine) stop
+ * counting once its lease expires, so a job retaken by another worker gets its name again (issue 14).
  * Releases are sent at once on the store's connection (commands on one connection run in order, so a
- * check after a release sees it). A process killed while holding one leaves it held: the scale-out
- * deployment's recovery is the operator's (README, Scale-out).
+ * check after a release sees it).
  */
 class RedisLocks implements RecordLocks {
+  private readonly redis: Redis & LockCommands;
+  readonly owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  private readonly alive: string;
+  private renewal?: NodeJS.Timeout;
+
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly prefix: string,
+    private readonly leaseMs = LEASE_MS,
   ) {
-    if (!('takeWriteLock' in redis)) redis.defineCommand('takeWriteLock', { numberOfKeys: 2, lua: TAKE_WRITE });
+    const commands: Array<[keyof LockCommands, number, string]> = [
+      ['takeWrite', 2, TAKE_WRITE],
+      ['lockHolders', 2, HOLDERS],
+      ['takeKey', 1, TAKE_KEY],
+      ['dropKey', 1, DROP_KEY],
+      ['dropRead', 1, DROP_READ],
+    ];
+    for (const [name, numberOfKeys, lua] of commands) if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua });
+    this.redis = redis as Redis & LockCommands;
+    this.alive = keyOf(prefix, 'alive', '');
+  }
+
+  /** Takes the lease and keeps it (a timer that does not hold the process open). */
+  async start(): Promise<void> {
+    await this.renew();
+    this.renewal = setInterval(() => void this.renew().catch(() => {}), Math.max(50, Math.floor(this.leaseMs / 3)));
+    this.renewal.unref();
+  }
+
+  private renew(): Promise<unknown> {
+    return this.redis.set(this.alive + this.owner, '1', 'PX', this.leaseMs);
+  }
+
+  /** Ends the lease: whatever this process still holds stops counting. */
+  async stop(): Promise<void> {
+    if (this.renewal) clearInterval(this.renewal);
+    await this.redis.del(this.alive + this.owner).catch(() => {});
   }
 
   private readers(id: string): string {
@@ -129,33 +216,28 @@ class RedisLocks implements RecordLocks {
 
   async read(ids: string[]): Promise<Release> {
     const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.incr(this.readers(id));
+    for (const id of ids) pipeline.hincrby(this.readers(id), this.owner, 1);
     await pipeline.exec();
     return once(() => {
-      const p = this.redis.pipeline();
-      for (const id of ids) p.decr(this.readers(id));
-      void p.exec().catch(() => {});
+      for (const id of ids) void this.redis.dropRead(this.readers(id), this.owner).catch(() => {});
     });
   }
 
   async write(id: string): Promise<Release | undefined> {
-    const taken = await (this.redis as unknown as { takeWriteLock(a: string, b: string): Promise<number> }).takeWriteLock(
-      this.readers(id),
-      this.writer(id),
-    );
+    const taken = await this.redis.takeWrite(this.readers(id), this.writer(id), this.alive, this.owner);
     if (taken !== 1) return undefined;
-    return once(() => void this.redis.del(this.writer(id)).catch(() => {}));
+    return once(() => void this.redis.dropKey(this.writer(id), this.owner).catch(() => {}));
   }
 
   async holders(id: string): Promise<{ readers: number; writer: boolean }> {
-    const [readers, writer] = await Promise.all([this.redis.get(this.readers(id)), this.redis.exists(this.writer(id))]);
-    return { readers: Math.max(0, Number(readers ?? 0)), writer: writer === 1 };
+    const [readers, writer] = await this.redis.lockHolders(this.readers(id), this.writer(id), this.alive);
+    return { readers: Math.max(0, Number(readers)), writer: Number(writer) === 1 };
   }
 
   async reserve(scope: string, name: string): Promise<Release | undefined> {
     const key = keyOf(this.prefix, 'reserved', scope, name);
-    if ((await this.redis.set(key, '1', 'NX')) !== 'OK') return undefined;
-    return once(() => void this.redis.del(key).catch(() => {}));
+    if ((await this.redis.takeKey(key, this.alive, this.owner)) !== 1) return undefined;
+    return once(() => void this.redis.dropKey(key, this.owner).catch(() => {}));
   }
 }
 
@@ -172,18 +254,23 @@ export class RedisRecordStore implements RecordStore {
   private readonly owned: boolean;
   private readonly collections = new Map<string, RedisCollection<object>>();
 
+  private readonly leases: RedisLocks;
+
+  /** @param options.leaseMs how long the locks of a process that stopped renewing still count (tests shorten it). */
   constructor(
     connection: string | Redis,
     private readonly prefix: string,
     private readonly log: Logger = silentLogger,
+    options: { leaseMs?: number } = {},
   ) {
     this.owned = typeof connection === 'string';
     this.redis = withRecordCommands(typeof connection === 'string' ? connectRedis(connection, log) : connection);
-    this.locks = new RedisLocks(this.redis, prefix);
+    this.locks = this.leases = new RedisLocks(this.redis, prefix, options.leaseMs);
   }
 
   async open(): Promise<void> {
     await this.redis.ping();
+    await this.leases.start();
   }
 
   collection<T extends object>(kind: RecordKind<T>): Collection<T> {
@@ -193,6 +280,7 @@ export class RedisRecordStore implements RecordStore {
   }
 
   async close(): Promise<void> {
+    await this.leases.stop();
     if (this.owned) await this.redis.quit().catch(() => this.redis.disconnect());
   }
 }
