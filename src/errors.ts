@@ -25,6 +25,8 @@ export const ERROR_TABLE = {
   'range-not-satisfiable': { status: 416, type: `${HTTP}416`, title: 'Range not satisfiable' },
   'job-failed': { status: 500, type: `${OGC}job-failed`, title: 'Job failed' },
   'job-dismissed': { status: 410, type: `${OGC}job-dismissed`, title: 'Job dismissed' },
+  // A worker stopping (SIGTERM) gives its running jobs back to the queue (issue 14): never a final state.
+  'job-handed-back': { status: 503, type: `${HTTP}503`, title: 'Job handed back' },
   unavailable: { status: 503, type: `${HTTP}503`, title: 'Service unavailable' },
   'insufficient-storage': { status: 507, type: 'https://www.rfc-editor.org/rfc/rfc4918.html#section-11.5', title: 'Insufficient storage' },
   internal: { status: 500, type: `${HTTP}500`, title: 'Internal server error' },

@@ -13,7 +13,7 @@ export interface WorkerOptions {
 export interface RunningWorker {
   name: string;
   runtime: Runtime;
-  /** Stops taking executions, aborts the running ones (they end failed with the reason, partial output removed), disconnects. */
+  /** Stops taking executions, gives the running ones (and parts) back to the queue for other workers (partial output removed), disconnects. */
   close(): Promise<void>;
 }
 
@@ -64,7 +64,9 @@ export async function startWorker(config: Config, options: WorkerOptions): Promi
     close() {
       closing ??= (async () => {
         // Running jobs are aborted first (failed with the stop's reason), then the queue connection closes.
-        await runtime.manager.close();
+        // Running jobs and parts go back to the queue for other workers (their partial output removed).
+        worker.handingBack = true;
+        await runtime.manager.close({ handBack: true });
         await parts.close();
         await worker.close();
         await runtime.close();

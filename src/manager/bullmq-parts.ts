@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import v8 from 'node:v8';
-import { type Job, Queue, QueueEvents, Worker } from 'bullmq';
+import { type Job, Queue, QueueEvents, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
 import { connectRedis } from '../redis/connection.js';
@@ -174,7 +174,7 @@ export class PartWorker {
     this.subscriber = connectRedis(settings.connection, deps.log);
     this.worker = new Worker(
       PARTS_QUEUE,
-      (job) => this.process(job),
+      (job, token) => this.process(job, token),
       workerOptions(settings, this.workerRedis, deps.name, deps.concurrency),
     );
     this.worker.on('error', (err) => deps.log.warn('parts worker error', { error: String(err) }));
@@ -193,7 +193,9 @@ export class PartWorker {
     await this.worker.waitUntilReady();
   }
 
-  private async process(job: Job): Promise<unknown> {
+  private closing = false;
+
+  private async process(job: Job, token?: string): Promise<unknown> {
     const part = job.data as QueuedPart;
     const controller = new AbortController();
     this.running.set(job.id!, controller);
@@ -218,13 +220,23 @@ export class PartWorker {
       );
       log.info('part finished');
       return pack(result ?? null);
+    } catch (err) {
+      // This worker stops (SIGTERM): the part goes back to the queue for another worker (parts are
+      // idempotent), its parent still waiting for it.
+      if (this.closing) {
+        await job.moveToWait(token);
+        log.info('part handed back to the queue');
+        throw new WaitingError();
+      }
+      throw err;
     } finally {
       this.running.delete(job.id!);
     }
   }
 
-  /** Aborts the running parts (they fail; their parent cancels the rest) and stops taking new ones. */
+  /** Stops taking parts; the running ones are aborted and go back to the queue for other workers. */
   async close(): Promise<void> {
+    this.closing = true;
     for (const c of this.running.values()) c.abort(new Error('the worker stopped'));
     await this.worker.close().catch(() => {});
     await this.subscriber.quit().catch(() => this.subscriber.disconnect());

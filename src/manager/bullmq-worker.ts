@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { Worker, type Job } from 'bullmq';
+import { type Job, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
 import type { ProcessRegistry } from '../process/registry.js';
@@ -54,7 +54,7 @@ export class JobWorker {
     this.workerRedis = connectRedis(settings.connection, log);
     this.worker = new Worker(
       QUEUE_NAME,
-      (job) => this.process(job),
+      (job, token) => this.process(job, token),
       workerOptions(settings, this.workerRedis, deps.name, deps.concurrency),
     );
     this.worker.on('error', (err) => log.warn('worker queue error', { error: String(err) }));
@@ -84,7 +84,10 @@ export class JobWorker {
     await this.redis.set(heartbeatKey(this.settings.prefix, this.deps.name), JSON.stringify(value), 'PX', HEARTBEAT_MS * 3);
   }
 
-  private async process(job: Job): Promise<unknown> {
+  /** Set when the process stops gracefully: the jobs it runs go back to the queue (see {@link process}). */
+  handingBack = false;
+
+  private async process(job: Job, token?: string): Promise<unknown> {
     const task = job.data as QueuedTask;
     const registered = this.deps.registry.get(task.processID);
     if (!registered) throw new Error(`process '${task.processID}' is not configured on worker ${this.deps.name}`);
@@ -97,7 +100,15 @@ export class JobWorker {
       void job.updateProgress({ percent, ...(message !== undefined ? { message } : {}) }).catch(() => {});
     };
     try {
-      return (await this.deps.manager.runQueued(task, registered, progress)) ?? null;
+      const answer = await this.deps.manager.runQueued(task, registered, progress);
+      // Stopping gracefully (SIGTERM): a job the manager gave back waits in the queue again, for another
+      // worker (BullMQ: moved back to wait while this worker still holds its lock).
+      if (this.handingBack && task.mode === 'async' && (await this.deps.manager.isWaiting(task.id))) {
+        await job.moveToWait(token);
+        this.deps.log.info('job handed back to the queue', { jobId: task.id });
+        throw new WaitingError();
+      }
+      return answer ?? null;
     } finally {
       this.running.delete(task.id);
     }

@@ -445,6 +445,11 @@ export class JobManager {
    * written to the shared storage, callbacks, dismiss through {@link abortLocal}). Resolves once it ended.
    * A task taken again after its worker died (BullMQ stalled job) finds its job `running` and runs it anew.
    */
+  /** True when the job is stored `accepted` (never run, or handed back by a stopping worker). */
+  async isWaiting(id: string): Promise<boolean> {
+    return (await this.deps.store.get(id))?.status === 'accepted';
+  }
+
   async runQueued(
     task: QueuedTask,
     process: RegisteredProcess,
@@ -626,6 +631,19 @@ export class JobManager {
       } catch (err) {
         if (current.dismissed) {
           outcome = 'dismissed'; // dismiss() has written the status
+          return;
+        }
+        if (controller.signal.reason instanceof ApiError && controller.signal.reason.kind === 'job-handed-back') {
+          // A stopping worker gives the job back (close({ handBack })): accepted again, for another worker.
+          outcome = 'handed-over';
+          await this.deps.storage.deletePrefix(`jobs/${id}`).catch(() => {});
+          await this.deps.store.update(id, {
+            status: 'accepted',
+            message: 'waiting for a worker (the one running it stopped and gave it back)',
+            progress: 0,
+            updated: new Date().toISOString(),
+          });
+          log.info('job handed back');
           return;
         }
         // Stopped with the server (close()): failed now with the stop's reason, not left running on disk.
@@ -889,15 +907,19 @@ export class JobManager {
    * failed with the stop's reason) and sync runs, and waits until every job has written its final status.
    * Queued jobs are failed rather than kept `accepted` for the next start: their resolved inputs (temp
    * folder) and reservations live in this process only. Every run is released.
+   * `handBack` (a bullmq worker stopping): running jobs are aborted with `job-handed-back` and stored
+   * `accepted` again, for the queue to give them to another worker (src/manager/bullmq-worker.ts).
    */
-  async close(): Promise<void> {
+  async close(options: { handBack?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const run of this.queue.splice(0)) {
       await this.failStopped(run.id, 'before this job started').catch(() => {});
       await this.end(run, 'failed');
     }
-    const stopped = new ApiError('unavailable', 'the server stopped while this job was running; it did not finish. Submit it again.');
+    const stopped = options.handBack
+      ? new ApiError('job-handed-back', 'the worker running this job stopped and gave it back to the queue')
+      : new ApiError('unavailable', 'the server stopped while this job was running; it did not finish. Submit it again.');
     for (const live of this.live.values()) live.controller.abort(stopped);
     for (const controller of this.syncRuns) controller.abort(new ApiError('unavailable', 'the server stopped'));
     await Promise.allSettled([...this.settled]);

@@ -105,10 +105,12 @@ export async function writePyramid(
     // Only a dismissal deletes the product; a run stopped otherwise (the server stopping, a synchronous
     // client gone) failed, and its record says why.
     const dismissed = ctx.signal.aborted && ctx.signal.reason instanceof ApiError && ctx.signal.reason.kind === 'job-dismissed';
+    // Handed back to the queue by a stopping worker: the job runs again elsewhere and writes it anew.
+    const handedBack = ctx.signal.aborted && ctx.signal.reason instanceof ApiError && ctx.signal.reason.kind === 'job-handed-back';
     const why = ctx.signal.aborted ? reasonOf(ctx.signal.reason) : reasonOf(err);
     await ctx.datastore.update(record._id, {
-      status: dismissed ? 'DELETED' : 'FAILED',
-      message: dismissed ? 'the job was dismissed' : why,
+      status: dismissed || handedBack ? 'DELETED' : 'FAILED',
+      message: dismissed ? 'the job was dismissed' : handedBack ? 'its worker stopped and gave the job back to the queue' : why,
       size: 0,
     });
     if (err instanceof ApiError) throw err;

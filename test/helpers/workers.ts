@@ -79,8 +79,10 @@ export async function startWorker(
     exited,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (gone) return;
-      // The relaunched child (if any) is in the same process group only when detached; kill both by pid.
-      killTree(child.pid!, signal);
+      // SIGKILL: both processes by pid (the relaunched child is not in a group we could signal). Another
+      // signal goes to bin/dallage.js alone: it forwards it once (a second one would make the worker exit at once).
+      if (signal === 'SIGKILL') killTree(child.pid!, signal);
+      else child.kill(signal);
       await exited;
     },
   };

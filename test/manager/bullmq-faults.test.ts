@@ -77,3 +77,30 @@ test('bullmq: a server restarted mid-job: the job goes on on its worker, and the
     await s.stop();
   }
 });
+
+test('bullmq: a worker stopped by SIGTERM mid-job gives the job back to the queue; another worker runs it to the end', {
+  skip,
+  timeout: 300_000,
+}, async () => {
+  const s = await startTestServer({ manager: 'bullmq', workers: 2, workerConcurrency: 1 });
+  try {
+    const id = await submitJob(s.url, 'echo', { stringInput: 'handed back', pause: 5 });
+    let first: string | undefined;
+    for (let i = 0; i < 200 && !first; i++) {
+      const j = (await (await fetch(`${s.url}/jobs/${id}`)).json()) as { status: string; worker?: string };
+      if (j.status === 'running' && j.worker) first = j.worker;
+      else await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(first, 'the job runs on a worker');
+    const stopping = s.workers!.find((w) => w.name === first)!;
+    await stopping.stop('SIGTERM');
+    const final = (await waitForJob(s.url, id, { timeoutMs: 120_000 })) as { status: string; worker?: string };
+    // (The wrapper of bin/dallage.js exits first; the worker's own lines come through its pipe meanwhile.)
+    assert.match(stopping.output(), /job handed back to the queue/);
+    assert.equal(final.status, 'successful', JSON.stringify(final));
+    assert.notEqual(final.worker, first, 'the other worker ran it');
+    assert.match(await (await fetch(`${s.url}/jobs/${id}/results`)).text(), /handed back/);
+  } finally {
+    await s.stop();
+  }
+});
