@@ -88,8 +88,14 @@ export async function createRuntime(
   const records = overrides.records ?? createRecordStore(config.manager, log, serverRedis);
   await records.open(RECORD_KINDS);
   const datastore = new Datastore(records);
+  // Items beside the jobs (lowdb); with bullmq, in the storage's local folder that the servers and workers of
+  // one machine share (SQLite in WAL mode serves several processes); in memory for the memory manager.
   const catalogItems = new CatalogItemStore(
-    config.manager.name === 'lowdb' ? path.join(config.manager.connection, 'catalog-items.sqlite') : ':memory:',
+    config.manager.name === 'lowdb'
+      ? path.join(config.manager.connection, 'catalog-items.sqlite')
+      : config.manager.name === 'bullmq'
+        ? path.join(config.storage.path, '.catalog-items', 'catalog-items.sqlite')
+        : ':memory:',
   );
   const pool = new PiscinaPool(config.pool);
   const baseUrl = overrides.baseUrl ?? (() => config.server.url);

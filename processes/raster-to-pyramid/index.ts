@@ -386,6 +386,8 @@ async function run(checked: RasterPlan, ctx: ProcessContext<RasterPlan>): Promis
   // The only thing that can change while the job was queued: the ancestor is still READY (it cannot be
   // deleted while reserved, but it could have been before a manager reserved it).
   if (ancestor) await requireReadyRecord(ctx.datastore, ancestor.record._id, 'stored_data');
+  // Parts of an earlier run of this job (retaken after its worker died) must not write into the new one.
+  if (ctx.parts && !ancestor) await ctx.parts.stopEarlier(ctx.jobId, ctx.signal);
   // What the job reads, in its status (the uploads are locked for it until it ends).
   if (checked.uploads.length)
     ctx.report({ inputs: { upload: checked.uploads, ...(ancestor ? { stored_data: [ancestor.record._id] } : {}) } });

@@ -136,6 +136,20 @@ export class BullmqParts implements PartRunner {
     }
   }
 
+  async stopEarlier(parentId: string, signal: AbortSignal): Promise<void> {
+    // Until none is left: a part of a dead worker is active until BullMQ's stalled check moves it back to wait.
+    const deadline = Date.now() + Math.max(60_000, 4 * this.settings.stalled_seconds * 1000);
+    for (let round = 0; Date.now() < deadline; round++) {
+      const left = (await this.queue.getJobs(['waiting', 'active', 'delayed', 'prioritized'])).filter(
+        (j) => j && (j.data as QueuedPart).parent === parentId,
+      );
+      if (left.length === 0) return;
+      if (round === 0 || round % 10 === 0) await this.cancel(left.map((j) => j.id!));
+      signal.throwIfAborted();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   /** Removes the parts still waiting (settled here as cancelled) and tells the workers to abort the running ones. */
   private async cancel(ids: string[]): Promise<void> {
     for (const id of ids) {

@@ -44,6 +44,12 @@ export interface PartRunner {
    * part has stopped (nothing of theirs is written after); `signal` (a dismiss) does the same.
    */
   run<R>(parentId: string, tasks: PartTask[], options: { signal: AbortSignal; progress(fraction: number): void }): Promise<R[]>;
+  /**
+   * Stops the parts an earlier run of the same job left (its worker died while they ran): the waiting ones
+   * are removed, the running ones aborted, and their end waited for — before the job writes its output
+   * again, so none of them writes into it afterwards.
+   */
+  stopEarlier(parentId: string, signal: AbortSignal): Promise<void>;
 }
 
 /** The build root (dist/): part modules are named relative to it, so every worker resolves the same file. */

@@ -183,7 +183,12 @@ test('bullmq split: a pyramid cut into parts run by 2 workers equals the single 
     });
     await parent!.stop('SIGKILL');
     const again = await waitForJob(split.url, retaken, { timeoutMs: 180_000 });
-    assert.equal(again.status, 'successful', JSON.stringify(again));
+    const errors = () =>
+      (split.workers ?? [])
+        .flatMap((w) => w.output().split('\n'))
+        .filter((l) => l.includes('"level":"error"'))
+        .join('\n');
+    assert.equal(again.status, 'successful', `${JSON.stringify(again)}\n${errors()}`);
     const r = await filesUnder(pyramidDir(split, 'R'));
     for (const key of slabs) {
       const same = key.replace(/^P\//, 'R/');

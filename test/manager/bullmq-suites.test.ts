@@ -19,6 +19,8 @@ const SUITES = [
   'dist/test/processes/raster-to-pyramid/golden.test.js', // a worker's pyramid against GDAL, byte level
   'dist/test/uploads/upload-checks.e2e.test.js', // a close's checks run by two workers at once, one upload record
   'dist/test/uploads/upload-pyramid.e2e.test.js', // a worker reads a delivery, read-locked in Redis
+  'dist/test/processes/tiling.test.js', // catalogs filled by workers, items served by the server (shared SQLite)
+  'dist/test/api/features.e2e.test.js', // OGC API – Features over a catalog a worker filled
 ];
 
 test('the OGC suites pass against a server + 2 worker processes on Redis (DALLAGE_TEST_MANAGER=bullmq)', {
