@@ -148,7 +148,7 @@ async function prepare(raw: Record<string, unknown>, ctx: PrepareContext): Promi
   const uploadIds = (inputs.upload as string[] | undefined) ?? [];
   if (inputs.images === undefined && uploadIds.length === 0)
     throw invalidInput('images', 'give the images: by href or inline (images), or as CLOSED uploads (upload), or both');
-  const fromUploads = await lockUploadImages(ctx.uploads, uploadIds);
+  const fromUploads = await lockUploadImages(ctx.uploads, uploadIds, ctx.jobId);
   const name = inputs.name as string;
   let reservation: PyramidReservation | undefined;
   try {

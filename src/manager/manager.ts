@@ -147,6 +147,13 @@ export class JobManager {
   private readonly syncRuns = new Set<AbortController>();
   /** Synchronous executions run for a server (worker side), by execution id, to cancel them. */
   private readonly remoteSync = new Map<string, AbortController>();
+  /**
+   * bullmq server side: jobs queued for a worker whose preparation (reserved name, read-locked uploads and
+   * stored data) this server holds until a worker took them — the worker's preparation takes the name over
+   * (RecordLocks.forRun) — or they ended. Without it a queued job's upload could be deleted under it.
+   */
+  private readonly waiting = new Map<string, Run>();
+  private waitingTimer?: NodeJS.Timeout;
 
   constructor(private readonly deps: ManagerDeps) {
     deps.remote?.onGiveUp((id, reason) => void this.failGivenUp(id, reason));
@@ -248,7 +255,7 @@ export class JobManager {
       jobId: id,
       signal,
       storage: this.deps.storage,
-      datastore: this.deps.datastore,
+      datastore: this.deps.datastore.forRun(id),
       catalogItems: this.deps.catalogItems,
       uploads: this.deps.uploads,
       pool: this.deps.pool,
@@ -380,8 +387,8 @@ export class JobManager {
 
   /**
    * The `bullmq` manager's server side (issue 14): the request was validated and prepared here (a 400
-   * before any job, as in the embedded manager); the preparation is released at once and a worker
-   * prepares again from the same body (its inputs resolved where it runs). An async job is stored
+   * before any job, as in the embedded manager); the preparation is held until a worker took the job (or
+   * the sync answer came) and a worker prepares again from the same body (its inputs resolved where it runs). An async job is stored
    * `accepted` before it is queued (a failed queueing fails it, saying so); a sync execution waits for
    * the worker's answer, its outputs read from the shared storage.
    */
@@ -394,7 +401,6 @@ export class JobManager {
     { mode: 'sync'; executionId: string; request: ResultsRequest; outputs: Record<string, OutputData> } | { mode: 'async'; job: JobRecord }
   > {
     const remote = this.deps.remote!;
-    await this.end(run, 'handed-over');
     const task: QueuedTask = { id: run.id, processID: run.process.description.id, body, mode };
     if (mode === 'async') {
       const { parsed } = run;
@@ -413,7 +419,9 @@ export class JobManager {
       await this.deps.store.create(job);
       try {
         await remote.enqueue(task);
+        this.holdUntilTaken(run);
       } catch (err) {
+        await this.end(run, 'failed');
         const detail = 'the job could not be queued for a worker; submit it again';
         await this.deps.store
           .update(job.jobID, {
@@ -429,7 +437,7 @@ export class JobManager {
       this.deps.log.info('job queued', { jobId: job.jobID, processID: job.processID });
       return { mode: 'async', job };
     }
-    const answer = await remote.runSync(task, options.signal, options.progress ?? noop);
+    const answer = await remote.runSync(task, options.signal, options.progress ?? noop).finally(() => this.end(run, 'handed-over'));
     if ('problem' in answer) throw new ProblemError(answer.problem);
     const outputs: Record<string, OutputData> = {};
     for (const [id, o] of Object.entries(answer.outputs)) {
@@ -437,6 +445,26 @@ export class JobManager {
       if (run.parsed.outputs[id]?.transmissionMode !== 'reference') await this.deps.storage.delete(o.key).catch(() => {});
     }
     return { mode: 'sync', executionId: run.id, request: { outputs: run.parsed.outputs, response: run.parsed.response }, outputs };
+  }
+
+  /** Keeps a queued job's preparation until its stored status leaves `accepted` (polled each second). */
+  private holdUntilTaken(run: Run): void {
+    this.waiting.set(run.id, run);
+    this.waitingTimer ??= setInterval(() => void this.releaseTaken(), 1000);
+    this.waitingTimer.unref();
+  }
+
+  private async releaseTaken(): Promise<void> {
+    for (const [id, run] of this.waiting) {
+      const job = await this.deps.store.get(id).catch(() => 'unknown' as const);
+      if (job === 'unknown' || job?.status === 'accepted') continue; // Redis away: held until it answers
+      this.waiting.delete(id);
+      await this.end(run, 'handed-over');
+    }
+    if (this.waiting.size === 0 && this.waitingTimer) {
+      clearInterval(this.waitingTimer);
+      this.waitingTimer = undefined;
+    }
   }
 
   /**
@@ -801,6 +829,11 @@ export class JobManager {
       return record!;
     } finally {
       if (queued) await this.end(queued, 'dismissed');
+      const waiting = this.waiting.get(id); // dismissed before a worker took it: what it held is free at once
+      if (waiting) {
+        this.waiting.delete(id);
+        await this.end(waiting, 'dismissed');
+      }
     }
   }
 
@@ -913,6 +946,9 @@ export class JobManager {
   async close(options: { handBack?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.waitingTimer) clearInterval(this.waitingTimer);
+    for (const run of [...this.waiting.values()]) await this.end(run, 'handed-over');
+    this.waiting.clear();
     for (const run of this.queue.splice(0)) {
       await this.failStopped(run.id, 'before this job started').catch(() => {});
       await this.end(run, 'failed');

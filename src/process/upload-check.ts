@@ -80,7 +80,7 @@ export function uploadCheckProcess(def: UploadCheckDefinition): Process<CheckPla
       const uploadId = inputs.upload as string;
       const upload = await ctx.uploads.get(uploadId);
       if (!upload) throw invalidInput('upload', `no upload with id '${uploadId}'`);
-      const release = await ctx.uploads.lockForRead([uploadId]);
+      const release = await ctx.uploads.lockForRead([uploadId], ctx.jobId);
       try {
         const ofClose = await ctx.uploads.checkSubmitted(uploadId, def.id, ctx.jobId);
         return { uploadId, executionId: ctx.jobId, uploads: ctx.uploads, ofClose, release };

@@ -58,4 +58,9 @@ export class ProcessLocks implements RecordLocks {
     this.reserved.add(key);
     return once(() => this.reserved.delete(key));
   }
+
+  /** One process prepares each execution once: nothing to take over. */
+  forRun(): RecordLocks {
+    return this;
+  }
 }

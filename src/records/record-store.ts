@@ -63,6 +63,12 @@ export interface RecordLocks {
   holders(id: string): Promise<{ readers: number; writer: boolean }>;
   /** Reserves a name within a scope (a kind) for a record still to be created; undefined when already reserved. */
   reserve(scope: string, name: string): Promise<Release | undefined>;
+  /**
+   * The same locks, whose reservations belong to one execution: a reservation made for `runId` by another
+   * process is taken over rather than refused. So a bullmq job's name stays reserved from its submission (the
+   * server's preparation) until it ends, the worker's preparation taking the server's reservation over.
+   */
+  forRun(runId: string): RecordLocks;
 }
 
 /** A family of collections with their locks: memory, lowdb, later Redis. */

@@ -74,11 +74,22 @@ export class Datastore {
    */
   private readonly offerings: Collection<Offering>;
 
-  constructor(store: RecordStore) {
+  constructor(
+    private readonly store: RecordStore,
+    locks: RecordLocks = store.locks,
+  ) {
     this.records = store.collection(STORED_DATA);
     this.configurations = store.collection(CONFIGURATIONS);
     this.offerings = store.collection(OFFERINGS);
-    this.locks = store.locks;
+    this.locks = locks;
+  }
+
+  /**
+   * The datastore as one execution sees it: the names it reserves are the execution's, so that a bullmq
+   * worker preparing a job takes over what the server reserved for it at submission (RecordLocks.forRun).
+   */
+  forRun(runId: string): Datastore {
+    return new Datastore(this.store, this.store.locks.forRun(runId));
   }
 
   async create(fields: NewStoredData): Promise<StoredData> {

@@ -21,10 +21,11 @@ export interface UploadImage {
 export async function lockUploadImages(
   uploads: Uploads,
   ids: string[],
+  runId: string,
   input = 'upload',
 ): Promise<{ images: UploadImage[]; uploads: Upload[]; release: Release }> {
   // Locked first: a reopen after the status was read would otherwise slip in between.
-  const release = await uploads.lockForRead(ids);
+  const release = await uploads.lockForRead(ids, runId);
   try {
     const images: UploadImage[] = [];
     const records: Upload[] = [];

@@ -47,9 +47,13 @@ export class Uploads {
     return u;
   }
 
-  /** Marks uploads as read by a job until release: their deletion and reopening answer 409 meanwhile. */
-  lockForRead(ids: string[]): Promise<Release> {
-    return this.records.locks.read(ids);
+  /**
+   * Marks uploads as read by the execution `runId` until release: their deletion and reopening answer 409
+   * meanwhile. Held for the run (RecordLocks.forRun): a bullmq worker preparing the job takes over the
+   * server's reads, so the upload stays locked from the submission on.
+   */
+  lockForRead(ids: string[], runId: string): Promise<Release> {
+    return this.records.locks.forRun(runId).read(ids);
   }
 
   /** True while a job reads the upload. */

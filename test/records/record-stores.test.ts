@@ -118,4 +118,44 @@ recordStoreSuite({
       await dying.close();
     }
   });
+
+  test('redis locks for a run: a worker preparing a job takes over what the server holds for it; others are refused', {
+    skip,
+  }, async () => {
+    const prefix = `run${++n}`;
+    const server = new RedisRecordStore(redis!.url, prefix);
+    const worker = new RedisRecordStore(redis!.url, prefix);
+    await server.open();
+    await worker.open();
+    try {
+      const job = 'job-1';
+      const serverName = await server.locks.forRun(job).reserve('stored_data', 'NAME');
+      const serverRead = await server.locks.forRun(job).read(['upload-1', 'upload-2']);
+      assert.ok(serverName);
+      // Another job, or no job, is refused the name while the server holds it.
+      assert.equal(await worker.locks.forRun('job-2').reserve('stored_data', 'NAME'), undefined);
+      assert.equal(await worker.locks.reserve('stored_data', 'NAME'), undefined);
+      // The worker prepares the same job: takes both over (one reader, not two).
+      const workerName = await worker.locks.forRun(job).reserve('stored_data', 'NAME');
+      const workerRead = await worker.locks.forRun(job).read(['upload-1', 'upload-2']);
+      assert.ok(workerName);
+      assert.deepEqual(await server.locks.holders('upload-1'), { readers: 1, writer: false });
+      // The server's late releases drop nothing of the worker's.
+      serverName();
+      serverRead();
+      assert.equal(await server.locks.reserve('stored_data', 'NAME'), undefined);
+      assert.deepEqual(await server.locks.holders('upload-2'), { readers: 1, writer: false });
+      // A reader of another run is counted beside it; the job's end frees its own.
+      const other = await server.locks.forRun('job-3').read(['upload-1']);
+      assert.deepEqual(await server.locks.holders('upload-1'), { readers: 2, writer: false });
+      workerName();
+      workerRead();
+      other();
+      assert.deepEqual(await server.locks.holders('upload-1'), { readers: 0, writer: false });
+      assert.ok(await server.locks.reserve('stored_data', 'NAME'));
+    } finally {
+      await worker.close();
+      await server.close();
+    }
+  });
 }

@@ -110,10 +110,28 @@ const ALIVE_READERS = `
 local n = 0
 local fields = redis.call('HGETALL', KEYS[1])
 for i = 1, #fields, 2 do
-  if tonumber(fields[i + 1]) > 0 and redis.call('EXISTS', ARGV[1] .. fields[i]) == 1 then n = n + tonumber(fields[i + 1])
+  local holder = fields[i]
+  local sep = string.find(holder, '|', 1, true)
+  if sep then holder = string.sub(holder, 1, sep - 1) end
+  if tonumber(fields[i + 1]) > 0 and redis.call('EXISTS', ARGV[1] .. holder) == 1 then n = n + tonumber(fields[i + 1])
   else redis.call('HDEL', KEYS[1], fields[i]) end
 end
 return n`;
+
+/**
+ * KEYS: readers hashes; ARGV: field (`<owner>` or `<owner>|<run>`), run suffix (`|<run>`) or '' → one read
+ * each, taking over the reads another process made for the same run (the server's, once a worker prepared).
+ */
+const TAKE_READ = `
+for _, key in ipairs(KEYS) do
+  if ARGV[2] ~= '' then
+    for _, f in ipairs(redis.call('HKEYS', key)) do
+      if f ~= ARGV[1] and string.sub(f, -#ARGV[2]) == ARGV[2] then redis.call('HDEL', key, f) end
+    end
+  end
+  redis.call('HINCRBY', key, ARGV[1], 1)
+end
+return 1`;
 
 /** KEYS: readers hash, writer key; ARGV: alive prefix, owner → 1 taken, 0 held by a live holder. */
 const TAKE_WRITE = `${ALIVE_READERS.replace('return n', '')}
@@ -130,28 +148,38 @@ local writer = 0
 if w and redis.call('EXISTS', ARGV[1] .. w) == 1 then writer = 1 end
 return {n, writer}`;
 
-/** KEYS: a key held by an owner; ARGV: alive prefix, owner → 1 taken (free, or its holder's lease is gone), 0 held. */
+/**
+ * KEYS: a reservation; ARGV: alive prefix, value (`<owner>` or `<owner>|<run>`), run or '' → 1 taken (free, its
+ * holder's lease is gone, or it was reserved for the same run by another process: taken over), 0 held.
+ */
 const TAKE_KEY = `
 local v = redis.call('GET', KEYS[1])
-if v and redis.call('EXISTS', ARGV[1] .. v) == 1 then return 0 end
+if v then
+  local holder, run = v, ''
+  local sep = string.find(v, '|', 1, true)
+  if sep then holder, run = string.sub(v, 1, sep - 1), string.sub(v, sep + 1) end
+  local same = ARGV[3] ~= '' and run == ARGV[3]
+  if not same and redis.call('EXISTS', ARGV[1] .. holder) == 1 then return 0 end
+end
 redis.call('SET', KEYS[1], ARGV[2])
 return 1`;
 
-/** KEYS: a key; ARGV: owner → deleted only while this owner holds it (not after another took it over). */
+/** KEYS: a key; ARGV: value → deleted only while it holds this value (not after another took it over). */
 const DROP_KEY = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
-/** KEYS: readers hash; ARGV: owner → one read released. */
+/** KEYS: readers hash; ARGV: field → one read released (a field taken over is gone: nothing left to release). */
 const DROP_READ = `
 if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
 return 1`;
 
 interface LockCommands {
+  takeRead(...keysThenArgs: Array<string | number>): Promise<number>;
   takeWrite(readers: string, writer: string, alive: string, owner: string): Promise<number>;
   lockHolders(readers: string, writer: string, alive: string): Promise<[number, number]>;
-  takeKey(key: string, alive: string, owner: string): Promise<number>;
-  dropKey(key: string, owner: string): Promise<number>;
+  takeKey(key: string, alive: string, value: string, run: string): Promise<number>;
+  dropKey(key: string, value: string): Promise<number>;
   dropRead(readers: string, owner: string): Promise<number>;
 }
 
@@ -168,16 +196,19 @@ export const LEASE_MS = 15_000;
  */
 class RedisLocks implements RecordLocks {
   private readonly redis: Redis & LockCommands;
-  readonly owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private readonly alive: string;
   private renewal?: NodeJS.Timeout;
 
+  /** @param run the execution whose reservations these are (see {@link forRun}); '' for the process's own. */
   constructor(
     redis: Redis,
     private readonly prefix: string,
     private readonly leaseMs = LEASE_MS,
+    readonly owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+    private readonly run = '',
   ) {
-    const commands: Array<[keyof LockCommands, number, string]> = [
+    const commands: Array<[keyof LockCommands, number | undefined, string]> = [
+      ['takeRead', undefined, TAKE_READ],
       ['takeWrite', 2, TAKE_WRITE],
       ['lockHolders', 2, HOLDERS],
       ['takeKey', 1, TAKE_KEY],
@@ -215,11 +246,10 @@ class RedisLocks implements RecordLocks {
   }
 
   async read(ids: string[]): Promise<Release> {
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hincrby(this.readers(id), this.owner, 1);
-    await pipeline.exec();
+    const field = this.run ? `${this.owner}|${this.run}` : this.owner;
+    if (ids.length) await this.redis.takeRead(ids.length, ...ids.map((id) => this.readers(id)), field, this.run ? `|${this.run}` : '');
     return once(() => {
-      for (const id of ids) void this.redis.dropRead(this.readers(id), this.owner).catch(() => {});
+      for (const id of ids) void this.redis.dropRead(this.readers(id), field).catch(() => {});
     });
   }
 
@@ -236,8 +266,15 @@ class RedisLocks implements RecordLocks {
 
   async reserve(scope: string, name: string): Promise<Release | undefined> {
     const key = keyOf(this.prefix, 'reserved', scope, name);
-    if ((await this.redis.takeKey(key, this.alive, this.owner)) !== 1) return undefined;
-    return once(() => void this.redis.dropKey(key, this.owner).catch(() => {}));
+    const value = this.run ? `${this.owner}|${this.run}` : this.owner;
+    if ((await this.redis.takeKey(key, this.alive, value, this.run)) !== 1) return undefined;
+    // Dropped only while still ours: a worker that took the reservation over keeps it.
+    return once(() => void this.redis.dropKey(key, value).catch(() => {}));
+  }
+
+  /** This process's locks, with reservations made for `runId` (held under this process's lease). */
+  forRun(runId: string): RecordLocks {
+    return new RedisLocks(this.redis, this.prefix, this.leaseMs, this.owner, runId);
   }
 }
 
