@@ -1,6 +1,7 @@
 /**
- * Source rasters (GeoTIFF, TIFF + world file): description in the main thread (`describeRaster`) and
- * window reading inside worker threads (`openRasterWindows`). DESIGN.md §6, rok4.md §8.1/§8.4.
+ * Source rasters (GeoTIFF, TIFF + world file, JPEG 2000): description in the main thread
+ * (`describeRaster`) and window reading inside worker threads (`openRasterWindows`). DESIGN.md §6,
+ * rok4.md §8.1/§8.4. JPEG 2000 files are read by jp2-source.ts behind the same two functions.
  *
  * Pixels are decoded with libvips (sharp) for 8-bit images — ~8x faster than geotiff.js and it decodes only
  * the tiles/strips a window touches — and with geotiff.js for float32 images and for 1-bit internal masks,
@@ -12,6 +13,8 @@ import sharp from 'sharp';
 import { resolveCrs, type Bbox, type CrsInfo, UnknownCrsError } from './crs.js';
 import { readWorldFile, type GeoTransform } from './tfw.js';
 import { checkTiffStructure, TiffStructureError } from './tiff-structure.js';
+import { closeJp2Sources, describeJp2, openJp2Windows } from './jp2-source.js';
+import { jpeg2000Kind } from './jp2-structure.js';
 
 export type { GeoTransform } from './tfw.js';
 
@@ -51,6 +54,8 @@ export interface OverviewInfo {
 /** Everything a worker needs to read a source raster. Plain data (structured-cloneable). */
 export interface RasterInfo {
   path: string;
+  /** File format: GeoTIFF (the default when absent) or JPEG 2000 (JP2 or bare codestream). */
+  format?: 'gtiff' | 'jp2';
   width: number;
   height: number;
   /** Number of bands (samples per pixel), alpha included. */
@@ -59,8 +64,8 @@ export interface RasterInfo {
   crs: CrsInfo;
   /** GDAL geotransform [x0, dx, rx, y0, ry, dy], pixel-corner convention. */
   geoTransform: GeoTransform;
-  /** Where the georeferencing came from. */
-  georefSource: 'geotiff' | 'worldfile';
+  /** Where the georeferencing came from: GeoTIFF tags, a world file, a GeoJP2 or a GMLJP2 box. */
+  georefSource: 'geotiff' | 'worldfile' | 'geojp2' | 'gmljp2';
   /** [xmin, ymin, xmax, ymax] of the image in its CRS. */
   bbox: Bbox;
   /** Nodata value per band (GDAL_NODATA tag or the `nodata` option), or null. */
@@ -71,7 +76,7 @@ export interface RasterInfo {
   /** IFD index of the full-resolution image and of its internal mask. */
   ifd: number;
   maskIfd?: number;
-  /** Overviews, largest first. */
+  /** Overviews, largest first (JPEG 2000: its resolution levels, `ifd` = levels reduced). */
   overviews: OverviewInfo[];
   tiled: boolean;
   /** Tile size, or [width, rowsPerStrip] for stripped images. */
@@ -119,8 +124,8 @@ const COMPRESSION_NAMES: Record<number, string> = {
   34925: 'lzma',
 };
 
-/** TIFF/BigTIFF signatures; JPEG2000 ones get their own message. */
-async function checkSignature(file: string): Promise<{ bigTiff: boolean }> {
+/** TIFF/BigTIFF and JPEG 2000 signatures. */
+async function checkSignature(file: string): Promise<{ bigTiff: boolean; jpeg2000?: boolean }> {
   const fh = await open(file, 'r');
   try {
     const head = Buffer.alloc(12);
@@ -133,15 +138,11 @@ async function checkSignature(file: string): Promise<{ bigTiff: boolean }> {
       if (magic === 42) return { bigTiff: false };
       if (magic === 43) return { bigTiff: true };
     }
-    const jp2 = Buffer.from([0, 0, 0, 0x0c, 0x6a, 0x50, 0x20, 0x20]);
-    const j2k = Buffer.from([0xff, 0x4f, 0xff, 0x51]);
-    if (b.subarray(0, 8).equals(jp2) || b.subarray(0, 4).equals(j2k)) {
-      throw new RasterSourceError(
-        'UNSUPPORTED_FORMAT',
-        `${file} is JPEG 2000: no maintained JPEG 2000 decoder exists for Node.js; convert it to GeoTIFF first (gdal_translate -of COG)`,
-      );
-    }
-    throw new RasterSourceError('NOT_A_TIFF', `${file} is not a TIFF file (bad signature); expected GeoTIFF or TIFF + world file`);
+    if (jpeg2000Kind(b)) return { bigTiff: false, jpeg2000: true };
+    throw new RasterSourceError(
+      'NOT_A_TIFF',
+      `${file} is neither TIFF nor JPEG 2000 (bad signature); expected GeoTIFF, TIFF + world file or JPEG 2000`,
+    );
   } finally {
     await fh.close();
   }
@@ -168,7 +169,7 @@ async function checkNotTruncated(file: string, image: GeoTIFFImage, byteSize: nu
   }
 }
 
-function geoTransformFromTags(image: GeoTIFFImage): GeoTransform | undefined {
+export function geoTransformFromTags(image: GeoTIFFImage): GeoTransform | undefined {
   const fd = image.getFileDirectory();
   const transformation = fd.getValue('ModelTransformation') as ArrayLike<number> | undefined;
   let gt: GeoTransform | undefined;
@@ -190,7 +191,7 @@ function geoTransformFromTags(image: GeoTIFFImage): GeoTransform | undefined {
   return gt;
 }
 
-function crsFromGeoKeys(image: GeoTIFFImage, file: string): CrsInfo | undefined {
+export function crsFromGeoKeys(image: GeoTIFFImage, file: string): CrsInfo | undefined {
   const keys = image.getGeoKeys();
   if (!keys) return undefined;
   const code = keys.GTModelTypeGeoKey === 2 ? keys.GeographicTypeGeoKey : (keys.ProjectedCSTypeGeoKey ?? keys.GeographicTypeGeoKey);
@@ -219,7 +220,8 @@ function parseNodata(text: unknown): number | undefined {
   return Number.isNaN(v) ? undefined : v;
 }
 
-function bbox(gt: GeoTransform, width: number, height: number): Bbox {
+/** [xmin, ymin, xmax, ymax] of an image of `width` × `height` pixels under geotransform `gt`. */
+export function rasterBbox(gt: GeoTransform, width: number, height: number): Bbox {
   const xs = [gt[0], gt[0] + width * gt[1], gt[0] + height * gt[2], gt[0] + width * gt[1] + height * gt[2]];
   const ys = [gt[3], gt[3] + width * gt[4], gt[3] + height * gt[5], gt[3] + width * gt[4] + height * gt[5]];
   return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
@@ -228,7 +230,7 @@ function bbox(gt: GeoTransform, width: number, height: number): Bbox {
 /**
  * Opens a source raster and describes it (main thread). Reads only the header, IFDs and block tables.
  * @throws RasterSourceError with code NOT_A_TIFF, TRUNCATED, NO_GEOREFERENCING, UNKNOWN_CRS,
- *   UNSUPPORTED_SAMPLE_FORMAT, UNSUPPORTED_FORMAT (JPEG 2000), CORRUPT (IFD counts or tables that
+ *   UNSUPPORTED_SAMPLE_FORMAT, UNSUPPORTED_FORMAT (JPEG 2000 codestreams we do not cut), CORRUPT (IFD counts or tables that
  *   do not fit the file or the image, checked before anything is loaded) or UNREADABLE.
  */
 export async function describeRaster(file: string, options: DescribeOptions = {}): Promise<RasterInfo> {
@@ -241,7 +243,8 @@ export async function describeRaster(file: string, options: DescribeOptions = {}
   } catch (err) {
     throw new RasterSourceError('UNREADABLE', `cannot read ${file}: ${(err as Error).message}`);
   }
-  const { bigTiff } = await checkSignature(file);
+  const { bigTiff, jpeg2000 } = await checkSignature(file);
+  if (jpeg2000) return describeJp2(file, options, byteSize, modified);
   // Before geotiff.js loads anything: it allocates whatever the counts in the IFDs say.
   try {
     await checkTiffStructure(file, byteSize);
@@ -372,7 +375,7 @@ export async function describeRaster(file: string, options: DescribeOptions = {}
     crs,
     geoTransform,
     georefSource,
-    bbox: bbox(geoTransform, width, height),
+    bbox: rasterBbox(geoTransform, width, height),
     nodata,
     mask,
     ...(mask === 'alpha' ? { alphaBand: bands - 1 } : {}),
@@ -475,7 +478,7 @@ export function forgetDecodedFiles(): void {
 export async function closeRasterSources(): Promise<void> {
   const all = [...readers.values()];
   readers.clear();
-  await Promise.all(all.map(async (p) => (await p.catch(() => undefined))?.close?.()));
+  await Promise.all([...all.map(async (p) => (await p.catch(() => undefined))?.close?.()), closeJp2Sources()]);
 }
 
 /** Mask from nodata values: 0 where every band equals its nodata value (NaN matches NaN), as GDAL does. */
@@ -585,6 +588,7 @@ async function readMaskIfd(info: RasterInfo, ifd: number, r: WindowRequest): Pro
  * (falls back to geotiff.js if libvips refuses the file), geotiff.js for float32 and mask IFDs.
  */
 export function openRasterWindows(info: RasterInfo): RasterWindowReader {
+  if (info.format === 'jp2') return openJp2Windows(info);
   let useSharp = info.sampleType === 'uint8';
   return {
     info,
