@@ -54,10 +54,18 @@ async function readEveryBlock(check: CheckRun, relPath: string, info: RasterInfo
   return bad;
 }
 
+/** How the check names where an image's georeferencing came from. */
+const GEOREF_SOURCES: Record<RasterInfo['georefSource'], string> = {
+  geotiff: 'GeoKeys',
+  worldfile: 'world file',
+  geojp2: 'GeoJP2 box',
+  gmljp2: 'GMLJP2 box',
+};
+
 /**
- * The raster check of deliveries (issue 11): every image is a GeoTIFF or a TIFF + world file (JPEG2000
- * is named as not readable yet), georeferenced by its GeoKeys or world file, with the upload's `srs` for
- * images that declare no CRS; every block decodes; all images share band count, sample type and CRS.
+ * The raster check of deliveries (issue 11): every image is a GeoTIFF, a TIFF + world file or a JPEG 2000
+ * (.jp2, .j2k), georeferenced by its GeoKeys, GeoJP2 or GMLJP2 box or world file (.tfw, .j2w), with the
+ * upload's `srs` for images that declare no CRS; every block (JPEG 2000: every tile) decodes; all images share band count, sample type and CRS.
  * It reports the images' union bbox, resolution and size in the upload's type_infos.
  */
 export default uploadCheckProcess({
@@ -65,7 +73,7 @@ export default uploadCheckProcess({
   name: 'raster',
   title: 'Upload check: raster',
   description:
-    "Reads every image of an upload (GeoTIFF, or TIFF + world file with the upload's srs), decodes every block and names the corrupt ones; all images must share band count, sample type and CRS. Reports their union bbox, resolution and size.",
+    "Reads every image of an upload (GeoTIFF, TIFF + world file with the upload's srs, or JPEG 2000 georeferenced by GeoJP2, GMLJP2 or a .j2w world file), decodes every block and names the corrupt ones; all images must share band count, sample type and CRS. Reports their union bbox, resolution and size.",
   async run(check) {
     const paths = [...check.files.keys()].sort();
     const images = paths.filter((p) => UPLOAD_IMAGE.test(p));
@@ -99,7 +107,7 @@ export default uploadCheckProcess({
       });
       if (bad === 0)
         check.info(
-          `${relPath}: ${info.width}x${info.height}, ${info.bands} ${info.sampleType} band(s), ${info.crs.id} (${info.georefSource === 'worldfile' ? 'world file' : 'GeoKeys'}), ${info.compressionName}, every block decodes`,
+          `${relPath}: ${info.width}x${info.height}, ${info.bands} ${info.sampleType} band(s), ${info.crs.id} (${GEOREF_SOURCES[info.georefSource]}), ${info.compressionName}, every block decodes`,
         );
     }
     if (infos.length === 0) return undefined;

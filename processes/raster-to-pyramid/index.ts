@@ -286,7 +286,7 @@ const rasterToPyramid: Process<RasterPlan> = {
       images: {
         title: 'Images',
         description:
-          "GeoTIFF images (8-bit with 1–4 bands, or 32-bit float with 1 band), by href (`file:` under the server's input folder, " +
+          "GeoTIFF images (8-bit with 1–4 bands, or 32-bit float with 1 band) or JPEG 2000 images (8-bit, 1 or 3 bands; GeoJP2, GMLJP2 or .j2w), by href (`file:` under the server's input folder, " +
           'or `http(s)` from allowed hosts) or inline base64. All must share their band count and sample type.',
         schema: { type: 'string', format: 'binary', contentEncoding: 'binary', contentMediaType: 'image/tiff; application=geotiff' },
         minOccurs: 0,
@@ -295,7 +295,7 @@ const rasterToPyramid: Process<RasterPlan> = {
       upload: {
         title: 'Uploads',
         description:
-          "Ids of CLOSED uploads (POST /uploads, closed and checked) whose images (.tif, .tiff) are read, alone or with `images`. The upload's `srs` is the CRS of its images that declare none (TIFF + world file). The uploads cannot be deleted or reopened while the job reads them.",
+          "Ids of CLOSED uploads (POST /uploads, closed and checked) whose images (.tif, .tiff, .jp2, .j2k) are read, alone or with `images`. The upload's `srs` is the CRS of its images that declare none (TIFF or JPEG 2000 + world file). The uploads cannot be deleted or reopened while the job reads them.",
         schema: { type: 'string', minLength: 1 },
         minOccurs: 0,
         maxOccurs: 'unbounded',

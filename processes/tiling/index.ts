@@ -334,7 +334,7 @@ const tiling: Process<TilingPlan> = {
       files: {
         title: 'Rasters',
         description:
-          "GeoTIFF rasters (or TIFF + world file with `srs`), by href (`file:` under the server's input folder, or `http(s)` from allowed hosts) or inline base64.",
+          "GeoTIFF rasters (or TIFF + world file with `srs`) or JPEG 2000 rasters (GeoJP2, GMLJP2, or .j2w with `srs`), by href (`file:` under the server's input folder, or `http(s)` from allowed hosts) or inline base64.",
         schema: { type: 'string', format: 'binary', contentEncoding: 'binary', contentMediaType: 'image/tiff; application=geotiff' },
         minOccurs: 1,
         maxOccurs: 'unbounded',

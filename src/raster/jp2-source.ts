@@ -325,15 +325,21 @@ export function openJp2Windows(info: RasterInfo): RasterWindowReader {
       const tx1 = Math.floor(((x + width) * scale - 1) / s.tileWidth) + 1;
       const ty0 = Math.floor((y * scale) / s.tileHeight);
       const ty1 = Math.floor(((y + height) * scale - 1) / s.tileHeight) + 1;
-      const perDecode = Math.max(1, Math.floor(MAX_PIXELS_PER_DECODE / (tw * th)));
+      // Groups of at most `budget` tiles: as many columns as fit, then as many rows of them as fit. A
+      // group whose origin had to step back (jp2-codestream.ts) decodes the tiles in between too.
+      const budget = Math.max(1, Math.floor(MAX_PIXELS_PER_DECODE / (tw * th)));
+      const columns = Math.min(tx1 - tx0, budget);
+      const rows = Math.max(1, Math.floor(budget / columns));
       const out = new Uint8Array(width * height * info.bands);
-      for (let ty = ty0; ty < ty1; ty++) {
-        const oy = subCodestreamOrigin(s, 'y', ty, ty);
-        for (let tx = tx0; tx < tx1; tx += perDecode) {
-          const last = Math.min(tx1, tx + perDecode) - 1;
-          const ox = subCodestreamOrigin(s, 'x', tx, last);
-          await decodeInto(j, info, { tx0: ox, tx1: last + 1, ty0: oy, ty1: ty + 1 }, reduce, { x, y, width, height }, out);
+      for (let ty = ty0; ty < ty1; ) {
+        const lastRow = Math.min(ty1, ty + rows) - 1;
+        const oy = subCodestreamOrigin(s, 'y', ty, lastRow);
+        for (let tx = tx0; tx < tx1; tx += columns) {
+          const lastColumn = Math.min(tx1, tx + columns) - 1;
+          const ox = subCodestreamOrigin(s, 'x', tx, lastColumn);
+          await decodeInto(j, info, { tx0: ox, tx1: lastColumn + 1, ty0: oy, ty1: lastRow + 1 }, reduce, { x, y, width, height }, out);
         }
+        ty = lastRow + 1;
       }
       const mask = info.mask === 'nodata' && info.nodata ? maskFromNodata(out, info.bands, info.nodata) : undefined;
       const window: RasterWindow = { data: out, ...(mask ? { mask } : {}), width, height, channels: info.bands };
