@@ -5,9 +5,17 @@
  * each waited for, and the time from the job's creation (stored, then queued, by the server) to its start
  * (written by the worker once it took and prepared it), p50 and p90; then the same jobs submitted all at
  * once (throughput). The goal of the issue is ≤ 5 ms p50 of overhead per task.
- * Not measured yet: the L pyramid on 1 worker × 2 threads vs 2 workers × 1 thread vs the embedded pool.
+ * Then one pyramid (BENCH_PYRAMID, default L; `none` skips it; as bench:pyramid makes it: PM, jpg90, bicubic,
+ * mask, z0 to the native zoom) made three ways on the same machine: the embedded pool (2 threads), 1 worker
+ * process × 2 threads, 2 worker processes × 1 thread (split into parts: the queue's way of using two
+ * processes for one job). Goal: 2 processes ≥ 1.0× the embedded pool (no loss from the queue).
  */
+import { linkSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { SyntheticSizeName } from '../test/fixtures/synthetic-raster.js';
 import { startTestServer, submitJob, waitForJob, type TestServer } from '../test/helpers/server.js';
+import { syntheticInput } from './lib/inputs.js';
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 100);
 
@@ -37,6 +45,65 @@ async function measure(s: TestServer, label: string): Promise<void> {
   if (label.startsWith('bullmq')) console.log(`goal ≤ 5 ms p50 per task: ${p50 <= 5 ? 'PASS' : 'MISS'} (${p50} ms)`);
 }
 
+const PYRAMID = (process.env.BENCH_PYRAMID ?? 'L') as SyntheticSizeName | 'none';
+const NATIVE_ZOOM: Record<SyntheticSizeName, number> = { T: 7, S: 11, M: 13, L: 14 };
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BENCH_DIR = process.env.DALLAGE_BENCH_DIR || path.join(ROOT, '.bench');
+
+/** Wall seconds of one pyramid job on a server started with `options` (its data folder beside the input). */
+async function pyramidWall(input: string, size: SyntheticSizeName, options: Parameters<typeof startTestServer>[0]): Promise<number> {
+  const dir = mkdtempSync(path.join(BENCH_DIR, 'scale-'));
+  try {
+    mkdirSync(path.join(dir, 'inputs'), { recursive: true });
+    const here = path.join(dir, 'inputs', 'in.tif');
+    linkSync(input, here); // a hard link: the same file under the server's input root
+    const s = await startTestServer({ ...options, dir, processes: { 'raster-to-pyramid': 'raster-to-pyramid' } });
+    try {
+      const t0 = performance.now();
+      const job = await waitForJob(
+        s.url,
+        await submitJob(s.url, 'raster-to-pyramid', {
+          images: [{ href: `file://${here}` }],
+          name: 'P',
+          tms: 'PM',
+          compression: 'jpg90',
+          interpolation: 'bicubic',
+          mask: true,
+          nodata: 255,
+          bottom: String(NATIVE_ZOOM[size]),
+          top: '0',
+        }),
+        { timeoutMs: 3_600_000 },
+      );
+      if (job.status !== 'successful') throw new Error(`pyramid job ${job.status}: ${JSON.stringify(job)}`);
+      return (performance.now() - t0) / 1000;
+    } finally {
+      await s.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function pyramids(size: SyntheticSizeName): Promise<void> {
+  const input = await syntheticInput(path.join(BENCH_DIR, 'rasters'), size);
+  console.log(`\npyramid ${size} (PM, jpg90, z0–${NATIVE_ZOOM[size]}), wall from submission to success:`);
+  const embedded = await pyramidWall(input, size, { manager: 'lowdb' });
+  console.log(`  embedded pool, 2 threads             ${embedded.toFixed(1).padStart(7)} s`);
+  const one = await pyramidWall(input, size, { manager: 'bullmq', workers: 1, workerThreads: 2, workerConcurrency: 1 });
+  console.log(`  1 worker process × 2 threads         ${one.toFixed(1).padStart(7)} s  ${(embedded / one).toFixed(2)}× embedded`);
+  const two = await pyramidWall(input, size, {
+    manager: 'bullmq',
+    workers: 2,
+    workerThreads: 1,
+    workerConcurrency: 1,
+    // Split from 64 bottom slabs into BENCH_PARTS (default 16) parts: both processes work on the one job.
+    bullmq: { split_slabs: 64, split_parts: Number(process.env.BENCH_PARTS ?? 16) },
+  });
+  console.log(`  2 worker processes × 1 thread (split) ${two.toFixed(1).padStart(6)} s  ${(embedded / two).toFixed(2)}× embedded`);
+  console.log(`goal: 2 processes ≥ 1.0× the embedded pool: ${embedded / two >= 1 ? 'PASS' : 'MISS'} (${(embedded / two).toFixed(2)}×)`);
+}
+
 async function main(): Promise<void> {
   console.log(`bench:scale — ${TASKS} echo jobs one by one (overhead), then ${TASKS} at once (throughput)`);
   for (const manager of ['lowdb', 'bullmq'] as const) {
@@ -47,6 +114,7 @@ async function main(): Promise<void> {
       await s.stop();
     }
   }
+  if (PYRAMID !== 'none') await pyramids(PYRAMID);
 }
 
 await main();

@@ -1,5 +1,3 @@
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { invalidInput } from '../../src/errors.js';
 import type { StoredData } from '../../src/records/stored-data.js';
 import { pyramidTypeInfos } from '../../src/records/pyramid-infos.js';
@@ -18,11 +16,11 @@ import { Rok4PyramidWriter } from '../../src/rok4/writer.js';
 import { describeStorage } from '../../src/storage/factory.js';
 import { PriorityScheduler } from '../../src/workers/scheduler.js';
 import type { SlabSpec } from '../../src/pyramid/slab-encoder.js';
-import type { ComposeResult, ComposeTask } from './compose-task.js';
+import type { ComposeResult } from './compose-task.js';
 import type { MergeMethod } from './compose.js';
-import { planMerge, type MergeSource } from './merge-plan.js';
+import { planMerge, type MergeSource, type SlabJob } from './merge-plan.js';
+import { COMPOSE_TASKS, type ComposeCommon, composeAndWrite, composeSplit, composeTaskOf } from './split.js';
 
-const TASKS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'compose-task.js');
 const NO_MASK_WARNING =
   'without masks, the nodata frame of an input hides the inputs below it; generate pyramids with mask: true to merge them';
 
@@ -199,6 +197,8 @@ async function run(c: MergePlanned, ctx: ProcessContext<MergePlanned>): Promise<
   const { inputs, tms, levels } = c;
   // What can change while the job was queued: the inputs are still READY.
   for (const [i, input] of inputs.entries()) await requireReadyRecord(ctx.datastore, input.record._id, `stored_data[${i}]`);
+  // Parts of an earlier run of this job (retaken after its worker died) must not write into the new one.
+  if (ctx.parts) await ctx.parts.stopEarlier(ctx.jobId, ctx.signal);
   const first = inputs[0].descriptor;
   if (inputs.some((i) => !i.descriptor.mask_format))
     ctx.warn(
@@ -284,39 +284,69 @@ async function run(c: MergePlanned, ctx: ProcessContext<MergePlanned>): Promise<
       if (entry) await refs.link(source.list, source.name, entry, { kind, level, col, row });
     };
 
-    const tasks = [...plan.slabs.values()].flat().map((job) =>
+    const common: ComposeCommon = { inputs: sourceRefs, method: c.method, spec, format: first.format };
+    const compose = (t: Parameters<typeof composeTaskOf>[2], signal: AbortSignal) =>
+      composeAndWrite(
+        writer,
+        (task, s) => ctx.pool.run<ComposeResult>(COMPOSE_TASKS, 'composeSlab', task, { signal: s }),
+        composeTaskOf(common, storageDescriptor, t),
+        signal,
+      );
+    const report = (level: string) =>
+      ctx.progress(
+        (done / total) * 100,
+        `level ${level}: ${done}/${total} slabs (${referenced} referenced, ${recomputed} recomputed${converted ? `, ${converted} converted` : ''})`,
+      );
+    const all = [...plan.slabs.values()].flat();
+    const isReference = (job: SlabJob) => job.sources.length === 1 && sameFormat(sources[job.sources[0]].descriptor);
+    const count = (job: SlabJob) => {
+      if (isReference(job)) referenced++;
+      else if (job.sources.length === 1) converted++;
+      else recomputed++;
+    };
+
+    // On bullmq workers, many slabs to recompute are handed out in parts (issue 14); references stay here.
+    const toCompute = all.filter((job) => !isReference(job));
+    const fromParts =
+      ctx.parts && location.folder !== ''
+        ? await composeSplit(
+            ctx.parts,
+            {
+              jobId: ctx.jobId,
+              signal: ctx.signal,
+              progress: (f) =>
+                ctx.progress(
+                  f * (toCompute.length / total) * 100,
+                  `parts: ${Math.round(f * toCompute.length)}/${toCompute.length} slabs recomputed`,
+                ),
+              common,
+              location,
+              descriptor: writer.descriptor,
+              parallel: c.parallelization ?? 0,
+            },
+            toCompute,
+          )
+        : undefined;
+    if (fromParts) {
+      for (const p of fromParts) writer.list.setEntry(0, p);
+      for (const job of toCompute) count(job);
+      done = toCompute.length;
+    }
+
+    const tasks = (fromParts ? all.filter(isReference) : all).map((job) =>
       siblings.track(
         scheduler.run([levels.indexOf(job.level), job.row, job.col], async () => {
           siblings.signal.throwIfAborted();
-          const single = job.sources.length === 1 ? sources[job.sources[0]] : undefined;
-          if (single && sameFormat(single.descriptor)) {
+          if (isReference(job)) {
+            const single = sources[job.sources[0]];
             await reference(single, job.level, job.col, job.row, 'DATA');
             if (withMask && single.descriptor.mask_format) await reference(single, job.level, job.col, job.row, 'MASK');
-            referenced++;
           } else {
-            const task: ComposeTask = {
-              storage: storageDescriptor,
-              sources: job.sources.map((i) => sourceRefs[i]),
-              level: job.level,
-              col: job.col,
-              row: job.row,
-              method: c.method,
-              spec,
-              format: first.format,
-            };
-            const r = await ctx.pool.run<ComposeResult>(TASKS, 'composeSlab', task, { signal: siblings.signal });
-            if (r.data) {
-              await writer.writeSlab(job.level, job.col, job.row, 'DATA', r.data);
-              if (r.mask) await writer.writeSlab(job.level, job.col, job.row, 'MASK', r.mask);
-            }
-            if (single) converted++;
-            else recomputed++;
+            await compose(job, siblings.signal);
           }
+          count(job);
           done++;
-          ctx.progress(
-            (done / total) * 100,
-            `level ${job.level}: ${done}/${total} slabs (${referenced} referenced, ${recomputed} recomputed${converted ? `, ${converted} converted` : ''})`,
-          );
+          report(job.level);
         }),
       ),
     );

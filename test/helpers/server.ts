@@ -46,6 +46,8 @@ export async function startTestServer(
     workers?: number;
     /** bullmq: jobs at once per worker (default 2). */
     workerConcurrency?: number;
+    /** bullmq: threads of each worker's pool (default 1). */
+    workerThreads?: number;
     bullmq?: { attempts?: number; stalled_seconds?: number; split_slabs?: number; split_parts?: number };
     /** bullmq: a redis-server shared with other test servers (kept at stop), instead of one of its own. */
     redis?: TestRedis;
@@ -96,6 +98,7 @@ export async function startTestServer(
           await startWorker(file, redis.url, 'test', {
             tmpDir,
             ...(options.workerConcurrency ? { concurrency: options.workerConcurrency } : {}),
+            ...(options.workerThreads ? { threads: options.workerThreads } : {}),
           }),
         );
       }

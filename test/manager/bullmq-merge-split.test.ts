@@ -1,0 +1,132 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFile, readdir, readFile, readlink } from 'node:fs/promises';
+import path from 'node:path';
+import { hrefOf, makeInput, pyramidDir } from '../helpers/pyramids.js';
+import { skipUnlessRedis } from '../helpers/redis.js';
+import { startTestServer, submitJob, waitForJob, type TestServer } from '../helpers/server.js';
+
+/**
+ * Split merges (issue 14): on the bullmq manager, a pyramids-to-pyramid job hands its slabs to recompute to
+ * parts any worker runs, and makes the references and commits itself. Proof: the merged pyramid equals the
+ * one an embedded server merges in one run — the same slab files, descriptor, references and list lines.
+ */
+const skip = skipUnlessRedis();
+const PROCESSES = { 'raster-to-pyramid': 'raster-to-pyramid', 'pyramids-to-pyramid': 'pyramids-to-pyramid' };
+const MAP = { width: 3000, height: 3000, pixelSize: 50 };
+const INPUTS = { tms: 'PM', compression: 'png', mask: true, width: 2, height: 2 };
+
+/** Files and symlinks under a folder: relative path → bytes, or → the link's target pyramid and path. */
+async function treeOf(dir: string, stores: string): Promise<Map<string, string | Buffer>> {
+  const out = new Map<string, string | Buffer>();
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    const full = path.join(entry.parentPath, entry.name);
+    const rel = path.relative(dir, full);
+    if (entry.isSymbolicLink()) {
+      out.set(rel, `-> ${path.relative(stores, path.resolve(path.dirname(full), await readlink(full)))}`);
+    } else if (entry.isFile()) out.set(rel, await readFile(full));
+  }
+  return out;
+}
+
+/** A list's slab lines with each root index replaced by the name of the pyramid it roots (rok4.md §6). */
+function listLines(list: Buffer): string[] {
+  const [head, body] = list.toString().split('#\n');
+  const roots = new Map(
+    head
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        const [i, root] = l.split('=');
+        return [i, path.basename(root)] as const;
+      }),
+  );
+  return body
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const slash = l.indexOf('/');
+      return `${roots.get(l.slice(0, slash))}${l.slice(slash)}`;
+    })
+    .sort();
+}
+
+async function pyramid(s: TestServer, inputs: Record<string, unknown>, process = 'raster-to-pyramid'): Promise<string> {
+  const job = await waitForJob(s.url, await submitJob(s.url, process, inputs), { timeoutMs: 300_000 });
+  assert.equal(job.status, 'successful', JSON.stringify(job));
+  const listed = (await (await fetch(`${s.url}/stored_data?name=${inputs.name}`)).json()) as {
+    stored_data: Array<{ _id: string; name: string }>;
+  };
+  return listed.stored_data.find((d) => d.name === inputs.name)!._id;
+}
+
+/** Parts the workers ran for a job (their JSON log lines). */
+function partsOf(s: TestServer, jobId: string): Set<string> {
+  const parts = new Set<string>();
+  for (const w of s.workers ?? [])
+    for (const line of w.output().split('\n')) {
+      if (!line.startsWith('{')) continue;
+      const l = JSON.parse(line) as { msg?: string; part?: string; parent?: string };
+      if (l.msg === 'part finished' && l.parent === jobId && l.part) parts.add(l.part);
+    }
+  return parts;
+}
+
+test('bullmq split merge: the slabs to recompute run as parts on 3 workers; the merge equals the single run file for file', {
+  skip,
+  timeout: 600_000,
+}, async (t) => {
+  const single = await startTestServer({ manager: 'lowdb', processes: PROCESSES });
+  const split = await startTestServer({
+    manager: 'bullmq',
+    processes: PROCESSES,
+    workerConcurrency: 2,
+    bullmq: { split_slabs: 1, split_parts: 3 },
+    workers: 3,
+  });
+  try {
+    const results: Array<{ tree: Map<string, string | Buffer>; record: { type_infos: { merge: unknown } }; jobId: string }> = [];
+    const north = await makeInput(single, 'north.tif', { ...MAP, part: 'north' });
+    const south = await makeInput(single, 'south.tif', { ...MAP, part: 'south' });
+    await copyFile(north.path, path.join(split.inputRoot, 'north.tif'));
+    await copyFile(south.path, path.join(split.inputRoot, 'south.tif'));
+    for (const s of [single, split]) {
+      const northHere = path.join(s.inputRoot, 'north.tif');
+      const southHere = path.join(s.inputRoot, 'south.tif');
+      const n = await pyramid(s, { ...INPUTS, name: 'N', images: [{ href: hrefOf(northHere) }] });
+      const so = await pyramid(s, { ...INPUTS, name: 'S', images: [{ href: hrefOf(southHere) }] });
+      const jobId = await submitJob(s.url, 'pyramids-to-pyramid', { stored_data: [n, so], name: 'M', method: 'TOP' });
+      const job = await waitForJob(s.url, jobId, { timeoutMs: 300_000 });
+      assert.equal(job.status, 'successful', JSON.stringify(job));
+      const listed = (await (await fetch(`${s.url}/stored_data?name=M`)).json()) as {
+        stored_data: Array<{ name: string; type_infos: { merge: unknown } }>;
+      };
+      results.push({
+        tree: await treeOf(pyramidDir(s, 'M'), path.join(s.dir, 'store', 'pyramids')),
+        record: listed.stored_data.find((d) => d.name === 'M')!,
+        jobId,
+      });
+    }
+    const [a, b] = results;
+    const parts = partsOf(split, b.jobId);
+    const merge = a.record.type_infos.merge as { recomputed: number; referenced: number };
+    t.diagnostic(`merge: ${merge.recomputed} recomputed, ${merge.referenced} referenced; ${parts.size} parts on the workers`);
+    assert.equal(parts.size, 3, 'the recomputed slabs ran as three parts');
+    assert.ok(merge.recomputed > 3 && merge.referenced > 3, 'slabs of both kinds');
+    const counts = (m: unknown) => {
+      const { inputs: _ids, ...rest } = m as { inputs: unknown };
+      return rest;
+    };
+    assert.deepEqual(counts(b.record.type_infos.merge), counts(a.record.type_infos.merge), 'the same counts');
+    assert.deepEqual([...b.tree.keys()].sort(), [...a.tree.keys()].sort(), 'the same files and references');
+    for (const [k, v] of a.tree) {
+      if (k === 'M.list') continue;
+      const w = b.tree.get(k)!;
+      assert.ok(typeof v === 'string' ? v === w : Buffer.isBuffer(w) && v.equals(w), `${k} is the same`);
+    }
+    assert.deepEqual(listLines(b.tree.get('M.list') as Buffer), listLines(a.tree.get('M.list') as Buffer), 'the same list lines');
+  } finally {
+    await split.stop();
+    await single.stop();
+  }
+});
