@@ -87,6 +87,17 @@ test('DALLAGE_CONFIG names the file; the default config.yml is valid with an emp
     assert.equal(env.server.port, 6000);
     assert.equal(env.manager.connection, '/srv/d/jobs');
     assert.deepEqual(env.security.input_roots, ['/in']);
+    // The compose file's deployment: S3 storage from the environment alone (docker-compose.yml).
+    const s3 = parseConfig(await readFile('config.yml', 'utf8'), {
+      DALLAGE_STORAGE_TYPE: 's3',
+      DALLAGE_S3_ENDPOINT: 'http://s3:9000',
+      DALLAGE_S3_BUCKET: 'dallage',
+      DALLAGE_S3_ACCESS_KEY: 'k',
+      DALLAGE_S3_SECRET_KEY: 's',
+    });
+    assert.equal(s3.storage.type, 's3');
+    assert.equal(s3.storage.type === 's3' && s3.storage.bucket, 'dallage');
+    assert.equal(defaults.storage.type, 'file');
   } finally {
     if (saved === undefined) delete process.env.DALLAGE_CONFIG;
     else process.env.DALLAGE_CONFIG = saved;
