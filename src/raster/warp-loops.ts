@@ -90,7 +90,15 @@ export function maskBlocks(mask: Uint8Array, W: number, H: number): MaskBlocks |
 }
 
 /** Whether the `tapsX × tapsY` window at (x0, y0), inside the source, holds only valid pixels. */
-function windowValid(blocks: MaskBlocks, mask: Uint8Array, W: number, x0: number, y0: number, tapsX: number, tapsY: number): boolean {
+export function windowValid(
+  blocks: MaskBlocks,
+  mask: Uint8Array,
+  W: number,
+  x0: number,
+  y0: number,
+  tapsX: number,
+  tapsY: number,
+): boolean {
   const bad = blocks.bad,
     width = blocks.width;
   const bx1 = (x0 + tapsX - 1) >> BLOCK_SHIFT,
@@ -110,7 +118,7 @@ function windowValid(blocks: MaskBlocks, mask: Uint8Array, W: number, x0: number
   return true;
 }
 
-function writeNodata(job: WarpJob, o: number): void {
+export function writeNodata(job: WarpJob, o: number): void {
   const { out, nodata, C } = job;
   for (let c = 0; c < C; c++) out[o * C + c] = nodata[c];
 }
@@ -147,7 +155,7 @@ export function warpNearest(job: WarpJob): void {
  * Weighted sum over the valid taps of rows [mA, mB) and columns [tA, tB) of the window at (x0, y0),
  * clipped to the source, into `acc`; returns the total weight.
  */
-function accumulateValid(
+export function accumulateValid(
   job: WarpJob,
   acc: Float64Array,
   wx: Float64Array,
@@ -181,7 +189,7 @@ function accumulateValid(
 }
 
 /** Stores `acc / total` (uint8: rounded half up, clamped) or nodata when the total is too small. */
-function storeAccumulated(job: WarpJob, o: number, acc: Float64Array, total: number, minWeight: number): void {
+export function storeAccumulated(job: WarpJob, o: number, acc: Float64Array, total: number, minWeight: number): void {
   if (!(total > minWeight)) {
     writeNodata(job, o);
     return;

@@ -17,6 +17,7 @@
  */
 import { KERNELS, type KernelName } from './kernels.js';
 import { maskBlocks, warpCubic4, warpNearest, warpSeparable, type MaskBlocks, type WarpJob } from './warp-loops.js';
+import { separableCoordinates, warpTwoPass } from './warp-two-pass.js';
 
 export { maskBlocks, type MaskBlocks } from './warp-loops.js';
 
@@ -62,6 +63,11 @@ export interface WarpRequest {
    * than speed (the 4×4 path is ~2.5x cheaper than a widened one).
    */
   widenAbove?: number;
+  /**
+   * Separable coordinates (one source x per target column, one source y per target row) are resampled in
+   * two passes (warp-two-pass.ts), with the same result. `false` keeps the per-pixel loop (tests compare them).
+   */
+  twoPass?: boolean;
 }
 
 export interface WarpResult {
@@ -196,6 +202,14 @@ export function warp(req: WarpRequest): WarpResult {
     if (job.blocks === undefined) job.mask = undefined;
   }
   if (req.kernel === 'bicubic' && !widenX && !widenY) warpCubic4(job, MIN_WEIGHT);
+  else if (
+    req.twoPass !== false &&
+    // warpSeparable's unrolled 2×2 and 4×4 cases normalise differently: they keep the one-pass loop.
+    !(halfX === 1 && halfY === 1) &&
+    !(halfX === 2 && halfY === 2) &&
+    separableCoordinates(coords.srcX, coords.srcY, dst.width, dst.height)
+  )
+    warpTwoPass(job, kernel.weight, halfX, halfY, 1 / ratioX, 1 / ratioY, MIN_WEIGHT, dst.width, dst.height);
   else warpSeparable(job, kernel.weight, halfX, halfY, 1 / ratioX, 1 / ratioY, MIN_WEIGHT);
   return { data: out, mask: outMask };
 }

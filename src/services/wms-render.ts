@@ -9,6 +9,7 @@
  * result, whatever its size. Decoded tiles are kept per layer (a tile row spans strips; maps side by side share tiles).
  */
 import { approximateTransform, type GeoTransform } from '../raster/approx-transform.js';
+import { axisAlignedTransform } from '../raster/axis-aligned-transform.js';
 import { createTransform, transformBbox, type Bbox, type CoordinateTransform } from '../raster/crs.js';
 import type { KernelName } from '../raster/kernels.js';
 import { warp, type RasterImage } from '../raster/warp.js';
@@ -198,7 +199,9 @@ async function drawRows(d: LayerDrawing, grid: MapGrid, y0: number, y1: number, 
   ];
   const height = y1 - y0;
   const targetGt: GeoTransform = [x0, (x1 - x0) / grid.width, 0, strip[3], 0, -dy];
-  const coords = approximateTransform(d.exact, { width: grid.width, height, geoTransform: targetGt }, sourceGt);
+  // A map axis-aligned in the level (its CRS, or EPSG:4326 over Web Mercator) is resampled in two passes.
+  const target = { width: grid.width, height, geoTransform: targetGt };
+  const coords = axisAlignedTransform(d.exact, target, sourceGt) ?? approximateTransform(d.exact, target, sourceGt);
   const nodata = Array.from({ length: src.channels }, (_, b) => d.layer.nodata[b] ?? 0);
   const out = warp({ src, coords, dst: { width: grid.width, height }, kernel, nodata, scale: d.scale });
   return toRgba(out.data as Uint8Array, out.mask, src.channels);
