@@ -2,7 +2,8 @@
  * bench:upload — deliveries (issue 11 "Benchmark"), one run on the same disk and machine:
  *  - upload of M (8,000×16,000 RGB, stored uncompressed: ≈ 384 MB) by PUT (`curl -T`) and by multipart
  *    (`curl -F file=@`) to a real server process, against `cp` of the same file on the same disk
- *    (goals: PUT ≥ 0.7× cp's throughput, multipart ≥ 0.5×), with the server's peak RSS over its idle RSS;
+ *    (goals: PUT ≥ 0.7× cp's throughput, multipart ≥ 0.5×), and `dd bs=1M` (the same copy through user
+ *    space: cp copies inside the kernel), with the server's peak RSS over its idle RSS;
  *  - the raster check of that upload (the check-raster job: every block decoded) against
  *    `gdalinfo -checksum` of the same file (goal: ≤ 0.5× its time; both read every block).
  * The file is in the page cache for every reader (each run reads it once before).
@@ -73,6 +74,12 @@ async function main(): Promise<void> {
   const cpRate = mb / cp.wallS;
   console.log(`  cp                        ${fmt(cp.wallS).padStart(7)} s  ${fmt(cpRate, 0).padStart(5)} MB/s`);
   rmSync(path.join(work, 'copy.tif'), { force: true });
+  // cp moves the bytes inside the kernel (copy_file_range: no read/write through a process), which no HTTP
+  // server can do; dd with 1 MiB read()/write() is the copy through user space that a server's work resembles.
+  const dd = await measure('dd', 'dd', [`if=${input}`, `of=${path.join(work, 'dd.tif')}`, 'bs=1M', 'status=none']);
+  const ddRate = mb / dd.wallS;
+  console.log(`  dd bs=1M (user space)     ${fmt(dd.wallS).padStart(7)} s  ${fmt(ddRate, 0).padStart(5)} MB/s`);
+  rmSync(path.join(work, 'dd.tif'), { force: true });
 
   const folder = await serverFolder(path.join(work, 'server'), { limits: { max_running_jobs: 2 } });
   const server = await spawnServer(folder);
@@ -104,7 +111,7 @@ async function main(): Promise<void> {
     }
     for (const r of rows)
       console.log(
-        `  ${r.label.padEnd(25)} ${fmt(r.wallS).padStart(7)} s  ${fmt(r.rate, 0).padStart(5)} MB/s  ${fmt(r.rate / cpRate)}× cp (goal ≥ ${r.goal})  server RSS peak ${fmt(r.peakMb, 0)} MB (idle ${fmt(idle, 0)}, +${fmt(r.peakMb - idle, 0)})`,
+        `  ${r.label.padEnd(25)} ${fmt(r.wallS).padStart(7)} s  ${fmt(r.rate, 0).padStart(5)} MB/s  ${fmt(r.rate / cpRate)}× cp (goal ≥ ${r.goal}), ${fmt(r.rate / ddRate)}× dd  server RSS peak ${fmt(r.peakMb, 0)} MB (idle ${fmt(idle, 0)}, +${fmt(r.peakMb - idle, 0)})`,
       );
 
     // One image for the check: the multipart copy goes.
