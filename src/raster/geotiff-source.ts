@@ -434,6 +434,24 @@ export function levelSize(info: RasterInfo, overview?: number): { width: number;
   return ov;
 }
 
+/** The level a window reads, after checking the window lies inside it (a RangeError naming the file otherwise). */
+export function levelInside(info: RasterInfo, request: WindowRequest): ReturnType<typeof levelSize> {
+  const level = levelSize(info, request.overview);
+  const { x, y, width, height } = request;
+  if (
+    !(Number.isInteger(x) && Number.isInteger(y) && Number.isInteger(width) && Number.isInteger(height)) ||
+    width < 1 ||
+    height < 1 ||
+    x < 0 ||
+    y < 0 ||
+    x + width > level.width ||
+    y + height > level.height
+  ) {
+    throw new RangeError(`window ${x},${y} ${width}x${height} is not inside ${info.path} (${level.width}x${level.height})`);
+  }
+  return level;
+}
+
 /** Intersection of a window with the image (or overview); undefined when empty. */
 export function clipWindow(info: RasterInfo, request: WindowRequest): WindowRequest | undefined {
   const { width, height } = levelSize(info, request.overview);
@@ -593,19 +611,8 @@ export function openRasterWindows(info: RasterInfo): RasterWindowReader {
   return {
     info,
     async read(request) {
-      const level = levelSize(info, request.overview);
-      const { x, y, width, height } = request;
-      if (
-        !(Number.isInteger(x) && Number.isInteger(y) && Number.isInteger(width) && Number.isInteger(height)) ||
-        width < 1 ||
-        height < 1 ||
-        x < 0 ||
-        y < 0 ||
-        x + width > level.width ||
-        y + height > level.height
-      ) {
-        throw new RangeError(`window ${x},${y} ${width}x${height} is not inside ${info.path} (${level.width}x${level.height})`);
-      }
+      const level = levelInside(info, request);
+      const { width, height } = request;
       let data: Uint8Array | Float32Array;
       if (useSharp) {
         try {

@@ -18,7 +18,7 @@ import {
   type RasterWindow,
   type RasterWindowReader,
   type GeoTransform,
-  levelSize,
+  levelInside,
   maskFromNodata,
   rasterBbox,
   geoTransformFromTags,
@@ -296,19 +296,8 @@ export function openJp2Windows(info: RasterInfo): RasterWindowReader {
   return {
     info,
     async read(request) {
-      const level = levelSize(info, request.overview);
+      const level = levelInside(info, request);
       const { x, y, width, height } = request;
-      if (
-        !(Number.isInteger(x) && Number.isInteger(y) && Number.isInteger(width) && Number.isInteger(height)) ||
-        width < 1 ||
-        height < 1 ||
-        x < 0 ||
-        y < 0 ||
-        x + width > level.width ||
-        y + height > level.height
-      ) {
-        throw new RangeError(`window ${x},${y} ${width}x${height} is not inside ${info.path} (${level.width}x${level.height})`);
-      }
       const j = await openJp2(info);
       const s = j.structure;
       const reduce = request.overview === undefined ? 0 : level.ifd;
