@@ -154,14 +154,16 @@ async function benchSize(size: SyntheticSizeName, args: Args): Promise<{ quality
       { cwd: work, env: { ...process.env, DALLAGE_CONFIG: '' } },
     ).catch((err: Error) => ({ label: 'ours', code: -1, wallS: NaN, cpuS: NaN, peakTreeRssMb: NaN, stdout: '', stderr: err.message }));
     let tiles = 0;
-    if (m.code === 0) tiles = (await countTiles(out, name, (f) => existsSync(f))).tiles;
+    // The CLI writes the pyramid in its storage's folder for it (src/pyramid/location.ts): pyramids/<name>/.
+    const folder = path.join(out, 'pyramids', name);
+    if (m.code === 0) tiles = (await countTiles(folder, name, (f) => existsSync(f))).tiles;
     const row: Row = { ...m, size, tiles, tilesNote: 'tiles in tile_limits of written slabs' };
     rows.push(row);
     report(row);
     if (m.code === 0 && args.psnr) {
       const ref = path.join(work, `ref_z${z}.tif`);
-      await makeReference(input, ref, out, name, String(z), NODATA);
-      result.quality = await compareBottomLevel(out, name, String(z), ref, NODATA);
+      await makeReference(input, ref, folder, name, String(z), NODATA);
+      result.quality = await compareBottomLevel(folder, name, String(z), ref, NODATA);
       const q = result.quality;
       console.log(
         `  quality z${z} vs gdalwarp -r cubic: PSNR ${q.psnrRgbDb.toFixed(2)} dB, MAE ${q.mae.toFixed(2)}, err>16 ${(100 * q.shareErrGt16).toFixed(3)} %, mask IoU ${q.maskIou.toFixed(4)} (${q.pixelsCompared} px, ${q.slabs} slabs)`,
