@@ -23,10 +23,9 @@ import { fileURLToPath } from 'node:url';
 import { SYNTHETIC_SIZES, type SyntheticSizeName } from '../test/fixtures/synthetic-raster.js';
 import { compareBottomLevel, countTiles, makeReference, type Quality } from './lib/quality.js';
 import { measure, type Measured } from './lib/measure.js';
-import { syntheticInput } from './lib/inputs.js';
+import { NATIVE_ZOOM, syntheticInput } from './lib/inputs.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const NATIVE_ZOOM: Record<SyntheticSizeName, number> = { T: 7, S: 11, M: 13, L: 14 };
 const NODATA = 255;
 const GOALS = { tilesPerS: 200, vsGdal2tiles: 10, vsCog: 3.5, rssMbM: 600, rssRatioL: 1.3 };
 

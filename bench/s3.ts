@@ -19,10 +19,9 @@ import { parseConfig } from '../src/config.js';
 import { startServer, type RunningServer } from '../src/server.js';
 import { SYNTHETIC_SIZES, type SyntheticPart, type SyntheticSizeName } from '../test/fixtures/synthetic-raster.js';
 import { s3StorageSection, startS3Server } from '../test/helpers/s3-server.js';
-import { syntheticInput } from './lib/inputs.js';
+import { NATIVE_ZOOM, syntheticInput } from './lib/inputs.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const NATIVE_ZOOM: Record<SyntheticSizeName, number> = { T: 7, S: 11, M: 13, L: 14 };
 const GOALS = { s3VsFile: 1.3, merge: 0.25 };
 
 interface Args {

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SyntheticSizeName } from '../test/fixtures/synthetic-raster.js';
 import { startTestServer, submitJob, waitForJob, type TestServer } from '../test/helpers/server.js';
-import { syntheticInput } from './lib/inputs.js';
+import { NATIVE_ZOOM, syntheticInput } from './lib/inputs.js';
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 100);
 
@@ -46,7 +46,6 @@ async function measure(s: TestServer, label: string): Promise<void> {
 }
 
 const PYRAMID = (process.env.BENCH_PYRAMID ?? 'L') as SyntheticSizeName | 'none';
-const NATIVE_ZOOM: Record<SyntheticSizeName, number> = { T: 7, S: 11, M: 13, L: 14 };
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BENCH_DIR = process.env.DALLAGE_BENCH_DIR || path.join(ROOT, '.bench');
 

@@ -25,10 +25,9 @@ import { silentLogger } from '../src/log.js';
 import { LowdbRecordStore } from '../src/records/stores/lowdb.js';
 import { createRuntime, type Runtime } from '../src/runtime.js';
 import { SYNTHETIC_SIZES, type SyntheticPart, type SyntheticSizeName } from '../test/fixtures/synthetic-raster.js';
-import { syntheticInput } from './lib/inputs.js';
+import { NATIVE_ZOOM, syntheticInput } from './lib/inputs.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const NATIVE_ZOOM: Record<SyntheticSizeName, number> = { T: 7, S: 11, M: 13, L: 14 };
 const GOALS = { merge: 0.25, update: 0.65 };
 
 interface Args {

@@ -25,3 +25,9 @@ export async function syntheticInput(
   console.log(`  ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   return file;
 }
+
+/**
+ * The finest web-mercator zoom not finer than each synthetic raster's pixel (gdal2tiles' rule): the bottom
+ * level every benchmark's pyramid of that size is made to.
+ */
+export const NATIVE_ZOOM: Record<SyntheticSizeName, number> = { T: 7, S: 11, M: 13, L: 14 };

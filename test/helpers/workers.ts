@@ -117,3 +117,18 @@ function childrenOf(pid: number): number[] {
     return [];
   }
 }
+
+/**
+ * The parts of a split job that worker processes logged (their JSON lines: `part started`, `part finished`,
+ * with the part and its parent job), in log order, with the worker that logged each.
+ */
+export function partLines(workers: readonly WorkerProcess[], jobId: string, msg: string): Array<{ worker: string; part: string }> {
+  const lines: Array<{ worker: string; part: string }> = [];
+  for (const w of workers)
+    for (const line of w.output().split('\n')) {
+      if (!line.startsWith('{')) continue;
+      const l = JSON.parse(line) as { msg?: string; part?: string; parent?: string };
+      if (l.msg === msg && l.parent === jobId && l.part) lines.push({ worker: w.name, part: l.part });
+    }
+  return lines;
+}

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { hrefOf, makeInput, pyramidDir } from '../helpers/pyramids.js';
 import { skipUnlessRedis } from '../helpers/redis.js';
 import { startTestServer, submitJob, waitForJob, type TestServer } from '../helpers/server.js';
+import { partLines } from '../helpers/workers.js';
 
 /**
  * Split merges (issue 14): on the bullmq manager, a pyramids-to-pyramid job hands its slabs to recompute to
@@ -60,18 +61,6 @@ async function pyramid(s: TestServer, inputs: Record<string, unknown>, process =
   return listed.stored_data.find((d) => d.name === inputs.name)!._id;
 }
 
-/** Parts the workers ran for a job (their JSON log lines). */
-function partsOf(s: TestServer, jobId: string): Set<string> {
-  const parts = new Set<string>();
-  for (const w of s.workers ?? [])
-    for (const line of w.output().split('\n')) {
-      if (!line.startsWith('{')) continue;
-      const l = JSON.parse(line) as { msg?: string; part?: string; parent?: string };
-      if (l.msg === 'part finished' && l.parent === jobId && l.part) parts.add(l.part);
-    }
-  return parts;
-}
-
 test('bullmq split merge: the slabs to recompute run as parts on 3 workers; the merge equals the single run file for file', {
   skip,
   timeout: 600_000,
@@ -108,7 +97,7 @@ test('bullmq split merge: the slabs to recompute run as parts on 3 workers; the 
       });
     }
     const [a, b] = results;
-    const parts = partsOf(split, b.jobId);
+    const parts = new Set(partLines(split.workers ?? [], b.jobId, 'part finished').map((p) => p.part));
     const merge = a.record.type_infos.merge as { recomputed: number; referenced: number };
     t.diagnostic(`merge: ${merge.recomputed} recomputed, ${merge.referenced} referenced; ${parts.size} parts on the workers`);
     assert.equal(parts.size, 3, 'the recomputed slabs ran as three parts');

@@ -4,7 +4,8 @@ import { copyFile, open, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { hrefOf, makeInput, pyramidDir } from '../helpers/pyramids.js';
 import { skipUnlessRedis } from '../helpers/redis.js';
-import { startTestServer, submitJob, waitForJob, type TestServer } from '../helpers/server.js';
+import { startTestServer, submitJob, waitForJob } from '../helpers/server.js';
+import { partLines } from '../helpers/workers.js';
 
 /**
  * Split pyramids (issue 14): on the bullmq manager a big raster-to-pyramid is cut into subtree parts that
@@ -27,18 +28,6 @@ async function filesUnder(dir: string): Promise<Map<string, Buffer>> {
     out.set(path.relative(dir, full), await readFile(full));
   }
   return out;
-}
-
-/** Lines of parts the workers ran for a job (their JSON log lines). */
-function partLines(s: TestServer, jobId: string, msg: string): Array<{ worker: string; part: string }> {
-  const lines: Array<{ worker: string; part: string }> = [];
-  for (const w of s.workers ?? [])
-    for (const line of w.output().split('\n')) {
-      if (!line.startsWith('{')) continue;
-      const l = JSON.parse(line) as { msg?: string; part?: string; parent?: string };
-      if (l.msg === msg && l.parent === jobId && l.part) lines.push({ worker: w.name, part: l.part });
-    }
-  return lines;
 }
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
@@ -89,8 +78,8 @@ test('bullmq split: a pyramid cut into parts run by 2 workers equals the single 
     const job = (await (await fetch(`${split.url}/jobs/${jobId}`)).json()) as { status: string };
     assert.equal(job.status, 'successful', JSON.stringify(job));
 
-    const started = partLines(split, jobId, 'part started');
-    const finished = partLines(split, jobId, 'part finished');
+    const started = partLines(split.workers ?? [], jobId, 'part started');
+    const finished = partLines(split.workers ?? [], jobId, 'part finished');
     t.diagnostic(
       `parts: ${started.length} started on ${new Set(started.map((p) => p.worker)).size} worker(s); progress seen: ${[...progress].sort((a, b) => a - b).join(' ')}`,
     );
@@ -114,7 +103,7 @@ test('bullmq split: a pyramid cut into parts run by 2 workers equals the single 
 
     // Dismiss mid-split: every part stops, nothing is left.
     const dismissed = await submitJob(split.url, 'raster-to-pyramid', { ...INPUTS, name: 'D', images: [{ href: hrefOf(copy) }] });
-    await until('a part of the job to start', async () => partLines(split, dismissed, 'part started').length > 0);
+    await until('a part of the job to start', async () => partLines(split.workers ?? [], dismissed, 'part started').length > 0);
     assert.equal((await fetch(`${split.url}/jobs/${dismissed}`, { method: 'DELETE' })).status, 200);
     await until('the job to be dismissed', async () => {
       const j = (await (await fetch(`${split.url}/jobs/${dismissed}`)).json()) as { status: string };
@@ -153,15 +142,15 @@ test('bullmq split: a pyramid cut into parts run by 2 workers equals the single 
     await until('a part on a worker other than the job’s', async () => {
       const j = (await (await fetch(`${split.url}/jobs/${killed}`)).json()) as { worker?: string };
       if (!j.worker) return false;
-      const other = partLines(split, killed, 'part started').find((p) => p.worker !== j.worker);
+      const other = partLines(split.workers ?? [], killed, 'part started').find((p) => p.worker !== j.worker);
       victim = other && split.workers!.find((w) => w.name === other.worker);
       return !!victim;
     });
     await victim!.stop('SIGKILL');
-    const finishedBeforeKill = partLines(split, killed, 'part finished').filter((p) => p.worker === victim!.name).length;
+    const finishedBeforeKill = partLines(split.workers ?? [], killed, 'part finished').filter((p) => p.worker === victim!.name).length;
     const survived = await waitForJob(split.url, killed, { timeoutMs: 180_000 });
     t.diagnostic(
-      `killed ${victim!.name} (parts it had finished: ${finishedBeforeKill}); parts started in all: ${partLines(split, killed, 'part started').length}`,
+      `killed ${victim!.name} (parts it had finished: ${finishedBeforeKill}); parts started in all: ${partLines(split.workers ?? [], killed, 'part started').length}`,
     );
     assert.equal(survived.status, 'successful', JSON.stringify(survived));
     const k = await filesUnder(pyramidDir(split, 'K'));
@@ -179,7 +168,7 @@ test('bullmq split: a pyramid cut into parts run by 2 workers equals the single 
     await until('the job running on a worker, its parts started', async () => {
       const j = (await (await fetch(`${split.url}/jobs/${retaken}`)).json()) as { worker?: string };
       parent = j.worker ? split.workers!.find((w) => w.name === j.worker) : undefined;
-      return !!parent && partLines(split, retaken, 'part started').length > 0;
+      return !!parent && partLines(split.workers ?? [], retaken, 'part started').length > 0;
     });
     await parent!.stop('SIGKILL');
     const again = await waitForJob(split.url, retaken, { timeoutMs: 180_000 });
