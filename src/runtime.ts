@@ -100,7 +100,7 @@ export async function createRuntime(
   const pool = new PiscinaPool(config.pool);
   const baseUrl = overrides.baseUrl ?? (() => config.server.url);
   const layers = new LayerRegistry();
-  const publisher = new Publisher({ records, datastore, storage, layers, tmsFolders: config.tms_folders, log });
+  const publisher = new Publisher({ records, datastore, storage, layers, tmsFolders: config.tms_folders, log, catalogItems });
   // Parts inside the local storage folder (a FILE storage's root: a finished file becomes visible by a
   // rename, not a copy; on S3, the local working folder from which finished files are uploaded).
   const uploadFiles = new UploadFiles(storage, path.join(config.storage.path, '.upload-parts'));

@@ -43,7 +43,14 @@ export const CONFIGURATION_BODY_SCHEMA = {
             type: 'object',
             required: ['stored_data'],
             additionalProperties: false,
-            properties: { stored_data: { type: 'string', minLength: 1, maxLength: 100 }, bottom_level: LEVEL, top_level: LEVEL },
+            properties: {
+              stored_data: { type: 'string', minLength: 1, maxLength: 100 },
+              bottom_level: LEVEL,
+              top_level: LEVEL,
+              // A catalog's layer only (publisher.ts): a pyramid has its own TMS and format.
+              tile_matrix_set: { type: 'string', minLength: 1, maxLength: 100 },
+              format: { type: 'string', enum: ['png', 'jpeg'] },
+            },
           },
         },
       },

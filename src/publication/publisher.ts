@@ -8,11 +8,14 @@ import { randomUUID } from 'node:crypto';
 import { ApiError, invalidInput } from '../errors.js';
 import type { Logger } from '../log.js';
 import { locationOfRecord } from '../pyramid/location.js';
+import { CATALOG_TYPE } from '../catalog/catalog.js';
+import type { CatalogItemStore } from '../catalog/item-store.js';
 import { PYRAMID_TYPE } from '../records/pyramid-infos.js';
 import { CONFIGURATIONS, OFFERINGS, type Configuration, type Offering } from '../records/publication.js';
 import type { Collection, RecordPage, RecordStore } from '../records/record-store.js';
 import type { Datastore } from '../records/stored-data.js';
 import type { LayerRegistry } from '../services/layer-registry.js';
+import { openCatalogLayer } from '../services/catalog-layer.js';
 import { openLayer, type LayerSpec, type PublishedLayer } from '../services/layer.js';
 import type { Storage } from '../storage/storage.js';
 import { checkConfigurationBody, type ConfigurationBody } from './configuration-body.js';
@@ -24,6 +27,8 @@ export interface PublisherDeps {
   layers: LayerRegistry;
   tmsFolders: string[];
   log: Logger;
+  /** Items of raster catalogs: a catalog's layer renders its tiles from them (catalog-layer.ts). */
+  catalogItems: CatalogItemStore;
 }
 
 export interface ConfigurationFilter {
@@ -237,6 +242,12 @@ export class Publisher {
   /** The layer an offering serves: its snapshot of the configuration, over the stored data records. */
   private async openServed(layerName: string, served: Offering['served']): Promise<PublishedLayer> {
     const pyramids = [];
+    const first = served.used_data[0] && (await this.deps.datastore.get(served.used_data[0].stored_data));
+    if (first?.type === CATALOG_TYPE) {
+      const spec: LayerSpec = { name: layerName, title: served.title, abstract: served.abstract, keywords: served.keywords, pyramids: [] };
+      const u = served.used_data[0];
+      return openCatalogLayer(spec, first, u, this.deps.catalogItems, this.deps.storage, this.deps.tmsFolders, 'type_infos.used_data[0]');
+    }
     for (const [i, u] of served.used_data.entries()) {
       const record = await this.deps.datastore.get(u.stored_data);
       if (!record) throw invalidInput(`type_infos.used_data[${i}].stored_data`, `no stored data '${u.stored_data}'`);
@@ -264,10 +275,19 @@ export class Publisher {
         const field = `type_infos.used_data[${i}].stored_data`;
         const record = await this.deps.datastore.get(u.stored_data);
         if (!record || record.status === 'DELETED') throw invalidInput(field, `no stored data '${u.stored_data}'`);
-        if (record.type !== PYRAMID_TYPE)
-          throw invalidInput(field, `stored data '${record.name}' is a ${record.type}, not a raster pyramid`);
+        // A catalog is a layer of its own (catalog-layer.ts): alone in used_data.
+        if (record.type === CATALOG_TYPE && used.length > 1)
+          throw invalidInput(field, `catalog '${record.name}' is a layer of its own: it must be the only entry of used_data`);
+        if (record.type !== PYRAMID_TYPE && record.type !== CATALOG_TYPE)
+          throw invalidInput(field, `stored data '${record.name}' is a ${record.type}, not a raster pyramid nor a raster catalog`);
         if (record.status !== 'READY')
-          throw invalidInput(field, `stored data '${record.name}' is ${record.status}; only READY pyramids are published`);
+          throw invalidInput(field, `stored data '${record.name}' is ${record.status}; only READY stored data are published`);
+        if (record.type === PYRAMID_TYPE) {
+          for (const key of ['tile_matrix_set', 'format'] as const) {
+            if (u[key] !== undefined)
+              throw invalidInput(`type_infos.used_data[${i}].${key}`, `only a catalog's layer takes ${key}: a pyramid has its own`);
+          }
+        }
       }
       // Opening the layer checks what the records cannot: same TMS and format, levels that exist, disjoint ranges.
       return await fn(ids, await this.openServed(layerName, served));

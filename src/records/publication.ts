@@ -10,6 +10,9 @@ export interface UsedData {
   stored_data: string;
   bottom_level?: string;
   top_level?: string;
+  /** A catalog's layer (issue 12): its tile matrix set (default PM) and tile format (default png). */
+  tile_matrix_set?: string;
+  format?: 'png' | 'jpeg';
 }
 
 export interface Configuration {

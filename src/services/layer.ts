@@ -14,6 +14,7 @@ import { Rok4Reader } from '../rok4/reader.js';
 import { randomUUID } from 'node:crypto';
 import { describeStorage, type StorageDescriptor } from '../storage/factory.js';
 import type { Storage } from '../storage/storage.js';
+import type { CatalogTiles } from './catalog-layer.js';
 import { offeredFormats, type OfferedFormat } from './tile-formats.js';
 
 /** One pyramid of a layer and the levels it serves (ids of the TMS; both ends included). */
@@ -36,12 +37,18 @@ export interface LayerSpec {
   pyramids: LayerPyramidSpec[];
 }
 
-/** A level of a layer: its tile matrix, where data may be, and the pyramid that holds it. */
+/**
+ * What the services read a level's tiles through: a pyramid's {@link Rok4Reader}, or a catalog layer's
+ * renderer (catalog-layer.ts).
+ */
+export type TileReader = Pick<Rok4Reader, 'readTileBytes' | 'readTile' | 'readMaskTile'>;
+
+/** A level of a layer: its tile matrix, where data may be, and the pyramid (or catalog renderer) that holds it. */
 export interface LayerLevel {
   id: string;
   tm: TileMatrix;
   limits: TileLimits;
-  reader: Rok4Reader;
+  reader: TileReader;
 }
 
 /**
@@ -68,6 +75,8 @@ export class PublishedLayer {
   readonly formats: readonly OfferedFormat[];
   /** How worker threads open this layer; absent when its storage cannot be described to them. */
   source?: LayerSource;
+  /** A catalog's layer (catalog-layer.ts): tiles rendered from its COGs, with an optional attribute filter. */
+  catalog?: CatalogTiles;
 
   constructor(
     readonly spec: LayerSpec,

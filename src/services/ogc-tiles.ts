@@ -14,6 +14,7 @@ import { ogcCrs } from './ogc-crs.js';
 import { logFailure, type ServiceContext, type ServiceHandler } from './service-context.js';
 import { cacheable, cacheableDocument, CORS_HEADERS, parseIndex, type ServiceRequest, type ServiceResponse } from './service-http.js';
 import { formatByExtension, formatByMime, type OfferedFormat } from './tile-formats.js';
+import { requestFilter, TileFilterError, type TileFilter } from './tile-filter.js';
 import { readLayerTile } from './tile-source.js';
 
 const REL = 'http://www.opengis.net/def/rel/ogc/1.0/';
@@ -198,7 +199,14 @@ export const ogcMapTile: ServiceHandler = guarded(async (req, ctx) => {
     );
   }
   const format = tileFormat(req, l);
-  const t = await readLayerTile(l, tileMatrix, col, row, format);
+  let filter: TileFilter | undefined;
+  try {
+    filter = requestFilter(l, req.query);
+  } catch (err) {
+    if (err instanceof TileFilterError) throw new TilesError(400, err.message);
+    throw err;
+  }
+  const t = await readLayerTile(l, tileMatrix, col, row, format, filter);
   if (t.kind !== 'tile') throw new Error(`unexpected ${t.kind}`);
   return cacheable(req, t.bytes, t.contentType, t.contentEncoding ? { 'Content-Encoding': t.contentEncoding } : {});
 });

@@ -8,7 +8,9 @@
  */
 import { jpegEncode } from '../rok4/codec-jpeg.js';
 import { pngEncode } from '../rok4/codec-png.js';
+import { CatalogLevelReader } from './catalog-layer.js';
 import type { LayerLevel, PublishedLayer } from './layer.js';
+import type { TileFilter } from './tile-filter.js';
 import type { OfferedFormat } from './tile-formats.js';
 import { wrapTileInTiff } from './tiff-wrap.js';
 
@@ -17,19 +19,27 @@ export type TileAnswer =
   | { kind: 'no-such-level' }
   | { kind: 'out-of-range'; axis: 'row' | 'col' };
 
-/** The tile (`level`, `col`, `row`) of a layer in an offered format. Rows count from the top (WMTS). */
+/**
+ * The tile (`level`, `col`, `row`) of a layer in an offered format. Rows count from the top (WMTS).
+ * `filter` keeps only some items of a catalog layer (tile-filter.ts); pyramids ignore it.
+ */
 export async function readLayerTile(
   layer: PublishedLayer,
   levelId: string,
   col: number,
   row: number,
   format: OfferedFormat,
+  filter?: TileFilter,
 ): Promise<TileAnswer> {
   const level = layer.level(levelId);
   if (!level) return { kind: 'no-such-level' };
   if (row < 0 || row >= level.tm.matrixHeight) return { kind: 'out-of-range', axis: 'row' };
   if (col < 0 || col >= level.tm.matrixWidth) return { kind: 'out-of-range', axis: 'col' };
-  const stored = await level.reader.readTileBytes(levelId, col, row);
+  // A catalog layer renders the tile (catalog-layer.ts); a pyramid's is read as stored.
+  const stored =
+    level.reader instanceof CatalogLevelReader
+      ? await level.reader.readTileBytes(levelId, col, row, filter)
+      : await level.reader.readTileBytes(levelId, col, row);
   if (!stored) {
     return { kind: 'tile', bytes: await nodataTile(layer, level, format), contentType: format.mime, nodata: true };
   }

@@ -22,6 +22,7 @@ import {
 } from './service-http.js';
 import { formatByExtension } from './tile-formats.js';
 import { round15 } from '../raster/tms.js';
+import { requestFilter, TileFilterError, type TileFilter } from './tile-filter.js';
 import { readLayerTile } from './tile-source.js';
 
 class TileRequestError extends Error {
@@ -134,7 +135,14 @@ async function tileAt(req: ServiceRequest, ctx: ServiceContext, origin: 'top' | 
     throw new TileRequestError(404, `tile ${col}/${y} is outside level ${z} (${matrixWidth} × ${matrixHeight} tiles)`);
   }
   const row = origin === 'top' ? y : matrixHeight - 1 - y;
-  const t = await readLayerTile(layer, z, col, row, format);
+  let filter: TileFilter | undefined;
+  try {
+    filter = requestFilter(layer, req.query);
+  } catch (err) {
+    if (err instanceof TileFilterError) throw new TileRequestError(400, err.message);
+    throw err;
+  }
+  const t = await readLayerTile(layer, z, col, row, format, filter);
   if (t.kind !== 'tile') throw new Error(`unexpected ${t.kind}`);
   return cacheable(req, t.bytes, t.contentType, t.contentEncoding ? { 'Content-Encoding': t.contentEncoding } : {});
 }

@@ -10,6 +10,7 @@ import { owsExceptionReport, ServiceException } from './ows-exception.js';
 import { logFailure, type ServiceContext, type ServiceHandler } from './service-context.js';
 import { cacheable, cacheableDocument, kvp, parseIndex, type ServiceRequest, type ServiceResponse } from './service-http.js';
 import { formatByExtension, formatByMime, type OfferedFormat } from './tile-formats.js';
+import { requestFilter, TileFilterError, type TileFilter } from './tile-filter.js';
 import { readLayerTile } from './tile-source.js';
 import { WMTS_STYLE, wmtsCapabilities } from './wmts-capabilities.js';
 
@@ -173,7 +174,14 @@ function tileAddress(
 }
 
 async function tile(req: ServiceRequest, a: TileAddress, format: OfferedFormat): Promise<ServiceResponse> {
-  const t = await readLayerTile(a.layer, a.level, a.col, a.row, format);
+  let filter: TileFilter | undefined;
+  try {
+    filter = requestFilter(a.layer, req.query);
+  } catch (err) {
+    if (err instanceof TileFilterError) throw new ServiceException('InvalidParameterValue', err.message, 'filter');
+    throw err;
+  }
+  const t = await readLayerTile(a.layer, a.level, a.col, a.row, format, filter);
   // tileAddress checked level and ranges against the same layer object.
   if (t.kind !== 'tile') throw new Error(`unexpected ${t.kind}`);
   return cacheable(req, t.bytes, t.contentType, t.contentEncoding ? { 'Content-Encoding': t.contentEncoding } : {});

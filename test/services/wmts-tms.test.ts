@@ -19,6 +19,7 @@ import type { TestServer } from '../helpers/server.js';
 import { gdalRead } from '../rok4/gdal-oracle.js';
 import { locationOfRecord } from '../../src/pyramid/location.js';
 import { openLayer, type PublishedLayer } from '../../src/services/layer.js';
+import type { Rok4Reader } from '../../src/rok4/reader.js';
 
 const skip = skipUnlessCommands('gdal_translate', PYTHON);
 /** Asynchronous: the clients talk to a server in this very process, whose event loop must keep running. */
@@ -153,7 +154,7 @@ const gdalEnv = (): NodeJS.ProcessEnv => ({
 
 test("GDAL WMTS driver reads the layer: pixels equal our reader's mosaic of the level (PNG)", { skip }, async () => {
   const { level } = sampleTiles(ortho);
-  const m = await mosaicLevel(ortho.level(level)!.reader, level, 'PM');
+  const m = await mosaicLevel(ortho.level(level)!.reader as Rok4Reader, level, 'PM');
   const out = path.join(tmp, 'wmts.tif');
   const [xmin, ymin, xmax, ymax] = m.extent;
   await run(
@@ -176,7 +177,7 @@ test("GDAL WMTS driver reads the layer: pixels equal our reader's mosaic of the 
 test('GDAL WMTS driver reads TIFF tiles (ZIP pyramid, stored payload wrapped untouched)', { skip }, async () => {
   const layer = svc.layers.get('zip')!;
   const { level } = sampleTiles(layer);
-  const m = await mosaicLevel(layer.level(level)!.reader, level, 'PM');
+  const m = await mosaicLevel(layer.level(level)!.reader as Rok4Reader, level, 'PM');
   const out = path.join(tmp, 'wmts-zip.tif');
   const [xmin, ymin, xmax, ymax] = m.extent;
   await run(
@@ -198,7 +199,7 @@ test('GDAL WMTS driver reads TIFF tiles (ZIP pyramid, stored payload wrapped unt
 
 test('GDAL TMS mini-driver (bottom-left rows) reads /tms: pixels equal the mosaic', { skip }, async () => {
   const { level } = sampleTiles(ortho);
-  const m = await mosaicLevel(ortho.level(level)!.reader, level, 'PM');
+  const m = await mosaicLevel(ortho.level(level)!.reader as Rok4Reader, level, 'PM');
   const half = 20037508.342789244;
   const xml = path.join(tmp, 'tms.xml');
   await writeFile(
@@ -463,8 +464,8 @@ test('a layer of two pyramids with disjoint level ranges; overlaps and mixed for
     mixed.levels.map((l) => l.id),
     ortho.levels.map((l) => l.id),
   );
-  assert.equal(mixed.level(level)!.reader.name, 'ORTHO');
-  assert.equal(mixed.level(split)!.reader.name, 'ORTHO2');
+  assert.equal((mixed.level(level)!.reader as Rok4Reader).name, 'ORTHO');
+  assert.equal((mixed.level(split)!.reader as Rok4Reader).name, 'ORTHO2');
   svc.layers.publish(mixed);
   const top = await get(`${svc.url}/xyz/mixed/${split}/${data.col >> 3}/${data.row >> 3}.png`);
   assert.deepEqual(await bytesOf(top), await mixed.level(split)!.reader.readTileBytes(split, data.col >> 3, data.row >> 3));
