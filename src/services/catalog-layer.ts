@@ -47,6 +47,8 @@ export interface CatalogLayerOptions {
 const ITEMS_PER_TILE = 200;
 /** Decoded windows kept per layer (a window is at most a few tiles' worth of pixels). */
 const WINDOWS_KEPT = 64;
+/** COGs kept open per layer. */
+const READERS_KEPT = 32;
 /** Rendered tiles kept per layer: WMS reads a tile's pixels then its mask. */
 const RENDERED_KEPT = 32;
 /** Source pixels added around the window under a tile: the cubic kernel's reach, widened when downsampling. */
@@ -64,7 +66,8 @@ interface Rendered {
 /** Renders the tiles of one catalog layer; caches what it decoded (bounded). */
 export class CatalogTiles {
   private readonly infos = new Map<string, Promise<RasterInfo>>();
-  private readonly readers = new Map<string, RasterWindowReader>();
+  /** Open COGs, least recently read first; `busy` counts reads in flight (never closed under them). */
+  private readonly readers = new Map<string, { reader: RasterWindowReader; busy: number }>();
   private readonly windows = new Map<string, Promise<RasterWindow>>();
   private readonly rendered = new Map<string, Promise<Rendered>>();
 
@@ -129,6 +132,8 @@ export class CatalogTiles {
     bbox: Bbox,
   ): Promise<{ data: Uint8Array; mask: Uint8Array; channels: number } | undefined> {
     const info = await this.info(item);
+    // 8-bit images only (what the tiling process writes for imagery); a float32 catalog is not drawn.
+    if (info.sampleType !== 'uint8') return undefined;
     const [gx0, gdx, , gy0, , gdy] = info.geoTransform;
     let srcBbox: Bbox;
     try {
@@ -172,7 +177,6 @@ export class CatalogTiles {
       kernel: 'bicubic',
       nodata: Array.from({ length: src.channels }, () => NODATA),
     });
-    if (info.sampleType !== 'uint8') return undefined;
     return { data: out.data as Uint8Array, mask: out.mask, channels: src.channels };
   }
 
@@ -188,14 +192,29 @@ export class CatalogTiles {
 
   private window(item: CatalogItem, info: RasterInfo, win: NonNullable<ReturnType<typeof clipWindow>>): Promise<RasterWindow> {
     const key = `${item.key} ${win.overview ?? -1} ${win.x} ${win.y} ${win.width} ${win.height}`;
-    return remember(this.windows, key, WINDOWS_KEPT, () => {
-      let reader = this.readers.get(item.key);
-      if (!reader) {
-        reader = openRasterWindows(info);
-        this.readers.set(item.key, reader);
+    return remember(this.windows, key, WINDOWS_KEPT, async () => {
+      let open = this.readers.get(item.key);
+      if (open) this.readers.delete(item.key);
+      else open = { reader: openRasterWindows(info), busy: 0 };
+      this.readers.set(item.key, open);
+      open.busy++;
+      try {
+        return await open.reader.read(win);
+      } finally {
+        open.busy--;
+        this.closeIdleReaders();
       }
-      return reader.read(win);
     });
+  }
+
+  /** Keeps at most {@link READERS_KEPT} COGs open (a file handle each): the least recently read idle ones are closed. */
+  private closeIdleReaders(): void {
+    for (const [key, open] of this.readers) {
+      if (this.readers.size <= READERS_KEPT) return;
+      if (open.busy > 0) continue;
+      this.readers.delete(key);
+      void open.reader.close().catch(() => {});
+    }
   }
 }
 
