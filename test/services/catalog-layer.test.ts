@@ -252,6 +252,18 @@ test('a tile outside every item is the nodata tile; filter keeps only matching i
     const problem = (await r.json()) as { detail: string };
     assert.match(problem.detail, /filter/, filter);
   }
+  // The same through OGC API – Tiles and TMS (rows from the bottom).
+  const nodataFilter = encodeURIComponent('dateofimage>2023-01-01');
+  const ogc = await tile(`/collections/${LAYER}/map/tiles/PM/${Z}/${north.y}/${north.x}?f=png&filter=${nodataFilter}`);
+  assert.equal(ogc.status, 200, ogc.bytes.toString());
+  assert.deepEqual(ogc.bytes, outside.bytes);
+  assert.deepEqual((await tile(`/collections/${LAYER}/map/tiles/PM/${Z}/${north.y}/${north.x}?f=png`)).bytes, plain.bytes);
+  assert.equal((await tile(`/collections/${LAYER}/map/tiles/PM/${Z}/${north.y}/${north.x}?f=png&filter=nosuch%3D1`)).status, 400);
+  const tmsY = 2 ** Z - 1 - north.y;
+  assert.deepEqual((await tile(`/tms/1.0.0/${LAYER}/${Z}/${north.x}/${tmsY}.png?filter=${nodataFilter}`)).bytes, outside.bytes);
+  const tmsBad = await tile(`/tms/1.0.0/${LAYER}/${Z}/${north.x}/${tmsY}.png?filter=cloud%3Cnone`);
+  assert.equal(tmsBad.status, 400);
+  assert.match(tmsBad.bytes.toString(), /filter/);
   const ows = await fetch(
     `${s.url}/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=${LAYER}&STYLE=normal&TILEMATRIXSET=PM&TILEMATRIX=${Z}&TILEROW=${north.y}&TILECOL=${north.x}&FORMAT=image/png&FILTER=nosuch%3D1`,
   );
