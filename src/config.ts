@@ -55,7 +55,16 @@ export interface Config {
     /** bullmq: parts of a cut pyramid (subtrees below a cut level; a finisher computes the levels above). */
     split_parts: number;
   };
+  /**
+   * The default storage: `storages[default_storage]` (the one named `default` when config.yml has the single
+   * `storage:` section). Jobs' results, uploads and catalogs live there; processes write there unless their
+   * `storage` input names another.
+   */
   storage: StorageConfig;
+  /** Every configured storage by name (issue 13): `storages:` of config.yml, or `{default: storage}`. */
+  storages: Record<string, StorageConfig>;
+  /** The name of the default storage in `storages`. */
+  default_storage: string;
   pool: { threads: number; idle_timeout: number };
   processes: Record<string, { plugin: string; options: Record<string, unknown> }>;
   security: {
@@ -126,6 +135,23 @@ const processEntry = {
   ],
 };
 
+/** One storage section (`storage`, or an entry of `storages`); type-specific keys are checked by storageConfig. */
+const storageSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    type: { enum: ['file', 's3'], default: 'file' },
+    path: { type: 'string' },
+    endpoint: { type: 'string', pattern: '^https?://[^/\\s]+/?$' },
+    bucket: { type: 'string', pattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' },
+    access_key: { type: 'string' },
+    secret_key: { type: 'string' },
+    region: { type: 'string', minLength: 1 },
+    prefix: { type: 'string', pattern: '^$|^[^/].*/$' },
+    create_bucket: { type: 'boolean' },
+  },
+} as const;
+
 /** JSON Schema of config.yml, with defaults (ajv `useDefaults`). */
 export const CONFIG_SCHEMA = {
   type: 'object',
@@ -186,22 +212,14 @@ export const CONFIG_SCHEMA = {
         split_parts: { type: 'integer', minimum: 2, default: 16 },
       },
     },
-    storage: {
+    storage: { ...storageSchema, default: {} },
+    storages: {
       type: 'object',
-      default: {},
-      additionalProperties: false,
-      properties: {
-        type: { enum: ['file', 's3'], default: 'file' },
-        path: { type: 'string', default: './data/store' },
-        endpoint: { type: 'string', pattern: '^https?://[^/\\s]+/?$' },
-        bucket: { type: 'string', pattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' },
-        access_key: { type: 'string' },
-        secret_key: { type: 'string' },
-        region: { type: 'string', minLength: 1 },
-        prefix: { type: 'string', pattern: '^$|^[^/].*/$' },
-        create_bucket: { type: 'boolean' },
-      },
+      minProperties: 1,
+      additionalProperties: storageSchema,
+      propertyNames: { pattern: '^[A-Za-z0-9_.-]+$' },
     },
+    default_storage: { type: 'string', minLength: 1 },
     pool: {
       type: 'object',
       default: {},
@@ -284,7 +302,8 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env, 
     throw new ConfigError(`${source}: invalid key ${key}: ${e.message}${extra}`);
   }
   const config = data as unknown as Config;
-  config.storage = storageConfig(config.storage as unknown as Record<string, unknown>, env, source);
+  const given = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
+  namedStorages(config, 'storages' in given, 'storage' in given, env, source);
   for (const [id, entry] of Object.entries(config.processes)) {
     config.processes[id] =
       typeof entry === 'string' ? { plugin: entry, options: {} } : { plugin: entry.plugin, options: entry.options ?? {} };
@@ -294,28 +313,70 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env, 
     if (!/^rediss?:\/\//.test(config.manager.connection))
       throw new ConfigError(`${source}: invalid key manager.connection: the bullmq manager needs a redis:// URL (or DALLAGE_REDIS_URL)`);
   } else config.manager.connection = path.resolve(config.manager.connection);
-  config.storage.path = path.resolve(config.storage.path);
+  for (const storage of Object.values(config.storages)) storage.path = path.resolve(storage.path);
+  const paths = Object.entries(config.storages).map(([name, s]) => [name, s.path]);
+  for (const [i, [name, folder]] of paths.entries()) {
+    const other = paths.slice(0, i).find(([, p]) => p === folder);
+    if (other) throw new ConfigError(`${source}: invalid key storages.${name}.path: the same folder as storages.${other[0]} (${folder})`);
+  }
   config.security.input_roots = config.security.input_roots.map((p) => path.resolve(p));
   config.tms_folders = config.tms_folders.map((p) => path.resolve(p));
   return config;
 }
 
-/** The storage section with S3 environment overrides and defaults applied; S3 keys are refused on a file storage. */
-function storageConfig(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, source: string): StorageConfig {
+/**
+ * Sets `storages`, `default_storage` and `storage` (the default one). Either the single `storage:` section
+ * (then the storage named `default`, exactly as before named storages) or `storages:` + `default_storage:`
+ * (optional when there is one storage); both at once is an error. The DALLAGE_S3_* overrides apply to one S3
+ * storage: the default one when it is S3, else the only S3 storage (several other S3 storages take their
+ * values from `${VAR}` in config.yml).
+ */
+function namedStorages(config: Config, hasNamed: boolean, hasSingle: boolean, env: NodeJS.ProcessEnv, source: string): void {
+  if (!hasNamed) {
+    if (config.default_storage !== undefined && config.default_storage !== 'default')
+      throw new ConfigError(
+        `${source}: invalid key default_storage: no storage '${config.default_storage}' (only storages: names storages)`,
+      );
+    config.storages = { default: config.storage };
+    config.default_storage = 'default';
+  } else if (hasSingle) {
+    throw new ConfigError(`${source}: invalid key storage: give either storage or storages, not both`);
+  }
+  const names = Object.keys(config.storages);
+  if (config.default_storage === undefined) {
+    if (names.length !== 1)
+      throw new ConfigError(`${source}: invalid key default_storage: required with several storages (one of ${names.join(', ')})`);
+    config.default_storage = names[0];
+  }
+  if (!names.includes(config.default_storage))
+    throw new ConfigError(`${source}: invalid key default_storage: no storage '${config.default_storage}' (one of ${names.join(', ')})`);
+  const s3Names = names.filter((n) => config.storages[n].type === 's3');
+  const overridden = s3Names.includes(config.default_storage) ? config.default_storage : s3Names.length === 1 ? s3Names[0] : undefined;
+  for (const name of names) {
+    const key = hasNamed ? `storages.${name}` : 'storage';
+    const raw = config.storages[name] as unknown as Record<string, unknown>;
+    if (raw.path === undefined) raw.path = hasNamed ? `./data/${name}` : './data/store';
+    config.storages[name] = storageConfig(raw, name === overridden ? env : {}, key, source);
+  }
+  config.storage = config.storages[config.default_storage];
+}
+
+/** One storage section with S3 environment overrides and defaults applied; S3 keys are refused on a file storage. */
+function storageConfig(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, key: string, source: string): StorageConfig {
   const s3Keys = ['endpoint', 'bucket', 'access_key', 'secret_key', 'region', 'prefix', 'create_bucket'];
   if (raw.type !== 's3') {
     const stray = s3Keys.find((k) => k in raw);
-    if (stray) throw new ConfigError(`${source}: invalid key storage.${stray}: only for storage.type s3`);
+    if (stray) throw new ConfigError(`${source}: invalid key ${key}.${stray}: only for ${key}.type s3`);
     return { type: 'file', path: raw.path as string };
   }
   const s3: Record<string, unknown> = { region: 'us-east-1', prefix: '', create_bucket: false, ...raw };
-  for (const [key, variable] of Object.entries(S3_ENV_OVERRIDES)) if (env[variable]) s3[key] = env[variable];
-  for (const key of ['endpoint', 'bucket', 'access_key', 'secret_key'] as const) {
-    if (typeof s3[key] !== 'string' || s3[key] === '')
-      throw new ConfigError(`${source}: invalid key storage.${key}: required for storage.type s3 (or ${S3_ENV_OVERRIDES[key]})`);
+  for (const [k, variable] of Object.entries(S3_ENV_OVERRIDES)) if (env[variable]) s3[k] = env[variable];
+  for (const k of ['endpoint', 'bucket', 'access_key', 'secret_key'] as const) {
+    if (typeof s3[k] !== 'string' || s3[k] === '')
+      throw new ConfigError(`${source}: invalid key ${key}.${k}: required for ${key}.type s3 (or ${S3_ENV_OVERRIDES[k]})`);
   }
   if (!/^https?:\/\/[^/\s]+\/?$/.test(s3.endpoint as string))
-    throw new ConfigError(`${source}: invalid key storage.endpoint: must be http(s)://host[:port]`);
+    throw new ConfigError(`${source}: invalid key ${key}.endpoint: must be http(s)://host[:port]`);
   return s3 as unknown as S3StorageConfig;
 }
 

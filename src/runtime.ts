@@ -16,7 +16,7 @@ import { RECORD_KINDS } from './records/kinds.js';
 import type { RecordStore } from './records/record-store.js';
 import { Datastore } from './records/stored-data.js';
 import { createRecordStore } from './records/stores/index.js';
-import { createStorage } from './storage/factory.js';
+import { createStorages } from './storage/factory.js';
 import type { Storage } from './storage/storage.js';
 import { CatalogItemStore } from './catalog/item-store.js';
 import { recoverCatalogs } from './catalog/catalog.js';
@@ -32,7 +32,10 @@ export interface Runtime {
   registry: ProcessRegistry;
   manager: JobManager;
   store: JobStore;
+  /** The default storage (config `default_storage`): job results, uploads, catalogs, products by default. */
   storage: Storage;
+  /** Every configured storage by name (issue 13), the default one included. */
+  storages: ReadonlyMap<string, Storage>;
   /** Every kind of record (stored data…), and their locks. */
   records: RecordStore;
   datastore: Datastore;
@@ -75,8 +78,9 @@ export async function createRuntime(
   const registry = await ProcessRegistry.load(config);
   // The input folders exist from the start, so that users know where to drop files for file: hrefs.
   for (const root of config.security.input_roots) await mkdir(root, { recursive: true }).catch(() => {});
-  // The storage first: an S3 bucket that cannot be used stops the start-up before any store is opened.
-  const storage = await createStorage(config.storage);
+  // The storages first: an S3 bucket that cannot be used stops the start-up before any store is opened.
+  const storages = await createStorages(config);
+  const storage = storages.get(config.default_storage)!;
   // A bullmq server's stores answer within STORE_TIMEOUT_MS or fail (a 503 to the client) while Redis is
   // away; a worker's wait for Redis to come back (its running jobs go on: issue 14, faults).
   const serverRedis =
@@ -138,6 +142,7 @@ export async function createRuntime(
     manager,
     store,
     storage,
+    storages,
     records,
     datastore,
     catalogItems,

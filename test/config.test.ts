@@ -154,6 +154,65 @@ test('storage type s3 (issue 13): keys, defaults, DALLAGE_S3_* overrides; missin
   configError(() => parseConfig('processes: { echo: echo }\nstorage: { type: swift }\n', {}), /storage\.type/);
 });
 
+test('named storages (issue 13): storages + default_storage; the single storage is the one named default; env overrides on one S3 storage; errors named', () => {
+  const P = 'processes: { echo: echo }\n';
+  const single = parseConfig(P + 'storage: { path: ./one }\n', {});
+  assert.equal(single.default_storage, 'default');
+  assert.deepEqual(Object.keys(single.storages), ['default']);
+  assert.equal(single.storages.default, single.storage);
+  assert.equal(single.storage.path, path.resolve('./one'));
+  assert.equal(parseConfig(P, {}).storage.path, path.resolve('./data/store'));
+  const S3 = 'endpoint: "http://127.0.0.1:9000", access_key: a, secret_key: s';
+  const named = `${P}storages:\n  disk: { type: file, path: ./disk }\n  obj: { type: s3, bucket: one, ${S3} }\n  obj2: { type: s3, bucket: two, ${S3} }\ndefault_storage: obj\n`;
+  const env = { DALLAGE_S3_BUCKET: 'over', DALLAGE_S3_ENDPOINT: 'http://[::1]:1' };
+  const c = parseConfig(named, env);
+  assert.equal(c.default_storage, 'obj');
+  assert.equal(c.storage, c.storages.obj);
+  assert.deepEqual(c.storages.disk, { type: 'file', path: path.resolve('./disk') });
+  // The overrides apply to the default storage when it is S3 …
+  assert.equal(c.storages.obj.type === 's3' && c.storages.obj.bucket, 'over');
+  assert.equal(c.storages.obj.type === 's3' && c.storages.obj.endpoint, 'http://[::1]:1');
+  assert.equal(c.storages.obj2.type === 's3' && c.storages.obj2.bucket, 'two');
+  assert.equal(c.storages.obj2.path, path.resolve('./data/obj2'));
+  // … else to the only S3 storage.
+  const fileFirst = parseConfig(
+    `${P}storages:\n  disk: { path: ./disk }\n  obj: { type: s3, bucket: one, ${S3} }\ndefault_storage: disk\n`,
+    env,
+  );
+  assert.equal(fileFirst.storage.type, 'file');
+  assert.equal(fileFirst.storages.obj.type === 's3' && fileFirst.storages.obj.bucket, 'over');
+  // One named storage needs no default_storage.
+  assert.equal(parseConfig(`${P}storages: { only: { path: ./o } }\n`, {}).default_storage, 'only');
+  configError(
+    () => parseConfig(`${P}storages: { a: { path: ./a }, b: { path: ./b } }\n`, {}),
+    /default_storage: required with several storages \(one of a, b\)/,
+  );
+  configError(
+    () => parseConfig(`${P}storages: { a: { path: ./a } }\ndefault_storage: z\n`, {}),
+    /default_storage: no storage 'z' \(one of a\)/,
+  );
+  configError(() => parseConfig(`${P}default_storage: z\n`, {}), /default_storage: no storage 'z'/);
+  configError(
+    () => parseConfig(`${P}storage: { path: ./a }\nstorages: { a: { path: ./a } }\n`, {}),
+    /storage: give either storage or storages, not both/,
+  );
+  configError(
+    () => parseConfig(`${P}storages: { a: { path: ./x }, b: { path: ./x } }\ndefault_storage: a\n`, {}),
+    /storages\.b\.path: the same folder as storages\.a/,
+  );
+  configError(
+    () => parseConfig(`${P}storages: { a: { type: s3, bucket: bkt } }\n`, {}),
+    /storages\.a\.endpoint: required for storages\.a\.type s3/,
+  );
+  configError(
+    () => parseConfig(`${P}storages: { a: { type: file, bucket: bkt } }\n`, {}),
+    /storages\.a\.bucket: only for storages\.a\.type s3/,
+  );
+  configError(() => parseConfig(`${P}storages: { a: { type: swift } }\n`, {}), /storages\.a\.type/);
+  configError(() => parseConfig(`${P}storages: { "a b": { path: ./a } }\n`, {}), /storages/);
+  configError(() => parseConfig(`${P}storages: {}\n`, {}), /storages/);
+});
+
 test('manager bullmq: a redis:// connection (DALLAGE_REDIS_URL wins), prefix/attempts/stalled_seconds/split defaults; a folder is refused', () => {
   const P = 'processes: {echo: echo}\n';
   const c = parseConfig(P + 'manager: {name: bullmq, connection: "redis://127.0.0.1:6379"}', {});

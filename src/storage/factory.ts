@@ -1,4 +1,4 @@
-import type { StorageConfig } from '../config.js';
+import type { Config, StorageConfig } from '../config.js';
 import { FileStorage } from './file.js';
 import { S3Storage, type S3Settings } from './s3.js';
 import type { Storage } from './storage.js';
@@ -42,4 +42,23 @@ export async function createStorage(config: StorageConfig): Promise<Storage> {
   });
   await storage.checkBucket(config.create_bucket);
   return storage;
+}
+
+/**
+ * Every configured storage by name (config.yml `storages`, or `{default: storage}`), the default one first
+ * checked. Each S3 bucket is checked at start-up as a single storage is: a server does not start when one
+ * of its storages cannot be used (the error also names the storage).
+ */
+export async function createStorages(config: Pick<Config, 'storages' | 'default_storage'>): Promise<Map<string, Storage>> {
+  const storages = new Map<string, Storage>();
+  const names = [config.default_storage, ...Object.keys(config.storages).filter((n) => n !== config.default_storage)];
+  for (const name of names) {
+    try {
+      storages.set(name, await createStorage(config.storages[name]));
+    } catch (err) {
+      if (names.length > 1 && err instanceof Error) err.message = `storage '${name}': ${err.message}`;
+      throw err;
+    }
+  }
+  return storages;
 }
