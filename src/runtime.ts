@@ -104,7 +104,8 @@ export async function createRuntime(
   const pool = new PiscinaPool(config.pool);
   const baseUrl = overrides.baseUrl ?? (() => config.server.url);
   const layers = new LayerRegistry();
-  const publisher = new Publisher({ records, datastore, storage, layers, tmsFolders: config.tms_folders, log, catalogItems });
+  const named = { storages, defaultStorage: config.default_storage };
+  const publisher = new Publisher({ records, datastore, storage, named, layers, tmsFolders: config.tms_folders, log, catalogItems });
   // Parts inside the local storage folder (a FILE storage's root: a finished file becomes visible by a
   // rename, not a copy; on S3, the local working folder from which finished files are uploaded).
   const uploadFiles = new UploadFiles(storage, path.join(config.storage.path, '.upload-parts'));
@@ -124,6 +125,7 @@ export async function createRuntime(
   const manager = new JobManager({
     store,
     storage,
+    storages,
     datastore,
     catalogItems,
     uploads,
@@ -160,7 +162,7 @@ export async function createRuntime(
         // Catalogs first: a catalog left GENERATING loses its files and items before its record is failed.
         const catalogFolders = await recoverCatalogs(datastore, storage, catalogItems, log);
         if (catalogFolders) log.warn('partial catalog files of interrupted jobs removed', { count: catalogFolders });
-        await recoverInterruptedProducts(datastore, storage, log);
+        await recoverInterruptedProducts(datastore, named, log);
         // After the jobs: a close whose check jobs were failed above leaves its upload UNSTABLE.
         const checking = await uploads.recover();
         if (checking) log.warn('uploads whose checks were interrupted are UNSTABLE', { count: checking });

@@ -20,6 +20,7 @@ import type { ComposeResult } from './compose-task.js';
 import type { MergeMethod } from './compose.js';
 import { planMerge, type MergeSource, type SlabJob } from './merge-plan.js';
 import { COMPOSE_TASKS, type ComposeCommon, composeAndWrite, composeSplit, composeTaskOf } from './split.js';
+import { STORAGE_INPUT } from '../../src/process/storage-input.js';
 
 const NO_MASK_WARNING =
   'without masks, the nodata frame of an input hides the inputs below it; generate pyramids with mask: true to merge them';
@@ -55,7 +56,7 @@ async function check(raw: Record<string, unknown>, ctx: PrepareContext): Promise
   const name = raw.name as string;
   if (new Set(ids).size !== ids.length) throw invalidInput('stored_data', 'lists the same pyramid twice');
   const inputs: Input[] = [];
-  for (const [i, id] of ids.entries()) inputs.push(await loadReadyPyramid(ctx.datastore, ctx.storage, id, `stored_data[${i}]`));
+  for (const [i, id] of ids.entries()) inputs.push(await loadReadyPyramid(ctx.datastore, ctx.storage, id, `stored_data[${i}]`, ctx));
   const first = inputs[0].descriptor;
   const firstFormat = parseFormat(first.format);
   const depthOf = (d: PyramidDescriptor) => (d.levels[0].storage.type === 'FILE' ? d.levels[0].storage.path_depth : 0);
@@ -137,6 +138,7 @@ const pyramidsToPyramid: Process<MergePlanned> = {
     jobControlOptions: ['async-execute', 'dismiss'],
     outputTransmission: ['value'],
     inputs: {
+      storage: STORAGE_INPUT,
       stored_data: {
         title: 'Input pyramids',
         description:

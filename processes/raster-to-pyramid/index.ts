@@ -31,6 +31,7 @@ import { reservePyramid, writePyramid, type PyramidReservation } from '../../src
 import { loadReadyPyramid, readPyramidList, requireReadyRecord, type ReadyPyramid } from '../../src/pyramid/ready-pyramid.js';
 import { OriginalReferences } from '../../src/pyramid/reference.js';
 import { checkOutputBytes, estimatePyramidBytes } from '../../src/pyramid/output-estimate.js';
+import { STORAGE_INPUT } from '../../src/process/storage-input.js';
 
 /** An image to read: from `images` or from an upload (whose `srs` applies when the file declares none). */
 interface SourceImage {
@@ -175,7 +176,7 @@ async function check(
   let ancestor: ReadyPyramid | undefined;
   if (inputs.stored_data !== undefined) {
     refuseInherited(inputs, ctx.defaulted);
-    ancestor = await loadReadyPyramid(ctx.datastore, ctx.storage, inputs.stored_data as string, 'stored_data');
+    ancestor = await loadReadyPyramid(ctx.datastore, ctx.storage, inputs.stored_data as string, 'stored_data', ctx);
     options = inheritedOptions(options, ancestor);
   } else if (inputs.tms === undefined) {
     throw invalidInput('tms', 'is required for a new pyramid (only an update, with stored_data, takes it from the existing pyramid)');
@@ -283,6 +284,7 @@ const rasterToPyramid: Process<RasterPlan> = {
     jobControlOptions: ['async-execute', 'dismiss'],
     outputTransmission: ['value'],
     inputs: {
+      storage: STORAGE_INPUT,
       images: {
         title: 'Images',
         description:

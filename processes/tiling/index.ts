@@ -15,6 +15,8 @@ import type { CogCompression } from '../../src/cog/tile-codecs.js';
 import { CATALOG_TYPE, catalogFolder, deleteCatalog, jobFolder, withCatalogLock } from '../../src/catalog/catalog.js';
 import { reasonOf } from '../../src/pyramid/life-cycle.js';
 import { checkAttributes, checkConfiguration, SUB_TYPES, type AttributesConfiguration } from './attributes.js';
+import { STORAGE_INPUT } from '../../src/process/storage-input.js';
+import { requireSameStorage } from '../../src/storage/of-record.js';
 
 interface Target {
   serviceName: string;
@@ -49,6 +51,8 @@ async function prepare(inputs: Record<string, unknown>, ctx: PrepareContext): Pr
       'target',
       `no raster catalog named '${target.serviceName}' exists; set createNewService to true (with attributesConfiguration) to create it`,
     );
+  // A catalog's files stay on one storage (issue 13): its new items go where it lives.
+  requireSameStorage([existing], ctx);
   const config = existing.type_infos.attributesConfiguration as AttributesConfiguration;
   checkAttributes(attributes, config, target.serviceName);
   const release = await ctx.datastore.lockForRead([existing._id]);
@@ -191,6 +195,7 @@ async function execute(inputs: Record<string, unknown>, ctx: ProcessContext<Tili
           type: ctx.storage.type,
           key: catalogFolder(target.serviceName),
           href: ctx.storage.url(catalogFolder(target.serviceName)),
+          name: ctx.storageName,
         },
       });
   const catalogId = existing?._id ?? created!.record._id;
@@ -331,6 +336,7 @@ const tiling: Process<TilingPlan> = {
     jobControlOptions: ['async-execute', 'dismiss'],
     outputTransmission: ['value'],
     inputs: {
+      storage: STORAGE_INPUT,
       files: {
         title: 'Rasters',
         description:

@@ -15,9 +15,12 @@ import { attributesOf, collectionUrl, GEOJSON, stacCollection, stacItem } from '
 import { ApiError } from '../errors.js';
 import type { StoredData } from '../records/stored-data.js';
 import type { Runtime } from '../runtime.js';
+import { storageOfRecord } from '../storage/of-record.js';
+import type { Storage } from '../storage/storage.js';
 import { tileCollectionDoc } from '../services/ogc-tiles.js';
 import { decideRange, notModifiedSince } from './byte-ranges.js';
 import { respond } from './landing.js';
+import { namedOf } from './named-storages.js';
 import { linkTo, negotiate, parseLimit, parseOffset, selfLinks, single, type ApiRequest, type ApiResponse } from './request.js';
 
 type Handler = (req: ApiRequest, rt: Runtime) => Promise<ApiResponse>;
@@ -231,11 +234,11 @@ export const getItem: Handler = async (req, rt) => {
 /** Bytes read per chunk when streaming a file (a whole COG is never held in memory). */
 const CHUNK = 1 << 20;
 
-function streamRange(rt: Runtime, key: string, start: number, end: number): Readable {
+function streamRange(storage: Storage, key: string, start: number, end: number): Readable {
   return Readable.from(
     (async function* () {
       for (let at = start; at <= end; at += CHUNK) {
-        const bytes = await rt.storage.readRange(key, at, Math.min(CHUNK, end + 1 - at));
+        const bytes = await storage.readRange(key, at, Math.min(CHUNK, end + 1 - at));
         if (bytes.length === 0) return;
         yield bytes;
       }
@@ -249,8 +252,10 @@ function streamRange(rt: Runtime, key: string, start: number, end: number): Read
  * change once written (their keys are new for every job), so the tag is the item's id and size.
  */
 export const getItemData: Handler = async (req, rt) => {
-  const { item } = await requireItem(rt, req);
-  const size = await rt.storage.size(item.key);
+  const { catalog, item } = await requireItem(rt, req);
+  // The catalog's files are on the storage its record names (issue 13).
+  const storage = storageOfRecord(catalog, namedOf(rt));
+  const size = await storage.size(item.key);
   if (size === undefined) throw new ApiError('not-found', `the file of item '${item.id}' is missing from the storage`);
   const etag = `"${item.id}-${size}"`;
   const lastModified = new Date(item.created).toUTCString();
@@ -282,13 +287,13 @@ export const getItemData: Handler = async (req, rt) => {
         'Content-Range': `bytes ${start}-${end}/${size}`,
         'Content-Length': String(end - start + 1),
       },
-      body: req.method === 'HEAD' ? undefined : streamRange(rt, item.key, start, end),
+      body: req.method === 'HEAD' ? undefined : streamRange(storage, item.key, start, end),
     };
   }
   return {
     status: 200,
     headers: { ...headers, 'Content-Type': type, 'Content-Length': String(size) },
-    body: req.method === 'HEAD' || size === 0 ? undefined : streamRange(rt, item.key, 0, size - 1),
+    body: req.method === 'HEAD' || size === 0 ? undefined : streamRange(storage, item.key, 0, size - 1),
   };
 };
 
@@ -301,10 +306,10 @@ const THUMBNAIL_SIDE = 256;
  * The preview of an item's file: its smallest image (a COG's last overview; masks, 1-bit, are skipped),
  * at most 256 px a side, as PNG.
  */
-async function thumbnailOf(rt: Runtime, item: CatalogItem): Promise<Buffer> {
+async function thumbnailOf(storage: Storage, item: CatalogItem): Promise<Buffer> {
   const kept = thumbnails.get(item.id);
   if (kept) return kept;
-  const input = rt.storage.type === 'FILE' ? `${rt.storage.root}/${item.key}` : await rt.storage.read(item.key);
+  const input = storage.type === 'FILE' ? `${storage.root}/${item.key}` : await storage.read(item.key);
   const pages = (await sharp(input).metadata()).pages ?? 1;
   let best = { page: 0, width: Number.POSITIVE_INFINITY };
   for (let page = 0; page < pages; page++) {
@@ -323,10 +328,10 @@ async function thumbnailOf(rt: Runtime, item: CatalogItem): Promise<Buffer> {
 
 /** GET /collections/{collectionId}/items/{featureId}/thumbnail */
 export const getItemThumbnail: Handler = async (req, rt) => {
-  const { item } = await requireItem(rt, req);
+  const { catalog, item } = await requireItem(rt, req);
   let png: Buffer;
   try {
-    png = await thumbnailOf(rt, item);
+    png = await thumbnailOf(storageOfRecord(catalog, namedOf(rt)), item);
   } catch {
     throw new ApiError('not-found', `item '${item.id}' has no preview: its file cannot be decoded here`);
   }

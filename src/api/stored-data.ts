@@ -1,10 +1,12 @@
 import type { Runtime } from '../runtime.js';
+import { storageOfRecord } from '../storage/of-record.js';
 import type { StoredData } from '../records/stored-data.js';
 import { ApiError } from '../errors.js';
 import { CATALOG_TYPE, deleteCatalog } from '../catalog/catalog.js';
 import { PYRAMID_TYPE } from '../records/pyramid-infos.js';
 import { deletePyramidFiles, descriptorKey, listKey, locationOfRecord } from '../pyramid/location.js';
 import { respond } from './landing.js';
+import { namedOf } from './named-storages.js';
 import { negotiate, selfLinks, single, type ApiRequest, type ApiResponse } from './request.js';
 
 type Handler = (req: ApiRequest, rt: Runtime) => Promise<ApiResponse>;
@@ -87,8 +89,10 @@ export const deleteStoredData: Handler = async (req, rt) => {
   try {
     // Only the record's own files: a pyramid's folder (or its three entries at the storage root, for one
     // written before pyramids had folders).
-    if (s.type === PYRAMID_TYPE) await deletePyramidFiles(rt.storage, locationOfRecord(s));
-    else if (s.type === CATALOG_TYPE) await deleteCatalog(rt.storage, rt.catalogItems, s);
+    // On the storage the record names (issue 13).
+    const storage = storageOfRecord(s, namedOf(rt));
+    if (s.type === PYRAMID_TYPE) await deletePyramidFiles(storage, locationOfRecord(s));
+    else if (s.type === CATALOG_TYPE) await deleteCatalog(storage, rt.catalogItems, s);
     await rt.datastore.update(s._id, { status: 'DELETED', size: 0 });
   } finally {
     release();
@@ -103,7 +107,7 @@ async function pyramidFile(req: ApiRequest, rt: Runtime, which: 'descriptor' | '
   if (!isServedPyramid(s)) throw new ApiError('not-found', `stored data '${s.name}' is ${s.status}: it has no ${which} to serve`);
   const location = locationOfRecord(s);
   try {
-    return await rt.storage.read(which === 'descriptor' ? descriptorKey(location) : listKey(location));
+    return await storageOfRecord(s, namedOf(rt)).read(which === 'descriptor' ? descriptorKey(location) : listKey(location));
   } catch {
     throw new ApiError('not-found', `the ${which} of stored data '${s.name}' cannot be read from the storage`);
   }

@@ -5,7 +5,7 @@ import { ApiError, causeText, logServerError, ProblemError, toProblem, type Prob
 import type { Config } from '../config.js';
 import type { Datastore } from '../records/stored-data.js';
 import type { Logger } from '../log.js';
-import { parseExecuteRequest, type ParsedExecute } from '../process/execute-request.js';
+import { type InputValue, parseExecuteRequest, type ParsedExecute } from '../process/execute-request.js';
 import { decideExecutionMode } from '../process/execution-mode.js';
 import { checkHrefs, resolveInputs } from '../process/inputs.js';
 import type { RegisteredProcess } from '../process/registry.js';
@@ -35,7 +35,10 @@ export interface JobLinks {
 
 export interface ManagerDeps {
   store: JobStore;
+  /** The default storage: job results live there. */
   storage: Storage;
+  /** Every configured storage by name (issue 13); default: the default storage alone. */
+  storages?: ReadonlyMap<string, Storage>;
   datastore: Datastore;
   catalogItems: CatalogItemStore;
   uploads: Uploads;
@@ -251,15 +254,25 @@ export class JobManager {
     signal: AbortSignal,
     log: Logger,
   ): PrepareContext {
+    const defaultStorage = this.deps.config.default_storage ?? 'default';
+    const storages = this.deps.storages ?? new Map([[defaultStorage, this.deps.storage]]);
+    // The storage input was checked against the configured names (the registry's enum), default the default one.
+    const chosen = parsed.inputs.storage as InputValue | undefined;
+    const storageName =
+      chosen?.kind === 'value' && typeof chosen.value === 'string' && storages.has(chosen.value) ? chosen.value : defaultStorage;
     return {
       jobId: id,
       signal,
-      storage: this.deps.storage,
+      storage: storages.get(storageName) ?? this.deps.storage,
+      storageName,
+      storages,
+      defaultStorage,
       datastore: this.deps.datastore.forRun(id),
       catalogItems: this.deps.catalogItems,
       uploads: this.deps.uploads,
       pool: this.deps.pool,
-      ...(this.deps.parts ? { parts: this.deps.parts } : {}),
+      // Part workers write on the default storage: a product on another storage is made in one run.
+      ...(this.deps.parts && storageName === defaultStorage ? { parts: this.deps.parts } : {}),
       log,
       options: process.options,
       outputs: Object.keys(parsed.outputs),

@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import { ConfigError } from '../config.js';
 import { inputAjv } from './ajv.js';
 import type { Process, ProcessDescription } from './types.js';
+import { withStorageNames } from './storage-input.js';
 import { UPLOAD_CHECKS } from '../uploads/checks.js';
 
 /** Folder of the built-in plugins (processes/<name>/index.js next to src/ in the build). */
@@ -17,6 +18,8 @@ export interface RegisteredProcess extends Process {
 /** The processes of the config, loaded once at start-up (DESIGN §4). */
 export class ProcessRegistry {
   private readonly byId = new Map<string, RegisteredProcess>();
+  /** The configured storage names (issue 13), set by {@link load}: a `storage` input takes one of them. */
+  private storages?: { names: string[]; defaultName: string };
 
   get(id: string): RegisteredProcess | undefined {
     return this.byId.get(id);
@@ -29,7 +32,8 @@ export class ProcessRegistry {
   add(id: string, plugin: Process, options: Record<string, unknown> = {}): void {
     const problem = checkDescription(plugin.description);
     if (problem) throw new ConfigError(`process '${id}': invalid description: ${problem}`);
-    const description: ProcessDescription = { ...plugin.description, id };
+    const own: ProcessDescription = { ...plugin.description, id };
+    const description = this.storages ? withStorageNames(own, this.storages.names, this.storages.defaultName) : own;
     this.byId.set(id, {
       ...plugin,
       description,
@@ -47,6 +51,7 @@ export class ProcessRegistry {
    */
   static async load(config: Config): Promise<ProcessRegistry> {
     const registry = new ProcessRegistry();
+    if (config.storages) registry.storages = { names: Object.keys(config.storages), defaultName: config.default_storage };
     for (const [id, entry] of Object.entries(config.processes)) await registry.loadPlugin(id, entry.plugin, entry.options);
     for (const check of UPLOAD_CHECKS) if (!registry.get(check._id)) await registry.loadPlugin(check._id, check._id, {});
     return registry;

@@ -71,7 +71,14 @@ export interface ProcessContext<Plan = unknown> {
    * Members of statusInfo.yaml itself ({@link STATUS_MEMBERS}) are refused.
    */
   report(members: StatusMembers): void;
+  /** Where this run writes its products: the storage its `storage` input names, else the default one (issue 13). */
   storage: Storage;
+  /** The configured name of {@link storage} (recorded in the stored data it makes). */
+  storageName: string;
+  /** Every configured storage by name: a stored data is read from the one its record names (src/storage/of-record.ts). */
+  storages: ReadonlyMap<string, Storage>;
+  /** The name of the default storage (where records without a storage name live). */
+  defaultStorage: string;
   /** Stored data records (pyramids, COG catalogs) with their dependencies. */
   datastore: import('../records/stored-data.js').Datastore;
   /** The items of raster catalogs (issue 12): added by the tiling process, served as OGC API – Features. */

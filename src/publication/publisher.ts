@@ -17,13 +17,17 @@ import type { Datastore } from '../records/stored-data.js';
 import type { LayerRegistry } from '../services/layer-registry.js';
 import { openCatalogLayer } from '../services/catalog-layer.js';
 import { openLayer, type LayerSpec, type PublishedLayer } from '../services/layer.js';
+import { type NamedStorages, storageNameOf } from '../storage/of-record.js';
 import type { Storage } from '../storage/storage.js';
 import { checkConfigurationBody, type ConfigurationBody } from './configuration-body.js';
 
 export interface PublisherDeps {
   records: RecordStore;
   datastore: Datastore;
+  /** The default storage. */
   storage: Storage;
+  /** Every configured storage (issue 13): a layer reads its pyramids from the storage their records name. */
+  named?: NamedStorages;
   layers: LayerRegistry;
   tmsFolders: string[];
   log: Logger;
@@ -242,19 +246,34 @@ export class Publisher {
   /** The layer an offering serves: its snapshot of the configuration, over the stored data records. */
   private async openServed(layerName: string, served: Offering['served']): Promise<PublishedLayer> {
     const pyramids = [];
+    const named = this.deps.named ?? { storages: new Map([['default', this.deps.storage]]), defaultStorage: 'default' };
     const first = served.used_data[0] && (await this.deps.datastore.get(served.used_data[0].stored_data));
     if (first?.type === CATALOG_TYPE) {
       const spec: LayerSpec = { name: layerName, title: served.title, abstract: served.abstract, keywords: served.keywords, pyramids: [] };
       const u = served.used_data[0];
-      return openCatalogLayer(spec, first, u, this.deps.catalogItems, this.deps.storage, this.deps.tmsFolders, 'type_infos.used_data[0]');
+      const storage = named.storages.get(storageNameOf(first, named));
+      if (!storage) throw invalidInput('type_infos.used_data[0].stored_data', `storage '${storageNameOf(first, named)}' is not configured`);
+      return openCatalogLayer(spec, first, u, this.deps.catalogItems, storage, this.deps.tmsFolders, 'type_infos.used_data[0]');
     }
+    let on: string | undefined;
     for (const [i, u] of served.used_data.entries()) {
+      const at = `type_infos.used_data[${i}].stored_data`;
       const record = await this.deps.datastore.get(u.stored_data);
-      if (!record) throw invalidInput(`type_infos.used_data[${i}].stored_data`, `no stored data '${u.stored_data}'`);
+      if (!record) throw invalidInput(at, `no stored data '${u.stored_data}'`);
+      // One layer reads one storage (its services keep one storage open per layer).
+      const name = storageNameOf(record, named);
+      if (on !== undefined && name !== on)
+        throw invalidInput(
+          at,
+          `'${record.name}' is on storage '${name}', the layer's other pyramids on '${on}': a layer's pyramids live on one storage`,
+        );
+      on = name;
       pyramids.push({ ...locationOfRecord(record), bottom_level: u.bottom_level, top_level: u.top_level });
     }
+    const storage = named.storages.get(on ?? named.defaultStorage);
+    if (!storage) throw invalidInput('type_infos.used_data', `storage '${on}' is not configured`);
     const spec: LayerSpec = { name: layerName, title: served.title, abstract: served.abstract, keywords: served.keywords, pyramids };
-    return openLayer(spec, this.deps.storage, this.deps.tmsFolders, 'type_infos.used_data');
+    return openLayer(spec, storage, this.deps.tmsFolders, 'type_infos.used_data');
   }
 
   /**

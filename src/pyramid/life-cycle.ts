@@ -76,7 +76,7 @@ export interface PyramidWork {
  * @param failure what a failure message starts with ("pyramid generation failed").
  */
 export async function writePyramid(
-  ctx: { storage: Storage; datastore: Datastore; jobId: string; signal: AbortSignal },
+  ctx: { storage: Storage; storageName?: string; datastore: Datastore; jobId: string; signal: AbortSignal },
   reservation: PyramidReservation,
   failure: string,
   work: (location: PyramidLocation) => Promise<PyramidWork>,
@@ -90,7 +90,7 @@ export async function writePyramid(
     type: PYRAMID_TYPE,
     jobId: ctx.jobId,
     use: reservation.reads,
-    storage: { type: ctx.storage.type, key, href: ctx.storage.url(key) },
+    storage: { type: ctx.storage.type, key, href: ctx.storage.url(key), ...(ctx.storageName ? { name: ctx.storageName } : {}) },
   });
   try {
     // What a run of the same name killed before its commit left there belongs to no one: the name is

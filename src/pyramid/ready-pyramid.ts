@@ -5,6 +5,7 @@ import { PYRAMID_TYPE } from '../records/pyramid-infos.js';
 import { parseDescriptor, type PyramidDescriptor } from '../rok4/descriptor.js';
 import { SlabList } from '../rok4/list.js';
 import { Rok4Reader } from '../rok4/reader.js';
+import { type NamedStorages, requireSameStorage } from '../storage/of-record.js';
 import type { Storage } from '../storage/storage.js';
 import { descriptorKey, listKey, locationOfRecord, type PyramidLocation } from './location.js';
 
@@ -24,8 +25,16 @@ export async function requireReadyRecord(datastore: Datastore, id: string, input
 }
 
 /** A READY pyramid with its descriptor, or a 400 naming `input`. */
-export async function loadReadyPyramid(datastore: Datastore, storage: Storage, id: string, input: string): Promise<ReadyPyramid> {
+export async function loadReadyPyramid(
+  datastore: Datastore,
+  storage: Storage,
+  id: string,
+  input: string,
+  writeOn?: Pick<NamedStorages, 'defaultStorage'> & { storageName: string },
+): Promise<ReadyPyramid> {
   const record = await requireReadyRecord(datastore, id, input);
+  // A product referencing this pyramid is written on its storage (issue 13): else a 400 naming `storage`.
+  if (writeOn) requireSameStorage([record], writeOn);
   try {
     const location = locationOfRecord(record);
     const descriptor = parseDescriptor((await storage.read(descriptorKey(location))).toString('utf8'));

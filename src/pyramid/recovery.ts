@@ -1,6 +1,7 @@
 import type { Logger } from '../log.js';
 import { PYRAMID_TYPE } from '../records/pyramid-infos.js';
 import type { Datastore } from '../records/stored-data.js';
+import { type NamedStorages, storageOfRecord } from '../storage/of-record.js';
 import type { Storage } from '../storage/storage.js';
 import { deletePyramidFiles, locationOfRecord, PYRAMIDS_FOLDER } from './location.js';
 
@@ -11,7 +12,7 @@ import { deletePyramidFiles, locationOfRecord, PYRAMIDS_FOLDER } from './locatio
  * with others, so its files are left (and logged). Runs before the server accepts jobs (no job can
  * be writing). Returns how many records were recovered.
  */
-export async function recoverInterruptedProducts(datastore: Datastore, storage: Storage, log: Logger): Promise<number> {
+export async function recoverInterruptedProducts(datastore: Datastore, named: Storage | NamedStorages, log: Logger): Promise<number> {
   const interrupted = await datastore.generating();
   for (const record of interrupted) {
     let removed = false;
@@ -19,6 +20,8 @@ export async function recoverInterruptedProducts(datastore: Datastore, storage: 
       try {
         const location = locationOfRecord(record);
         if (location.folder === `${PYRAMIDS_FOLDER}${record.name}/`) {
+          // On the storage the record names (issue 13).
+          const storage = 'storages' in named ? storageOfRecord(record, named) : named;
           await deletePyramidFiles(storage, location);
           removed = true;
         }

@@ -24,7 +24,7 @@ export interface StoredData {
   /** Type-specific facts (tms, format, levels, bbox…). */
   type_infos: Record<string, unknown>;
   /** Where it lives: storage key of its main object (a pyramid descriptor). */
-  storage: { type: string; key: string; href?: string };
+  storage: { type: string; key: string; href?: string; name?: string };
   message?: string;
 }
 
