@@ -54,6 +54,9 @@ export async function startTestServer(
     cors?: Record<string, unknown>;
     /** The storage section (default FILE in the temp folder); `path` defaults to the temp folder's store/. */
     storage?: Record<string, unknown>;
+    /** Named storages (issue 13), instead of `storage`; with {@link defaultStorage}. */
+    storages?: Record<string, Record<string, unknown>>;
+    defaultStorage?: string;
     /** A resolver the server uses instead of real DNS (security tests). */
     resolve?: (hostname: string) => Promise<string[]>;
   } = {},
@@ -75,7 +78,9 @@ export async function startTestServer(
       ...(options.cors ? { cors: options.cors } : {}),
     },
     manager,
-    storage: { type: 'file', path: path.join(dir, 'store'), ...(options.storage ?? (await testStorageSection())) },
+    ...(options.storages
+      ? { storages: options.storages, ...(options.defaultStorage ? { default_storage: options.defaultStorage } : {}) }
+      : { storage: { type: 'file', path: path.join(dir, 'store'), ...(options.storage ?? (await testStorageSection())) } }),
     pool: { threads: 2 },
     processes: options.processes ?? { echo: 'echo', 'hello-world': 'hello-world' },
     security: { input_roots: [inputRoot], allowed_hosts: [], allow_internal: false, ...(options.security ?? {}) },
