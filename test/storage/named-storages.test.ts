@@ -8,7 +8,9 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { parseConfig } from '../../src/config.js';
 import { Rok4Reader } from '../../src/rok4/reader.js';
+import { createStorages } from '../../src/storage/factory.js';
 import { skipUnlessCommands } from '../helpers/env.js';
 import { generate, makeInput, runJob } from '../helpers/pyramids.js';
 import { publishLayer } from '../helpers/publication.js';
@@ -114,4 +116,27 @@ test('the storage input picks where a pyramid is written; both are served; updat
   const update = await runJob(s, { images: [{ href: patch.href }], name: 'UPD', stored_data: onS3.record._id, storage: 'obj' });
   assert.equal(update.final.status, 'successful', JSON.stringify(update.final));
   assert.ok(await obj.exists('pyramids/UPD/UPD.json'));
+});
+
+test('every named S3 storage is checked at start-up: a missing bucket stops it, the error naming the storage and the bucket', {
+  skip,
+}, async () => {
+  const config = parseConfig(
+    JSON.stringify({
+      processes: { echo: 'echo' },
+      storages: {
+        disk: { type: 'file', path: path.join(s3.directory, '..', `disk-check-${process.pid}`) },
+        obj: s3StorageSection(s3, 'named'),
+        gone: s3StorageSection(s3, 'no-such-bucket', { create_bucket: false }),
+      },
+      default_storage: 'disk',
+    }),
+    {},
+  );
+  await assert.rejects(createStorages(config), (err: Error) => {
+    assert.match(err.message, /^storage 'gone': .*no-such-bucket/);
+    return true;
+  });
+  const ok = await createStorages({ ...config, storages: { disk: config.storages.disk, obj: config.storages.obj } });
+  assert.deepEqual([...ok.keys()], ['disk', 'obj']);
 });
