@@ -17,12 +17,14 @@ export interface RunningServer {
 }
 
 /**
- * The folders a server writes and therefore locks: its job store (lowdb) and its storage. None with the
+ * The folders a server writes and therefore locks: its job store (lowdb) and the folder of each of its storages
+ * (the default one first; named storages, issue 13). None with the
  * bullmq manager (issue 14): there, servers and workers share the storage by design and the stores are in Redis.
  */
 export function dataFolders(config: Config): string[] {
   if (config.manager.name === 'bullmq') return [];
-  return [...(config.manager.name === 'lowdb' ? [config.manager.connection] : []), config.storage.path];
+  const storages = [config.storage.path, ...Object.values(config.storages ?? {}).map((s) => s.path)];
+  return [...(config.manager.name === 'lowdb' ? [config.manager.connection] : []), ...new Set(storages)];
 }
 
 /** The reason a listen failed, in words an operator acts on (the Node error text names no address). */

@@ -6,6 +6,9 @@
  * refused; both 400s name `storage`. The update on the S3 pyramid's storage works.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { parseConfig } from '../../src/config.js';
@@ -21,18 +24,25 @@ const skip = skipUnlessCommands('gdalinfo');
 let s3: S3TestServer;
 let s: TestServer;
 
+let folders: string;
+
 before(async () => {
   if (skip) return;
+  folders = await mkdtemp(path.join(os.tmpdir(), 'dallage-named-'));
   s3 = await startS3Server();
   s = await startTestServer({
     processes: { 'raster-to-pyramid': 'raster-to-pyramid' },
-    storages: { disk: { type: 'file', path: path.join(s3.directory, '..', `disk-${process.pid}`) }, obj: s3StorageSection(s3, 'named') },
+    storages: {
+      disk: { type: 'file', path: path.join(folders, 'disk') },
+      obj: s3StorageSection(s3, 'named', { path: path.join(folders, 'obj') }),
+    },
     defaultStorage: 'disk',
   });
 });
 after(async () => {
   await s?.stop();
   await s3?.close();
+  if (folders) await rm(folders, { recursive: true, force: true });
 });
 
 const inputs = (href: string, name: string, extra: Record<string, unknown> = {}) => ({
@@ -66,6 +76,9 @@ test('the storage input picks where a pyramid is written; both are served; updat
   assert.equal((onDisk.record.storage as Record<string, unknown>).type, 'FILE');
   assert.equal((onS3.record.storage as Record<string, unknown>).name, 'obj');
   assert.equal((onS3.record.storage as Record<string, unknown>).type, 'S3');
+  // The server locks the folder of each storage (a second server on either stops at the lock).
+  for (const folder of Object.values(s.config.storages).map((c) => c.path))
+    assert.ok(existsSync(path.join(folder, '.dallage.lock')), folder);
   // Each one is where its record says, and only there.
   const disk = s.runtime.storages.get('disk')!;
   const obj = s.runtime.storages.get('obj')!;
@@ -125,7 +138,7 @@ test('every named S3 storage is checked at start-up: a missing bucket stops it, 
     JSON.stringify({
       processes: { echo: 'echo' },
       storages: {
-        disk: { type: 'file', path: path.join(s3.directory, '..', `disk-check-${process.pid}`) },
+        disk: { type: 'file', path: path.join(folders, 'disk-check') },
         obj: s3StorageSection(s3, 'named'),
         gone: s3StorageSection(s3, 'no-such-bucket', { create_bucket: false }),
       },
