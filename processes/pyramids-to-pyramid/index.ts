@@ -372,13 +372,23 @@ async function run(c: MergePlanned, ctx: ProcessContext<MergePlanned>): Promise<
   });
 }
 
-/** Bytes of the pyramid's own slabs (references excluded). */
+/**
+ * Bytes of the pyramid's own slabs (references excluded). Objects are looked at 16 at a time: on S3 each
+ * costs a ranged GET (is it a reference?) and a HEAD, and one after the other they made a tenth of a merge.
+ */
 async function ownBytes(ctx: Pick<ProcessContext, 'storage'>, tree: string): Promise<number> {
+  const keys: string[] = [];
+  for await (const key of ctx.storage.list(`${tree}/`)) keys.push(key);
   let total = 0;
-  for await (const key of ctx.storage.list(`${tree}/`)) {
-    if ((await ctx.storage.linkTarget(key)) !== undefined) continue;
-    total += (await ctx.storage.size(key)) ?? 0;
-  }
+  let next = 0;
+  const measureNext = async (): Promise<void> => {
+    while (next < keys.length) {
+      const key = keys[next++];
+      if ((await ctx.storage.linkTarget(key)) !== undefined) continue;
+      total += (await ctx.storage.size(key)) ?? 0;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(16, keys.length) }, measureNext));
   return total;
 }
 
