@@ -389,7 +389,7 @@ async function run(checked: RasterPlan, ctx: ProcessContext<RasterPlan>): Promis
   // deleted while reserved, but it could have been before a manager reserved it).
   if (ancestor) await requireReadyRecord(ctx.datastore, ancestor.record._id, 'stored_data');
   // Parts of an earlier run of this job (retaken after its worker died) must not write into the new one.
-  if (ctx.parts && !ancestor) await ctx.parts.stopEarlier(ctx.jobId, ctx.signal);
+  if (ctx.parts) await ctx.parts.stopEarlier(ctx.jobId, ctx.signal);
   // What the job reads, in its status (the uploads are locked for it until it ends).
   if (checked.uploads.length)
     ctx.report({ inputs: { upload: checked.uploads, ...(ancestor ? { stored_data: [ancestor.record._id] } : {}) } });
@@ -402,6 +402,13 @@ async function run(checked: RasterPlan, ctx: ProcessContext<RasterPlan>): Promis
       if (slab?.kind === 'DATA') ancestorSlabs.add(`${slab.level}/${slab.col}/${slab.row}`);
     }
     let refs: OriginalReferences | undefined;
+    // §8.7.2: every ancestor slab is referenced (a single run: first, and recomputed ones replace their
+    // reference; a split run: after the parts, except where they wrote).
+    const referenceFirst = async (writer: Rok4PyramidWriter, written?: ReadonlySet<string>) => {
+      refs = new OriginalReferences(writer, ctx.storage, ctx.datastore);
+      refs.owners.add(ancestor!.record._id);
+      await referenceAncestor(refs, ancestor!.record.name, ancestorList!, ctx.signal, written);
+    };
     const request = {
       storage: ctx.storage,
       pool: ctx.pool,
@@ -413,32 +420,27 @@ async function run(checked: RasterPlan, ctx: ProcessContext<RasterPlan>): Promis
       spec,
       interpolation: options.interpolation,
       images: infos,
+      ...(ancestor
+        ? {
+            ancestor: {
+              storage: describeStorage(ctx.storage),
+              location: ancestor.location,
+              id: ancestor.record._id,
+              has: (level: string, col: number, row: number) => ancestorSlabs.has(`${level}/${col}/${row}`),
+            },
+          }
+        : {}),
     };
-    // On bullmq workers a big new pyramid is cut into parts any worker computes (issue 14); an update
-    // (references, background) stays one run.
-    const cut = ctx.parts && !ancestor && location.folder !== '' ? cutPlan(plan, ctx.parts.parts, ctx.parts.splitSlabs) : undefined;
+    // On bullmq workers a big pyramid or update is cut into parts any worker computes (issue 14).
+    const cut = ctx.parts && location.folder !== '' ? cutPlan(plan, ctx.parts.parts, ctx.parts.splitSlabs) : undefined;
     if (cut) ctx.log.info('pyramid cut into parts', { parts: cut.groups.length, level: plan.levels[cut.levelIndex].tm.id });
     const result = cut
-      ? await generateSplit({ ...request, jobId: ctx.jobId, parts: ctx.parts! }, cut)
-      : await generatePyramid({
-          ...request,
-          ...(ancestor
-            ? {
-                ancestor: {
-                  storage: describeStorage(ctx.storage),
-                  location: ancestor.location,
-                  id: ancestor.record._id,
-                  has: (level: string, col: number, row: number) => ancestorSlabs.has(`${level}/${col}/${row}`),
-                },
-                // §8.7.2: every ancestor slab is referenced first; recomputed ones replace their reference.
-                beforeWalk: async (writer: Rok4PyramidWriter) => {
-                  refs = new OriginalReferences(writer, ctx.storage, ctx.datastore);
-                  refs.owners.add(ancestor.record._id);
-                  await referenceAncestor(refs, ancestor.record.name, ancestorList!, ctx.signal);
-                },
-              }
-            : {}),
-        });
+      ? await generateSplit(
+          { ...request, jobId: ctx.jobId, parts: ctx.parts! },
+          cut,
+          ancestor ? { slabs: ancestorSlabs, reference: referenceFirst } : undefined,
+        )
+      : await generatePyramid({ ...request, ...(ancestor ? { beforeWalk: (writer: Rok4PyramidWriter) => referenceFirst(writer) } : {}) });
     let referenced = 0;
     if (ancestor) {
       // Levels and tile limits: the union of the ancestor's and the new images' (§8.7.1, §8.3).

@@ -3,7 +3,9 @@
  * slabs are cut into subtrees below a cut level, each computed by a part on any worker process (every
  * slab of the subtree, written to the shared storage), then the finisher — the job itself — computes the
  * levels above the cut from the parts' halves. A parent slab is made from its children's halves in a
- * single run too, so the slabs are the same bytes either way.
+ * single run too, so the slabs are the same bytes either way. An update (rok4.md §8.7) splits the same way:
+ * each part takes the ancestor's slabs of its subtrees as background, and the finisher references the
+ * ancestor's slabs the parts did not rewrite before it computes the levels above the cut.
  */
 import type { RasterInfo } from '../../src/raster/geotiff-source.js';
 import type { KernelName } from '../../src/raster/kernels.js';
@@ -15,6 +17,7 @@ import type { SlabSpec } from '../../src/pyramid/slab-encoder.js';
 import { type GenerateRequest, type GenerateResult, generatePyramid } from './generate.js';
 import { key, mortonRank, planPyramid, type PyramidPlan } from './plan.js';
 import type { HalfSlab } from './slab-tasks.js';
+import type { Rok4PyramidWriter } from '../../src/rok4/writer.js';
 
 /** A cut: the level whose slabs root the parts' subtrees, and the roots of each part. */
 export interface Cut {
@@ -74,6 +77,16 @@ export interface SubtreeArgs {
   interpolation: KernelName;
   levelIndex: number;
   roots: Array<[number, number]>;
+  /** An update's ancestor, with its data slabs ("level/col/row") inside this part's subtrees only. */
+  ancestor?: Omit<NonNullable<GenerateRequest['ancestor']>, 'has'> & { slabs: string[] };
+}
+
+/** What the finisher of a split update needs besides the request's `ancestor` (the background). */
+export interface SplitUpdate {
+  /** The ancestor's data slabs, "level/col/row". */
+  slabs: ReadonlySet<string>;
+  /** References the ancestor's slabs in `writer`, except at the list paths the parts wrote. */
+  reference(writer: Rok4PyramidWriter, written: ReadonlySet<string>): Promise<void>;
 }
 
 /** What a part hands back: its slabs as list lines (root 0) and what it wrote. */
@@ -127,6 +140,7 @@ export async function subtreePart(args: SubtreeArgs, ctx: PartContext): Promise<
     interpolation: args.interpolation,
     images: args.images,
     subtree: { levelIndex: args.levelIndex, roots: args.roots },
+    ...(args.ancestor ? { ancestor: ancestorOf(args.ancestor) } : {}),
   });
   for (const [k, half] of result.halves ?? []) {
     if (!half) continue;
@@ -140,15 +154,37 @@ export async function subtreePart(args: SubtreeArgs, ctx: PartContext): Promise<
   };
 }
 
+function ancestorOf(a: NonNullable<SubtreeArgs['ancestor']>): NonNullable<GenerateRequest['ancestor']> {
+  const { slabs, ...where } = a;
+  const set = new Set(slabs);
+  return { ...where, has: (level, col, row) => set.has(`${level}/${col}/${row}`) };
+}
+
+/** The ancestor's slabs under the subtrees of `roots` (slabs of level `levelIndex`): what a part reads. */
+function slabsUnder(plan: PyramidPlan, slabs: ReadonlySet<string>, levelIndex: number, roots: Array<[number, number]>): string[] {
+  const rootSet = new Set(roots.map(([c, r]) => key(c, r)));
+  const indexOf = new Map(plan.levels.map((l, i) => [l.tm.id, i]));
+  const out: string[] = [];
+  for (const s of slabs) {
+    const [level, col, row] = s.split('/');
+    const i = indexOf.get(level);
+    if (i === undefined || i > levelIndex) continue;
+    const shift = levelIndex - i;
+    if (rootSet.has(key(Number(col) >> shift, Number(row) >> shift))) out.push(s);
+  }
+  return out;
+}
+
 const PART_MODULE = partModuleName(import.meta.url);
 
 /**
  * The whole generation cut in parts run by `parts`, then finished here: the same result as
- * {@link generatePyramid} (new pyramids only: an update's references and background stay one run).
+ * {@link generatePyramid}. For an update, `req.ancestor` is the background and `update` makes the references.
  */
 export async function generateSplit(
   req: GenerateRequest & { tms: TileMatrixSet; jobId: string; parts: PartRunner },
   cut: Cut,
+  update?: SplitUpdate,
 ): Promise<GenerateResult> {
   const { plan, storage } = req;
   const above = plan.levels.slice(cut.levelIndex + 1).reduce((n, l) => n + l.slabs.size, 0);
@@ -173,6 +209,16 @@ export async function generateSplit(
         interpolation: req.interpolation,
         levelIndex: cut.levelIndex,
         roots: g.roots,
+        ...(req.ancestor && update
+          ? {
+              ancestor: {
+                storage: req.ancestor.storage,
+                location: req.ancestor.location,
+                id: req.ancestor.id,
+                slabs: slabsUnder(plan, update.slabs, cut.levelIndex, g.roots),
+              },
+            }
+          : {}),
       } satisfies SubtreeArgs,
     })),
     {
@@ -194,7 +240,9 @@ export async function generateSplit(
     above: { levelIndex: cut.levelIndex, half },
     progress: (percent, message) => req.progress((partsShare + (percent / 100) * (1 - partsShare)) * 100, message),
     beforeWalk: async (writer) => {
-      for (const r of results) for (const p of r.listPaths) writer.list.setEntry(0, p);
+      const written = new Set(results.flatMap((r) => r.listPaths));
+      if (update) await update.reference(writer, written);
+      for (const p of written) writer.list.setEntry(0, p);
     },
   });
   await storage.deletePrefix(`${req.location.folder}.split-halves/`);

@@ -20,11 +20,20 @@ export function refuseInherited(inputs: Record<string, unknown>, defaulted: read
 
 /**
  * References every slab of the ancestor (data and masks) at the same path in the new pyramid, pointing to
- * the original slab (rok4.md §8.7.2). The owners of the originals are collected by `refs`.
+ * the original slab (rok4.md §8.7.2). The owners of the originals are collected by `refs`. `written`: list
+ * paths this pyramid already holds its own slab at (the parts of a split update wrote them before the
+ * references are made; a single run makes the references first and recomputed slabs replace them).
  */
-export async function referenceAncestor(refs: OriginalReferences, name: string, list: SlabList, signal: AbortSignal): Promise<void> {
+export async function referenceAncestor(
+  refs: OriginalReferences,
+  name: string,
+  list: SlabList,
+  signal: AbortSignal,
+  written?: ReadonlySet<string>,
+): Promise<void> {
   for (const entry of list.entries()) {
     signal.throwIfAborted();
+    if (written?.has(entry.path)) continue;
     const slab = slabOfListPath(entry.path);
     if (slab) await refs.link(list, name, entry, slab);
   }

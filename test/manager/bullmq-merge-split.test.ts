@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, readdir, readFile, readlink } from 'node:fs/promises';
+import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import { hrefOf, makeInput, pyramidDir } from '../helpers/pyramids.js';
 import { skipUnlessRedis } from '../helpers/redis.js';
 import { startTestServer, submitJob, waitForJob, type TestServer } from '../helpers/server.js';
+import { listLines, treeOf } from '../helpers/pyramid-tree.js';
 import { partLines } from '../helpers/workers.js';
 
 /**
@@ -16,41 +17,6 @@ const skip = skipUnlessRedis();
 const PROCESSES = { 'raster-to-pyramid': 'raster-to-pyramid', 'pyramids-to-pyramid': 'pyramids-to-pyramid' };
 const MAP = { width: 3000, height: 3000, pixelSize: 50 };
 const INPUTS = { tms: 'PM', compression: 'png', mask: true, width: 2, height: 2 };
-
-/** Files and symlinks under a folder: relative path → bytes, or → the link's target pyramid and path. */
-async function treeOf(dir: string, stores: string): Promise<Map<string, string | Buffer>> {
-  const out = new Map<string, string | Buffer>();
-  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    const full = path.join(entry.parentPath, entry.name);
-    const rel = path.relative(dir, full);
-    if (entry.isSymbolicLink()) {
-      out.set(rel, `-> ${path.relative(stores, path.resolve(path.dirname(full), await readlink(full)))}`);
-    } else if (entry.isFile()) out.set(rel, await readFile(full));
-  }
-  return out;
-}
-
-/** A list's slab lines with each root index replaced by the name of the pyramid it roots (rok4.md §6). */
-function listLines(list: Buffer): string[] {
-  const [head, body] = list.toString().split('#\n');
-  const roots = new Map(
-    head
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => {
-        const [i, root] = l.split('=');
-        return [i, path.basename(root)] as const;
-      }),
-  );
-  return body
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => {
-      const slash = l.indexOf('/');
-      return `${roots.get(l.slice(0, slash))}${l.slice(slash)}`;
-    })
-    .sort();
-}
 
 async function pyramid(s: TestServer, inputs: Record<string, unknown>, process = 'raster-to-pyramid'): Promise<string> {
   const job = await waitForJob(s.url, await submitJob(s.url, process, inputs), { timeoutMs: 300_000 });
