@@ -13,9 +13,9 @@ import { pathToFileURL } from 'node:url';
 import { ApiError, invalidInput, toProblem, type Problem } from './errors.js';
 import { ConfigError, loadConfig, parseConfig, type Config } from './config.js';
 import { isBinarySchema } from './process/execute-request.js';
-import { builtinNames } from './process/registry.js';
+import { builtinNames, type RegisteredProcess } from './process/registry.js';
 import { createRuntime, type Runtime } from './runtime.js';
-import { FolderLockError, lockFolder } from './folder-lock.js';
+import { FolderLockError, lockFolder, lockFolders } from './folder-lock.js';
 import { silentLogger } from './log.js';
 import { documentValue, type OutputData } from './manager/outputs.js';
 import { deletePyramidFiles, newPyramidLocation } from './pyramid/location.js';
@@ -40,6 +40,13 @@ export const USAGE = `usage:
       --config FILE      configuration (default: $DALLAGE_CONFIG, ./config.yml, or built-in defaults)
       --threads N        worker threads (default: the config's pool.threads, 0 = one per CPU)
       --quiet            no progress bar
+  dallage copy-stored-data <id> --to <storage> [--name NAME] [--path-depth N] [--config FILE] [--quiet]
+      copies a READY pyramid (stored data <id>) to another configured storage as a new stored data
+      (the process pyramid-copy, run here with the server's records; stop the server first, or
+      execute pyramid-copy through it). Slabs the pyramid references in others are copied too.
+      --to STORAGE       name of the target storage (config.yml storages)
+      --name NAME        name of the copy (default: <name of the source>_<STORAGE>)
+      --path-depth N     directory depth of the copy on a FILE storage (default: the source's, else 2)
   dallage --help
 
 example:
@@ -63,8 +70,19 @@ export interface ExecuteArgs {
   overwrite?: boolean;
 }
 
+/** `dallage copy-stored-data`: a pyramid copied to another storage (processes/pyramid-copy). */
+export interface CopyArgs {
+  id: string;
+  to: string;
+  name?: string;
+  pathDepth?: number;
+  config?: string;
+  quiet: boolean;
+}
+
 export type CliCommand =
   | { command: 'help' }
+  | ({ command: 'copy-stored-data' } & CopyArgs)
   | { command: 'serve'; config?: string }
   | { command: 'worker'; config?: string; concurrency: number; threads?: number }
   | ({ command: 'execute' } & ExecuteArgs);
@@ -103,7 +121,8 @@ export function parseCliArgs(argv: string[]): CliCommand {
     }
     return cmd;
   }
-  if (command !== 'execute') throw new UsageError(`unknown command '${command}' (serve, worker, execute)`);
+  if (command === 'copy-stored-data') return parseCopyArgs(rest);
+  if (command !== 'execute') throw new UsageError(`unknown command '${command}' (serve, worker, execute, copy-stored-data)`);
   const args: ExecuteArgs = { process: '', inputs: new Map(), quiet: false };
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i];
@@ -131,6 +150,27 @@ export function parseCliArgs(argv: string[]): CliCommand {
   }
   if (!args.process) throw new UsageError('execute needs a process id, e.g. dallage execute raster-to-pyramid …');
   return { command: 'execute', ...args };
+}
+
+function parseCopyArgs(rest: string[]): CliCommand {
+  const args: Partial<CopyArgs> & { quiet: boolean } = { quiet: false };
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i];
+    if (a === '--to') args.to = takeValue(rest, i++, a);
+    else if (a === '--name') args.name = takeValue(rest, i++, a);
+    else if (a === '--config') args.config = takeValue(rest, i++, a);
+    else if (a === '--path-depth') {
+      const n = Number(takeValue(rest, i++, a));
+      if (!Number.isInteger(n) || n < 1) throw new UsageError('--path-depth takes an integer ≥ 1');
+      args.pathDepth = n;
+    } else if (a === '--quiet' || a === '-q') args.quiet = true;
+    else if (a.startsWith('-')) throw new UsageError(`unknown option '${a}' for copy-stored-data`);
+    else if (!args.id) args.id = a;
+    else throw new UsageError(`unexpected argument '${a}' (copy-stored-data takes one stored data id)`);
+  }
+  if (!args.id) throw new UsageError('copy-stored-data needs the id of a stored data');
+  if (!args.to) throw new UsageError('copy-stored-data needs --to <storage name>');
+  return { command: 'copy-stored-data', ...args, id: args.id, to: args.to };
 }
 
 /** A command-line value: JSON when it parses as JSON, else the string itself. */
@@ -263,6 +303,51 @@ async function forgetJob(runtime: Runtime, jobId: string): Promise<void> {
   if (runtime.storage.type === 'FILE') await rmdir(path.join(runtime.config.storage.path, 'jobs')).catch(() => {});
 }
 
+/**
+ * Runs one execution as a job of the runtime, drawing its progress, and prints its outputs: the exit code.
+ * `forget`: the job's results are removed afterwards (the command line printed them).
+ */
+async function runInProcess(
+  runtime: Runtime,
+  proc: RegisteredProcess,
+  body: Record<string, unknown>,
+  bar: ProgressBar,
+  options: { forget: boolean },
+): Promise<number> {
+  const execution = await runtime.manager.execute(proc, body, { prefer: 'respond-async' });
+  if (execution.mode !== 'async') throw new Error(`process '${proc.description.id}' cannot run as a job`);
+  const { job } = execution;
+  const manager = runtime.manager;
+  let interrupted = false;
+  const onSignal = () => {
+    interrupted = true;
+    void manager.dismiss(job.jobID).catch(() => {});
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let status = await manager.get(job.jobID);
+  while (status && (status.status === 'accepted' || status.status === 'running')) {
+    bar.update(status.progress ?? 0, status.message ?? status.status);
+    await sleep(200);
+    status = await manager.get(job.jobID);
+  }
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  if (status?.status === 'successful') bar.update(100, 'done');
+  bar.done();
+  if (!status || status.status !== 'successful') {
+    if (options.forget) await forgetJob(runtime, job.jobID);
+    const problem = status?.error ?? new ApiError('job-failed', status?.message ?? 'the job was lost').toProblem();
+    printProblem(problem as Problem);
+    return interrupted ? 130 : problem.status >= 400 && problem.status < 500 ? 2 : 1;
+  }
+  const results = await manager.results(job.jobID);
+  if (options.forget) await forgetJob(runtime, job.jobID);
+  if (results.status !== 'successful') throw new Error('the job ended without results');
+  printOutputs(results.outputs);
+  return 0;
+}
+
 /** `dallage execute`: returns the exit code. */
 export async function execute(args: ExecuteArgs): Promise<number> {
   const config = cliConfig(args.config, args.process);
@@ -293,38 +378,7 @@ export async function execute(args: ExecuteArgs): Promise<number> {
     const { body, roots } = buildRequest(args, proc.description);
     config.security.input_roots = [...config.security.input_roots, ...roots];
     await makeRoomForPyramid(runtime, args, body);
-    const execution = await runtime.manager.execute(proc, body, { prefer: 'respond-async' });
-    if (execution.mode !== 'async') throw new Error(`process '${args.process}' cannot run as a job`);
-    const { job } = execution;
-    const manager = runtime.manager;
-    let interrupted = false;
-    const onSignal = () => {
-      interrupted = true;
-      void manager.dismiss(job.jobID).catch(() => {});
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    let status = await manager.get(job.jobID);
-    while (status && (status.status === 'accepted' || status.status === 'running')) {
-      bar.update(status.progress ?? 0, status.message ?? status.status);
-      await sleep(200);
-      status = await manager.get(job.jobID);
-    }
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    if (status?.status === 'successful') bar.update(100, 'done');
-    bar.done();
-    if (!status || status.status !== 'successful') {
-      await forgetJob(runtime, job.jobID);
-      const problem = status?.error ?? new ApiError('job-failed', status?.message ?? 'the job was lost').toProblem();
-      printProblem(problem as Problem);
-      return interrupted ? 130 : problem.status >= 400 && problem.status < 500 ? 2 : 1;
-    }
-    const results = await manager.results(job.jobID);
-    await forgetJob(runtime, job.jobID);
-    if (results.status !== 'successful') throw new Error('the job ended without results');
-    printOutputs(results.outputs);
-    return 0;
+    return await runInProcess(runtime, proc, body, bar, { forget: true });
   } catch (err) {
     bar.done();
     if (err instanceof ConfigError) {
@@ -333,6 +387,60 @@ export async function execute(args: ExecuteArgs): Promise<number> {
     }
     if (err instanceof FolderLockError) {
       process.stderr.write(`dallage: ${err.message}\n`);
+      return 1;
+    }
+    const problem = toProblem(err);
+    printProblem(problem);
+    return problem.status >= 400 && problem.status < 500 ? 2 : 1;
+  } finally {
+    await runtime?.close().catch(() => {});
+    unlock?.();
+  }
+}
+
+/**
+ * `dallage copy-stored-data`: runs the process pyramid-copy here, on the server's own records and storages
+ * (config.yml), as a job kept in its job store. The data folders are locked as a server locks them: no server
+ * runs on them meanwhile, so nothing deletes the source while it is copied (the job also read-locks it).
+ * A bullmq deployment shares its records through Redis with running servers: there, execute pyramid-copy
+ * through a server.
+ */
+export async function copyStoredData(args: CopyArgs): Promise<number> {
+  const bar = new ProgressBar(!args.quiet);
+  let config: Config;
+  try {
+    config = cliConfig(args.config, 'pyramid-copy');
+  } catch (err) {
+    process.stderr.write(`dallage: ${(err as Error).message}\n`);
+    return 2;
+  }
+  if (config.manager.name !== 'lowdb') {
+    process.stderr.write(
+      config.manager.name === 'memory'
+        ? 'dallage: copy-stored-data needs the records of a server (manager.name: lowdb); the memory manager keeps none\n'
+        : 'dallage: with manager.name: bullmq, run the process pyramid-copy through a server (its records live in Redis)\n',
+    );
+    return 2;
+  }
+  config.logging.enabled = false;
+  config.server.limits.max_running_jobs = 1;
+  let runtime: Runtime | undefined;
+  let unlock: (() => void) | undefined;
+  try {
+    const { dataFolders } = await import('./server.js');
+    unlock = lockFolders(dataFolders(config), 'copy-stored-data');
+    runtime = await createRuntime(config, { log: silentLogger });
+    const proc = runtime.registry.get('pyramid-copy');
+    if (!proc) throw new Error("the process 'pyramid-copy' is not available");
+    const source = await runtime.datastore.get(args.id);
+    if (!source || source.status === 'DELETED') throw invalidInput('stored_data', `no stored data with id '${args.id}'`);
+    const inputs: Record<string, unknown> = { stored_data: args.id, storage: args.to, name: args.name ?? `${source.name}_${args.to}` };
+    if (args.pathDepth !== undefined) inputs.path_depth = args.pathDepth;
+    return await runInProcess(runtime, proc, { inputs, response: 'document' }, bar, { forget: false });
+  } catch (err) {
+    bar.done();
+    if (err instanceof FolderLockError) {
+      process.stderr.write(`dallage: ${err.message}\n(stop the server first, or execute the process pyramid-copy through it)\n`);
       return 1;
     }
     const problem = toProblem(err);
@@ -404,6 +512,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (cmd.command === 'serve') return serve(cmd.config);
   if (cmd.command === 'worker') return worker(cmd.config, cmd.concurrency, cmd.threads);
+  if (cmd.command === 'copy-stored-data') return copyStoredData(cmd);
   return execute(cmd);
 }
 
