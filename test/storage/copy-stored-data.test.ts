@@ -350,16 +350,21 @@ test('S3 stopped mid-copy: job failed, record FAILED, no READY copy; S3 back, de
   const many = (await generate(s, generation(map.href, 'MANY', { width: 2, height: 2 }))).record;
   const jobID = await submitJob(s.url, 'pyramid-copy', { stored_data: many._id, storage: 'obj', name: 'CUT' });
   let stopped = false;
+  let deletion: Promise<Response> | undefined;
   const final = await waitForJob(s.url, jobID, {
     timeoutMs: 240_000,
     onStatus: (job) => {
       if (!stopped && job.status === 'running' && ((job.progress as number | undefined) ?? 0) > 0) {
         stopped = true;
-        void s3.stop();
+        // The source is read-locked by the copy from its submission to its end: its deletion is refused.
+        deletion = fetch(`${s.url}/stored_data/${many._id}`, { method: 'DELETE' });
+        void deletion.then(() => s3.stop());
       }
     },
   });
   assert.ok(stopped, 'S3 was stopped while the copy ran');
+  const refused = await deletion!;
+  assert.equal(refused.status, 409, await refused.text());
   assert.equal(final.status, 'failed', JSON.stringify(final));
   assert.match(String(final.message), /S3 (PUT|GET|HEAD|LIST|DELETE) copies\/pyramids\/CUT\/\S+: ECONNREFUSED/);
   const [record] = await storedData(s, '?name=CUT');
