@@ -14,6 +14,7 @@
  * or a dismiss removes what was written and leaves a FAILED/DELETED record, never a READY one; the source
  * is read-locked from submission to the end (its deletion is a 409 meanwhile).
  */
+import { createHash } from 'node:crypto';
 import { invalidInput } from '../../src/errors.js';
 import { productNameInput } from '../../src/process/input-schemas.js';
 import { STORAGE_INPUT } from '../../src/process/storage-input.js';
@@ -129,6 +130,8 @@ interface SlabToCopy {
   from: string;
   /** True when the source takes it from another pyramid (a reference there, a slab of the copy here). */
   referenced: boolean;
+  /** The md5 of its list line, if any (rok4.md §6): checked on the bytes read, kept in the copy's list. */
+  md5?: string;
 }
 
 /** The slabs of the source, in list order, with the keys of their originals (rok4.md §6: root + path). */
@@ -139,11 +142,12 @@ function slabsToCopy(plan: CopyPlan, list: SlabList): SlabToCopy[] {
   return [...list.entries()].map((entry: ListEntry) => {
     const slab = slabOfListPath(entry.path);
     if (!slab) throw new Error(`the list of '${name}' has a line that names no slab: ${entry.rootIndex}/${entry.path}`);
-    if (entry.rootIndex === 0) return { slab, from: `${own}/${entry.path}`, referenced: false };
+    const md5 = entry.md5 ? { md5: entry.md5.toLowerCase() } : {};
+    if (entry.rootIndex === 0) return { slab, from: `${own}/${entry.path}`, referenced: false, ...md5 };
     const other = list.roots.get(entry.rootIndex)!;
     if (!other.startsWith(`${root}/`))
       throw new Error(`slab ${entry.path} of '${name}' is in ${other}, outside its storage '${plan.sourceStorageName}' (${root})`);
-    return { slab, from: `${other.slice(root.length + 1)}/${entry.path}`, referenced: true };
+    return { slab, from: `${other.slice(root.length + 1)}/${entry.path}`, referenced: true, ...md5 };
   });
 }
 
@@ -195,16 +199,19 @@ async function copy(plan: CopyPlan, ctx: ProcessContext<CopyPlan>): Promise<Stor
     let done = 0;
     let bytes = 0;
     ctx.progress(0, `0/${slabs.length} slabs copied`);
-    await forEachBounded(slabs, PARALLEL_SLABS, async ({ slab, from }) => {
+    await forEachBounded(slabs, PARALLEL_SLABS, async ({ slab, from, md5 }) => {
       ctx.signal.throwIfAborted();
       const data = await readOriginal(plan.sourceStorage, from);
+      // As pyr2pyr: a list that gives the md5 of a slab is the proof of its bytes (rok4.md §6).
+      if (md5 && createHash('md5').update(data).digest('hex') !== md5)
+        throw new Error(`slab ${from} of '${source.record.name}' does not have the md5 its list gives (${md5})`);
       await ctx.storage.write(writer.slabKey(slab.level, slab.col, slab.row, slab.kind), data);
       bytes += data.byteLength;
       done++;
       ctx.progress((done / slabs.length) * 100, `${done}/${slabs.length} slabs copied (${referenced} from referenced pyramids)`);
     });
     // List lines in the source's order (slabs are copied several at once): every slab is the copy's own (root 0).
-    for (const { slab } of slabs) writer.list.setEntry(0, writer.slabListPath(slab.level, slab.col, slab.row, slab.kind));
+    for (const { slab, md5 } of slabs) writer.list.setEntry(0, writer.slabListPath(slab.level, slab.col, slab.row, slab.kind), md5);
     return {
       writer,
       ready: {

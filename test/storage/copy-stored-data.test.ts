@@ -15,6 +15,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -250,6 +251,48 @@ test('a chained update copied: references materialized, every tile reads equal, 
     deps.used_by.map((u) => u._id),
     [upd._id],
   );
+});
+
+test('a list that gives md5s (as pyr2pyr uses them): checked on the bytes copied and kept; a wrong one fails the copy', {
+  skip,
+  timeout: 300_000,
+}, async () => {
+  const map = await makeInput(s, 'md5.tif', { width: 300, height: 300, pixelSize: 100 });
+  const withMd5 = (await generate(s, generation(map.href, 'SUMS'))).record;
+  const disk = storageOf('disk');
+  const list = SlabList.parse(await text(disk, pyramidKey('SUMS', '.list')));
+  for (const e of [...list.entries()])
+    list.setEntry(
+      e.rootIndex,
+      e.path,
+      createHash('md5')
+        .update(await disk.read(`${pyramidKey('SUMS')}/${e.path}`))
+        .digest('hex'),
+    );
+  const good = list.serialize();
+  await disk.write(pyramidKey('SUMS', '.list'), good);
+  const copy = await copied({ stored_data: withMd5._id, storage: 'back', name: 'SUMS_COPY' });
+  const back = storageOf('back');
+  assert.equal(
+    await text(back, pyramidKey('SUMS_COPY', '.list')),
+    good.replace(/^0=.*$/m, `0=${back.root}/${pyramidKey('SUMS_COPY')}`),
+    'the md5s are kept',
+  );
+  assert.equal(copy.status, 'READY');
+
+  // One md5 that the bytes do not have: the copy fails, saying which slab, and leaves nothing.
+  const first = [...list.entries()][0];
+  list.setEntry(first.rootIndex, first.path, '0'.repeat(32));
+  await disk.write(pyramidKey('SUMS', '.list'), list.serialize());
+  const run = await submitAndWait(s.url, 'pyramid-copy', { stored_data: withMd5._id, storage: 'back', name: 'SUMS_BAD' }, 120_000);
+  assert.equal(run.final.status, 'failed', JSON.stringify(run.final));
+  const [bad] = await storedData(s, '?name=SUMS_BAD');
+  assert.equal(bad.status, 'FAILED');
+  // The reason is the record's (a job's message names no internal detail).
+  assert.match(String(bad.message), new RegExp(`slab pyramids/SUMS/SUMS/${first.path} .*md5`));
+  const left: string[] = [];
+  for await (const key of back.list('pyramids/SUMS_BAD/')) left.push(key);
+  assert.deepEqual(left, []);
 });
 
 async function refusal(inputs: Record<string, unknown>, input: string, detail: RegExp): Promise<void> {
