@@ -4,10 +4,11 @@
  * root of its list line) to the conventional place in the new pyramid; the descriptor is the source's with
  * level storage blocks of the target (§3.4); the list has one root, the copy's (§6).
  *
- * References (§7) are materialized, as pyr2pyr with `follow_links` does: a slab the source takes from an
- * ancestor becomes a slab of the copy. ROK4 references point inside one storage, so the copy cannot point
- * back to the ancestor on the source storage; it depends on nothing (`use` empty) and the source stays
- * deletable once the job ends.
+ * References (§7): ROK4 references point inside one storage, so the copy cannot point back to an ancestor on
+ * the source storage. When that ancestor was copied to the target already (a READY pyramid there whose
+ * `type_infos.copy.from` is the ancestor), the slab becomes a reference to the copy's original (never a chain)
+ * and the copy `use`s it; otherwise the slab is materialized, as pyr2pyr with `follow_links` does: a slab of
+ * the copy's own.
  *
  * The copy is a new stored data under a new name (stored data names are unique across storages): written
  * through the product life cycle (src/pyramid/life-cycle.ts), so the descriptor is written last, a failure
@@ -20,12 +21,14 @@ import { productNameInput } from '../../src/process/input-schemas.js';
 import { STORAGE_INPUT } from '../../src/process/storage-input.js';
 import type { PrepareContext, Process, ProcessContext } from '../../src/process/types.js';
 import { reservePyramid, writePyramid, type PyramidReservation } from '../../src/pyramid/life-cycle.js';
-import { levelStorage, treePrefix } from '../../src/pyramid/location.js';
+import { levelStorage, locationOfRecord, treePrefix } from '../../src/pyramid/location.js';
+import { OriginalReferences } from '../../src/pyramid/reference.js';
+import { PYRAMID_TYPE } from '../../src/records/pyramid-infos.js';
 import { loadReadyPyramid, readPyramidList, requireReadyRecord, type ReadyPyramid } from '../../src/pyramid/ready-pyramid.js';
 import type { StoredData } from '../../src/records/stored-data.js';
 import type { PyramidDescriptor } from '../../src/rok4/descriptor.js';
 import type { ListEntry, SlabList } from '../../src/rok4/list.js';
-import { type ListedSlab, slabOfListPath } from '../../src/rok4/list-path.js';
+import { type ListedSlab, slabListPath, slabOfListPath } from '../../src/rok4/list-path.js';
 import { isSymlinkObject, symlinkTargetKey } from '../../src/rok4/symlink.js';
 import { Rok4PyramidWriter } from '../../src/rok4/writer.js';
 import { storageNameOf } from '../../src/storage/of-record.js';
@@ -74,8 +77,9 @@ const pyramidCopy: Process<CopyPlan> = {
     title: 'Copy of a raster pyramid to another storage (ROK4 pyr2pyr)',
     description:
       'Copies a READY pyramid to another configured storage as a new stored data: every slab byte for byte, the descriptor ' +
-      "with the target's storage blocks, a list whose only root is the copy. Slabs the source references in other pyramids " +
-      'are copied too (ROK4 references stay inside one storage), so the copy depends on nothing. The source cannot be deleted while the job runs.',
+      "with the target's storage blocks, a list whose root is the copy. A slab the source references in another pyramid " +
+      'refers to the copy of that pyramid when it was copied to the target before (the copy then uses it), else it is copied too ' +
+      '(ROK4 references stay inside one storage). The source cannot be deleted while the job runs.',
     keywords: ['ROK4', 'pyramid', 'copy', 'storage', 'pyr2pyr'],
     jobControlOptions: ['async-execute', 'dismiss'],
     outputTransmission: ['value'],
@@ -105,7 +109,8 @@ const pyramidCopy: Process<CopyPlan> = {
     outputs: {
       pyramid: {
         title: 'Pyramid',
-        description: 'The stored data record of the copy, with the counts of slabs copied and of slabs taken from referenced pyramids.',
+        description:
+          'The stored data record of the copy, with the counts of slabs, of slabs taken from referenced pyramids copied (`materialized`) and referenced again (`referenced`).',
         schema: { type: 'object', contentMediaType: 'application/json' },
       },
     },
@@ -132,6 +137,8 @@ interface SlabToCopy {
   referenced: boolean;
   /** The md5 of its list line, if any (rok4.md §6): checked on the bytes read, kept in the copy's list. */
   md5?: string;
+  /** The tree (storage prefix) of the pyramid that owns it, when another than the source. */
+  tree?: string;
 }
 
 /** The slabs of the source, in list order, with the keys of their originals (rok4.md §6: root + path). */
@@ -147,7 +154,8 @@ function slabsToCopy(plan: CopyPlan, list: SlabList): SlabToCopy[] {
     const other = list.roots.get(entry.rootIndex)!;
     if (!other.startsWith(`${root}/`))
       throw new Error(`slab ${entry.path} of '${name}' is in ${other}, outside its storage '${plan.sourceStorageName}' (${root})`);
-    return { slab, from: `${other.slice(root.length + 1)}/${entry.path}`, referenced: true, ...md5 };
+    const tree = other.slice(root.length + 1);
+    return { slab, from: `${tree}/${entry.path}`, referenced: true, tree, ...md5 };
   });
 }
 
@@ -179,6 +187,43 @@ async function forEachBounded<T>(items: readonly T[], limit: number, fn: (item: 
   if (failure) throw failure.err;
 }
 
+/** A copy of an ancestor already on the target storage: the slabs the source takes from that ancestor refer to it. */
+interface AncestorCopy {
+  pyramid: ReadyPyramid;
+  list: SlabList;
+  /** Its FILE path depth (0 on object storage): how its list names a slab. */
+  depth: number;
+}
+
+const treeOf = (record: StoredData): string | undefined => {
+  try {
+    return treePrefix(locationOfRecord(record));
+  } catch {
+    return undefined;
+  }
+};
+
+/** Ancestor tree (on the source storage) → a READY copy of that ancestor on the target storage, where there is one. */
+async function ancestorCopies(plan: CopyPlan, ctx: ProcessContext<CopyPlan>, trees: Set<string>): Promise<Map<string, AncestorCopy>> {
+  const found = new Map<string, AncestorCopy>();
+  if (trees.size === 0) return found;
+  const ready = await ctx.datastore.list({ type: PYRAMID_TYPE, status: 'READY' });
+  for (const tree of trees) {
+    const owner = ready.find((r) => storageNameOf(r, ctx) === plan.sourceStorageName && treeOf(r) === tree);
+    if (!owner) continue;
+    const copied = ready.find(
+      (r) =>
+        storageNameOf(r, ctx) === ctx.storageName &&
+        (r.type_infos.copy as { from?: { _id?: unknown } } | undefined)?.from?._id === owner._id,
+    );
+    if (!copied) continue;
+    const pyramid = await loadReadyPyramid(ctx.datastore, ctx.storage, copied._id, 'stored_data');
+    const first = pyramid.descriptor.levels[0].storage;
+    found.set(tree, { pyramid, list: await readPyramidList(ctx.storage, pyramid), depth: first.type === 'FILE' ? first.path_depth : 0 });
+  }
+  return found;
+}
+
 /** Writes the copy on the target storage (ctx.storage). */
 async function copy(plan: CopyPlan, ctx: ProcessContext<CopyPlan>): Promise<StoredData> {
   const { source } = plan;
@@ -196,33 +241,57 @@ async function copy(plan: CopyPlan, ctx: ProcessContext<CopyPlan>): Promise<Stor
     const writer = new Rok4PyramidWriter(ctx.storage, location.name, descriptor, { folder: location.folder });
     const slabs = slabsToCopy(plan, await readPyramidList(plan.sourceStorage, source));
     const referenced = slabs.filter((s) => s.referenced).length;
+    const copies = await ancestorCopies(plan, ctx, new Set(slabs.flatMap((s) => (s.tree ? [s.tree] : []))));
+    // The copies referred to cannot be deleted from now on: read-locked until the end, then `use`d.
+    const releaseCopies = await ctx.datastore.lockForRead([...copies.values()].map((c) => c.pyramid.record._id));
+    const refs = new OriginalReferences(writer, ctx.storage, ctx.datastore);
     let done = 0;
     let bytes = 0;
+    let linked = 0;
     ctx.progress(0, `0/${slabs.length} slabs copied`);
-    await forEachBounded(slabs, PARALLEL_SLABS, async ({ slab, from, md5 }) => {
-      ctx.signal.throwIfAborted();
-      const data = await readOriginal(plan.sourceStorage, from);
-      // As pyr2pyr: a list that gives the md5 of a slab is the proof of its bytes (rok4.md §6).
-      if (md5 && createHash('md5').update(data).digest('hex') !== md5)
-        throw new Error(`slab ${from} of '${source.record.name}' does not have the md5 its list gives (${md5})`);
-      await ctx.storage.write(writer.slabKey(slab.level, slab.col, slab.row, slab.kind), data);
-      bytes += data.byteLength;
-      done++;
-      ctx.progress((done / slabs.length) * 100, `${done}/${slabs.length} slabs copied (${referenced} from referenced pyramids)`);
-    });
-    // List lines in the source's order (slabs are copied several at once): every slab is the copy's own (root 0).
-    for (const { slab, md5 } of slabs) writer.list.setEntry(0, writer.slabListPath(slab.level, slab.col, slab.row, slab.kind), md5);
+    try {
+      await forEachBounded(slabs, PARALLEL_SLABS, async ({ slab, from, md5, tree }) => {
+        ctx.signal.throwIfAborted();
+        const ancestor = tree ? copies.get(tree) : undefined;
+        const entry = ancestor?.list.getEntry(slabListPath(ctx.storage.type, slab, ancestor.depth));
+        if (ancestor && entry) {
+          await refs.link(ancestor.list, ancestor.pyramid.record.name, entry, slab);
+          linked++;
+        } else {
+          const data = await readOriginal(plan.sourceStorage, from);
+          // As pyr2pyr: a list that gives the md5 of a slab is the proof of its bytes (rok4.md §6).
+          if (md5 && createHash('md5').update(data).digest('hex') !== md5)
+            throw new Error(`slab ${from} of '${source.record.name}' does not have the md5 its list gives (${md5})`);
+          await ctx.storage.write(writer.slabKey(slab.level, slab.col, slab.row, slab.kind), data);
+          bytes += data.byteLength;
+        }
+        done++;
+        ctx.progress(
+          (done / slabs.length) * 100,
+          `${done}/${slabs.length} slabs copied (${referenced} from referenced pyramids, ${linked} of them referenced again)`,
+        );
+      });
+    } finally {
+      releaseCopies();
+    }
+    // List lines in the source's order (slabs are copied several at once): the copy's own slabs under root 0,
+    // references under the root of the copy that owns their original.
+    for (const { slab, md5 } of slabs) {
+      const path = writer.slabListPath(slab.level, slab.col, slab.row, slab.kind);
+      writer.list.setEntry(writer.list.getEntry(path)?.rootIndex ?? 0, path, md5);
+    }
     return {
       writer,
       ready: {
         size: bytes,
-        use: [],
+        use: [...refs.owners],
         type_infos: {
           ...source.record.type_infos,
           copy: {
             from: { _id: source.record._id, name: source.record.name, storage: plan.sourceStorageName },
             slabs: slabs.length,
-            materialized: referenced,
+            materialized: referenced - linked,
+            referenced: linked,
           },
         },
       },

@@ -8,7 +8,10 @@
  *   but for the root line. The S3 copy is ROK4's object layout: GDAL reads its slabs through /vsis3/ with
  *   the original's pixels, our reader returns the original's tile bytes from it.
  * - A chained update (slabs referencing its ancestor) copied: the references are materialized (one root,
- *   no reference object), every tile of every level reads equal, the copy depends on nothing.
+ *   no reference object), every tile of every level reads equal, the copy depends on nothing. Once the
+ *   ancestor has a copy on the target, a new copy of the update refers to that copy's slabs (same lines and
+ *   root indices as the source's list, SYMLINK# objects to the ancestor's copy), which it uses (409 on its DELETE).
+ * - A list with md5s: checked and kept; a wrong one fails the copy (FAILED, nothing left).
  * - Refusals (400 naming the input): unknown id, not READY, unknown storage, same storage, name taken.
  * - The command line copies with the server's records once the server is stopped, and refuses while it runs.
  * - S3 stopped mid-copy: the job fails, its record FAILED, no READY record; S3 back, deleting it leaves no object.
@@ -213,7 +216,7 @@ function fileDataPath(list: SlabList, level: string, col: number, row: number): 
   throw new Error(`no data slab ${level}/${col}/${row}`);
 }
 
-test('a chained update copied: references materialized, every tile reads equal, the copy depends on nothing', {
+test('a chained update copied: references materialized (or referring to the copy of the ancestor on the target, once there is one); every tile reads equal', {
   skip,
   timeout: 300_000,
 }, async () => {
@@ -245,6 +248,39 @@ test('a chained update copied: references materialized, every tile reads equal, 
     await Rok4Reader.open(obj, 'UPD_S3', 'pyramids/UPD_S3/'),
   );
   assert.ok(tiles > 0);
+
+  // Once the ancestor has a copy on the target, a copy of the update refers to that copy's slabs instead.
+  const baseCopy = await copied({ stored_data: base._id, storage: 'obj', name: 'BASE_S3' });
+  const again = await copied({ stored_data: upd._id, storage: 'obj', name: 'UPD_S3B' });
+  assert.deepEqual(again.use, [baseCopy._id]);
+  const infos = (again.type_infos as Record<string, unknown>).copy as Record<string, unknown>;
+  assert.deepEqual([infos.referenced, infos.materialized], [referenced, 0]);
+  const againList = SlabList.parse(await text(obj, pyramidKey('UPD_S3B', '.list')));
+  assert.deepEqual(
+    [...againList.roots],
+    [
+      [0, `copies/${pyramidKey('UPD_S3B')}`],
+      [1, `copies/${pyramidKey('BASE_S3')}`],
+    ],
+  );
+  // The same lines as the source's, in the same order, with the same root indices (the ancestor's is now its copy's).
+  const asIndices = (l: SlabList) => [...l.entries()].map((e) => [e.rootIndex, e.path.replace(/^(DATA|MASK)[/_]/, '$1 ')]);
+  assert.equal(againList.size, updList.size);
+  for (const entry of againList.entries()) {
+    const key = `${pyramidKey('UPD_S3B')}/${entry.path}`;
+    if (entry.rootIndex === 1)
+      assert.equal(await obj.linkTarget(key), `${pyramidKey('BASE_S3')}/${entry.path}`, `${entry.path} refers to the copy`);
+    else assert.equal(await obj.linkTarget(key), undefined);
+  }
+  assert.deepEqual(
+    asIndices(againList).map(([i]) => i),
+    asIndices(updList).map(([i]) => i),
+  );
+  assert.ok(
+    (await sameTiles(await Rok4Reader.open(disk, 'UPD', 'pyramids/UPD/'), await Rok4Reader.open(obj, 'UPD_S3B', 'pyramids/UPD_S3B/'))) > 0,
+  );
+  const used = await fetch(`${s.url}/stored_data/${baseCopy._id}`, { method: 'DELETE' });
+  assert.equal(used.status, 409, 'the copy of the ancestor is used by the copy of the update');
   // Nothing keeps the ancestor: only the update uses it.
   const deps = (await (await fetch(`${s.url}/stored_data/${base._id}/dependencies`)).json()) as { used_by: Array<{ _id: string }> };
   assert.deepEqual(
