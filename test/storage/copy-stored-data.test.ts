@@ -387,7 +387,7 @@ test('dallage copy-stored-data: refused while the server runs (its folders are l
   );
   const locked = await dallage('copy-stored-data', orig._id as string, '--to', 'back', '--config', config);
   assert.equal(locked.code, 1, locked.stderr);
-  assert.match(locked.stderr, /lock|held|server/i);
+  assert.match(locked.stderr, /is in use by another dallage server \(pid \d+\)/);
 
   await s.stop();
   try {
