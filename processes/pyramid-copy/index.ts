@@ -21,6 +21,7 @@ import { productNameInput } from '../../src/process/input-schemas.js';
 import { STORAGE_INPUT } from '../../src/process/storage-input.js';
 import type { PrepareContext, Process, ProcessContext } from '../../src/process/types.js';
 import { reservePyramid, writePyramid, type PyramidReservation } from '../../src/pyramid/life-cycle.js';
+import { checkOutputBytes } from '../../src/pyramid/output-estimate.js';
 import { levelStorage, locationOfRecord, treePrefix } from '../../src/pyramid/location.js';
 import { OriginalReferences } from '../../src/pyramid/reference.js';
 import { PYRAMID_TYPE } from '../../src/records/pyramid-infos.js';
@@ -57,6 +58,11 @@ async function prepare(raw: Record<string, unknown>, ctx: PrepareContext): Promi
     if (!sourceStorage) throw invalidInput('stored_data', `'${record.name}' is on storage '${sourceStorageName}', which is not configured`);
     if (sourceStorageName === ctx.storageName)
       throw invalidInput('storage', `'${record.name}' is already on storage '${sourceStorageName}': give another storage to copy it to`);
+    // At most its own bytes and those of the pyramids it references (materialized), as every product is
+    // checked against the limits and the free space of its storage.
+    let estimate = record.size ?? 0;
+    for (const used of record.use) estimate += (await ctx.datastore.get(used))?.size ?? 0;
+    await checkOutputBytes(ctx.storage, ctx.settings, estimate, 'stored_data');
     const source = await loadReadyPyramid(ctx.datastore, sourceStorage, id, 'stored_data');
     const first = source.descriptor.levels[0].storage;
     const given = raw.path_depth as number | undefined;

@@ -12,7 +12,7 @@
  *   ancestor has a copy on the target, a new copy of the update refers to that copy's slabs (same lines and
  *   root indices as the source's list, SYMLINK# objects to the ancestor's copy), which it uses (409 on its DELETE).
  * - A list with md5s: checked and kept; a wrong one fails the copy (FAILED, nothing left).
- * - Refusals (400 naming the input): unknown id, not READY, unknown storage, same storage, name taken.
+ * - Refusals (400 naming the input): unknown id, not READY, unknown storage, too large, same storage, name taken.
  * - The command line copies with the server's records once the server is stopped, and refuses while it runs.
  * - S3 stopped mid-copy: the job fails, its record FAILED, no READY record; S3 back, deleting it leaves no object.
  */
@@ -354,6 +354,15 @@ test('refusals: unknown id, not READY, unknown storage, same storage, name taken
   });
   await refusal({ stored_data: failed._id, storage: 'obj', name: 'X2' }, 'stored_data', /'HALF' is FAILED, not READY/);
   await refusal({ stored_data: orig._id, storage: 'nas', name: 'X3' }, 'storage', /storage/);
+  // Larger than server.limits.max_output_bytes (1 TiB by default): refused before any work.
+  const huge = await s.runtime.datastore.create({
+    name: 'HUGE',
+    type: PYRAMID_TYPE,
+    status: 'READY',
+    size: 2 * 1024 ** 4,
+    storage: { type: 'FILE', key: 'pyramids/HUGE/HUGE.json', name: 'disk' },
+  });
+  await refusal({ stored_data: huge._id, storage: 'obj', name: 'X6' }, 'stored_data', /max_output_bytes/);
   await refusal({ stored_data: orig._id, storage: 'disk', name: 'X4' }, 'storage', /'ORIG' is already on storage 'disk'/);
   await refusal({ stored_data: orig._id, storage: 'obj', name: 'ONS3' }, 'name', /'ONS3' already exists/);
   await refusal({ stored_data: orig._id, storage: 'obj', name: 'X5', path_depth: 3 }, 'path_depth', /FILE storages only/);
