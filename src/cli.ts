@@ -43,7 +43,8 @@ export const USAGE = `usage:
   dallage copy-stored-data <id> --to <storage> [--name NAME] [--path-depth N] [--config FILE] [--quiet]
       copies a READY pyramid (stored data <id>) to another configured storage as a new stored data
       (the process pyramid-copy, run here with the server's records; stop the server first, or
-      execute pyramid-copy through it). Slabs the pyramid references in others are copied too.
+      execute pyramid-copy through it). Slabs it references in other pyramids refer to their copy
+      on the target when there is one, else are copied too.
       --to STORAGE       name of the target storage (config.yml storages)
       --name NAME        name of the copy (default: <name of the source>_<STORAGE>)
       --path-depth N     directory depth of the copy on a FILE storage (default: the source's, else 2)

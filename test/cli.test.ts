@@ -272,6 +272,23 @@ test('dallage execute exits 2 with the problem detail on bad input', async () =>
   assert.match(usage.stderr, /usage/);
 });
 
+test('parseCliArgs: copy-stored-data takes an id, --to, --name, --path-depth, --config; what is missing or wrong is a usage error', () => {
+  assert.deepEqual(parseCliArgs(['copy-stored-data', 'abc', '--to', 's3', '--name', 'N', '--path-depth', '3', '--config', 'c.yml', '-q']), {
+    command: 'copy-stored-data',
+    id: 'abc',
+    to: 's3',
+    name: 'N',
+    pathDepth: 3,
+    config: 'c.yml',
+    quiet: true,
+  });
+  assert.throws(() => parseCliArgs(['copy-stored-data', '--to', 's3']), /needs the id/);
+  assert.throws(() => parseCliArgs(['copy-stored-data', 'abc']), /needs --to/);
+  assert.throws(() => parseCliArgs(['copy-stored-data', 'abc', 'def', '--to', 's3']), /one stored data id/);
+  assert.throws(() => parseCliArgs(['copy-stored-data', 'abc', '--to', 's3', '--path-depth', '0']), /--path-depth/);
+  assert.throws(() => parseCliArgs(['copy-stored-data', 'abc', '--to', 's3', '--overwrite']), /unknown option/);
+});
+
 test('parseCliArgs: worker with --config, --concurrency, --threads; bad values are usage errors', () => {
   assert.deepEqual(parseCliArgs(['worker']), { command: 'worker', concurrency: 1 });
   assert.deepEqual(parseCliArgs(['worker', '--config', 'c.yml', '--concurrency', '3', '--threads', '0']), {
