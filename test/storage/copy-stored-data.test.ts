@@ -32,7 +32,8 @@ import { gdalRead } from '../rok4/gdal-oracle.js';
 import { skipUnlessCommands } from '../helpers/env.js';
 import { gdalEnv, generate, makeInput, pyramidResult, runJob, storedData } from '../helpers/pyramids.js';
 import { s3StorageSection, startS3Server, type S3TestServer } from '../helpers/s3-server.js';
-import { startTestServer, submitAndWait, submitJob, waitForJob, type TestServer } from '../helpers/server.js';
+import { skipUnlessRedis } from '../helpers/redis.js';
+import { startTestServer, submitAndWait, submitJob, waitForJob, withServer, type TestServer } from '../helpers/server.js';
 
 const skip = skipUnlessCommands('gdalinfo');
 const BIN = path.resolve('bin/dallage.js');
@@ -471,4 +472,43 @@ test('S3 stopped mid-copy: job failed, record FAILED, no READY copy; S3 back, de
   // The source is free again: nothing reads it any more.
   const src = await fetch(`${s.url}/stored_data/${many._id}`, { method: 'DELETE' });
   assert.equal(src.status, 204, await src.text());
+});
+
+test('with the bullmq manager, a worker copies: FILE → S3, the same slabs, the record in the shared records', {
+  skip: skip || skipUnlessRedis(),
+  timeout: 300_000,
+}, async () => {
+  const folders = await mkdtemp(path.join(os.tmpdir(), 'dallage-copy-bullmq-'));
+  try {
+    await withServer(
+      {
+        manager: 'bullmq',
+        workers: 1,
+        processes,
+        storages: {
+          disk: { type: 'file', path: path.join(folders, 'disk') },
+          obj: s3StorageSection(s3, 'bullmq', { path: path.join(folders, 'obj') }),
+        },
+        defaultStorage: 'disk',
+      },
+      async (b) => {
+        const map = await makeInput(b, 'map.tif', { width: 300, height: 300, pixelSize: 100 });
+        const source = (await generate(b, generation(map.href, 'SRC'))).record;
+        const run = await submitAndWait(b.url, 'pyramid-copy', { stored_data: source._id, storage: 'obj', name: 'SRC_S3' }, 120_000);
+        assert.equal(run.final.status, 'successful', JSON.stringify(run.final));
+        const [copy] = await storedData(b, '?name=SRC_S3');
+        assert.equal(copy.status, 'READY');
+        const disk = b.runtime.storages.get('disk')!;
+        const obj = b.runtime.storages.get('obj')!;
+        const list = SlabList.parse(await text(disk, pyramidKey('SRC', '.list')));
+        const copied = SlabList.parse(await text(obj, pyramidKey('SRC_S3', '.list')));
+        assert.equal(copied.size, list.size);
+        const a = await Rok4Reader.open(disk, 'SRC', 'pyramids/SRC/');
+        const c = await Rok4Reader.open(obj, 'SRC_S3', 'pyramids/SRC_S3/');
+        assert.ok((await sameTiles(a, c)) > 0);
+      },
+    );
+  } finally {
+    await rm(folders, { recursive: true, force: true });
+  }
 });
