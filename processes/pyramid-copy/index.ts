@@ -235,6 +235,20 @@ async function copy(plan: CopyPlan, ctx: ProcessContext<CopyPlan>): Promise<Stor
   const { source } = plan;
   // What can change while the job was queued: the source is still READY.
   await requireReadyRecord(ctx.datastore, source.record._id, 'stored_data');
+  // The copies of ancestors referred to are read-locked until the copy's record, READY, `use`s them.
+  let releaseCopies = () => {};
+  try {
+    return await writeCopy(plan, ctx, (release) => {
+      releaseCopies = release;
+    });
+  } finally {
+    releaseCopies();
+  }
+}
+
+/** The copy through the product life cycle; `holdCopies` gets the release of the read locks it takes on ancestors' copies. */
+async function writeCopy(plan: CopyPlan, ctx: ProcessContext<CopyPlan>, holdCopies: (release: () => void) => void): Promise<StoredData> {
+  const { source } = plan;
   return writePyramid(ctx, plan.reservation, 'copy failed', async (location) => {
     const withMask = !!source.descriptor.mask_format;
     const descriptor: PyramidDescriptor = {
@@ -248,38 +262,33 @@ async function copy(plan: CopyPlan, ctx: ProcessContext<CopyPlan>): Promise<Stor
     const slabs = slabsToCopy(plan, await readPyramidList(plan.sourceStorage, source));
     const referenced = slabs.filter((s) => s.referenced).length;
     const copies = await ancestorCopies(plan, ctx, new Set(slabs.flatMap((s) => (s.tree ? [s.tree] : []))));
-    // The copies referred to cannot be deleted from now on: read-locked until the end, then `use`d.
-    const releaseCopies = await ctx.datastore.lockForRead([...copies.values()].map((c) => c.pyramid.record._id));
+    holdCopies(await ctx.datastore.lockForRead([...copies.values()].map((c) => c.pyramid.record._id)));
     const refs = new OriginalReferences(writer, ctx.storage, ctx.datastore);
     let done = 0;
     let bytes = 0;
     let linked = 0;
     ctx.progress(0, `0/${slabs.length} slabs copied`);
-    try {
-      await forEachBounded(slabs, PARALLEL_SLABS, async ({ slab, from, md5, tree }) => {
-        ctx.signal.throwIfAborted();
-        const ancestor = tree ? copies.get(tree) : undefined;
-        const entry = ancestor?.list.getEntry(slabListPath(ctx.storage.type, slab, ancestor.depth));
-        if (ancestor && entry) {
-          await refs.link(ancestor.list, ancestor.pyramid.record.name, entry, slab);
-          linked++;
-        } else {
-          const data = await readOriginal(plan.sourceStorage, from);
-          // As pyr2pyr: a list that gives the md5 of a slab is the proof of its bytes (rok4.md §6).
-          if (md5 && createHash('md5').update(data).digest('hex') !== md5)
-            throw new Error(`slab ${from} of '${source.record.name}' does not have the md5 its list gives (${md5})`);
-          await ctx.storage.write(writer.slabKey(slab.level, slab.col, slab.row, slab.kind), data);
-          bytes += data.byteLength;
-        }
-        done++;
-        ctx.progress(
-          (done / slabs.length) * 100,
-          `${done}/${slabs.length} slabs copied (${referenced} from referenced pyramids, ${linked} of them referenced again)`,
-        );
-      });
-    } finally {
-      releaseCopies();
-    }
+    await forEachBounded(slabs, PARALLEL_SLABS, async ({ slab, from, md5, tree }) => {
+      ctx.signal.throwIfAborted();
+      const ancestor = tree ? copies.get(tree) : undefined;
+      const entry = ancestor?.list.getEntry(slabListPath(ctx.storage.type, slab, ancestor.depth));
+      if (ancestor && entry) {
+        await refs.link(ancestor.list, ancestor.pyramid.record.name, entry, slab);
+        linked++;
+      } else {
+        const data = await readOriginal(plan.sourceStorage, from);
+        // As pyr2pyr: a list that gives the md5 of a slab is the proof of its bytes (rok4.md §6).
+        if (md5 && createHash('md5').update(data).digest('hex') !== md5)
+          throw new Error(`slab ${from} of '${source.record.name}' does not have the md5 its list gives (${md5})`);
+        await ctx.storage.write(writer.slabKey(slab.level, slab.col, slab.row, slab.kind), data);
+        bytes += data.byteLength;
+      }
+      done++;
+      ctx.progress(
+        (done / slabs.length) * 100,
+        `${done}/${slabs.length} slabs copied (${referenced} from referenced pyramids, ${linked} of them referenced again)`,
+      );
+    });
     // List lines in the source's order (slabs are copied several at once): the copy's own slabs under root 0,
     // references under the root of the copy that owns their original.
     for (const { slab, md5 } of slabs) {
