@@ -18,6 +18,7 @@ import { createRuntime, type Runtime } from './runtime.js';
 import { FolderLockError, lockFolder, lockFolders } from './folder-lock.js';
 import { silentLogger } from './log.js';
 import { documentValue, type OutputData } from './manager/outputs.js';
+import { CATALOG_TYPE } from './catalog/catalog.js';
 import { deletePyramidFiles, newPyramidLocation } from './pyramid/location.js';
 
 export const USAGE = `usage:
@@ -41,10 +42,10 @@ export const USAGE = `usage:
       --threads N        worker threads (default: the config's pool.threads, 0 = one per CPU)
       --quiet            no progress bar
   dallage copy-stored-data <id> --to <storage> [--name NAME] [--path-depth N] [--config FILE] [--quiet]
-      copies a READY pyramid (stored data <id>) to another configured storage as a new stored data
-      (the process pyramid-copy, run here with the server's records; stop the server first, or
-      execute pyramid-copy through it). Slabs it references in other pyramids refer to their copy
-      on the target when there is one, else are copied too.
+      copies a READY pyramid or raster catalog (stored data <id>) to another configured storage as a
+      new stored data (the process pyramid-copy or catalog-copy, run here with the server's records;
+      stop the server first, or execute the process through it). Slabs a pyramid references in
+      others refer to their copy on the target when there is one, else are copied too.
       --to STORAGE       name of the target storage (config.yml storages)
       --name NAME        name of the copy (default: <name of the source>_<STORAGE>)
       --path-depth N     directory depth of the copy on a FILE storage (default: the source's, else 2)
@@ -411,6 +412,8 @@ export async function copyStoredData(args: CopyArgs): Promise<number> {
   let config: Config;
   try {
     config = cliConfig(args.config, 'pyramid-copy');
+    if (!config.processes['catalog-copy'] && builtinNames().includes('catalog-copy'))
+      config.processes['catalog-copy'] = { plugin: 'catalog-copy', options: {} };
   } catch (err) {
     process.stderr.write(`dallage: ${(err as Error).message}\n`);
     return 2;
@@ -431,12 +434,17 @@ export async function copyStoredData(args: CopyArgs): Promise<number> {
     const { dataFolders } = await import('./server.js');
     unlock = lockFolders(dataFolders(config), 'copy-stored-data');
     runtime = await createRuntime(config, { log: silentLogger });
-    const proc = runtime.registry.get('pyramid-copy');
-    if (!proc) throw new Error("the process 'pyramid-copy' is not available");
     const source = await runtime.datastore.get(args.id);
     if (!source || source.status === 'DELETED') throw invalidInput('stored_data', `no stored data with id '${args.id}'`);
+    // A raster catalog is copied by its own process; everything else is refused by pyramid-copy if not a pyramid.
+    const catalog = source.type === CATALOG_TYPE;
+    const proc = runtime.registry.get(catalog ? 'catalog-copy' : 'pyramid-copy');
+    if (!proc) throw new Error('the copy processes are not available');
     const inputs: Record<string, unknown> = { stored_data: args.id, storage: args.to, name: args.name ?? `${source.name}_${args.to}` };
-    if (args.pathDepth !== undefined) inputs.path_depth = args.pathDepth;
+    if (args.pathDepth !== undefined) {
+      if (catalog) throw invalidInput('path_depth', `'${source.name}' is a raster catalog: a path depth applies to pyramids only`);
+      inputs.path_depth = args.pathDepth;
+    }
     return await runInProcess(runtime, proc, { inputs, response: 'document' }, bar, { forget: false });
   } catch (err) {
     bar.done();

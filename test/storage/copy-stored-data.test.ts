@@ -12,8 +12,12 @@
  *   ancestor has a copy on the target, a new copy of the update refers to that copy's slabs (same lines and
  *   root indices as the source's list, SYMLINK# objects to the ancestor's copy), which it uses (409 on its DELETE).
  * - A list with md5s: checked and kept; a wrong one fails the copy (FAILED, nothing left).
+ * - A raster catalog (tiling) copied to S3 by catalog-copy: its COGs byte for byte (GDAL reads them through
+ *   /vsis3/ with the original's pixels), its items the same but for key and href.
  * - Refusals (400 naming the input): unknown id, not READY, unknown storage, too large, same storage, name taken.
- * - The command line copies with the server's records once the server is stopped, and refuses while it runs.
+ * - The command line copies (a pyramid, a catalog) with the server's records once the server is stopped, and
+ *   refuses while it runs.
+ * - Under the bullmq manager a worker copies.
  * - S3 stopped mid-copy: the job fails, its record FAILED, no READY record; S3 back, deleting it leaves no object.
  */
 import assert from 'node:assert/strict';
@@ -41,7 +45,12 @@ let s3: S3TestServer;
 let s: TestServer;
 let dir: string;
 
-const processes = { 'raster-to-pyramid': 'raster-to-pyramid', 'pyramid-copy': 'pyramid-copy' };
+const processes = {
+  'raster-to-pyramid': 'raster-to-pyramid',
+  'pyramid-copy': 'pyramid-copy',
+  tiling: 'tiling',
+  'catalog-copy': 'catalog-copy',
+};
 const storages = () => ({
   disk: { type: 'file', path: path.join(dir, 'disk') },
   obj: s3StorageSection(s3, 'copies', { path: path.join(dir, 'obj') }),
@@ -332,8 +341,72 @@ test('a list that gives md5s (as pyr2pyr uses them): checked on the bytes copied
   assert.deepEqual(left, []);
 });
 
-async function refusal(inputs: Record<string, unknown>, input: string, detail: RegExp): Promise<void> {
-  const res = await fetch(`${s.url}/processes/pyramid-copy/execution`, {
+test('a raster catalog copied to S3: every COG byte for byte, the same items (footprints, dates, attributes) with keys and hrefs on S3', {
+  skip,
+  timeout: 300_000,
+}, async () => {
+  const a = await makeInput(s, 'cat-a.tif', { width: 300, height: 300, pixelSize: 100, nodataTag: true });
+  const b = await makeInput(s, 'cat-b.tif', { width: 300, height: 300, pixelSize: 100, seed: 2 });
+  const tiling = await submitAndWait(
+    s.url,
+    'tiling',
+    {
+      files: [{ href: a.href }, { href: b.href }],
+      target: {
+        serviceName: 'scenes',
+        createNewService: true,
+        attributesConfiguration: {
+          idAttribute: 'gid',
+          geometryAttribute: 'geometry',
+          attributes: [
+            { attributeName: 'name', subType: 'String' },
+            { attributeName: 'dateofimage', subType: 'DateTime' },
+          ],
+        },
+      },
+      attributes: { name: 'scene', dateofimage: '2024-05-01T10:00:00+00:00' },
+      compression: 'deflate',
+    },
+    240_000,
+  );
+  assert.equal(tiling.final.status, 'successful', JSON.stringify(tiling.final));
+  const [catalog] = await storedData(s, '?name=scenes');
+  const run = await submitAndWait(s.url, 'catalog-copy', { stored_data: catalog._id, storage: 'obj', name: 'scenes_s3' }, 120_000);
+  assert.equal(run.final.status, 'successful', JSON.stringify(run.final));
+  const copy = (await storedData(s, '?name=scenes_s3')).find((r) => r.name === 'scenes_s3')!;
+  assert.equal(copy.status, 'READY');
+  assert.equal(copy.type, 'RASTER-CATALOG');
+  assert.equal((copy.storage as Record<string, unknown>).name, 'obj');
+  assert.equal(copy.size, catalog.size);
+  const infos = copy.type_infos as Record<string, unknown>;
+  assert.deepEqual(infos.attributesConfiguration, (catalog.type_infos as Record<string, unknown>).attributesConfiguration);
+  assert.equal(infos.itemCount, 2);
+
+  const itemsOf = (id: unknown) => s.runtime.catalogItems.query(id as string, { limit: 100, offset: 0 }).items;
+  const original = itemsOf(catalog._id);
+  const copied = itemsOf(copy._id);
+  assert.equal(copied.length, original.length);
+  const [disk, obj] = [storageOf('disk'), storageOf('obj')];
+  for (const item of original) {
+    const twin = copied.find((c) => c.id === item.id)!;
+    assert.ok(twin, item.id);
+    const { key, href, ...rest } = twin;
+    const { key: k0, href: h0, ...rest0 } = item;
+    assert.deepEqual(rest, rest0, 'the same item but for where its file is');
+    assert.match(key, new RegExp(`^catalogs/scenes_s3/${run.jobID}/[^/]+\\.tif$`));
+    assert.equal(href, obj.url(key));
+    assert.deepEqual(await obj.read(key), await disk.read(k0), `the COG of ${item.id}, byte for byte`);
+    // GDAL opens the copy on S3 through /vsis3/ and reads the original's pixels.
+    const viaS3 = gdalRead(`/vsis3/copies/${key}`, gdalEnv(obj));
+    assert.ok(viaS3.bytes.equals(gdalRead(path.join(disk.root, k0)).bytes), `GDAL pixels of ${item.id}`);
+  }
+  // The same source again into an existing name, or on its own storage: refused before any work.
+  await refusal({ stored_data: catalog._id, storage: 'obj', name: 'scenes_s3' }, 'name', /already exists/, 'catalog-copy');
+  await refusal({ stored_data: catalog._id, storage: 'disk', name: 'scenes_2' }, 'storage', /already on storage 'disk'/, 'catalog-copy');
+});
+
+async function refusal(inputs: Record<string, unknown>, input: string, detail: RegExp, processId = 'pyramid-copy'): Promise<void> {
+  const res = await fetch(`${s.url}/processes/${processId}/execution`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Prefer: 'respond-async' },
     body: JSON.stringify({ inputs }),
@@ -383,6 +456,7 @@ test('dallage copy-stored-data: refused while the server runs (its folders are l
   timeout: 300_000,
 }, async () => {
   const [orig] = await storedData(s, '?name=ORIG');
+  const scenes = (await storedData(s, '?type=RASTER-CATALOG')).find((r) => r.name === 'scenes')!;
   const config = path.join(dir, 'cli-config.yml');
   await writeFile(
     config,
@@ -418,6 +492,12 @@ test('dallage copy-stored-data: refused while the server runs (its folders are l
     assert.equal(record.name, 'ORIG_back');
     assert.equal(record.status, 'READY');
     assert.equal((record.storage as Record<string, unknown>).name, 'back');
+    // A raster catalog is copied by catalog-copy.
+    const cat = await dallage('copy-stored-data', scenes._id as string, '--to', 'back', '--config', config, '--quiet');
+    assert.equal(cat.code, 0, cat.stderr);
+    const catalog = JSON.parse(cat.stdout) as Record<string, unknown>;
+    assert.deepEqual([catalog.name, catalog.type, catalog.status], ['scenes_back', 'RASTER-CATALOG', 'READY']);
+    assert.equal((catalog.type_infos as Record<string, unknown>).itemCount, 2);
   } finally {
     // The server again, on the same folders and records: it knows the copy.
     s = await startTestServer({ dir, manager: 'lowdb', processes, storages: storages(), defaultStorage: 'disk' });
