@@ -337,6 +337,10 @@ test('cancel in QGIS dismisses the job: the server says dismissed and the partia
   skip,
   timeout: 300_000,
 }, async () => {
+  // A raster big enough that the job still runs when the plugin's next poll sends the dismiss: with the
+  // shared small map the 30-slab pyramid could end first on an idle machine, and a dismiss after success
+  // leaves the READY pyramid, a stored data outliving its job (the test then failed by timing alone).
+  const big = (await makeInput(s, 'cancelled.tif', { width: 4000, height: 4000, pixelSize: 50 })).path;
   const out = await qgis(
     `
 feedback = Feedback(cancel_at=1)
@@ -348,7 +352,7 @@ except QgsProcessingException as err:
     error = str(err)
 print(json.dumps({'error': error, 'infos': feedback.infos}))
 `,
-    { image },
+    { image: big },
   );
   assert.match(String(out.error), /cancelled: job \S+ dismissed/);
   const jobId = /job (\S+) dismissed/.exec(String(out.error))![1];
