@@ -10,20 +10,9 @@
  */
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
+import { PNG_SIGNATURE, pngChunk } from '../rok4/codec-png.js';
 
 const deflate = promisify(zlib.deflate);
-const SIGNATURE = Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]);
-
-/** A chunk (§5.3): length, type, data, CRC-32 of type and data. */
-function chunk(type: string, data: Uint8Array): Buffer {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, 'latin1');
-  out.set(data, 8);
-  out.writeUInt32BE(zlib.crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-  return out;
-}
-
 /** The filtered scanlines (§7.3): a filter-type byte, then the row, each byte minus its left neighbour. */
 export function subFilter(pixels: Uint8Array, width: number, height: number, channels: number): Buffer {
   const row = width * channels;
@@ -48,5 +37,5 @@ export async function encodePng(pixels: Uint8Array, width: number, height: numbe
   header[8] = 8;
   header[9] = channels === 4 ? 6 : 2;
   const data = await deflate(subFilter(pixels, width, height, channels), { level: 1, strategy: zlib.constants.Z_RLE });
-  return Buffer.concat([SIGNATURE, chunk('IHDR', header), chunk('IDAT', data), chunk('IEND', new Uint8Array(0))]);
+  return Buffer.concat([PNG_SIGNATURE, pngChunk('IHDR', header), pngChunk('IDAT', data), pngChunk('IEND', new Uint8Array(0))]);
 }

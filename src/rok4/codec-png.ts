@@ -21,7 +21,8 @@ export function isPng(bytes: Uint8Array): boolean {
   return true;
 }
 
-function chunk(type: string, data: Uint8Array): Buffer {
+/** A PNG chunk (PNG spec §5.3): length, type, data, CRC-32 of type and data. */
+export function pngChunk(type: string, data: Uint8Array): Buffer {
   const out = Buffer.alloc(12 + data.length);
   out.writeUInt32BE(data.length, 0);
   out.write(type, 4, 'latin1');
@@ -48,9 +49,9 @@ export function pngEncode(pixels: Uint8Array, width: number, height: number, cha
   // compression 0, filter 0, interlace 0: already zero.
   return Buffer.concat([
     PNG_SIGNATURE,
-    chunk('IHDR', ihdr),
-    chunk('IDAT', zlib.deflateSync(filtered, { level: PNG_ZLIB_LEVEL })),
-    chunk('IEND', new Uint8Array(0)),
+    pngChunk('IHDR', ihdr),
+    pngChunk('IDAT', zlib.deflateSync(filtered, { level: PNG_ZLIB_LEVEL })),
+    pngChunk('IEND', new Uint8Array(0)),
   ]);
 }
 
