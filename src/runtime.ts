@@ -101,7 +101,7 @@ export async function createRuntime(
         ? path.join(config.storage.path, '.catalog-items', 'catalog-items.sqlite')
         : ':memory:',
   );
-  const pool = new PiscinaPool(config.pool);
+  const pool = new PiscinaPool(config.pool, log);
   const baseUrl = overrides.baseUrl ?? (() => config.server.url);
   const layers = new LayerRegistry();
   const named = { storages, defaultStorage: config.default_storage };

@@ -11,6 +11,7 @@ import { decodeTile, decodeTileSync, type TileSpec } from '../../src/rok4/tile-c
 import { storageOf, type StorageDescriptor } from '../../src/storage/factory.js';
 import { scanMask, SlabEncoder, type SlabSpec } from '../../src/pyramid/slab-encoder.js';
 import { compose, type Layer, type MergeMethod } from './compose.js';
+import { throwIfCancelled } from '../../src/workers/cancellation.js';
 
 export interface ComposeTask {
   storage: StorageDescriptor;
@@ -83,6 +84,7 @@ export async function composeSlab(task: ComposeTask): Promise<ComposeResult> {
   const pixels = spec.tileWidth * spec.tileHeight;
   const maskSpec: TileSpec = { width: spec.tileWidth, height: spec.tileHeight, channels: 1, compression: 'zip', sampleType: 'uint8' };
   for (let i = 0; i < n; i++) {
+    throwIfCancelled();
     // Inputs with data in this tile, in priority order, with their masks.
     const candidates: Array<{
       source: SourceSlab;

@@ -13,6 +13,7 @@ import { KERNELS, type KernelName } from '../../src/raster/kernels.js';
 import { estimateRealScale, maskBlocks, warp, type RasterImage } from '../../src/raster/warp.js';
 import { extractTile, scanMask, SlabEncoder, type SlabSpec } from '../../src/pyramid/slab-encoder.js';
 import { decodeBackgroundTile, readBackground, readEncodedBackground, type BackgroundRef, type EncodedBackground } from './background.js';
+import { throwIfCancelled } from '../../src/workers/cancellation.js';
 
 /** Half-resolution pixels of a slab (its share of the parent slab, rok4.md §8.5). */
 export interface HalfSlab {
@@ -486,6 +487,7 @@ export async function bottomSlab(task: BottomSlabTask): Promise<SlabResult> {
       next = r + 1 < spec.tilesPerHeight ? prepareStrip(task, slabSources, r + 1, W, th) : [];
       const windows = await stripWindows(task, sources);
       for (let t = 0; t < spec.tilesPerWidth; t++) {
+        throwIfCancelled();
         await settleTile(settle, r * spec.tilesPerWidth + t, t, r, windows.length ? warpTile(task, windows, t) : undefined);
       }
     }
@@ -622,6 +624,7 @@ export async function upperSlab(task: UpperSlabTask): Promise<SlabResult> {
       row0 = (q >> 1) * qh;
     for (let ty = 0; ty < qh; ty++) {
       for (let tx = 0; tx < qw; tx++) {
+        throwIfCancelled();
         // Tiles without data (most of the top levels) are recognised in place, without a copy.
         const hasData = child !== null && regionHasData(child.mask, childWidth, tx * tw, ty * th, tw, th);
         const tile = hasData

@@ -12,6 +12,7 @@ import { openRasterWindows, type RasterInfo, type RasterWindowReader } from '../
 import { encodeImageTile, encodeMaskTile, type TileCodec } from './tile-codecs.js';
 import { LEADER, TRAILER } from './layout.js';
 import { resampleRows, type ResampleInput } from './overview-resample.js';
+import { throwIfCancelled } from '../workers/cancellation.js';
 
 export interface StripTask {
   codec: TileCodec;
@@ -122,7 +123,10 @@ export async function encodeStrip(task: StripTask): Promise<StripResult> {
     alpha: false,
   });
   const across = Math.ceil(width / T);
-  const encoded = await Promise.all(
+  throwIfCancelled();
+  // Every encode settles before the task does, even when one fails: a thread must not be left with zlib
+  // work in flight (src/workers/cancellation.ts).
+  const settled = await Promise.allSettled(
     Array.from({ length: across }, async (_, col) => {
       const image = await encodeImageTile(codec, extractTile(layout, data, width, rows, col * T));
       const maskTile = task.maskTiles
@@ -131,6 +135,10 @@ export async function encodeStrip(task: StripTask): Promise<StripResult> {
       return { image, maskTile };
     }),
   );
+  const encoded = settled.map((s) => {
+    if (s.status === 'rejected') throw s.reason;
+    return s.value;
+  });
   let total = 0;
   for (const e of encoded) total += LEADER + e.image.length + TRAILER + (e.maskTile ? LEADER + e.maskTile.length + TRAILER : 0);
   const packed = new Uint8Array(total);

@@ -1,5 +1,20 @@
 import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import { CANCEL_REQUESTED, TASK_STARTED } from './cancellation.js';
+import type { Logger } from '../log.js';
+import type { DispatchedTask } from './dispatch.js';
+
+/** Every task goes through this module in its thread (cancellation flag installed, then the task runs). */
+const DISPATCH = path.join(path.dirname(fileURLToPath(import.meta.url)), 'dispatch.js');
+
+/**
+ * How long a cancelled task may run on before its thread is terminated. Tasks check for cancellation at
+ * least once per tile (a few ms), so this only bounds a task that never checks; terminating a thread
+ * that deflates can abort the process (src/workers/cancellation.ts), hence a last resort.
+ */
+const CANCEL_GRACE_MS = 3000;
 
 /**
  * The worker-thread pool that processes use for CPU work (DESIGN §3, §6). One piscina pool for
@@ -11,7 +26,9 @@ export interface WorkerPool {
   /**
    * Runs `name` exported by the worker module `filename` (an absolute path or file: URL) with
    * `payload`. Pixel buffers travel in `transferList`, never as JSON (DESIGN §6).
-   * Rejects with an AbortError when `signal` aborts; the task stops being queued at once.
+   * Rejects with an AbortError when `signal` aborts: a queued task is dropped at once, a running one is
+   * asked to stop at its next checkpoint (`throwIfCancelled`) and its thread is terminated only if it
+   * has not stopped after a grace period (src/workers/cancellation.ts says why).
    */
   run<T>(filename: string, name: string, payload: unknown, options?: { signal?: AbortSignal; transferList?: Transferable[] }): Promise<T>;
   destroy(): Promise<void>;
@@ -36,11 +53,18 @@ export class PiscinaPool implements WorkerPool {
   readonly threads: number;
   private readonly piscina: Piscina;
   private pending = 0;
+  /** Cancellation flags of the tasks sent and not settled (destroy asks them all to stop). */
+  private readonly live = new Set<Int32Array>();
 
-  constructor(config: PoolConfig = {}) {
+  constructor(
+    config: PoolConfig = {},
+    private readonly log?: Logger,
+  ) {
     this.threads = config.threads && config.threads > 0 ? config.threads : Math.max(1, os.availableParallelism());
     this.piscina = new Piscina({
-      minThreads: 0,
+      // One thread at least: piscina (5.x) replaces a terminated thread only up to minThreads and starts
+      // new ones only when a task is submitted, so with 0 the tasks queued behind a terminated one stall.
+      minThreads: 1,
       maxThreads: this.threads,
       idleTimeout: (config.idle_timeout ?? 30) * 1000,
       // Tasks of every process share the pool; the module is chosen per task.
@@ -56,14 +80,46 @@ export class PiscinaPool implements WorkerPool {
     payload: unknown,
     options: { signal?: AbortSignal; transferList?: Transferable[] } = {},
   ): Promise<T> {
-    this.pending++;
-    const task = this.piscina.run(payload, {
-      filename,
-      name,
-      signal: options.signal as AbortSignal | undefined,
+    const cancel = new Int32Array(new SharedArrayBuffer(8));
+    const task: DispatchedTask = { filename, name, payload, cancel };
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(abortErrorOf(signal));
+    // piscina terminates the thread of a running task whose signal aborts: it gets its own signal, aborted
+    // only for a task not started yet (dequeued) or one that ignored the request for the grace period.
+    const terminate = new AbortController();
+    let grace: NodeJS.Timeout | undefined;
+    let settled = false;
+    const running = this.piscina.run(task, {
+      filename: DISPATCH,
+      name: 'dispatch',
+      signal: signal ? terminate.signal : undefined,
       transferList: options.transferList as never,
     }) as Promise<T>;
-    return task.finally(() => this.pending--);
+    this.pending++;
+    this.live.add(cancel);
+    const done = running.finally(() => {
+      settled = true;
+      this.pending--;
+      this.live.delete(cancel);
+      if (grace) clearTimeout(grace);
+    });
+    if (!signal) return done;
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => {
+        reject(abortErrorOf(signal));
+        Atomics.store(cancel, CANCEL_REQUESTED, 1);
+        if (Atomics.load(cancel, TASK_STARTED) === 0) terminate.abort(signal.reason);
+        else if (!settled)
+          grace = setTimeout(() => {
+            this.log?.warn('a cancelled task did not stop: its worker thread is terminated', { task: `${filename}#${name}` });
+            terminate.abort(signal.reason);
+          }, CANCEL_GRACE_MS);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      done.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+      // The task's own rejection after a cancel (its AbortError, or piscina's) is expected: not unhandled.
+      done.catch(() => {});
+    });
   }
 
   stats(): PoolStats {
@@ -71,7 +127,18 @@ export class PiscinaPool implements WorkerPool {
     return { running: Math.max(0, this.pending - queued), queued, threads: this.piscina.threads.length };
   }
 
+  /** Asks running tasks to stop, waits for them (at most the grace period), then stops the threads. */
   async destroy(): Promise<void> {
+    for (const flag of this.live) Atomics.store(flag, CANCEL_REQUESTED, 1);
+    const deadline = Date.now() + CANCEL_GRACE_MS;
+    while (this.pending > this.piscina.queueSize && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await this.piscina.destroy();
   }
+}
+
+/** The rejection of a task whose signal aborted: an AbortError, as piscina's own. */
+function abortErrorOf(signal: AbortSignal): Error {
+  const err = new Error(signal.reason instanceof Error ? signal.reason.message : 'The task has been aborted');
+  err.name = 'AbortError';
+  return err;
 }
