@@ -47,6 +47,61 @@ export interface ResampleInput {
   channels: number;
 }
 
+/** Consecutive source rows [firstRow, firstRow + rows) of a level, as one strip delivered them. */
+export interface RowPart {
+  data: Uint8Array | Float32Array;
+  mask?: Uint8Array;
+  firstRow: number;
+  rows: number;
+}
+
+/**
+ * Source rows of an overview strip as the strips of the level above delivered them, in row order (the
+ * COG writer moves them to the task instead of copying them into one buffer: src/cog/cog-writer.ts).
+ */
+export interface PartedInput {
+  parts: RowPart[];
+  width: number;
+  height: number;
+  channels: number;
+}
+
+/**
+ * {@link resampleRows} of rows held in parts: the 2 × 2 path reads the parts in place (each source row pair
+ * lies in one part when parts start and end on even rows, as strips of even height do); otherwise the parts
+ * are joined first.
+ */
+export function resamplePartedRows(
+  src: PartedInput,
+  dstWidth: number,
+  dstHeight: number,
+  dstRow: number,
+  dstRows: number,
+  fill: number,
+): { data: Uint8Array | Float32Array; mask?: Uint8Array } {
+  const evenParts = src.parts.every((p) => p.firstRow % 2 === 0 && (p.rows % 2 === 0 || p.firstRow + p.rows === src.height));
+  if (src.parts[0].data instanceof Uint8Array && src.width === 2 * dstWidth && src.height === 2 * dstHeight && evenParts)
+    return halveParts(src, dstWidth, dstRow, dstRows, fill);
+  return resampleRowsWeighted(joinParts(src), dstWidth, dstHeight, dstRow, dstRows, fill);
+}
+
+/** The parts as one {@link ResampleInput} (a copy, unless there is one part). */
+export function joinParts(src: PartedInput): ResampleInput {
+  const { parts, width, channels } = src;
+  const firstRow = parts[0].firstRow;
+  const rows = parts[parts.length - 1].firstRow + parts[parts.length - 1].rows - firstRow;
+  const common = { width, height: src.height, channels, firstRow, rows };
+  if (parts.length === 1) return { ...common, data: parts[0].data, ...(parts[0].mask ? { mask: parts[0].mask } : {}) };
+  const rowLen = width * channels;
+  const data = parts[0].data instanceof Float32Array ? new Float32Array(rows * rowLen) : new Uint8Array(rows * rowLen);
+  const mask = parts[0].mask ? new Uint8Array(rows * width) : undefined;
+  for (const p of parts) {
+    data.set(p.data.subarray(0, p.rows * rowLen), (p.firstRow - firstRow) * rowLen);
+    if (mask && p.mask) mask.set(p.mask.subarray(0, p.rows * width), (p.firstRow - firstRow) * width);
+  }
+  return { ...common, data, ...(mask ? { mask } : {}) };
+}
+
 /**
  * Rows [dstRow, dstRow + dstRows) of the overview `dstWidth × dstHeight` of `src`. `src` must hold
  * every source row those rows need ({@link sourceRowsFor}). Pixels without any valid source pixel get
@@ -78,13 +133,30 @@ export function halveBytes(
   dstRows: number,
   fill: number,
 ): { data: Uint8Array; mask?: Uint8Array } {
-  const { data, mask, width, channels: C } = src;
+  return halveParts({ parts: [src], width: src.width, height: src.height, channels: src.channels }, dstWidth, dstRow, dstRows, fill);
+}
+
+/** {@link halveBytes} over rows held in parts; a row pair must lie in one part. */
+function halveParts(
+  src: PartedInput,
+  dstWidth: number,
+  dstRow: number,
+  dstRows: number,
+  fill: number,
+): { data: Uint8Array; mask?: Uint8Array } {
+  const { width, channels: C, parts } = src;
   const out = new Uint8Array(dstWidth * dstRows * C);
-  const outMask = mask ? new Uint8Array(dstWidth * dstRows) : undefined;
+  const outMask = parts[0].mask ? new Uint8Array(dstWidth * dstRows) : undefined;
   const sums = new Int32Array(C);
+  let k = 0;
   for (let j = 0; j < dstRows; j++) {
-    const y0 = 2 * (dstRow + j) - src.firstRow;
-    if (y0 < 0 || y0 + 2 > src.rows) throw new RangeError(`overview row ${dstRow + j} needs source rows the strip does not hold`);
+    const y = 2 * (dstRow + j);
+    while (k < parts.length - 1 && y >= parts[k].firstRow + parts[k].rows) k++;
+    const part = parts[k];
+    const data = part.data as Uint8Array;
+    const mask = part.mask;
+    const y0 = y - part.firstRow;
+    if (y0 < 0 || y0 + 2 > part.rows) throw new RangeError(`overview row ${dstRow + j} needs source rows the strip does not hold`);
     const top = y0 * width;
     const bottom = top + width;
     for (let i = 0; i < dstWidth; i++) {
@@ -103,8 +175,8 @@ export function halveBytes(
       }
       let n = 0;
       sums.fill(0);
-      for (let k = 0; k < 4; k++) {
-        const p = (k < 2 ? p00 : p10) + (k & 1);
+      for (let q = 0; q < 4; q++) {
+        const p = (q < 2 ? p00 : p10) + (q & 1);
         if (mask[p] === 0) continue;
         n++;
         for (let c = 0; c < C; c++) sums[c] += data[p * C + c];

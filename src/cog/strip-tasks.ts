@@ -11,7 +11,7 @@ import { moveWith } from '../workers/transfer.js';
 import { openRasterWindows, type RasterInfo, type RasterWindowReader } from '../raster/geotiff-source.js';
 import { encodeImageTile, encodeMaskTile, type TileCodec } from './tile-codecs.js';
 import { LEADER, TRAILER } from './layout.js';
-import { resampleRows, type ResampleInput } from './overview-resample.js';
+import { type PartedInput, resamplePartedRows } from './overview-resample.js';
 import { throwIfCancelled } from '../workers/cancellation.js';
 
 export interface StripTask {
@@ -22,7 +22,7 @@ export interface StripTask {
   /** Full resolution: read rows [y, y + rows) of the source; `dropAlpha` removes its alpha band. */
   source?: { info: RasterInfo; y: number; dropAlpha: boolean };
   /** Overviews: the rows of the level above this strip reads, the level's height and the strip's first row. */
-  parent?: ResampleInput;
+  parent?: PartedInput;
   levelHeight?: number;
   row0?: number;
   /** Write a mask tile after each image tile. */
@@ -107,7 +107,7 @@ export async function encodeStrip(task: StripTask): Promise<StripResult> {
     if (!task.parent || task.levelHeight === undefined || task.row0 === undefined) {
       throw new Error('a strip task needs a source or a parent');
     }
-    ({ data, mask } = resampleRows(task.parent, width, task.levelHeight, task.row0, rows, task.fill));
+    ({ data, mask } = resamplePartedRows(task.parent, width, task.levelHeight, task.row0, rows, task.fill));
   }
   if (data.length !== width * rows * codec.bands) {
     throw new Error(`strip holds ${data.length} samples, ${width * rows * codec.bands} expected`);
