@@ -86,10 +86,20 @@ interface LevelState extends LevelSize {
   dispatched: number;
   /** Rows of the level above that this level's next strips still need, as they came (overviews). */
   parentRows?: RowPart[];
-  /** Rows of the level above received so far. */
+  /** Rows received so far (of the level above, or of this level when `prehalved`). */
   parentRowsIn?: number;
+  /** The strips of the level above send this level's rows (an exact 2 × 2 halving of bytes) instead of theirs. */
+  prehalved: boolean;
   /** Results are appended in strip order. */
   chain: Promise<void>;
+}
+
+/**
+ * True when `level` is exactly half of `above` each way in bytes: its pixels are plain 2 × 2 means
+ * (halveBytes), which the strips of `above` compute from the rows they hold.
+ */
+function isExactHalving(above: LevelSize, level: LevelSize, codec: TileCodec): boolean {
+  return codec.sampleType === 'uint8' && above.width === 2 * level.width && above.height === 2 * level.height;
 }
 
 function epsgOf(info: RasterInfo): number {
@@ -178,6 +188,7 @@ export async function writeCog(info: RasterInfo, options: CogOptions, target: Co
         tileRowsDone: 0,
         dispatched: 0,
         chain: Promise.resolve(),
+        prehalved: index > 0 && isExactHalving(levels[index - 1], l, codec),
       });
     }
 
@@ -212,8 +223,12 @@ export async function writeCog(info: RasterInfo, options: CogOptions, target: Co
      * bottleneck (3.4 s of 14 on M DEFLATE), and each copy is a fresh multi-megabyte allocation — an
      * mmap and its page faults under the server's fixed mmap threshold (src/allocator.ts).
      */
-    const feed = (state: LevelState, parent: LevelState, rows: NonNullable<StripResult['level']>, count: number): void => {
-      const w = parent.width;
+    const feed = (state: LevelState, parent: LevelState, rows: NonNullable<StripResult['level']>, parentRows: number): void => {
+      // Rows of the level above, or of this level when the strips above halved them (then strips line up).
+      const w = state.prehalved ? state.width : parent.width;
+      const count = state.prehalved ? Math.ceil(parentRows / 2) : parentRows;
+      const sourceRows = (row0: number, n: number): [number, number] =>
+        state.prehalved ? [row0, row0 + n] : sourceRowsFor(parent.height, state.height, row0, n);
       const chunks = (state.parentRows ??= []);
       const firstRow = state.parentRowsIn ?? 0;
       state.parentRowsIn = firstRow + count;
@@ -222,10 +237,10 @@ export async function writeCog(info: RasterInfo, options: CogOptions, target: Co
         const row = state.dispatched;
         if (row >= state.tilesDown) return;
         const dstRows = Math.min(T, state.height - row * T);
-        const [s0, s1] = sourceRowsFor(parent.height, state.height, row * T, dstRows);
+        const [s0, s1] = sourceRows(row * T, dstRows);
         if (state.parentRowsIn < s1) return;
         // Rows the next strip starts from stay here (a copy of them goes to this task); the others move.
-        const [n0] = row + 1 < state.tilesDown ? sourceRowsFor(parent.height, state.height, (row + 1) * T, 1) : [parent.height];
+        const [n0] = row + 1 < state.tilesDown ? sourceRows((row + 1) * T, 1) : [Number.POSITIVE_INFINITY];
         const parts: RowPart[] = [];
         const transfer: ArrayBuffer[] = [];
         for (let i = 0; i < chunks.length && chunks[i].firstRow < s1; ) {
@@ -246,7 +261,7 @@ export async function writeCog(info: RasterInfo, options: CogOptions, target: Co
           transfer.push(data.buffer as ArrayBuffer, ...(mask ? [mask.buffer as ArrayBuffer] : []));
           i++;
         }
-        const slice: PartedInput = { parts, width: w, height: parent.height, channels: bands };
+        const slice: PartedInput = { parts, width: w, height: state.prehalved ? state.height : parent.height, channels: bands };
         dispatchOverview(state, row, dstRows, slice, transfer);
       }
     };
@@ -258,12 +273,13 @@ export async function writeCog(info: RasterInfo, options: CogOptions, target: Co
         codec,
         width: state.width,
         rows,
-        parent,
+        ...(state.prehalved ? { own: parent } : { parent }),
         levelHeight: state.height,
         row0: row * T,
         maskTiles: validity === 'mask',
         fill: nodata ?? 0,
         keep: !last,
+        halveForNext: !last && states[state.index + 1].prehalved,
       };
       const result = runStrip(task, transfer);
       result.catch(() => undefined);
@@ -300,6 +316,7 @@ export async function writeCog(info: RasterInfo, options: CogOptions, target: Co
           maskTiles: validity === 'mask',
           fill: nodata ?? 0,
           keep: states.length > 1,
+          halveForNext: states.length > 1 && states[1].prehalved,
           ...(hasMask ? { footprintFactor: factor } : {}),
         },
         [],

@@ -11,7 +11,7 @@ import { moveWith } from '../workers/transfer.js';
 import { openRasterWindows, type RasterInfo, type RasterWindowReader } from '../raster/geotiff-source.js';
 import { encodeImageTile, encodeMaskTile, type TileCodec } from './tile-codecs.js';
 import { LEADER, TRAILER } from './layout.js';
-import { type PartedInput, resamplePartedRows } from './overview-resample.js';
+import { halveBytes, joinParts, type PartedInput, resamplePartedRows } from './overview-resample.js';
 import { throwIfCancelled } from '../workers/cancellation.js';
 
 export interface StripTask {
@@ -23,6 +23,8 @@ export interface StripTask {
   source?: { info: RasterInfo; y: number; dropAlpha: boolean };
   /** Overviews: the rows of the level above this strip reads, the level's height and the strip's first row. */
   parent?: PartedInput;
+  /** Overviews whose rows the strips of the level above already computed (`halveForNext`): rows [row0, row0 + rows). */
+  own?: PartedInput;
   levelHeight?: number;
   row0?: number;
   /** Write a mask tile after each image tile. */
@@ -31,6 +33,12 @@ export interface StripTask {
   fill: number;
   /** Also return the strip's pixels (every level but the last: the next level reads them). */
   keep: boolean;
+  /**
+   * With `keep`: return the next level's rows instead, this strip halved 2 × 2 (the next level is exactly half
+   * this one). A quarter of the bytes cross to the main thread, and the full-resolution window, which libvips
+   * allocated and Node therefore copies instead of transferring, never crosses.
+   */
+  halveForNext?: boolean;
   /** Full resolution: also return the validity reduced by this factor (majority of each block). */
   footprintFactor?: number;
 }
@@ -103,6 +111,12 @@ export async function encodeStrip(task: StripTask): Promise<StripResult> {
     const window = await readerOf(info).read({ x: 0, y, width, height: rows });
     data = dropAlpha && info.alphaBand !== undefined ? dropBand(window.data as Uint8Array, info.bands, info.alphaBand) : window.data;
     mask = window.mask;
+  } else if (task.own) {
+    const joined = joinParts(task.own);
+    if (joined.firstRow !== task.row0 || joined.rows !== rows) {
+      throw new Error(`strip of rows ${task.row0}+${rows} got rows ${joined.firstRow}+${joined.rows}`);
+    }
+    ({ data, mask } = joined);
   } else {
     if (!task.parent || task.levelHeight === undefined || task.row0 === undefined) {
       throw new Error('a strip task needs a source or a parent');
@@ -159,7 +173,10 @@ export async function encodeStrip(task: StripTask): Promise<StripResult> {
     if (e.maskTile) put(e.maskTile, result.maskOffsets, result.maskCounts);
   }
 
-  if (task.keep) result.level = { data: owned(data), ...(mask ? { mask: owned(mask) } : {}) };
+  if (task.keep && task.halveForNext) {
+    const src = { data: data as Uint8Array, ...(mask ? { mask } : {}), width, height: rows, firstRow: 0, rows, channels: codec.bands };
+    result.level = halveBytes(src, width / 2, 0, Math.ceil(rows / 2), task.fill);
+  } else if (task.keep) result.level = { data: owned(data), ...(mask ? { mask: owned(mask) } : {}) };
   if (task.footprintFactor && mask) result.footprint = reduceMask(mask, width, rows, task.footprintFactor);
   const buffers = [packed, result.level?.data, result.level?.mask, result.footprint].filter((v) => v).map((v) => v!.buffer);
   return moveWith(result, buffers);
