@@ -179,12 +179,33 @@ export async function encodeTile(layout: TiffLayout, samples: Uint8Array | Float
           ? floatingPointPredict(bytes, layout.tileSize, layout.tileSize, layout.bands, 4)
           : horizontalPredict8(bytes, layout.tileSize, layout.tileSize, layout.bands)
         : Uint8Array.from(bytes); // the caller may reuse its buffer while zlib runs in the thread pool
-      const out = await deflateAsync(input, { level: layout.deflateLevel });
-      return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+      return deflateImageBytes(input, layout.deflateLevel);
     }
     case 'jpeg':
       return encodeJpegTile(layout, bytes);
   }
+}
+
+/**
+ * Above this compressed/raw ratio with run-length matches only, a tile is left as that: longer matches would
+ * not pay. Measured on predicted 512² RGB tiles: the M imagery (ratio 0.60) comes out 2 % *smaller* with
+ * zlib's Z_RLE strategy than with the default one, at 3x the speed (153 vs 50 MB/s); ROK4's golden scanned
+ * map (SCAN1000) and rendered parcels (BDPARCELLAIRE), ratios 0.01-0.03, come out 5 % and 50 % larger, so
+ * compressible tiles are deflated again with full matching and the smaller result is kept.
+ */
+const RUN_LENGTH_ENOUGH = 0.25;
+
+/**
+ * DEFLATE (zlib stream, TIFF Compression 8) of an image tile: run-length matching first, full matching
+ * too when the tile compresses well (see {@link RUN_LENGTH_ENOUGH}). Any strategy is plain DEFLATE to
+ * readers; it only trades size for time. `input` must not change while zlib runs in the thread pool.
+ */
+export async function deflateImageBytes(input: Uint8Array, level: number): Promise<Uint8Array> {
+  const rle = await deflateAsync(input, { level, strategy: zlib.constants.Z_RLE });
+  if (rle.length > input.length * RUN_LENGTH_ENOUGH) return new Uint8Array(rle.buffer, rle.byteOffset, rle.byteLength);
+  const full = await deflateAsync(input, { level });
+  const best = full.length <= rle.length ? full : rle;
+  return new Uint8Array(best.buffer, best.byteOffset, best.byteLength);
 }
 
 /** TIFF 6.0 §14 Predictor=2 on 8-bit samples: each sample minus the same band's sample to its left. */
