@@ -169,7 +169,8 @@ function halveParts(
           b = a + C,
           c0 = p10 * C,
           d = c0 + C;
-        for (let c = 0; c < C; c++) out[o + c] = Math.floor((data[a + c] + data[b + c] + data[c0 + c] + data[d + c]) / 4 + 0.5);
+        // floor(sum / 4 + 0.5) on non-negative integers, as a shift.
+        for (let c = 0; c < C; c++) out[o + c] = (data[a + c] + data[b + c] + data[c0 + c] + data[d + c] + 2) >> 2;
         if (outMask) outMask[j * dstWidth + i] = 255;
         continue;
       }
