@@ -383,17 +383,7 @@ export async function execute(args: ExecuteArgs): Promise<number> {
     return await runInProcess(runtime, proc, body, bar, { forget: true });
   } catch (err) {
     bar.done();
-    if (err instanceof ConfigError) {
-      process.stderr.write(`dallage: ${err.message}\n`);
-      return 2;
-    }
-    if (err instanceof FolderLockError) {
-      process.stderr.write(`dallage: ${err.message}\n`);
-      return 1;
-    }
-    const problem = toProblem(err);
-    printProblem(problem);
-    return problem.status >= 400 && problem.status < 500 ? 2 : 1;
+    return reportFailure(err);
   } finally {
     await runtime?.close().catch(() => {});
     unlock?.();
@@ -448,17 +438,29 @@ export async function copyStoredData(args: CopyArgs): Promise<number> {
     return await runInProcess(runtime, proc, { inputs, response: 'document' }, bar, { forget: false });
   } catch (err) {
     bar.done();
-    if (err instanceof FolderLockError) {
-      process.stderr.write(`dallage: ${err.message}\n(stop the server first, or execute the process pyramid-copy through it)\n`);
-      return 1;
-    }
-    const problem = toProblem(err);
-    printProblem(problem);
-    return problem.status >= 400 && problem.status < 500 ? 2 : 1;
+    return reportFailure(err, '(stop the server first, or execute the process pyramid-copy through it)');
   } finally {
     await runtime?.close().catch(() => {});
     unlock?.();
   }
+}
+
+/**
+ * Writes why a command failed to stderr and returns its exit code: 2 for what the user can correct (the
+ * config, a 4xx problem), 1 otherwise (a folder held by a server, followed by `lockHint` when given).
+ */
+function reportFailure(err: unknown, lockHint?: string): number {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`dallage: ${err.message}\n`);
+    return 2;
+  }
+  if (err instanceof FolderLockError) {
+    process.stderr.write(`dallage: ${err.message}\n${lockHint ? `${lockHint}\n` : ''}`);
+    return 1;
+  }
+  const problem = toProblem(err);
+  printProblem(problem);
+  return problem.status >= 400 && problem.status < 500 ? 2 : 1;
 }
 
 /** The config of a long-running command, or its exit code (2) once the reason is written to stderr. */

@@ -12,7 +12,7 @@
  */
 import { open, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { CATALOG_TYPE, catalogFolder, deleteCatalog, jobFolder } from '../../src/catalog/catalog.js';
+import { abandonCatalog, CATALOG_TYPE, catalogFolder, jobFolder } from '../../src/catalog/catalog.js';
 import type { CatalogItem } from '../../src/catalog/catalog-item.js';
 import { invalidInput } from '../../src/errors.js';
 import { PRODUCT_NAME_PATTERN } from '../../src/process/input-schemas.js';
@@ -193,15 +193,11 @@ async function copyCatalog(plan: CatalogCopyPlan, ctx: ProcessContext<CatalogCop
       },
     });
   } catch (err) {
-    await deleteCatalog(ctx.storage, ctx.catalogItems, { _id: catalogId, name }).catch(() => {});
-    const dismissed = ctx.signal.aborted;
-    await ctx.datastore
-      .update(catalogId, {
-        status: dismissed ? 'DELETED' : 'FAILED',
-        message: dismissed ? 'the job was dismissed' : reasonOf(err),
-        size: 0,
-      })
-      .catch(() => {});
+    await abandonCatalog(
+      { storage: ctx.storage, items: ctx.catalogItems, datastore: ctx.datastore },
+      { _id: catalogId, name },
+      { dismissed: ctx.signal.aborted, reason: reasonOf(err) },
+    );
     try {
       ctx.catalogItems.endWrite(folder);
     } catch {

@@ -12,7 +12,7 @@ import { footprint, type FootprintGeometry, type ValidityGrid } from '../../src/
 import { COG_MEDIA_TYPE, type CatalogItem } from '../../src/catalog/catalog-item.js';
 import { readValidityGrid } from '../../src/cog/validity-grid.js';
 import type { CogCompression } from '../../src/cog/tile-codecs.js';
-import { CATALOG_TYPE, catalogFolder, deleteCatalog, jobFolder, withCatalogLock } from '../../src/catalog/catalog.js';
+import { abandonCatalog, CATALOG_TYPE, catalogFolder, jobFolder, withCatalogLock } from '../../src/catalog/catalog.js';
 import { reasonOf } from '../../src/pyramid/life-cycle.js';
 import { checkAttributes, checkConfiguration, SUB_TYPES, type AttributesConfiguration } from './attributes.js';
 import { STORAGE_INPUT } from '../../src/process/storage-input.js';
@@ -261,15 +261,11 @@ async function execute(inputs: Record<string, unknown>, ctx: ProcessContext<Tili
     // Nothing of a failed or dismissed job stays: its folder (and, for a catalog it was creating, the
     // catalog's files and items) is removed, then its registration ended.
     if (created) {
-      await deleteCatalog(ctx.storage, ctx.catalogItems, { _id: catalogId, name: target.serviceName }).catch(() => {});
-      const dismissed = ctx.signal.aborted;
-      await ctx.datastore
-        .update(catalogId, {
-          status: dismissed ? 'DELETED' : 'FAILED',
-          message: dismissed ? 'the job was dismissed' : reasonOf(err),
-          size: 0,
-        })
-        .catch(() => {});
+      await abandonCatalog(
+        { storage: ctx.storage, items: ctx.catalogItems, datastore: ctx.datastore },
+        { _id: catalogId, name: target.serviceName },
+        { dismissed: ctx.signal.aborted, reason: reasonOf(err) },
+      );
     } else if (!committed) {
       await ctx.storage.deletePrefix(`${folder}/`).catch(() => {});
     }

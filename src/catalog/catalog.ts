@@ -31,6 +31,25 @@ export async function deleteCatalog(storage: Storage, items: CatalogItemStore, r
   items.deleteCatalog(record._id);
 }
 
+/**
+ * Undoes a catalog that a failed or dismissed job was creating: its files and items removed, its record
+ * DELETED (dismissed) or FAILED with `reason`. Never throws: the job's own error is what its caller reports.
+ */
+export async function abandonCatalog(
+  deps: { storage: Storage; items: CatalogItemStore; datastore: Datastore },
+  record: Pick<StoredData, '_id' | 'name'>,
+  outcome: { dismissed: boolean; reason: string },
+): Promise<void> {
+  await deleteCatalog(deps.storage, deps.items, record).catch(() => {});
+  await deps.datastore
+    .update(record._id, {
+      status: outcome.dismissed ? 'DELETED' : 'FAILED',
+      message: outcome.dismissed ? 'the job was dismissed' : outcome.reason,
+      size: 0,
+    })
+    .catch(() => {});
+}
+
 const chains = new Map<string, Promise<unknown>>();
 
 /**

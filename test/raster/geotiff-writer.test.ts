@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fromFile } from 'geotiff';
 import { GeoTiffWriter, writeGeoTiff, encodeIfd, horizontalPredict8, type GeoTiffWriterOptions } from '../../src/raster/geotiff-writer.js';
 import { skipUnlessCommands } from '../helpers/env.js';
+import { gdalRead } from '../rok4/gdal-oracle.js';
 
 const gdal = skipUnlessCommands('gdalinfo', '/usr/bin/python3');
 const GT = [1150000, 12.5, 0, 6240000, 0, -12.5] as const;
@@ -59,17 +60,9 @@ function gdalinfo(file: string): GdalInfo {
   return JSON.parse(execFileSync('gdalinfo', ['-json', file], { encoding: 'utf8' })) as GdalInfo;
 }
 
-/** The pixels GDAL decodes, pixel-interleaved, little-endian samples. */
+/** The pixels GDAL decodes, pixel-interleaved (test/rok4/gdal-oracle.ts). */
 function gdalPixels(file: string): Buffer {
-  const py = [
-    'import sys, numpy as np',
-    'from osgeo import gdal',
-    'gdal.UseExceptions()',
-    'a = gdal.Open(sys.argv[1]).ReadAsArray()',
-    'a = a[None] if a.ndim == 2 else a',
-    'sys.stdout.buffer.write(np.ascontiguousarray(np.transpose(a, (1, 2, 0))).astype(a.dtype.newbyteorder("<")).tobytes())',
-  ].join('\n');
-  return execFileSync('/usr/bin/python3', ['-c', py, file], { maxBuffer: 1 << 30 });
+  return gdalRead(file).bytes;
 }
 
 function epsgOf(info: GdalInfo): number | undefined {

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { encodePng, subFilter } from '../../src/raster/png-encoder.js';
 import { skipUnlessCommands } from '../helpers/env.js';
+import { gdalRead } from '../rok4/gdal-oracle.js';
 
 const gdal = skipUnlessCommands('/usr/bin/python3');
 
@@ -21,16 +21,9 @@ function image(width: number, height: number, channels: number): Uint8Array {
   return a;
 }
 
-/** The pixels GDAL's PNG driver (libpng) decodes, pixel-interleaved. */
+/** The pixels GDAL decodes, pixel-interleaved (test/rok4/gdal-oracle.ts). */
 function gdalPixels(file: string): Buffer {
-  const py = [
-    'import sys, numpy as np',
-    'from osgeo import gdal',
-    'gdal.UseExceptions()',
-    'a = gdal.Open(sys.argv[1]).ReadAsArray()',
-    'sys.stdout.buffer.write(np.ascontiguousarray(np.transpose(a, (1, 2, 0))).tobytes())',
-  ].join('\n');
-  return execFileSync('/usr/bin/python3', ['-c', py, file], { maxBuffer: 1 << 28 });
+  return gdalRead(file).bytes;
 }
 
 test('encodePng: RGB and RGBA maps of odd sizes decode to the same pixels in sharp (libspng) and GDAL (libpng)', {
