@@ -79,8 +79,9 @@ export function resamplePartedRows(
   dstRows: number,
   fill: number,
 ): { data: Uint8Array | Float32Array; mask?: Uint8Array } {
-  const evenParts = src.parts.every((p) => p.firstRow % 2 === 0 && (p.rows % 2 === 0 || p.firstRow + p.rows === src.height));
-  if (src.parts[0].data instanceof Uint8Array && src.width === 2 * dstWidth && src.height === 2 * dstHeight && evenParts)
+  const pairsInParts =
+    src.parts.length === 1 || src.parts.every((p) => p.firstRow % 2 === 0 && (p.rows % 2 === 0 || p.firstRow + p.rows === src.height));
+  if (src.parts[0].data instanceof Uint8Array && src.width === 2 * dstWidth && src.height === 2 * dstHeight && pairsInParts)
     return halveParts(src, dstWidth, dstRow, dstRows, fill);
   return resampleRowsWeighted(joinParts(src), dstWidth, dstHeight, dstRow, dstRows, fill);
 }
@@ -115,9 +116,14 @@ export function resampleRows(
   dstRows: number,
   fill: number,
 ): { data: Uint8Array | Float32Array; mask?: Uint8Array } {
-  if (src.data instanceof Uint8Array && src.width === 2 * dstWidth && src.height === 2 * dstHeight)
-    return halveBytes(src as ResampleInput & { data: Uint8Array }, dstWidth, dstRow, dstRows, fill);
-  return resampleRowsWeighted(src, dstWidth, dstHeight, dstRow, dstRows, fill);
+  return resamplePartedRows(
+    { parts: [src], width: src.width, height: src.height, channels: src.channels },
+    dstWidth,
+    dstHeight,
+    dstRow,
+    dstRows,
+    fill,
+  );
 }
 
 /**
