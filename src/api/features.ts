@@ -7,12 +7,13 @@
  * `/items/{featureId}/data` (range requests, byte-ranges.ts) and `/items/{featureId}/thumbnail` (PNG).
  */
 import { Readable } from 'node:stream';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { CATALOG_TYPE } from '../catalog/catalog.js';
 import type { CatalogItem } from '../catalog/catalog-item.js';
 import type { AttributeValue, ItemQuery } from '../catalog/item-store.js';
 import { attributesOf, collectionUrl, GEOJSON, stacCollection, stacItem } from '../catalog/stac.js';
 import { ApiError } from '../errors.js';
+import { describeStoredRaster, levelSize, openRasterWindows } from '../raster/geotiff-source.js';
 import type { StoredData } from '../records/stored-data.js';
 import type { Runtime } from '../runtime.js';
 import { storageOfRecord } from '../storage/of-record.js';
@@ -309,21 +310,46 @@ const THUMBNAIL_SIDE = 256;
 async function thumbnailOf(storage: Storage, item: CatalogItem): Promise<Buffer> {
   const kept = thumbnails.get(item.id);
   if (kept) return kept;
-  const input = storage.type === 'FILE' ? `${storage.root}/${item.key}` : await storage.read(item.key);
-  const pages = (await sharp(input).metadata()).pages ?? 1;
-  let best = { page: 0, width: Number.POSITIVE_INFINITY };
-  for (let page = 0; page < pages; page++) {
-    const m = await sharp(input, { page }).metadata();
-    if (m.bitsPerSample === 1 || !m.width) continue;
-    if (m.width < best.width) best = { page, width: m.width };
-  }
-  const png = await sharp(input, { page: best.page, limitInputPixels: false })
+  const png = await (storage.type === 'FILE'
+    ? await smallestPageOf(`${storage.root}/${item.key}`)
+    : await smallestStoredLevelOf(storage, item.key)
+  )
     .resize(THUMBNAIL_SIDE, THUMBNAIL_SIDE, { fit: 'inside', withoutEnlargement: true })
     .png()
     .toBuffer();
   thumbnails.set(item.id, png);
   if (thumbnails.size > THUMBNAILS_KEPT) thumbnails.delete(thumbnails.keys().next().value!);
   return png;
+}
+
+/** The smallest image of a local file (libvips reads its pages; 1-bit masks skipped). */
+async function smallestPageOf(file: string): Promise<Sharp> {
+  const pages = (await sharp(file).metadata()).pages ?? 1;
+  let best = { page: 0, width: Number.POSITIVE_INFINITY };
+  for (let page = 0; page < pages; page++) {
+    const m = await sharp(file, { page }).metadata();
+    if (m.bitsPerSample === 1 || !m.width) continue;
+    if (m.width < best.width) best = { page, width: m.width };
+  }
+  return sharp(file, { page: best.page, limitInputPixels: false });
+}
+
+/**
+ * The smallest level of an 8-bit object of a Storage (S3), read by ranges (issue 13): only that level's
+ * tiles are fetched, never the whole COG.
+ */
+async function smallestStoredLevelOf(storage: Storage, key: string): Promise<Sharp> {
+  const info = await describeStoredRaster(storage, key);
+  if (info.sampleType !== 'uint8') throw new Error(`${info.path}: previews are made of 8-bit images`);
+  const overview = info.overviews.length ? info.overviews.length - 1 : undefined;
+  const { width, height } = levelSize(info, overview);
+  const reader = openRasterWindows(info);
+  try {
+    const w = await reader.read({ x: 0, y: 0, width, height, ...(overview !== undefined ? { overview } : {}) });
+    return sharp(w.data as Uint8Array, { raw: { width, height, channels: w.channels as 1 | 2 | 3 | 4 } });
+  } finally {
+    await reader.close();
+  }
 }
 
 /** GET /collections/{collectionId}/items/{featureId}/thumbnail */

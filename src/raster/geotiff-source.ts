@@ -8,7 +8,10 @@
  * which libvips does not load per IFD. Metadata (IFDs, GeoKeys, GDAL tags) comes from geotiff.js.
  */
 import { open, stat } from 'node:fs/promises';
-import { fromFile, type GeoTIFF, type GeoTIFFImage } from 'geotiff';
+import GeoTIFFClass, { fromFile, type GeoTIFF, type GeoTIFFImage } from 'geotiff';
+import { describeStorage, type StorageDescriptor, storageOf } from '../storage/factory.js';
+import type { Storage } from '../storage/storage.js';
+import { GeoTiffByteSource, openStoredBytes } from './byte-source.js';
 import sharp from 'sharp';
 import { resolveCrs, type Bbox, type CrsInfo, UnknownCrsError } from './crs.js';
 import { readWorldFile, type GeoTransform } from './tfw.js';
@@ -53,7 +56,13 @@ export interface OverviewInfo {
 
 /** Everything a worker needs to read a source raster. Plain data (structured-cloneable). */
 export interface RasterInfo {
+  /** The local file, or the URL of the object for a raster read from a Storage (`object`). */
   path: string;
+  /**
+   * A raster that is an object of a Storage (a COG of a catalog on S3): read by ranges through the
+   * Storage, never by path. Plain data: worker threads reopen the storage from its descriptor.
+   */
+  object?: { storage: StorageDescriptor; key: string };
   /** File format: GeoTIFF (the default when absent) or JPEG 2000 (JP2 or bare codestream). */
   format?: 'gtiff' | 'jp2';
   width: number;
@@ -130,22 +139,26 @@ async function checkSignature(file: string): Promise<{ bigTiff: boolean; jpeg200
   try {
     const head = Buffer.alloc(12);
     const { bytesRead } = await fh.read(head, 0, 12, 0);
-    const b = head.subarray(0, bytesRead);
-    const le = b[0] === 0x49 && b[1] === 0x49;
-    const be = b[0] === 0x4d && b[1] === 0x4d;
-    if (bytesRead >= 8 && (le || be)) {
-      const magic = le ? b.readUInt16LE(2) : b.readUInt16BE(2);
-      if (magic === 42) return { bigTiff: false };
-      if (magic === 43) return { bigTiff: true };
-    }
-    if (jpeg2000Kind(b)) return { bigTiff: false, jpeg2000: true };
-    throw new RasterSourceError(
-      'NOT_A_TIFF',
-      `${file} is neither TIFF nor JPEG 2000 (bad signature); expected GeoTIFF, TIFF + world file or JPEG 2000`,
-    );
+    return signatureOf(head.subarray(0, bytesRead), file);
   } finally {
     await fh.close();
   }
+}
+
+/** {@link checkSignature} of the first 12 bytes `b` of `file`. */
+function signatureOf(b: Buffer, file: string): { bigTiff: boolean; jpeg2000?: boolean } {
+  const le = b[0] === 0x49 && b[1] === 0x49;
+  const be = b[0] === 0x4d && b[1] === 0x4d;
+  if (b.length >= 8 && (le || be)) {
+    const magic = le ? b.readUInt16LE(2) : b.readUInt16BE(2);
+    if (magic === 42) return { bigTiff: false };
+    if (magic === 43) return { bigTiff: true };
+  }
+  if (jpeg2000Kind(b)) return { bigTiff: false, jpeg2000: true };
+  throw new RasterSourceError(
+    'NOT_A_TIFF',
+    `${file} is neither TIFF nor JPEG 2000 (bad signature); expected GeoTIFF, TIFF + world file or JPEG 2000`,
+  );
 }
 
 function num(v: unknown, fallback: number): number {
@@ -245,9 +258,62 @@ export async function describeRaster(file: string, options: DescribeOptions = {}
   }
   const { bigTiff, jpeg2000 } = await checkSignature(file);
   if (jpeg2000) return describeJp2(file, options, byteSize, modified);
+  return describeTiff({ name: file, file, byteSize, modified, bigTiff, structure: file, open: () => fromFile(file) }, options);
+}
+
+/**
+ * {@link describeRaster} of an object of `storage` (a COG of a catalog on S3), read by ranges. TIFF only
+ * (JPEG 2000 and world files are read from local files).
+ */
+export async function describeStoredRaster(storage: Storage, key: string, options: DescribeOptions = {}): Promise<RasterInfo> {
+  const name = storage.url(key);
+  let byteSize: number | undefined;
+  try {
+    byteSize = await storage.size(key);
+  } catch (err) {
+    throw new RasterSourceError('UNREADABLE', `cannot read ${name}: ${(err as Error).message}`);
+  }
+  if (byteSize === undefined) throw new RasterSourceError('UNREADABLE', `cannot read ${name}: no such object`);
+  const bytes = await openStoredBytes(storage, key);
+  try {
+    const { bigTiff, jpeg2000 } = signatureOf(await bytes.read(0, 12), name);
+    if (jpeg2000) throw new RasterSourceError('UNSUPPORTED_FORMAT', `${name}: JPEG 2000 is read from local files only`);
+    const object = { storage: describeStorage(storage), key };
+    return await describeTiff(
+      {
+        name,
+        byteSize,
+        modified: 0,
+        bigTiff,
+        structure: bytes,
+        open: () => GeoTIFFClass.fromSource(new GeoTiffByteSource(bytes) as never),
+        object,
+      },
+      options,
+    );
+  } finally {
+    await bytes.close();
+  }
+}
+
+/** Where a TIFF's bytes come from, for {@link describeTiff}. */
+interface TiffBytes {
+  name: string;
+  /** The local file (world files are looked for beside it). */
+  file?: string;
+  byteSize: number;
+  modified: number;
+  bigTiff: boolean;
+  structure: Parameters<typeof checkTiffStructure>[0];
+  open: () => Promise<GeoTIFF>;
+  object?: RasterInfo['object'];
+}
+
+async function describeTiff(src: TiffBytes, options: DescribeOptions): Promise<RasterInfo> {
+  const { name: file, byteSize, modified, bigTiff } = src;
   // Before geotiff.js loads anything: it allocates whatever the counts in the IFDs say.
   try {
-    await checkTiffStructure(file, byteSize);
+    await checkTiffStructure(src.structure, byteSize);
   } catch (err) {
     if (err instanceof TiffStructureError) throw new RasterSourceError(err.truncated ? 'TRUNCATED' : 'CORRUPT', err.message);
     throw err;
@@ -255,7 +321,7 @@ export async function describeRaster(file: string, options: DescribeOptions = {}
   let tiff: GeoTIFF;
   let imageCount: number;
   try {
-    tiff = await fromFile(file);
+    tiff = await src.open();
     imageCount = await tiff.getImageCount();
   } catch (err) {
     throw new RasterSourceError('TRUNCATED', `${file} is truncated or corrupt: ${(err as Error).message}`);
@@ -307,8 +373,8 @@ export async function describeRaster(file: string, options: DescribeOptions = {}
       throw new RasterSourceError('UNKNOWN_CRS', `declared srs: ${(err as Error).message}`);
     }
   }
-  if (!geoTransform) {
-    const world = await readWorldFile(file);
+  if (!geoTransform && src.file) {
+    const world = await readWorldFile(src.file);
     if (world) {
       geoTransform = world.geoTransform;
       georefSource = 'worldfile';
@@ -368,6 +434,7 @@ export async function describeRaster(file: string, options: DescribeOptions = {}
   const gdalMetadata = fd.hasTag('GDAL_METADATA') ? ((await fd.loadValue('GDAL_METADATA')) as unknown) : undefined;
   return {
     path: file,
+    ...(src.object ? { object: src.object } : {}),
     width,
     height,
     bands,
@@ -474,7 +541,12 @@ function geotiffOf(info: RasterInfo): Promise<GeoTIFF> {
   const key = readerKey(info);
   let p = readers.get(key);
   if (!p) {
-    p = fromFile(info.path);
+    const object = info.object;
+    p = object
+      ? openStoredBytes(storageOf(object.storage), object.key).then((bytes) =>
+          GeoTIFFClass.fromSource(new GeoTiffByteSource(bytes) as never),
+        )
+      : fromFile(info.path);
     readers.set(key, p);
     p.catch(() => readers.delete(key));
   }
@@ -607,7 +679,8 @@ async function readMaskIfd(info: RasterInfo, ifd: number, r: WindowRequest): Pro
  */
 export function openRasterWindows(info: RasterInfo): RasterWindowReader {
   if (info.format === 'jp2') return openJp2Windows(info);
-  let useSharp = info.sampleType === 'uint8';
+  // libvips reads local files; an object of a Storage is read by geotiff.js through ranged reads.
+  let useSharp = info.sampleType === 'uint8' && !info.object;
   return {
     info,
     async read(request) {

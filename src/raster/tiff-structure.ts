@@ -5,7 +5,7 @@
  * Every count read here is bounded by what the file can hold, and the tables must cover the image.
  * TIFF 6.0 §2 (IFD layout), §15 (tiles), BigTIFF (8-byte counts and offsets).
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { type ByteSource, openFileBytes } from './byte-source.js';
 
 /** Why the file's structure cannot be trusted; `truncated` when something lies past its end. */
 export class TiffStructureError extends Error {
@@ -83,8 +83,9 @@ export interface IfdShape {
  * line), the image has a size, and its offset and byte-count tables hold one entry per tile or
  * strip. Refuses IFD cycles and implausibly long chains. Throws {@link TiffStructureError}.
  */
-export async function checkTiffStructure(file: string, byteSize: number): Promise<IfdShape[]> {
-  const fh = await open(file, 'r');
+export async function checkTiffStructure(source: string | ByteSource, byteSize: number): Promise<IfdShape[]> {
+  const fh = typeof source === 'string' ? await openFileBytes(source) : source;
+  const file = fh.name;
   try {
     const head = await readAt(fh, 0, 16, byteSize, `${file}: the header`);
     const le = head[0] === 0x49;
@@ -136,7 +137,8 @@ export async function checkTiffStructure(file: string, byteSize: number): Promis
     if (shapes.length === 0) throw new TiffStructureError(`${file} has no image (no IFD)`);
     return shapes;
   } finally {
-    await fh.close();
+    // A source the caller opened is the caller's to close.
+    if (typeof source === 'string') await fh.close();
   }
 }
 
@@ -191,15 +193,16 @@ function shapeOf(file: string, index: number, entries: Map<number, Entry>, r: Re
 }
 
 /** Reads `length` bytes at `position`, refusing what lies past the end of the file. */
-async function readAt(fh: FileHandle, position: number, length: number, byteSize: number, what: string): Promise<Buffer> {
+async function readAt(fh: ByteSource, position: number, length: number, byteSize: number, what: string): Promise<Buffer> {
   if (position + length > byteSize) {
     throw new TiffStructureError(
       `${what} lies past the end of the file, which is truncated (bytes ${position}–${position + length}, the file has ${byteSize})`,
       true,
     );
   }
-  const buf = Buffer.alloc(length);
-  await fh.read(buf, 0, length, position);
+  const buf = await fh.read(position, length);
+  if (buf.length < length)
+    throw new TiffStructureError(`${what}: the file ends at byte ${position + buf.length}, before its size says`, true);
   return buf;
 }
 

@@ -19,6 +19,7 @@ import { createTransform, resolveCrs, transformBbox, type Bbox } from '../raster
 import {
   clipWindow,
   describeRaster,
+  describeStoredRaster,
   openRasterWindows,
   type RasterInfo,
   type RasterWindow,
@@ -183,7 +184,7 @@ export class CatalogTiles {
   private info(item: CatalogItem): Promise<RasterInfo> {
     let p = this.infos.get(item.key);
     if (!p) {
-      p = describeRaster(fileURLToPath(this.storage.url(item.key)));
+      p = describeItem(this.storage, item);
       this.infos.set(item.key, p);
       p.catch(() => this.infos.delete(item.key));
     }
@@ -290,7 +291,6 @@ export async function openCatalogLayer(
   tmsFolders: string[],
   field: string,
 ): Promise<PublishedLayer> {
-  if (storage.type !== 'FILE') throw invalidInput(field, 'catalog layers are served from a FILE storage only (S3: not done yet)');
   const extent = items.extent(catalog._id);
   if (!extent) throw invalidInput(`${field}.stored_data`, `catalog '${catalog.name}' has no item: there is nothing to show`);
   let tms: TileMatrixSet;
@@ -338,9 +338,17 @@ export async function openCatalogLayer(
   return layer;
 }
 
+/**
+ * The COG of an item: a local file on FILE (libvips decodes it), an object read by ranged GETs on S3
+ * (issue 13; geotiff.js decodes it).
+ */
+function describeItem(storage: Storage, item: CatalogItem): Promise<RasterInfo> {
+  return storage.type === 'FILE' ? describeRaster(fileURLToPath(storage.url(item.key))) : describeStoredRaster(storage, item.key);
+}
+
 /** Bands of an item's COG, alpha left out (an alpha band becomes the mask). */
 async function bandsOf(item: CatalogItem, storage: Storage): Promise<number> {
-  const info = await describeRaster(fileURLToPath(storage.url(item.key)));
+  const info = await describeItem(storage, item);
   return info.mask === 'alpha' ? info.bands - 1 : info.bands;
 }
 

@@ -13,16 +13,11 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { skipUnlessCommands, skipUnlessPythonModules } from '../helpers/env.js';
-import { makeInput, PYTHON, storedData } from '../helpers/pyramids.js';
+import { gdalEnv, gdalPathOf, makeInput, PYTHON, storedData, storeOf } from '../helpers/pyramids.js';
 import { execute, startTestServer, waitForJob, type TestServer } from '../helpers/server.js';
-import { testStorageKind } from '../helpers/test-storage.js';
 import type { CatalogItem } from '../../src/catalog/catalog-item.js';
 
-const skip =
-  skipUnlessCommands('gdalwarp', 'gdalbuildvrt', PYTHON) ||
-  skipUnlessPythonModules('osgeo.gdal', 'numpy') ||
-  // Catalog layers open their COGs by path (README "Catalog layers": S3 is not done).
-  (testStorageKind === 'S3' && 'catalog layers are served from a FILE storage only');
+const skip = skipUnlessCommands('gdalwarp', 'gdalbuildvrt', PYTHON) || skipUnlessPythonModules('osgeo.gdal', 'numpy');
 const run = promisify(execFile);
 
 let s: TestServer;
@@ -173,28 +168,34 @@ test('a tile over both items equals gdalwarp -r cubic of a VRT mosaic (newer on 
   assert.equal(xyz.type, 'image/png');
   const ours = path.join(tmp, 'ours.png');
   await writeFile(ours, xyz.bytes);
-  const cog = (it: CatalogItem) => path.join(s.dir, 'store', it.key);
+  // The COGs where the server keeps them: files, or objects GDAL reads through /vsis3/ (S3 storage).
+  const cog = (it: CatalogItem) => gdalPathOf(storeOf(s), `${storeOf(s).root}/${it.key}`);
+  const env = gdalEnv(storeOf(s));
   /** gdalwarp of a VRT mosaic of the items: gdalbuildvrt draws a later source over the earlier ones. */
   const oracle = async (name: string, order: CatalogItem[]) => {
     const vrt = path.join(tmp, `${name}.vrt`);
-    await run('gdalbuildvrt', ['-q', '-overwrite', vrt, ...order.map(cog)]);
+    await run('gdalbuildvrt', ['-q', '-overwrite', vrt, ...order.map(cog)], { env });
     const reference = path.join(tmp, `${name}.tif`);
-    await run('gdalwarp', [
-      '-q',
-      '-overwrite',
-      vrt,
-      reference,
-      '-t_srs',
-      'EPSG:3857',
-      '-te',
-      ...boundsOf(Z, x, y).map(String),
-      '-ts',
-      '256',
-      '256',
-      '-r',
-      'cubic',
-      '-dstalpha',
-    ]);
+    await run(
+      'gdalwarp',
+      [
+        '-q',
+        '-overwrite',
+        vrt,
+        reference,
+        '-t_srs',
+        'EPSG:3857',
+        '-te',
+        ...boundsOf(Z, x, y).map(String),
+        '-ts',
+        '256',
+        '256',
+        '-r',
+        'cubic',
+        '-dstalpha',
+      ],
+      { env },
+    );
     const { stdout } = await run(PYTHON, ['-c', COMPARE, ours, reference]);
     return JSON.parse(stdout) as { both: number; onlyA: number; onlyB: number; mean: number; p99: number };
   };
@@ -269,4 +270,16 @@ test('a tile outside every item is the nodata tile; filter keeps only matching i
   );
   assert.equal(ows.status, 400);
   assert.match(await ows.text(), /locator="filter"/);
+});
+
+test("an item's thumbnail is its COG's smallest level as PNG (read by ranges on S3)", { skip, timeout: 60_000 }, async () => {
+  const res = await fetch(`${s.url}/collections/${LAYER}/items/${encodeURIComponent(newer.id)}/thumbnail`);
+  assert.equal(res.status, 200, await res.clone().text());
+  assert.equal(res.headers.get('content-type'), 'image/png');
+  const png = Buffer.from(await res.arrayBuffer());
+  const { default: sharp } = await import('sharp');
+  const meta = await sharp(png).metadata();
+  assert.ok(meta.width! <= 256 && meta.height! <= 256 && Math.max(meta.width!, meta.height!) >= 64, `${meta.width}x${meta.height}`);
+  const stats = await sharp(png).stats();
+  assert.ok(stats.channels[0].stdev > 5, 'the thumbnail shows the image, not a flat fill');
 });

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 const TESTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The e2e test files that write, update, merge, clean up and read pyramids. */
+/** The e2e test files that write, update, merge, clean up and read pyramids, and a catalog shown as a layer. */
 export const STORAGE_PARAMETRIZED_TESTS = [
   'processes/raster-to-pyramid/golden.test.js',
   'processes/raster-to-pyramid/chained.test.js',
@@ -20,6 +20,7 @@ export const STORAGE_PARAMETRIZED_TESTS = [
   'processes/raster-to-pyramid/failures.test.js',
   'processes/pyramids-to-pyramid/merge.test.js',
   'pyramid/cleanup.test.js',
+  'services/catalog-layer.test.js',
 ];
 
 test('the pyramid, update and merge e2e tests pass on S3 storage', { timeout: 40 * 60_000 }, async () => {
