@@ -24,6 +24,19 @@ interface QueuedPart extends Omit<PartTask, 'args'> {
 const pack = (value: unknown): string => v8.serialize(value).toString('base64');
 const unpack = (text: string): unknown => v8.deserialize(Buffer.from(text, 'base64'));
 
+/** A part's return value as QueueEvents (a JSON text) or a fetched Job (parsed already) gives it. */
+function resultOf(returnvalue: unknown): unknown {
+  const packed = typeof returnvalue === 'string' && returnvalue.startsWith('"') ? JSON.parse(returnvalue) : returnvalue;
+  return typeof packed === 'string' ? unpack(packed) : packed;
+}
+
+/**
+ * How often a parent looks up the parts it still waits for. Their ends come through QueueEvents; this
+ * is the safety net for an end that never arrives (once in CI a parent waited for a part retaken after
+ * a kill -9 for 180 s; the cause was not found), so that a part already ended in Redis is never waited for.
+ */
+const PART_CHECK_MS = 5000;
+
 export interface SplitSettings extends QueueSettings {
   split_slabs: number;
   split_parts: number;
@@ -60,10 +73,7 @@ export class BullmqParts implements PartRunner {
     this.eventsRedis = connectRedis(settings.connection, log);
     this.queue = new Queue(PARTS_QUEUE, { connection: this.redis, prefix: settings.prefix });
     this.events = new QueueEvents(PARTS_QUEUE, { connection: this.eventsRedis, prefix: settings.prefix });
-    this.events.on('completed', ({ jobId, returnvalue }) => {
-      const packed = typeof returnvalue === 'string' && returnvalue.startsWith('"') ? JSON.parse(returnvalue) : returnvalue;
-      this.waiting.get(jobId)?.resolve(typeof packed === 'string' ? unpack(packed) : packed);
-    });
+    this.events.on('completed', ({ jobId, returnvalue }) => this.waiting.get(jobId)?.resolve(resultOf(returnvalue)));
     this.events.on('failed', ({ jobId, failedReason }) => this.waiting.get(jobId)?.reject(new Error(failedReason)));
     this.events.on('progress', ({ jobId, data }) => {
       if (typeof data === 'number') this.waiting.get(jobId)?.progress(data);
@@ -108,6 +118,7 @@ export class BullmqParts implements PartRunner {
     };
     const onAbort = () => void cancelAll();
     options.signal.addEventListener('abort', onAbort, { once: true });
+    let check: NodeJS.Timeout | undefined;
     try {
       await this.queue.addBulk(
         tasks.map((t, i) => ({
@@ -116,6 +127,8 @@ export class BullmqParts implements PartRunner {
           opts: { jobId: ids[i], attempts: 1, removeOnComplete: { age: 3600 }, removeOnFail: { age: 24 * 3600 } },
         })),
       );
+      check = setInterval(() => void this.checkEnded(ids), PART_CHECK_MS);
+      check.unref();
       // The first failure cancels the rest; every part is waited for, so none writes after we return.
       const outcomes = await Promise.allSettled(
         settled.map((p) =>
@@ -130,9 +143,29 @@ export class BullmqParts implements PartRunner {
       if (failed) throw failed.reason;
       return outcomes.map((o) => (o as PromiseFulfilledResult<R>).value);
     } finally {
+      clearInterval(check);
       options.signal.removeEventListener('abort', onAbort);
       await cancelling;
       for (const id of ids) this.waiting.delete(id);
+    }
+  }
+
+  /** Settles the parts among `ids` still waited for whose job has ended in Redis (see {@link PART_CHECK_MS}). */
+  private async checkEnded(ids: string[]): Promise<void> {
+    for (const id of ids) {
+      const waiter = this.waiting.get(id);
+      if (!waiter) continue;
+      try {
+        const job = await this.queue.getJob(id);
+        const state = job ? await job.getState() : undefined;
+        if (state !== 'completed' && state !== 'failed') continue;
+        // Settled once: later checks and a late event find nothing to settle.
+        this.waiting.delete(id);
+        if (state === 'completed') waiter.resolve(resultOf(job!.returnvalue));
+        else waiter.reject(new Error(job!.failedReason));
+      } catch {
+        // Redis unreachable for now: QueueEvents or the next check settles it.
+      }
     }
   }
 
