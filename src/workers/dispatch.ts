@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { CANCEL_REQUESTED, cancelledError, setCurrentCancellation, TASK_STARTED } from './cancellation.js';
 
@@ -11,6 +12,24 @@ export interface DispatchedTask {
 
 type TaskFunction = (payload: unknown) => unknown;
 
+const requireModule = createRequire(import.meta.url);
+
+/**
+ * A task module, loaded the way piscina loads the modules it is given: `require` first (Node 20 loads ES
+ * modules synchronously that way), `import()` only when that fails (a module with top-level await). Why not
+ * `import()` always: a thread where an `import()` of a module graph is still in flight when piscina
+ * `require`s a module of that graph dies with a V8 fatal error (`Module::IsGraphAsync must be used on an
+ * instantiated module`; seen once in CI, in a bullmq worker), which takes the whole process down.
+ */
+async function loadTaskModule(filename: string): Promise<Record<string, unknown>> {
+  const file = filename.startsWith('file:') ? new URL(filename).pathname : filename;
+  try {
+    return requireModule(file) as Record<string, unknown>;
+  } catch {
+    return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  }
+}
+
 /**
  * The one entry point of every worker thread (src/workers/pool.ts): runs the named export of the task's
  * module with the task's cancellation flag installed, so that checkpoints (`throwIfCancelled`) see it.
@@ -20,8 +39,7 @@ export async function dispatch(task: DispatchedTask): Promise<unknown> {
   // sides sees the other's write, so a task cancelled before it began never runs (cancellation.ts).
   Atomics.store(task.cancel, TASK_STARTED, 1);
   if (Atomics.load(task.cancel, CANCEL_REQUESTED) !== 0) throw cancelledError();
-  const url = task.filename.startsWith('file:') ? task.filename : pathToFileURL(task.filename).href;
-  const mod = (await import(url)) as Record<string, unknown>;
+  const mod = await loadTaskModule(task.filename);
   const fn = mod[task.name];
   if (typeof fn !== 'function') throw new Error(`${task.filename} has no task named ${task.name}`);
   setCurrentCancellation(task.cancel);
