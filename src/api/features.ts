@@ -343,13 +343,9 @@ async function smallestStoredLevelOf(storage: Storage, key: string): Promise<Sha
   if (info.sampleType !== 'uint8') throw new Error(`${info.path}: previews are made of 8-bit images`);
   const overview = info.overviews.length ? info.overviews.length - 1 : undefined;
   const { width, height } = levelSize(info, overview);
-  const reader = openRasterWindows(info);
-  try {
-    const w = await reader.read({ x: 0, y: 0, width, height, ...(overview !== undefined ? { overview } : {}) });
-    return sharp(w.data as Uint8Array, { raw: { width, height, channels: w.channels as 1 | 2 | 3 | 4 } });
-  } finally {
-    await reader.close();
-  }
+  // Not closed here: open readers are shared per COG in this thread (a catalog layer may be reading it).
+  const w = await openRasterWindows(info).read({ x: 0, y: 0, width, height, ...(overview !== undefined ? { overview } : {}) });
+  return sharp(w.data as Uint8Array, { raw: { width, height, channels: w.channels as 1 | 2 | 3 | 4 } });
 }
 
 /** GET /collections/{collectionId}/items/{featureId}/thumbnail */

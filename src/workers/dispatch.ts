@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CANCEL_REQUESTED, cancelledError, setCurrentCancellation, TASK_STARTED } from './cancellation.js';
 
 /** What the pool sends to a thread: the task's module and export, its payload, its cancellation flag. */
@@ -22,7 +22,7 @@ const requireModule = createRequire(import.meta.url);
  * instantiated module`; seen once in CI, in a bullmq worker), which takes the whole process down.
  */
 async function loadTaskModule(filename: string): Promise<Record<string, unknown>> {
-  const file = filename.startsWith('file:') ? new URL(filename).pathname : filename;
+  const file = filename.startsWith('file:') ? fileURLToPath(filename) : filename;
   try {
     return requireModule(file) as Record<string, unknown>;
   } catch {
