@@ -2,7 +2,13 @@ import { uploadCheckProcess, type CheckRun } from '../../src/process/upload-chec
 import { sameCrs, type Bbox } from '../../src/raster/crs.js';
 import { bandHeightFor } from '../../src/raster/banded-reader.js';
 import { UPLOAD_IMAGE } from '../../src/uploads/checks.js';
-import { describeRaster, forgetDecodedFiles, openRasterWindows, type RasterInfo } from '../../src/raster/geotiff-source.js';
+import {
+  describeRasterAt,
+  forgetDecodedFiles,
+  rasterLocationName,
+  openRasterWindows,
+  type RasterInfo,
+} from '../../src/raster/geotiff-source.js';
 
 /** Images in formats a raster delivery may not hold. */
 const OTHER_IMAGE = /\.(png|jpe?g|gif|bmp|ecw|sid|webp)$/i;
@@ -91,10 +97,10 @@ export default uploadCheckProcess({
     for (const relPath of images) {
       check.signal.throwIfAborted();
       try {
-        const info = await describeRaster(check.path(relPath), { fallbackSrs: check.upload.srs });
+        const info = await describeRasterAt(check.at(relPath), { fallbackSrs: check.upload.srs });
         infos.push({ relPath, info });
       } catch (err) {
-        const why = (err instanceof Error ? err.message : String(err)).split(check.path(relPath)).join(relPath);
+        const why = (err instanceof Error ? err.message : String(err)).split(rasterLocationName(check.at(relPath))).join(relPath);
         check.error(why.startsWith(relPath) ? why : `${relPath}: ${why}`);
       }
     }

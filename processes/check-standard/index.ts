@@ -1,15 +1,5 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
 import { uploadCheckProcess } from '../../src/process/upload-check.js';
 import { checkUploadPath } from '../../src/uploads/upload-path.js';
-
-async function md5Of(file: string, signal: AbortSignal): Promise<string> {
-  const hash = createHash('md5');
-  await pipeline(createReadStream(file), hash, { signal });
-  return hash.digest('hex');
-}
 
 /**
  * The file a `.md5` file vouches for: the name `md5sum` wrote after the digest, else the `.md5` file's
@@ -51,13 +41,13 @@ export default uploadCheckProcess({
         check.error(`${relPath}: unsafe name: ${(err as Error).message}`);
       }
       if (relPath.toLowerCase().endsWith('.md5') && size > 0 && size < 65536) {
-        const text = (await readFile(check.path(relPath), 'utf8')).trim();
+        const text = (await check.read(relPath)).toString('utf8').trim();
         const m = /^([0-9a-fA-F]{32})(?:\s+(.+))?$/.exec(text.split('\n')[0].trim());
         const target = m ? md5Target(relPath, m[2]?.trim(), check.files) : undefined;
         if (!m) check.error(`${relPath} holds no MD5 (expected '<32 hex digits>  <file name>' as md5sum writes)`);
         else if (!target || !check.files.has(target)) check.error(`${relPath} names no file of the upload (${m[2] ?? 'no name'})`);
         else {
-          const actual = await md5Of(check.path(target), check.signal);
+          const actual = await check.md5(target);
           if (actual !== m[1].toLowerCase()) check.error(`${target}: its MD5 is ${actual}, ${relPath} says ${m[1].toLowerCase()}`);
           else check.info(`${target}: MD5 matches ${relPath}`);
         }

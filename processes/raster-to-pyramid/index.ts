@@ -12,7 +12,13 @@ import {
 import type { PrepareContext, Process, ProcessContext } from '../../src/process/types.js';
 import type { StoredData } from '../../src/records/stored-data.js';
 import { UnknownCrsError } from '../../src/raster/crs.js';
-import { describeRaster, RasterSourceError, type RasterInfo } from '../../src/raster/geotiff-source.js';
+import {
+  describeRasterAt,
+  rasterLocationName,
+  RasterSourceError,
+  type RasterInfo,
+  type RasterLocation,
+} from '../../src/raster/geotiff-source.js';
 import type { KernelName } from '../../src/raster/kernels.js';
 import { loadTms, TmsError, type TileMatrixSet } from '../../src/raster/tms.js';
 import type { Compression } from '../../src/rok4/formats.js';
@@ -35,7 +41,7 @@ import { STORAGE_INPUT } from '../../src/process/storage-input.js';
 
 /** An image to read: from `images` or from an upload (whose `srs` applies when the file declares none). */
 interface SourceImage {
-  path: string;
+  at: RasterLocation;
   /** How errors name it: `images[0]`, `upload[0] scans:data/scan.tif`. */
   label: string;
   origin: string;
@@ -95,8 +101,12 @@ function inheritedOptions(options: Options, ancestor: ReadyPyramid): Options {
 
 function readOptions(inputs: Record<string, unknown>, fromUploads: UploadImage[]): Options {
   const images: SourceImage[] = [
-    ...((inputs.images as InputFile[] | undefined) ?? []).map((f, i) => ({ path: f.path, label: `images[${i}]`, origin: f.origin })),
-    ...fromUploads.map((u) => ({ path: u.path, label: u.label, origin: `upload ${u.upload._id}`, fallbackSrs: u.upload.srs })),
+    ...((inputs.images as InputFile[] | undefined) ?? []).map((f, i) => ({
+      at: { file: f.path },
+      label: `images[${i}]`,
+      origin: f.origin,
+    })),
+    ...fromUploads.map((u) => ({ at: u.at, label: u.label, origin: `upload ${u.upload._id}`, fallbackSrs: u.upload.srs })),
   ];
   const nodata =
     inputs.nodata === undefined ? undefined : Array.isArray(inputs.nodata) ? (inputs.nodata as number[]) : [inputs.nodata as number];
@@ -123,7 +133,7 @@ async function describeAll(options: Options): Promise<RasterInfo[]> {
     const label = image.label;
     try {
       infos.push(
-        await describeRaster(image.path, {
+        await describeRasterAt(image.at, {
           srs: options.srs,
           fallbackSrs: image.fallbackSrs,
           nodata: options.nodata?.length === 1 ? options.nodata[0] : options.nodata,
@@ -131,9 +141,8 @@ async function describeAll(options: Options): Promise<RasterInfo[]> {
       );
     } catch (err) {
       // An upload's file is named by the label, never by its path on the server.
-      const message = (err instanceof Error ? err.message : String(err))
-        .split(image.path)
-        .join(image.fallbackSrs ? 'the file' : image.path);
+      const name = rasterLocationName(image.at);
+      const message = (err instanceof Error ? err.message : String(err)).split(name).join(image.fallbackSrs ? 'the file' : name);
       if (err instanceof RasterSourceError || err instanceof UnknownCrsError)
         throw invalidInput(label, image.fallbackSrs ? message : `${message} (${image.origin})`);
       throw invalidInput(label, `cannot be read as a GeoTIFF: ${message}`);

@@ -8,6 +8,7 @@ import { ApiError, invalidInput } from '../errors.js';
 import type { Release } from '../records/record-store.js';
 import type { Upload } from '../records/uploads.js';
 import type { Uploads } from '../uploads/uploads.js';
+import type { RasterLocation } from '../raster/geotiff-source.js';
 import type { ExecutionOutcome, Process, ProcessContext } from './types.js';
 
 /** Log lines kept per check: enough to name every problem of a real delivery, bounded for a hostile one. */
@@ -18,8 +19,12 @@ export interface CheckRun {
   upload: Upload;
   /** The upload's files: relative path → size in bytes. */
   files: Map<string, number>;
-  /** Local path of one of its files. */
-  path(relPath: string): string;
+  /** Where one of its files is, for the raster readers (a local file, or an object on S3). */
+  at(relPath: string): RasterLocation;
+  /** The whole of one of its (small) files. */
+  read(relPath: string): Promise<Buffer>;
+  /** The MD5 of one of its files (hex), read in bounded chunks. */
+  md5(relPath: string): Promise<string>;
   signal: AbortSignal;
   progress(percent: number, message?: string): void;
   info(line: string): void;
@@ -106,7 +111,9 @@ export function uploadCheckProcess(def: UploadCheckDefinition): Process<CheckPla
       const typeInfos = await def.run({
         upload,
         files: await ctx.uploads.files.files(uploadId),
-        path: (relPath) => ctx.uploads.localPath(uploadId, relPath),
+        at: (relPath) => ctx.uploads.location(uploadId, relPath),
+        read: (relPath) => ctx.uploads.read(uploadId, relPath),
+        md5: (relPath) => ctx.uploads.md5(uploadId, relPath, ctx.signal),
         signal: ctx.signal,
         progress: ctx.progress,
         info: (line) => write(`INFO ${line}`),

@@ -8,13 +8,14 @@
  * which libvips does not load per IFD. Metadata (IFDs, GeoKeys, GDAL tags) comes from geotiff.js.
  */
 import { open, stat } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import GeoTIFFClass, { fromFile, type GeoTIFF, type GeoTIFFImage } from 'geotiff';
 import { describeStorage, type StorageDescriptor, storageOf } from '../storage/factory.js';
-import type { Storage } from '../storage/storage.js';
-import { GeoTiffByteSource, openStoredBytes } from './byte-source.js';
+import { NotFoundError, type ObjectStat, type Storage } from '../storage/storage.js';
+import { GeoTiffByteSource, openFileBytes, openStoredBytes } from './byte-source.js';
 import sharp from 'sharp';
 import { resolveCrs, type Bbox, type CrsInfo, UnknownCrsError } from './crs.js';
-import { readWorldFile, type GeoTransform } from './tfw.js';
+import { readWorldFile, type GeoTransform, type ReadText } from './tfw.js';
 import { checkTiffStructure, TiffStructureError } from './tiff-structure.js';
 import { closeJp2Sources, describeJp2, openJp2Windows } from './jp2-source.js';
 import { jpeg2000Kind } from './jp2-structure.js';
@@ -257,37 +258,55 @@ export async function describeRaster(file: string, options: DescribeOptions = {}
     throw new RasterSourceError('UNREADABLE', `cannot read ${file}: ${(err as Error).message}`);
   }
   const { bigTiff, jpeg2000 } = await checkSignature(file);
-  if (jpeg2000) return describeJp2(file, options, byteSize, modified);
+  if (jpeg2000) {
+    const bytes = await openFileBytes(file);
+    try {
+      return await describeJp2({ name: file, bytes, byteSize, modified }, options);
+    } finally {
+      await bytes.close();
+    }
+  }
   return describeTiff({ name: file, file, byteSize, modified, bigTiff, structure: file, open: () => fromFile(file) }, options);
 }
 
 /**
- * {@link describeRaster} of an object of `storage` (a COG of a catalog on S3), read by ranges. TIFF only
- * (JPEG 2000 and world files are read from local files).
+ * {@link describeRaster} of an object of `storage` (a COG of a catalog on S3, an image of an upload on S3),
+ * read by ranges as GDAL's /vsis3/ does; its world file, if any, is an object beside it. Worker threads
+ * reopen it through the storage (`RasterInfo.object`), so any worker that shares the storage can read it.
  */
 export async function describeStoredRaster(storage: Storage, key: string, options: DescribeOptions = {}): Promise<RasterInfo> {
   const name = storage.url(key);
-  let byteSize: number | undefined;
+  let stat: ObjectStat | undefined;
   try {
-    byteSize = await storage.size(key);
+    stat = await storage.stat(key);
   } catch (err) {
     throw new RasterSourceError('UNREADABLE', `cannot read ${name}: ${(err as Error).message}`);
   }
-  if (byteSize === undefined) throw new RasterSourceError('UNREADABLE', `cannot read ${name}: no such object`);
+  if (stat === undefined) throw new RasterSourceError('UNREADABLE', `cannot read ${name}: no such object`);
+  const { size: byteSize, modified } = stat;
   const bytes = await openStoredBytes(storage, key);
   try {
     const { bigTiff, jpeg2000 } = signatureOf(await bytes.read(0, 12), name);
-    if (jpeg2000) throw new RasterSourceError('UNSUPPORTED_FORMAT', `${name}: JPEG 2000 is read from local files only`);
     const object = { storage: describeStorage(storage), key };
+    const readText = (sibling: string) =>
+      storage.read(sibling).then(
+        (b) => b.toString('utf8'),
+        (err: unknown) => {
+          if (err instanceof NotFoundError) return undefined;
+          throw err;
+        },
+      );
+    if (jpeg2000) return await describeJp2({ name, bytes, byteSize, modified, object, readText }, options);
     return await describeTiff(
       {
         name,
         byteSize,
-        modified: 0,
+        modified,
         bigTiff,
         structure: bytes,
         open: () => GeoTIFFClass.fromSource(new GeoTiffByteSource(bytes) as never),
         object,
+        readText,
       },
       options,
     );
@@ -296,11 +315,34 @@ export async function describeStoredRaster(storage: Storage, key: string, option
   }
 }
 
+/**
+ * Where a raster is: a local file (read by libvips too), or an object of a Storage read by ranges (issue 13:
+ * COGs of a catalog and images of an upload kept on S3).
+ */
+export type RasterLocation = { file: string } | { storage: Storage; key: string };
+
+/** The location of the object `key` of `storage`: its file on FILE storage (the faster readers take files). */
+export function storedRasterLocation(storage: Storage, key: string): RasterLocation {
+  return storage.type === 'FILE' ? { file: fileURLToPath(storage.url(key)) } : { storage, key };
+}
+
+/** How messages name a raster: its path, or its object's URL. */
+export function rasterLocationName(at: RasterLocation): string {
+  return 'file' in at ? at.file : at.storage.url(at.key);
+}
+
+/** {@link describeRaster} or {@link describeStoredRaster}, as `at` says. */
+export function describeRasterAt(at: RasterLocation, options: DescribeOptions = {}): Promise<RasterInfo> {
+  return 'file' in at ? describeRaster(at.file, options) : describeStoredRaster(at.storage, at.key, options);
+}
+
 /** Where a TIFF's bytes come from, for {@link describeTiff}. */
 interface TiffBytes {
   name: string;
   /** The local file (world files are looked for beside it). */
   file?: string;
+  /** Reads the world files beside an object (with `object`). */
+  readText?: ReadText;
   byteSize: number;
   modified: number;
   bigTiff: boolean;
@@ -373,8 +415,9 @@ async function describeTiff(src: TiffBytes, options: DescribeOptions): Promise<R
       throw new RasterSourceError('UNKNOWN_CRS', `declared srs: ${(err as Error).message}`);
     }
   }
-  if (!geoTransform && src.file) {
-    const world = await readWorldFile(src.file);
+  const worldOf = src.file ?? src.object?.key;
+  if (!geoTransform && worldOf) {
+    const world = await readWorldFile(worldOf, src.readText);
     if (world) {
       geoTransform = world.geoTransform;
       georefSource = 'worldfile';

@@ -8,7 +8,6 @@
  * from the tiles it touches only, cut out of the file (jp2-codestream.ts) and decoded by OpenJPEG in
  * WebAssembly (jp2-decoder.ts), at most a bounded number of tile pixels per decode.
  */
-import { type FileHandle, open } from 'node:fs/promises';
 import { fromArrayBuffer } from 'geotiff';
 import { resolveCrs, type CrsInfo, UnknownCrsError } from './crs.js';
 import {
@@ -26,8 +25,10 @@ import {
 } from './geotiff-source.js';
 import { assembleSubCodestream, subCodestreamOrigin, subCodestreamSize, type SubCodestreamRequest } from './jp2-codestream.js';
 import { decodeCodestream } from './jp2-decoder.js';
-import { type Jp2Structure, Jp2StructureError, readJp2Structure, readTileIndex, type TileIndex } from './jp2-structure.js';
-import { readWorldFile } from './tfw.js';
+import { type Jp2Bytes, type Jp2Structure, Jp2StructureError, readJp2Structure, readTileIndex, type TileIndex } from './jp2-structure.js';
+import { readWorldFile, type ReadText } from './tfw.js';
+import { type ByteSource, openFileBytes, openStoredBytes } from './byte-source.js';
+import { storageOf } from '../storage/factory.js';
 
 /** Decoded pixels per decode call (at the level read): bounds OpenJPEG's memory (4 bytes a sample inside). */
 const MAX_PIXELS_PER_DECODE = 4 * 1024 * 1024;
@@ -99,17 +100,28 @@ function declared(srs: string, what: string): CrsInfo {
   }
 }
 
+/** A JPEG 2000 file or object to describe. */
+export interface Jp2Source {
+  /** How messages name it: the path, or the object's URL. */
+  name: string;
+  bytes: Jp2Bytes;
+  byteSize: number;
+  modified: number;
+  /** Set for an object of a Storage: worker threads reopen it there. */
+  object?: RasterInfo['object'];
+  /** Reads the world files beside it (local files when absent). */
+  readText?: ReadText;
+}
+
 /** Describes a JPEG 2000 file (main thread): boxes, main header and tile-part index, no pixel decoded. */
-export async function describeJp2(file: string, options: DescribeOptions, byteSize: number, modified: number): Promise<RasterInfo> {
+export async function describeJp2(src: Jp2Source, options: DescribeOptions): Promise<RasterInfo> {
+  const { name: file, byteSize, modified } = src;
   let s: Jp2Structure;
-  const fh = await open(file, 'r');
   try {
-    s = await readJp2Structure(fh, file, byteSize);
-    await readTileIndex(fh, file, s);
+    s = await readJp2Structure(src.bytes, file, byteSize);
+    await readTileIndex(src.bytes, file, s);
   } catch (err) {
     throw structureError(err);
-  } finally {
-    await fh.close();
   }
   const bands = s.components.length;
   const comp = s.components[0];
@@ -137,7 +149,7 @@ export async function describeJp2(file: string, options: DescribeOptions, byteSi
   if (options.srs) crs = declared(options.srs, 'srs option');
   if (!crs && options.fallbackSrs) crs = declared(options.fallbackSrs, 'declared srs');
   if (!gt) {
-    const world = await readWorldFile(file);
+    const world = await readWorldFile(src.object ? src.object.key : file, src.readText);
     if (world) {
       gt = world.geoTransform;
       georefSource = 'worldfile';
@@ -166,6 +178,7 @@ export async function describeJp2(file: string, options: DescribeOptions, byteSi
   for (let k = 1; k <= levels; k++) overviews.push({ width: Math.ceil(width / 2 ** k), height: Math.ceil(height / 2 ** k), ifd: k });
   return {
     path: file,
+    ...(src.object ? { object: src.object } : {}),
     format: 'jp2',
     width,
     height,
@@ -194,7 +207,7 @@ export async function describeJp2(file: string, options: DescribeOptions, byteSi
 
 /** What a worker keeps of an open JPEG 2000 file. */
 interface OpenJp2 {
-  fh: FileHandle;
+  bytes: ByteSource;
   structure: Jp2Structure;
   tiles: TileIndex;
   mainHeader: Buffer;
@@ -211,15 +224,15 @@ function openJp2(info: RasterInfo): Promise<OpenJp2> {
   let p = opened.get(key);
   if (!p) {
     p = (async () => {
-      const fh = await open(info.path, 'r');
+      const object = info.object;
+      const bytes = object ? await openStoredBytes(storageOf(object.storage), object.key) : await openFileBytes(info.path);
       try {
-        const structure = await readJp2Structure(fh, info.path, info.byteSize);
-        const tiles = await readTileIndex(fh, info.path, structure);
-        const mainHeader = Buffer.alloc(structure.mainHeaderEnd - structure.codestreamStart);
-        await fh.read(mainHeader, 0, mainHeader.length, structure.codestreamStart);
-        return { fh, structure, tiles, mainHeader };
+        const structure = await readJp2Structure(bytes, info.path, info.byteSize);
+        const tiles = await readTileIndex(bytes, info.path, structure);
+        const mainHeader = await bytes.read(structure.codestreamStart, structure.mainHeaderEnd - structure.codestreamStart);
+        return { bytes, structure, tiles, mainHeader };
       } catch (err) {
-        await fh.close();
+        await bytes.close();
         throw structureError(err);
       }
     })();
@@ -233,7 +246,7 @@ function openJp2(info: RasterInfo): Promise<OpenJp2> {
 export async function closeJp2Sources(): Promise<void> {
   const all = [...opened.values()];
   opened.clear();
-  await Promise.all(all.map(async (p) => (await p.catch(() => undefined))?.fh.close()));
+  await Promise.all(all.map(async (p) => (await p.catch(() => undefined))?.bytes.close()));
 }
 
 /** Decodes tiles [tx0, tx1) × [ty0, ty1) at `reduce` and copies their part of the window into `out`. */
@@ -252,9 +265,8 @@ async function decodeInto(
       const t = ty * s.tilesAcross + tx;
       const list: Buffer[] = [];
       for (const part of j.tiles[t]) {
-        const b = Buffer.allocUnsafe(part.end - part.start);
-        const { bytesRead } = await j.fh.read(b, 0, b.length, part.start);
-        if (bytesRead !== b.length)
+        const b = await j.bytes.read(part.start, part.end - part.start);
+        if (b.length !== part.end - part.start)
           throw new RasterSourceError('TRUNCATED', `${info.path} is truncated: tile ${t} ends past the end of the file`);
         list.push(b);
       }
@@ -338,7 +350,7 @@ export function openJp2Windows(info: RasterInfo): RasterWindowReader {
       const key = keyOf(info);
       const p = opened.get(key);
       opened.delete(key);
-      await (await p?.catch(() => undefined))?.fh.close();
+      await (await p?.catch(() => undefined))?.bytes.close();
     },
   };
 }

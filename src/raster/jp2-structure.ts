@@ -4,7 +4,10 @@
  * (annex A: SIZ, COD, COC) and the index of its tile-parts (SOT markers, walked by their Psot lengths).
  * That is all a window reader needs to cut the tiles it wants out of the file (jp2-codestream.ts).
  */
-import type { FileHandle } from 'node:fs/promises';
+import type { ByteSource } from './byte-source.js';
+
+/** What the structure readers need of the bytes: ranged reads (a local file or an object of a Storage). */
+export type Jp2Bytes = Pick<ByteSource, 'read'>;
 
 /** Why a JPEG 2000 file cannot be read: corrupt structure, or truncated. */
 export class Jp2StructureError extends Error {
@@ -78,10 +81,8 @@ export function jpeg2000Kind(head: Buffer): 'jp2' | 'j2k' | undefined {
   return undefined;
 }
 
-async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
-  const b = Buffer.alloc(length);
-  const { bytesRead } = await fh.read(b, 0, length, position);
-  return b.subarray(0, bytesRead);
+function readAt(fh: Jp2Bytes, position: number, length: number): Promise<Buffer> {
+  return fh.read(position, length);
 }
 
 interface Box {
@@ -92,7 +93,7 @@ interface Box {
 }
 
 /** Boxes in [start, end) (I.4): length 0 = to the end, 1 = 64-bit length follows. */
-async function boxes(fh: FileHandle, start: number, end: number, file: string): Promise<Box[]> {
+async function boxes(fh: Jp2Bytes, start: number, end: number, file: string): Promise<Box[]> {
   const out: Box[] = [];
   let p = start;
   while (p + 8 <= end) {
@@ -131,7 +132,7 @@ function codingStyle(seg: Buffer, at: number, precincts: boolean): CodingStyle {
  * Reads the boxes and the codestream's main header of a JPEG 2000 file (JP2 or bare codestream).
  * @throws Jp2StructureError naming the file when a box or marker segment does not fit or is missing.
  */
-export async function readJp2Structure(fh: FileHandle, file: string, byteSize: number): Promise<Jp2Structure> {
+export async function readJp2Structure(fh: Jp2Bytes, file: string, byteSize: number): Promise<Jp2Structure> {
   const head = await readAt(fh, 0, 12);
   const kind = jpeg2000Kind(head);
   if (!kind) throw new Jp2StructureError(`${file} is not a JPEG 2000 file`);
@@ -243,7 +244,7 @@ export async function readJp2Structure(fh: FileHandle, file: string, byteSize: n
 }
 
 /** The GML of a GMLJP2 box: an `xml ` box, alone or inside an `asoc` (labelled gml.data/gml.root-instance). */
-async function gmlOf(fh: FileHandle, box: Box, file: string): Promise<string | undefined> {
+async function gmlOf(fh: Jp2Bytes, box: Box, file: string): Promise<string | undefined> {
   if (box.type === 'xml ') {
     const text = (await readAt(fh, box.contentStart, box.end - box.contentStart)).toString('utf8');
     return /FeatureCollection|RectifiedGrid/.test(text) ? text : undefined;
@@ -262,7 +263,7 @@ async function gmlOf(fh: FileHandle, box: Box, file: string): Promise<string | u
  * @throws Jp2StructureError when a tile-part ends past the codestream (truncated file), a tile index
  *   is out of the grid, or a tile has no tile-part.
  */
-export async function readTileIndex(fh: FileHandle, file: string, s: Jp2Structure): Promise<TileIndex> {
+export async function readTileIndex(fh: Jp2Bytes, file: string, s: Jp2Structure): Promise<TileIndex> {
   const tiles: TileIndex = Array.from({ length: s.tilesAcross * s.tilesDown }, () => []);
   let p = s.mainHeaderEnd;
   for (;;) {

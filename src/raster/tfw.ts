@@ -32,15 +32,23 @@ export function worldFileCandidates(rasterPath: string): string[] {
   return [...new Set(out)];
 }
 
-/** Reads the first world file found beside a raster; undefined when none exists or it is malformed. */
-export async function readWorldFile(rasterPath: string): Promise<{ file: string; geoTransform: GeoTransform } | undefined> {
+/** The text of the file named `name`, or undefined when there is none. */
+export type ReadText = (name: string) => Promise<string | undefined>;
+
+/** {@link ReadText} of local files. */
+export const readLocalText: ReadText = (name) => readFile(name, 'utf8').catch(() => undefined);
+
+/**
+ * Reads the first world file found beside a raster; undefined when none exists or it is malformed.
+ * `readText` reads the candidates: local files by default, objects of a Storage for a raster kept there.
+ */
+export async function readWorldFile(
+  rasterPath: string,
+  readText: ReadText = readLocalText,
+): Promise<{ file: string; geoTransform: GeoTransform } | undefined> {
   for (const file of worldFileCandidates(rasterPath)) {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch {
-      continue;
-    }
+    const text = await readText(file);
+    if (text === undefined) continue;
     const geoTransform = parseWorldFile(text);
     if (geoTransform) return { file, geoTransform };
   }

@@ -10,7 +10,6 @@
  * The layer is a {@link PublishedLayer} whose levels' `reader` is a {@link CatalogLevelReader}: the tile
  * services, the WMS GetMap and GetFeatureInfo read it as they read a pyramid's levels.
  */
-import { fileURLToPath } from 'node:url';
 import type { CatalogItem } from '../catalog/catalog-item.js';
 import type { CatalogItemStore } from '../catalog/item-store.js';
 import { invalidInput } from '../errors.js';
@@ -18,8 +17,8 @@ import { approximateTransform } from '../raster/approx-transform.js';
 import { createTransform, resolveCrs, transformBbox, type Bbox } from '../raster/crs.js';
 import {
   clipWindow,
-  describeRaster,
-  describeStoredRaster,
+  describeRasterAt,
+  storedRasterLocation,
   openRasterWindows,
   type RasterInfo,
   type RasterWindow,
@@ -343,7 +342,7 @@ export async function openCatalogLayer(
  * (issue 13; geotiff.js decodes it).
  */
 function describeItem(storage: Storage, item: CatalogItem): Promise<RasterInfo> {
-  return storage.type === 'FILE' ? describeRaster(fileURLToPath(storage.url(item.key))) : describeStoredRaster(storage, item.key);
+  return describeRasterAt(storedRasterLocation(storage, item.key));
 }
 
 /** Bands of an item's COG, alpha left out (an alpha band becomes the mask). */

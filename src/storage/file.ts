@@ -2,7 +2,7 @@ import fsCallback, { promises as fs, constants as fsConstants, type Dirent, type
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
-import { checkKey, NotFoundError, type RangeHandle, type Storage } from './storage.js';
+import { checkKey, NotFoundError, type ObjectStat, type RangeHandle, type Storage } from './storage.js';
 
 /** FILE storage: a directory tree; references are relative symbolic links as BE4 writes them (rok4.md §7.2). */
 export class FileStorage implements Storage {
@@ -109,8 +109,13 @@ export class FileStorage implements Storage {
   }
 
   async size(key: string): Promise<number | undefined> {
+    return (await this.stat(key))?.size;
+  }
+
+  async stat(key: string): Promise<ObjectStat | undefined> {
     try {
-      return (await fs.stat(this.path(key))).size;
+      const st = await fs.stat(this.path(key));
+      return { size: st.size, modified: st.mtimeMs };
     } catch {
       return undefined;
     }

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { Client, type BucketItem } from 'minio';
 import { ApiError } from '../errors.js';
 import { DEFAULT_RETRY, errorCode, withRetries, type RetryPolicy } from './retry.js';
-import { checkKey, NotFoundError, type Storage } from './storage.js';
+import { checkKey, NotFoundError, type ObjectStat, type Storage } from './storage.js';
 
 /** How to reach an S3 bucket (config.yml `storage: {type: s3, …}`). */
 export interface S3Settings {
@@ -178,15 +178,20 @@ export class S3Storage implements Storage {
   }
 
   async exists(key: string): Promise<boolean> {
-    return (await this.stat(this.objectName(key))) !== undefined;
+    return (await this.head(this.objectName(key))) !== undefined;
   }
 
   /** Size of the object, or of its target when it is a reference. */
   async size(key: string): Promise<number | undefined> {
-    const size = await this.stat(this.objectName(key));
-    if (size === undefined || size >= REFERENCE_MAX_BYTES) return size;
+    return (await this.stat(key))?.size;
+  }
+
+  /** Size and last modification of the object, or of its target when it is a reference. */
+  async stat(key: string): Promise<ObjectStat | undefined> {
+    const head = await this.head(this.objectName(key));
+    if (head === undefined || head.size >= REFERENCE_MAX_BYTES) return head;
     const target = await this.linkTarget(key);
-    return target === undefined ? size : this.stat(this.objectName(target));
+    return target === undefined ? head : this.head(this.objectName(target));
   }
 
   /**
@@ -267,10 +272,11 @@ export class S3Storage implements Storage {
     return `s3://${this.bucket}/${this.objectName(key)}`;
   }
 
-  /** Size of an object, undefined when absent. */
-  private async stat(name: string): Promise<number | undefined> {
+  /** Size and modification time of an object, undefined when absent. */
+  private async head(name: string): Promise<ObjectStat | undefined> {
     try {
-      return (await this.call('HEAD', name, () => this.client.statObject(this.bucket, name))).size;
+      const st = await this.call('HEAD', name, () => this.client.statObject(this.bucket, name));
+      return { size: st.size, modified: new Date(st.lastModified).getTime() };
     } catch (err) {
       if (err instanceof NotFoundError) return undefined;
       throw err;

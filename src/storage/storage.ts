@@ -9,6 +9,13 @@ export interface RangeHandle {
   close(): Promise<void>;
 }
 
+/** What {@link Storage.stat} tells of an object. */
+export interface ObjectStat {
+  size: number;
+  /** Last modification, in milliseconds since the epoch. */
+  modified: number;
+}
+
 export interface Storage {
   /** `FILE` or `S3`: the ROK4 storage type written in descriptors (rok4.md §3.4). */
   readonly type: 'FILE' | 'S3';
@@ -36,6 +43,12 @@ export interface Storage {
   exists(key: string): Promise<boolean>;
   /** Size in bytes of the object (after following a reference), or undefined if absent. */
   size(key: string): Promise<number | undefined>;
+  /**
+   * Size and last modification of the object (after following a reference), or undefined if absent:
+   * readers that cache what they parsed of an object key their caches by both, so that an object
+   * replaced under the same key (an upload's file sent again) is read anew.
+   */
+  stat(key: string): Promise<ObjectStat | undefined>;
   /** Keys under a prefix (recursive), in no particular order. */
   list(prefix: string): AsyncIterable<string>;
   /** Removes an object (or a reference, never its target). Absent objects are not an error. */

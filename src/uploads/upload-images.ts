@@ -1,13 +1,14 @@
 import { invalidInput } from '../errors.js';
 import type { Release } from '../records/record-store.js';
 import type { Upload } from '../records/uploads.js';
+import type { RasterLocation } from '../raster/geotiff-source.js';
 import { UPLOAD_IMAGE } from './checks.js';
 import type { Uploads } from './uploads.js';
 
 /** One image of an upload, as a process reads it. */
 export interface UploadImage {
-  /** Local path of the file. */
-  path: string;
+  /** Where the file is: a local file (FILE storage) or an object (S3). */
+  at: RasterLocation;
   /** `upload[i] <name>:<relative path>`: how errors name it. */
   label: string;
   upload: Upload;
@@ -35,7 +36,7 @@ export async function lockUploadImages(
       const files = [...(await uploads.files.files(id)).keys()].filter((p) => UPLOAD_IMAGE.test(p)).sort();
       if (files.length === 0) throw invalidInput(`${input}[${i}]`, `the upload '${u.name}' (${id}) holds no image`);
       for (const relPath of files)
-        images.push({ path: uploads.localPath(id, relPath), label: `${input}[${i}] ${u.name}:${relPath}`, upload: u });
+        images.push({ at: uploads.location(id, relPath), label: `${input}[${i}] ${u.name}:${relPath}`, upload: u });
     }
     return { images, uploads: records, release };
   } catch (err) {

@@ -1,9 +1,11 @@
-import path from 'node:path';
+import { createHash } from 'node:crypto';
 import { ApiError, invalidInput } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Collection, RecordStore, Release } from '../records/record-store.js';
 import { UPLOADS, type CheckExecution, type Upload } from '../records/uploads.js';
 import type { Storage } from '../storage/storage.js';
+import { openStoredBytes } from '../raster/byte-source.js';
+import { type RasterLocation, storedRasterLocation } from '../raster/geotiff-source.js';
 import { UPLOAD_CHECKS } from './checks.js';
 import { uploadPrefix, type UploadFiles } from './upload-files.js';
 
@@ -12,6 +14,9 @@ import { uploadPrefix, type UploadFiles } from './upload-files.js';
  * holds on them, and the state machine of a close (OPEN → CHECKING → CLOSED | UNSTABLE). Changes of one
  * upload's record are serialized here, so that two checks ending at once cannot lose each other's entry.
  */
+/** Bytes read at once to hash a file: one ranged GET on S3, bounded memory whatever the file's size. */
+const MD5_CHUNK_BYTES = 8 * 1024 * 1024;
+
 export class Uploads {
   private readonly collection: Collection<Upload>;
   /** The last pending change of each upload (changes of one upload run one after the other). */
@@ -61,13 +66,39 @@ export class Uploads {
     return (await this.records.locks.holders(id)).readers > 0;
   }
 
+  /** The storage key of a file of an upload. */
+  key(id: string, relPath: string): string {
+    return `${uploadPrefix(id)}${relPath}`;
+  }
+
   /**
-   * The local path of a file of an upload (FILE storage; the S3 issue will download instead). Raster
-   * readers take paths.
+   * Where a file of an upload is for the raster readers: a local file on FILE storage, an object read by
+   * ranges on S3 (issue 13: any worker sharing the storage reads it, nothing is downloaded whole).
    */
-  localPath(id: string, relPath: string): string {
-    if (this.storage.type !== 'FILE') throw new ApiError('unavailable', 'uploads are read from FILE storage only for now');
-    return path.join(this.storage.root, `${uploadPrefix(id)}${relPath}`);
+  location(id: string, relPath: string): RasterLocation {
+    return storedRasterLocation(this.storage, this.key(id, relPath));
+  }
+
+  /** The whole of a (small) file of an upload: `.md5` and world files. */
+  read(id: string, relPath: string): Promise<Buffer> {
+    return this.storage.read(this.key(id, relPath));
+  }
+
+  /** The MD5 of a file of an upload, read in bounded chunks (FILE or S3 alike). */
+  async md5(id: string, relPath: string, signal: AbortSignal): Promise<string> {
+    const hash = createHash('md5');
+    const bytes = await openStoredBytes(this.storage, this.key(id, relPath));
+    try {
+      for (let offset = 0; ; offset += MD5_CHUNK_BYTES) {
+        signal.throwIfAborted();
+        const chunk = await bytes.read(offset, MD5_CHUNK_BYTES);
+        hash.update(chunk);
+        if (chunk.length < MD5_CHUNK_BYTES) break;
+      }
+    } finally {
+      await bytes.close();
+    }
+    return hash.digest('hex');
   }
 
   /** Runs `change` on the current record of `id` after the changes before it; its patch is written. */

@@ -150,6 +150,18 @@ export async function keysUnder(s: TestServer, prefix: string): Promise<string[]
   return keys.sort();
 }
 
+/** Every slab of a pyramid's tree, FILE or S3: its key below the tree → its bytes (references left out). */
+export async function slabsOf(s: TestServer, name: string): Promise<Map<string, Buffer>> {
+  const storage = storeOf(s);
+  const tree = `${pyramidKey(name)}/`;
+  const out = new Map<string, Buffer>();
+  for (const key of await keysUnder(s, tree)) {
+    if ((await storage.linkTarget(key)) !== undefined) continue;
+    out.set(key.slice(tree.length), await storage.read(key));
+  }
+  return out;
+}
+
 /** One pyramid level as one raster: the tiles inside tile_limits, with the mask (0 = nodata). */
 export interface LevelMosaic {
   level: string;

@@ -1,5 +1,5 @@
 /**
- * The pyramid, update and merge end-to-end tests on S3 storage (issue 13 "Proof"): the same test files as
+ * The pyramid, update, merge and upload end-to-end tests on S3 storage (issue 13 "Proof"): the same test files as
  * on FILE, run again in a child test process with DALLAGE_TEST_STORAGE=s3 (test/helpers/test-storage.ts),
  * so that each of their servers keeps its products in a bucket of a real S3 server on 127.0.0.1. Nothing
  * is copied: a test added to these files runs on both storages.
@@ -12,7 +12,10 @@ import { fileURLToPath } from 'node:url';
 
 const TESTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The e2e test files that write, update, merge, clean up and read pyramids, and a catalog shown as a layer. */
+/**
+ * The e2e test files that write, update, merge, clean up and read pyramids, show a catalog as a layer, and
+ * check and process deliveries (uploads kept on the storage, read by ranges on S3).
+ */
 export const STORAGE_PARAMETRIZED_TESTS = [
   'processes/raster-to-pyramid/golden.test.js',
   'processes/raster-to-pyramid/chained.test.js',
@@ -21,6 +24,9 @@ export const STORAGE_PARAMETRIZED_TESTS = [
   'processes/pyramids-to-pyramid/merge.test.js',
   'pyramid/cleanup.test.js',
   'services/catalog-layer.test.js',
+  'uploads/upload-checks.e2e.test.js',
+  'uploads/upload-pyramid.e2e.test.js',
+  'uploads/upload-jp2.e2e.test.js',
 ];
 
 test('the pyramid, update and merge e2e tests pass on S3 storage', { timeout: 40 * 60_000 }, async () => {

@@ -8,11 +8,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFile, readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
+import { copyFile, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { skipUnlessCommands } from '../helpers/env.js';
-import { generate, hrefOf, makeInput, pyramidDir } from '../helpers/pyramids.js';
+import { gdalEnv, gdalPathOf, generate, hrefOf, makeInput, slabsOf, storeOf } from '../helpers/pyramids.js';
 import { execute, startTestServer, waitForJob, type TestServer } from '../helpers/server.js';
 import { checkExecution, checksOf, closeAndWait, createUpload, sendMultipart, sendPut } from './upload-helpers.js';
 
@@ -20,17 +20,9 @@ const skip = skipUnlessCommands('gdal_translate', 'gdalinfo', '/usr/bin/python3'
 const common = { tms: 'PM', mask: true, nodata: 255, width: 2, height: 2, compression: 'zip' };
 const CHECK = path.resolve('test', 'cog', 'check_cog.py');
 
-async function slabs(s: TestServer, name: string): Promise<Map<string, Buffer>> {
-  const root = path.join(pyramidDir(s, name), name);
-  const out = new Map<string, Buffer>();
-  for (const e of await readdir(root, { recursive: true, withFileTypes: true }))
-    if (e.isFile()) out.set(path.relative(root, path.join(e.parentPath, e.name)), await readFile(path.join(e.parentPath, e.name)));
-  return out;
-}
-
 async function assertSameSlabs(s: TestServer, a: string, b: string): Promise<void> {
-  const x = await slabs(s, a);
-  const y = await slabs(s, b);
+  const x = await slabsOf(s, a);
+  const y = await slabsOf(s, b);
   assert.ok(x.size > 4);
   assert.deepEqual([...x.keys()].sort(), [...y.keys()].sort());
   for (const [k, bytes] of x) assert.ok(bytes.equals(y.get(k)!), `slab ${k} of ${a} differs from ${b}'s`);
@@ -137,9 +129,10 @@ test('JPEG 2000: pyramid by href and by upload (.jp2 + .j2w, upload srs) equal t
       { limit: 10, offset: 0 },
     ).items;
     const check = JSON.parse(
-      execFileSync('/usr/bin/python3', [CHECK, path.join(s.dir, 'store', catalog.key), geotiff.path], {
+      execFileSync('/usr/bin/python3', [CHECK, gdalPathOf(storeOf(s), `${storeOf(s).root}/${catalog.key}`), geotiff.path], {
         encoding: 'utf8',
         maxBuffer: 1 << 26,
+        env: gdalEnv(storeOf(s)),
       }),
     );
     assert.deepEqual(check.validator.errors, []);

@@ -6,25 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdir, readFile, stat, truncate } from 'node:fs/promises';
+import { stat, truncate } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { inCI, skipUnlessCommands } from '../helpers/env.js';
-import { generate, makeInput, pyramidDir, startPyramidServer } from '../helpers/pyramids.js';
+import { generate, makeInput, slabsOf, startPyramidServer } from '../helpers/pyramids.js';
 import { execute, submitJob, waitForJob, type TestServer } from '../helpers/server.js';
 import { checkExecution, checksOf, closeAndWait, createUpload, sendMultipart, sendPut } from './upload-helpers.js';
 
 const skip = inCI ? false : skipUnlessCommands('gdal_translate');
 const common = { tms: 'PM', mask: true, nodata: 255, width: 2, height: 2, compression: 'zip' };
-
-/** Every file of a pyramid's tree (slabs), relative, with its bytes. */
-async function slabs(s: TestServer, name: string): Promise<Map<string, Buffer>> {
-  const root = path.join(pyramidDir(s, name), name);
-  const out = new Map<string, Buffer>();
-  for (const e of await readdir(root, { recursive: true, withFileTypes: true }))
-    if (e.isFile()) out.set(path.relative(root, path.join(e.parentPath, e.name)), await readFile(path.join(e.parentPath, e.name)));
-  return out;
-}
 
 async function refused(s: TestServer, inputs: Record<string, unknown>): Promise<{ status: number; detail: string }> {
   const r = await execute(s.url, 'raster-to-pyramid', { inputs }, { Prefer: 'respond-async' });
@@ -73,8 +64,8 @@ test('tutorial: upload → close → CLOSED → raster-to-pyramid with upload eq
     assert.deepEqual(final.inputs, { upload: [id] }, 'the job lists the upload it read');
 
     await generate(s, { ...common, images: [{ href: geotiff.href }], name: 'FROM_HREF' });
-    const a = await slabs(s, 'FROM_UPLOAD');
-    const b = await slabs(s, 'FROM_HREF');
+    const a = await slabsOf(s, 'FROM_UPLOAD');
+    const b = await slabsOf(s, 'FROM_HREF');
     assert.ok(a.size > 4);
     assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
     for (const [k, bytes] of a) assert.ok(bytes.equals(b.get(k)!), `slab ${k} differs`);
