@@ -4,7 +4,8 @@ import type { Config } from './config.js';
 import { createLogger, silentLogger, type Logger } from './log.js';
 import { JobManager } from './manager/manager.js';
 import { BullmqParts } from './manager/bullmq-parts.js';
-import { connectRedis } from './redis/connection.js';
+import { connectRedis, keyOf } from './redis/connection.js';
+import { RedisItemLog } from './catalog/redis-item-log.js';
 import { BullmqExecution } from './manager/bullmq-queue.js';
 import { removeOrphanExecFolders } from './manager/exec-folders.js';
 import { jobLinks } from './api/job-links.js';
@@ -94,12 +95,18 @@ export async function createRuntime(
   const datastore = new Datastore(records);
   // Items beside the jobs (lowdb); with bullmq, in the storage's local folder that the servers and workers of
   // one machine share (SQLite in WAL mode serves several processes); in memory for the memory manager.
+  // Machines share the items through a Redis stream that each one replays into its file (issue 14); a
+  // worker's own connection waits for Redis as its other stores do.
+  const itemsRedis = config.manager.name === 'bullmq' ? (serverRedis ?? connectRedis(config.manager.connection, log)) : undefined;
   const catalogItems = new CatalogItemStore(
     config.manager.name === 'lowdb'
       ? path.join(config.manager.connection, 'catalog-items.sqlite')
       : config.manager.name === 'bullmq'
         ? path.join(config.storage.path, '.catalog-items', 'catalog-items.sqlite')
         : ':memory:',
+    itemsRedis && config.manager.name === 'bullmq'
+      ? new RedisItemLog(itemsRedis, keyOf(config.manager.prefix, 'catalog-items'))
+      : undefined,
   );
   const pool = new PiscinaPool(config.pool, log);
   const baseUrl = overrides.baseUrl ?? (() => config.server.url);
@@ -179,6 +186,7 @@ export async function createRuntime(
       await store.close();
       await records.close();
       await serverRedis?.quit().catch(() => serverRedis.disconnect());
+      if (itemsRedis && itemsRedis !== serverRedis) await itemsRedis.quit().catch(() => itemsRedis.disconnect());
       catalogItems.close();
       await pool.destroy();
     },

@@ -169,6 +169,8 @@ async function copyCatalog(plan: CatalogCopyPlan, ctx: ProcessContext<CatalogCop
   try {
     // Registered before the first byte: a kill from here on is undone at start-up.
     ctx.catalogItems.beginWrite({ catalogId, folder, jobId: ctx.jobId });
+    // Items a worker on another machine added are applied here first (issue 14).
+    await ctx.catalogItems.sync();
     const total = ctx.catalogItems.totals(source._id).count;
     const items: CatalogItem[] = [];
     for (let offset = 0; offset < total; offset += PAGE) {
@@ -182,7 +184,7 @@ async function copyCatalog(plan: CatalogCopyPlan, ctx: ProcessContext<CatalogCop
     }
     if (items.length !== total) throw new Error(`the catalog '${source.name}' changed while it was copied`);
     ctx.signal.throwIfAborted();
-    const totals = ctx.catalogItems.commit(catalogId, folder, items);
+    const totals = await ctx.catalogItems.commit(catalogId, folder, items);
     return await ctx.datastore.update(catalogId, {
       status: 'READY',
       size: totals.bytes,

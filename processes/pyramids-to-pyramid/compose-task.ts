@@ -57,16 +57,26 @@ interface SourceSlab {
 
 export async function composeSlab(task: ComposeTask): Promise<ComposeResult> {
   const storage = storageOf(task.storage);
+  // Every input's slab and mask are asked for at once: on S3 each is a GET whose latency would otherwise
+  // add up, input after input, while this thread waits.
+  const read = await Promise.all(
+    task.sources.map(async (source) => {
+      const reader = await readerOf(task, source);
+      const maskKey = reader.hasMasks ? reader.slabKey(task.level, task.col, task.row, 'MASK') : undefined;
+      const [data, mask] = await Promise.all([
+        readEncodedSlab(storage, reader.slabKey(task.level, task.col, task.row, 'DATA')!),
+        maskKey ? readEncodedSlab(storage, maskKey) : null,
+      ]);
+      return { reader, data, mask };
+    }),
+  );
   const sources: SourceSlab[] = [];
-  for (const source of task.sources) {
-    const reader = await readerOf(task, source);
-    const data = await readEncodedSlab(storage, reader.slabKey(task.level, task.col, task.row, 'DATA')!);
+  for (const { reader, data, mask } of read) {
     if (!data) continue;
-    const maskKey = reader.hasMasks ? reader.slabKey(task.level, task.col, task.row, 'MASK') : undefined;
     const info = parseFormat(reader.descriptor.format);
     sources.push({
       data,
-      mask: maskKey ? await readEncodedSlab(storage, maskKey) : null,
+      mask,
       hasMasks: reader.hasMasks,
       spec: {
         width: data.header.tileWidth,

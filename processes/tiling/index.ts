@@ -229,7 +229,7 @@ async function execute(inputs: Record<string, unknown>, ctx: ProcessContext<Tili
     // One transaction adds every item of the job (another job adding to the same catalog cannot lose
     // them); the record's totals are written in the same order as the adds.
     const record = await withCatalogLock(catalogId, async () => {
-      const totals = ctx.catalogItems.commit(catalogId, folder, items);
+      const totals = await ctx.catalogItems.commit(catalogId, folder, items);
       committed = true;
       if (created)
         return ctx.datastore.update(catalogId, {

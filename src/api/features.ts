@@ -33,11 +33,18 @@ const NO_CACHE = { 'Cache-Control': 'no-cache' };
 const ITEMS_PARAMETERS = new Set(['limit', 'offset', 'bbox', 'bbox-crs', 'datetime', 'f']);
 
 /** READY catalogs, by name. */
+/**
+ * READY catalogs, their items brought up to date first: with workers on other machines (issue 14), what
+ * they added is in the shared log until this machine applies it.
+ */
 async function catalogs(rt: Runtime): Promise<StoredData[]> {
+  await rt.catalogItems.sync();
   return rt.datastore.list({ type: CATALOG_TYPE, status: 'READY' });
 }
 
+/** The READY catalog `name`, its items brought up to date first (see {@link catalogs}). */
 async function catalogNamed(rt: Runtime, name: string): Promise<StoredData | undefined> {
+  await rt.catalogItems.sync();
   const c = await rt.datastore.findByName(name, CATALOG_TYPE);
   return c?.status === 'READY' ? c : undefined;
 }

@@ -28,7 +28,7 @@ export function jobFolder(name: string, jobId: string): string {
 /** Removes every file and item of a catalog record (a failed first run, or a DELETE). */
 export async function deleteCatalog(storage: Storage, items: CatalogItemStore, record: Pick<StoredData, '_id' | 'name'>): Promise<void> {
   await storage.deletePrefix(`${catalogFolder(record.name)}/`);
-  items.deleteCatalog(record._id);
+  await items.deleteCatalog(record._id);
 }
 
 /**
@@ -77,6 +77,9 @@ export async function withCatalogLock<T>(catalogId: string, fn: () => Promise<T>
  */
 export async function recoverCatalogs(datastore: Datastore, storage: Storage, items: CatalogItemStore, log: Logger): Promise<number> {
   let removed = 0;
+  // What the log holds is committed (issue 14): a job killed after its append, before applying it here,
+  // ended its folder's registration there; applied now, that folder is kept.
+  await items.sync();
   for (const w of items.pendingWrites()) {
     await storage.deletePrefix(`${w.folder}/`);
     items.endWrite(w.folder);
@@ -94,7 +97,7 @@ export async function recoverCatalogs(datastore: Datastore, storage: Storage, it
       const folder = `${catalogFolder(record.name)}/legacy`;
       items.beginWrite({ catalogId: record._id, folder, jobId: record.jobId ?? '' });
       const known = legacy.filter((it) => !items.get(record._id, it.id));
-      const totals = items.commit(
+      const totals = await items.commit(
         record._id,
         folder,
         known.map((it) => ({ ...it, datetime: it.datetime ?? it.created })),

@@ -11,6 +11,13 @@
  * Crash safety (issue 12): a job writes its files under a folder of its own, registered here *before*
  * its first byte ({@link CatalogItemStore.beginWrite}); its items and the end of that registration are
  * committed together. A folder still registered at start-up is what a killed job left: removed then.
+ *
+ * Several machines (issue 14, bullmq): each machine keeps its own SQLite file (shared by its server and
+ * workers), and an {@link ItemLog} — a Redis stream — is the catalogs' history that every machine
+ * replays: a commit or a deletion is appended to it (that append is the commit point), then applied
+ * locally; {@link CatalogItemStore.sync} applies what other machines appended, so that a server answers
+ * with the items a worker on another machine added. Applying is idempotent (items are unique by catalog
+ * and id) and the position reached is kept in the file, so a restarted machine replays only the rest.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -46,6 +53,30 @@ export interface PendingWrite {
   started: string;
 }
 
+/** One change of the catalogs' history, as the {@link ItemLog} holds it. */
+export type ItemLogEntry = { op: 'add'; catalog: string; folder: string; items: CatalogItem[] } | { op: 'delete'; catalog: string };
+
+/**
+ * The catalogs' history shared by machines (a Redis stream): entries in one order for everyone, each
+ * with an id that orders them (`<ms>-<seq>`).
+ */
+export interface ItemLog {
+  /** Appends an entry; resolves with its id once it is stored. */
+  append(entry: ItemLogEntry): Promise<string>;
+  /** Up to `count` entries after the id `after` ('0-0': from the first), in order. */
+  readAfter(after: string, count: number): Promise<Array<[string, ItemLogEntry]>>;
+}
+
+/** Entries applied per SQLite transaction while catching up. */
+const LOG_BATCH = 200;
+
+/** Compares two stream ids `<ms>-<seq>`. */
+function compareLogIds(a: string, b: string): number {
+  const [am, as] = a.split('-').map(Number);
+  const [bm, bs] = b.split('-').map(Number);
+  return am !== bm ? am - bm : as - bs;
+}
+
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS items (
     seq INTEGER PRIMARY KEY,
@@ -65,6 +96,10 @@ const SCHEMA = `
     job TEXT NOT NULL,
     started TEXT NOT NULL
   );
+  CREATE TABLE IF NOT EXISTS log_position (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    id TEXT NOT NULL
+  );
 `;
 
 /** A JSON path to an attribute of the item document, quoted so that any attribute name is one key. */
@@ -74,9 +109,19 @@ function attributePath(name: string): string {
 
 export class CatalogItemStore {
   private readonly db: Database.Database;
+  /** The catch-up in progress in this process, if any (one at a time). */
+  private catching?: Promise<void>;
+  /** When this process last caught up with the log (ms since the epoch). */
+  private caughtUp = 0;
 
-  /** @param file the SQLite file (its folder is created), or `:memory:`. */
-  constructor(readonly file: string) {
+  /**
+   * @param file the SQLite file (its folder is created), or `:memory:`.
+   * @param log the history shared with other machines (bullmq); none: this file is the whole truth.
+   */
+  constructor(
+    readonly file: string,
+    private readonly log?: ItemLog,
+  ) {
     if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
     this.db = new Database(file);
     if (file !== ':memory:') {
@@ -100,23 +145,95 @@ export class CatalogItemStore {
   /**
    * Adds a job's items and ends the registration of its folder, in one transaction: either all of the
    * job's items are in the catalog and its folder is theirs, or none is and the folder is still pending.
+   * With a log, the append is that transaction (every machine applies it; this one at once).
    * Returns the catalog's item count and bytes after the add.
    */
-  commit(catalogId: string, folder: string, items: readonly CatalogItem[]): { count: number; bytes: number } {
+  async commit(catalogId: string, folder: string, items: readonly CatalogItem[]): Promise<{ count: number; bytes: number }> {
+    const entry: ItemLogEntry = { op: 'add', catalog: catalogId, folder, items: [...items] };
+    if (this.log) await this.log.append(entry);
+    // Applied here at once (with a log, catching up applies it again as a no-op): once appended, the items
+    // are the catalog's whatever happens next, so nothing below may fail the commit.
+    const tx = this.db.transaction(() => this.apply(entry));
+    this.run(() => tx.immediate());
+    await this.sync().catch(() => {});
+    return this.totals(catalogId);
+  }
+
+  /**
+   * Applies what other machines appended to the log since this file last did (nothing without a log).
+   * `maxAgeMs`: skipped when this process caught up less than that long ago (tile rendering, which may
+   * lag a little; the Features API asks for the latest).
+   */
+  async sync(options: { maxAgeMs?: number } = {}): Promise<void> {
+    if (!this.log) return;
+    if (options.maxAgeMs !== undefined && Date.now() - this.caughtUp < options.maxAgeMs) return;
+    // Callers arriving during a catch-up wait for the next one: it starts after their call.
+    const previous = this.catching ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(() => this.catchUp());
+    this.catching = next;
+    try {
+      await next;
+    } finally {
+      if (this.catching === next) this.catching = undefined;
+    }
+  }
+
+  private async catchUp(): Promise<void> {
+    const started = Date.now();
+    for (;;) {
+      const entries = await this.log!.readAfter(this.position(), LOG_BATCH);
+      if (entries.length === 0) break;
+      // The other processes of this machine share the file: the position is read again in the transaction,
+      // and entries at or before it (applied meanwhile by one of them) are skipped.
+      const tx = this.db.transaction(() => {
+        let position = this.position();
+        for (const [id, entry] of entries) {
+          if (compareLogIds(id, position) <= 0) continue;
+          this.apply(entry);
+          position = id;
+        }
+        this.db.prepare('INSERT INTO log_position (one, id) VALUES (1, ?) ON CONFLICT (one) DO UPDATE SET id = excluded.id').run(position);
+      });
+      this.run(() => tx.immediate());
+      if (entries.length < LOG_BATCH) break;
+    }
+    this.caughtUp = started;
+  }
+
+  /** The id of the last log entry applied to this file ('0-0': none). */
+  private position(): string {
+    const row = this.db.prepare('SELECT id FROM log_position WHERE one = 1').get() as { id: string } | undefined;
+    return row?.id ?? '0-0';
+  }
+
+  /** One change, inside the caller's transaction; an item already present is left as it is (replays). */
+  private apply(entry: ItemLogEntry): void {
+    if (entry.op === 'delete') {
+      this.db.prepare('DELETE FROM items_bbox WHERE seq IN (SELECT seq FROM items WHERE catalog = ?)').run(entry.catalog);
+      this.db.prepare('DELETE FROM items WHERE catalog = ?').run(entry.catalog);
+      return;
+    }
     const insert = this.db.prepare(
-      'INSERT INTO items (catalog, id, datetime, bytes, minx, miny, maxx, maxy, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT OR IGNORE INTO items (catalog, id, datetime, bytes, minx, miny, maxx, maxy, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     const index = this.db.prepare('INSERT INTO items_bbox (seq, minx, maxx, miny, maxy) VALUES (?, ?, ?, ?, ?)');
-    const tx = this.db.transaction(() => {
-      for (const it of items) {
-        const [minx, miny, maxx, maxy] = it.bbox;
-        const { lastInsertRowid } = insert.run(catalogId, it.id, it.datetime, it.bytes, minx, miny, maxx, maxy, JSON.stringify(it));
-        index.run(lastInsertRowid, minx, maxx, miny, maxy);
-      }
-      this.db.prepare('DELETE FROM pending_writes WHERE folder = ?').run(folder);
-      return this.totals(catalogId);
-    });
-    return this.run(() => tx.immediate());
+    for (const it of entry.items) {
+      const [minx, miny, maxx, maxy] = it.bbox;
+      const { changes, lastInsertRowid } = insert.run(
+        entry.catalog,
+        it.id,
+        it.datetime,
+        it.bytes,
+        minx,
+        miny,
+        maxx,
+        maxy,
+        JSON.stringify(it),
+      );
+      if (changes) index.run(lastInsertRowid, minx, maxx, miny, maxy);
+    }
+    // The folder's registration ends with its items, on the machine that registered it.
+    this.db.prepare('DELETE FROM pending_writes WHERE folder = ?').run(entry.folder);
   }
 
   /** Ends the registration of a folder whose files were removed (a failed or dismissed job). */
@@ -202,13 +319,13 @@ export class CatalogItemStore {
     return { bbox: [row.w, row.s, row.e, row.n], interval: [row.t0, row.t1] };
   }
 
-  /** Removes every item of a catalog (its record was deleted or failed). */
-  deleteCatalog(catalogId: string): void {
-    const tx = this.db.transaction(() => {
-      this.db.prepare('DELETE FROM items_bbox WHERE seq IN (SELECT seq FROM items WHERE catalog = ?)').run(catalogId);
-      this.db.prepare('DELETE FROM items WHERE catalog = ?').run(catalogId);
-    });
+  /** Removes every item of a catalog (its record was deleted or failed), on every machine with a log. */
+  async deleteCatalog(catalogId: string): Promise<void> {
+    const entry: ItemLogEntry = { op: 'delete', catalog: catalogId };
+    if (this.log) await this.log.append(entry);
+    const tx = this.db.transaction(() => this.apply(entry));
     this.run(() => tx.immediate());
+    await this.sync().catch(() => {});
   }
 
   close(): void {

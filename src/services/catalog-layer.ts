@@ -63,6 +63,9 @@ interface Rendered {
   drawn: number;
 }
 
+/** How stale the items a layer draws may be, on a machine that shares them with others (issue 14). */
+const ITEMS_LAG_MS = 1000;
+
 /** Renders the tiles of one catalog layer; caches what it decoded (bounded). */
 export class CatalogTiles {
   private readonly infos = new Map<string, Promise<RasterInfo>>();
@@ -96,7 +99,11 @@ export class CatalogTiles {
   /** The tile's pixels and mask; `drawn` = 0 when no item has data in it. */
   render(tm: TileMatrix, col: number, row: number, filter?: TileFilter): Promise<Rendered> {
     const key = `${tm.id}/${col}/${row}/${filter?.text ?? ''}`;
-    return remember(this.rendered, key, RENDERED_KEPT, () => this.draw(tm, col, row, filter));
+    return remember(this.rendered, key, RENDERED_KEPT, async () => {
+      // Items other machines added reach this one within a second (one Redis read per second at most).
+      await this.items.sync({ maxAgeMs: ITEMS_LAG_MS });
+      return this.draw(tm, col, row, filter);
+    });
   }
 
   private async draw(tm: TileMatrix, col: number, row: number, filter?: TileFilter): Promise<Rendered> {

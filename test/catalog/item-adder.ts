@@ -8,7 +8,7 @@ for (let i = 0; i < Number(count); i++) {
   const folder = `catalogs/a/${prefix}-${i}`;
   store.beginWrite({ catalogId: 'A', folder, jobId: `${prefix}-${i}` });
   const x = (i % 90) * 2 - 90;
-  store.commit('A', folder, [
+  await store.commit('A', folder, [
     {
       id: `${prefix}-${i}`,
       source: 'x.tif',

@@ -60,11 +60,11 @@ async function withFolder(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
-test('item store: bbox (R-tree, across the antimeridian), datetime, attributes, paging, per catalog', () => {
+test('item store: bbox (R-tree, across the antimeridian), datetime, attributes, paging, per catalog', async () => {
   const store = new CatalogItemStore(':memory:');
   try {
     store.beginWrite({ catalogId: 'A', folder: 'catalogs/a/j1', jobId: 'j1' });
-    const totals = store.commit('A', 'catalogs/a/j1', [
+    const totals = await store.commit('A', 'catalogs/a/j1', [
       item('corsica', [8.5, 41.3, 9.6, 43.1], { name: 'Corse', cloud: 0.1, clear: true }, '2023-12-08T12:00:00.000Z'),
       item('paris', [2.2, 48.8, 2.5, 48.9], { name: 'Paris', cloud: 0.5, clear: false }, '2024-06-01T00:00:00.000Z'),
       item('fiji', [177, -18.5, 179.9, -16], { name: 'Fiji', cloud: 0.1 }, '2025-01-01T00:00:00.000Z'),
@@ -72,7 +72,7 @@ test('item store: bbox (R-tree, across the antimeridian), datetime, attributes, 
     ]);
     assert.deepEqual(totals, { count: 4, bytes: 400 });
     store.beginWrite({ catalogId: 'B', folder: 'catalogs/b/j2', jobId: 'j2' });
-    store.commit('B', 'catalogs/b/j2', [item('other', [8.5, 41.3, 9.6, 43.1], { name: 'Corse' })]);
+    await store.commit('B', 'catalogs/b/j2', [item('other', [8.5, 41.3, 9.6, 43.1], { name: 'Corse' })]);
 
     const ids = (q: Partial<Parameters<CatalogItemStore['query']>[1]>) =>
       store.query('A', { limit: 100, offset: 0, ...q }).items.map((i) => i.id);
@@ -105,7 +105,7 @@ test('item store: bbox (R-tree, across the antimeridian), datetime, attributes, 
     });
     assert.deepEqual(store.pendingWrites(), [], 'commits ended the registrations');
 
-    store.deleteCatalog('A');
+    await store.deleteCatalog('A');
     assert.deepEqual(store.totals('A'), { count: 0, bytes: 0 });
     assert.equal(store.query('A', { bbox: [8, 41, 10, 44], limit: 10, offset: 0 }).numberMatched, 0, 'the R-tree rows went too');
     assert.equal(store.totals('B').count, 1);
@@ -120,7 +120,7 @@ test('item store: registered folders are kept across a reopen until committed or
     const first = new CatalogItemStore(file);
     first.beginWrite({ catalogId: 'A', folder: 'catalogs/a/j1', jobId: 'j1' });
     first.beginWrite({ catalogId: 'A', folder: 'catalogs/a/j2', jobId: 'j2' });
-    first.commit('A', 'catalogs/a/j2', [item('one', [0, 0, 1, 1])]);
+    await first.commit('A', 'catalogs/a/j2', [item('one', [0, 0, 1, 1])]);
     first.close(); // as a kill would leave it: j1 registered, never committed
     const again = new CatalogItemStore(file);
     try {
