@@ -9,7 +9,7 @@ import { Rok4Reader } from '../../src/rok4/reader.js';
 import { readEncodedSlab, type EncodedSlab } from '../../src/rok4/slab-tiles.js';
 import { decodeTile, decodeTileSync, type TileSpec } from '../../src/rok4/tile-codec.js';
 import { storageOf, type StorageDescriptor } from '../../src/storage/factory.js';
-import { scanMask, SlabEncoder, type SlabSpec } from '../../src/pyramid/slab-encoder.js';
+import { constantMaskTile, scanMask, SlabEncoder, type SlabSpec } from '../../src/pyramid/slab-encoder.js';
 import { compose, type Layer, type MergeMethod } from './compose.js';
 import { throwIfCancelled } from '../../src/workers/cancellation.js';
 
@@ -93,6 +93,8 @@ export async function composeSlab(task: ComposeTask): Promise<ComposeResult> {
   const n = spec.tilesPerWidth * spec.tilesPerHeight;
   const pixels = spec.tileWidth * spec.tileHeight;
   const maskSpec: TileSpec = { width: spec.tileWidth, height: spec.tileHeight, channels: 1, compression: 'zip', sampleType: 'uint8' };
+  const fullMask = constantMaskTile(spec.tileWidth, spec.tileHeight, 255);
+  const emptyMask = constantMaskTile(spec.tileWidth, spec.tileHeight, 0);
   for (let i = 0; i < n; i++) {
     throwIfCancelled();
     // Inputs with data in this tile, in priority order, with their masks.
@@ -114,6 +116,13 @@ export async function composeSlab(task: ComposeTask): Promise<ComposeResult> {
       if (source.hasMasks && source.mask) {
         maskBytes = source.mask.tiles[i];
         if (!maskBytes) continue;
+        // Masks written by dallage hold constant tiles as the same bytes: known without inflating them.
+        if (Buffer.from(maskBytes.buffer, maskBytes.byteOffset, maskBytes.byteLength).equals(fullMask)) {
+          candidates.push({ source, bytes, maskBytes, mask: undefined, valid, full });
+          if (task.method === 'REPLACE') break;
+          continue;
+        }
+        if (Buffer.from(maskBytes.buffer, maskBytes.byteOffset, maskBytes.byteLength).equals(emptyMask)) continue;
         mask = decodeTileSync(maskBytes, maskSpec) as Uint8Array;
         ({ valid, full } = scanMask(mask));
         if (valid === 0) continue;

@@ -19,6 +19,20 @@ export interface SlabSpec {
 /** Encoded tiles of a mask that is all 0 or all 255, and of an all-nodata data tile, reused (they are frequent). */
 const constantTiles = new Map<string, Buffer>();
 
+/**
+ * The encoded mask tile of `width` × `height` all `v` (0: no data, 255: all data), as every slab written
+ * here holds it: a merge recognises such tiles by their bytes, without inflating and scanning them.
+ */
+export function constantMaskTile(width: number, height: number, v: 0 | 255): Buffer {
+  const k = `mask:${v}:${width}x${height}`;
+  let cached = constantTiles.get(k);
+  if (!cached) {
+    cached = encodeTileSync(new Uint8Array(width * height).fill(v), { width, height, channels: 1, compression: 'zip', sampleType: 'uint8' });
+    constantTiles.set(k, cached);
+  }
+  return cached;
+}
+
 /** Nonzero count of a tile mask, and whether every value is 255 (one pass; most tiles are constant). */
 export function scanMask(mask: Uint8Array): { valid: number; full: boolean } {
   let valid = 0;
@@ -189,13 +203,7 @@ export class SlabEncoder {
   }
 
   private constantMask(v: 0 | 255): Uint8Array {
-    const k = `mask:${v}:${this.spec.tileWidth}x${this.spec.tileHeight}`;
-    let cached = constantTiles.get(k);
-    if (!cached) {
-      cached = encodeTileSync(new Uint8Array(this.spec.tileWidth * this.spec.tileHeight).fill(v), this.maskSpec);
-      constantTiles.set(k, cached);
-    }
-    return cached;
+    return constantMaskTile(this.spec.tileWidth, this.spec.tileHeight, v);
   }
 
   /** The data slab and (with masks) the mask slab; tiles never set are nodata. */
