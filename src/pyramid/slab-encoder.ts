@@ -27,7 +27,13 @@ export function constantMaskTile(width: number, height: number, v: 0 | 255): Buf
   const k = `mask:${v}:${width}x${height}`;
   let cached = constantTiles.get(k);
   if (!cached) {
-    cached = encodeTileSync(new Uint8Array(width * height).fill(v), { width, height, channels: 1, compression: 'zip', sampleType: 'uint8' });
+    cached = encodeTileSync(new Uint8Array(width * height).fill(v), {
+      width,
+      height,
+      channels: 1,
+      compression: 'zip',
+      sampleType: 'uint8',
+    });
     constantTiles.set(k, cached);
   }
   return cached;
