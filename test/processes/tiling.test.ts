@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { execute, startTestServer, waitForJob, type TestServer } from '../helpers/server.js';
@@ -170,6 +170,36 @@ test('tiling: refusals before any work (400 naming the input), and a job whose e
     const [record] = await storedData(s, '?type=RASTER-CATALOG');
     assert.ok(!record || record.status === 'FAILED', 'a catalog whose every file failed is not READY');
     assert.deepEqual(await keysUnder(s, 'catalogs/cat'), [], 'and has no file');
+  } finally {
+    await s.stop();
+  }
+});
+
+test('tiling: useCog false indexes the file as delivered: the same bytes in the catalog, its footprint, media type and size', {
+  skip,
+  timeout: 120_000,
+}, async () => {
+  const s = await startTestServer({ processes: { tiling: 'tiling' } });
+  try {
+    const a = await makeInput(s, 'delivered.tif', { nodataTag: true });
+    const res = await submit(s, {
+      files: [{ href: a.href, type: 'image/tiff; application=geotiff' }],
+      target: { serviceName: 'asis', createNewService: true, attributesConfiguration: CONFIG },
+      useCog: false,
+    });
+    assert.equal(res.status, 201, await res.clone().text());
+    const status = await waitForJob(s.url, ((await res.json()) as { jobID: string }).jobID, { timeoutMs: 60_000 });
+    assert.equal(status.status, 'successful', JSON.stringify(status));
+    const [record] = await storedData(s, '?type=RASTER-CATALOG&name=asis');
+    const [item] = itemsOf(s, record._id as string);
+    assert.equal(item.cog, false);
+    assert.equal(item.mediaType, 'image/tiff; application=geotiff', "the href's declared media type");
+    assert.match(item.key, /^catalogs\/asis\/.+\.tif$/);
+    const original = await readFile(a.path);
+    assert.equal(item.bytes, original.length);
+    assert.ok((await s.runtime.storage.read(item.key)).equals(original), 'the stored file is the delivered one, byte for byte');
+    assert.ok(item.geometry.type === 'Polygon' || item.geometry.type === 'MultiPolygon');
+    assert.ok(item.bbox[0] < item.bbox[2] && item.bbox[1] < item.bbox[3]);
   } finally {
     await s.stop();
   }
