@@ -350,8 +350,15 @@ async function smallestStoredLevelOf(storage: Storage, key: string): Promise<Sha
   if (info.sampleType !== 'uint8') throw new Error(`${info.path}: previews are made of 8-bit images`);
   const overview = info.overviews.length ? info.overviews.length - 1 : undefined;
   const { width, height } = levelSize(info, overview);
-  // Not closed here: open readers are shared per COG in this thread (a catalog layer may be reading it).
-  const w = await openRasterWindows(info).read({ x: 0, y: 0, width, height, ...(overview !== undefined ? { overview } : {}) });
+  // Closed once read: the reader of the COG is shared in this thread, and only its last user closes it (a
+  // catalog layer reading the same COG keeps it open).
+  const reader = openRasterWindows(info);
+  let w: Awaited<ReturnType<typeof reader.read>>;
+  try {
+    w = await reader.read({ x: 0, y: 0, width, height, ...(overview !== undefined ? { overview } : {}) });
+  } finally {
+    await reader.close();
+  }
   return sharp(w.data as Uint8Array, { raw: { width, height, channels: w.channels as 1 | 2 | 3 | 4 } });
 }
 

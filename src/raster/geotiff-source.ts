@@ -573,27 +573,55 @@ export function clipWindow(info: RasterInfo, request: WindowRequest): WindowRequ
   return { ...request, x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
 }
 
-/** Per-worker cache of open readers (geotiff.js parses the IFDs once per file), keyed by path and version. */
-const readers = new Map<string, Promise<GeoTIFF>>();
+/**
+ * Open geotiff.js readers of this thread (the IFDs are parsed once per file), keyed by path and version and
+ * shared by the window readers open on the same raster: the last of them to close closes it, so that one
+ * user closing never pulls the file from under another (a catalog layer and a thumbnail of the same COG).
+ */
+interface SharedTiff {
+  users: number;
+  tiff?: Promise<GeoTIFF>;
+}
+const readers = new Map<string, SharedTiff>();
 
 function readerKey(info: RasterInfo): string {
   return `${info.path}\u0000${info.modified}`;
 }
 
-function geotiffOf(info: RasterInfo): Promise<GeoTIFF> {
+/** Counts one more user of `info`'s reader (opened on first read). */
+function useTiff(info: RasterInfo): SharedTiff {
   const key = readerKey(info);
-  let p = readers.get(key);
-  if (!p) {
+  let shared = readers.get(key);
+  if (!shared) {
+    shared = { users: 0 };
+    readers.set(key, shared);
+  }
+  shared.users++;
+  return shared;
+}
+
+function geotiffOf(info: RasterInfo, shared: SharedTiff): Promise<GeoTIFF> {
+  if (!shared.tiff) {
     const object = info.object;
-    p = object
+    const p = object
       ? openStoredBytes(storageOf(object.storage), object.key).then((bytes) =>
           GeoTIFFClass.fromSource(new GeoTiffByteSource(bytes) as never),
         )
       : fromFile(info.path);
-    readers.set(key, p);
-    p.catch(() => readers.delete(key));
+    shared.tiff = p;
+    p.catch(() => {
+      if (shared.tiff === p) shared.tiff = undefined;
+    });
   }
-  return p;
+  return shared.tiff;
+}
+
+/** One user fewer; the last one closes the reader. */
+async function releaseTiff(info: RasterInfo, shared: SharedTiff): Promise<void> {
+  if (--shared.users > 0) return;
+  const key = readerKey(info);
+  if (readers.get(key) === shared) readers.delete(key);
+  await (await shared.tiff?.catch(() => undefined))?.close?.();
 }
 
 /**
@@ -611,7 +639,7 @@ export function forgetDecodedFiles(): void {
 export async function closeRasterSources(): Promise<void> {
   const all = [...readers.values()];
   readers.clear();
-  await Promise.all([...all.map(async (p) => (await p.catch(() => undefined))?.close?.()), closeJp2Sources()]);
+  await Promise.all([...all.map(async (r) => (await r.tiff?.catch(() => undefined))?.close?.()), closeJp2Sources()]);
 }
 
 /** Mask from nodata values: 0 where every band equals its nodata value (NaN matches NaN), as GDAL does. */
@@ -698,8 +726,8 @@ async function readWithSharp(info: RasterInfo, ifd: number, r: WindowRequest): P
   return new Uint8Array(data.buffer, data.byteOffset, data.length);
 }
 
-async function readWithGeotiff(info: RasterInfo, ifd: number, r: WindowRequest): Promise<Uint8Array | Float32Array> {
-  const tiff = await geotiffOf(info);
+async function readWithGeotiff(info: RasterInfo, shared: SharedTiff, ifd: number, r: WindowRequest): Promise<Uint8Array | Float32Array> {
+  const tiff = await geotiffOf(info, shared);
   const image = await tiff.getImage(ifd);
   const result = await image.readRasters({ window: [r.x, r.y, r.x + r.width, r.y + r.height], interleave: true });
   if (info.sampleType === 'float32') return result instanceof Float32Array ? result : Float32Array.from(result as ArrayLike<number>);
@@ -707,8 +735,8 @@ async function readWithGeotiff(info: RasterInfo, ifd: number, r: WindowRequest):
 }
 
 /** Reads the 1-bit (or 8-bit) internal mask IFD through geotiff.js and returns 0/255. */
-async function readMaskIfd(info: RasterInfo, ifd: number, r: WindowRequest): Promise<Uint8Array> {
-  const tiff = await geotiffOf(info);
+async function readMaskIfd(info: RasterInfo, shared: SharedTiff, ifd: number, r: WindowRequest): Promise<Uint8Array> {
+  const tiff = await geotiffOf(info, shared);
   const image = await tiff.getImage(ifd);
   const values = await image.readRasters({ window: [r.x, r.y, r.x + r.width, r.y + r.height], interleave: true });
   const out = new Uint8Array(r.width * r.height);
@@ -724,6 +752,8 @@ export function openRasterWindows(info: RasterInfo): RasterWindowReader {
   if (info.format === 'jp2') return openJp2Windows(info);
   // libvips reads local files; an object of a Storage is read by geotiff.js through ranged reads.
   let useSharp = info.sampleType === 'uint8' && !info.object;
+  const shared = useTiff(info);
+  let closed = false;
   return {
     info,
     async read(request) {
@@ -735,19 +765,19 @@ export function openRasterWindows(info: RasterInfo): RasterWindowReader {
           data = await readWithSharp(info, level.ifd, request);
         } catch {
           useSharp = false;
-          data = await readWithGeotiff(info, level.ifd, request);
+          data = await readWithGeotiff(info, shared, level.ifd, request);
         }
-      } else data = await readWithGeotiff(info, level.ifd, request);
+      } else data = await readWithGeotiff(info, shared, level.ifd, request);
       let mask: Uint8Array | undefined;
-      if (info.mask === 'internal-mask' && level.maskIfd !== undefined) mask = await readMaskIfd(info, level.maskIfd, request);
+      if (info.mask === 'internal-mask' && level.maskIfd !== undefined) mask = await readMaskIfd(info, shared, level.maskIfd, request);
       else if (info.mask === 'nodata' && info.nodata) mask = maskFromNodata(data, info.bands, info.nodata);
       else if (info.mask === 'alpha' && info.alphaBand !== undefined) mask = maskFromAlpha(data as Uint8Array, info.bands, info.alphaBand);
       return { data, ...(mask ? { mask } : {}), width, height, channels: info.bands };
     },
     async close() {
-      const p = readers.get(readerKey(info));
-      readers.delete(readerKey(info));
-      await (await p?.catch(() => undefined))?.close?.();
+      if (closed) return;
+      closed = true;
+      await releaseTiff(info, shared);
     },
   };
 }

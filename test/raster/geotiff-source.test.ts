@@ -1,6 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile, copyFile, truncate } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -237,4 +238,28 @@ test('errors: not a TIFF, truncated, unsupported sample format, JPEG 2000 withou
 test('world file parsing converts pixel centres to corners', () => {
   assert.deepEqual(parseWorldFile('0.5\n0\n0\n-0.5\n650000.25\n6859999.75\n'), [650000, 0.5, 0, 6860000, 0, -0.5]);
   assert.equal(parseWorldFile('1\n2\n3\n'), undefined);
+});
+
+test('window readers of one raster share its file: one closing leaves it to the other, the last one closes it', { skip }, async () => {
+  await closeRasterSources();
+  const info = await describeRaster(path.join(dir, 'float32.tif')); // read by geotiff.js, which keeps the file open
+  const fds = () => readdirSync('/proc/self/fd').length;
+  const before = fds();
+  const window = { x: 100, y: 100, width: 64, height: 32 };
+  const a = openRasterWindows(info);
+  const b = openRasterWindows(info);
+  const fromA = await a.read(window);
+  await b.read(window);
+  assert.equal(fds(), before + 1, 'one file handle for both readers');
+  // b's read in flight while a closes: the file stays open for b.
+  const reading = b.read({ ...window, y: 200 });
+  await a.close();
+  await a.close(); // a second close changes nothing
+  await reading;
+  assert.equal(fds(), before + 1, 'a closed: the file is still open, for b');
+  const fromB = await b.read(window);
+  assert.deepEqual(fromB.data, fromA.data, 'the other reader still reads after the first closed');
+  assert.equal(fds(), before + 1);
+  await b.close();
+  assert.equal(fds(), before, 'the last reader to close closes the file');
 });
