@@ -608,7 +608,22 @@ export class JobManager {
         dismissed: false,
       });
       this.live.set(id, current);
-      await this.deps.store.update(id, { status: 'running', started, updated: started, message, progress: 0, ...worker });
+      // Only from the status read above: a dismiss written since (by another server, or while this one
+      // waited for the store) must stay, the job not run.
+      const from: JobStatus[] = options.retaken ? ['accepted', 'running'] : ['accepted'];
+      const marked = await this.deps.store.updateIf(id, from, {
+        status: 'running',
+        started,
+        updated: started,
+        message,
+        progress: 0,
+        ...worker,
+      });
+      if (!marked) {
+        if (this.live.get(id) === current) this.live.delete(id);
+        outcome = 'dismissed';
+        return;
+      }
       log.info('job running');
       this.callback(current.record, 'inProgressUri');
 

@@ -33,6 +33,12 @@ export interface JobStore {
   list(filter: JobFilter, offset: number, limit: number, now?: number): Promise<JobPage>;
   /** Merges `patch` into the job; resolves to the updated record, undefined when absent. */
   update(id: string, patch: Partial<JobRecord>): Promise<JobRecord | undefined>;
+  /**
+   * {@link update} only while the job's status is one of `statuses`, checked and written at once (a worker
+   * starting a job that a server dismissed meanwhile must not write `running` over `dismissed`); undefined
+   * when absent or in another status.
+   */
+  updateIf(id: string, statuses: readonly JobStatus[], patch: Partial<JobRecord>): Promise<JobRecord | undefined>;
   delete(id: string): Promise<boolean>;
   /** Jobs in these states (for crash recovery at start-up). */
   findByStatus(statuses: JobStatus[]): Promise<JobRecord[]>;

@@ -168,9 +168,14 @@ export class RecordFile<T extends object> {
 
   /** Merges `patch` into record `id` (see {@link patched}); undefined when there is no such record. */
   update(id: string, patch: Partial<T>): Promise<T | undefined> {
+    return this.updateIf(id, patch, () => true);
+  }
+
+  /** {@link update} only when `accept` says yes to the record as it is when the change runs. */
+  updateIf(id: string, patch: Partial<T>, accept: (current: T) => boolean): Promise<T | undefined> {
     return this.change((draft) => {
       const current = draft.get(id);
-      if (!current) return undefined;
+      if (!current || !accept(current)) return undefined;
       const next = patched(current, patch);
       draft.set(id, next);
       return structuredClone(next);

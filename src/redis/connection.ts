@@ -80,6 +80,25 @@ for i = 2, n + 1 do redis.call('HDEL', KEYS[1], ARGV[i]) end
 if #ARGV > n + 1 then redis.call('HSET', KEYS[1], unpack(ARGV, n + 2)) end
 return redis.call('HGETALL', KEYS[1])`,
   },
+  /**
+   * {@link SCRIPTS.updateRecord} only while the record's field ARGV[1] holds one of the ARGV[2] values that
+   * follow (as stored: JSON); then the count of fields to delete, those fields, then field, value, … → the
+   * record, or nil when absent or the field holds another value.
+   */
+  updateRecordIf: {
+    numberOfKeys: 1,
+    lua: `
+if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+local k = tonumber(ARGV[2])
+local accepted = false
+for i = 3, k + 2 do if ARGV[i] == current then accepted = true end end
+if not accepted then return nil end
+local n = tonumber(ARGV[k + 3])
+for i = k + 4, k + 3 + n do redis.call('HDEL', KEYS[1], ARGV[i]) end
+if #ARGV > k + 3 + n then redis.call('HSET', KEYS[1], unpack(ARGV, k + 4 + n)) end
+return redis.call('HGETALL', KEYS[1])`,
+  },
   /** KEYS: record, index → 1 deleted, 0 absent. */
   deleteRecord: {
     numberOfKeys: 2,
@@ -96,6 +115,7 @@ return 1`,
 export interface RecordCommands {
   createRecord(record: string, index: string, sequence: string, score: number, id: string, ...fields: string[]): Promise<number>;
   updateRecord(record: string, nUnset: number, ...fields: string[]): Promise<string[] | null>;
+  updateRecordIf(record: string, field: string, nExpected: number, ...rest: Array<string | number>): Promise<string[] | null>;
   deleteRecord(record: string, index: string): Promise<number>;
 }
 

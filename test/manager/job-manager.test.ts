@@ -355,3 +355,31 @@ test('full disk when a job ends: it shows running (as on disk) until its final s
     assert.deepEqual(releasesOf(f, job.jobID), ['successful']);
   });
 });
+
+/** A store on which a dismiss lands between the manager's read of a job and its write of `running` (another server's). */
+class DismissRaceStore extends MemoryJobStore {
+  armed?: string;
+  override async get(id: string): Promise<JobRecord | undefined> {
+    const job = await super.get(id);
+    if (id === this.armed && job?.status === 'accepted') {
+      this.armed = undefined;
+      await super.update(id, { status: 'dismissed', message: 'dismissed by the client' });
+    }
+    return job;
+  }
+}
+
+test('a dismiss written between the read of a queued job and its start wins: the job never runs, it stays dismissed', () => {
+  const store = new DismissRaceStore();
+  return withManager({ maxRunning: 1, store }, async (f) => {
+    const blocker = await submit(f, 'b1');
+    const raced = await submit(f, 'race');
+    await until(async () => (await statusOf(f, blocker.jobID)) === 'running', 'blocker running');
+    store.armed = raced.jobID;
+    f.gates.get('b1')!.open();
+    await until(() => releasesOf(f, raced.jobID).length > 0, 'the raced job released');
+    assert.deepEqual(releasesOf(f, raced.jobID), ['dismissed']);
+    assert.equal(await statusOf(f, raced.jobID), 'dismissed', 'not overwritten by running');
+    assert.equal(f.trace.executed.filter((e) => e.jobId === raced.jobID).length, 0, 'never executed');
+  });
+});

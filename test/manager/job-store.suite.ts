@@ -64,6 +64,18 @@ export function jobStoreSuite(factory: StoreFactory): void {
     assert.equal(await store.count(), 1);
   });
 
+  withStore('updateIf writes only from the statuses given: a dismissed job is not marked running', async (store) => {
+    await store.create(makeJob(1));
+    const running = await store.updateIf('job-000001', ['accepted'], { status: 'running', message: 'running', progress: 0 });
+    assert.equal(running?.status, 'running');
+    assert.equal(running?.message, 'running');
+    await store.update('job-000001', { status: 'dismissed', message: 'dismissed by the client', progress: undefined });
+    assert.equal(await store.updateIf('job-000001', ['accepted', 'running'], { status: 'running', message: 'again' }), undefined);
+    const kept = await store.get('job-000001');
+    assert.deepEqual([kept?.status, kept?.message, kept?.progress], ['dismissed', 'dismissed by the client', undefined]);
+    assert.equal(await store.updateIf('absent', ['accepted'], { status: 'running' }), undefined);
+  });
+
   withStore('update merges a patch and returns the new record; absent → undefined', async (store) => {
     await store.create(makeJob(1));
     const updated = await store.update('job-000001', { status: 'running', started: '2025-03-01T12:00:02.000Z', progress: 40 });

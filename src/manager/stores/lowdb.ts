@@ -124,6 +124,12 @@ export class LowdbJobStore implements JobStore {
     return entry.segment.file.update(id, patch);
   }
 
+  async updateIf(id: string, statuses: readonly JobStatus[], patch: Partial<JobRecord>): Promise<JobRecord | undefined> {
+    const entry = this.byId.get(id);
+    if (!entry) return undefined;
+    return entry.segment.file.updateIf(id, patch, (current) => statuses.includes(current.status));
+  }
+
   async delete(id: string): Promise<boolean> {
     const entry = this.byId.get(id);
     if (!entry) return false;

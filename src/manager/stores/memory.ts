@@ -37,6 +37,13 @@ export class MemoryJobStore implements JobStore {
     return structuredClone(job);
   }
 
+  async updateIf(id: string, statuses: readonly JobStatus[], patch: Partial<JobRecord>): Promise<JobRecord | undefined> {
+    const job = this.byId.get(id);
+    if (!job || !statuses.includes(job.status)) return undefined;
+    Object.assign(job, structuredClone(patch));
+    return structuredClone(job);
+  }
+
   async delete(id: string): Promise<boolean> {
     const job = this.byId.get(id);
     if (!job) return false;

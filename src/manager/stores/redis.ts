@@ -127,6 +127,13 @@ export class RedisJobStore implements JobStore {
     return raw ? this.decode(id, raw) : undefined;
   }
 
+  async updateIf(id: string, statuses: readonly JobStatus[], patch: Partial<JobRecord>): Promise<JobRecord | undefined> {
+    const { set, unset } = encodeHash(patch as Record<string, unknown>);
+    const expected = statuses.map((status) => JSON.stringify(status));
+    const raw = await this.redis.updateRecordIf(this.key(id), 'status', expected.length, ...expected, unset.length, ...unset, ...set);
+    return raw ? this.decode(id, raw) : undefined;
+  }
+
   async delete(id: string): Promise<boolean> {
     return (await this.redis.deleteRecord(this.key(id), this.index)) === 1;
   }
