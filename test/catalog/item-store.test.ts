@@ -10,46 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { CatalogItem } from '../../src/catalog/catalog-item.js';
 import { CatalogItemStore } from '../../src/catalog/item-store.js';
-
-function item(
-  id: string,
-  bbox: [number, number, number, number],
-  attributes: Record<string, unknown> = {},
-  datetime = '2024-01-01T00:00:00.000Z',
-): CatalogItem {
-  const [w, s, e, n] = bbox;
-  return {
-    id,
-    source: `${id}.tif`,
-    key: `catalogs/c/job/${id}.tif`,
-    href: `file:///x/${id}.tif`,
-    mediaType: 'image/tiff',
-    cog: true,
-    bytes: 100,
-    geometry: {
-      type: 'Polygon',
-      coordinates: [
-        [
-          [w, s],
-          [e, s],
-          [e, n],
-          [w, n],
-          [w, s],
-        ],
-      ],
-    },
-    bbox,
-    epsg: 2154,
-    shape: [10, 10],
-    transform: [1, 0, 0, 0, -1, 0],
-    tiles: 1,
-    attributes,
-    datetime,
-    created: datetime,
-  };
-}
+import { item } from './test-item.js';
 
 async function withFolder(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'dallage-items-'));

@@ -10,32 +10,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { CatalogItem } from '../../src/catalog/catalog-item.js';
 import { CatalogItemStore } from '../../src/catalog/item-store.js';
 import { RedisItemLog } from '../../src/catalog/redis-item-log.js';
 import { connectRedis } from '../../src/redis/connection.js';
 import { skipUnlessRedis, startRedis } from '../helpers/redis.js';
+import { item } from './test-item.js';
 
-function item(id: string, x: number): CatalogItem {
-  return {
-    id,
-    source: `${id}.tif`,
-    key: `catalogs/c/job/${id}.tif`,
-    href: `s3://b/catalogs/c/job/${id}.tif`,
-    mediaType: 'image/tiff',
-    cog: true,
-    bytes: 100,
-    geometry: { type: 'Polygon', coordinates: [] },
-    bbox: [x, 45, x + 1, 46],
-    epsg: 2154,
-    shape: [10, 10],
-    transform: [1, 0, 0, 0, -1, 0],
-    tiles: 1,
-    attributes: {},
-    datetime: '2024-01-01T00:00:00.000Z',
-    created: '2024-01-01T00:00:00.000Z',
-  };
-}
+const itemAt = (id: string, x: number) => item(id, [x, 45, x + 1, 46]);
 
 const ids = (store: CatalogItemStore, catalog: string) => store.query(catalog, { limit: 1000, offset: 0 }).items.map((i) => i.id);
 
@@ -55,7 +36,7 @@ test('catalog items: machines share them through a Redis stream, each replaying 
     const a = open('a');
     const b = open('b');
     b.beginWrite({ catalogId: 'C', folder: 'catalogs/c/j1', jobId: 'j1' });
-    const totals = await b.commit('C', 'catalogs/c/j1', [item('one', 0), item('two', 2)]);
+    const totals = await b.commit('C', 'catalogs/c/j1', [itemAt('one', 0), itemAt('two', 2)]);
     assert.deepEqual(totals, { count: 2, bytes: 200 });
     assert.deepEqual(b.pendingWrites(), [], 'the committing machine ended its registration');
     assert.deepEqual(ids(a, 'C'), [], 'not applied on machine a until it syncs');
@@ -68,7 +49,7 @@ test('catalog items: machines share them through a Redis stream, each replaying 
     );
 
     // Commits from both machines, in the log's order; applying again changes nothing.
-    await a.commit('C', 'catalogs/c/j2', [item('three', 4)]);
+    await a.commit('C', 'catalogs/c/j2', [itemAt('three', 4)]);
     await b.sync();
     await b.sync();
     assert.deepEqual(ids(b, 'C'), ['one', 'two', 'three']);
@@ -77,7 +58,7 @@ test('catalog items: machines share them through a Redis stream, each replaying 
     // A second process of machine b, on the same file: nothing applied twice.
     const b2 = open('b');
     await b2.sync();
-    await a.commit('D', 'catalogs/d/j3', [item('four', 6)]);
+    await a.commit('D', 'catalogs/d/j3', [itemAt('four', 6)]);
     await Promise.all([b.sync(), b2.sync()]);
     assert.deepEqual(ids(b2, 'D'), ['four']);
     assert.equal(b.totals('C').count + b.totals('D').count, 4);
@@ -92,7 +73,7 @@ test('catalog items: machines share them through a Redis stream, each replaying 
     const c = open('c');
     await c.sync({ maxAgeMs: 60_000 });
     assert.deepEqual([ids(c, 'C'), ids(c, 'D')], [[], ['four']]);
-    await b.commit('D', 'catalogs/d/j4', [item('five', 8)]);
+    await b.commit('D', 'catalogs/d/j4', [itemAt('five', 8)]);
     await c.sync({ maxAgeMs: 60_000 });
     assert.deepEqual(ids(c, 'D'), ['four'], 'caught up less than maxAgeMs ago: not read again');
     await c.sync();
@@ -105,7 +86,7 @@ test('catalog items: machines share them through a Redis stream, each replaying 
       op: 'add',
       catalog: 'D',
       folder: 'catalogs/d/j5',
-      items: [item('six', 10)],
+      items: [itemAt('six', 10)],
     });
     assert.deepEqual(
       a.pendingWrites().map((w) => w.folder),
