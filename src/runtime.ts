@@ -97,17 +97,18 @@ export async function createRuntime(
   // one machine share (SQLite in WAL mode serves several processes); in memory for the memory manager.
   // Machines share the items through a Redis stream that each one replays into its file (issue 14); a
   // worker's own connection waits for Redis as its other stores do.
-  const itemsRedis = config.manager.name === 'bullmq' ? (serverRedis ?? connectRedis(config.manager.connection, log)) : undefined;
-  const catalogItems = new CatalogItemStore(
-    config.manager.name === 'lowdb'
-      ? path.join(config.manager.connection, 'catalog-items.sqlite')
-      : config.manager.name === 'bullmq'
-        ? path.join(config.storage.path, '.catalog-items', 'catalog-items.sqlite')
-        : ':memory:',
-    itemsRedis && config.manager.name === 'bullmq'
-      ? new RedisItemLog(itemsRedis, keyOf(config.manager.prefix, 'catalog-items'))
-      : undefined,
-  );
+  let itemsRedis: ReturnType<typeof connectRedis> | undefined;
+  let catalogItems: CatalogItemStore;
+  if (config.manager.name === 'bullmq') {
+    itemsRedis = serverRedis ?? connectRedis(config.manager.connection, log);
+    catalogItems = new CatalogItemStore(
+      path.join(config.storage.path, '.catalog-items', 'catalog-items.sqlite'),
+      new RedisItemLog(itemsRedis, keyOf(config.manager.prefix, 'catalog-items')),
+    );
+  } else
+    catalogItems = new CatalogItemStore(
+      config.manager.name === 'lowdb' ? path.join(config.manager.connection, 'catalog-items.sqlite') : ':memory:',
+    );
   const pool = new PiscinaPool(config.pool, log);
   const baseUrl = overrides.baseUrl ?? (() => config.server.url);
   const layers = new LayerRegistry();

@@ -10,7 +10,7 @@
  * source is read-locked from submission to the end. Files are streamed through a local temp file in ranges
  * (bounded memory), then stored whole (multipart on S3).
  */
-import { open, readFile, rm } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { abandonCatalog, CATALOG_TYPE, catalogFolder, jobFolder } from '../../src/catalog/catalog.js';
 import type { CatalogItem } from '../../src/catalog/catalog-item.js';
@@ -22,7 +22,7 @@ import { reasonOf } from '../../src/pyramid/life-cycle.js';
 import { checkOutputBytes } from '../../src/pyramid/output-estimate.js';
 import type { StoredData } from '../../src/records/stored-data.js';
 import { storageNameOf } from '../../src/storage/of-record.js';
-import type { Storage } from '../../src/storage/storage.js';
+import { objectChunks, type Storage } from '../../src/storage/storage.js';
 
 /** Bytes read from the source at once while a file is copied. */
 const CHUNK_BYTES = 8 * 1024 * 1024;
@@ -131,18 +131,15 @@ async function copyFile(from: Storage, fromKey: string, to: Storage, toKey: stri
   const file = await open(local, 'w');
   let size = 0;
   try {
-    for (;;) {
-      const chunk = await from.readRange(fromKey, size, CHUNK_BYTES);
-      if (chunk.length > 0) await file.write(chunk, 0, chunk.length);
+    for await (const chunk of objectChunks(from, fromKey, CHUNK_BYTES)) {
+      await file.write(chunk, 0, chunk.length);
       size += chunk.length;
-      if (chunk.length < CHUNK_BYTES) break;
     }
   } finally {
     await file.close();
   }
   try {
-    if (to.writeFile) await to.writeFile(toKey, local);
-    else await to.write(toKey, await readFile(local));
+    await to.writeFile(toKey, local);
   } finally {
     await rm(local, { force: true });
   }

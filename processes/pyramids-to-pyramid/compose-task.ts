@@ -116,16 +116,15 @@ export async function composeSlab(task: ComposeTask): Promise<ComposeResult> {
       if (source.hasMasks && source.mask) {
         maskBytes = source.mask.tiles[i];
         if (!maskBytes) continue;
-        // Masks written by dallage hold constant tiles as the same bytes: known without inflating them.
-        if (Buffer.from(maskBytes.buffer, maskBytes.byteOffset, maskBytes.byteLength).equals(fullMask)) {
-          candidates.push({ source, bytes, maskBytes, mask: undefined, valid, full });
-          if (task.method === 'REPLACE') break;
-          continue;
+        // Masks written by dallage hold constant tiles as the same bytes: known without inflating them (a
+        // full mask composes as no mask).
+        const encoded = Buffer.from(maskBytes.buffer, maskBytes.byteOffset, maskBytes.byteLength);
+        if (encoded.equals(emptyMask)) continue;
+        if (!encoded.equals(fullMask)) {
+          mask = decodeTileSync(maskBytes, maskSpec) as Uint8Array;
+          ({ valid, full } = scanMask(mask));
+          if (valid === 0) continue;
         }
-        if (Buffer.from(maskBytes.buffer, maskBytes.byteOffset, maskBytes.byteLength).equals(emptyMask)) continue;
-        mask = decodeTileSync(maskBytes, maskSpec) as Uint8Array;
-        ({ valid, full } = scanMask(mask));
-        if (valid === 0) continue;
       }
       candidates.push({ source, bytes, maskBytes, mask, valid, full });
       if (task.method === 'REPLACE') break;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { invalidInput } from '../../src/errors.js';
 import type { InputFile } from '../../src/process/inputs.js';
 import { PRODUCT_NAME_PATTERN } from '../../src/process/input-schemas.js';
@@ -122,9 +122,8 @@ async function oneFile(
     tiles = result.tiles;
   } else {
     // useCog false: the file as delivered, still indexed (cog.md §1.2); copied from its local file, never
-    // held whole in memory (a storage without writeFile is only a test double's).
-    if (ctx.storage.writeFile) await ctx.storage.writeFile(key, file.path);
-    else await ctx.storage.write(key, await readFile(file.path));
+    // held whole in memory.
+    await ctx.storage.writeFile(key, file.path);
     bytes = (await stat(file.path)).size;
     grid = await readValidityGrid(info, ctx.pool, { signal: ctx.signal });
   }

@@ -17,7 +17,7 @@ import { describeStoredRaster, levelSize, openRasterWindows } from '../raster/ge
 import type { StoredData } from '../records/stored-data.js';
 import type { Runtime } from '../runtime.js';
 import { storageOfRecord } from '../storage/of-record.js';
-import type { Storage } from '../storage/storage.js';
+import { objectChunks, type Storage } from '../storage/storage.js';
 import { tileCollectionDoc } from '../services/ogc-tiles.js';
 import { decideRange, notModifiedSince } from './byte-ranges.js';
 import { respond } from './landing.js';
@@ -32,7 +32,6 @@ const NO_CACHE = { 'Cache-Control': 'no-cache' };
 /** Query parameters of the items request besides the catalog's attributes (§7.15). */
 const ITEMS_PARAMETERS = new Set(['limit', 'offset', 'bbox', 'bbox-crs', 'datetime', 'f']);
 
-/** READY catalogs, by name. */
 /**
  * READY catalogs, their items brought up to date first: with workers on other machines (issue 14), what
  * they added is in the shared log until this machine applies it.
@@ -243,15 +242,7 @@ export const getItem: Handler = async (req, rt) => {
 const CHUNK = 1 << 20;
 
 function streamRange(storage: Storage, key: string, start: number, end: number): Readable {
-  return Readable.from(
-    (async function* () {
-      for (let at = start; at <= end; at += CHUNK) {
-        const bytes = await storage.readRange(key, at, Math.min(CHUNK, end + 1 - at));
-        if (bytes.length === 0) return;
-        yield bytes;
-      }
-    })(),
-  );
+  return Readable.from(objectChunks(storage, key, CHUNK, { start, end }));
 }
 
 /**

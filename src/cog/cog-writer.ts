@@ -417,7 +417,7 @@ export async function writeCog(info: RasterInfo, options: CogOptions, target: Co
       if ('path' in target) {
         const { rename } = await import('node:fs/promises');
         await rename(out, target.path);
-      } else await putFile(target.storage, target.key, out);
+      } else await target.storage.writeFile(target.key, out);
       return {
         bytes,
         bigTiff,
@@ -442,17 +442,5 @@ export async function writeCog(info: RasterInfo, options: CogOptions, target: Co
   } finally {
     for (const s of states) await s.fh.close().catch(() => undefined);
     await rm(work, { recursive: true, force: true });
-  }
-}
-
-/**
- * Stores a finished local file under `key` in one atomic step: through `Storage.writeFile` when the
- * storage has it (no copy in memory), else by reading the file whole.
- */
-async function putFile(storage: Storage, key: string, file: string): Promise<void> {
-  if (storage.writeFile) await storage.writeFile(key, file);
-  else {
-    const { readFile } = await import('node:fs/promises');
-    await storage.write(key, await readFile(file));
   }
 }

@@ -4,6 +4,7 @@
  * read through it; libvips (sharp) needs a local path and is used for files only.
  */
 import { open } from 'node:fs/promises';
+import GeoTIFF from 'geotiff';
 import type { Storage } from '../storage/storage.js';
 
 export interface ByteSource {
@@ -35,6 +36,11 @@ export async function openStoredBytes(storage: Storage, key: string): Promise<By
     read: (position, length) => (handle ? handle.read(position, length) : storage.readRange(key, position, length)),
     close: async () => handle?.close(),
   };
+}
+
+/** geotiff.js over a {@link ByteSource}: it reads the IFDs and blocks it needs by ranges; closing it closes the bytes. */
+export function openGeoTiff(bytes: ByteSource): Promise<GeoTIFF> {
+  return GeoTIFF.fromSource(new GeoTiffByteSource(bytes) as never);
 }
 
 /**

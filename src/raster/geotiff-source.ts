@@ -9,10 +9,10 @@
  */
 import { open, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import GeoTIFFClass, { fromFile, type GeoTIFF, type GeoTIFFImage } from 'geotiff';
+import { fromFile, type GeoTIFF, type GeoTIFFImage } from 'geotiff';
 import { describeStorage, type StorageDescriptor, storageOf } from '../storage/factory.js';
 import { NotFoundError, type ObjectStat, type Storage } from '../storage/storage.js';
-import { GeoTiffByteSource, openFileBytes, openStoredBytes } from './byte-source.js';
+import { openFileBytes, openGeoTiff, openStoredBytes } from './byte-source.js';
 import sharp from 'sharp';
 import { resolveCrs, type Bbox, type CrsInfo, UnknownCrsError } from './crs.js';
 import { readWorldFile, type GeoTransform, type ReadText } from './tfw.js';
@@ -304,7 +304,7 @@ export async function describeStoredRaster(storage: Storage, key: string, option
         modified,
         bigTiff,
         structure: bytes,
-        open: () => GeoTIFFClass.fromSource(new GeoTiffByteSource(bytes) as never),
+        open: () => openGeoTiff(bytes),
         object,
         readText,
       },
@@ -603,11 +603,7 @@ function useTiff(info: RasterInfo): SharedTiff {
 function geotiffOf(info: RasterInfo, shared: SharedTiff): Promise<GeoTIFF> {
   if (!shared.tiff) {
     const object = info.object;
-    const p = object
-      ? openStoredBytes(storageOf(object.storage), object.key).then((bytes) =>
-          GeoTIFFClass.fromSource(new GeoTiffByteSource(bytes) as never),
-        )
-      : fromFile(info.path);
+    const p = object ? openStoredBytes(storageOf(object.storage), object.key).then(openGeoTiff) : fromFile(info.path);
     shared.tiff = p;
     p.catch(() => {
       if (shared.tiff === p) shared.tiff = undefined;

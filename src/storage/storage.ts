@@ -36,10 +36,10 @@ export interface Storage {
   /** Atomic write: readers see the old object or the new one, never a part. */
   write(key: string, data: Uint8Array | string): Promise<void>;
   /**
-   * Optional: atomic write of a finished local file (large objects such as COGs) without holding it in
-   * memory; the local file is left in place. Callers fall back to `write` when absent.
+   * Atomic write of a finished local file (large objects such as COGs, uploads, delivered files) without
+   * holding it in memory; the local file is left in place.
    */
-  writeFile?(key: string, localPath: string): Promise<void>;
+  writeFile(key: string, localPath: string): Promise<void>;
   exists(key: string): Promise<boolean>;
   /** Size in bytes of the object (after following a reference), or undefined if absent. */
   size(key: string): Promise<number | undefined>;
@@ -66,6 +66,24 @@ export interface Storage {
   freeBytes?(): Promise<number | undefined>;
   /** An absolute URL for the object: `file:///abs/path` or `s3://bucket/key`. */
   url(key: string): string;
+}
+
+/**
+ * The bytes `start`..`end` (inclusive; default: to the object's end) of an object, `chunkBytes` at a time:
+ * a large object is streamed, hashed or copied without ever being held whole.
+ */
+export async function* objectChunks(
+  storage: Storage,
+  key: string,
+  chunkBytes: number,
+  range: { start?: number; end?: number } = {},
+): AsyncGenerator<Buffer> {
+  const end = range.end ?? Number.POSITIVE_INFINITY;
+  for (let at = range.start ?? 0; at <= end; at += chunkBytes) {
+    const chunk = await storage.readRange(key, at, Math.min(chunkBytes, end + 1 - at));
+    if (chunk.length > 0) yield chunk;
+    if (chunk.length < Math.min(chunkBytes, end + 1 - at)) return;
+  }
 }
 
 /** Raised by Storage.read for a missing object. */

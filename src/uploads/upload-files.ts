@@ -170,8 +170,7 @@ export class UploadFiles {
         if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
       }
     }
-    if (this.storage.writeFile) await this.storage.writeFile(key, part);
-    else await this.storage.write(key, await fs.readFile(part));
+    await this.storage.writeFile(key, part);
   }
 
   /** Files of an upload: relative path → size. */

@@ -3,8 +3,7 @@ import { ApiError, invalidInput } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Collection, RecordStore, Release } from '../records/record-store.js';
 import { UPLOADS, type CheckExecution, type Upload } from '../records/uploads.js';
-import type { Storage } from '../storage/storage.js';
-import { openStoredBytes } from '../raster/byte-source.js';
+import { objectChunks, type Storage } from '../storage/storage.js';
 import { type RasterLocation, storedRasterLocation } from '../raster/geotiff-source.js';
 import { UPLOAD_CHECKS } from './checks.js';
 import { uploadPrefix, type UploadFiles } from './upload-files.js';
@@ -87,16 +86,9 @@ export class Uploads {
   /** The MD5 of a file of an upload, read in bounded chunks (FILE or S3 alike). */
   async md5(id: string, relPath: string, signal: AbortSignal): Promise<string> {
     const hash = createHash('md5');
-    const bytes = await openStoredBytes(this.storage, this.key(id, relPath));
-    try {
-      for (let offset = 0; ; offset += MD5_CHUNK_BYTES) {
-        signal.throwIfAborted();
-        const chunk = await bytes.read(offset, MD5_CHUNK_BYTES);
-        hash.update(chunk);
-        if (chunk.length < MD5_CHUNK_BYTES) break;
-      }
-    } finally {
-      await bytes.close();
+    for await (const chunk of objectChunks(this.storage, this.key(id, relPath), MD5_CHUNK_BYTES)) {
+      signal.throwIfAborted();
+      hash.update(chunk);
     }
     return hash.digest('hex');
   }
