@@ -34,6 +34,11 @@ export interface SourceCoordinates {
   srcY: Float32Array;
   /** How many points the exact transform was evaluated on (for tests and tuning). */
   exactEvaluations: number;
+  /**
+   * Set when the positions are separable by construction (axis-aligned-transform.ts): warp.ts then takes
+   * its two-pass path without scanning every position to check.
+   */
+  separable?: true;
 }
 
 export interface ApproximateTransformOptions {

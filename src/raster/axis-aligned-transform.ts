@@ -15,12 +15,14 @@ const PROBES = 9;
  * `PROBES × PROBES` grid of target pixels — a small part of approx-transform.ts's 0.125 px bound — or
  * undefined when it is not (a rotation, a conic projection against a geographic grid, a point that does not
  * transform). A column's x is the exact transform at the grid's middle row, a row's y at its middle column.
+ * `into`: arrays to write into (at least `width × height` long) instead of new ones.
  */
 export function axisAlignedTransform(
   exact: ExactTransform,
   target: TargetGrid,
   sourceGeoTransform: GeoTransform,
   maxErrorPixels = 0.01,
+  into?: { srcX: Float32Array; srcY: Float32Array },
 ): SourceCoordinates | undefined {
   const { width, height } = target;
   if (width <= 0 || height <= 0) return undefined;
@@ -61,12 +63,14 @@ export function axisAlignedTransform(
   toSource(ri, rj);
   for (const v of [ci, rj]) for (let k = 0; k < v.length; k++) if (!Number.isFinite(v[k])) return undefined;
 
-  const srcX = new Float32Array(width * height),
-    srcY = new Float32Array(width * height);
+  const count = width * height;
+  const reuse = into && into.srcX.length >= count && into.srcY.length >= count;
+  const srcX = reuse ? into.srcX : new Float32Array(count),
+    srcY = reuse ? into.srcY : new Float32Array(count);
   const row = Float32Array.from(ci);
   for (let j = 0; j < height; j++) {
     srcX.set(row, j * width);
     srcY.fill(rj[j], j * width, (j + 1) * width);
   }
-  return { srcX, srcY, exactEvaluations: pi.length + width + height };
+  return { srcX, srcY, exactEvaluations: pi.length + width + height, separable: true };
 }

@@ -9,14 +9,25 @@
  * are drawn once per request, so encoding time counts more than the last bytes.
  */
 import { promisify } from 'node:util';
+import { isMainThread } from 'node:worker_threads';
 import zlib from 'node:zlib';
-import { PNG_SIGNATURE, pngChunk } from '../rok4/codec-png.js';
+import { PNG_SIGNATURE } from '../rok4/codec-png.js';
 
 const deflate = promisify(zlib.deflate);
-/** The filtered scanlines (§7.3): a filter-type byte, then the row, each byte minus its left neighbour. */
-export function subFilter(pixels: Uint8Array, width: number, height: number, channels: number): Buffer {
+const ZLIB_OPTIONS = { level: 1, strategy: zlib.constants.Z_RLE, chunkSize: 256 * 1024 };
+
+/** Filtered scanlines of maps up to this size are written into one array kept per thread. */
+const SCRATCH_MAX_BYTES = 8 * 1024 * 1024;
+let scratch = new Uint8Array(0);
+
+/**
+ * The filtered scanlines (§7.3): a filter-type byte, then the row, each byte minus its left neighbour.
+ * Into `into` when given and large enough (its first bytes are returned), else a new array.
+ */
+export function subFilter(pixels: Uint8Array, width: number, height: number, channels: number, into?: Uint8Array): Uint8Array {
   const row = width * channels;
-  const out = Buffer.allocUnsafe((row + 1) * height);
+  const size = (row + 1) * height;
+  const out = into && into.length >= size ? into.subarray(0, size) : new Uint8Array(size);
   for (let y = 0; y < height; y++) {
     const o = y * (row + 1) + 1;
     const s = y * row;
@@ -27,7 +38,14 @@ export function subFilter(pixels: Uint8Array, width: number, height: number, cha
   return out;
 }
 
-/** Encodes `pixels` (pixel-interleaved, `channels` 3 = RGB or 4 = RGBA, 8 bits) as a PNG file. */
+/**
+ * Encodes `pixels` (pixel-interleaved, `channels` 3 = RGB or 4 = RGBA, 8 bits) as a PNG file, in a buffer
+ * of its own (it can be transferred to another thread). `pixels` is read before the first await: the
+ * caller may reuse it once the promise exists.
+ *
+ * In a worker thread the compression runs on the thread itself (maps are drawn in the pool: handing it to
+ * libuv's threads would leave the worker waiting); on the main thread it runs in libuv's pool.
+ */
 export async function encodePng(pixels: Uint8Array, width: number, height: number, channels: 3 | 4): Promise<Buffer> {
   if (pixels.length !== width * height * channels)
     throw new RangeError(`encodePng: ${pixels.length} bytes for ${width}×${height}×${channels}`);
@@ -36,6 +54,31 @@ export async function encodePng(pixels: Uint8Array, width: number, height: numbe
   header.writeUInt32BE(height, 4);
   header[8] = 8;
   header[9] = channels === 4 ? 6 : 2;
-  const data = await deflate(subFilter(pixels, width, height, channels), { level: 1, strategy: zlib.constants.Z_RLE });
-  return Buffer.concat([PNG_SIGNATURE, pngChunk('IHDR', header), pngChunk('IDAT', data), pngChunk('IEND', new Uint8Array(0))]);
+  let data: Buffer;
+  if (isMainThread) data = await deflate(subFilter(pixels, width, height, channels), ZLIB_OPTIONS);
+  else {
+    const size = (width * channels + 1) * height;
+    if (size <= SCRATCH_MAX_BYTES && scratch.length < size) scratch = new Uint8Array(size);
+    data = zlib.deflateSync(subFilter(pixels, width, height, channels, scratch), ZLIB_OPTIONS);
+  }
+  return pngFile(header, data);
+}
+
+/** Signature, IHDR, one IDAT and IEND (§5.3: length, type, data, CRC over type and data) in one allocation. */
+function pngFile(header: Uint8Array, data: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafeSlow(PNG_SIGNATURE.length + 12 + header.length + 12 + data.length + 12);
+  let at = PNG_SIGNATURE.copy(out, 0);
+  for (const [type, body] of [
+    ['IHDR', header],
+    ['IDAT', data],
+    ['IEND', new Uint8Array(0)],
+  ] as const) {
+    const start = at;
+    at = out.writeUInt32BE(body.length, at);
+    at += out.write(type, at, 'latin1');
+    out.set(body, at);
+    at += body.length;
+    at = out.writeUInt32BE(zlib.crc32(out.subarray(start + 4, at)), at);
+  }
+  return out;
 }

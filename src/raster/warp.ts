@@ -43,6 +43,8 @@ export interface WarpCoordinates {
   /** Source pixel-corner positions of every target pixel centre (row-major); NaN = no source. */
   srcX: Float32Array | Float64Array;
   srcY: Float32Array | Float64Array;
+  /** True when known to be separable (one x per column, one y per row): not scanned again. */
+  separable?: boolean;
 }
 
 export interface WarpRequest {
@@ -68,6 +70,11 @@ export interface WarpRequest {
    * two passes (warp-two-pass.ts), with the same result. `false` keeps the per-pixel loop (tests compare them).
    */
   twoPass?: boolean;
+  /**
+   * Arrays to write the result into (at least `dst.width × dst.height` pixels) instead of new ones: a caller
+   * that consumes the result before its next warp (a WMS map strip) spares the allocation.
+   */
+  into?: WarpResult;
 }
 
 export interface WarpResult {
@@ -162,8 +169,13 @@ export function warp(req: WarpRequest): WarpResult {
   if (mask && mask.length < W * H) throw new RangeError('source mask is smaller than width × height');
   if (nodata.length < C) throw new RangeError(`nodata needs ${C} values`);
   const isByte = src.sampleType === 'uint8';
-  const out = isByte ? new Uint8Array(count * C) : new Float32Array(count * C);
-  const outMask = new Uint8Array(count);
+  const reuse =
+    req.into !== undefined &&
+    req.into.data instanceof (isByte ? Uint8Array : Float32Array) &&
+    req.into.data.length >= count * C &&
+    req.into.mask.length >= count;
+  const out = reuse ? req.into!.data.subarray(0, count * C) : isByte ? new Uint8Array(count * C) : new Float32Array(count * C);
+  const outMask = reuse ? req.into!.mask.subarray(0, count).fill(0) : new Uint8Array(count);
   const job: WarpJob = {
     data,
     W,
@@ -207,7 +219,7 @@ export function warp(req: WarpRequest): WarpResult {
     // warpSeparable's unrolled 2×2 and 4×4 cases normalise differently: they keep the one-pass loop.
     !(halfX === 1 && halfY === 1) &&
     !(halfX === 2 && halfY === 2) &&
-    separableCoordinates(coords.srcX, coords.srcY, dst.width, dst.height)
+    (coords.separable === true || separableCoordinates(coords.srcX, coords.srcY, dst.width, dst.height))
   )
     warpTwoPass(job, kernel.weight, halfX, halfY, 1 / ratioX, 1 / ratioY, MIN_WEIGHT, dst.width, dst.height);
   else warpSeparable(job, kernel.weight, halfX, halfY, 1 / ratioX, 1 / ratioY, MIN_WEIGHT);

@@ -6,7 +6,7 @@ import { bytesPerSample, MASK_FORMAT, parseFormat, type FormatInfo, type SampleT
 import { headerAndIndexSize } from './slab-geometry.js';
 import { parseSlabHeader, type SlabHeaderInfo } from './slab-header.js';
 import { parseSlabIndex } from './slab-index.js';
-import { decodeTile, type TilePixels, type TileSpec } from './tile-codec.js';
+import { decodeTile, encodeTileSync, type TilePixels, type TileSpec } from './tile-codec.js';
 import { isSymlinkObject, symlinkTargetKey } from './symlink.js';
 
 /** Slabs whose header + index stay cached. */
@@ -19,6 +19,25 @@ interface SlabInfo {
   header: SlabHeaderInfo;
   offsets: Uint32Array;
   sizes: Uint32Array;
+}
+
+const fullMasks = new Map<string, Buffer>();
+
+/** The ZIP mask tile of `width × height` all 255, as dallage encodes it (the same codec call, the same bytes). */
+function fullMaskBytes(width: number, height: number): Buffer {
+  const key = `${width}x${height}`;
+  let bytes = fullMasks.get(key);
+  if (!bytes) {
+    bytes = encodeTileSync(new Uint8Array(width * height).fill(255), {
+      width,
+      height,
+      channels: 1,
+      compression: 'zip',
+      sampleType: 'uint8',
+    });
+    fullMasks.set(key, bytes);
+  }
+  return bytes;
 }
 
 /** A decoded tile. */
@@ -133,8 +152,11 @@ export class Rok4Reader {
     return this.readTileBytesOf('DATA', level, col, row);
   }
 
-  /** Decoded pixels of a tile, or null when there is no tile. */
-  async readTile(level: string, col: number, row: number): Promise<DecodedTile | null> {
+  /**
+   * Decoded pixels of a tile, or null when there is no tile. `into`: an array a JPEG tile may be decoded
+   * into (see {@link decodeTile}), for callers that recycle tile buffers.
+   */
+  async readTile(level: string, col: number, row: number, into?: Uint8Array): Promise<DecodedTile | null> {
     const bytes = await this.readTileBytes(level, col, row);
     if (!bytes) return null;
     const info = await this.slabInfoForTile('DATA', level, col, row);
@@ -144,17 +166,24 @@ export class Rok4Reader {
       height: spec.height,
       channels: spec.channels,
       sampleType: spec.sampleType,
-      pixels: await decodeTile(bytes, spec),
+      pixels: await decodeTile(bytes, spec, into),
     };
   }
 
-  /** Decoded mask tile (1 channel, 0 = nodata), or null (no masks, missing mask slab or tile). */
-  async readMaskTile(level: string, col: number, row: number): Promise<Uint8Array | null> {
+  /**
+   * Decoded mask tile (1 channel, 0 = nodata), or null (no masks, missing mask slab or tile). With
+   * `fullAsNull`, also null for a mask tile stored as the bytes dallage writes for "every pixel is data"
+   * (one shared encoding, src/pyramid/slab-encoder.ts): recognised without inflating it, for readers that
+   * treat a missing mask as full (WMS maps read a dozen such tiles each).
+   */
+  async readMaskTile(level: string, col: number, row: number, options: { fullAsNull?: boolean } = {}): Promise<Uint8Array | null> {
     if (!this.hasMasks) return null;
     const bytes = await this.readTileBytesOf('MASK', level, col, row);
     if (!bytes) return null;
     const info = await this.slabInfoForTile('MASK', level, col, row);
-    return (await decodeTile(bytes, this.tileSpec(info!.header, 'MASK'))) as Uint8Array;
+    const spec = this.tileSpec(info!.header, 'MASK');
+    if (options.fullAsNull && spec.compression === 'zip' && bytes.equals(fullMaskBytes(spec.width, spec.height))) return null;
+    return (await decodeTile(bytes, spec)) as Uint8Array;
   }
 
   /**

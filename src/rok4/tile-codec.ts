@@ -120,9 +120,13 @@ export async function encodeTile(pixels: TilePixels, spec: TileSpec): Promise<Bu
   return jpegEncode(pixels as Uint8Array, spec.width, spec.height, spec.compression === 'jpg90' ? 90 : 75);
 }
 
-/** Decodes one tile to interleaved pixels (Uint8Array for uint8, Float32Array for float32). */
-export async function decodeTile(bytes: Uint8Array, spec: TileSpec): Promise<TilePixels> {
+/**
+ * Decodes one tile to interleaved pixels (Uint8Array for uint8, Float32Array for float32). `into`: an
+ * array of exactly the tile's byte size that a JPEG tile may be decoded into (the result is then `into`);
+ * other compressions ignore it.
+ */
+export async function decodeTile(bytes: Uint8Array, spec: TileSpec, into?: Uint8Array): Promise<TilePixels> {
   if (isSyncCompression(spec.compression)) return decodeTileSync(bytes, spec);
-  const rgb = await jpegDecode(bytes, spec.width, spec.height);
+  const rgb = await jpegDecode(bytes, spec.width, spec.height, spec.channels === 3 ? into : undefined);
   return convertChannels(rgb, 3, spec.channels);
 }

@@ -9,6 +9,7 @@ import { openLayer, type LayerSource, type PublishedLayer } from './layer.js';
 import { drawMapImage, type MapLook } from './map-image.js';
 import type { MapGrid } from './wms-render.js';
 import { storageOf } from '../storage/factory.js';
+import { moveWith } from '../workers/transfer.js';
 
 /** One map to draw: its layers (in drawing order), grid and look. */
 export interface MapTask {
@@ -35,8 +36,10 @@ function layerOf(source: LayerSource): Promise<PublishedLayer> {
   return layer;
 }
 
-/** Draws and encodes one map; its bytes are copied back (a few hundred kB). */
+/** Draws and encodes one map; its bytes (a few hundred kB, a buffer of their own) are moved back, not copied. */
 export async function drawMap(task: MapTask): Promise<Uint8Array> {
   const layers = await Promise.all(task.layers.map(layerOf));
-  return drawMapImage(layers, task.grid, task.look);
+  const bytes = await drawMapImage(layers, task.grid, task.look);
+  const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : Uint8Array.prototype.slice.call(bytes);
+  return moveWith(own, [own.buffer]);
 }

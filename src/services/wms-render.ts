@@ -163,31 +163,37 @@ function sourceWindow(level: LayerLevel, bbox: Bbox): SourceWindow | undefined {
  * grid, strip by strip; alpha 0 where no layer has data.
  */
 export async function renderMap(layers: readonly PublishedLayer[], grid: MapGrid, kernel: KernelName = 'bicubic'): Promise<Uint8Array> {
-  const canvas = new Uint8Array(grid.width * grid.height * 4);
+  const canvas = takeCanvas(grid.width * grid.height * 4);
   const drawings = layers.map((l) => planLayer(l, grid)).filter((d): d is LayerDrawing => d !== undefined);
   if (drawings.length === 0) return canvas;
   const rows = Math.max(1, Math.floor(STRIP_PIXELS / grid.width));
   for (let y0 = 0; y0 < grid.height; y0 += rows) {
     const y1 = Math.min(grid.height, y0 + rows);
-    for (const d of drawings) {
-      const rgba = await drawRows(d, grid, y0, y1, kernel);
-      if (rgba) compositeOver(canvas, y0 * grid.width * 4, rgba);
-    }
+    for (const d of drawings) await drawRows(d, grid, y0, y1, kernel, canvas);
   }
   return canvas;
 }
 
-/** Rows [y0, y1) of a layer on the grid as RGBA, or undefined when it has no data under them. */
-async function drawRows(d: LayerDrawing, grid: MapGrid, y0: number, y1: number, kernel: KernelName): Promise<Uint8Array | undefined> {
+/** Draws rows [y0, y1) of a layer over the `canvas` (RGBA of the whole grid); nothing where it has no data. */
+async function drawRows(d: LayerDrawing, grid: MapGrid, y0: number, y1: number, kernel: KernelName, canvas: Uint8Array): Promise<void> {
   const [x0, by0, x1, by1] = grid.bbox;
   const dy = (by1 - by0) / grid.height;
   const strip: Bbox = [x0, by1 - y1 * dy, x1, by1 - y0 * dy];
   const inTms = bboxInTms(d.layer, grid.crs, strip);
-  if (!inTms) return undefined;
+  if (!inTms) return;
   const window = sourceWindow(d.level, inTms);
-  if (!window) return undefined;
-  const src = await readWindow(d, window);
-  if (!src) return undefined;
+  if (!window) return;
+  const pins: KeptTile[] = [];
+  let src: RasterImage;
+  try {
+    const tiles = await windowTiles(d, window, pins);
+    if (!tiles) return;
+    // From here to the canvas the work is synchronous: the thread's scratch arrays (window, coordinates, warp
+    // result) serve one strip at a time, even with several maps in flight on this thread.
+    src = assembleWindow(tiles, window, d.level.tm, d.layer.channels);
+  } finally {
+    for (const kept of pins) unpin(kept);
+  }
   const { tm } = d.level;
   const sourceGt: GeoTransform = [
     tm.pointOfOrigin[0] + window.col0 * tm.cellSize,
@@ -198,13 +204,73 @@ async function drawRows(d: LayerDrawing, grid: MapGrid, y0: number, y1: number, 
     -tm.cellSize,
   ];
   const height = y1 - y0;
+  const count = grid.width * height;
   const targetGt: GeoTransform = [x0, (x1 - x0) / grid.width, 0, strip[3], 0, -dy];
   // A map axis-aligned in the level (its CRS, or EPSG:4326 over Web Mercator) is resampled in two passes.
   const target = { width: grid.width, height, geoTransform: targetGt };
-  const coords = axisAlignedTransform(d.exact, target, sourceGt) ?? approximateTransform(d.exact, target, sourceGt);
+  const into = scratchCoordinates(count);
+  const coords =
+    axisAlignedTransform(d.exact, target, sourceGt, undefined, into) ??
+    approximateTransform(d.exact, target, sourceGt, undefined, { into });
   const nodata = Array.from({ length: src.channels }, (_, b) => d.layer.nodata[b] ?? 0);
-  const out = warp({ src, coords, dst: { width: grid.width, height }, kernel, nodata, scale: d.scale });
-  return toRgba(out.data as Uint8Array, out.mask, src.channels);
+  const out = warp({
+    src,
+    coords,
+    dst: { width: grid.width, height },
+    kernel,
+    nodata,
+    scale: d.scale,
+    into: { data: scratch('warped', count * src.channels), mask: scratch('warpedMask', count) },
+  });
+  drawOver(canvas, y0 * grid.width * 4, out.data as Uint8Array, out.mask, src.channels);
+}
+
+/**
+ * Canvases given back by {@link releaseCanvas}, for the next maps of this thread: several maps may be in
+ * flight on a thread (each holds its canvas across awaits), so canvases are lent, not shared.
+ */
+const spareCanvases: Uint8Array[] = [];
+const SPARE_CANVASES = 4;
+
+/** A zeroed canvas of `bytes`, a spare one when there is one of that size. */
+function takeCanvas(bytes: number): Uint8Array {
+  const i = spareCanvases.findIndex((c) => c.length === bytes);
+  if (i < 0) return new Uint8Array(bytes);
+  return spareCanvases.splice(i, 1)[0].fill(0);
+}
+
+/** Gives a canvas from {@link renderMap} back once its map is encoded (the caller keeps no view of it). */
+export function releaseCanvas(canvas: Uint8Array): void {
+  if (canvas.length > SCRATCH_MAX_BYTES || canvas.byteOffset !== 0) return;
+  spareCanvases.push(canvas);
+  if (spareCanvases.length > SPARE_CANVASES) spareCanvases.shift();
+}
+
+/**
+ * Scratch arrays kept per thread and reused strip after strip (a 512² map allocated ~10 MB per draw
+ * before, and the collector's time was a sixth of a map's). Only arrays up to SCRATCH_MAX_BYTES are
+ * kept: the window of a huge strip is allocated for it alone.
+ */
+const SCRATCH_MAX_BYTES = 8 * 1024 * 1024;
+const scratchArrays = new Map<string, Uint8Array>();
+let scratchX = new Float32Array(0),
+  scratchY = new Float32Array(0);
+
+/** `length` bytes of the thread's scratch array `slot` (contents left from before), or a new array when too big. */
+function scratch(slot: string, length: number): Uint8Array {
+  if (length > SCRATCH_MAX_BYTES) return new Uint8Array(length);
+  let a = scratchArrays.get(slot);
+  if (!a || a.length < length) scratchArrays.set(slot, (a = new Uint8Array(Math.max(length, (a?.length ?? 0) * 2))));
+  return a.subarray(0, length);
+}
+
+function scratchCoordinates(count: number): { srcX: Float32Array; srcY: Float32Array } | undefined {
+  if (count * 4 > SCRATCH_MAX_BYTES) return undefined;
+  if (scratchX.length < count) {
+    scratchX = new Float32Array(count);
+    scratchY = new Float32Array(count);
+  }
+  return { srcX: scratchX, srcY: scratchY };
 }
 
 interface WindowTile {
@@ -215,64 +281,130 @@ interface WindowTile {
 }
 
 /**
- * Decoded tiles kept per layer (least recently used out): maps side by side share most of their tiles
- * (decoding is half a map's cost), and a strip shares its tiles with the next one (a 4096-px-wide strip
- * touches about 34 tiles).
+ * Decoded tiles kept per layer (least recently used out): maps side by side share most of their tiles,
+ * and a strip shares its tiles with the next one (a 4096-px-wide strip touches about 34 tiles).
  */
 const DECODED_TILES_KEPT = 96;
-const decodedTiles = new WeakMap<PublishedLayer, Map<string, Promise<WindowTile | null>>>();
 
-function decodedTile(layer: PublishedLayer, level: LayerLevel, col: number, row: number): Promise<WindowTile | null> {
+/** A kept tile and the strips reading it: a strip pins its tiles from its request until they are mosaicked. */
+interface KeptTile {
+  tile: Promise<WindowTile | null>;
+  pins: number;
+  evicted: boolean;
+}
+
+const decodedTiles = new WeakMap<PublishedLayer, Map<string, KeptTile>>();
+
+/**
+ * Pixel arrays of evicted tiles, decoded into again (JPEG tiles): without them a map allocated a dozen
+ * 192 kB arrays, and the collector's work grew with them. An array returns here only once its tile is out
+ * of the cache and no strip pins it.
+ */
+const spareTilePixels: Uint8Array[] = [];
+const SPARE_TILE_PIXELS = 32;
+
+function recycle(kept: KeptTile): void {
+  kept.tile.then(
+    (t) => {
+      const px = t?.pixels;
+      if (px && px.byteOffset === 0 && px.byteLength === px.buffer.byteLength && spareTilePixels.length < SPARE_TILE_PIXELS)
+        spareTilePixels.push(px);
+    },
+    () => {},
+  );
+}
+
+function spareTileArray(bytes: number): Uint8Array | undefined {
+  const i = spareTilePixels.findIndex((a) => a.length === bytes);
+  return i < 0 ? undefined : spareTilePixels.splice(i, 1)[0];
+}
+
+/** The tile, decoded or being decoded, pinned for the caller (who calls {@link unpin} once done with it). */
+function pinnedTile(layer: PublishedLayer, level: LayerLevel, col: number, row: number): KeptTile {
   let cache = decodedTiles.get(layer);
   if (!cache) decodedTiles.set(layer, (cache = new Map()));
   const key = `${level.id}/${col}/${row}`;
-  let hit = cache.get(key);
-  if (hit) {
+  let kept = cache.get(key);
+  if (kept) {
     cache.delete(key);
-    cache.set(key, hit);
-    return hit;
+    cache.set(key, kept);
+    kept.pins++;
+    return kept;
   }
-  hit = (async () => {
-    const tile = await level.reader.readTile(level.id, col, row);
-    if (!tile) return null;
-    const mask = await level.reader.readMaskTile(level.id, col, row);
-    return { pixels: tile.pixels as Uint8Array, width: tile.width, height: tile.height, mask };
+  const { tileWidth, tileHeight } = level.tm;
+  const tile = (async () => {
+    const decoded = await level.reader.readTile(level.id, col, row, spareTileArray(tileWidth * tileHeight * layer.channels));
+    if (!decoded) return null;
+    const mask = await level.reader.readMaskTile(level.id, col, row, { fullAsNull: true });
+    return { pixels: decoded.pixels as Uint8Array, width: decoded.width, height: decoded.height, mask };
   })();
-  cache.set(key, hit);
-  hit.catch(() => cache.delete(key));
-  if (cache.size > DECODED_TILES_KEPT) cache.delete(cache.keys().next().value!);
-  return hit;
+  kept = { tile, pins: 1, evicted: false };
+  const entry = kept;
+  cache.set(key, kept);
+  tile.catch(() => {
+    if (cache.get(key) === entry) cache.delete(key);
+  });
+  if (cache.size > DECODED_TILES_KEPT) {
+    const oldestKey = cache.keys().next().value!;
+    const oldest = cache.get(oldestKey)!;
+    cache.delete(oldestKey);
+    oldest.evicted = true;
+    if (oldest.pins === 0) recycle(oldest);
+  }
+  return kept;
 }
 
-/** The tiles under the window, decoded into one image with its mask; undefined when none has data. */
-async function readWindow(d: LayerDrawing, w: SourceWindow): Promise<RasterImage | undefined> {
+function unpin(kept: KeptTile): void {
+  if (--kept.pins === 0 && kept.evicted) recycle(kept);
+}
+
+type PlacedTile = { col: number; row: number; tile: WindowTile | null };
+
+/**
+ * The tiles under the window, decoded (undefined when none has data). Each is pinned and added to `pins`
+ * as it is asked for: the caller unpins them all, in every case, once they are mosaicked.
+ */
+async function windowTiles(d: LayerDrawing, w: SourceWindow, pins: KeptTile[]): Promise<PlacedTile[] | undefined> {
   const { tm } = d.level;
-  const C = d.layer.channels;
   const tc0 = Math.floor(w.col0 / tm.tileWidth);
   const tc1 = Math.floor((w.col0 + w.width - 1) / tm.tileWidth);
   const tr0 = Math.floor(w.row0 / tm.tileHeight);
   const tr1 = Math.floor((w.row0 + w.height - 1) / tm.tileHeight);
-  const reads: Array<{ col: number; row: number; tile: Promise<WindowTile | null> }> = [];
+  const reads: Array<{ col: number; row: number; kept: KeptTile }> = [];
   for (let row = tr0; row <= tr1; row++)
-    for (let col = tc0; col <= tc1; col++) reads.push({ col, row, tile: decodedTile(d.layer, d.level, col, row) });
-  const tiles = await Promise.all(reads.map(async (r) => ({ ...r, tile: await r.tile })));
-  if (!tiles.some((t) => t.tile)) return undefined;
-  const data = new Uint8Array(w.width * w.height * C);
-  const mask = new Uint8Array(w.width * w.height);
+    for (let col = tc0; col <= tc1; col++) {
+      const kept = pinnedTile(d.layer, d.level, col, row);
+      pins.push(kept);
+      reads.push({ col, row, kept });
+    }
+  const tiles = await Promise.all(reads.map(async (r) => ({ col: r.col, row: r.row, tile: await r.kept.tile })));
+  return tiles.some((t) => t.tile) ? tiles : undefined;
+}
+
+/** The tiles mosaicked into one image of the window with its mask (0 where no tile), in scratch arrays. */
+function assembleWindow(tiles: PlacedTile[], w: SourceWindow, tm: LayerLevel['tm'], C: number): RasterImage {
+  const data = scratch('window', w.width * w.height * C);
+  const mask = scratch('windowMask', w.width * w.height);
   for (const { col, row, tile } of tiles) {
-    if (!tile) continue;
     // Overlap of this tile with the window, in window pixels.
     const px0 = col * tm.tileWidth - w.col0;
     const py0 = row * tm.tileHeight - w.row0;
     const ix0 = Math.max(0, -px0);
     const iy0 = Math.max(0, -py0);
-    const ix1 = Math.min(tile.width, w.width - px0);
-    const iy1 = Math.min(tile.height, w.height - py0);
+    const ix1 = Math.min(tile?.width ?? tm.tileWidth, w.width - px0);
+    const iy1 = Math.min(tile?.height ?? tm.tileHeight, w.height - py0);
     for (let j = iy0; j < iy1; j++) {
       const wy = py0 + j;
-      const from = (j * tile.width + ix0) * C;
-      data.set(tile.pixels.subarray(from, from + (ix1 - ix0) * C), (wy * w.width + px0 + ix0) * C);
       const m = wy * w.width + px0;
+      const d = (wy * w.width + px0 + ix0) * C;
+      if (!tile) {
+        // No tile: no data (and zero samples, as a new array had).
+        mask.fill(0, m + ix0, m + ix1);
+        data.fill(0, d, d + (ix1 - ix0) * C);
+        continue;
+      }
+      const from = (j * tile.width + ix0) * C;
+      data.set(tile.pixels.subarray(from, from + (ix1 - ix0) * C), d);
       if (tile.mask) mask.set(tile.mask.subarray(j * tile.width + ix0, j * tile.width + ix1), m + ix0);
       else mask.fill(255, m + ix0, m + ix1);
     }
@@ -280,42 +412,33 @@ async function readWindow(d: LayerDrawing, w: SourceWindow): Promise<RasterImage
   return { data, width: w.width, height: w.height, channels: C, mask, sampleType: 'uint8' };
 }
 
-/** Gray, gray+alpha, RGB or RGBA samples → RGBA, transparent where the mask says no data. */
-function toRgba(data: Uint8Array, mask: Uint8Array, channels: number): Uint8Array {
+/**
+ * Warped samples (gray, gray+alpha, RGB or RGBA; `mask` 0 = no data) over `canvas` from byte `offset`
+ * (Porter-Duff "over", straight alpha): opaque pixels replace the canvas, transparent ones leave it.
+ */
+function drawOver(canvas: Uint8Array, offset: number, data: Uint8Array, mask: Uint8Array, channels: number): void {
   const n = mask.length;
-  const out = new Uint8Array(n * 4);
   for (let p = 0; p < n; p++) {
+    if (mask[p] === 0) continue;
     const s = p * channels;
-    const o = p * 4;
-    if (channels >= 3) {
-      out[o] = data[s];
-      out[o + 1] = data[s + 1];
-      out[o + 2] = data[s + 2];
-    } else {
-      out[o] = out[o + 1] = out[o + 2] = data[s];
-    }
-    const alpha = channels === 4 ? data[s + 3] : channels === 2 ? data[s + 1] : 255;
-    out[o + 3] = mask[p] ? alpha : 0;
-  }
-  return out;
-}
-
-/** `src` (RGBA) over `canvas` from byte `offset` (Porter-Duff "over", straight alpha). */
-function compositeOver(canvas: Uint8Array, offset: number, src: Uint8Array): void {
-  for (let s = 0; s < src.length; s += 4) {
-    const a = src[s + 3];
+    const a = channels === 4 ? data[s + 3] : channels === 2 ? data[s + 1] : 255;
     if (a === 0) continue;
-    const p = offset + s;
+    const o = offset + p * 4;
+    const r = data[s],
+      g = channels >= 3 ? data[s + 1] : r,
+      b = channels >= 3 ? data[s + 2] : r;
     if (a === 255) {
-      canvas[p] = src[s];
-      canvas[p + 1] = src[s + 1];
-      canvas[p + 2] = src[s + 2];
-      canvas[p + 3] = 255;
+      canvas[o] = r;
+      canvas[o + 1] = g;
+      canvas[o + 2] = b;
+      canvas[o + 3] = 255;
       continue;
     }
-    const da = canvas[p + 3];
+    const da = canvas[o + 3];
     const outA = a + (da * (255 - a)) / 255;
-    for (let c = 0; c < 3; c++) canvas[p + c] = Math.round((src[s + c] * a + (canvas[p + c] * da * (255 - a)) / 255) / outA);
-    canvas[p + 3] = Math.round(outA);
+    canvas[o] = Math.round((r * a + (canvas[o] * da * (255 - a)) / 255) / outA);
+    canvas[o + 1] = Math.round((g * a + (canvas[o + 1] * da * (255 - a)) / 255) / outA);
+    canvas[o + 2] = Math.round((b * a + (canvas[o + 2] * da * (255 - a)) / 255) / outA);
+    canvas[o + 3] = Math.round(outA);
   }
 }

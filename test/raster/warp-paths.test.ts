@@ -236,6 +236,11 @@ test('separable coordinates: the two-pass loop gives the per-pixel loop’s byte
           const one = warp({ ...req, twoPass: false });
           assert.deepEqual(two.mask, one.mask, label);
           assert.deepEqual(two.data, one.data, label);
+          // Into reused arrays (larger, holding an earlier result) and told the positions are separable: the same.
+          const into = { data: float ? new Float32Array(w * h * C + 50).fill(3) : noise(w * h * C + 50, 3), mask: noise(w * h + 9, 4) };
+          const reused = warp({ ...req, coords: { ...xy, separable: true }, into });
+          assert.deepEqual(reused.mask, one.mask, `${label} (into)`);
+          assert.deepEqual(reused.data, one.data, `${label} (into)`);
           let valid = 0;
           for (const v of one.mask) if (v) valid++;
           assert.ok(valid > 0.5 * w * h && valid < w * h, `${label}: ${valid} valid pixels (edges and holes both met)`);
