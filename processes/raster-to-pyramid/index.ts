@@ -441,7 +441,7 @@ async function run(checked: RasterPlan, ctx: ProcessContext<RasterPlan>): Promis
         : {}),
     };
     // On bullmq workers a big pyramid or update is cut into parts any worker computes (issue 14).
-    const cut = ctx.parts && location.folder !== '' ? cutPlan(plan, ctx.parts.parts, ctx.parts.splitSlabs) : undefined;
+    const cut = ctx.parts && location.folder !== '' ? cutPlan(plan, ctx.parts.parts, ctx.parts.splitSlabs, spec) : undefined;
     if (cut) ctx.log.info('pyramid cut into parts', { parts: cut.groups.length, level: plan.levels[cut.levelIndex].tm.id });
     const result = cut
       ? await generateSplit(
