@@ -7,7 +7,8 @@ import type { Datastore } from '../records/stored-data.js';
 import type { Logger } from '../log.js';
 import { type InputValue, parseExecuteRequest, type ParsedExecute } from '../process/execute-request.js';
 import { decideExecutionMode } from '../process/execution-mode.js';
-import { checkHrefs, resolveInputs } from '../process/inputs.js';
+import { checkHrefs, resolveInputs, type HrefContent, type ResolveOptions } from '../process/inputs.js';
+import { fetchedInputsPrefix, keepFetched, prefetchedFrom } from './fetched-inputs.js';
 import type { RegisteredProcess } from '../process/registry.js';
 import type { ExecutionOutcome, PrepareContext, ProcessContext } from '../process/types.js';
 import { STATUS_MEMBERS, type StatusMembers } from '../process/types.js';
@@ -214,8 +215,16 @@ export class JobManager {
     const decision = decideExecutionMode(process.description.jobControlOptions, options.prefer);
     const applied = decision.preferenceApplied ? { preferenceApplied: decision.preferenceApplied } : {};
     await this.checkOutbound(parsed);
-    const run = await this.prepare(process, parsed, options.signal);
-    if (this.deps.remote) return { ...(await this.handOver(run, body, decision.mode, options)), ...applied };
+    // With worker processes, what the server downloads to validate is kept for the worker (fetched-inputs.ts).
+    const downloads = new Map<string, HrefContent>();
+    const run = await this.prepare(
+      process,
+      parsed,
+      options.signal,
+      undefined,
+      this.deps.remote ? { downloaded: (l, d) => downloads.set(l, d) } : {},
+    );
+    if (this.deps.remote) return { ...(await this.handOver(run, body, decision.mode, options, downloads)), ...applied };
     if (decision.mode === 'async') {
       try {
         return { mode: 'async', job: await this.submit(run), ...applied };
@@ -287,7 +296,13 @@ export class JobManager {
    * (its checks and reservations), so that what can be known before any work is a 400 (DESIGN §8).
    * The id is assigned here: `prepare` may name what it reserves after it.
    */
-  private async prepare(process: RegisteredProcess, parsed: ParsedExecute, signal?: AbortSignal, id: string = randomUUID()): Promise<Run> {
+  private async prepare(
+    process: RegisteredProcess,
+    parsed: ParsedExecute,
+    signal?: AbortSignal,
+    id: string = randomUUID(),
+    hrefs: Pick<ResolveOptions, 'downloaded' | 'prefetched'> = {},
+  ): Promise<Run> {
     const tmpDir = await fs.mkdtemp(execFolderPrefix());
     try {
       const inputs = await resolveInputs(process.description, parsed, {
@@ -295,6 +310,7 @@ export class JobManager {
         hrefMaxBytes: this.deps.config.server.limits.href_max_bytes,
         tmpDir,
         signal,
+        ...hrefs,
       });
       const ctx = this.prepareContext(
         process,
@@ -410,11 +426,20 @@ export class JobManager {
     body: unknown,
     mode: 'sync' | 'async',
     options: ExecuteOptions,
+    downloads: ReadonlyMap<string, HrefContent>,
   ): Promise<
     { mode: 'sync'; executionId: string; request: ResultsRequest; outputs: Record<string, OutputData> } | { mode: 'async'; job: JobRecord }
   > {
     const remote = this.deps.remote!;
-    const task: QueuedTask = { id: run.id, processID: run.process.description.id, body, mode };
+    let fetched: QueuedTask['fetched'];
+    try {
+      fetched = await keepFetched(this.deps.storage, run.id, downloads);
+    } catch (err) {
+      await this.end(run, 'failed');
+      await this.deps.storage.deletePrefix(fetchedInputsPrefix(run.id)).catch(() => {});
+      throw err;
+    }
+    const task: QueuedTask = { id: run.id, processID: run.process.description.id, body, mode, ...(fetched ? { fetched } : {}) };
     if (mode === 'async') {
       const { parsed } = run;
       const now = new Date().toISOString();
@@ -435,6 +460,7 @@ export class JobManager {
         this.holdUntilTaken(run);
       } catch (err) {
         await this.end(run, 'failed');
+        if (fetched) await this.deps.storage.deletePrefix(fetchedInputsPrefix(run.id)).catch(() => {});
         const detail = 'the job could not be queued for a worker; submit it again';
         await this.deps.store
           .update(job.jobID, {
@@ -496,12 +522,34 @@ export class JobManager {
     process: RegisteredProcess,
     progress?: (percent: number, message?: string) => void,
   ): Promise<SyncAnswer | undefined> {
-    if (task.mode === 'sync') return this.runQueuedSync(task, process, progress ?? noop);
+    try {
+      return task.mode === 'sync' ? await this.runQueuedSync(task, process, progress ?? noop) : await this.runQueuedJob(task, process);
+    } finally {
+      if (task.fetched) await this.dropFetched(task);
+    }
+  }
+
+  /**
+   * Removes the inputs the server fetched for `task` once nothing runs it again: a synchronous execution at
+   * once, a job once it ended — not one a stopping worker gives back to the queue, nor one a killed worker
+   * leaves running (another worker takes it again, and its inputs).
+   */
+  private async dropFetched(task: QueuedTask): Promise<void> {
+    if (task.mode === 'async') {
+      const job = await this.deps.store.get(task.id).catch(() => undefined);
+      if (job && !FINISHED.includes(job.status)) return;
+    }
+    await this.deps.storage.deletePrefix(fetchedInputsPrefix(task.id)).catch(() => {});
+  }
+
+  private async runQueuedJob(task: QueuedTask, process: RegisteredProcess): Promise<undefined> {
     const stored = await this.deps.store.get(task.id);
     if (!stored || FINISHED.includes(stored.status)) return undefined; // dismissed (or ended) before a worker took it
     let run: Run;
     try {
-      run = await this.prepare(process, parseExecuteRequest(process.description, task.body), undefined, task.id);
+      run = await this.prepare(process, parseExecuteRequest(process.description, task.body), undefined, task.id, {
+        prefetched: prefetchedFrom(this.deps.storage, task.fetched),
+      });
     } catch (err) {
       const problem = toProblem(err, `/jobs/${task.id}`);
       const now = new Date().toISOString();
@@ -529,7 +577,9 @@ export class JobManager {
     progress: (percent: number, message?: string) => void,
   ): Promise<SyncAnswer> {
     try {
-      const run = await this.prepare(process, parseExecuteRequest(process.description, task.body), undefined, task.id);
+      const run = await this.prepare(process, parseExecuteRequest(process.description, task.body), undefined, task.id, {
+        prefetched: prefetchedFrom(this.deps.storage, task.fetched),
+      });
       const controller = new AbortController();
       this.remoteSync.set(task.id, controller);
       try {

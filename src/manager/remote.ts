@@ -1,4 +1,5 @@
 import type { Problem } from '../errors.js';
+import type { FetchedInput } from './fetched-inputs.js';
 
 /** What a worker process says of itself every few seconds (its heartbeat in Redis). */
 export interface WorkerBeat {
@@ -20,6 +21,8 @@ export interface QueuedTask {
   /** The execute request body as the client sent it: the worker parses it again against the same description. */
   body: unknown;
   mode: 'async' | 'sync';
+  /** http(s) inputs the server fetched while validating, kept in the shared storage (fetched-inputs.ts). */
+  fetched?: Record<string, FetchedInput>;
 }
 
 /** Where a worker left one output of a synchronous execution (storage key, read then removed by the server unless asked by reference). */

@@ -35,6 +35,21 @@ export interface ResolveOptions {
   hrefMaxBytes: number;
   tmpDir: string;
   signal?: AbortSignal;
+  /** Told of every http(s) href downloaded (a server keeps them for the worker that runs the job). */
+  downloaded?: (label: string, content: HrefContent) => void;
+  /**
+   * The content of an http(s) href already fetched for this execution (by the server that validated it),
+   * copied into `tmpDir`; undefined to download it. Issue 14: an href is fetched once, not by both.
+   */
+  prefetched?: (label: string, href: string, tmpDir: string) => Promise<HrefContent | undefined>;
+}
+
+/** An http(s) href's content: the local file it was downloaded to, its size and media type. */
+export interface HrefContent {
+  href: string;
+  file: string;
+  size: number;
+  mediaType?: string;
 }
 
 /** Cheap checks of every href before any work, so hostile hrefs get a 400 (DESIGN §8). */
@@ -124,9 +139,14 @@ async function resolveOne(label: string, schema: Record<string, unknown>, value:
     size = (await fs.stat(file)).size;
     if (!binary && size > opts.hrefMaxBytes) throw invalidInput(label, `href content exceeds ${opts.hrefMaxBytes} bytes`);
   } else {
-    const refusal = await outboundRefusal(value.href, opts.security);
-    if (refusal) throw invalidInput(label, `href refused: ${refusal}`);
-    ({ file, size, mediaType } = await download(label, url, opts, mediaType));
+    const ready = await opts.prefetched?.(label, value.href, opts.tmpDir);
+    if (ready) ({ file, size, mediaType } = { ...ready, mediaType: ready.mediaType ?? mediaType });
+    else {
+      const refusal = await outboundRefusal(value.href, opts.security);
+      if (refusal) throw invalidInput(label, `href refused: ${refusal}`);
+      ({ file, size, mediaType } = await download(label, url, opts, mediaType));
+      opts.downloaded?.(label, { href: value.href, file, size, ...(mediaType !== undefined ? { mediaType } : {}) });
+    }
   }
   if (binary) return new InputFile(file, mediaType ?? (schema.contentMediaType as string | undefined), size, value.href);
   const text = await fs.readFile(file, 'utf8');
