@@ -67,7 +67,10 @@ export function scanMask(mask: Uint8Array): { valid: number; full: boolean } {
   return { valid, full };
 }
 
-/** Copies the `tw × th` tile at (x0, y0) of an interleaved image `width` pixels wide. */
+/**
+ * Copies the `tw × th` tile at (x0, y0) of an interleaved image `width` pixels wide, into `into` when it
+ * is given (of the same type and exactly the tile's size), else into a new array.
+ */
 export function extractTile<T extends Uint8Array | Float32Array>(
   src: T,
   width: number,
@@ -76,8 +79,12 @@ export function extractTile<T extends Uint8Array | Float32Array>(
   y0: number,
   tw: number,
   th: number,
+  into?: T,
 ): T {
-  const out = (src instanceof Float32Array ? new Float32Array(tw * th * channels) : new Uint8Array(tw * th * channels)) as T;
+  const out =
+    into && into.length === tw * th * channels
+      ? into
+      : ((src instanceof Float32Array ? new Float32Array(tw * th * channels) : new Uint8Array(tw * th * channels)) as T);
   const rowLength = tw * channels;
   for (let y = 0; y < th; y++) {
     const s = ((y0 + y) * width + x0) * channels;
@@ -124,35 +131,37 @@ export class SlabEncoder {
   /**
    * Sets tile `index` (slab order, row-major). `tile` null, or a mask without any data, makes it
    * the nodata tile (mask 0). `scan` is the result of {@link scanMask} on `tileMask` when known.
+   * Resolves once the encoder no longer reads `tile` (a JPEG tile is encoded on libvips' threads after this
+   * returns; every other format, and the mask, before): its caller may then reuse the arrays.
    */
   setTile(
     index: number,
     tile: Uint8Array | Float32Array | null,
     tileMask: Uint8Array | null,
     scan?: { valid: number; full: boolean },
-  ): void {
+  ): Promise<void> {
     const s = tile && tileMask ? (scan ?? scanMask(tileMask)) : { valid: 0, full: false };
     if (s.valid === 0 || !tile) {
       this.dataTiles[index] = null;
       if (this.spec.mask) this.maskTiles[index] = this.constantMask(0);
-      return;
+      return Promise.resolve();
     }
     this.validPixels += s.valid;
     if (this.spec.mask) this.maskTiles[index] = s.full ? this.constantMask(255) : encodeTileSync(tileMask!, this.maskSpec);
     if (isSyncCompression(this.spec.compression)) {
       this.dataTiles[index] = encodeTileSync(tile, this.tileSpec);
-      return;
+      return Promise.resolve();
     }
-    this.pending.push(
-      encodeTile(tile, this.tileSpec).then(
-        (bytes) => {
-          this.dataTiles[index] = bytes;
-        },
-        (err: unknown) => {
-          this.failure ??= err;
-        },
-      ),
+    const encoded = encodeTile(tile, this.tileSpec).then(
+      (bytes) => {
+        this.dataTiles[index] = bytes;
+      },
+      (err: unknown) => {
+        this.failure ??= err;
+      },
     );
+    this.pending.push(encoded);
+    return encoded;
   }
 
   /**
