@@ -1,6 +1,8 @@
 import { assembleSlab } from '../rok4/slab-assemble.js';
 import { maskSlabGeometry, type SlabGeometry } from '../rok4/slab-geometry.js';
-import { encodeTile, encodeTileSync, isSyncCompression, type TileSpec } from '../rok4/tile-codec.js';
+import { constantMaskTile, encodeTile, encodeTileSync, isSyncCompression, type TileSpec } from '../rok4/tile-codec.js';
+
+export { constantMaskTile } from '../rok4/tile-codec.js';
 
 /** What a slab task needs to know about the output slabs. Plain data (crosses threads). */
 export interface SlabSpec {
@@ -18,26 +20,6 @@ export interface SlabSpec {
 
 /** Encoded tiles of a mask that is all 0 or all 255, and of an all-nodata data tile, reused (they are frequent). */
 const constantTiles = new Map<string, Buffer>();
-
-/**
- * The encoded mask tile of `width` × `height` all `v` (0: no data, 255: all data), as every slab written
- * here holds it: a merge recognises such tiles by their bytes, without inflating and scanning them.
- */
-export function constantMaskTile(width: number, height: number, v: 0 | 255): Buffer {
-  const k = `mask:${v}:${width}x${height}`;
-  let cached = constantTiles.get(k);
-  if (!cached) {
-    cached = encodeTileSync(new Uint8Array(width * height).fill(v), {
-      width,
-      height,
-      channels: 1,
-      compression: 'zip',
-      sampleType: 'uint8',
-    });
-    constantTiles.set(k, cached);
-  }
-  return cached;
-}
 
 /** Nonzero count of a tile mask, and whether every value is 255 (one pass; most tiles are constant). */
 export function scanMask(mask: Uint8Array): { valid: number; full: boolean } {

@@ -6,7 +6,7 @@ import { bytesPerSample, MASK_FORMAT, parseFormat, type FormatInfo, type SampleT
 import { headerAndIndexSize } from './slab-geometry.js';
 import { parseSlabHeader, type SlabHeaderInfo } from './slab-header.js';
 import { parseSlabIndex } from './slab-index.js';
-import { decodeTile, encodeTileSync, type TilePixels, type TileSpec } from './tile-codec.js';
+import { constantMaskTile, decodeTile, type TilePixels, type TileSpec } from './tile-codec.js';
 import { isSymlinkObject, symlinkTargetKey } from './symlink.js';
 
 /** Slabs whose header + index stay cached. */
@@ -19,25 +19,6 @@ interface SlabInfo {
   header: SlabHeaderInfo;
   offsets: Uint32Array;
   sizes: Uint32Array;
-}
-
-const fullMasks = new Map<string, Buffer>();
-
-/** The ZIP mask tile of `width × height` all 255, as dallage encodes it (the same codec call, the same bytes). */
-function fullMaskBytes(width: number, height: number): Buffer {
-  const key = `${width}x${height}`;
-  let bytes = fullMasks.get(key);
-  if (!bytes) {
-    bytes = encodeTileSync(new Uint8Array(width * height).fill(255), {
-      width,
-      height,
-      channels: 1,
-      compression: 'zip',
-      sampleType: 'uint8',
-    });
-    fullMasks.set(key, bytes);
-  }
-  return bytes;
 }
 
 /** A decoded tile. */
@@ -173,7 +154,7 @@ export class Rok4Reader {
   /**
    * Decoded mask tile (1 channel, 0 = nodata), or null (no masks, missing mask slab or tile). With
    * `fullAsNull`, also null for a mask tile stored as the bytes dallage writes for "every pixel is data"
-   * (one shared encoding, src/pyramid/slab-encoder.ts): recognised without inflating it, for readers that
+   * ({@link constantMaskTile}): recognised without inflating it, for readers that
    * treat a missing mask as full (WMS maps read a dozen such tiles each).
    */
   async readMaskTile(level: string, col: number, row: number, options: { fullAsNull?: boolean } = {}): Promise<Uint8Array | null> {
@@ -182,7 +163,7 @@ export class Rok4Reader {
     if (!bytes) return null;
     const info = await this.slabInfoForTile('MASK', level, col, row);
     const spec = this.tileSpec(info!.header, 'MASK');
-    if (options.fullAsNull && spec.compression === 'zip' && bytes.equals(fullMaskBytes(spec.width, spec.height))) return null;
+    if (options.fullAsNull && spec.compression === 'zip' && bytes.equals(constantMaskTile(spec.width, spec.height, 255))) return null;
     return (await decodeTile(bytes, spec)) as Uint8Array;
   }
 

@@ -130,3 +130,26 @@ export async function decodeTile(bytes: Uint8Array, spec: TileSpec, into?: Uint8
   const rgb = await jpegDecode(bytes, spec.width, spec.height, spec.channels === 3 ? into : undefined);
   return convertChannels(rgb, 3, spec.channels);
 }
+
+const constantMasks = new Map<string, Buffer>();
+
+/**
+ * The encoded (ZIP) mask tile of `width` × `height` all `v` (0: no data, 255: all data), as every slab dallage
+ * writes holds it: readers recognise such tiles by their bytes, without inflating and scanning them (a merge,
+ * WMS maps).
+ */
+export function constantMaskTile(width: number, height: number, v: 0 | 255): Buffer {
+  const k = `${v}:${width}x${height}`;
+  let cached = constantMasks.get(k);
+  if (!cached) {
+    cached = encodeTileSync(new Uint8Array(width * height).fill(v), {
+      width,
+      height,
+      channels: 1,
+      compression: 'zip',
+      sampleType: 'uint8',
+    });
+    constantMasks.set(k, cached);
+  }
+  return cached;
+}
