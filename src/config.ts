@@ -52,7 +52,7 @@ export interface Config {
     stalled_seconds: number;
     /** bullmq: bottom slabs from which a pyramid is cut into parts run by any worker (0 = never cut). */
     split_slabs: number;
-    /** bullmq: parts of a cut pyramid (subtrees below a cut level; a finisher computes the levels above). */
+    /** bullmq: parts a cut pyramid is divided into at most (subtrees below a cut level; a finisher computes the levels above). */
     split_parts: number;
   };
   /**
