@@ -79,7 +79,9 @@ export async function decodeCodestream(
       const why = messages.filter((m) => m).join('; ') || `${data.length} bytes decoded for ${bytes} expected`;
       throw new Error(`the JPEG 2000 codestream does not decode: ${why}`);
     }
-    return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), ...expected };
+    // A copy: the view points into the module's memory, which the next decode on this thread may reuse (the
+    // decoder is deleted below) or grow (detaching the view) before the caller, resumed later, reads it.
+    return { data: data.slice(), ...expected };
   } catch (err) {
     // A WebAssembly trap (out of memory, abort) leaves the module unusable: load a new one next time.
     if (err instanceof WebAssembly.RuntimeError) instance = undefined;
