@@ -6,10 +6,8 @@
  * differently, or count the request).
  */
 import { createWriteStream } from 'node:fs';
-import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { randomBytes } from 'node:crypto';
-import type { HrefContent, ResolveOptions } from '../process/inputs.js';
+import { safeLabel, tempInputPath, type HrefContent, type ResolveOptions } from '../process/inputs.js';
 import { objectChunks, type Storage } from '../storage/storage.js';
 
 /** One fetched input in the shared storage: the href it came from, where it is, what it is. */
@@ -34,7 +32,7 @@ export async function keepFetched(
   if (downloads.size === 0) return undefined;
   const kept: Record<string, FetchedInput> = {};
   for (const [label, d] of downloads) {
-    const key = `${fetchedInputsPrefix(id)}${label.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+    const key = `${fetchedInputsPrefix(id)}${safeLabel(label)}`;
     await storage.writeFile(key, d.file);
     kept[label] = { href: d.href, key, size: d.size, ...(d.mediaType !== undefined ? { mediaType: d.mediaType } : {}) };
   }
@@ -50,7 +48,7 @@ export function prefetchedFrom(storage: Storage, fetched: Record<string, Fetched
   return async (label, href, tmpDir) => {
     const f = fetched[label];
     if (!f || f.href !== href || !(await storage.exists(f.key))) return undefined;
-    const file = path.join(tmpDir, `${label.replace(/[^A-Za-z0-9_-]/g, '_')}-${randomBytes(4).toString('hex')}`);
+    const file = tempInputPath(tmpDir, label);
     await pipeline(objectChunks(storage, f.key, 8 * 1024 * 1024), createWriteStream(file));
     return { href, file, size: f.size, ...(f.mediaType !== undefined ? { mediaType: f.mediaType } : {}) };
   };

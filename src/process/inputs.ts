@@ -52,6 +52,16 @@ export interface HrefContent {
   mediaType?: string;
 }
 
+/** The name an input's content gets in an execution's temp folder: its label made safe, and a random suffix. */
+export function tempInputPath(tmpDir: string, label: string): string {
+  return path.join(tmpDir, `${safeLabel(label)}-${randomBytes(4).toString('hex')}`);
+}
+
+/** An input label (`images[0]`) as a file or object name. */
+export function safeLabel(label: string): string {
+  return label.replace(/[^A-Za-z0-9_-]/g, '_');
+}
+
 /** Cheap checks of every href before any work, so hostile hrefs get a 400 (DESIGN §8). */
 export async function checkHrefs(parsed: ParsedExecute, opts: Pick<ResolveOptions, 'security'>): Promise<void> {
   for (const [id, v] of Object.entries(parsed.inputs)) {
@@ -125,7 +135,7 @@ async function resolveOne(label: string, schema: Record<string, unknown>, value:
   if (value.kind === 'value') {
     if (!binary) return value.value;
     const bytes = Buffer.from(value.value as string, 'base64');
-    const file = path.join(opts.tmpDir, `${label.replace(/[^A-Za-z0-9_-]/g, '_')}-${randomBytes(4).toString('hex')}`);
+    const file = tempInputPath(opts.tmpDir, label);
     await fs.mkdir(opts.tmpDir, { recursive: true });
     await fs.writeFile(file, bytes);
     return new InputFile(file, value.mediaType ?? (schema.contentMediaType as string | undefined), bytes.length, 'inline');
@@ -194,7 +204,7 @@ async function download(
     const declared = Number(res.headers.get('content-length') ?? NaN);
     if (declared > opts.hrefMaxBytes) throw invalidInput(label, `href content (${declared} bytes) exceeds ${opts.hrefMaxBytes} bytes`);
     await fs.mkdir(opts.tmpDir, { recursive: true });
-    const file = path.join(opts.tmpDir, `${label.replace(/[^A-Za-z0-9_-]/g, '_')}-${randomBytes(4).toString('hex')}`);
+    const file = tempInputPath(opts.tmpDir, label);
     let size = 0;
     const limit = opts.hrefMaxBytes;
     const counted = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream).map((chunk: Buffer) => {

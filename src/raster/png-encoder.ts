@@ -12,13 +12,10 @@ import { promisify } from 'node:util';
 import { isMainThread } from 'node:worker_threads';
 import zlib from 'node:zlib';
 import { PNG_SIGNATURE } from '../rok4/codec-png.js';
+import { threadScratch } from './thread-scratch.js';
 
 const deflate = promisify(zlib.deflate);
 const ZLIB_OPTIONS = { level: 1, strategy: zlib.constants.Z_RLE, chunkSize: 256 * 1024 };
-
-/** Filtered scanlines of maps up to this size are written into one array kept per thread. */
-const SCRATCH_MAX_BYTES = 8 * 1024 * 1024;
-let scratch = new Uint8Array(0);
 
 /**
  * The filtered scanlines (§7.3): a filter-type byte, then the row, each byte minus its left neighbour.
@@ -57,9 +54,8 @@ export async function encodePng(pixels: Uint8Array, width: number, height: numbe
   let data: Buffer;
   if (isMainThread) data = await deflate(subFilter(pixels, width, height, channels), ZLIB_OPTIONS);
   else {
-    const size = (width * channels + 1) * height;
-    if (size <= SCRATCH_MAX_BYTES && scratch.length < size) scratch = new Uint8Array(size);
-    data = zlib.deflateSync(subFilter(pixels, width, height, channels, scratch), ZLIB_OPTIONS);
+    const scanlines = threadScratch('pngScanlines', (width * channels + 1) * height);
+    data = zlib.deflateSync(subFilter(pixels, width, height, channels, scanlines), ZLIB_OPTIONS);
   }
   return pngFile(header, data);
 }

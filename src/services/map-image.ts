@@ -4,6 +4,7 @@
  */
 import sharp from 'sharp';
 import { encodePng } from '../raster/png-encoder.js';
+import { threadScratch } from '../raster/thread-scratch.js';
 import type { PublishedLayer } from './layer.js';
 import { releaseCanvas, renderMap, type MapGrid } from './wms-render.js';
 
@@ -25,20 +26,14 @@ export async function drawMapImage(layers: readonly PublishedLayer[], grid: MapG
   }
 }
 
-/** RGB maps up to this size are composed in one array kept per thread (PNG reads it before its first await). */
-const RGB_SCRATCH_MAX_BYTES = 8 * 1024 * 1024;
-let rgbScratch = Buffer.alloc(0);
-
 /** The RGBA canvas as PNG (transparent or over the background) or JPEG (over the background). */
 export async function encodeMap(canvas: Uint8Array, grid: MapGrid, look: MapLook): Promise<Buffer> {
   const n = grid.width * grid.height;
   // PNG through our encoder (src/raster/png-encoder.ts: 2.5x faster than sharp's on a map, as small).
   if (look.transparent && look.format === 'image/png') return encodePng(canvas, grid.width, grid.height, 4);
   const { bg } = look;
-  // sharp reads its input after this function returns: a JPEG map gets an array of its own.
-  const reuse = look.format === 'image/png' && n * 3 <= RGB_SCRATCH_MAX_BYTES;
-  if (reuse && rgbScratch.length < n * 3) rgbScratch = Buffer.alloc(n * 3);
-  const rgb = reuse ? rgbScratch.subarray(0, n * 3) : Buffer.alloc(n * 3);
+  // PNG reads the composite before its first await; sharp reads it after this returns: a JPEG map gets its own.
+  const rgb = look.format === 'image/png' ? threadScratch('mapRgb', n * 3) : new Uint8Array(n * 3);
   for (let p = 0, o = 0; p < n * 4; p += 4, o += 3) {
     const a = canvas[p + 3];
     if (a === 255) {

@@ -12,6 +12,7 @@ import { approximateTransform, type GeoTransform } from '../raster/approx-transf
 import { axisAlignedTransform } from '../raster/axis-aligned-transform.js';
 import { createTransform, transformBbox, type Bbox, type CoordinateTransform } from '../raster/crs.js';
 import type { KernelName } from '../raster/kernels.js';
+import { keptScratch, threadScratch } from '../raster/thread-scratch.js';
 import { warp, type RasterImage } from '../raster/warp.js';
 import type { LayerLevel, PublishedLayer } from './layer.js';
 
@@ -220,7 +221,7 @@ async function drawRows(d: LayerDrawing, grid: MapGrid, y0: number, y1: number, 
     kernel,
     nodata,
     scale: d.scale,
-    into: { data: scratch('warped', count * src.channels), mask: scratch('warpedMask', count) },
+    into: { data: threadScratch('warped', count * src.channels), mask: threadScratch('warpedMask', count) },
   });
   drawOver(canvas, y0 * grid.width * 4, out.data as Uint8Array, out.mask, src.channels);
 }
@@ -241,31 +242,16 @@ function takeCanvas(bytes: number): Uint8Array {
 
 /** Gives a canvas from {@link renderMap} back once its map is encoded (the caller keeps no view of it). */
 export function releaseCanvas(canvas: Uint8Array): void {
-  if (canvas.length > SCRATCH_MAX_BYTES || canvas.byteOffset !== 0) return;
+  if (!keptScratch(canvas.length) || canvas.byteOffset !== 0) return;
   spareCanvases.push(canvas);
   if (spareCanvases.length > SPARE_CANVASES) spareCanvases.shift();
 }
 
-/**
- * Scratch arrays kept per thread and reused strip after strip (a 512² map allocated ~10 MB per draw
- * before, and the collector's time was a sixth of a map's). Only arrays up to SCRATCH_MAX_BYTES are
- * kept: the window of a huge strip is allocated for it alone.
- */
-const SCRATCH_MAX_BYTES = 8 * 1024 * 1024;
-const scratchArrays = new Map<string, Uint8Array>();
 let scratchX = new Float32Array(0),
   scratchY = new Float32Array(0);
 
-/** `length` bytes of the thread's scratch array `slot` (contents left from before), or a new array when too big. */
-function scratch(slot: string, length: number): Uint8Array {
-  if (length > SCRATCH_MAX_BYTES) return new Uint8Array(length);
-  let a = scratchArrays.get(slot);
-  if (!a || a.length < length) scratchArrays.set(slot, (a = new Uint8Array(Math.max(length, (a?.length ?? 0) * 2))));
-  return a.subarray(0, length);
-}
-
 function scratchCoordinates(count: number): { srcX: Float32Array; srcY: Float32Array } | undefined {
-  if (count * 4 > SCRATCH_MAX_BYTES) return undefined;
+  if (!keptScratch(count * 4)) return undefined;
   if (scratchX.length < count) {
     scratchX = new Float32Array(count);
     scratchY = new Float32Array(count);
@@ -383,8 +369,8 @@ async function windowTiles(d: LayerDrawing, w: SourceWindow, pins: KeptTile[]): 
 
 /** The tiles mosaicked into one image of the window with its mask (0 where no tile), in scratch arrays. */
 function assembleWindow(tiles: PlacedTile[], w: SourceWindow, tm: LayerLevel['tm'], C: number): RasterImage {
-  const data = scratch('window', w.width * w.height * C);
-  const mask = scratch('windowMask', w.width * w.height);
+  const data = threadScratch('window', w.width * w.height * C);
+  const mask = threadScratch('windowMask', w.width * w.height);
   for (const { col, row, tile } of tiles) {
     // Overlap of this tile with the window, in window pixels.
     const px0 = col * tm.tileWidth - w.col0;
