@@ -51,6 +51,12 @@ interface CheckPlan {
   /** True when the run belongs to a close (it updates the upload's checks). */
   ofClose: boolean;
   release: Release;
+  /**
+   * What the check found, kept by `execute` for `release`: the upload's check is marked ended only once
+   * the job's own record holds its final state, so that a client seeing the upload CLOSED or UNSTABLE
+   * finds the check's job successful or failed, never still running.
+   */
+  verdict?: { passed: boolean; logs: string[]; typeInfos?: Record<string, unknown> };
 }
 
 export function uploadCheckProcess(def: UploadCheckDefinition): Process<CheckPlan> {
@@ -125,7 +131,7 @@ export function uploadCheckProcess(def: UploadCheckDefinition): Process<CheckPla
       ctx.signal.throwIfAborted();
       if (dropped) logs.push(`INFO ${dropped} more line(s) not kept`);
       ctx.report({ logs });
-      if (ofClose) await ctx.uploads.checkEnded(uploadId, { executionId: ctx.jobId }, errors === 0, logs, typeInfos);
+      ctx.plan.verdict = { passed: errors === 0, logs, ...(typeInfos ? { typeInfos } : {}) };
       if (errors) {
         const first = logs.find((l) => l.startsWith('ERROR'))?.slice(6);
         throw new ApiError('invalid-input', `the ${def.name} check found ${errors} problem(s) in upload '${upload.name}': ${first}`);
@@ -135,10 +141,14 @@ export function uploadCheckProcess(def: UploadCheckDefinition): Process<CheckPla
 
     async release(plan: CheckPlan, outcome: ExecutionOutcome) {
       plan.release();
-      // A run that ended without its verdict (dismissed, stopped, crashed) fails the check; one handed over
-      // to a worker has not ended.
-      if (plan.ofClose && outcome !== 'successful' && outcome !== 'handed-over')
-        await plan.uploads.checkEnded(plan.uploadId, { executionId: plan.executionId }, false, [`ERROR the check ended ${outcome}`]);
+      // One handed over to a worker has not ended. The verdict counts when the job ended as it says (a
+      // passed check whose job could not save its result, or was dismissed, did not pass); a run that
+      // ended without one (dismissed, stopped, crashed) fails the check.
+      if (!plan.ofClose || outcome === 'handed-over') return;
+      const v = plan.verdict;
+      const at = { executionId: plan.executionId };
+      if (v && (outcome === 'successful') === v.passed) await plan.uploads.checkEnded(plan.uploadId, at, v.passed, v.logs, v.typeInfos);
+      else await plan.uploads.checkEnded(plan.uploadId, at, false, [...(v?.logs ?? []), `ERROR the check ended ${outcome}`]);
     },
   };
 }

@@ -45,11 +45,15 @@ test('the pyramid, update and merge e2e tests pass on S3 storage', { timeout: 40
   });
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   const count = (what: string) => Number(new RegExp(`^# ${what} (\\d+)$`, 'm').exec(out)?.[1] ?? -1);
-  const failures = out
-    .split('\n')
-    .filter((l) => /^\s*not ok /.test(l))
-    .join('\n');
-  assert.equal(code, 0, `the tests failed on S3:\n${failures}\n${out.slice(-6000)}`);
+  // Each failure with its YAML block (the error and where), which the tail of the output may not hold.
+  const lines = out.split('\n');
+  const failures: string[] = [];
+  lines.forEach((l, i) => {
+    if (!/^\s*not ok /.test(l)) return;
+    const end = lines.findIndex((m, j) => j > i && /^\s*\.\.\.$/.test(m));
+    failures.push(lines.slice(i, end < 0 ? i + 40 : Math.min(end + 1, i + 80)).join('\n'));
+  });
+  assert.equal(code, 0, `the tests failed on S3:\n${failures.join('\n')}\n${out.slice(-3000)}`);
   assert.equal(count('fail'), 0);
   assert.ok(count('pass') >= STORAGE_PARAMETRIZED_TESTS.length, `tests passed on S3: ${count('pass')}`);
 });
