@@ -10,7 +10,8 @@ COPY src ./src
 COPY processes ./processes
 COPY test ./test
 COPY bench ./bench
-RUN npx tsc -p . && npm prune --omit=dev
+COPY assembly ./assembly
+RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=4194304 PORT=5000 DALLAGE_DATA=/data DALLAGE_INPUT_ROOT=/data/inputs

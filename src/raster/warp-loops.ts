@@ -10,6 +10,7 @@
  * - RGB and single-channel sources have channel loops unrolled.
  */
 
+import { cubic4Rgb8Wasm } from './warp-wasm.js';
 import { cubicWeight, linearWeight } from './kernels.js';
 
 export interface WarpJob {
@@ -214,14 +215,19 @@ export function storeAccumulated(job: WarpJob, o: number, acc: Float64Array, tot
  * the valid pixels of the 2×2 neighbourhood (GDAL's 4-sample cubic does the same).
  */
 export function warpCubic4(job: WarpJob, minWeight: number): void {
-  const { data, W, H, C, mask, blocks, srcX, srcY, count, out, outMask, isByte } = job;
+  const { data, W, H, C, mask, blocks, srcX, srcY, out, outMask, isByte } = job;
+  // 8-bit RGB goes through the WebAssembly kernel (warp-wasm.ts), which leaves this loop the pixels
+  // near edges and masks; otherwise this loop does every pixel.
+  const rest = cubic4Rgb8Wasm(job);
+  const count = rest ? rest.length : job.count;
   const acc = new Float64Array(C);
   const lx = new Float64Array(2),
     ly = new Float64Array(2);
   const rowStride = W * C,
     C2 = 2 * C,
     C3 = 3 * C;
-  for (let o = 0; o < count; o++) {
+  for (let k = 0; k < count; k++) {
+    const o = rest ? rest[k] : k;
     const sx = srcX[o],
       sy = srcY[o];
     if (!(sx >= 0 && sx < W && sy >= 0 && sy < H)) {

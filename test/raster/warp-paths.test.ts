@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { warp, type WarpRequest } from '../../src/raster/warp.js';
 import { KERNELS, type KernelName } from '../../src/raster/kernels.js';
+import { wasmWarpAvailable } from '../../src/raster/warp-wasm.js';
 
 /** Deterministic pseudo-random bytes. */
 function noise(n: number, seed: number): Uint8Array {
@@ -155,8 +156,10 @@ for (const C of [1, 3, 4]) {
         for (let i = 0; i < ref.mask.length; i++) if (ref.mask[i]) valid++;
         assert.ok(valid > (m ? 0.6 : 0.8) * w * h, `${label}: ${valid} valid pixels`);
         assert.ok(max <= 1, `${label}: max |diff| ${max}`);
-        // Rounding order only: a difference needs a value within ~1e-12 of a .5 boundary.
-        assert.ok(differing <= ref.data.length * 0.001, `${label}: ${differing} samples differ`);
+        // Rounding order only: a difference needs a value within ~1e-12 of a .5 boundary. The WebAssembly
+        // bicubic of 8-bit RGB (warp-wasm.ts) rounds its weights to Q14: more samples differ, still by 1.
+        const wasm = wasmWarpAvailable() && C === 3 && kernel === 'bicubic' && scale.x <= 1 / 0.95;
+        assert.ok(differing <= ref.data.length * (wasm ? 0.02 : 0.001), `${label}: ${differing} samples differ`);
       }
     }
   });
