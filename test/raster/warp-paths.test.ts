@@ -2,21 +2,11 @@
 // against a plain per-tap reference of warp.ts's rules, on masked random sources, rotated grids and
 // the ratios the pipeline meets (specs/rok4.md §8.4).
 import { test } from 'node:test';
+import { noise } from '../helpers/noise.js';
 import assert from 'node:assert/strict';
 import { warp, type WarpRequest } from '../../src/raster/warp.js';
 import { KERNELS, type KernelName } from '../../src/raster/kernels.js';
 import { wasmWarpAvailable } from '../../src/raster/warp-wasm.js';
-
-/** Deterministic pseudo-random bytes. */
-function noise(n: number, seed: number): Uint8Array {
-  const d = new Uint8Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    d[i] = s >>> 24;
-  }
-  return d;
-}
 
 /** Random-ish image with masked blobs and a masked band on the left; 1 … 4 channels. */
 function source(W: number, H: number, C: number): { data: Uint8Array; mask: Uint8Array } {

@@ -4,18 +4,9 @@
 // the source) comes out as the loop makes it.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { noise } from '../helpers/noise.js';
 import { warp, type WarpRequest, type WarpResult } from '../../src/raster/warp.js';
 import { setWasmWarp, wasmWarpAvailable } from '../../src/raster/warp-wasm.js';
-
-function noise(n: number, seed: number): Uint8Array {
-  const d = new Uint8Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    d[i] = s >>> 24;
-  }
-  return d;
-}
 
 /** A smooth image with noise (photo-like) and masked holes. */
 function source(W: number, H: number): { data: Uint8Array; mask: Uint8Array } {
