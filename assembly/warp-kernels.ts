@@ -49,7 +49,7 @@ export function coordinateBounds(sxp: usize, syp: usize, count: i32, dst: usize)
  * whole source, `W` × `H`) of `count` target pixels. The source is the region of columns `rx0`… and
  * rows `ry0`… held at `src` (`stride` bytes per row); `mask` (0 = none) is the same region's mask,
  * `mstride` bytes per row, 0 = no data. Writes RGB at `out` and 255 at `outMask` for the pixels it
- * resamples; writes 0 at `outMask` and appends the pixel's index (int32) at `todo` for the others.
+ * resamples; writes 0 at `outMask` and appends the pixel's index (int32) at `rest` for the others.
  * Returns how many were listed.
  */
 export function cubic4Rgb8(
@@ -66,7 +66,7 @@ export function cubic4Rgb8(
   count: i32,
   out: usize,
   outMask: usize,
-  todo: usize,
+  rest: usize,
 ): i32 {
   let n = 0;
   const fW = <f64>W,
@@ -85,7 +85,7 @@ export function cubic4Rgb8(
     // Outside the source (or NaN), or taps outside it: the JavaScript loop decides.
     if (!(x >= 0 && x < fW && y >= 0 && y < fH)) {
       store<u8>(outMask + <usize>o, 0);
-      store<i32>(todo + (<usize>n << 2), o);
+      store<i32>(rest + (<usize>n << 2), o);
       n++;
       continue;
     }
@@ -97,7 +97,7 @@ export function cubic4Rgb8(
       y0 = <i32>fv - 1;
     if (x0 < 0 || y0 < 0 || x0 + 4 > W || y0 + 4 > H) {
       store<u8>(outMask + <usize>o, 0);
-      store<i32>(todo + (<usize>n << 2), o);
+      store<i32>(rest + (<usize>n << 2), o);
       n++;
       continue;
     }
@@ -107,7 +107,7 @@ export function cubic4Rgb8(
       const taps = i32x4(load<i32>(m), load<i32>(m + mstride), load<i32>(m + 2 * mstride), load<i32>(m + 3 * mstride));
       if (v128.any_true(i8x16.eq(taps, NONE))) {
         store<u8>(outMask + <usize>o, 0);
-        store<i32>(todo + (<usize>n << 2), o);
+        store<i32>(rest + (<usize>n << 2), o);
         n++;
         continue;
       }

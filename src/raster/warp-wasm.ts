@@ -31,7 +31,7 @@ interface Kernels {
     count: number,
     out: number,
     outMask: number,
-    todo: number,
+    rest: number,
   ): number;
 }
 
@@ -118,13 +118,13 @@ export function cubic4Rgb8Wasm(job: WarpJob): Int32Array | undefined {
     msrc = align(src + rh * stride + 16),
     out = align(msrc + (mask ? rh * rw + 16 : 0)),
     outMask = align(out + n * 3 + 16),
-    todo = align(outMask + n);
-  const u8 = new Uint8Array(memoryOf(k, todo + n * 4));
+    rest = align(outMask + n);
+  const u8 = new Uint8Array(memoryOf(k, rest + n * 4));
   if (rw === W) u8.set(data.subarray(ry0 * stride, ry1 * stride), src);
   else for (let y = 0; y < rh; y++) u8.set(data.subarray(((ry0 + y) * W + rx0) * 3, ((ry0 + y) * W + rx1) * 3), src + y * stride);
   if (mask) for (let y = 0; y < rh; y++) u8.set(mask.subarray((ry0 + y) * W + rx0, (ry0 + y) * W + rx1), msrc + y * rw);
-  const left = k.cubic4Rgb8(src, stride, rx0, ry0, W, H, mask ? msrc : 0, rw, sx, sy, n, out, outMask, todo);
+  const left = k.cubic4Rgb8(src, stride, rx0, ry0, W, H, mask ? msrc : 0, rw, sx, sy, n, out, outMask, rest);
   job.out.set(u8.subarray(out, out + n * 3));
   job.outMask.set(u8.subarray(outMask, outMask + n));
-  return new Int32Array(k.memory.buffer, todo, left);
+  return new Int32Array(k.memory.buffer, rest, left);
 }
