@@ -113,6 +113,8 @@ export class CatalogItemStore {
   private catching?: Promise<void>;
   /** When this process last caught up with the log (ms since the epoch). */
   private caughtUp = 0;
+  /** Changes this process applied (its commits, the log entries it caught up with, deletions). */
+  private applied = 0;
 
   /**
    * @param file the SQLite file (its folder is created), or `:memory:`.
@@ -206,8 +208,18 @@ export class CatalogItemStore {
     return row?.id ?? '0-0';
   }
 
+  /**
+   * A text that changes whenever the items may have changed (what is drawn from them is then stale): the
+   * changes this process applied, and SQLite's `data_version`, which moves when another connection to the
+   * file commits (a worker process of this machine committing or catching up).
+   */
+  revision(): string {
+    return `${this.applied}.${this.db.pragma('data_version', { simple: true })}`;
+  }
+
   /** One change, inside the caller's transaction; an item already present is left as it is (replays). */
   private apply(entry: ItemLogEntry): void {
+    this.applied++;
     if (entry.op === 'delete') {
       this.db.prepare('DELETE FROM items_bbox WHERE seq IN (SELECT seq FROM items WHERE catalog = ?)').run(entry.catalog);
       this.db.prepare('DELETE FROM items WHERE catalog = ?').run(entry.catalog);

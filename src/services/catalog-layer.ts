@@ -96,14 +96,15 @@ export class CatalogTiles {
     return kept.slice(0, ITEMS_PER_TILE).map((k) => k.it);
   }
 
-  /** The tile's pixels and mask; `drawn` = 0 when no item has data in it. */
-  render(tm: TileMatrix, col: number, row: number, filter?: TileFilter): Promise<Rendered> {
-    const key = `${tm.id}/${col}/${row}/${filter?.text ?? ''}`;
-    return remember(this.rendered, key, RENDERED_KEPT, async () => {
-      // Items other machines added reach this one within a second (one Redis read per second at most).
-      await this.items.sync({ maxAgeMs: ITEMS_LAG_MS });
-      return this.draw(tm, col, row, filter);
-    });
+  /**
+   * The tile's pixels and mask; `drawn` = 0 when no item has data in it. Rendered tiles are kept for the
+   * items they were drawn from: once items are added (or the catalog emptied) they are drawn again.
+   */
+  async render(tm: TileMatrix, col: number, row: number, filter?: TileFilter): Promise<Rendered> {
+    // Items other machines added reach this one within a second (one Redis read per second at most).
+    await this.items.sync({ maxAgeMs: ITEMS_LAG_MS });
+    const key = `${this.items.revision()}/${tm.id}/${col}/${row}/${filter?.text ?? ''}`;
+    return remember(this.rendered, key, RENDERED_KEPT, () => this.draw(tm, col, row, filter));
   }
 
   private async draw(tm: TileMatrix, col: number, row: number, filter?: TileFilter): Promise<Rendered> {

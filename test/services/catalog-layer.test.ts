@@ -283,3 +283,32 @@ test("an item's thumbnail is its COG's smallest level as PNG (read by ranges on 
   const stats = await sharp(png).stats();
   assert.ok(stats.channels[0].stdev > 5, 'the thumbnail shows the image, not a flat fill');
 });
+
+test('a tile drawn before a tiling job adds items under it is drawn again with them (no stale rendered tile)', {
+  skip,
+  timeout: 240_000,
+}, async () => {
+  const north = await makeInput(s, 'later-north.tif', { seed: 1, part: 'north' });
+  const south = await makeInput(s, 'later-south.tif', { seed: 2, part: 'south' });
+  await tiling([north.href], { serviceName: 'later', createNewService: true, attributesConfiguration: CONFIG }, {
+    dateofimage: '2022-06-01T10:00:00Z',
+    cloud: 0.1,
+  });
+  const later = (await storedData(s, '?type=RASTER-CATALOG')).find((c) => c.name === 'later')!;
+  const created = await call('POST', '/configurations', configuration('later', { stored_data: later._id }));
+  assert.equal(created.status, 201, JSON.stringify(created.json));
+  assert.equal((await call('POST', `/configurations/${created.json._id}/offerings`, { open: true })).status, 201);
+  // A tile near the south edge of the newer (southern) raster: no item of this catalog under it yet.
+  const at = tileOf((newer.bbox[0] + newer.bbox[2]) / 2, newer.bbox[1] + 0.05, Z);
+  const where = `/xyz/later/${Z}/${at.x}/${at.y}.png`;
+  const nodata = (await tile(`/xyz/later/${Z}/0/0.png`)).bytes;
+  const before = await tile(where);
+  assert.equal(before.status, 200);
+  assert.deepEqual(before.bytes, nodata, 'nothing under the tile yet');
+  await tiling([south.href], { serviceName: 'later' }, { dateofimage: '2023-06-01T10:00:00Z', cloud: 0.2 });
+  const afterAdd = await tile(where);
+  assert.equal(afterAdd.status, 200);
+  assert.notDeepEqual(afterAdd.bytes, nodata, 'the item added since is drawn');
+  // The same tile of the first catalog, which has the same raster there.
+  assert.deepEqual(afterAdd.bytes, (await tile(`/xyz/${LAYER}/${Z}/${at.x}/${at.y}.png`)).bytes);
+});
