@@ -7,7 +7,7 @@ import { connectRedis } from '../redis/connection.js';
 import type { Storage } from '../storage/storage.js';
 import type { WorkerPool } from '../workers/pool.js';
 import { cancelChannel, type QueueSettings, workerOptions } from './bullmq-queue.js';
-import { type PartRunner, type PartTask, runPart } from './parts.js';
+import { type PartRunner, type PartRunOptions, type PartTask, runPart } from './parts.js';
 
 /** The BullMQ queue of parts of split executions (keys `<prefix>:parts:*`), beside the executions' `tasks`. */
 export const PARTS_QUEUE = 'parts';
@@ -86,13 +86,15 @@ export class BullmqParts implements PartRunner {
     await Promise.all([this.queue.waitUntilReady(), this.events.waitUntilReady()]);
   }
 
-  async run<R>(parentId: string, tasks: PartTask[], options: { signal: AbortSignal; progress(fraction: number): void }): Promise<R[]> {
+  async run<R>(parentId: string, tasks: PartTask[], options: PartRunOptions<R>): Promise<R[]> {
     options.signal.throwIfAborted();
     // A run of its own: parts of an earlier run of the same job (its worker died) are not mistaken for these.
     const run = randomUUID().slice(0, 8);
     const ids = tasks.map((_, i) => `${parentId}-${run}-part-${i}`);
     const total = tasks.reduce((n, t) => n + t.weight, 0) || 1;
     const fractions = tasks.map(() => 0);
+    // An end can be heard twice (its event, then the safety check): it is told once.
+    const told = tasks.map(() => false);
     const report = () => options.progress(tasks.reduce((n, t, i) => n + t.weight * fractions[i], 0) / total);
     const settled = ids.map(
       (id, i) =>
@@ -101,6 +103,8 @@ export class BullmqParts implements PartRunner {
             resolve: (v) => {
               fractions[i] = 1;
               report();
+              if (!told[i]) options.ended?.(i, v as R);
+              told[i] = true;
               resolve(v as R);
             },
             reject,

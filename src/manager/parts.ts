@@ -32,6 +32,15 @@ export interface PartContext {
 
 export type PartFunction<A = unknown, R = unknown> = (args: A, ctx: PartContext) => Promise<R>;
 
+/** What {@link PartRunner.run} reports while the parts run. */
+export interface PartRunOptions<R> {
+  signal: AbortSignal;
+  /** The weighted sum of the parts' progress, 0..1. */
+  progress(fraction: number): void;
+  /** Part `index` succeeded with `result`. */
+  ended?(index: number, result: R): void;
+}
+
 /** How the execution's parts are run: by the `bullmq` manager's workers (src/manager/bullmq-parts.ts). */
 export interface PartRunner {
   /** Bottom slabs from which a pyramid is worth cutting (config `manager.split_slabs`; 0 = never). */
@@ -42,8 +51,9 @@ export interface PartRunner {
    * Runs every part (any worker may take each), reporting the weighted sum of their progress, and
    * resolves with their results in order. The first failure cancels the others and rejects once every
    * part has stopped (nothing of theirs is written after); `signal` (a dismiss) does the same.
+   * `ended` hears each part's success as it comes (a finisher can start on what is done).
    */
-  run<R>(parentId: string, tasks: PartTask[], options: { signal: AbortSignal; progress(fraction: number): void }): Promise<R[]>;
+  run<R>(parentId: string, tasks: PartTask[], options: PartRunOptions<R>): Promise<R[]>;
   /**
    * Stops the parts an earlier run of the same job left (its worker died while they ran): the waiting ones
    * are removed, the running ones aborted, and their end waited for — before the job writes its output
