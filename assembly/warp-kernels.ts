@@ -148,3 +148,82 @@ export function cubic4Rgb8(
   }
   return n;
 }
+
+/**
+ * Both passes of a separable resampling of 8-bit RGB (src/raster/warp-two-pass.ts: every target column has
+ * one source x, every target row one source y), for the target pixels whose window lies inside the source.
+ * The horizontal pass sums up to eight taps of every listed column with Q14 weights (one 16-bit dot
+ * product per channel) for each of the `span` source rows held at `src` (`stride` bytes per row), into
+ * `hsum` (four float32 per column and row: R, G, B, unused); the vertical pass sums `tapsY` of those rows
+ * per listed target row with float32 weights and stores RGB at `out` (three bytes per target pixel, one byte
+ * of padding after the last). Weights are normalised (they sum to 1) by the caller.
+ *
+ * `colFirst`: per target column, its first tap as a pixel of the region (−1: not resampled here);
+ * `colW`: eight int16 weights per column; `rowFirst`: per target row, its first tap as a row of the region
+ * (−1: not resampled here); `rowW`: `tapsY` float32 weights per row; `acc`: four float32 per column (scratch).
+ * Reads go 32 bytes from a column's first tap: the region needs 32 bytes after its last row.
+ */
+export function twoPassRgb8(
+  src: usize,
+  stride: i32,
+  span: i32,
+  colFirst: usize,
+  colW: usize,
+  width: i32,
+  hsum: usize,
+  rowFirst: usize,
+  rowW: usize,
+  tapsY: i32,
+  height: i32,
+  acc: usize,
+  out: usize,
+): void {
+  const SCALE = f32x4.splat(1.0 / 16384.0);
+  const rowBytes = <usize>width << 4;
+  for (let y = 0; y < span; y++) {
+    const line = src + <usize>(y * stride);
+    const sums = hsum + <usize>y * rowBytes;
+    for (let i = 0; i < width; i++) {
+      const first = load<i32>(colFirst + (<usize>i << 2));
+      if (first < 0) continue;
+      const p = line + <usize>first * 3;
+      const v0 = v128.load(p),
+        v1 = v128.load(p + 16);
+      // Eight taps regrouped per channel: R and G side by side, then B.
+      const rg = i8x16.shuffle(v0, v1, 0, 3, 6, 9, 12, 15, 18, 21, 1, 4, 7, 10, 13, 16, 19, 22);
+      const bq = i8x16.shuffle(v0, v1, 2, 5, 8, 11, 14, 17, 20, 23, 0, 0, 0, 0, 0, 0, 0, 0);
+      const w = v128.load(colW + (<usize>i << 4));
+      const R = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(rg), w);
+      const G = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(rg), w);
+      const B = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(bq), w);
+      // Four partial sums per channel → [R, G, B, B].
+      const rgs = i32x4.add(v128.shuffle<i32>(R, G, 0, 1, 4, 5), v128.shuffle<i32>(R, G, 2, 3, 6, 7));
+      const bs = i32x4.add(v128.shuffle<i32>(B, B, 0, 1, 4, 5), v128.shuffle<i32>(B, B, 2, 3, 6, 7));
+      const sum = i32x4.add(v128.shuffle<i32>(rgs, bs, 0, 2, 4, 6), v128.shuffle<i32>(rgs, bs, 1, 3, 5, 7));
+      v128.store(sums + (<usize>i << 4), f32x4.mul(f32x4.convert_i32x4_s(sum), SCALE));
+    }
+  }
+  const HALF = f32x4.splat(0.5);
+  for (let j = 0; j < height; j++) {
+    const first = load<i32>(rowFirst + (<usize>j << 2));
+    if (first < 0) continue;
+    memory.fill(acc, 0, rowBytes);
+    // Row after row of sums (streamed), each weighted into the accumulators of every column.
+    for (let m = 0; m < tapsY; m++) {
+      const w = f32x4.splat(load<f32>(rowW + (<usize>(j * tapsY + m) << 2)));
+      const sums = hsum + <usize>(first + m) * rowBytes;
+      for (let i = 0; i < width; i++) {
+        const a = acc + (<usize>i << 4);
+        v128.store(a, f32x4.add(v128.load(a), f32x4.mul(w, v128.load(sums + (<usize>i << 4)))));
+      }
+    }
+    const o = out + <usize>(j * width) * 3;
+    for (let i = 0; i < width; i++) {
+      if (load<i32>(colFirst + (<usize>i << 2)) < 0) continue;
+      // Round half up, clamp to 0..255 (the saturating narrowings), store R, G, B and one byte the next pixel overwrites.
+      const q = i32x4.trunc_sat_f32x4_s(f32x4.add(v128.load(acc + (<usize>i << 4)), HALF));
+      const h = i16x8.narrow_i32x4_s(q, q);
+      v128.store32_lane(o + <usize>i * 3, i8x16.narrow_i16x8_u(h, h), 0);
+    }
+  }
+}

@@ -46,8 +46,9 @@ function slabWork(plan: PyramidPlan, levelIndex: number, col: number, row: numbe
  * Where to cut `plan` into at most `parts` parts, undefined when it is too small to be worth it (fewer than
  * `minBottomSlabs` bottom slabs). Each level below the top is a candidate cut; its cost is estimated as the
  * parts' makespan — at least the work below the cut spread over `parts`, at least the heaviest root's subtree —
- * plus the finisher's work above the cut, which runs alone after the last part: a cut at the bottom leaves the
- * finisher every upper level (a quarter of the work), a cut near the top leaves parts as uneven as their roots.
+ * plus the finisher's work above the cut, which only the job's own process does (counted whole: an upper bound
+ * now that it overlaps the parts, see {@link generateSplit}): a cut at the bottom leaves the finisher every upper
+ * level (a quarter of the work), a cut near the top leaves parts as uneven as their roots.
  * The cheapest wins. Its roots, in Z-order, are grouped into runs of about equal work.
  *
  * Measured on L (bench:scale, 2 worker processes, 8 parts): the former rule (the coarsest level with four roots
