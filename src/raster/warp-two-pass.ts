@@ -12,6 +12,7 @@
  */
 import { cubicWeight, linearWeight } from './kernels.js';
 import { accumulateValid, storeAccumulated, windowValid, writeNodata, type WarpJob } from './warp-loops.js';
+import { twoPassRgb8Wasm } from './warp-wasm.js';
 
 /**
  * Whether `srcX`/`srcY` (`width × height`, row-major) are separable: each column's x equal to row 0's, each
@@ -129,12 +130,16 @@ export function warpTwoPass(
     r1 = Math.max(r1, rows.first[j] + rows.to[j]);
   }
 
+  // 8-bit RGB: both passes of the full pixels in WebAssembly (samples within 1 of the loops below, which
+  // then only apply the rules: masks, nodata, edges). GetMap in EPSG:4326 spends its warp here (issue 10).
+  const fast = twoPassRgb8Wasm(job, width, height, cols, tapsX, colFull, rows, tapsY, rowFull);
+
   // Horizontal pass: Σ wx·v over the non-zero taps of every full column, for every source row used.
-  const span = Math.max(0, r1 - r0);
+  const span = fast ? 0 : Math.max(0, r1 - r0);
   const rowLength = width * C;
   if (rowSums.length < span * rowLength) rowSums = new Float64Array(span * rowLength);
   const sums = rowSums;
-  for (let r = r0; r < r1; r++) {
+  for (let r = r0; r < r0 + span; r++) {
     const line = (r - r0) * rowLength;
     const srcLine = r * W;
     for (let i = 0; i < width; i++) {
@@ -203,8 +208,15 @@ export function warpTwoPass(
         writeNodata(job, o);
         continue;
       }
-      const inv = 1 / total;
       const base = o * C;
+      if (fast) {
+        out[base] = fast[base];
+        out[base + 1] = fast[base + 1];
+        out[base + 2] = fast[base + 2];
+        outMask[o] = 255;
+        continue;
+      }
+      const inv = 1 / total;
       let p = (y0 + mA - r0) * rowLength + i * C;
       if (C === 3) {
         let r = 0,

@@ -33,6 +33,21 @@ interface Kernels {
     outMask: number,
     rest: number,
   ): number;
+  twoPassRgb8(
+    src: number,
+    stride: number,
+    span: number,
+    colFirst: number,
+    colW: number,
+    width: number,
+    hsum: number,
+    rowFirst: number,
+    rowW: number,
+    tapsY: number,
+    height: number,
+    acc: number,
+    out: number,
+  ): void;
 }
 
 /** Above this many bytes of source region a call stays in JavaScript (a tile scattered over the source). */
@@ -127,4 +142,100 @@ export function cubic4Rgb8Wasm(job: WarpJob): Int32Array | undefined {
   job.out.set(u8.subarray(out, out + n * 3));
   job.outMask.set(u8.subarray(outMask, outMask + n));
   return new Int32Array(k.memory.buffer, rest, left);
+}
+
+/** Per-axis taps of a separable resampling, as src/raster/warp-two-pass.ts computes them. */
+export interface AxisWeights {
+  /** First tap (source index) of each column (row). */
+  first: Int32Array;
+  /** `taps` weights per column (row), not normalised. */
+  weights: Float64Array;
+  /** Their sum per column (row). */
+  sum: Float64Array;
+}
+
+/**
+ * Both passes of `warpTwoPass` for 8-bit RGB in WebAssembly: the RGB of every target pixel whose column and
+ * row are "full" (`colFull`, `rowFull`: the window inside the source), three bytes per pixel of the
+ * `width × height` target — a view into the module's memory, valid until the next call in this thread. The
+ * caller keeps the rules (masks, nodata, edges) and takes these samples for the pixels whose window is all
+ * valid. Undefined when not applicable (not 8-bit RGB, more than eight horizontal taps, nothing full) or
+ * not available. Samples are within 1 of the float64 passes (Q14 horizontal weights, float32 vertical).
+ */
+export function twoPassRgb8Wasm(
+  job: WarpJob,
+  width: number,
+  height: number,
+  cols: AxisWeights,
+  tapsX: number,
+  colFull: Uint8Array,
+  rows: AxisWeights,
+  tapsY: number,
+  rowFull: Uint8Array,
+): Uint8Array | undefined {
+  const { data, W, C } = job;
+  if (!enabled || C !== 3 || !job.isByte || !(data instanceof Uint8Array) || tapsX > 8) return undefined;
+  const k = instance();
+  if (!k) return undefined;
+  // The source region the full columns and rows reach (whole windows: weights outside [from, to) are 0).
+  let cx0 = W,
+    cx1 = 0,
+    ry0 = job.H,
+    ry1 = 0;
+  for (let i = 0; i < width; i++)
+    if (colFull[i]) {
+      cx0 = Math.min(cx0, cols.first[i]);
+      cx1 = Math.max(cx1, cols.first[i] + tapsX);
+    }
+  for (let j = 0; j < height; j++)
+    if (rowFull[j]) {
+      ry0 = Math.min(ry0, rows.first[j]);
+      ry1 = Math.max(ry1, rows.first[j] + tapsY);
+    }
+  if (!(cx1 > cx0 && ry1 > ry0)) return undefined;
+  const rw = cx1 - cx0,
+    span = ry1 - ry0,
+    stride = rw * 3;
+  if (span * stride > MAX_REGION_BYTES) return undefined;
+  const base = align(k.heapBase());
+  const colFirst = base,
+    colW = align(colFirst + width * 4),
+    rowFirst = align(colW + width * 16),
+    rowW = align(rowFirst + height * 4),
+    src = align(rowW + height * tapsY * 4),
+    hsum = align(src + span * stride + 32),
+    acc = align(hsum + span * width * 16),
+    out = align(acc + width * 16),
+    end = out + width * height * 3 + 16;
+  const buffer = memoryOf(k, end);
+  const i32 = new Int32Array(buffer),
+    i16 = new Int16Array(buffer),
+    f32 = new Float32Array(buffer),
+    u8 = new Uint8Array(buffer);
+  for (let i = 0; i < width; i++) {
+    if (!colFull[i]) {
+      i32[(colFirst >> 2) + i] = -1;
+      continue;
+    }
+    i32[(colFirst >> 2) + i] = cols.first[i] - cx0;
+    const w0 = i * tapsX,
+      q0 = (colW >> 1) + i * 8,
+      inv = 16384 / cols.sum[i];
+    for (let t = 0; t < 8; t++) i16[q0 + t] = t < tapsX ? Math.round(cols.weights[w0 + t] * inv) : 0;
+  }
+  for (let j = 0; j < height; j++) {
+    if (!rowFull[j]) {
+      i32[(rowFirst >> 2) + j] = -1;
+      continue;
+    }
+    i32[(rowFirst >> 2) + j] = rows.first[j] - ry0;
+    const w0 = j * tapsY,
+      inv = 1 / rows.sum[j];
+    for (let m = 0; m < tapsY; m++) f32[(rowW >> 2) + w0 + m] = rows.weights[w0 + m] * inv;
+  }
+  if (cx0 === 0 && rw === W) u8.set(data.subarray(ry0 * stride, ry1 * stride), src);
+  else for (let y = 0; y < span; y++) u8.set(data.subarray(((ry0 + y) * W + cx0) * 3, ((ry0 + y) * W + cx1) * 3), src + y * stride);
+  u8.fill(0, src + span * stride, src + span * stride + 32);
+  k.twoPassRgb8(src, stride, span, colFirst, colW, width, hsum, rowFirst, rowW, tapsY, height, acc, out);
+  return new Uint8Array(k.memory.buffer, out, width * height * 3);
 }

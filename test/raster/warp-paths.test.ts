@@ -6,7 +6,7 @@ import { noise } from '../helpers/noise.js';
 import assert from 'node:assert/strict';
 import { warp, type WarpRequest } from '../../src/raster/warp.js';
 import { KERNELS, type KernelName } from '../../src/raster/kernels.js';
-import { wasmWarpAvailable } from '../../src/raster/warp-wasm.js';
+import { setWasmWarp, wasmWarpAvailable } from '../../src/raster/warp-wasm.js';
 
 /** Random-ish image with masked blobs and a masked band on the left; 1 … 4 channels. */
 function source(W: number, H: number, C: number): { data: Uint8Array; mask: Uint8Array } {
@@ -190,6 +190,52 @@ function separableCoords(w: number, h: number, rx: number, ry: number): { srcX: 
 }
 
 test('separable coordinates: the two-pass loop gives the per-pixel loop’s bytes exactly (masks, edges, 1/3/4 channels, float32)', () => {
+  // The JavaScript passes; the WebAssembly ones (8-bit RGB) are checked below.
+  const was = setWasmWarp(false);
+  try {
+    twoPassEqualsOnePass();
+  } finally {
+    setWasmWarp(was);
+  }
+});
+
+test('separable coordinates, 8-bit RGB in WebAssembly: masks identical, samples within 1 of the per-pixel loop', () => {
+  assert.ok(wasmWarpAvailable(), 'the build ships dist/assembly/warp-kernels.wasm');
+  const W = 240,
+    H = 110;
+  const { data, mask } = source(W, H, 3);
+  for (const { rx, ry } of [
+    { rx: 1.14, ry: 1.53 }, // 6 × 8 taps: the bench's 0.1° maps
+    { rx: 0.8, ry: 0.95 }, // 4 × 4
+    { rx: 1.9, ry: 3.1 }, // 8 × 14 taps
+  ]) {
+    const w = Math.floor(W / rx) - 2,
+      h = Math.floor(H / ry) - 12;
+    for (const m of [mask, undefined]) {
+      const label = `${rx}×${ry} ${m ? 'masked' : 'unmasked'}`;
+      const req: WarpRequest = {
+        src: { data, width: W, height: H, channels: 3, mask: m, sampleType: 'uint8' },
+        coords: separableCoords(w, h, rx, ry),
+        dst: { width: w, height: h },
+        kernel: 'bicubic',
+        nodata: [255, 0, 7],
+        scale: { x: rx, y: ry },
+      };
+      const two = warp(req);
+      const one = warp({ ...req, twoPass: false });
+      assert.deepEqual(two.mask, one.mask, label);
+      let differing = 0;
+      for (let k = 0; k < one.data.length; k++) {
+        const d = Math.abs(two.data[k] - one.data[k]);
+        assert.ok(d <= 1, `${label}: sample ${k} differs by ${d}`);
+        if (d) differing++;
+      }
+      assert.ok(differing <= one.data.length * 0.02, `${label}: ${differing} samples differ`);
+    }
+  }
+});
+
+function twoPassEqualsOnePass(): void {
   const W = 240,
     H = 110;
   const cases: { kernel: KernelName; rx: number; ry: number }[] = [
@@ -241,4 +287,4 @@ test('separable coordinates: the two-pass loop gives the per-pixel loop’s byte
       }
     }
   }
-});
+}
