@@ -142,7 +142,9 @@ async function pyramids(size: SyntheticSizeName): Promise<void> {
   console.log(`  embedded pool, 2 threads             ${embedded.toFixed(1).padStart(7)} s`);
   console.log(`  1 worker process × 2 threads         ${one.toFixed(1).padStart(7)} s  ${(embedded / one).toFixed(2)}× embedded`);
   console.log(`  2 worker processes × 1 thread (split) ${two.toFixed(1).padStart(6)} s  ${(embedded / two).toFixed(2)}× embedded`);
-  console.log(`goal: 2 processes ≥ 1.0× the embedded pool: ${embedded / two >= 1 ? 'PASS' : 'MISS'} (${(embedded / two).toFixed(2)}×, medians)`);
+  console.log(
+    `goal: 2 processes ≥ 1.0× the embedded pool: ${embedded / two >= 1 ? 'PASS' : 'MISS'} (${(embedded / two).toFixed(2)}×, medians)`,
+  );
 }
 
 async function main(): Promise<void> {

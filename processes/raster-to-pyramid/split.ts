@@ -149,7 +149,13 @@ function halfKey(location: PyramidLocation, col: number, row: number, part: 'dat
   return `${location.folder}.split-halves/${col}_${row}.${part}`;
 }
 
-async function writeHalf(storage: PartContext['storage'], location: PyramidLocation, col: number, row: number, half: HalfSlab): Promise<void> {
+async function writeHalf(
+  storage: PartContext['storage'],
+  location: PyramidLocation,
+  col: number,
+  row: number,
+  half: HalfSlab,
+): Promise<void> {
   await storage.write(halfKey(location, col, row, 'data'), new Uint8Array(half.data.buffer, half.data.byteOffset, half.data.byteLength));
   await storage.write(halfKey(location, col, row, 'mask'), half.mask);
 }
@@ -159,7 +165,13 @@ function ownBytes(b: Buffer): Uint8Array {
   return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? new Uint8Array(b.buffer) : new Uint8Array(b);
 }
 
-async function readHalf(storage: PartContext['storage'], location: PyramidLocation, col: number, row: number, spec: SlabSpec): Promise<HalfSlab | null> {
+async function readHalf(
+  storage: PartContext['storage'],
+  location: PyramidLocation,
+  col: number,
+  row: number,
+  spec: SlabSpec,
+): Promise<HalfSlab | null> {
   const dataKey = halfKey(location, col, row, 'data');
   // A part writes no half for an empty slab.
   if (!(await storage.exists(dataKey))) return null;

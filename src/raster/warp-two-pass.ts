@@ -8,7 +8,8 @@
  * Results are bit-identical to `warpSeparable`: a row sum Σ wx·v is formed in the same order (left to right,
  * in float64) and kept, then Σ wy·rowSum and the same normalisation and rounding — the one-pass loop does the
  * same arithmetic per pixel. Pixels whose window is not all valid and inside the source take the same
- * per-pixel path as there (`accumulateValid`).
+ * per-pixel path as there (`accumulateValid`). For 8-bit RGB with up to eight horizontal taps both passes
+ * run in WebAssembly instead (warp-wasm.ts `twoPassRgb8Wasm`): samples within 1, masks identical.
  */
 import { cubicWeight, linearWeight } from './kernels.js';
 import { accumulateValid, storeAccumulated, windowValid, writeNodata, type WarpJob } from './warp-loops.js';

@@ -5,7 +5,8 @@
  * 1.1–1.5 source pixels per target pixel: ~0.5 MB of coordinates and ~0.3 MB of source), the kernel
  * resamples every pixel whose sixteen taps are inside the source and valid, and returns the others, which
  * the JavaScript loop takes with the full rules (nodata, bilinear at the edges). ~2.5x faster than the
- * JavaScript loop for the same pixels; samples differ from it by at most 1 (Q14 weights).
+ * JavaScript loop for the same pixels; samples differ from it by at most 1 (Q14 weights). Also both passes
+ * of the separable resampling (warp-two-pass.ts) of 8-bit RGB, which WMS maps in EPSG:4326 take (issue 10).
  *
  * One instance per thread (a module-level singleton: each worker thread has its own), its memory grown to
  * the largest call and kept.

@@ -290,10 +290,14 @@ test('a tile drawn before a tiling job adds items under it is drawn again with t
 }, async () => {
   const north = await makeInput(s, 'later-north.tif', { seed: 1, part: 'north' });
   const south = await makeInput(s, 'later-south.tif', { seed: 2, part: 'south' });
-  await tiling([north.href], { serviceName: 'later', createNewService: true, attributesConfiguration: CONFIG }, {
-    dateofimage: '2022-06-01T10:00:00Z',
-    cloud: 0.1,
-  });
+  await tiling(
+    [north.href],
+    { serviceName: 'later', createNewService: true, attributesConfiguration: CONFIG },
+    {
+      dateofimage: '2022-06-01T10:00:00Z',
+      cloud: 0.1,
+    },
+  );
   const later = (await storedData(s, '?type=RASTER-CATALOG')).find((c) => c.name === 'later')!;
   const created = await call('POST', '/configurations', configuration('later', { stored_data: later._id }));
   assert.equal(created.status, 201, JSON.stringify(created.json));
