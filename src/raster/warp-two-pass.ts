@@ -189,8 +189,18 @@ export function warpTwoPass(
       sumWy = rows.sum[j];
     const wy0 = j * tapsY;
     const maskRow = rows.cell[j] * W;
+    // A full row of an unmasked source: runs of full columns are the WebAssembly samples as they are.
+    const fastRow = fast !== undefined && mask === undefined && rowFull[j] === 1;
     for (let i = 0; i < width; i++) {
       const o = o0 + i;
+      if (fastRow && colFull[i] === 1 && cols.sum[i] * sumWy > minWeight) {
+        let end = i + 1;
+        while (end < width && colFull[end] === 1 && cols.sum[end] * sumWy > minWeight) end++;
+        (out as Uint8Array).set(fast.subarray(o * 3, (o0 + end) * 3), o * 3);
+        outMask.fill(255, o, o0 + end);
+        i = end - 1;
+        continue;
+      }
       if (!cols.inside[i] || (mask !== undefined && mask[maskRow + cols.cell[i]] === 0)) {
         writeNodata(job, o);
         continue;
