@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { encodePng, subFilter } from '../../src/raster/png-encoder.js';
+import { encodePng, subFilter, subFilterWasm } from '../../src/raster/png-encoder.js';
 import { skipUnlessCommands } from '../helpers/env.js';
 import { gdalRead } from '../rok4/gdal-oracle.js';
 
@@ -58,4 +58,19 @@ test('subFilter: filter type 1 on each row, the first pixel kept, then differenc
 
 test('encodePng refuses a buffer of the wrong size', async () => {
   await assert.rejects(encodePng(new Uint8Array(10), 2, 2, 3), /10 bytes for 2×2×3/);
+});
+
+test("the WebAssembly Sub filter gives the JavaScript filter's bytes (RGB, RGBA, rows shorter and longer than 16 bytes)", () => {
+  for (const [width, height, channels] of [
+    [1, 1, 3],
+    [5, 3, 4],
+    [37, 19, 3],
+    [512, 512, 3],
+    [300, 7, 4],
+  ] as const) {
+    const pixels = image(width, height, channels);
+    const fast = subFilterWasm(pixels, width, height, channels);
+    assert.ok(fast, 'the build ships dist/assembly/png-filter.wasm');
+    assert.deepEqual(Buffer.from(fast), Buffer.from(subFilter(pixels, width, height, channels)), `${width}×${height}×${channels}`);
+  }
 });
