@@ -404,6 +404,17 @@ function assembleWindow(tiles: PlacedTile[], w: SourceWindow, tm: LayerLevel['tm
  */
 function drawOver(canvas: Uint8Array, offset: number, data: Uint8Array, mask: Uint8Array, channels: number): void {
   const n = mask.length;
+  if (channels === 3) {
+    // RGB (the usual pyramid): opaque wherever the mask says data, a copy.
+    for (let p = 0, s = 0, o = offset; p < n; p++, s += 3, o += 4) {
+      if (mask[p] === 0) continue;
+      canvas[o] = data[s];
+      canvas[o + 1] = data[s + 1];
+      canvas[o + 2] = data[s + 2];
+      canvas[o + 3] = 255;
+    }
+    return;
+  }
   for (let p = 0; p < n; p++) {
     if (mask[p] === 0) continue;
     const s = p * channels;
