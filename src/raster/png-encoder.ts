@@ -9,12 +9,12 @@
  * the last bytes: on four maps of M (2026-12-06) Huffman coding alone took 4.5 ms and 281 KB where the
  * run-length strategy (Z_RLE, used until then) took 6.3 ms and 265 KB.
  */
-import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { isMainThread } from 'node:worker_threads';
 import zlib from 'node:zlib';
 import { PNG_SIGNATURE } from '../rok4/codec-png.js';
 import { threadScratch } from './thread-scratch.js';
+import { instantiateBuilt, memoryOf } from './wasm-module.js';
 
 const deflate = promisify(zlib.deflate);
 const ZLIB_OPTIONS = { level: 1, strategy: zlib.constants.Z_HUFFMAN_ONLY, chunkSize: 256 * 1024 };
@@ -46,15 +46,8 @@ interface FilterKernel {
 let kernel: FilterKernel | null | undefined;
 
 function filterKernel(): FilterKernel | null {
-  if (kernel === undefined) {
-    try {
-      const bytes = readFileSync(new URL('../../assembly/png-filter.wasm', import.meta.url));
-      kernel = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as unknown as FilterKernel;
-    } catch {
-      // Not built (tsc alone) or no WebAssembly SIMD: the JavaScript filter.
-      kernel = null;
-    }
-  }
+  // Not built (tsc alone) or no WebAssembly SIMD: null, and the JavaScript filter.
+  if (kernel === undefined) kernel = instantiateBuilt<FilterKernel>('png-filter.wasm');
   return kernel;
 }
 
@@ -68,9 +61,7 @@ export function subFilterWasm(pixels: Uint8Array, width: number, height: number,
   const src = (k.heapBase() + 15) & ~15;
   const dst = (src + pixels.length + 15) & ~15;
   const size = (width * channels + 1) * height;
-  const missing = dst + size - k.memory.buffer.byteLength;
-  if (missing > 0) k.memory.grow(Math.ceil(missing / 65536));
-  new Uint8Array(k.memory.buffer).set(pixels, src);
+  new Uint8Array(memoryOf(k.memory, dst + size)).set(pixels, src);
   k.subFilter(src, width * channels, height, channels, dst);
   return new Uint8Array(k.memory.buffer, dst, size);
 }

@@ -11,8 +11,8 @@
  * One instance per thread (a module-level singleton: each worker thread has its own), its memory grown to
  * the largest call and kept.
  */
-import { readFileSync } from 'node:fs';
 import type { WarpJob } from './warp-loops.js';
+import { instantiateBuilt, memoryOf } from './wasm-module.js';
 
 interface Kernels {
   memory: WebAssembly.Memory;
@@ -58,15 +58,8 @@ let kernels: Kernels | null | undefined;
 let enabled = process.env.DALLAGE_WASM_WARP !== 'off';
 
 function instance(): Kernels | null {
-  if (kernels === undefined) {
-    try {
-      const bytes = readFileSync(new URL('../../assembly/warp-kernels.wasm', import.meta.url));
-      kernels = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as unknown as Kernels;
-    } catch {
-      // Not built (tsc alone) or no WebAssembly SIMD: the JavaScript loop does everything.
-      kernels = null;
-    }
-  }
+  // Not built (tsc alone) or no WebAssembly SIMD: null, and the JavaScript loop does everything.
+  if (kernels === undefined) kernels = instantiateBuilt<Kernels>('warp-kernels.wasm');
   return kernels;
 }
 
@@ -86,12 +79,6 @@ export function setWasmWarp(on: boolean): boolean {
 }
 
 const align = (n: number) => (n + 15) & ~15;
-
-function memoryOf(k: Kernels, bytes: number): ArrayBuffer {
-  const missing = bytes - k.memory.buffer.byteLength;
-  if (missing > 0) k.memory.grow(Math.ceil(missing / 65536));
-  return k.memory.buffer;
-}
 
 /**
  * Resamples what it can of `job` (bicubic 4×4, 8-bit RGB, float32 coordinates) into `job.out` and
@@ -115,7 +102,7 @@ export function cubic4Rgb8Wasm(job: WarpJob): Int32Array | undefined {
   const sx = align(k.heapBase()),
     sy = align(sx + n * 4),
     bounds = align(sy + n * 4);
-  let f32 = new Float32Array(memoryOf(k, bounds + 16));
+  let f32 = new Float32Array(memoryOf(k.memory, bounds + 16));
   f32.set(srcX.subarray(0, n), sx >> 2);
   f32.set(srcY.subarray(0, n), sy >> 2);
   k.coordinateBounds(sx, sy, n, bounds);
@@ -135,7 +122,7 @@ export function cubic4Rgb8Wasm(job: WarpJob): Int32Array | undefined {
     out = align(msrc + (mask ? rh * rw + 16 : 0)),
     outMask = align(out + n * 3 + 16),
     rest = align(outMask + n);
-  const u8 = new Uint8Array(memoryOf(k, rest + n * 4));
+  const u8 = new Uint8Array(memoryOf(k.memory, rest + n * 4));
   if (rw === W) u8.set(data.subarray(ry0 * stride, ry1 * stride), src);
   else for (let y = 0; y < rh; y++) u8.set(data.subarray(((ry0 + y) * W + rx0) * 3, ((ry0 + y) * W + rx1) * 3), src + y * stride);
   if (mask) for (let y = 0; y < rh; y++) u8.set(mask.subarray((ry0 + y) * W + rx0, (ry0 + y) * W + rx1), msrc + y * rw);
@@ -208,7 +195,7 @@ export function twoPassRgb8Wasm(
     acc = align(hsum + span * width * 16),
     out = align(acc + width * 16),
     end = out + width * height * 3 + 16;
-  const buffer = memoryOf(k, end);
+  const buffer = memoryOf(k.memory, end);
   const i32 = new Int32Array(buffer),
     i16 = new Int16Array(buffer),
     f32 = new Float32Array(buffer),
