@@ -80,6 +80,13 @@ export function setWasmWarp(on: boolean): boolean {
 
 const align = (n: number) => (n + 15) & ~15;
 
+/** Copies columns [x0, x1) of rows [y0, y1) of an RGB image `W` pixels wide to `at` in `memory`, rows packed. */
+function copyRegion(memory: Uint8Array, at: number, data: Uint8Array, W: number, x0: number, x1: number, y0: number, y1: number): void {
+  const stride = (x1 - x0) * 3;
+  if (x0 === 0 && x1 === W) memory.set(data.subarray(y0 * stride, y1 * stride), at);
+  else for (let y = y0; y < y1; y++) memory.set(data.subarray((y * W + x0) * 3, (y * W + x1) * 3), at + (y - y0) * stride);
+}
+
 /**
  * Resamples what it can of `job` (bicubic 4×4, 8-bit RGB, float32 coordinates) into `job.out` and
  * `job.outMask`, and returns the indices of the target pixels left to the caller — a view into the
@@ -123,8 +130,7 @@ export function cubic4Rgb8Wasm(job: WarpJob): Int32Array | undefined {
     outMask = align(out + n * 3 + 16),
     rest = align(outMask + n);
   const u8 = new Uint8Array(memoryOf(k.memory, rest + n * 4));
-  if (rw === W) u8.set(data.subarray(ry0 * stride, ry1 * stride), src);
-  else for (let y = 0; y < rh; y++) u8.set(data.subarray(((ry0 + y) * W + rx0) * 3, ((ry0 + y) * W + rx1) * 3), src + y * stride);
+  copyRegion(u8, src, data, W, rx0, rx1, ry0, ry1);
   if (mask) for (let y = 0; y < rh; y++) u8.set(mask.subarray((ry0 + y) * W + rx0, (ry0 + y) * W + rx1), msrc + y * rw);
   const left = k.cubic4Rgb8(src, stride, rx0, ry0, W, H, mask ? msrc : 0, rw, sx, sy, n, out, outMask, rest);
   job.out.set(u8.subarray(out, out + n * 3));
@@ -221,8 +227,7 @@ export function twoPassRgb8Wasm(
       inv = 1 / rows.sum[j];
     for (let m = 0; m < tapsY; m++) f32[(rowW >> 2) + w0 + m] = rows.weights[w0 + m] * inv;
   }
-  if (cx0 === 0 && rw === W) u8.set(data.subarray(ry0 * stride, ry1 * stride), src);
-  else for (let y = 0; y < span; y++) u8.set(data.subarray(((ry0 + y) * W + cx0) * 3, ((ry0 + y) * W + cx1) * 3), src + y * stride);
+  copyRegion(u8, src, data, W, cx0, cx1, ry0, ry1);
   u8.fill(0, src + span * stride, src + span * stride + 32);
   k.twoPassRgb8(src, stride, span, colFirst, colW, width, hsum, rowFirst, rowW, tapsY, height, acc, out);
   return new Uint8Array(k.memory.buffer, out, width * height * 3);
