@@ -1,12 +1,21 @@
 import sharp from 'sharp';
+import { encodeJpegTurbo } from './jpeg-turbo-encoder.js';
 import { decodeJpegWasm } from './jpeg-wasm-decoder.js';
 
 /**
  * JPEG tiles (rok4.md §5.2): a complete baseline JFIF stream per tile, from RGB, 4:2:0, standard
- * Huffman tables, not progressive, no restart markers: libjpeg defaults, which is what sharp
- * (libjpeg-turbo) produces once its own optimisations are switched off.
+ * Huffman tables, not progressive, no restart markers. Encoded natively by TurboJPEG where it takes the
+ * job (jpeg-turbo-encoder.ts: 8× less CPU per tile), else by sharp (libjpeg-turbo too) with its own
+ * optimisations switched off, which gives libjpeg's defaults.
  */
 export async function jpegEncode(pixels: Uint8Array, width: number, height: number, quality: number): Promise<Buffer> {
+  if (pixels.length !== width * height * 3) throw new Error('JPEG: tiles must be 3-channel RGB');
+  const fast = encodeJpegTurbo(pixels, width, height, quality);
+  return fast ? withJfifHeader(fast) : jpegEncodeAccurate(pixels, width, height, quality);
+}
+
+/** The same stream with libjpeg's accurate integer DCT, through sharp (qualities above 95, other platforms). */
+export async function jpegEncodeAccurate(pixels: Uint8Array, width: number, height: number, quality: number): Promise<Buffer> {
   if (pixels.length !== width * height * 3) throw new Error('JPEG: tiles must be 3-channel RGB');
   const stream = await sharp(pixels, { raw: { width, height, channels: 3 } })
     .jpeg({

@@ -1,0 +1,86 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { jpegDecode, jpegEncode, jpegEncodeAccurate } from '../../src/rok4/codec-jpeg.js';
+import { encodeJpegTurbo } from '../../src/rok4/jpeg-turbo-encoder.js';
+
+/** A photographic-looking 256² RGB tile: smooth gradients, edges and deterministic noise. */
+function tilePixels(seed: number): Uint8Array {
+  const px = new Uint8Array(256 * 256 * 3);
+  let s = seed >>> 0;
+  for (let i = 0; i < 256 * 256; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const x = i % 256,
+      y = (i / 256) | 0;
+    px[i * 3] = Math.min(255, 60 + x / 2 + (s >>> 30) + (x > 128 && y > 100 ? 60 : 0));
+    px[i * 3 + 1] = Math.min(255, 40 + y / 2 + (s >>> 30));
+    px[i * 3 + 2] = Math.min(255, 90 + ((x + y) >> 2) + (s >>> 30));
+  }
+  return px;
+}
+
+function psnr(a: Uint8Array, b: Uint8Array): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += (a[i] - b[i]) ** 2;
+  return 10 * Math.log10((255 * 255) / (sum / a.length));
+}
+
+/** Marker segments of a JPEG stream up to its scan: [marker, payload]. */
+function segments(stream: Uint8Array): Array<[number, Uint8Array]> {
+  const out: Array<[number, Uint8Array]> = [];
+  assert.deepEqual([stream[0], stream[1]], [0xff, 0xd8], 'SOI');
+  for (let p = 2; p < stream.length; ) {
+    assert.equal(stream[p], 0xff, `marker at ${p}`);
+    const marker = stream[p + 1];
+    const length = (stream[p + 2] << 8) | stream[p + 3];
+    out.push([marker, stream.subarray(p + 4, p + 2 + length)]);
+    if (marker === 0xda) break;
+    p += 2 + length;
+  }
+  return out;
+}
+
+test('TurboJPEG encodes ROK4 tiles natively on this platform: baseline JFIF, 4:2:0, standard tables (rok4.md §5.2)', async () => {
+  // The CI machines are linux x64: the prebuilt binding must load there (else every tile would silently
+  // take the 8x slower path).
+  assert.ok(encodeJpegTurbo(tilePixels(1), 256, 256, 90), 'the native encoder takes quality 90');
+  for (const quality of [75, 90]) {
+    const stream = await jpegEncode(tilePixels(quality), 256, 256, quality);
+    const markers = segments(stream);
+    const kinds = markers.map(([m]) => m);
+    assert.equal(kinds[0], 0xe0, 'APP0 first');
+    assert.equal(Buffer.from(markers[0][1].subarray(0, 5)).toString('latin1'), 'JFIF\0');
+    assert.ok(kinds.includes(0xc0), 'SOF0 (baseline)');
+    assert.ok(!kinds.includes(0xc2) && !kinds.includes(0xc1), 'neither progressive nor extended');
+    assert.ok(!kinds.includes(0xdd), 'no restart interval');
+    assert.ok(kinds.includes(0xc4), 'Huffman tables written (standard ones: optimisation off)');
+    const sof = markers.find(([m]) => m === 0xc0)![1];
+    // precision 8, height, width, 3 components: Y 2x2, Cb 1x1, Cr 1x1.
+    assert.deepEqual([sof[0], (sof[1] << 8) | sof[2], (sof[3] << 8) | sof[4], sof[5]], [8, 256, 256, 3]);
+    assert.deepEqual([sof[7], sof[10], sof[13]], [0x22, 0x11, 0x11]);
+    assert.deepEqual([stream[stream.length - 2], stream[stream.length - 1]], [0xff, 0xd9], 'EOI');
+  }
+});
+
+test('the fast DCT costs under 0.1 dB against the accurate one at qualities 75 and 90; above 95 the accurate one is used', async () => {
+  for (const quality of [75, 90]) {
+    const px = tilePixels(quality + 7);
+    const fast = await jpegDecode(await jpegEncode(px, 256, 256, quality), 256, 256);
+    const accurate = await jpegDecode(await jpegEncodeAccurate(px, 256, 256, quality), 256, 256);
+    const loss = psnr(px, accurate) - psnr(px, fast);
+    assert.ok(loss < 0.1, `quality ${quality}: ${loss.toFixed(3)} dB lost`);
+  }
+  const px = tilePixels(3);
+  assert.equal(encodeJpegTurbo(px, 256, 256, 96), undefined);
+  assert.ok((await jpegEncode(px, 256, 256, 96)).equals(await jpegEncodeAccurate(px, 256, 256, 96)));
+});
+
+test('tiles encoded one after the other keep their own bytes (the output buffer is shared by the thread)', async () => {
+  const a = await jpegEncode(tilePixels(11), 256, 256, 90);
+  const copy = Buffer.from(a);
+  await jpegEncode(tilePixels(12), 256, 256, 90);
+  assert.ok(a.equals(copy));
+  // Other sizes than 256 (partial tiles of other TMS, maps): 300 x 200.
+  const odd = new Uint8Array(300 * 200 * 3).fill(128);
+  const decoded = await jpegDecode(await jpegEncode(odd, 300, 200, 90), 300, 200);
+  assert.ok(decoded.every((v) => Math.abs(v - 128) <= 1));
+});
