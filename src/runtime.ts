@@ -3,10 +3,10 @@ import { mkdir } from 'node:fs/promises';
 import type { Config } from './config.js';
 import { createLogger, silentLogger, type Logger } from './log.js';
 import { JobManager } from './manager/manager.js';
-import { BullmqParts } from './manager/bullmq-parts.js';
+import type { BullmqParts } from './manager/bullmq-parts.js';
 import { connectRedis, keyOf } from './redis/connection.js';
 import { RedisItemLog } from './catalog/redis-item-log.js';
-import { BullmqExecution } from './manager/bullmq-queue.js';
+import type { BullmqExecution } from './manager/bullmq-queue.js';
 import { removeOrphanExecFolders } from './manager/exec-folders.js';
 import { jobLinks } from './api/job-links.js';
 import { createJobStore } from './manager/stores/index.js';
@@ -121,12 +121,15 @@ export async function createRuntime(
   // The bullmq manager (issue 14): a server hands executions to the queue; a worker (overrides.worker) runs them.
   let remote: BullmqExecution | undefined;
   if (config.manager.name === 'bullmq' && !overrides.worker) {
+    // bullmq is imported only by the processes that use it (start-up time of the others).
+    const { BullmqExecution } = await import('./manager/bullmq-queue.js');
     remote = new BullmqExecution(config.manager, log);
     await remote.open();
   }
   // A worker cuts big executions into parts any worker takes (issue 14, split pyramids).
   let parts: BullmqParts | undefined;
   if (config.manager.name === 'bullmq' && overrides.worker && config.manager.split_slabs > 0) {
+    const { BullmqParts } = await import('./manager/bullmq-parts.js');
     parts = new BullmqParts(config.manager, log);
     await parts.open();
   }

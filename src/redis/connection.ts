@@ -1,4 +1,5 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis, RedisOptions } from 'ioredis';
 import { silentLogger, type Logger } from '../log.js';
 
 /**
@@ -8,7 +9,9 @@ import { silentLogger, type Logger } from '../log.js';
  * stores: a Redis restart delays requests instead of failing them (issue 14, faults).
  */
 export function connectRedis(url: string, log: Logger = silentLogger, options: RedisOptions = {}): Redis {
-  const redis = new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, ...options });
+  // Required here, not imported at the top: processes run on lowdb never load ioredis (start-up time).
+  const { Redis: RedisClient } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
+  const redis = new RedisClient(url, { maxRetriesPerRequest: null, enableReadyCheck: true, ...options });
   // ioredis reconnects by itself; a lost connection is said once until it is back (not once per retry).
   let down = false;
   redis.on('error', (err: Error) => {

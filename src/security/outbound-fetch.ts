@@ -1,5 +1,5 @@
 import net, { type LookupFunction } from 'node:net';
-import { Agent, buildConnector, fetch, type RequestInit, type Response } from 'undici';
+import type { Agent, RequestInit, Response } from 'undici';
 import { addressesRefusal, systemResolver, type OutboundPolicy } from './hosts.js';
 
 /** A connection refused by the outbound guard; `reason` says which address and why. */
@@ -22,8 +22,10 @@ export class OutboundRefused extends Error {
  * `fetch` does.
  */
 export async function guardedFetch(url: string | URL, init: RequestInit, policy: OutboundPolicy): Promise<Response> {
+  // undici is loaded on the first outbound request (~0.1 s of start-up that runs without one do not pay).
+  const undici = await import('undici');
   try {
-    return await fetch(url, { ...init, dispatcher: agentFor(policy) });
+    return await undici.fetch(url, { ...init, dispatcher: agentFor(policy, undici) });
   } catch (err) {
     const refused = refusalIn(err);
     throw refused ?? err;
@@ -33,11 +35,11 @@ export async function guardedFetch(url: string | URL, init: RequestInit, policy:
 const agents = new WeakMap<OutboundPolicy, Agent>();
 
 /** One connection pool per policy (a pooled socket was checked when it was opened, for its origin). */
-function agentFor(policy: OutboundPolicy): Agent {
+function agentFor(policy: OutboundPolicy, undici: Pick<typeof import('undici'), 'Agent' | 'buildConnector'>): Agent {
   let agent = agents.get(policy);
   if (!agent) {
-    const base = buildConnector({ lookup: guardedLookup(policy) });
-    agent = new Agent({
+    const base = undici.buildConnector({ lookup: guardedLookup(policy) });
+    agent = new undici.Agent({
       connect(options, callback) {
         // net.connect does not call `lookup` for an IP literal: classify it here.
         const host = options.hostname.replace(/^\[|\]$/g, '');

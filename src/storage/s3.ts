@@ -1,6 +1,6 @@
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { Client, type BucketItem } from 'minio';
+import type { BucketItem, Client } from 'minio';
 import { ApiError } from '../errors.js';
 import { DEFAULT_RETRY, errorCode, withRetries, type RetryPolicy } from './retry.js';
 import { checkKey, NotFoundError, type ObjectStat, type Storage } from './storage.js';
@@ -64,7 +64,8 @@ export class S3Storage implements Storage {
   readonly bucket: string;
   readonly prefix: string;
   readonly endpoint: string;
-  private readonly client: Client;
+  private readonly clientOptions: ConstructorParameters<typeof Client>[0];
+  private clientMade?: Promise<Client>;
   private readonly partSize: number;
   private readonly retry: RetryPolicy;
 
@@ -82,7 +83,7 @@ export class S3Storage implements Storage {
     this.root = prefix === '' ? settings.bucket : `${settings.bucket}/${prefix.replace(/\/+$/, '')}`;
     this.partSize = Math.max(options.partSize ?? DEFAULT_PART_SIZE, MIN_PART_SIZE);
     this.retry = options.retry ?? DEFAULT_RETRY;
-    this.client = new Client({
+    this.clientOptions = {
       endPoint: url.hostname.replace(/^\[(.*)\]$/, '$1'),
       ...(url.port ? { port: Number(url.port) } : {}),
       useSSL: url.protocol === 'https:',
@@ -94,7 +95,19 @@ export class S3Storage implements Storage {
       partSize: this.partSize,
       // Our own retries (whole operations, bodies re-read), not the client's (status codes only).
       retryOptions: { disableRetry: true },
+    };
+  }
+
+  /**
+   * The minio client, made on first use. Importing minio (and its XML stack) costs ~0.5 s of CPU, which
+   * the worker threads of a file-storage pyramid and the commands that never reach S3 do not pay.
+   */
+  private client(): Promise<Client> {
+    this.clientMade ??= import('minio').then(({ Client: MinioClient }) => new MinioClient(this.clientOptions));
+    this.clientMade.catch(() => {
+      this.clientMade = undefined;
     });
+    return this.clientMade;
   }
 
   /** Object name of a key. */
@@ -110,14 +123,14 @@ export class S3Storage implements Storage {
     const where = `S3 storage ${this.endpoint}, bucket '${this.bucket}'`;
     let exists: boolean;
     try {
-      exists = await this.request(() => this.client.bucketExists(this.bucket));
+      exists = await this.request(async () => (await this.client()).bucketExists(this.bucket));
     } catch (err) {
       throw new Error(`${where}: cannot be reached or refused us (${describe(err)})`);
     }
     if (exists) return;
     if (!create) throw new Error(`${where}: no such bucket (create it, or set storage.create_bucket: true)`);
     try {
-      await this.request(() => this.client.makeBucket(this.bucket, this.settings.region));
+      await this.request(async () => (await this.client()).makeBucket(this.bucket, this.settings.region));
     } catch (err) {
       throw new Error(`${where}: the bucket could not be created (${describe(err)})`);
     }
@@ -125,7 +138,7 @@ export class S3Storage implements Storage {
 
   async read(key: string): Promise<Buffer> {
     const name = this.objectName(key);
-    return this.call('GET', name, async () => readAll(await this.client.getObject(this.bucket, name)));
+    return this.call('GET', name, async () => readAll(await (await this.client()).getObject(this.bucket, name)));
   }
 
   /** `length` bytes from `offset` of the object as stored (a reference object is not followed). */
@@ -133,7 +146,9 @@ export class S3Storage implements Storage {
     const name = this.objectName(key);
     if (length <= 0) return Buffer.alloc(0);
     try {
-      return await this.call('GET', name, async () => readAll(await this.client.getPartialObject(this.bucket, name, offset, length)));
+      return await this.call('GET', name, async () =>
+        readAll(await (await this.client()).getPartialObject(this.bucket, name, offset, length)),
+      );
     } catch (err) {
       // A range starting past the end: nothing there (as a short file read).
       if ((err as { code?: string }).code === 'InvalidRange') return Buffer.alloc(0);
@@ -148,7 +163,7 @@ export class S3Storage implements Storage {
       await this.multipart(name, body.length, async (offset, length) => body.subarray(offset, offset + length));
       return;
     }
-    await this.call('PUT', name, () => this.client.putObject(this.bucket, name, body, body.length));
+    await this.call('PUT', name, async () => (await this.client()).putObject(this.bucket, name, body, body.length));
   }
 
   /** A local file as one object: one PUT, or a multipart upload above the part size (parts read one at a time). */
@@ -170,7 +185,7 @@ export class S3Storage implements Storage {
       if (size > this.partSize) await this.multipart(name, size, readPart);
       else {
         const body = await readPart(0, size);
-        await this.call('PUT', name, () => this.client.putObject(this.bucket, name, body, size));
+        await this.call('PUT', name, async () => (await this.client()).putObject(this.bucket, name, body, size));
       }
     } finally {
       await file.close();
@@ -204,8 +219,8 @@ export class S3Storage implements Storage {
     const objectPrefix = `${this.prefix}${folder}`;
     let token = '';
     for (;;) {
-      const page = await this.call('LIST', objectPrefix, () =>
-        this.client.listObjectsV2Query(this.bucket, objectPrefix, token, '', 1000, ''),
+      const page = await this.call('LIST', objectPrefix, async () =>
+        (await this.client()).listObjectsV2Query(this.bucket, objectPrefix, token, '', 1000, ''),
       );
       for (const item of page.objects as BucketItem[]) if (item.name) yield item.name.slice(this.prefix.length);
       if (!page.isTruncated || !page.nextContinuationToken) return;
@@ -215,7 +230,7 @@ export class S3Storage implements Storage {
 
   async delete(key: string): Promise<void> {
     const name = this.objectName(key);
-    await this.call('DELETE', name, () => this.client.removeObject(this.bucket, name));
+    await this.call('DELETE', name, async () => (await this.client()).removeObject(this.bucket, name));
   }
 
   async deletePrefix(prefix: string): Promise<void> {
@@ -223,7 +238,9 @@ export class S3Storage implements Storage {
     const flush = async () => {
       const names = batch;
       batch = [];
-      const results = await this.call('DELETE', `${this.prefix}${prefix}*`, () => this.client.removeObjects(this.bucket, names));
+      const results = await this.call('DELETE', `${this.prefix}${prefix}*`, async () =>
+        (await this.client()).removeObjects(this.bucket, names),
+      );
       const failed = results.find((r) => r?.Error);
       if (failed?.Error) {
         const code = failed.Error.Code ?? 'Unknown';
@@ -275,7 +292,7 @@ export class S3Storage implements Storage {
   /** Size and modification time of an object, undefined when absent. */
   private async head(name: string): Promise<ObjectStat | undefined> {
     try {
-      const st = await this.call('HEAD', name, () => this.client.statObject(this.bucket, name));
+      const st = await this.call('HEAD', name, async () => (await this.client()).statObject(this.bucket, name));
       return { size: st.size, modified: new Date(st.lastModified).getTime() };
     } catch (err) {
       if (err instanceof NotFoundError) return undefined;
@@ -289,19 +306,22 @@ export class S3Storage implements Storage {
    * its parts do not linger in the bucket.
    */
   private async multipart(name: string, size: number, part: (offset: number, length: number) => Promise<Buffer>): Promise<void> {
-    const uploadId = await this.call('PUT', name, () => this.client.initiateNewMultipartUpload(this.bucket, name, {}));
+    const uploadId = await this.call('PUT', name, async () => (await this.client()).initiateNewMultipartUpload(this.bucket, name, {}));
     try {
       const etags: Array<{ part: number; etag: string }> = [];
       for (let offset = 0, number = 1; offset < size; offset += this.partSize, number++) {
         const body = await part(offset, Math.min(this.partSize, size - offset));
-        const uploaded = await this.call('PUT', name, () =>
-          this.client.uploadPart({ bucketName: this.bucket, objectName: name, uploadID: uploadId, partNumber: number, headers: {} }, body),
+        const uploaded = await this.call('PUT', name, async () =>
+          (await this.client()).uploadPart(
+            { bucketName: this.bucket, objectName: name, uploadID: uploadId, partNumber: number, headers: {} },
+            body,
+          ),
         );
         etags.push({ part: number, etag: uploaded.etag });
       }
-      await this.call('PUT', name, () => this.client.completeMultipartUpload(this.bucket, name, uploadId, etags));
+      await this.call('PUT', name, async () => (await this.client()).completeMultipartUpload(this.bucket, name, uploadId, etags));
     } catch (err) {
-      await this.client.abortMultipartUpload(this.bucket, name, uploadId).catch(() => {});
+      await (await this.client()).abortMultipartUpload(this.bucket, name, uploadId).catch(() => {});
       throw err;
     }
   }
