@@ -14,6 +14,7 @@ import { estimateRealScale, maskBlocks, warp, type RasterImage } from '../../src
 import { extractTile, scanMask, SlabEncoder, type SlabSpec } from '../../src/pyramid/slab-encoder.js';
 import { decodeBackgroundTile, readBackground, readEncodedBackground, type BackgroundRef, type EncodedBackground } from './background.js';
 import { throwIfCancelled } from '../../src/workers/cancellation.js';
+import { newHalf, recycleHalves, recycleTile, spareTile } from './spare-arrays.js';
 
 /** Half-resolution pixels of a slab (its share of the parent slab, rok4.md §8.5). */
 export interface HalfSlab {
@@ -66,15 +67,6 @@ function transformFor(from: CrsInfo, to: CrsInfo): CoordinateTransform {
   return t;
 }
 
-function filled(sampleType: 'uint8' | 'float32', pixels: number, nodata: number[]): Uint8Array | Float32Array {
-  const C = nodata.length;
-  const out = sampleType === 'uint8' ? new Uint8Array(pixels * C) : new Float32Array(pixels * C);
-  if (nodata.every((v) => v === nodata[0])) {
-    if (nodata[0] !== 0) out.fill(nodata[0]);
-  } else for (let p = 0; p < pixels; p++) for (let c = 0; c < C; c++) out[p * C + c] = nodata[c];
-  return out;
-}
-
 /** Keeps the first `to` channels of interleaved pixels (drops an alpha band already turned into the mask). */
 function keepChannels<T extends Uint8Array | Float32Array>(data: T, from: number, to: number): T {
   if (from === to) return data;
@@ -88,30 +80,6 @@ function keepChannels<T extends Uint8Array | Float32Array>(data: T, from: number
 function owned<T extends Uint8Array | Float32Array>(v: T): T {
   if (v.byteOffset === 0 && v.byteLength === v.buffer.byteLength && !(v.buffer instanceof SharedArrayBuffer)) return v;
   return v.slice() as T;
-}
-
-/** A tile's pixels and mask. */
-type TilePair = { data: Uint8Array | Float32Array; mask: Uint8Array };
-
-/**
- * Tile-sized pixel and mask arrays kept per thread, used again once their tile is encoded and halved. A
- * bottom slab of 16 × 16 tiles warped 256 fresh pairs (67 MB of RGB tiles): on M, V8's collector threads
- * spent 3.7 s of the run's 21 s of CPU (issue 16). In flight at once: two strips of tiles at most (the
- * encoder's bound), so this many spares cover a slab.
- */
-const spareTiles: TilePair[] = [];
-const SPARE_TILES = 48;
-
-/** A spare pair for a tile of `pixels` pixels × `channels` of `sampleType`, or undefined (then warp allocates). */
-function spareTile(sampleType: 'uint8' | 'float32', pixels: number, channels: number): TilePair | undefined {
-  const type = sampleType === 'uint8' ? Uint8Array : Float32Array;
-  const i = spareTiles.findIndex((t) => t.data instanceof type && t.data.length === pixels * channels && t.mask.length === pixels);
-  return i < 0 ? undefined : spareTiles.splice(i, 1)[0];
-}
-
-/** Gives a tile's arrays back; the caller keeps no view of them. */
-function recycleTile(t: TilePair): void {
-  if (spareTiles.length < SPARE_TILES) spareTiles.push(t);
 }
 
 /** Sends the result's pixel buffers back by transfer, not by copy (DESIGN §6). */
@@ -146,12 +114,17 @@ function halveRegion(
   h: number,
   out: HalfSlab,
   outWidth: number,
+  full = false,
 ): void {
   const C = spec.channels;
   const ow = w >> 1,
     oh = h >> 1;
   const ox = x0 >> 1,
     oy = y0 >> 1;
+  if (full && C === 3 && spec.sampleType === 'uint8') {
+    halveFullRgb8(data as Uint8Array, width, x0, y0, ow, oh, out.data as Uint8Array, out.mask, outWidth, ox, oy);
+    return;
+  }
   if (spec.sampleType !== 'uint8' || !spec.mask) {
     const region = average2x2(
       {
@@ -207,6 +180,38 @@ function halveRegion(
         o[t + c] = Math.floor(sum / n);
       }
     }
+  }
+}
+
+/**
+ * {@link halveRegion} of 8-bit RGB whose mask is 255 everywhere (most bottom tiles): the plain 2×2 mean,
+ * no mask test per pixel, the three channels unrolled; the output mask is 255.
+ */
+function halveFullRgb8(
+  d: Uint8Array,
+  width: number,
+  x0: number,
+  y0: number,
+  ow: number,
+  oh: number,
+  o: Uint8Array,
+  om: Uint8Array,
+  outWidth: number,
+  ox: number,
+  oy: number,
+): void {
+  const rowBytes = width * 3;
+  for (let y = 0; y < oh; y++) {
+    let a = ((y0 + 2 * y) * width + x0) * 3;
+    let b = a + rowBytes;
+    const q = (oy + y) * outWidth + ox;
+    let t = q * 3;
+    for (let x = 0; x < ow; x++, a += 6, b += 6, t += 3) {
+      o[t] = (d[a] + d[a + 3] + d[b] + d[b + 3]) >> 2;
+      o[t + 1] = (d[a + 1] + d[a + 4] + d[b + 1] + d[b + 4]) >> 2;
+      o[t + 2] = (d[a + 2] + d[a + 5] + d[b + 2] + d[b + 5]) >> 2;
+    }
+    om.fill(255, q, q + ow);
   }
 }
 
@@ -494,10 +499,7 @@ export async function bottomSlab(task: BottomSlabTask): Promise<SlabResult> {
   const th = spec.tileHeight;
   const encoder = new SlabEncoder(spec);
   const halfWidth = W >> 1;
-  const half: HalfSlab = {
-    data: filled(spec.sampleType, halfWidth * ((spec.tilesPerHeight * th) >> 1), spec.nodata),
-    mask: new Uint8Array(halfWidth * ((spec.tilesPerHeight * th) >> 1)),
-  };
+  const half = newHalf(spec, halfWidth * ((spec.tilesPerHeight * th) >> 1));
   const radius = KERNELS[task.interpolation]?.radius ?? 2;
   // For an update, the old slab is the background (see settleTile).
   const settle: TileSettling = { spec, encoder, half, halfWidth, background: await readEncodedBackground(task.background) };
@@ -522,6 +524,7 @@ export async function bottomSlab(task: BottomSlabTask): Promise<SlabResult> {
   }
   if (encoder.validPixels === 0) {
     await encoder.flush();
+    recycleHalves([half]);
     return { empty: true, validPixels: 0 };
   }
   const slab = await encoder.finish();
@@ -606,6 +609,7 @@ async function settleTile(
     th,
     { data: ctx.half.data.subarray(offset * C), mask: ctx.half.mask.subarray(offset) },
     ctx.halfWidth,
+    scan.full,
   );
   // The arrays serve another tile once the encoder no longer reads them (JPEG: after its encode).
   void encoded.then(() => recycleTile(tile));
@@ -640,7 +644,7 @@ export async function upperSlab(task: UpperSlabTask): Promise<SlabResult> {
   const C = spec.channels;
   const encoder = new SlabEncoder(spec);
   const halfWidth = W >> 1;
-  const half: HalfSlab = { data: filled(spec.sampleType, halfWidth * (H >> 1), spec.nodata), mask: new Uint8Array(halfWidth * (H >> 1)) };
+  const half = newHalf(spec, halfWidth * (H >> 1));
   const qw = tpw >> 1,
     qh = tph >> 1;
   const childWidth = W >> 1;
@@ -671,9 +675,12 @@ export async function upperSlab(task: UpperSlabTask): Promise<SlabResult> {
   }
   if (encoder.validPixels === 0) {
     await encoder.flush();
+    recycleHalves([...task.children, half]);
     return { empty: true, validPixels: 0 };
   }
   const slab = await encoder.finish();
+  // Every tile is encoded and halved: the children's halves are no longer read.
+  recycleHalves(task.children);
   return transferable({ empty: false, data: slab.data, mask: slab.mask, half, validPixels: encoder.validPixels });
 }
 
