@@ -3,7 +3,8 @@
  * bullmq manager, 2 real `dallage worker` processes and a real redis-server (as the tests start them),
  * against the embedded lowdb manager: BENCH_TASKS (default 100) echo jobs submitted one after the other,
  * each waited for, and the time from the job's creation (stored, then queued, by the server) to its start
- * (written by the worker once it took and prepared it), p50 and p90; then the same jobs submitted all at
+ * (the moment a worker took it off the queue: BullMQ's processedOn; the embedded manager starts it as its
+ * turn comes), p50 and p90; then the same jobs submitted all at
  * once (throughput). The goal of the issue is ≤ 5 ms p50 of overhead per task.
  * Then one pyramid (BENCH_PYRAMID, default L; `none` skips it; as bench:pyramid makes it: PM, jpg90, bicubic,
  * mask, z0 to the native zoom) made three ways on the same machine: the embedded pool (2 threads), 1 worker

@@ -88,6 +88,9 @@ export class JobWorker {
   handingBack = false;
 
   private async process(job: Job, token?: string): Promise<unknown> {
+    // The job starts when this worker takes it (BullMQ's processedOn, set as it moved the job to active):
+    // reading its record and preparing its inputs are part of the run, not of the queue (issue 14).
+    const takenAt = new Date(job.processedOn ?? Date.now());
     const task = job.data as QueuedTask;
     const registered = this.deps.registry.get(task.processID);
     if (!registered) throw new Error(`process '${task.processID}' is not configured on worker ${this.deps.name}`);
@@ -100,7 +103,7 @@ export class JobWorker {
       void job.updateProgress({ percent, ...(message !== undefined ? { message } : {}) }).catch(() => {});
     };
     try {
-      const answer = await this.deps.manager.runQueued(task, registered, progress);
+      const answer = await this.deps.manager.runQueued(task, registered, progress, takenAt);
       // Stopping gracefully (SIGTERM): a job the manager gave back waits in the queue again, for another
       // worker (BullMQ: moved back to wait while this worker still holds its lock).
       if (this.handingBack && task.mode === 'async' && (await this.deps.manager.isWaiting(task.id))) {

@@ -521,9 +521,12 @@ export class JobManager {
     task: QueuedTask,
     process: RegisteredProcess,
     progress?: (percent: number, message?: string) => void,
+    takenAt?: Date,
   ): Promise<SyncAnswer | undefined> {
     try {
-      return task.mode === 'sync' ? await this.runQueuedSync(task, process, progress ?? noop) : await this.runQueuedJob(task, process);
+      return task.mode === 'sync'
+        ? await this.runQueuedSync(task, process, progress ?? noop)
+        : await this.runQueuedJob(task, process, takenAt);
     } finally {
       if (task.fetched) await this.dropFetched(task);
     }
@@ -542,7 +545,8 @@ export class JobManager {
     await this.deps.storage.deletePrefix(fetchedInputsPrefix(task.id)).catch(() => {});
   }
 
-  private async runQueuedJob(task: QueuedTask, process: RegisteredProcess): Promise<undefined> {
+  /** `takenAt`: when the worker took the task off the queue, the job's start (its preparation is part of the run). */
+  private async runQueuedJob(task: QueuedTask, process: RegisteredProcess, takenAt?: Date): Promise<undefined> {
     const stored = await this.deps.store.get(task.id);
     if (!stored || FINISHED.includes(stored.status)) return undefined; // dismissed (or ended) before a worker took it
     let run: Run;
@@ -566,7 +570,7 @@ export class JobManager {
     }
     // The record read above serves runJob too (one Redis round trip less per task, issue 14's overhead goal):
     // a dismiss landed since is still caught there, by the conditional update that marks the job running.
-    await this.runJob(run, { retaken: stored.status === 'running', stored });
+    await this.runJob(run, { retaken: stored.status === 'running', stored, takenAt });
     return undefined;
   }
 
@@ -636,8 +640,11 @@ export class JobManager {
     }
   }
 
-  /** `stored`: the job's record when the caller has just read it (a worker process); else it is read here. */
-  private async runJob(run: Run, options: { retaken?: boolean; stored?: JobRecord } = {}): Promise<void> {
+  /**
+   * `stored`: the job's record when the caller has just read it (a worker process); else it is read here.
+   * `takenAt`: when a worker process took the job off the queue, recorded as its start (else: now).
+   */
+  private async runJob(run: Run, options: { retaken?: boolean; stored?: JobRecord; takenAt?: Date } = {}): Promise<void> {
     const id = run.id;
     let outcome: ExecutionOutcome = 'failed';
     let live: LiveJob | undefined;
@@ -650,7 +657,7 @@ export class JobManager {
       if (this.closed) return await this.failStopped(id, 'before this job started');
       const log = this.deps.log.child({ jobId: id, processID: run.process.description.id });
       const controller = new AbortController();
-      const started = new Date().toISOString();
+      const started = (options.takenAt ?? new Date()).toISOString();
       const worker = this.deps.workerName ? { worker: this.deps.workerName } : {};
       const message = options.retaken ? 'running again (its previous worker stopped)' : 'running';
       const current: LiveJob = (live = {
