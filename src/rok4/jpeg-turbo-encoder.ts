@@ -1,15 +1,16 @@
 /**
  * JPEG tile encoding by libjpeg-turbo's TurboJPEG API, natively (npm `@julusian/jpeg-turbo`, prebuilt for
- * the usual platforms). Why not sharp: a 256 × 256 tile costs 1.2–1.5 ms of CPU through sharp (libvips'
- * per-image pipeline and its thread hop dominate so small an image) and 0.17 ms here, called synchronously on
- * the thread that made the tile.
+ * the usual platforms), chosen with the environment variable `DALLAGE_JPEG_DCT=fast`. Why it exists: a
+ * 256 × 256 tile costs 1.2–1.5 ms of CPU through sharp (libvips' per-image pipeline and its thread hop
+ * dominate so small an image) and 0.17 ms here, called synchronously on the thread that made the tile.
  *
- * The binding always asks for libjpeg's fast integer DCT. That is TurboJPEG's own long-standing choice for
- * compression below quality 96 (libjpeg-turbo measured it to cost "only a very slight" accuracy): on the M
- * bench raster's tiles, 0.05 dB at quality 90 and 0.01 dB at 75, 0.7 % more bytes. At 96 and above its
- * error grows (0.15 dB at 95), so those qualities, and any platform the binding does not load on, stay with
- * the accurate DCT (the caller's sharp path). The stream is the same baseline JFIF either way (rok4.md §5.2:
- * APP0, 4:2:0, standard Huffman tables, not progressive, no restart markers).
+ * Why it is not the default: the binding always asks for libjpeg's fast integer DCT (TurboJPEG's own
+ * long-standing choice below quality 96). On the M bench raster's tiles that costs 0.05 dB at quality 90
+ * and 0.01 dB at 75 (0.7 % more bytes), and the bench's bottom level against `gdalwarp -r cubic` fell from
+ * 38.71 to 38.64 dB — issue 16 asks for no loss there. So the default stays the accurate DCT (sharp), and
+ * qualities above 95 always do (the fast DCT's error grows there: 0.15 dB at 95). The stream is the same
+ * baseline JFIF either way (rok4.md §5.2: APP0, 4:2:0, standard Huffman tables, not progressive, no
+ * restart markers).
  */
 import { createRequire } from 'node:module';
 
@@ -33,7 +34,7 @@ let out: Buffer = Buffer.alloc(0);
 
 function loadBinding(): TurboBinding | null {
   if (binding !== undefined) return binding;
-  if (process.env.DALLAGE_JPEG_ENCODER === 'sharp') return (binding = null);
+  if (process.env.DALLAGE_JPEG_DCT !== 'fast') return (binding = null);
   try {
     binding = createRequire(import.meta.url)('@julusian/jpeg-turbo') as TurboBinding;
   } catch {
@@ -45,8 +46,8 @@ function loadBinding(): TurboBinding | null {
 
 /**
  * Encodes interleaved 8-bit RGB as a baseline JFIF stream, 4:2:0, or answers undefined when this encoder
- * does not take the job (quality above {@link FAST_DCT_MAX_QUALITY}, no binding, or the environment variable
- * `DALLAGE_JPEG_ENCODER=sharp`, kept for comparisons): the caller then encodes it with sharp.
+ * does not take the job (`DALLAGE_JPEG_DCT` is not `fast`, quality above {@link FAST_DCT_MAX_QUALITY}, or no
+ * binding for this platform): the caller then encodes it with sharp.
  */
 export function encodeJpegTurbo(pixels: Uint8Array, width: number, height: number, quality: number): Buffer | undefined {
   if (quality > FAST_DCT_MAX_QUALITY) return undefined;

@@ -3,6 +3,10 @@ import assert from 'node:assert/strict';
 import { jpegDecode, jpegEncode, jpegEncodeAccurate } from '../../src/rok4/codec-jpeg.js';
 import { encodeJpegTurbo } from '../../src/rok4/jpeg-turbo-encoder.js';
 
+// The native fast-DCT encoder is chosen by the environment (read at the first encode of a thread); this file
+// runs in a process of its own.
+process.env.DALLAGE_JPEG_DCT = 'fast';
+
 /** A photographic-looking 256² RGB tile: smooth gradients, edges and deterministic noise. */
 function tilePixels(seed: number): Uint8Array {
   const px = new Uint8Array(256 * 256 * 3);
@@ -39,7 +43,7 @@ function segments(stream: Uint8Array): Array<[number, Uint8Array]> {
   return out;
 }
 
-test('TurboJPEG encodes ROK4 tiles natively on this platform: baseline JFIF, 4:2:0, standard tables (rok4.md §5.2)', async () => {
+test('with DALLAGE_JPEG_DCT=fast, TurboJPEG encodes ROK4 tiles natively: baseline JFIF, 4:2:0, standard tables (rok4.md §5.2)', async () => {
   // The CI machines are linux x64: the prebuilt binding must load there (else every tile would silently
   // take the 8x slower path).
   assert.ok(encodeJpegTurbo(tilePixels(1), 256, 256, 90), 'the native encoder takes quality 90');
