@@ -2,25 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { jpegDecode, jpegEncode, jpegEncodeAccurate } from '../../src/rok4/codec-jpeg.js';
 import { encodeJpegTurbo } from '../../src/rok4/jpeg-turbo-encoder.js';
+import { rgbTile } from '../helpers/rgb-tile.js';
 
 // The native fast-DCT encoder is chosen by the environment (read at the first encode of a thread); this file
 // runs in a process of its own.
 process.env.DALLAGE_JPEG_DCT = 'fast';
-
-/** A photographic-looking 256² RGB tile: smooth gradients, edges and deterministic noise. */
-function tilePixels(seed: number): Uint8Array {
-  const px = new Uint8Array(256 * 256 * 3);
-  let s = seed >>> 0;
-  for (let i = 0; i < 256 * 256; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    const x = i % 256,
-      y = (i / 256) | 0;
-    px[i * 3] = Math.min(255, 60 + x / 2 + (s >>> 30) + (x > 128 && y > 100 ? 60 : 0));
-    px[i * 3 + 1] = Math.min(255, 40 + y / 2 + (s >>> 30));
-    px[i * 3 + 2] = Math.min(255, 90 + ((x + y) >> 2) + (s >>> 30));
-  }
-  return px;
-}
 
 function psnr(a: Uint8Array, b: Uint8Array): number {
   let sum = 0;
@@ -46,9 +32,9 @@ function segments(stream: Uint8Array): Array<[number, Uint8Array]> {
 test('with DALLAGE_JPEG_DCT=fast, TurboJPEG encodes ROK4 tiles natively: baseline JFIF, 4:2:0, standard tables (rok4.md §5.2)', async () => {
   // The CI machines are linux x64: the prebuilt binding must load there (else every tile would silently
   // take the 8x slower path).
-  assert.ok(encodeJpegTurbo(tilePixels(1), 256, 256, 90), 'the native encoder takes quality 90');
+  assert.ok(encodeJpegTurbo(rgbTile(1, 'photo'), 256, 256, 90), 'the native encoder takes quality 90');
   for (const quality of [75, 90]) {
-    const stream = await jpegEncode(tilePixels(quality), 256, 256, quality);
+    const stream = await jpegEncode(rgbTile(quality, 'photo'), 256, 256, quality);
     const markers = segments(stream);
     const kinds = markers.map(([m]) => m);
     assert.equal(kinds[0], 0xe0, 'APP0 first');
@@ -67,21 +53,21 @@ test('with DALLAGE_JPEG_DCT=fast, TurboJPEG encodes ROK4 tiles natively: baselin
 
 test('the fast DCT costs under 0.1 dB against the accurate one at qualities 75 and 90; above 95 the accurate one is used', async () => {
   for (const quality of [75, 90]) {
-    const px = tilePixels(quality + 7);
+    const px = rgbTile(quality + 7, 'photo');
     const fast = await jpegDecode(await jpegEncode(px, 256, 256, quality), 256, 256);
     const accurate = await jpegDecode(await jpegEncodeAccurate(px, 256, 256, quality), 256, 256);
     const loss = psnr(px, accurate) - psnr(px, fast);
     assert.ok(loss < 0.1, `quality ${quality}: ${loss.toFixed(3)} dB lost`);
   }
-  const px = tilePixels(3);
+  const px = rgbTile(3, 'photo');
   assert.equal(encodeJpegTurbo(px, 256, 256, 96), undefined);
   assert.ok((await jpegEncode(px, 256, 256, 96)).equals(await jpegEncodeAccurate(px, 256, 256, 96)));
 });
 
 test('tiles encoded one after the other keep their own bytes (the output buffer is shared by the thread)', async () => {
-  const a = await jpegEncode(tilePixels(11), 256, 256, 90);
+  const a = await jpegEncode(rgbTile(11, 'photo'), 256, 256, 90);
   const copy = Buffer.from(a);
-  await jpegEncode(tilePixels(12), 256, 256, 90);
+  await jpegEncode(rgbTile(12, 'photo'), 256, 256, 90);
   assert.ok(a.equals(copy));
   // Other sizes than 256 (partial tiles of other TMS, maps): 300 x 200.
   const odd = new Uint8Array(300 * 200 * 3).fill(128);

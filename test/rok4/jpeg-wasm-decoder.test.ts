@@ -3,21 +3,7 @@ import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { jpegDecode, jpegEncode } from '../../src/rok4/codec-jpeg.js';
 import { decodeJpegWasm } from '../../src/rok4/jpeg-wasm-decoder.js';
-
-/** A photographic-looking 256² RGB tile: gradients plus deterministic noise (every DCT coefficient busy). */
-function tilePixels(seed: number): Uint8Array {
-  const px = new Uint8Array(256 * 256 * 3);
-  let s = seed >>> 0;
-  for (let i = 0; i < 256 * 256; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    const x = i % 256,
-      y = (i / 256) | 0;
-    px[i * 3] = (x + (s >>> 28)) & 255;
-    px[i * 3 + 1] = (y * 2 + (s >>> 27)) & 255;
-    px[i * 3 + 2] = ((x ^ y) + (s >>> 26)) & 255;
-  }
-  return px;
-}
+import { rgbTile } from '../helpers/rgb-tile.js';
 
 test('the WebAssembly decoder gives sharp’s samples to the byte, for ROK4 tiles at both qualities', async () => {
   for (const [seed, quality] of [
@@ -25,7 +11,7 @@ test('the WebAssembly decoder gives sharp’s samples to the byte, for ROK4 tile
     [2, 75],
     [3, 90],
   ]) {
-    const stream = await jpegEncode(tilePixels(seed), 256, 256, quality);
+    const stream = await jpegEncode(rgbTile(seed), 256, 256, quality);
     const bySharp = await sharp(stream).raw().toBuffer();
     const ours = await decodeJpegWasm(stream);
     assert.ok(ours, 'decoded');
@@ -49,7 +35,7 @@ test('a gray JPEG decodes to RGB; a wrong size is named', async () => {
 });
 
 test('a corrupt stream is left to sharp, which names the fault, and the next tile still decodes', async () => {
-  const stream = await jpegEncode(tilePixels(4), 256, 256, 90);
+  const stream = await jpegEncode(rgbTile(4), 256, 256, 90);
   assert.equal(await decodeJpegWasm(stream.subarray(0, stream.length >> 1)), undefined);
   assert.equal(await decodeJpegWasm(Buffer.from('not a JPEG stream at all')), undefined);
   await assert.rejects(() => jpegDecode(Buffer.from('not a JPEG stream at all'), 256, 256), /unsupported image format|Input buffer/i);
