@@ -34,11 +34,16 @@ export type TilePair = { data: Uint8Array | Float32Array; mask: Uint8Array };
 const spareTiles: TilePair[] = [];
 const SPARE_TILES = 48;
 
+/** Takes out of `spares` a pair of `pixels` pixels × `channels` of `sampleType`, or undefined. */
+function takeSpare<T extends TilePair>(spares: T[], sampleType: 'uint8' | 'float32', pixels: number, channels: number): T | undefined {
+  const type = sampleType === 'uint8' ? Uint8Array : Float32Array;
+  const i = spares.findIndex((t) => t.data instanceof type && t.data.length === pixels * channels && t.mask.length === pixels);
+  return i < 0 ? undefined : spares.splice(i, 1)[0];
+}
+
 /** A spare pair for a tile of `pixels` pixels × `channels` of `sampleType`, or undefined (then warp allocates). */
 export function spareTile(sampleType: 'uint8' | 'float32', pixels: number, channels: number): TilePair | undefined {
-  const type = sampleType === 'uint8' ? Uint8Array : Float32Array;
-  const i = spareTiles.findIndex((t) => t.data instanceof type && t.data.length === pixels * channels && t.mask.length === pixels);
-  return i < 0 ? undefined : spareTiles.splice(i, 1)[0];
+  return takeSpare(spareTiles, sampleType, pixels, channels);
 }
 
 /** Gives a tile's arrays back; the caller keeps no view of them. */
@@ -57,10 +62,8 @@ const SPARE_HALVES = 2;
 
 /** A half slab of `pixels` pixels holding nodata and mask 0: a spare one refilled, else a new one. */
 export function newHalf(spec: SlabSpec, pixels: number): HalfSlab {
-  const type = spec.sampleType === 'uint8' ? Uint8Array : Float32Array;
-  const i = spareHalves.findIndex((h) => h.data instanceof type && h.data.length === pixels * spec.channels && h.mask.length === pixels);
-  if (i < 0) return { data: filled(spec.sampleType, pixels, spec.nodata), mask: new Uint8Array(pixels) };
-  const half = spareHalves.splice(i, 1)[0];
+  const half = takeSpare(spareHalves, spec.sampleType, pixels, spec.channels);
+  if (!half) return { data: filled(spec.sampleType, pixels, spec.nodata), mask: new Uint8Array(pixels) };
   fillNodata(half.data, pixels, spec.nodata);
   half.mask.fill(0);
   return half;

@@ -14,7 +14,7 @@ export async function jpegEncode(pixels: Uint8Array, width: number, height: numb
   return fast ? withJfifHeader(fast) : jpegEncodeAccurate(pixels, width, height, quality);
 }
 
-/** The same stream with libjpeg's accurate integer DCT, through sharp (qualities above 95, other platforms). */
+/** The same stream with libjpeg's accurate integer DCT, through sharp: the default, and always above quality 95. */
 export async function jpegEncodeAccurate(pixels: Uint8Array, width: number, height: number, quality: number): Promise<Buffer> {
   if (pixels.length !== width * height * 3) throw new Error('JPEG: tiles must be 3-channel RGB');
   const stream = await sharp(pixels, { raw: { width, height, channels: 3 } })

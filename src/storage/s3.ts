@@ -103,10 +103,14 @@ export class S3Storage implements Storage {
    * the worker threads of a file-storage pyramid and the commands that never reach S3 do not pay.
    */
   private client(): Promise<Client> {
-    this.clientMade ??= import('minio').then(({ Client: MinioClient }) => new MinioClient(this.clientOptions));
-    this.clientMade.catch(() => {
-      this.clientMade = undefined;
-    });
+    if (!this.clientMade) {
+      const made = import('minio').then(({ Client: MinioClient }) => new MinioClient(this.clientOptions));
+      // A failed import or construction is tried again on the next request.
+      made.catch(() => {
+        if (this.clientMade === made) this.clientMade = undefined;
+      });
+      this.clientMade = made;
+    }
     return this.clientMade;
   }
 
@@ -123,14 +127,14 @@ export class S3Storage implements Storage {
     const where = `S3 storage ${this.endpoint}, bucket '${this.bucket}'`;
     let exists: boolean;
     try {
-      exists = await this.request(async () => (await this.client()).bucketExists(this.bucket));
+      exists = await this.request((client) => client.bucketExists(this.bucket));
     } catch (err) {
       throw new Error(`${where}: cannot be reached or refused us (${describe(err)})`);
     }
     if (exists) return;
     if (!create) throw new Error(`${where}: no such bucket (create it, or set storage.create_bucket: true)`);
     try {
-      await this.request(async () => (await this.client()).makeBucket(this.bucket, this.settings.region));
+      await this.request((client) => client.makeBucket(this.bucket, this.settings.region));
     } catch (err) {
       throw new Error(`${where}: the bucket could not be created (${describe(err)})`);
     }
@@ -138,7 +142,7 @@ export class S3Storage implements Storage {
 
   async read(key: string): Promise<Buffer> {
     const name = this.objectName(key);
-    return this.call('GET', name, async () => readAll(await (await this.client()).getObject(this.bucket, name)));
+    return this.call('GET', name, async (client) => readAll(await client.getObject(this.bucket, name)));
   }
 
   /** `length` bytes from `offset` of the object as stored (a reference object is not followed). */
@@ -146,9 +150,7 @@ export class S3Storage implements Storage {
     const name = this.objectName(key);
     if (length <= 0) return Buffer.alloc(0);
     try {
-      return await this.call('GET', name, async () =>
-        readAll(await (await this.client()).getPartialObject(this.bucket, name, offset, length)),
-      );
+      return await this.call('GET', name, async (client) => readAll(await client.getPartialObject(this.bucket, name, offset, length)));
     } catch (err) {
       // A range starting past the end: nothing there (as a short file read).
       if ((err as { code?: string }).code === 'InvalidRange') return Buffer.alloc(0);
@@ -163,7 +165,7 @@ export class S3Storage implements Storage {
       await this.multipart(name, body.length, async (offset, length) => body.subarray(offset, offset + length));
       return;
     }
-    await this.call('PUT', name, async () => (await this.client()).putObject(this.bucket, name, body, body.length));
+    await this.call('PUT', name, (client) => client.putObject(this.bucket, name, body, body.length));
   }
 
   /** A local file as one object: one PUT, or a multipart upload above the part size (parts read one at a time). */
@@ -185,7 +187,7 @@ export class S3Storage implements Storage {
       if (size > this.partSize) await this.multipart(name, size, readPart);
       else {
         const body = await readPart(0, size);
-        await this.call('PUT', name, async () => (await this.client()).putObject(this.bucket, name, body, size));
+        await this.call('PUT', name, (client) => client.putObject(this.bucket, name, body, size));
       }
     } finally {
       await file.close();
@@ -219,8 +221,8 @@ export class S3Storage implements Storage {
     const objectPrefix = `${this.prefix}${folder}`;
     let token = '';
     for (;;) {
-      const page = await this.call('LIST', objectPrefix, async () =>
-        (await this.client()).listObjectsV2Query(this.bucket, objectPrefix, token, '', 1000, ''),
+      const page = await this.call('LIST', objectPrefix, (client) =>
+        client.listObjectsV2Query(this.bucket, objectPrefix, token, '', 1000, ''),
       );
       for (const item of page.objects as BucketItem[]) if (item.name) yield item.name.slice(this.prefix.length);
       if (!page.isTruncated || !page.nextContinuationToken) return;
@@ -230,7 +232,7 @@ export class S3Storage implements Storage {
 
   async delete(key: string): Promise<void> {
     const name = this.objectName(key);
-    await this.call('DELETE', name, async () => (await this.client()).removeObject(this.bucket, name));
+    await this.call('DELETE', name, (client) => client.removeObject(this.bucket, name));
   }
 
   async deletePrefix(prefix: string): Promise<void> {
@@ -238,9 +240,7 @@ export class S3Storage implements Storage {
     const flush = async () => {
       const names = batch;
       batch = [];
-      const results = await this.call('DELETE', `${this.prefix}${prefix}*`, async () =>
-        (await this.client()).removeObjects(this.bucket, names),
-      );
+      const results = await this.call('DELETE', `${this.prefix}${prefix}*`, (client) => client.removeObjects(this.bucket, names));
       const failed = results.find((r) => r?.Error);
       if (failed?.Error) {
         const code = failed.Error.Code ?? 'Unknown';
@@ -292,7 +292,7 @@ export class S3Storage implements Storage {
   /** Size and modification time of an object, undefined when absent. */
   private async head(name: string): Promise<ObjectStat | undefined> {
     try {
-      const st = await this.call('HEAD', name, async () => (await this.client()).statObject(this.bucket, name));
+      const st = await this.call('HEAD', name, (client) => client.statObject(this.bucket, name));
       return { size: st.size, modified: new Date(st.lastModified).getTime() };
     } catch (err) {
       if (err instanceof NotFoundError) return undefined;
@@ -306,20 +306,17 @@ export class S3Storage implements Storage {
    * its parts do not linger in the bucket.
    */
   private async multipart(name: string, size: number, part: (offset: number, length: number) => Promise<Buffer>): Promise<void> {
-    const uploadId = await this.call('PUT', name, async () => (await this.client()).initiateNewMultipartUpload(this.bucket, name, {}));
+    const uploadId = await this.call('PUT', name, (client) => client.initiateNewMultipartUpload(this.bucket, name, {}));
     try {
       const etags: Array<{ part: number; etag: string }> = [];
       for (let offset = 0, number = 1; offset < size; offset += this.partSize, number++) {
         const body = await part(offset, Math.min(this.partSize, size - offset));
-        const uploaded = await this.call('PUT', name, async () =>
-          (await this.client()).uploadPart(
-            { bucketName: this.bucket, objectName: name, uploadID: uploadId, partNumber: number, headers: {} },
-            body,
-          ),
+        const uploaded = await this.call('PUT', name, (client) =>
+          client.uploadPart({ bucketName: this.bucket, objectName: name, uploadID: uploadId, partNumber: number, headers: {} }, body),
         );
         etags.push({ part: number, etag: uploaded.etag });
       }
-      await this.call('PUT', name, async () => (await this.client()).completeMultipartUpload(this.bucket, name, uploadId, etags));
+      await this.call('PUT', name, (client) => client.completeMultipartUpload(this.bucket, name, uploadId, etags));
     } catch (err) {
       await (await this.client()).abortMultipartUpload(this.bucket, name, uploadId).catch(() => {});
       throw err;
@@ -327,7 +324,7 @@ export class S3Storage implements Storage {
   }
 
   /** One operation on an object: retried while transient; missing objects → NotFoundError; others → S3StorageError. */
-  private async call<T>(op: string, name: string, attempt: () => Promise<T>): Promise<T> {
+  private async call<T>(op: string, name: string, attempt: (client: Client) => Promise<T>): Promise<T> {
     try {
       return await this.request(attempt);
     } catch (err) {
@@ -338,8 +335,9 @@ export class S3Storage implements Storage {
     }
   }
 
-  private request<T>(attempt: () => Promise<T>): Promise<T> {
-    return withRetries(attempt, this.retry);
+  /** `attempt` with the client, retried by our policy. */
+  private request<T>(attempt: (client: Client) => Promise<T>): Promise<T> {
+    return withRetries(async () => attempt(await this.client()), this.retry);
   }
 }
 
