@@ -1,21 +1,19 @@
 import sharp from 'sharp';
-import { encodeJpegTurbo } from './jpeg-turbo-encoder.js';
 import { decodeJpegWasm } from './jpeg-wasm-decoder.js';
+import { decodeJpegNative, encodeRgbJpegNative } from './turbojpeg.js';
 
 /**
  * JPEG tiles (rok4.md §5.2): a complete baseline JFIF stream per tile, from RGB, 4:2:0, standard
- * Huffman tables, not progressive, no restart markers: by sharp (libjpeg-turbo) with its own
- * optimisations switched off, which gives libjpeg's defaults (accurate DCT); with `DALLAGE_JPEG_DCT=fast`,
- * natively by TurboJPEG with the fast DCT (jpeg-turbo-encoder.ts: 8× less CPU per tile, 0.05 dB less).
+ * Huffman tables, not progressive, no restart markers, libjpeg's accurate integer DCT: natively by
+ * TurboJPEG when the system has it (turbojpeg.ts: 7× less CPU per tile), else by sharp, to the same bytes.
  */
 export async function jpegEncode(pixels: Uint8Array, width: number, height: number, quality: number): Promise<Buffer> {
   if (pixels.length !== width * height * 3) throw new Error('JPEG: tiles must be 3-channel RGB');
-  const fast = encodeJpegTurbo(pixels, width, height, quality);
-  return fast ? withJfifHeader(fast) : jpegEncodeAccurate(pixels, width, height, quality);
+  return encodeRgbJpegNative(pixels, width, height, quality) ?? jpegEncodeWithSharp(pixels, width, height, quality);
 }
 
-/** The same stream with libjpeg's accurate integer DCT, through sharp: the default, and always above quality 95. */
-export async function jpegEncodeAccurate(pixels: Uint8Array, width: number, height: number, quality: number): Promise<Buffer> {
+/** The same stream through sharp (libjpeg-turbo with its own optimisations switched off): the fallback. */
+export async function jpegEncodeWithSharp(pixels: Uint8Array, width: number, height: number, quality: number): Promise<Buffer> {
   if (pixels.length !== width * height * 3) throw new Error('JPEG: tiles must be 3-channel RGB');
   const stream = await sharp(pixels, { raw: { width, height, channels: 3 } })
     .jpeg({
@@ -45,12 +43,14 @@ function withJfifHeader(stream: Buffer): Buffer {
 }
 
 /**
- * Decodes a JPEG tile to interleaved RGB: by libjpeg-turbo in WebAssembly (jpeg-wasm-decoder.ts, 3× less
- * CPU than sharp on a tile, same samples), or by sharp for what that decoder leaves (CMYK, a stream it
- * refuses — sharp then names the fault). `into` (exactly width × height × 3 bytes) may receive the samples.
+ * Decodes a JPEG tile to interleaved RGB: by TurboJPEG natively when the system has it (turbojpeg.ts), else
+ * by libjpeg-turbo in WebAssembly (jpeg-wasm-decoder.ts, 3× less CPU than sharp on a tile), both to sharp's
+ * samples; by sharp for what they leave (CMYK, a stream they refuse — sharp then names the fault).
+ * `into` (exactly width × height × 3 bytes) may receive the samples.
  */
 export async function jpegDecode(bytes: Uint8Array, width: number, height: number, into?: Uint8Array): Promise<Uint8Array> {
-  const fast = await decodeJpegWasm(bytes, into?.length === width * height * 3 ? into : undefined);
+  const target = into?.length === width * height * 3 ? into : undefined;
+  const fast = decodeJpegNative(bytes, target) ?? (await decodeJpegWasm(bytes, target));
   if (fast && (fast.components === 3 || fast.components === 1)) {
     if (fast.width !== width || fast.height !== height)
       throw new Error(`JPEG tile is ${fast.width}x${fast.height}, ${width}x${height} expected`);

@@ -36,6 +36,11 @@ export function skipUnlessCommands(...cmds: string[]): string | false {
   return skipOrFail(missing.length ? `missing command(s): ${missing.join(', ')}` : undefined);
 }
 
+/** Skip reason when a library the tests need (`what`) could not be loaded; throws under CI. */
+export function skipUnlessAvailable(available: boolean, what: string): string | false {
+  return skipOrFail(available ? undefined : `missing ${what}`);
+}
+
 /** Skip reason when ../shared is missing; throws under CI. */
 export function skipUnlessShared(): string | false {
   return skipOrFail(sharedDir() ? undefined : '../shared is not beside the repository');
