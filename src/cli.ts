@@ -330,7 +330,8 @@ async function runInProcess(
   let status = await manager.get(job.jobID);
   while (status && (status.status === 'accepted' || status.status === 'running')) {
     bar.update(status.progress ?? 0, status.message ?? status.status);
-    await sleep(200);
+    // A memory job store answers at once: polling often costs nothing, and the command ends when the job does.
+    await sleep(50);
     status = await manager.get(job.jobID);
   }
   process.off('SIGINT', onSignal);

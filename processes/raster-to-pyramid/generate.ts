@@ -20,6 +20,11 @@ import type { BottomSlabTask, HalfSlab, SlabResult, UpperSlabTask } from './slab
 
 const TASKS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'slab-tasks.js');
 
+/** Starts the pool's threads with the slab tasks loaded while the run still prepares (src/workers/pool.ts). */
+export function warmSlabThreads(pool: WorkerPool): void {
+  pool.warm?.(TASKS);
+}
+
 export interface GenerateRequest {
   storage: Storage;
   pool: WorkerPool;

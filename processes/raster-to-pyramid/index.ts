@@ -22,7 +22,7 @@ import {
 import type { KernelName } from '../../src/raster/kernels.js';
 import { loadTms, TmsError, type TileMatrixSet } from '../../src/raster/tms.js';
 import type { Compression } from '../../src/rok4/formats.js';
-import { generatePyramid } from './generate.js';
+import { generatePyramid, warmSlabThreads } from './generate.js';
 import { cutPlan, generateSplit } from './split.js';
 import { referenceAncestor, refuseInherited, unionLimits } from './update.js';
 import { pyramidTypeInfos } from '../../src/records/pyramid-infos.js';
@@ -394,6 +394,7 @@ const rasterToPyramid: Process<RasterPlan> = {
 /** Writes the planned pyramid (rok4.md §8), or its update by chaining (§8.7). */
 async function run(checked: RasterPlan, ctx: ProcessContext<RasterPlan>): Promise<StoredData> {
   const { options, infos, tms, plan, spec, ancestor } = checked;
+  warmSlabThreads(ctx.pool);
   // The only thing that can change while the job was queued: the ancestor is still READY (it cannot be
   // deleted while reserved, but it could have been before a manager reserved it).
   if (ancestor) await requireReadyRecord(ctx.datastore, ancestor.record._id, 'stored_data');

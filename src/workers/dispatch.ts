@@ -30,6 +30,9 @@ async function loadTaskModule(filename: string): Promise<Record<string, unknown>
   }
 }
 
+/** The task name of a warm-up ({@link WorkerPool.warm}): the module is loaded, nothing is run. */
+export const WARM_UP = '';
+
 /**
  * The one entry point of every worker thread (src/workers/pool.ts): runs the named export of the task's
  * module with the task's cancellation flag installed, so that checkpoints (`throwIfCancelled`) see it.
@@ -40,6 +43,7 @@ export async function dispatch(task: DispatchedTask): Promise<unknown> {
   Atomics.store(task.cancel, TASK_STARTED, 1);
   if (Atomics.load(task.cancel, CANCEL_REQUESTED) !== 0) throw cancelledError();
   const mod = await loadTaskModule(task.filename);
+  if (task.name === WARM_UP) return undefined;
   const fn = mod[task.name];
   if (typeof fn !== 'function') throw new Error(`${task.filename} has no task named ${task.name}`);
   setCurrentCancellation(task.cancel);

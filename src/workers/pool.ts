@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { CANCEL_REQUESTED, TASK_STARTED } from './cancellation.js';
 import type { Logger } from '../log.js';
-import type { DispatchedTask } from './dispatch.js';
+import { type DispatchedTask, WARM_UP } from './dispatch.js';
 
 /** Every task goes through this module in its thread (cancellation flag installed, then the task runs). */
 const DISPATCH = path.join(path.dirname(fileURLToPath(import.meta.url)), 'dispatch.js');
@@ -31,6 +31,12 @@ export interface WorkerPool {
    * has not stopped after a grace period (src/workers/cancellation.ts says why).
    */
   run<T>(filename: string, name: string, payload: unknown, options?: { signal?: AbortSignal; transferList?: Transferable[] }): Promise<T>;
+  /**
+   * Starts every thread and has each load the task module `filename` now, so that the first tasks do not
+   * wait for a thread to start and import its modules (~0.3 s on these machines: sharp, proj4, WebAssembly).
+   * Optional: pools that start warm need not have it.
+   */
+  warm?(filename: string): void;
   destroy(): Promise<void>;
   /** Tasks started and not yet settled, tasks waiting, live worker threads (tests, monitoring). */
   stats?(): PoolStats;
@@ -120,6 +126,11 @@ export class PiscinaPool implements WorkerPool {
       // The task's own rejection after a cancel (its AbortError, or piscina's) is expected: not unhandled.
       done.catch(() => {});
     });
+  }
+
+  warm(filename: string): void {
+    // One warm-up per thread, all at once: piscina starts a thread for each task that finds every thread busy.
+    for (let i = 0; i < this.threads; i++) this.run(filename, WARM_UP, null).catch(() => {});
   }
 
   stats(): PoolStats {
