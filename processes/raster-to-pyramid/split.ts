@@ -14,7 +14,7 @@ import type { PartContext, PartRunner } from '../../src/manager/parts.js';
 import { partModuleName } from '../../src/manager/parts.js';
 import type { PyramidLocation } from '../../src/pyramid/location.js';
 import type { SlabSpec } from '../../src/pyramid/slab-encoder.js';
-import { type GenerateRequest, type GenerateResult, generatePyramid } from './generate.js';
+import { type GenerateRequest, type GenerateResult, generatePyramid, warmSlabThreads } from './generate.js';
 import { key, mortonRank, planPyramid, type PyramidPlan } from './plan.js';
 import type { HalfSlab } from './slab-tasks.js';
 import type { Rok4PyramidWriter } from '../../src/rok4/writer.js';
@@ -182,6 +182,7 @@ async function readHalf(
 
 /** A part (runs on any worker): the subtrees of its roots, written; their halves left for the finisher. */
 export async function subtreePart(args: SubtreeArgs, ctx: PartContext): Promise<SubtreeResult> {
+  warmSlabThreads(ctx.pool);
   const plan = planPyramid(args.tms, args.images, {
     bottom: args.bottom,
     top: args.top,
