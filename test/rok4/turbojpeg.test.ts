@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import sharp from 'sharp';
 import { jpegDecode, jpegEncode, jpegEncodeWithSharp } from '../../src/rok4/codec-jpeg.js';
 import { decodeJpegWasm } from '../../src/rok4/jpeg-wasm-decoder.js';
@@ -70,4 +71,42 @@ test('a damaged stream is refused natively (a truncated tile too) and sharp name
   await assert.rejects(() => jpegDecode(Buffer.from('not a JPEG stream at all'), 256, 256), /unsupported image format|Input buffer/i);
   // The handle is still good for the next tile.
   assert.ok(Buffer.from(decodeJpegNative(stream)!.data).equals(await sharp(stream).raw().toBuffer()));
+});
+
+test('views into larger buffers are read and written where they lie (tiles cut out of strips, decodes into scratch)', { skip }, () => {
+  const strip = new Uint8Array(64 * 48 * 3 + 7).map((_, i) => (i * 31) & 255);
+  const view = strip.subarray(7);
+  const stream = encodeRgbJpegNative(view, 64, 48, 90)!;
+  assert.ok(stream.equals(encodeRgbJpegNative(new Uint8Array(view), 64, 48, 90)!));
+  const scratch = new Uint8Array(64 * 48 * 3 + 5);
+  const into = scratch.subarray(5);
+  assert.equal(decodeJpegNative(stream, into)?.data, into);
+  assert.ok(Buffer.from(into).equals(Buffer.from(decodeJpegNative(stream)!.data)));
+  assert.deepEqual([...scratch.subarray(0, 5)], [0, 0, 0, 0, 0], 'nothing written before the view');
+});
+
+test('without the library (DALLAGE_TURBOJPEG=off, or none installed) tiles take sharp and WebAssembly, to the same bytes', async () => {
+  const px = rgbTile(21, 'photo');
+  const here = new URL('../../src/rok4/codec-jpeg.js', import.meta.url).href;
+  const turbo = new URL('../../src/rok4/turbojpeg.js', import.meta.url).href;
+  const tile = new URL('../helpers/rgb-tile.js', import.meta.url).href;
+  const script = `
+    const { jpegEncode, jpegDecode } = await import(${JSON.stringify(here)});
+    const { turboJpegAvailable } = await import(${JSON.stringify(turbo)});
+    const { rgbTile } = await import(${JSON.stringify(tile)});
+    const px = rgbTile(21, 'photo');
+    const stream = await jpegEncode(px, 256, 256, 90);
+    const decoded = await jpegDecode(stream, 256, 256);
+    console.log(JSON.stringify({ native: turboJpegAvailable(), stream: stream.toString('base64'), decoded: Buffer.from(decoded).toString('base64') }));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    env: { ...process.env, DALLAGE_TURBOJPEG: 'off' },
+    encoding: 'utf8',
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { native: boolean; stream: string; decoded: string };
+  assert.equal(out.native, false);
+  const stream = Buffer.from(out.stream, 'base64');
+  assert.ok(stream.equals(await jpegEncodeWithSharp(px, 256, 256, 90)), 'the fallback encodes with sharp');
+  assert.ok(Buffer.from(out.decoded, 'base64').equals(await sharp(stream).raw().toBuffer()), 'and decodes to sharp’s samples');
 });
