@@ -28,3 +28,26 @@ export function subFilter(src: usize, row: i32, height: i32, bpp: i32, dst: usiz
     for (; i < row; i++) store<u8>(d + <usize>i, load<u8>(s + <usize>i) - load<u8>(s + <usize>(i - bpp)));
   }
 }
+
+/**
+ * Flattens `pixels` RGBA pixels at `src` over the background (`r`, `g`, `b`) into RGB at `dst`: an opaque
+ * pixel as it is, else each channel round((c·a + bg·(255 − a)) / 255) — the numbers of
+ * src/raster/flatten-rgba.ts, which opaque WMS maps used before their PNG (issue 10: ~5 % of a map's CPU).
+ */
+export function flattenRgba(src: usize, pixels: i32, r: u32, g: u32, b: u32, dst: usize): void {
+  for (let p = 0; p < pixels; p++) {
+    const s = src + (<usize>p << 2);
+    const d = dst + <usize>p * 3;
+    const a = <u32>load<u8>(s, 3);
+    if (a == 255) {
+      store<u16>(d, load<u16>(s));
+      store<u8>(d, load<u8>(s, 2), 2);
+    } else {
+      const na = 255 - a;
+      // round(x / 255) for an integer x is floor((x + 127) / 255).
+      store<u8>(d, (<u32>load<u8>(s) * a + r * na + 127) / 255);
+      store<u8>(d, (<u32>load<u8>(s, 1) * a + g * na + 127) / 255, 1);
+      store<u8>(d, (<u32>load<u8>(s, 2) * a + b * na + 127) / 255, 2);
+    }
+  }
+}

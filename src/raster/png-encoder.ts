@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { isMainThread } from 'node:worker_threads';
 import zlib from 'node:zlib';
 import { PNG_SIGNATURE } from '../rok4/codec-png.js';
+import { flattenRgbaOver } from './flatten-rgba.js';
 import { threadScratch } from './thread-scratch.js';
 import { instantiateBuilt, memoryOf } from './wasm-module.js';
 
@@ -41,6 +42,7 @@ interface FilterKernel {
   memory: WebAssembly.Memory;
   heapBase(): number;
   subFilter(src: number, row: number, height: number, bpp: number, dst: number): void;
+  flattenRgba(src: number, pixels: number, r: number, g: number, b: number, dst: number): void;
 }
 
 let kernel: FilterKernel | null | undefined;
@@ -70,25 +72,62 @@ export function subFilterWasm(pixels: Uint8Array, width: number, height: number,
  * Encodes `pixels` (pixel-interleaved, `channels` 3 = RGB or 4 = RGBA, 8 bits) as a PNG file, in a buffer
  * of its own (it can be transferred to another thread). `pixels` is read before the first await: the
  * caller may reuse it once the promise exists.
- *
- * In a worker thread the compression runs on the thread itself (maps are drawn in the pool: handing it to
- * libuv's threads would leave the worker waiting); on the main thread it runs in libuv's pool.
  */
 export async function encodePng(pixels: Uint8Array, width: number, height: number, channels: 3 | 4): Promise<Buffer> {
   if (pixels.length !== width * height * channels)
     throw new RangeError(`encodePng: ${pixels.length} bytes for ${width}×${height}×${channels}`);
+  // The filter in WebAssembly (a 512² RGB map: ~2 ms of JavaScript), else in JavaScript.
+  return compress(subFilterWasm(pixels, width, height, channels), pixels, width, height, channels);
+}
+
+/**
+ * Encodes an RGBA image flattened over the background `bg` as an RGB PNG (an opaque WMS map): flattened and
+ * filtered in one pass through WebAssembly (the flattening loop in JavaScript was ~5 % of a map's CPU), else
+ * in JavaScript (src/raster/flatten-rgba.ts) — the same bytes. `rgba` is read before the first await.
+ */
+export async function encodePngOver(
+  rgba: Uint8Array,
+  width: number,
+  height: number,
+  bg: readonly [number, number, number],
+): Promise<Buffer> {
+  const pixels = width * height;
+  if (rgba.length !== pixels * 4) throw new RangeError(`encodePngOver: ${rgba.length} bytes for ${width}×${height}×4`);
+  const k = filterKernel();
+  if (!k) return encodePng(flattenRgbaOver(rgba, pixels, bg, threadScratch('pngFlat', pixels * 3)), width, height, 3);
+  const src = (k.heapBase() + 15) & ~15;
+  const flat = (src + rgba.length + 15) & ~15;
+  const dst = (flat + pixels * 3 + 15) & ~15;
+  const size = (width * 3 + 1) * height;
+  new Uint8Array(memoryOf(k.memory, dst + size)).set(rgba, src);
+  k.flattenRgba(src, pixels, bg[0], bg[1], bg[2], flat);
+  k.subFilter(flat, width * 3, height, 3, dst);
+  return compress(new Uint8Array(k.memory.buffer, dst, size), undefined, width, height, 3);
+}
+
+/**
+ * The PNG file of filtered scanlines (`filtered`, a view valid until the next call in this thread), or of
+ * `pixels` filtered here in JavaScript. In a worker thread the compression runs on the thread itself (maps are
+ * drawn in the pool: handing it to libuv's threads would leave the worker waiting); on the main thread it
+ * runs in libuv's pool.
+ */
+async function compress(
+  filtered: Uint8Array | undefined,
+  pixels: Uint8Array | undefined,
+  width: number,
+  height: number,
+  channels: 3 | 4,
+): Promise<Buffer> {
   const header = Buffer.alloc(13); // IHDR (§11.2.2): size, bit depth 8, colour type 2 (RGB) or 6 (RGBA)
   header.writeUInt32BE(width, 0);
   header.writeUInt32BE(height, 4);
   header[8] = 8;
   header[9] = channels === 4 ? 6 : 2;
   let data: Buffer;
-  // The filter in WebAssembly (a 512² RGB map: ~2 ms of JavaScript), else in JavaScript.
-  const filtered = subFilterWasm(pixels, width, height, channels);
-  if (isMainThread) data = await deflate(filtered ? filtered.slice() : subFilter(pixels, width, height, channels), ZLIB_OPTIONS);
+  if (isMainThread) data = await deflate(filtered ? filtered.slice() : subFilter(pixels!, width, height, channels), ZLIB_OPTIONS);
   else {
     const scanlines =
-      filtered ?? subFilter(pixels, width, height, channels, threadScratch('pngScanlines', (width * channels + 1) * height));
+      filtered ?? subFilter(pixels!, width, height, channels, threadScratch('pngScanlines', (width * channels + 1) * height));
     data = zlib.deflateSync(scanlines, ZLIB_OPTIONS);
   }
   return pngFile(header, data);

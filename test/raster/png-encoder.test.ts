@@ -4,7 +4,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { encodePng, subFilter, subFilterWasm } from '../../src/raster/png-encoder.js';
+import { flattenRgbaOver } from '../../src/raster/flatten-rgba.js';
+import { encodePng, encodePngOver, subFilter, subFilterWasm } from '../../src/raster/png-encoder.js';
 import { skipUnlessCommands } from '../helpers/env.js';
 import { gdalRead } from '../rok4/gdal-oracle.js';
 
@@ -73,4 +74,28 @@ test("the WebAssembly Sub filter gives the JavaScript filter's bytes (RGB, RGBA,
     assert.ok(fast, 'the build ships dist/assembly/png-filter.wasm');
     assert.deepEqual(Buffer.from(fast), Buffer.from(subFilter(pixels, width, height, channels)), `${width}×${height}×${channels}`);
   }
+});
+
+test('an RGBA map flattened over its background in WebAssembly is the PNG of the JavaScript flattening, byte for byte', async () => {
+  for (const [width, height] of [
+    [1, 1],
+    [37, 19],
+    [512, 512],
+  ] as const) {
+    const rgba = image(width, height, 4);
+    // Every alpha: opaque runs (the right half), transparent and partial ones.
+    for (let p = 0; p < width * height; p++) if (p % 7 === 0) rgba[p * 4 + 3] = 255;
+    for (const bg of [
+      [255, 255, 255],
+      [12, 200, 77],
+    ] as const) {
+      const ours = await encodePngOver(rgba, width, height, bg);
+      const flat = flattenRgbaOver(rgba, width * height, bg, new Uint8Array(width * height * 3));
+      assert.ok(ours.equals(await encodePng(flat, width, height, 3)), `${width}×${height} over ${bg.join(',')}`);
+      const { data, info } = await sharp(ours).raw().toBuffer({ resolveWithObject: true });
+      assert.equal(info.channels, 3);
+      assert.ok(data.equals(Buffer.from(flat)));
+    }
+  }
+  await assert.rejects(encodePngOver(new Uint8Array(12), 2, 2, [0, 0, 0]), /12 bytes for 2×2×4/);
 });
