@@ -77,7 +77,10 @@ export async function encodePng(pixels: Uint8Array, width: number, height: numbe
   if (pixels.length !== width * height * channels)
     throw new RangeError(`encodePng: ${pixels.length} bytes for ${width}×${height}×${channels}`);
   // The filter in WebAssembly (a 512² RGB map: ~2 ms of JavaScript), else in JavaScript.
-  return compress(subFilterWasm(pixels, width, height, channels), pixels, width, height, channels);
+  const filtered = subFilterWasm(pixels, width, height, channels);
+  if (filtered) return compress(filtered, true, width, height, channels);
+  const scratch = isMainThread ? undefined : threadScratch('pngScanlines', (width * channels + 1) * height);
+  return compress(subFilter(pixels, width, height, channels, scratch), !isMainThread, width, height, channels);
 }
 
 /**
@@ -102,34 +105,24 @@ export async function encodePngOver(
   new Uint8Array(memoryOf(k.memory, dst + size)).set(rgba, src);
   k.flattenRgba(src, pixels, bg[0], bg[1], bg[2], flat);
   k.subFilter(flat, width * 3, height, 3, dst);
-  return compress(new Uint8Array(k.memory.buffer, dst, size), undefined, width, height, 3);
+  return compress(new Uint8Array(k.memory.buffer, dst, size), true, width, height, 3);
 }
 
 /**
- * The PNG file of filtered scanlines (`filtered`, a view valid until the next call in this thread), or of
- * `pixels` filtered here in JavaScript. In a worker thread the compression runs on the thread itself (maps are
- * drawn in the pool: handing it to libuv's threads would leave the worker waiting); on the main thread it
- * runs in libuv's pool.
+ * The PNG file of the filtered `scanlines`; `reused`: they lie in memory this thread writes again (the filter
+ * module's, a scratch array), so an asynchronous compression takes a copy. In a worker thread the compression
+ * runs on the thread itself (maps are drawn in the pool: handing it to libuv's threads would leave the worker
+ * waiting); on the main thread it runs in libuv's pool.
  */
-async function compress(
-  filtered: Uint8Array | undefined,
-  pixels: Uint8Array | undefined,
-  width: number,
-  height: number,
-  channels: 3 | 4,
-): Promise<Buffer> {
+async function compress(scanlines: Uint8Array, reused: boolean, width: number, height: number, channels: 3 | 4): Promise<Buffer> {
   const header = Buffer.alloc(13); // IHDR (§11.2.2): size, bit depth 8, colour type 2 (RGB) or 6 (RGBA)
   header.writeUInt32BE(width, 0);
   header.writeUInt32BE(height, 4);
   header[8] = 8;
   header[9] = channels === 4 ? 6 : 2;
-  let data: Buffer;
-  if (isMainThread) data = await deflate(filtered ? filtered.slice() : subFilter(pixels!, width, height, channels), ZLIB_OPTIONS);
-  else {
-    const scanlines =
-      filtered ?? subFilter(pixels!, width, height, channels, threadScratch('pngScanlines', (width * channels + 1) * height));
-    data = zlib.deflateSync(scanlines, ZLIB_OPTIONS);
-  }
+  const data = isMainThread
+    ? await deflate(reused ? scanlines.slice() : scanlines, ZLIB_OPTIONS)
+    : zlib.deflateSync(scanlines, ZLIB_OPTIONS);
   return pngFile(header, data);
 }
 
