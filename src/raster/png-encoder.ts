@@ -54,16 +54,30 @@ function filterKernel(): FilterKernel | null {
 }
 
 /**
+ * Lays out the module's memory for one call: `input` copied in, then regions of `sizes` bytes, each 16-byte
+ * aligned after the module's static data (the memory grown to hold them). Their offsets, `input`'s first.
+ */
+function regions(k: FilterKernel, input: Uint8Array, ...sizes: number[]): number[] {
+  const offsets: number[] = [];
+  let end = k.heapBase();
+  for (const n of [input.length, ...sizes]) {
+    const at = (end + 15) & ~15;
+    offsets.push(at);
+    end = at + n;
+  }
+  new Uint8Array(memoryOf(k.memory, end)).set(input, offsets[0]);
+  return offsets;
+}
+
+/**
  * {@link subFilter} in WebAssembly SIMD (assembly/png-filter.ts; 16 bytes at a time): the scanlines as a view
  * into the module's memory, valid until the next call in this thread; undefined when the module is not built.
  */
 export function subFilterWasm(pixels: Uint8Array, width: number, height: number, channels: number): Uint8Array | undefined {
   const k = filterKernel();
   if (!k) return undefined;
-  const src = (k.heapBase() + 15) & ~15;
-  const dst = (src + pixels.length + 15) & ~15;
   const size = (width * channels + 1) * height;
-  new Uint8Array(memoryOf(k.memory, dst + size)).set(pixels, src);
+  const [src, dst] = regions(k, pixels, size);
   k.subFilter(src, width * channels, height, channels, dst);
   return new Uint8Array(k.memory.buffer, dst, size);
 }
@@ -98,11 +112,8 @@ export async function encodePngOver(
   if (rgba.length !== pixels * 4) throw new RangeError(`encodePngOver: ${rgba.length} bytes for ${width}×${height}×4`);
   const k = filterKernel();
   if (!k) return encodePng(flattenRgbaOver(rgba, pixels, bg, threadScratch('pngFlat', pixels * 3)), width, height, 3);
-  const src = (k.heapBase() + 15) & ~15;
-  const flat = (src + rgba.length + 15) & ~15;
-  const dst = (flat + pixels * 3 + 15) & ~15;
   const size = (width * 3 + 1) * height;
-  new Uint8Array(memoryOf(k.memory, dst + size)).set(rgba, src);
+  const [src, flat, dst] = regions(k, rgba, pixels * 3, size);
   k.flattenRgba(src, pixels, bg[0], bg[1], bg[2], flat);
   k.subFilter(flat, width * 3, height, 3, dst);
   return compress(new Uint8Array(k.memory.buffer, dst, size), true, width, height, 3);

@@ -3,7 +3,8 @@
  * JPEG tiles (rok4.md §5.2). Why not sharp: a 256 × 256 tile of the M pyramid costs 1.8–2.1 ms of CPU through
  * sharp (libvips' per-image pipeline dominates so small an image) and 0.6 ms here, with the same samples to
  * the byte (both are libjpeg-turbo with its default integer IDCT and fancy upsampling; checked on 100 tiles
- * and in test/rok4/jpeg-wasm-decoder.test.ts). WMS maps decode a dozen tiles each, merges every tile.
+ * and in test/rok4/jpeg-wasm-decoder.test.ts). WMS maps decode a dozen tiles each, merges every tile. Since the
+ * native TurboJPEG path (turbojpeg.ts) it is the fallback for systems without that library.
  *
  * One module instance and one decoder object per thread (each piscina worker loads its own on first use),
  * used synchronously, so never by two decodes at once.

@@ -17,7 +17,7 @@ test('the WebAssembly decoder gives sharp’s samples to the byte, for ROK4 tile
     assert.ok(ours, 'decoded');
     assert.deepEqual([ours.width, ours.height, ours.components], [256, 256, 3]);
     assert.ok(Buffer.from(ours.data).equals(bySharp), `quality ${quality}: samples differ from sharp's`);
-    // jpegDecode takes this path and hands back the same samples.
+    // jpegDecode (native TurboJPEG here when the system has it, else this path) hands back the same samples.
     assert.ok(Buffer.from(await jpegDecode(stream, 256, 256)).equals(bySharp));
   }
 });
