@@ -30,12 +30,24 @@ function resultOf(returnvalue: unknown): unknown {
   return typeof packed === 'string' ? unpack(packed) : packed;
 }
 
+/** A part's result, or why it cannot be read (the part's waiter is then rejected: never left unsettled). */
+function readResult(id: string, returnvalue: unknown): { ok: true; value: unknown } | { ok: false; error: Error } {
+  try {
+    return { ok: true, value: resultOf(returnvalue) };
+  } catch (err) {
+    return { ok: false, error: new Error(`part ${id} ended with a result that cannot be read: ${String(err)}`) };
+  }
+}
+
 /**
  * How often a parent looks up the parts it still waits for. Their ends come through QueueEvents; this
- * is the safety net for an end that never arrives (once in CI a parent waited for a part retaken after
- * a kill -9 for 180 s; the cause was not found), so that a part already ended in Redis is never waited for.
+ * is the safety net for an end that never arrives, so that a part already ended in Redis (or gone from it)
+ * is never waited for. Twice in CI a parent waited 180 s for a part retaken after a kill -9; the cause is
+ * not found yet, so a part still waited for after {@link PART_REPORT_CHECKS} checks is logged with its state.
  */
 const PART_CHECK_MS = 5000;
+/** Checks between two log lines about a part still waited for (30 s). */
+const PART_REPORT_CHECKS = 6;
 
 export interface SplitSettings extends QueueSettings {
   split_slabs: number;
@@ -65,7 +77,7 @@ export class BullmqParts implements PartRunner {
 
   constructor(
     private readonly settings: SplitSettings,
-    log: Logger,
+    private readonly log: Logger,
   ) {
     this.splitSlabs = settings.split_slabs;
     this.parts = settings.split_parts;
@@ -73,7 +85,13 @@ export class BullmqParts implements PartRunner {
     this.eventsRedis = connectRedis(settings.connection, log);
     this.queue = new Queue(PARTS_QUEUE, { connection: this.redis, prefix: settings.prefix });
     this.events = new QueueEvents(PARTS_QUEUE, { connection: this.eventsRedis, prefix: settings.prefix });
-    this.events.on('completed', ({ jobId, returnvalue }) => this.waiting.get(jobId)?.resolve(resultOf(returnvalue)));
+    this.events.on('completed', ({ jobId, returnvalue }) => {
+      const waiter = this.waiting.get(jobId);
+      if (!waiter) return;
+      const read = readResult(jobId, returnvalue);
+      if (read.ok) waiter.resolve(read.value);
+      else waiter.reject(read.error);
+    });
     this.events.on('failed', ({ jobId, failedReason }) => this.waiting.get(jobId)?.reject(new Error(failedReason)));
     this.events.on('progress', ({ jobId, data }) => {
       if (typeof data === 'number') this.waiting.get(jobId)?.progress(data);
@@ -131,7 +149,10 @@ export class BullmqParts implements PartRunner {
           opts: { jobId: ids[i], attempts: 1, removeOnComplete: { age: 3600 }, removeOnFail: { age: 24 * 3600 } },
         })),
       );
-      check = setInterval(() => void this.checkEnded(ids), PART_CHECK_MS);
+      // A dismiss heard while the parts were being queued cancelled none of them (none existed yet): again.
+      if (options.signal.aborted) cancelling = Promise.all([cancelling, this.cancel(ids)]).then(() => {});
+      let checks = 0;
+      check = setInterval(() => void this.checkEnded(parentId, ids, ++checks % PART_REPORT_CHECKS === 0), PART_CHECK_MS);
       check.unref();
       // The first failure cancels the rest; every part is waited for, so none writes after we return.
       const outcomes = await Promise.allSettled(
@@ -154,21 +175,33 @@ export class BullmqParts implements PartRunner {
     }
   }
 
-  /** Settles the parts among `ids` still waited for whose job has ended in Redis (see {@link PART_CHECK_MS}). */
-  private async checkEnded(ids: string[]): Promise<void> {
+  /**
+   * Settles the parts among `ids` still waited for whose job has ended in Redis (see {@link PART_CHECK_MS}),
+   * or is gone from it (nothing would ever end it: the job fails, naming the part, instead of waiting forever).
+   */
+  private async checkEnded(parentId: string, ids: string[], report: boolean): Promise<void> {
     for (const id of ids) {
       const waiter = this.waiting.get(id);
       if (!waiter) continue;
+      let job: Job | undefined, state: string | undefined;
       try {
-        const job = await this.queue.getJob(id);
-        const state = job ? await job.getState() : undefined;
-        if (state !== 'completed' && state !== 'failed') continue;
-        // Settled once: later checks and a late event find nothing to settle.
-        this.waiting.delete(id);
-        if (state === 'completed') waiter.resolve(resultOf(job!.returnvalue));
-        else waiter.reject(new Error(job!.failedReason));
+        job = await this.queue.getJob(id);
+        state = job ? await job.getState() : 'gone';
       } catch {
-        // Redis unreachable for now: QueueEvents or the next check settles it.
+        continue; // Redis unreachable for now: QueueEvents or the next check settles it.
+      }
+      if (state !== 'completed' && state !== 'failed' && state !== 'gone') {
+        if (report) this.log.info('part still waited for', { jobId: parentId, part: id, state, taken: job?.attemptsStarted });
+        continue;
+      }
+      // Settled once: later checks and a late event find nothing to settle.
+      this.waiting.delete(id);
+      if (state === 'gone') waiter.reject(new Error(`part ${id} is no longer in the queue`));
+      else if (state === 'failed') waiter.reject(new Error(job!.failedReason));
+      else {
+        const read = readResult(id, job!.returnvalue);
+        if (read.ok) waiter.resolve(read.value);
+        else waiter.reject(read.error);
       }
     }
   }

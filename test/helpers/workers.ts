@@ -132,3 +132,25 @@ export function partLines(workers: readonly WorkerProcess[], jobId: string, msg:
     }
   return lines;
 }
+
+/**
+ * What the worker processes logged about a job and its parts (time, worker, message, part), with every
+ * warning and error they logged: the message of a test that waited too long for a split job, so that a
+ * failure in CI tells which part was never retaken or never ended.
+ */
+export function jobTrace(workers: readonly WorkerProcess[], jobId: string): string {
+  const lines: Array<{ time: string; text: string }> = [];
+  for (const w of workers)
+    for (const line of w.output().split('\n')) {
+      if (!line.startsWith('{')) continue;
+      const l = JSON.parse(line) as Record<string, unknown>;
+      const mine = l.parent === jobId || l.jobId === jobId;
+      if (!mine && l.level !== 'warn' && l.level !== 'error') continue;
+      const detail = typeof l.error === 'string' ? ` ${l.error.split('\n')[0]}` : '';
+      lines.push({ time: String(l.time ?? ''), text: `${w.name} ${l.level} ${l.msg}${l.part ? ` ${l.part}` : ''}${detail}` });
+    }
+  return lines
+    .sort((a, b) => a.time.localeCompare(b.time))
+    .map((l) => `${l.time.slice(11, 23)} ${l.text}`)
+    .join('\n');
+}

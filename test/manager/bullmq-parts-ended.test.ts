@@ -3,13 +3,14 @@
  * BullMQ QueueEvents, and the parent also looks the parts up in Redis (bullmq-parts.ts, PART_CHECK_MS).
  * Here the parent's QueueEvents are closed before the parts run, so no end event ever reaches it: it still
  * gets every part's result (and a failed part's reason) from the jobs in Redis. Real redis-server, real
- * BullMQ worker side (PartWorker) with a real thread pool.
+ * BullMQ worker side (PartWorker) with a real thread pool. A part gone from Redis fails its run, naming it.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { Queue } from 'bullmq';
 import { silentLogger } from '../../src/log.js';
 import { BullmqParts, PartWorker } from '../../src/manager/bullmq-parts.js';
 import { FileStorage } from '../../src/storage/file.js';
@@ -48,5 +49,32 @@ test('parts that ended are settled from Redis when their QueueEvents never come'
     await pool.destroy();
     await redis.dispose();
     await rm(tmp, { recursive: true, force: true });
+  }
+});
+
+test('a part gone from Redis fails its run, naming the part, instead of being waited for', { skip, timeout: 90_000 }, async () => {
+  const redis = await startRedis();
+  const settings = { connection: redis.url, prefix: 'parts-gone', attempts: 1, stalled_seconds: 5, split_slabs: 1, split_parts: 1 };
+  const parts = new BullmqParts(settings, silentLogger);
+  // No worker takes parts: the part waits in the queue until it is removed behind the parent's back.
+  const queue = new Queue('parts', { connection: { url: redis.url }, prefix: settings.prefix });
+  try {
+    await parts.open();
+    const running = parts.run('parent-gone', [{ module: MODULE, fn: 'double', args: { n: 1 }, weight: 1 }], {
+      signal: new AbortController().signal,
+      progress: () => {},
+    });
+    running.catch(() => {});
+    let id: string | undefined;
+    while (!id) {
+      id = (await queue.getJobs(['waiting'])).find((j) => j?.data.parent === 'parent-gone')?.id;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await queue.remove(id);
+    await assert.rejects(running, new RegExp(`part ${id} is no longer in the queue`));
+  } finally {
+    await queue.close();
+    await parts.close();
+    await redis.dispose();
   }
 });

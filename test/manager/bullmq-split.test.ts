@@ -5,7 +5,7 @@ import path from 'node:path';
 import { hrefOf, makeInput, pyramidDir } from '../helpers/pyramids.js';
 import { skipUnlessRedis } from '../helpers/redis.js';
 import { startTestServer, submitJob, waitForJob } from '../helpers/server.js';
-import { partLines } from '../helpers/workers.js';
+import { jobTrace, partLines } from '../helpers/workers.js';
 
 /**
  * Split pyramids (issue 14): on the bullmq manager a big raster-to-pyramid is cut into subtree parts that
@@ -148,11 +148,13 @@ test('bullmq split: a pyramid cut into parts run by 2 workers equals the single 
     });
     await victim!.stop('SIGKILL');
     const finishedBeforeKill = partLines(split.workers ?? [], killed, 'part finished').filter((p) => p.worker === victim!.name).length;
-    const survived = await waitForJob(split.url, killed, { timeoutMs: 180_000 });
+    const survived = await waitForJob(split.url, killed, { timeoutMs: 180_000 }).catch((err: Error) =>
+      assert.fail(`${err.message} after ${victim!.name} was killed; the workers said:\n${jobTrace(split.workers ?? [], killed)}`),
+    );
     t.diagnostic(
       `killed ${victim!.name} (parts it had finished: ${finishedBeforeKill}); parts started in all: ${partLines(split.workers ?? [], killed, 'part started').length}`,
     );
-    assert.equal(survived.status, 'successful', JSON.stringify(survived));
+    assert.equal(survived.status, 'successful', `${JSON.stringify(survived)}\n${jobTrace(split.workers ?? [], killed)}`);
     const k = await filesUnder(pyramidDir(split, 'K'));
     for (const key of slabs) {
       const same = key.replace(/^P\//, 'K/');
@@ -171,7 +173,9 @@ test('bullmq split: a pyramid cut into parts run by 2 workers equals the single 
       return !!parent && partLines(split.workers ?? [], retaken, 'part started').length > 0;
     });
     await parent!.stop('SIGKILL');
-    const again = await waitForJob(split.url, retaken, { timeoutMs: 180_000 });
+    const again = await waitForJob(split.url, retaken, { timeoutMs: 180_000 }).catch((err: Error) =>
+      assert.fail(`${err.message} after ${parent!.name} was killed; the workers said:\n${jobTrace(split.workers ?? [], retaken)}`),
+    );
     const errors = () =>
       (split.workers ?? [])
         .flatMap((w) => w.output().split('\n'))
