@@ -262,6 +262,8 @@ export class PartWorker {
       workerOptions(settings, this.workerRedis, deps.name, deps.concurrency),
     );
     this.worker.on('error', (err) => deps.log.warn('parts worker error', { error: String(err) }));
+    // Heard by the worker whose check moved it: a part whose worker stopped renewing its lock (dead, or stuck).
+    this.worker.on('stalled', (id) => deps.log.warn('part stalled: back in the queue', { part: id }));
   }
 
   async start(): Promise<void> {

@@ -58,6 +58,8 @@ export class JobWorker {
       workerOptions(settings, this.workerRedis, deps.name, deps.concurrency),
     );
     this.worker.on('error', (err) => log.warn('worker queue error', { error: String(err) }));
+    // Heard by the worker whose check moved it: a job whose worker stopped renewing its lock (dead, or stuck).
+    this.worker.on('stalled', (id) => log.warn('job stalled: back in the queue', { jobId: id }));
   }
 
   async start(): Promise<void> {
