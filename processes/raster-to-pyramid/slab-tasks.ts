@@ -331,53 +331,80 @@ function prepareSlabSources(task: BottomSlabTask, W: number, H: number, radius: 
       x1: window.x + window.width,
       levelHeight,
       bandHeight: bandHeightFor(info.blockHeight),
-      recycle: 2,
+      // A strip's windows are in use while the next strip's are read (the read-ahead): two strips' worth.
+      recycle: 2 * Math.ceil(task.spec.tilesPerWidth / TILES_PER_WINDOW),
     });
     sources.push({ info, exact, bands, factorX, factorY, margin, levelHeight });
   }
   return sources;
 }
 
-/** One image's part of a strip: the coordinates and the window being read (started ahead of the warp). */
+/**
+ * Tiles of a strip read as one window. A window is the bounding box of its tiles' footprint in the
+ * source; the rotation between the two CRSs (Lambert-93 against Web Mercator: 4–5°) makes the box of a
+ * whole 16-tile strip about twice as tall as the strip, so every source pixel was copied out of the bands
+ * twice, and its mask scanned twice (on L: 3 s of copies per thread). Over 2 tiles the box hugs the
+ * footprint. Measured (issue 16, bench:pyramid --sizes "M L" --only ours, runs alternated): whole strips
+ * M 297–360 tiles/s, L 296–332; 4 tiles M 315–352, L 331–343; 2 tiles M 339–376, L 336–357; 1 tile no better.
+ */
+const TILES_PER_WINDOW = 2;
+
+/** One image's part of a strip (some of its tiles): the coordinates and the window being read (started ahead of the warp). */
 interface StripSource {
   exact: CoordinateTransform;
+  /** Geotransform of the whole strip (tile `t` starts at column `t × tileWidth`). */
   target: GeoTransform;
   windowGt: GeoTransform;
+  /** The strip's tiles [first, end) this window serves. */
+  tiles: [number, number];
   read: Promise<RasterWindow>;
 }
 
 /**
- * Starts the reads of one strip of a bottom slab: for every image of the slab touching it, the rows
- * its outline needs (plus the kernel's margin). The reads run on the threadpool while the caller
- * warps the previous strip.
+ * Starts the reads of one strip of a bottom slab: for every image of the slab touching it, and every
+ * run of {@link TILES_PER_WINDOW} tiles, the rows and columns their outline needs (plus the kernel's
+ * margin). The reads run on the threadpool while the caller warps the previous strip.
  */
 function prepareStrip(task: BottomSlabTask, slabSources: SlabSource[], r: number, W: number, th: number): StripSource[] {
   const sources: StripSource[] = [];
+  const tw = task.spec.tileWidth;
+  const tiles = W / tw;
   const gt: GeoTransform = [task.xmin, task.resolution, 0, task.ymax - r * th * task.resolution, 0, -task.resolution];
   for (const s of slabSources) {
     const { info, exact, factorX, factorY, margin } = s;
-    // Where the strip falls in the image, from its outline only (exact transform of its edges): strips
-    // outside the image cost nothing, and the coordinates below come out relative to the window read.
-    const outline = stripOutline(exact, gt, W, th, info.geoTransform);
-    if (!outline || !(outline.maxX >= 0 && outline.maxY >= 0 && outline.minX <= info.width && outline.minY <= info.height)) continue;
-    const y0 = Math.max(0, Math.floor(outline.minY / factorY) - margin);
-    const y1 = Math.min(s.levelHeight, Math.ceil(outline.maxY / factorY) + margin);
-    if (y1 <= y0) continue;
-    const [x0, dx, rx, yy0, ry, dy] = info.geoTransform;
-    const wx = s.bands.x0 * factorX,
-      wy = y0 * factorY;
-    const windowGt: GeoTransform = [
-      x0 + wx * dx + wy * rx,
-      dx * factorX,
-      rx * factorY,
-      yy0 + wx * ry + wy * dy,
-      ry * factorX,
-      dy * factorY,
-    ];
-    const read = s.bands.read(y0, y1);
-    // A failed read ahead is reported when the strip is warped, not as an unhandled rejection.
-    read.catch(() => undefined);
-    sources.push({ exact, target: gt, windowGt, read });
+    const planned: Array<{ tiles: [number, number]; y0: number; y1: number; x0: number; x1: number }> = [];
+    for (let t0 = 0; t0 < tiles; t0 += TILES_PER_WINDOW) {
+      const t1 = Math.min(tiles, t0 + TILES_PER_WINDOW);
+      const part: GeoTransform = [gt[0] + t0 * tw * gt[1], gt[1], gt[2], gt[3] + t0 * tw * gt[4], gt[4], gt[5]];
+      // Where these tiles fall in the image, from their outline only (exact transform of its edges): tiles
+      // outside the image cost nothing, and the coordinates below come out relative to the window read.
+      const outline = stripOutline(exact, part, (t1 - t0) * tw, th, info.geoTransform);
+      if (!outline || !(outline.maxX >= 0 && outline.maxY >= 0 && outline.minX <= info.width && outline.minY <= info.height)) continue;
+      const y0 = Math.max(0, Math.floor(outline.minY / factorY) - margin);
+      const y1 = Math.min(s.levelHeight, Math.ceil(outline.maxY / factorY) + margin);
+      const x0 = Math.max(s.bands.x0, Math.floor(outline.minX / factorX) - margin);
+      const x1 = Math.min(s.bands.x0 + s.bands.width, Math.ceil(outline.maxX / factorX) + margin);
+      if (y1 > y0 && x1 > x0) planned.push({ tiles: [t0, t1], y0, y1, x0, x1 });
+    }
+    // The bands this strip needs stay until its last window is read (its runs of tiles start on different rows).
+    const keepFrom = Math.min(...planned.map((p) => p.y0));
+    for (const p of planned) {
+      const [gx, dx, rx, gy, ry, dy] = info.geoTransform;
+      const wx = p.x0 * factorX,
+        wy = p.y0 * factorY;
+      const windowGt: GeoTransform = [
+        gx + wx * dx + wy * rx,
+        dx * factorX,
+        rx * factorY,
+        gy + wx * ry + wy * dy,
+        ry * factorX,
+        dy * factorY,
+      ];
+      const read = s.bands.read(p.y0, p.y1, { x0: p.x0, x1: p.x1 }, keepFrom);
+      // A failed read ahead is reported when the strip is warped, not as an unhandled rejection.
+      read.catch(() => undefined);
+      sources.push({ exact, target: gt, windowGt, tiles: p.tiles, read });
+    }
   }
   return sources;
 }
@@ -395,6 +422,8 @@ interface StripWindow {
   /** Geotransform of the strip (target) and of the window read (source). */
   target: GeoTransform;
   windowGt: GeoTransform;
+  /** The strip's tiles [first, end) it serves. */
+  tiles: [number, number];
   src: RasterImage;
 }
 
@@ -414,6 +443,7 @@ async function stripWindows(task: BottomSlabTask, sources: StripSource[]): Promi
       exact: source.exact,
       target: source.target,
       windowGt: source.windowGt,
+      tiles: source.tiles,
       src: {
         data: keepChannels(read.data, read.channels, spec.channels),
         width: read.width,
@@ -443,6 +473,7 @@ function warpTile(
   let data: Uint8Array | Float32Array | undefined;
   let mask: Uint8Array | undefined;
   for (const w of windows) {
+    if (t < w.tiles[0] || t >= w.tiles[1]) continue;
     const gt: GeoTransform = [
       w.target[0] + t * tw * w.target[1],
       w.target[1],

@@ -3,8 +3,10 @@
  * decoded once. The strips of a bottom slab overlap: a strip rotated against the source grid needs
  * about twice the rows it advances by, and windows cut through compressed blocks, so reading every
  * strip's window on its own decodes each source block ~3 times (M raster: 5.5 s of decoding for what
- * one pass does in 1.8 s). Strips go down the slab in order, so a band is dropped as soon as a read
- * starts below it: memory holds the bands under one strip and the one read ahead (DESIGN §6).
+ * one pass does in 1.8 s). Strips go down the slab in order, so a band is dropped as soon as a strip
+ * starts below it: memory holds the bands under one strip and the one read ahead (DESIGN §6). A strip
+ * may be read as several windows of some of its columns (runs of tiles, each window hugging their
+ * footprint), which copies and scans fewer pixels than one window over the strip's rotated outline.
  */
 import type { RasterWindow, RasterWindowReader } from './geotiff-source.js';
 
@@ -66,14 +68,16 @@ export class BandedWindowReader {
   }
 
   /**
-   * Rows [y0, y1) of the columns [x0, x1): data and mask copied out of the bands, in one window.
-   * Bands above `y0` are released: reads must not go back up. The bands are requested at once, so
-   * calling this ahead of time is the read-ahead.
+   * Rows [y0, y1) of the columns `columns` (default the reader's [x0, x1)): data and mask copied out of
+   * the bands, in one window. Bands above `keepFrom` (default `y0`) are released: later reads must not go
+   * above it (a strip read in several column ranges keeps the bands its highest range needs). The bands
+   * are requested at once, so calling this ahead of time is the read-ahead.
    */
-  async read(y0: number, y1: number): Promise<RasterWindow> {
+  async read(y0: number, y1: number, columns?: { x0: number; x1: number }, keepFrom = y0): Promise<RasterWindow> {
     const { bandHeight } = this.options;
     const first = Math.floor(y0 / bandHeight);
-    for (const b of this.bands.keys()) if (b < first) this.bands.delete(b);
+    const kept = Math.floor(Math.min(keepFrom, y0) / bandHeight);
+    for (const b of this.bands.keys()) if (b < kept) this.bands.delete(b);
     // Every band promise is taken before the first await: a read started meanwhile for a lower strip
     // may drop bands from the map, not from this read.
     const pending: Array<Promise<RasterWindow>> = [];
@@ -81,7 +85,11 @@ export class BandedWindowReader {
     const slot = this.options.recycle ? (this.slots[this.reads++ % this.options.recycle] ??= {}) : undefined;
     const parts = (await Promise.all(pending)).map((band, i) => ({ band, top: (first + i) * bandHeight }));
     const { channels } = parts[0].band;
-    const width = this.width;
+    const bandWidth = this.width;
+    const left = columns ? columns.x0 - this.options.x0 : 0;
+    const width = columns ? columns.x1 - columns.x0 : bandWidth;
+    if (left < 0 || left + width > bandWidth || width <= 0)
+      throw new RangeError(`columns outside the reader's [${this.options.x0}, ${this.options.x1})`);
     const height = y1 - y0;
     const sample = parts[0].band.data;
     // Not zero-filled (every row is written below): windows are large and read once.
@@ -94,14 +102,25 @@ export class BandedWindowReader {
     const hasMask = parts.some((p) => p.band.mask);
     const mask = hasMask ? new Uint8Array(buffer(slot, 'mask', width * height), 0, width * height) : undefined;
     for (const { band, top } of parts) {
-      // Rows of this band inside [y0, y1): contiguous in both (the band is exactly `width` wide).
       const from = Math.max(y0, top),
         to = Math.min(y1, top + band.height);
       if (to <= from) continue;
-      data.set(band.data.subarray((from - top) * width * channels, (to - top) * width * channels), (from - y0) * width * channels);
-      if (mask) {
-        if (band.mask) mask.set(band.mask.subarray((from - top) * width, (to - top) * width), (from - y0) * width);
-        else mask.fill(255, (from - y0) * width, (to - y0) * width);
+      if (width === bandWidth) {
+        // Every column: the rows are contiguous in both.
+        data.set(band.data.subarray((from - top) * width * channels, (to - top) * width * channels), (from - y0) * width * channels);
+        if (mask) {
+          if (band.mask) mask.set(band.mask.subarray((from - top) * width, (to - top) * width), (from - y0) * width);
+          else mask.fill(255, (from - y0) * width, (to - y0) * width);
+        }
+        continue;
+      }
+      for (let y = from; y < to; y++) {
+        const src = ((y - top) * bandWidth + left) * channels;
+        data.set(band.data.subarray(src, src + width * channels), (y - y0) * width * channels);
+        if (mask) {
+          if (band.mask) mask.set(band.mask.subarray((y - top) * bandWidth + left, (y - top) * bandWidth + left + width), (y - y0) * width);
+          else mask.fill(255, (y - y0) * width, (y - y0 + 1) * width);
+        }
       }
     }
     return { data, ...(mask ? { mask } : {}), width, height, channels };

@@ -168,6 +168,39 @@ test('BandedWindowReader returns the same windows as direct reads, decoding each
     assert.equal(seen[2], seen[0]);
     assert.notEqual(seen[1], seen[0]);
     recycled.release();
+
+    // Column ranges (a strip read in runs of tiles, each its own window): the same pixels as direct
+    // reads of those columns; a range lower than another of its strip keeps the bands the higher one
+    // needs (keepFrom), so each band is still decoded once.
+    requests.length = 0;
+    const ranged = new BandedWindowReader(counting, { x0: 20, x1: 280, levelHeight: info.height, bandHeight: 100, recycle: 4 });
+    const runs: Array<{ y0: number; y1: number; x0: number; x1: number }> = [
+      { y0: 150, y1: 260, x0: 20, x1: 120 },
+      { y0: 90, y1: 210, x0: 110, x1: 280 },
+      { y0: 250, y1: 390, x0: 20, x1: 130 },
+      { y0: 190, y1: 330, x0: 125, x1: 279 },
+    ];
+    const keepFrom = (i: number) => (i < 2 ? 90 : 190);
+    const windows = runs.map((r, i) => ranged.read(r.y0, r.y1, { x0: r.x0, x1: r.x1 }, keepFrom(i)));
+    for (const [i, r] of runs.entries()) {
+      const got = await windows[i];
+      const want = await direct.read({ x: r.x0, y: r.y0, width: r.x1 - r.x0, height: r.y1 - r.y0 });
+      assert.deepEqual([got.width, got.height], [r.x1 - r.x0, r.y1 - r.y0]);
+      assert.ok(
+        Buffer.from(got.data.buffer, got.data.byteOffset, got.data.byteLength).equals(
+          Buffer.from(want.data.buffer, want.data.byteOffset, want.data.byteLength),
+        ),
+        `run ${i} data`,
+      );
+      assert.deepEqual(got.mask, want.mask, `run ${i} mask`);
+    }
+    assert.deepEqual(
+      requests.map((r) => r.y),
+      [100, 200, 0, 300],
+      'every band decoded once',
+    );
+    await assert.rejects(ranged.read(400, 410, { x0: 10, x1: 100 }), RangeError, 'columns outside the bands');
+    ranged.release();
     await direct.close();
   } finally {
     await rm(dir, { recursive: true, force: true });
