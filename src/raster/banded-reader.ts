@@ -75,6 +75,11 @@ export class BandedWindowReader {
    */
   async read(y0: number, y1: number, columns?: { x0: number; x1: number }, keepFrom = y0): Promise<RasterWindow> {
     const { bandHeight } = this.options;
+    const bandWidth = this.width;
+    const left = columns ? columns.x0 - this.options.x0 : 0;
+    const width = columns ? columns.x1 - columns.x0 : bandWidth;
+    if (left < 0 || left + width > bandWidth || width <= 0)
+      throw new RangeError(`columns outside the reader's [${this.options.x0}, ${this.options.x1})`);
     const first = Math.floor(y0 / bandHeight);
     const kept = Math.floor(Math.min(keepFrom, y0) / bandHeight);
     for (const b of this.bands.keys()) if (b < kept) this.bands.delete(b);
@@ -85,11 +90,6 @@ export class BandedWindowReader {
     const slot = this.options.recycle ? (this.slots[this.reads++ % this.options.recycle] ??= {}) : undefined;
     const parts = (await Promise.all(pending)).map((band, i) => ({ band, top: (first + i) * bandHeight }));
     const { channels } = parts[0].band;
-    const bandWidth = this.width;
-    const left = columns ? columns.x0 - this.options.x0 : 0;
-    const width = columns ? columns.x1 - columns.x0 : bandWidth;
-    if (left < 0 || left + width > bandWidth || width <= 0)
-      throw new RangeError(`columns outside the reader's [${this.options.x0}, ${this.options.x1})`);
     const height = y1 - y0;
     const sample = parts[0].band.data;
     // Not zero-filled (every row is written below): windows are large and read once.
