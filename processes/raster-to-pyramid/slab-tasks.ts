@@ -388,8 +388,8 @@ function prepareStrip(task: BottomSlabTask, slabSources: SlabSource[], r: number
     }
     // The bands this strip needs stay until its last window is read (its runs of tiles start on different rows).
     const keepFrom = Math.min(...planned.map((p) => p.y0));
+    const [gx, dx, rx, gy, ry, dy] = info.geoTransform;
     for (const p of planned) {
-      const [gx, dx, rx, gy, ry, dy] = info.geoTransform;
       const wx = p.x0 * factorX,
         wy = p.y0 * factorY;
       const windowGt: GeoTransform = [

@@ -30,15 +30,6 @@ function resultOf(returnvalue: unknown): unknown {
   return typeof packed === 'string' ? unpack(packed) : packed;
 }
 
-/** A part's result, or why it cannot be read (the part's waiter is then rejected: never left unsettled). */
-function readResult(id: string, returnvalue: unknown): { ok: true; value: unknown } | { ok: false; error: Error } {
-  try {
-    return { ok: true, value: resultOf(returnvalue) };
-  } catch (err) {
-    return { ok: false, error: new Error(`part ${id} ended with a result that cannot be read: ${String(err)}`) };
-  }
-}
-
 /**
  * How often a parent looks up the parts it still waits for. Their ends come through QueueEvents; this
  * is the safety net for an end that never arrives, so that a part already ended in Redis (or gone from it)
@@ -58,6 +49,18 @@ interface Waiter {
   resolve(value: unknown): void;
   reject(err: Error): void;
   progress(fraction: number): void;
+}
+
+/** Settles a completed part's waiter with its result, or rejects it when the result cannot be read (never left unsettled). */
+function settleCompleted(waiter: Waiter, id: string, returnvalue: unknown): void {
+  let value: unknown;
+  try {
+    value = resultOf(returnvalue);
+  } catch (err) {
+    waiter.reject(new Error(`part ${id} ended with a result that cannot be read: ${String(err)}`));
+    return;
+  }
+  waiter.resolve(value);
 }
 
 /**
@@ -87,10 +90,7 @@ export class BullmqParts implements PartRunner {
     this.events = new QueueEvents(PARTS_QUEUE, { connection: this.eventsRedis, prefix: settings.prefix });
     this.events.on('completed', ({ jobId, returnvalue }) => {
       const waiter = this.waiting.get(jobId);
-      if (!waiter) return;
-      const read = readResult(jobId, returnvalue);
-      if (read.ok) waiter.resolve(read.value);
-      else waiter.reject(read.error);
+      if (waiter) settleCompleted(waiter, jobId, returnvalue);
     });
     this.events.on('failed', ({ jobId, failedReason }) => this.waiting.get(jobId)?.reject(new Error(failedReason)));
     this.events.on('progress', ({ jobId, data }) => {
@@ -198,11 +198,7 @@ export class BullmqParts implements PartRunner {
       this.waiting.delete(id);
       if (state === 'gone') waiter.reject(new Error(`part ${id} is no longer in the queue`));
       else if (state === 'failed') waiter.reject(new Error(job!.failedReason));
-      else {
-        const read = readResult(id, job!.returnvalue);
-        if (read.ok) waiter.resolve(read.value);
-        else waiter.reject(read.error);
-      }
+      else settleCompleted(waiter, id, job!.returnvalue);
     }
   }
 

@@ -124,13 +124,16 @@ function childrenOf(pid: number): number[] {
  */
 export function partLines(workers: readonly WorkerProcess[], jobId: string, msg: string): Array<{ worker: string; part: string }> {
   const lines: Array<{ worker: string; part: string }> = [];
-  for (const w of workers)
-    for (const line of w.output().split('\n')) {
-      if (!line.startsWith('{')) continue;
-      const l = JSON.parse(line) as { msg?: string; part?: string; parent?: string };
-      if (l.msg === msg && l.parent === jobId && l.part) lines.push({ worker: w.name, part: l.part });
-    }
+  for (const { worker, l } of loggedLines(workers))
+    if (l.msg === msg && l.parent === jobId && typeof l.part === 'string') lines.push({ worker, part: l.part });
   return lines;
+}
+
+/** Every JSON log line of the worker processes, with the name of the worker that wrote it. */
+function* loggedLines(workers: readonly WorkerProcess[]): Generator<{ worker: string; l: Record<string, unknown> }> {
+  for (const w of workers)
+    for (const line of w.output().split('\n'))
+      if (line.startsWith('{')) yield { worker: w.name, l: JSON.parse(line) as Record<string, unknown> };
 }
 
 /**
@@ -140,15 +143,12 @@ export function partLines(workers: readonly WorkerProcess[], jobId: string, msg:
  */
 export function jobTrace(workers: readonly WorkerProcess[], jobId: string): string {
   const lines: Array<{ time: string; text: string }> = [];
-  for (const w of workers)
-    for (const line of w.output().split('\n')) {
-      if (!line.startsWith('{')) continue;
-      const l = JSON.parse(line) as Record<string, unknown>;
-      const mine = l.parent === jobId || l.jobId === jobId;
-      if (!mine && l.level !== 'warn' && l.level !== 'error') continue;
-      const detail = typeof l.error === 'string' ? ` ${l.error.split('\n')[0]}` : '';
-      lines.push({ time: String(l.time ?? ''), text: `${w.name} ${l.level} ${l.msg}${l.part ? ` ${l.part}` : ''}${detail}` });
-    }
+  for (const { worker, l } of loggedLines(workers)) {
+    const mine = l.parent === jobId || l.jobId === jobId;
+    if (!mine && l.level !== 'warn' && l.level !== 'error') continue;
+    const detail = typeof l.error === 'string' ? ` ${l.error.split('\n')[0]}` : '';
+    lines.push({ time: String(l.time ?? ''), text: `${worker} ${l.level} ${l.msg}${l.part ? ` ${l.part}` : ''}${detail}` });
+  }
   return lines
     .sort((a, b) => a.time.localeCompare(b.time))
     .map((l) => `${l.time.slice(11, 23)} ${l.text}`)
