@@ -155,6 +155,10 @@ test('hello-world and raster-to-pyramid run through processing.run from a raster
   skip,
   timeout: 300_000,
 }, async () => {
+  // A raster big enough that the job lasts several of the plugin's polls (0.3 s): with the shared small map
+  // the pyramid could be done between two polls once the pool threads start warm, and no intermediate
+  // progress was seen (the test then failed by timing alone).
+  const big = (await makeInput(s, 'progress.tif', { width: 4000, height: 4000, pixelSize: 50 })).path;
   const out = await qgis(
     `
 hello = processing.run('dallage:hello-world', {'name': 'QGIS'})
@@ -171,7 +175,7 @@ print(json.dumps({'hello': json.loads(hello['RESULTS']), 'job': r['JOB_ID'], 're
                   'progress': feedback.progress, 'infos': feedback.infos, 'layer': published.name(),
                   'opaque': opaque, 'errors': errors}))
 `,
-    { image },
+    { image: big },
   );
   assert.deepEqual(out.hello, { greeting: { id: 'greeting', value: 'Hello QGIS!' } });
   const job = (await (await fetch(`${s.url}/jobs/${out.job}`)).json()) as { status: string; processID: string };
