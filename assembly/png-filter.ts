@@ -5,6 +5,10 @@
  * with its filter-type byte. Sixteen bytes at a time: a map of 512 × 512 RGB is 786,432 subtractions.
  */
 
+import { zlibBound, zlibEnd, zlibStart, zlibWrite } from './deflate-huffman';
+
+export { zlibBound, zlibHuffman } from './deflate-huffman';
+
 /** First byte of memory free for the caller (after this module's static data). */
 export function heapBase(): usize {
   return __heap_base;
@@ -27,6 +31,61 @@ export function subFilter(src: usize, row: i32, height: i32, bpp: i32, dst: usiz
     }
     for (; i < row; i++) store<u8>(d + <usize>i, load<u8>(s + <usize>i) - load<u8>(s + <usize>(i - bpp)));
   }
+}
+
+/**
+ * Rows filtered and compressed per group: as many as fit in one DEFLATE block of deflate-huffman.ts, so that a
+ * group is filtered into scratch memory that stays in cache, and is compressed from there.
+ */
+function groupRows(rowBytes: i32): i32 {
+  return max(1, 32768 / (rowBytes + 1));
+}
+
+/** Scratch bytes {@link pngIdat} needs for rows of `width` pixels: a group of flattened rows, then its scanlines. */
+export function pngScratchSize(width: i32): i32 {
+  // A group holds at most 32 KiB of scanlines, or a single row when it is longer.
+  return 2 * max(32768, width * 4 + 1) + 16;
+}
+
+/** The most bytes {@link pngIdat} writes for an image of `width` × `height` × `channels` (once filtered). */
+export function pngIdatBound(width: i32, height: i32, channels: i32): i32 {
+  const row = width * channels + 1;
+  return zlibBound(row * height, (height + groupRows(row - 1) - 1) / groupRows(row - 1));
+}
+
+/**
+ * The zlib stream of a PNG image's scanlines (W3C PNG 2003 §10: the IDAT data) at `dst`; returns its length.
+ * `src` holds `height` rows of `width` pixels of `channels` bytes; `flatten`: they are RGBA, flattened over
+ * (`r`, `g`, `b`) into RGB first ({@link flattenRgba}). Rows go by groups through `scratch` (of
+ * {@link pngScratchSize} bytes): flattened, Sub-filtered ({@link subFilter}), then Huffman-coded.
+ */
+export function pngIdat(
+  src: usize,
+  width: i32,
+  height: i32,
+  channels: i32,
+  flatten: bool,
+  r: u32,
+  g: u32,
+  b: u32,
+  scratch: usize,
+  dst: usize,
+): i32 {
+  const bpp = flatten ? 3 : channels;
+  const inRow = width * channels;
+  const row = width * bpp;
+  const rows = groupRows(row);
+  const flat = scratch;
+  const lines = (scratch + <usize>(row * rows) + 15) & ~15;
+  zlibStart(dst);
+  for (let y = 0; y < height; y += rows) {
+    const n = min(rows, height - y);
+    const from = src + <usize>y * <usize>inRow;
+    if (flatten) flattenRgba(from, width * n, r, g, b, flat);
+    subFilter(flatten ? flat : from, row, n, bpp, lines);
+    zlibWrite(lines, (row + 1) * n, y + n >= height);
+  }
+  return zlibEnd(dst);
 }
 
 /**

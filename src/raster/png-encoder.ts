@@ -1,13 +1,17 @@
 /**
  * A PNG encoder for drawn maps (issue 10, GetMap throughput): 8-bit RGB or RGBA, every row filtered with
  * "Sub" (PNG spec, W3C 2003, §9.2 filter type 1: each byte minus the same byte of the pixel to its left),
- * then one zlib stream at level 1 with Huffman coding only (no match search).
+ * then one zlib stream of Huffman-coded blocks (no match search).
  *
  * Why not sharp's PNG: on a 512 × 512 RGB map of M (bench:tiles' maps), sharp at zlib level 2 took 17.6 ms
  * and 615 KiB; this took 7.1 ms and 598 KiB (level 1 default strategy: 17.9 ms; filter "Up": 690 KiB).
  * Photographic maps gain most from Sub. Maps are drawn once per request, so encoding time counts more than
  * the last bytes: on four maps of M (2026-12-06) Huffman coding alone took 4.5 ms and 281 KB where the
  * run-length strategy (Z_RLE, used until then) took 6.3 ms and 265 KB.
+ *
+ * The Huffman coding itself is ours, in WebAssembly (assembly/deflate-huffman.ts): zlib's Huffman-only mode
+ * was still the largest part of a map's CPU (~19 %, 5–8 ms for a 512² RGB map); ours takes 1.3–2.4 ms for
+ * streams of the same size (a few bytes smaller). Node's zlib remains for builds without the module.
  */
 import { promisify } from 'node:util';
 import { isMainThread } from 'node:worker_threads';
@@ -43,6 +47,22 @@ interface FilterKernel {
   heapBase(): number;
   subFilter(src: number, row: number, height: number, bpp: number, dst: number): void;
   flattenRgba(src: number, pixels: number, r: number, g: number, b: number, dst: number): void;
+  pngScratchSize(width: number): number;
+  pngIdatBound(width: number, height: number, channels: number): number;
+  pngIdat(
+    src: number,
+    width: number,
+    height: number,
+    channels: number,
+    flatten: number,
+    r: number,
+    g: number,
+    b: number,
+    scratch: number,
+    dst: number,
+  ): number;
+  zlibBound(n: number, writes: number): number;
+  zlibHuffman(src: number, n: number, dst: number): number;
 }
 
 let kernel: FilterKernel | null | undefined;
@@ -82,6 +102,14 @@ export function subFilterWasm(pixels: Uint8Array, width: number, height: number,
   return new Uint8Array(k.memory.buffer, dst, size);
 }
 
+/** `bytes` as a zlib stream by the WebAssembly Huffman coder; undefined when the module is not built. */
+export function zlibHuffmanWasm(bytes: Uint8Array): Buffer | undefined {
+  const k = filterKernel();
+  if (!k) return undefined;
+  const [src, dst] = regions(k, bytes, k.zlibBound(bytes.length, 1));
+  return Buffer.from(new Uint8Array(k.memory.buffer, dst, k.zlibHuffman(src, bytes.length, dst)));
+}
+
 /**
  * Encodes `pixels` (pixel-interleaved, `channels` 3 = RGB or 4 = RGBA, 8 bits) as a PNG file, in a buffer
  * of its own (it can be transferred to another thread). `pixels` is read before the first await: the
@@ -90,9 +118,8 @@ export function subFilterWasm(pixels: Uint8Array, width: number, height: number,
 export async function encodePng(pixels: Uint8Array, width: number, height: number, channels: 3 | 4): Promise<Buffer> {
   if (pixels.length !== width * height * channels)
     throw new RangeError(`encodePng: ${pixels.length} bytes for ${width}×${height}×${channels}`);
-  // The filter in WebAssembly (a 512² RGB map: ~2 ms of JavaScript), else in JavaScript.
-  const filtered = subFilterWasm(pixels, width, height, channels);
-  if (filtered) return compress(filtered, true, width, height, channels);
+  const k = filterKernel();
+  if (k) return pngInKernel(k, pixels, width, height, channels, undefined);
   const scratch = isMainThread ? undefined : threadScratch('pngScanlines', (width * channels + 1) * height);
   return compress(subFilter(pixels, width, height, channels, scratch), !isMainThread, width, height, channels);
 }
@@ -112,11 +139,28 @@ export async function encodePngOver(
   if (rgba.length !== pixels * 4) throw new RangeError(`encodePngOver: ${rgba.length} bytes for ${width}×${height}×4`);
   const k = filterKernel();
   if (!k) return encodePng(flattenRgbaOver(rgba, pixels, bg, threadScratch('pngFlat', pixels * 3)), width, height, 3);
-  const size = (width * 3 + 1) * height;
-  const [src, flat, dst] = regions(k, rgba, pixels * 3, size);
-  k.flattenRgba(src, pixels, bg[0], bg[1], bg[2], flat);
-  k.subFilter(flat, width * 3, height, 3, dst);
-  return compress(new Uint8Array(k.memory.buffer, dst, size), true, width, height, 3);
+  return pngInKernel(k, rgba, width, height, 4, bg);
+}
+
+/**
+ * The PNG file of `pixels` made in the WebAssembly module (assembly/png-filter.ts `pngIdat`): flattened over
+ * `bg` when given (RGBA in, RGB out), Sub-filtered and Huffman-coded a group of rows at a time
+ * (assembly/deflate-huffman.ts: a zlib stream as zlib's level 1 Huffman-only makes, in about a quarter of its
+ * time). Synchronous: the compression is not worth a trip to libuv's threads.
+ */
+function pngInKernel(
+  k: FilterKernel,
+  pixels: Uint8Array,
+  width: number,
+  height: number,
+  channels: 3 | 4,
+  bg: readonly [number, number, number] | undefined,
+): Buffer {
+  const outChannels = bg ? 3 : channels;
+  const [src, scratch, dst] = regions(k, pixels, k.pngScratchSize(width), k.pngIdatBound(width, height, outChannels));
+  const flatten = bg ? 1 : 0;
+  const length = k.pngIdat(src, width, height, channels, flatten, bg?.[0] ?? 0, bg?.[1] ?? 0, bg?.[2] ?? 0, scratch, dst);
+  return pngFile(ihdr(width, height, outChannels), new Uint8Array(k.memory.buffer, dst, length));
 }
 
 /**
@@ -126,15 +170,21 @@ export async function encodePngOver(
  * waiting); on the main thread it runs in libuv's pool.
  */
 async function compress(scanlines: Uint8Array, reused: boolean, width: number, height: number, channels: 3 | 4): Promise<Buffer> {
-  const header = Buffer.alloc(13); // IHDR (§11.2.2): size, bit depth 8, colour type 2 (RGB) or 6 (RGBA)
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header[8] = 8;
-  header[9] = channels === 4 ? 6 : 2;
+  const header = ihdr(width, height, channels);
   const data = isMainThread
     ? await deflate(reused ? scanlines.slice() : scanlines, ZLIB_OPTIONS)
     : zlib.deflateSync(scanlines, ZLIB_OPTIONS);
   return pngFile(header, data);
+}
+
+/** The IHDR chunk's data (§11.2.2): size, bit depth 8, colour type 2 (RGB) or 6 (RGBA). */
+function ihdr(width: number, height: number, channels: 3 | 4): Buffer {
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header[8] = 8;
+  header[9] = channels === 4 ? 6 : 2;
+  return header;
 }
 
 /** Signature, IHDR, one IDAT and IEND (§5.3: length, type, data, CRC over type and data) in one allocation. */

@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import sharp from 'sharp';
 import { flattenRgbaOver } from '../../src/raster/flatten-rgba.js';
-import { encodePng, encodePngOver, subFilter, subFilterWasm } from '../../src/raster/png-encoder.js';
+import { encodePng, encodePngOver, subFilter, subFilterWasm, zlibHuffmanWasm } from '../../src/raster/png-encoder.js';
 import { skipUnlessCommands } from '../helpers/env.js';
 import { gdalRead } from '../rok4/gdal-oracle.js';
 
@@ -98,4 +99,51 @@ test('an RGBA map flattened over its background in WebAssembly is the PNG of the
     }
   }
   await assert.rejects(encodePngOver(new Uint8Array(12), 2, 2, [0, 0, 0]), /12 bytes for 2×2×4/);
+});
+
+/**
+ * Symbol i repeated fib(i + 3) times (2, 3, 5, 8…), shuffled: for 19 symbols, 28,654 bytes (one block) whose
+ * Huffman code is a chain 19 bits deep (every sum of the lighter ones, the end-of-block code included, stays
+ * below the next weight: no tie lets the tree balance), so the coder must limit it to 15.
+ */
+function fibonacciBytes(symbols: number): Uint8Array {
+  const runs: number[] = [2, 3];
+  while (runs.length < symbols) runs.push(runs[runs.length - 1] + runs[runs.length - 2]);
+  const out = new Uint8Array(runs.reduce((a, b) => a + b, 0));
+  let at = 0;
+  runs.forEach((n, symbol) => {
+    out.fill(symbol * 7, at, at + n);
+    at += n;
+  });
+  let h = 7;
+  for (let i = out.length - 1; i > 0; i--) {
+    h = (Math.imul(h, 1103515245) + 12345) >>> 0;
+    const j = h % (i + 1);
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+test('the WebAssembly Huffman coder writes zlib streams that zlib inflates (Adler-32 checked) for every kind of input', () => {
+  const noise = new Uint8Array(100_000);
+  let h = 1;
+  for (let i = 0; i < noise.length; i++) noise[i] = (h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d) + i) >>> 24;
+  const cases: Array<[string, Uint8Array]> = [
+    ['empty', new Uint8Array(0)],
+    ['one byte', Uint8Array.from([42])],
+    ['one symbol repeated (a lone code gets a partner)', new Uint8Array(70_000).fill(9)],
+    ['noise (blocks stored)', noise],
+    ['Fibonacci frequencies (codes limited to 15 bits)', fibonacciBytes(19)],
+    ['one block exactly', subFilter(image(128, 85, 3), 128, 85, 3).subarray(0, 32768)],
+    ['one byte over a block', subFilter(image(128, 86, 3), 128, 86, 3).subarray(0, 32769)],
+    ['a 512² RGB map', subFilter(image(512, 512, 3), 512, 512, 3)],
+  ];
+  for (const [name, bytes] of cases) {
+    const stream = zlibHuffmanWasm(bytes);
+    assert.ok(stream, 'the build ships dist/assembly/png-filter.wasm');
+    assert.deepEqual(zlib.inflateSync(stream), Buffer.from(bytes), name);
+    // Never much larger than zlib's own Huffman-only stream: the same method, blocks of the same order.
+    const theirs = zlib.deflateSync(bytes, { level: 1, strategy: zlib.constants.Z_HUFFMAN_ONLY });
+    assert.ok(stream.length <= theirs.length * 1.01 + 16, `${name}: ${stream.length} bytes, zlib ${theirs.length}`);
+  }
 });
