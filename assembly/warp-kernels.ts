@@ -160,7 +160,7 @@ export function cubic4Rgb8(
  *
  * `colFirst`: per target column, its first tap as a pixel of the region (−1: not resampled here);
  * `colW`: eight int16 weights per column; `rowFirst`: per target row, its first tap as a row of the region
- * (−1: not resampled here); `rowW`: `tapsY` float32 weights per row; `acc`: four float32 per column (scratch).
+ * (−1: not resampled here); `rowW`: `tapsY` float32 weights per row.
  * Reads go 32 bytes from a column's first tap: the region needs 32 bytes after its last row.
  */
 export function twoPassRgb8(
@@ -175,7 +175,6 @@ export function twoPassRgb8(
   rowW: usize,
   tapsY: i32,
   height: i32,
-  acc: usize,
   out: usize,
 ): void {
   const SCALE = f32x4.splat(1.0 / 16384.0);
@@ -207,21 +206,20 @@ export function twoPassRgb8(
   for (let j = 0; j < height; j++) {
     const first = load<i32>(rowFirst + (<usize>j << 2));
     if (first < 0) continue;
-    memory.fill(acc, 0, rowBytes);
-    // Row after row of sums (streamed), each weighted into the accumulators of every column.
-    for (let m = 0; m < tapsY; m++) {
-      const w = f32x4.splat(load<f32>(rowW + (<usize>(j * tapsY + m) << 2)));
-      const sums = hsum + <usize>(first + m) * rowBytes;
-      for (let i = 0; i < width; i++) {
-        const a = acc + (<usize>i << 4);
-        v128.store(a, f32x4.add(v128.load(a), f32x4.mul(w, v128.load(sums + (<usize>i << 4)))));
-      }
-    }
+    // Column by column, the row sums under this row's taps weighted in a register: the same additions in the
+    // same order as accumulating row after row into memory, without storing and reloading accumulators
+    // (GetMap, issue 10: ~5 % less CPU per map).
+    const weights = rowW + (<usize>(j * tapsY) << 2);
+    const column0 = hsum + <usize>first * rowBytes;
     const o = out + <usize>(j * width) * 3;
+    const r = <usize>rowBytes;
     for (let i = 0; i < width; i++) {
       if (load<i32>(colFirst + (<usize>i << 2)) < 0) continue;
+      let a = f32x4.splat(0);
+      let p = column0 + (<usize>i << 4);
+      for (let m = 0; m < tapsY; m++, p += r) a = f32x4.add(a, f32x4.mul(v128.load32_splat(weights + (<usize>m << 2)), v128.load(p)));
       // Round half up, clamp to 0..255 (the saturating narrowings), store R, G, B and one byte the next pixel overwrites.
-      const q = i32x4.trunc_sat_f32x4_s(f32x4.add(v128.load(acc + (<usize>i << 4)), HALF));
+      const q = i32x4.trunc_sat_f32x4_s(f32x4.add(a, HALF));
       const h = i16x8.narrow_i32x4_s(q, q);
       v128.store32_lane(o + <usize>i * 3, i8x16.narrow_i16x8_u(h, h), 0);
     }

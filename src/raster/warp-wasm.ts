@@ -46,7 +46,6 @@ interface Kernels {
     rowW: number,
     tapsY: number,
     height: number,
-    acc: number,
     out: number,
   ): void;
 }
@@ -198,8 +197,7 @@ export function twoPassRgb8Wasm(
     rowW = align(rowFirst + height * 4),
     src = align(rowW + height * tapsY * 4),
     hsum = align(src + span * stride + 32),
-    acc = align(hsum + span * width * 16),
-    out = align(acc + width * 16),
+    out = align(hsum + span * width * 16),
     end = out + width * height * 3 + 16;
   const buffer = memoryOf(k.memory, end);
   const i32 = new Int32Array(buffer),
@@ -229,6 +227,6 @@ export function twoPassRgb8Wasm(
   }
   copyRegion(u8, src, data, W, cx0, cx1, ry0, ry1);
   u8.fill(0, src + span * stride, src + span * stride + 32);
-  k.twoPassRgb8(src, stride, span, colFirst, colW, width, hsum, rowFirst, rowW, tapsY, height, acc, out);
+  k.twoPassRgb8(src, stride, span, colFirst, colW, width, hsum, rowFirst, rowW, tapsY, height, out);
   return new Uint8Array(k.memory.buffer, out, width * height * 3);
 }

@@ -398,14 +398,24 @@ function assembleWindow(tiles: PlacedTile[], w: SourceWindow, tm: LayerLevel['tm
   return { data, width: w.width, height: w.height, channels: C, mask, sampleType: 'uint8' };
 }
 
+/** Whether this machine stores the low byte of a word first (every platform Node runs on today). */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
 /**
  * Warped samples (gray, gray+alpha, RGB or RGBA; `mask` 0 = no data) over `canvas` from byte `offset`
  * (Porter-Duff "over", straight alpha): opaque pixels replace the canvas, transparent ones leave it.
  */
 function drawOver(canvas: Uint8Array, offset: number, data: Uint8Array, mask: Uint8Array, channels: number): void {
   const n = mask.length;
+  if (channels === 3 && LITTLE_ENDIAN && (canvas.byteOffset + offset) % 4 === 0) {
+    // RGB (the usual pyramid): opaque wherever the mask says data, a copy — one 32-bit store per pixel
+    // (R, G, B, 255 in memory order on a little-endian machine), half the cost of four byte stores.
+    const pixels = new Uint32Array(canvas.buffer, canvas.byteOffset + offset, n);
+    for (let p = 0, s = 0; p < n; p++, s += 3)
+      if (mask[p] !== 0) pixels[p] = data[s] | (data[s + 1] << 8) | (data[s + 2] << 16) | 0xff000000;
+    return;
+  }
   if (channels === 3) {
-    // RGB (the usual pyramid): opaque wherever the mask says data, a copy.
     for (let p = 0, s = 0, o = offset; p < n; p++, s += 3, o += 4) {
       if (mask[p] === 0) continue;
       canvas[o] = data[s];
