@@ -409,7 +409,7 @@ function drawOver(canvas: Uint8Array, offset: number, data: Uint8Array, mask: Ui
   const n = mask.length;
   if (channels === 3 && LITTLE_ENDIAN && (canvas.byteOffset + offset) % 4 === 0) {
     // RGB (the usual pyramid): opaque wherever the mask says data, a copy — one 32-bit store per pixel
-    // (R, G, B, 255 in memory order on a little-endian machine), half the cost of four byte stores.
+    // (R, G, B, 255 in memory order on a little-endian machine): about a third less time than four byte stores.
     const pixels = new Uint32Array(canvas.buffer, canvas.byteOffset + offset, n);
     for (let p = 0, s = 0; p < n; p++, s += 3)
       if (mask[p] !== 0) pixels[p] = data[s] | (data[s + 1] << 8) | (data[s + 2] << 16) | 0xff000000;

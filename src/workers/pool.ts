@@ -56,8 +56,8 @@ export interface PoolConfig {
 }
 
 /**
- * Young generation of each pool thread's V8 heap, in MB (V8's default on 64-bit is 48: three 16 MB
- * semi-spaces). The threads' pixels live in typed arrays outside the heap; what the young generation holds
+ * Young generation of each pool thread's V8 heap, in MB (V8's default on 64-bit: 48, three times its 16 MB
+ * semi-space). The threads' pixels live in typed arrays outside the heap; what the young generation holds
  * is short-lived bookkeeping, and a large one only grows the resident size. Measured on bench:pyramid's
  * rasters (issue 16, 2026-12-06, CLI, 2 threads, alternating): peak RSS M 418–438 MB and L 526–563 MB at
  * 12, against M 442–509 and L 587–629 with the default (L/M 1.15–1.42); CPU the same within the noise,
