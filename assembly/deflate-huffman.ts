@@ -9,7 +9,7 @@
  */
 
 /** Input bytes per block: below 65,536 so that a block that does not shrink fits in one stored block. */
-const BLOCK: i32 = 32768;
+export const BLOCK: i32 = 32768;
 
 /** Longest literal code (RFC 1951 §3.2.7) and longest code-length code (its 3-bit lengths). */
 const MAX_LIT_LEN: i32 = 15;
@@ -37,17 +37,24 @@ let out: usize = 0;
 let bitBuf: u64 = 0;
 let bitCount: u32 = 0;
 
+/** Stores 32 bits once that many are pending: at most 31 stay, so two codes of up to 15 bits fit before the next check. */
 // @ts-ignore: decorator
 @inline
-function put(value: u32, length: u32): void {
-  bitBuf |= <u64>value << <u64>bitCount;
-  bitCount += length;
+function flush32(): void {
   if (bitCount >= 32) {
     store<u32>(out, <u32>bitBuf);
     out += 4;
     bitBuf >>= 32;
     bitCount -= 32;
   }
+}
+
+// @ts-ignore: decorator
+@inline
+function put(value: u32, length: u32): void {
+  bitBuf |= <u64>value << <u64>bitCount;
+  bitCount += length;
+  flush32();
 }
 
 /** Stores the bits left, the last byte padded with zeros (a byte boundary: stored blocks, the trailer). */
@@ -350,12 +357,7 @@ function block(src: usize, n: i32, final: u32): void {
     const l0 = t0 >> 16;
     bitBuf |= <u64>((t0 & 0xffff) | ((t1 & 0xffff) << l0)) << <u64>bitCount;
     bitCount += l0 + (t1 >> 16);
-    if (bitCount >= 32) {
-      store<u32>(out, <u32>bitBuf);
-      out += 4;
-      bitBuf >>= 32;
-      bitCount -= 32;
-    }
+    flush32();
   }
   if (i < n) {
     const t = load<u32>(LIT_TAB + (<usize>load<u8>(src + <usize>i) << 2));

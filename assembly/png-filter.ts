@@ -5,7 +5,7 @@
  * with its filter-type byte. Sixteen bytes at a time: a map of 512 × 512 RGB is 786,432 subtractions.
  */
 
-import { zlibBound, zlibEnd, zlibStart, zlibWrite } from './deflate-huffman';
+import { BLOCK, zlibBound, zlibEnd, zlibStart, zlibWrite } from './deflate-huffman';
 
 export { zlibBound, zlibHuffman } from './deflate-huffman';
 
@@ -38,19 +38,20 @@ export function subFilter(src: usize, row: i32, height: i32, bpp: i32, dst: usiz
  * group is filtered into scratch memory that stays in cache, and is compressed from there.
  */
 function groupRows(rowBytes: i32): i32 {
-  return max(1, 32768 / (rowBytes + 1));
+  return max(1, BLOCK / (rowBytes + 1));
 }
 
 /** Scratch bytes {@link pngIdat} needs for rows of `width` pixels: a group of flattened rows, then its scanlines. */
 export function pngScratchSize(width: i32): i32 {
-  // A group holds at most 32 KiB of scanlines, or a single row when it is longer.
-  return 2 * max(32768, width * 4 + 1) + 16;
+  // A group holds at most one block of scanlines, or a single row when it is longer.
+  return 2 * max(BLOCK, width * 4 + 1) + 16;
 }
 
 /** The most bytes {@link pngIdat} writes for an image of `width` × `height` × `channels` (once filtered). */
 export function pngIdatBound(width: i32, height: i32, channels: i32): i32 {
-  const row = width * channels + 1;
-  return zlibBound(row * height, (height + groupRows(row - 1) - 1) / groupRows(row - 1));
+  const row = width * channels;
+  const rows = groupRows(row);
+  return zlibBound((row + 1) * height, (height + rows - 1) / rows);
 }
 
 /**

@@ -93,6 +93,7 @@ function regions(k: FilterKernel, input: Uint8Array, ...sizes: number[]): number
 /**
  * {@link subFilter} in WebAssembly SIMD (assembly/png-filter.ts; 16 bytes at a time): the scanlines as a view
  * into the module's memory, valid until the next call in this thread; undefined when the module is not built.
+ * Maps run this filter inside `pngIdat`; this entry point lets the tests compare it with the JavaScript one.
  */
 export function subFilterWasm(pixels: Uint8Array, width: number, height: number, channels: number): Uint8Array | undefined {
   const k = filterKernel();
