@@ -32,6 +32,8 @@ export interface Config {
       wms_max_size: number;
       /** WMS maps drawn at once; the others wait (bounded memory under load, src/services/map-gate.ts). */
       wms_concurrent_maps: number;
+      /** Bytes of served tiles kept in memory for the next requests of them (src/services/tile-cache.ts; 0 = none). */
+      tile_cache_bytes: number;
     };
     /** Cross-origin access for browser pages of other sites (src/api/cors.ts). */
     cors: { allowed_origins: string[]; allowed_methods: string[] };
@@ -180,6 +182,7 @@ export const CONFIG_SCHEMA = {
             min_free_bytes: { type: 'integer', minimum: 0, default: 1024 ** 3 },
             wms_max_size: { type: 'integer', minimum: 16, maximum: 16384, default: 4096 },
             wms_concurrent_maps: { type: 'integer', minimum: 1, maximum: 64, default: 2 },
+            tile_cache_bytes: { type: 'integer', minimum: 0, default: 64 * 1024 * 1024 },
           },
         },
         cors: {

@@ -111,7 +111,7 @@ export async function createRuntime(
     );
   const pool = new PiscinaPool(config.pool, log);
   const baseUrl = overrides.baseUrl ?? (() => config.server.url);
-  const layers = new LayerRegistry();
+  const layers = new LayerRegistry(config.server.limits.tile_cache_bytes);
   const named = { storages, defaultStorage: config.default_storage };
   const publisher = new Publisher({ records, datastore, storage, named, layers, tmsFolders: config.tms_folders, log, catalogItems });
   // Parts inside the local storage folder (a FILE storage's root: a finished file becomes visible by a

@@ -36,6 +36,7 @@ test('parseConfig: defaults filled, paths resolved, process shorthand expanded, 
   assert.equal(c.server.limits.max_running_jobs, 2);
   assert.equal(c.server.limits.wms_max_size, 4096);
   assert.equal(c.server.limits.wms_concurrent_maps, 2);
+  assert.equal(c.server.limits.tile_cache_bytes, 64 * 1024 * 1024);
   assert.equal(c.manager.name, 'lowdb');
   assert.equal(c.manager.connection, path.resolve('./data/jobs'));
   assert.deepEqual(c.processes.echo, { plugin: 'echo', options: {} });

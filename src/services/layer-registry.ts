@@ -6,9 +6,17 @@
  * their slab-index caches are dropped with it).
  */
 import type { PublishedLayer } from './layer.js';
+import { TileCache } from './tile-cache.js';
 
 export class LayerRegistry {
   private layers = new Map<string, PublishedLayer>();
+  /** Tiles recently served from these layers; a layer's go when it is switched or unpublished. */
+  readonly tiles: TileCache;
+
+  /** @param tileCacheBytes bytes of served tiles kept in memory (config `server.limits.tile_cache_bytes`; 0 = none). */
+  constructor(tileCacheBytes = 0) {
+    this.tiles = new TileCache(tileCacheBytes);
+  }
   /** Counts changes, so that documents built from the whole registry (capabilities) can be cached per version. */
   private changes = 0;
 
@@ -23,6 +31,8 @@ export class LayerRegistry {
 
   /** Serves `layer` under its name from now on, in place of the layer of that name if any. */
   publish(layer: PublishedLayer): void {
+    const old = this.layers.get(layer.name);
+    if (old && old !== layer) this.tiles.drop(old);
     const next = new Map(this.layers);
     next.set(layer.name, layer);
     this.layers = next;
@@ -31,7 +41,9 @@ export class LayerRegistry {
 
   /** Stops serving a layer; false when it was not published. */
   unpublish(name: string): boolean {
-    if (!this.layers.has(name)) return false;
+    const old = this.layers.get(name);
+    if (!old) return false;
+    this.tiles.drop(old);
     const next = new Map(this.layers);
     next.delete(name);
     this.layers = next;

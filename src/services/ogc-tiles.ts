@@ -206,9 +206,9 @@ export const ogcMapTile: ServiceHandler = guarded(async (req, ctx) => {
     if (err instanceof TileFilterError) throw new TilesError(400, err.message);
     throw err;
   }
-  const t = await readLayerTile(l, tileMatrix, col, row, format, filter);
+  const t = await readLayerTile(l, tileMatrix, col, row, format, filter, ctx.layers.tiles);
   if (t.kind !== 'tile') throw new Error(`unexpected ${t.kind}`);
-  return cacheable(req, t.bytes, t.contentType, t.contentEncoding ? { 'Content-Encoding': t.contentEncoding } : {});
+  return cacheable(req, t.bytes, t.contentType, t.contentEncoding ? { 'Content-Encoding': t.contentEncoding } : {}, t.etag);
 });
 
 /** Tile matrix sets shown: the built-in ones and those of published layers. */

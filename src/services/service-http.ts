@@ -81,10 +81,16 @@ export function notModified(req: ServiceRequest, etag: string): boolean {
 /**
  * A cacheable answer (a tile, a capabilities document): ETag, Cache-Control, CORS, and 304 without a
  * body when the client already holds these bytes. HEAD is answered by the adapter from the same
- * response (it sends headers only).
+ * response (it sends headers only). `etag` is given when it is already known ({@link strongEtag} of the same
+ * bytes, kept by tile-cache.ts).
  */
-export function cacheable(req: ServiceRequest, body: Buffer, contentType: string, extra: Record<string, string> = {}): ServiceResponse {
-  const etag = strongEtag(body);
+export function cacheable(
+  req: ServiceRequest,
+  body: Buffer,
+  contentType: string,
+  extra: Record<string, string> = {},
+  etag = strongEtag(body),
+): ServiceResponse {
   const headers: Record<string, string> = { ...CORS_HEADERS, 'Cache-Control': CACHE_CONTROL, ETag: etag, ...extra };
   if (notModified(req, etag)) return { status: 304, headers };
   return { status: 200, headers: { 'Content-Type': contentType, ...headers }, body };

@@ -11,17 +11,20 @@ import { pngEncode } from '../rok4/codec-png.js';
 import { CatalogLevelReader } from './catalog-layer.js';
 import type { LayerLevel, PublishedLayer } from './layer.js';
 import type { TileFilter } from './tile-filter.js';
+import { strongEtag } from './service-http.js';
+import type { CachedTile, TileCache } from './tile-cache.js';
 import type { OfferedFormat } from './tile-formats.js';
 import { wrapTileInTiff } from './tiff-wrap.js';
 
 export type TileAnswer =
-  | { kind: 'tile'; bytes: Buffer; contentType: string; contentEncoding?: string; nodata: boolean }
+  | { kind: 'tile'; bytes: Buffer; etag: string; contentType: string; contentEncoding?: string; nodata: boolean }
   | { kind: 'no-such-level' }
   | { kind: 'out-of-range'; axis: 'row' | 'col' };
 
 /**
  * The tile (`level`, `col`, `row`) of a layer in an offered format. Rows count from the top (WMTS).
- * `filter` keeps only some items of a catalog layer (tile-filter.ts); pyramids ignore it.
+ * `filter` keeps only some items of a catalog layer (tile-filter.ts); pyramids ignore it. A pyramid's
+ * tiles are answered from `cache` when it holds them, and kept there once read.
  */
 export async function readLayerTile(
   layer: PublishedLayer,
@@ -30,28 +33,48 @@ export async function readLayerTile(
   row: number,
   format: OfferedFormat,
   filter?: TileFilter,
+  cache?: TileCache,
 ): Promise<TileAnswer> {
   const level = layer.level(levelId);
   if (!level) return { kind: 'no-such-level' };
   if (row < 0 || row >= level.tm.matrixHeight) return { kind: 'out-of-range', axis: 'row' };
   if (col < 0 || col >= level.tm.matrixWidth) return { kind: 'out-of-range', axis: 'col' };
-  // A catalog layer renders the tile (catalog-layer.ts); a pyramid's is read as stored.
-  const stored =
-    level.reader instanceof CatalogLevelReader
-      ? await level.reader.readTileBytes(levelId, col, row, filter)
-      : await level.reader.readTileBytes(levelId, col, row);
+  // A catalog layer renders the tile (catalog-layer.ts), from items that change: never kept.
+  if (level.reader instanceof CatalogLevelReader)
+    return answer(await storedAsSent(layer, level, await level.reader.readTileBytes(levelId, col, row, filter), format), format);
+  const key = cache?.key(layer, levelId, col, row, format.mime);
+  const kept = key !== undefined ? cache!.get(key) : undefined;
+  if (kept) return answer(kept, format);
+  const sent = await storedAsSent(layer, level, await level.reader.readTileBytes(levelId, col, row), format);
+  if (key !== undefined) cache!.set(key, sent);
+  return answer(sent, format);
+}
+
+function answer(tile: CachedTile, format: OfferedFormat): TileAnswer {
+  // Stored bytes keep the encoding they were stored with; a nodata tile or a TIFF made here has none.
+  const encoded = !tile.nodata && format.from !== 'tiff';
+  return { kind: 'tile', ...tile, contentType: format.mime, contentEncoding: encoded ? format.contentEncoding : undefined };
+}
+
+/** A stored tile (or its absence) as the bytes sent in `format`, with their entity tag. */
+async function storedAsSent(layer: PublishedLayer, level: LayerLevel, stored: Buffer | null, format: OfferedFormat): Promise<CachedTile> {
   if (!stored) {
-    return { kind: 'tile', bytes: await nodataTile(layer, level, format), contentType: format.mime, nodata: true };
+    const bytes = await nodataTile(layer, level, format);
+    return { bytes, etag: strongEtag(bytes), nodata: true };
   }
-  if (format.from === 'tiff') {
-    return {
-      kind: 'tile',
-      bytes: wrapTileInTiff(stored, wrapSpec(layer, level, layer.format.tiffCompression)),
-      contentType: format.mime,
-      nodata: false,
-    };
-  }
-  return { kind: 'tile', bytes: stored, contentType: format.mime, contentEncoding: format.contentEncoding, nodata: false };
+  const bytes = format.from === 'tiff' ? wrapTileInTiff(stored, wrapSpec(layer, level, layer.format.tiffCompression)) : ownBytes(stored);
+  return { bytes, etag: strongEtag(bytes), nodata: false };
+}
+
+/**
+ * The bytes in a buffer of their own: a tile read as a view of a larger buffer (Node's 8 KiB pool for small
+ * reads, a batched read) would keep all of that buffer alive in the cache.
+ */
+function ownBytes(bytes: Buffer): Buffer {
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return bytes;
+  const own = Buffer.allocUnsafeSlow(bytes.byteLength);
+  own.set(bytes);
+  return own;
 }
 
 function wrapSpec(layer: PublishedLayer, level: LayerLevel, compression: number): Parameters<typeof wrapTileInTiff>[1] {

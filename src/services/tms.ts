@@ -142,9 +142,9 @@ async function tileAt(req: ServiceRequest, ctx: ServiceContext, origin: 'top' | 
     if (err instanceof TileFilterError) throw new TileRequestError(400, err.message);
     throw err;
   }
-  const t = await readLayerTile(layer, z, col, row, format, filter);
+  const t = await readLayerTile(layer, z, col, row, format, filter, ctx.layers.tiles);
   if (t.kind !== 'tile') throw new Error(`unexpected ${t.kind}`);
-  return cacheable(req, t.bytes, t.contentType, t.contentEncoding ? { 'Content-Encoding': t.contentEncoding } : {});
+  return cacheable(req, t.bytes, t.contentType, t.contentEncoding ? { 'Content-Encoding': t.contentEncoding } : {}, t.etag);
 }
 
 function tmsError(err: unknown): ServiceResponse {

@@ -66,7 +66,7 @@ export const wmtsKvp: ServiceHandler = (req, ctx) =>
       const format = formatByMime(address.layer.formats, mime);
       if (!format)
         throw new ServiceException('InvalidParameterValue', `FORMAT=${mime} is not offered by layer ${address.layer.name}`, 'format');
-      return tile(req, address, format);
+      return tile(req, ctx, address, format);
     }
     const infoFormat = required(q, 'infoformat');
     if (!INFO_FORMATS.some((f) => f.mime === infoFormat)) {
@@ -96,7 +96,7 @@ export const wmtsRestTile: ServiceHandler = (req, ctx) =>
         'format',
       );
     }
-    return tile(req, address, format);
+    return tile(req, ctx, address, format);
   });
 
 /** GET /wmts/1.0.0/{layer}/{style}/{tileMatrixSet}/{tileMatrix}/{tileRow}/{tileCol}/{j}/{i}.{ext} */
@@ -173,7 +173,7 @@ function tileAddress(
   return { layer, level, row, col };
 }
 
-async function tile(req: ServiceRequest, a: TileAddress, format: OfferedFormat): Promise<ServiceResponse> {
+async function tile(req: ServiceRequest, ctx: ServiceContext, a: TileAddress, format: OfferedFormat): Promise<ServiceResponse> {
   let filter: TileFilter | undefined;
   try {
     filter = requestFilter(a.layer, req.query);
@@ -181,10 +181,10 @@ async function tile(req: ServiceRequest, a: TileAddress, format: OfferedFormat):
     if (err instanceof TileFilterError) throw new ServiceException('InvalidParameterValue', err.message, 'filter');
     throw err;
   }
-  const t = await readLayerTile(a.layer, a.level, a.col, a.row, format, filter);
+  const t = await readLayerTile(a.layer, a.level, a.col, a.row, format, filter, ctx.layers.tiles);
   // tileAddress checked level and ranges against the same layer object.
   if (t.kind !== 'tile') throw new Error(`unexpected ${t.kind}`);
-  return cacheable(req, t.bytes, t.contentType, t.contentEncoding ? { 'Content-Encoding': t.contentEncoding } : {});
+  return cacheable(req, t.bytes, t.contentType, t.contentEncoding ? { 'Content-Encoding': t.contentEncoding } : {}, t.etag);
 }
 
 async function featureInfo(a: TileAddress, iText: string, jText: string, mime: string): Promise<ServiceResponse> {
