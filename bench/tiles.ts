@@ -21,24 +21,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import sharp from 'sharp';
+import { hasWrk, load, type LoadClient, type LoadResult } from './http-load.js';
 import { makeSyntheticMap, SYNTHETIC_SIZES } from '../test/fixtures/synthetic-raster.js';
 
 const require = createRequire(import.meta.url);
-// autocannon ships no types; only the members used here are declared.
-const autocannon = require('autocannon') as (opts: Record<string, unknown>) => Promise<CannonResult>;
-
-interface CannonResult {
-  requests: { average: number; total: number };
-  '2xx': number;
-  duration: number;
-  latency: { p50: number; p99: number };
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-}
+// autocannon ships no types; only the members used here are declared. It sends the 100,000 requests of the
+// RSS check (a count, which wrk has no option for); the timed runs use bench/http-load.ts.
+const autocannon = require('autocannon') as (opts: Record<string, unknown>) => Promise<unknown>;
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const SECONDS = Number(process.argv.includes('--seconds') ? process.argv[process.argv.indexOf('--seconds') + 1] : 10);
+const option = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const SECONDS = Number(option('--seconds') ?? 10);
+/** The load generator of the timed runs (bench/http-load.ts says why wrk by default). */
+const CLIENT: LoadClient = option('--client') === 'autocannon' || !hasWrk() ? 'autocannon' : 'wrk';
 const CONNECTIONS = 16;
 const SAMPLE = 3000;
 const GOALS = { tileVsBare: 0.5, p99Ms: 20, mapsPerS: 50, tileVsMapProxy: 3, mapVsMapProxy: 2 };
@@ -111,13 +106,15 @@ async function json(url: string, init?: RequestInit): Promise<Record<string, unk
   return body;
 }
 
-async function run(name: string, opts: Record<string, unknown>): Promise<CannonResult> {
-  const r = await autocannon({ connections: CONNECTIONS, duration: SECONDS, ...opts });
-  const bad = r.non2xx + r.errors + r.timeouts;
-  // Only successful answers count: an error page sent fast is not a tile.
-  r.requests.average = r['2xx'] / r.duration;
+/** Scratch folder of the run (wrk's script and path lists). */
+let scratch = os.tmpdir();
+
+async function run(name: string, opts: { url: string; paths: readonly string[]; duration?: number }): Promise<LoadResult> {
+  const r = await load(CLIENT, { url: opts.url, paths: opts.paths, seconds: opts.duration ?? SECONDS, connections: CONNECTIONS, scratch });
+  const ms = (v: number) => (v < 10 ? v.toFixed(1) : v.toFixed(0)).padStart(4);
   console.log(
-    `${name.padEnd(44)} ${r.requests.average.toFixed(0).padStart(7)} req/s  p50 ${String(r.latency.p50).padStart(4)} ms  p99 ${String(r.latency.p99).padStart(4)} ms${bad ? `  (${bad} non-2xx/errors!)` : ''}`,
+    `${name.padEnd(44)} ${r.rate.toFixed(0).padStart(7)} req/s  p50 ${ms(r.p50Ms)} ms  p99 ${ms(r.p99Ms)} ms  ` +
+      `${(r.bytesPerAnswer / 1024).toFixed(0).padStart(3)} KiB/answer, client CPU ${r.clientCpuMs.toFixed(2)} ms/answer${r.bad ? `  (${r.bad} non-2xx/errors!)` : ''}`,
   );
   return r;
 }
@@ -143,7 +140,7 @@ async function drawnShare(urls: string[]): Promise<number> {
   return total ? drawn / total : 0;
 }
 
-/** autocannon requests drawing a random path from `paths` each time. */
+/** autocannon requests drawing a random path from `paths` each time (the RSS check). */
 function randomPaths(paths: readonly string[]): Array<Record<string, unknown>> {
   return [{ setupRequest: (req: Record<string, unknown>) => ({ ...req, path: paths[Math.floor(Math.random() * paths.length)] }) }];
 }
@@ -167,12 +164,13 @@ async function main(): Promise<void> {
     renameSync(`${input}.tmp`, input);
   }
   const work = await mkdtemp(path.join(os.tmpdir(), 'dallage-bench-tiles-'));
+  scratch = work;
   const children: ChildProcess[] = [];
   try {
     const ours = await start(['--serve', work, benchDir]);
     children.push(ours.child);
     console.log(
-      `dallage tile benchmark: ${os.cpus().length} CPUs, node ${process.version}, ${SECONDS} s per run, ${CONNECTIONS} connections`,
+      `dallage tile benchmark: ${os.cpus().length} CPUs, node ${process.version}, ${SECONDS} s per run, ${CONNECTIONS} connections, load from ${CLIENT}`,
     );
 
     // The M pyramid (PM, jpg90, mask), published as layer m.
@@ -237,10 +235,10 @@ async function main(): Promise<void> {
     children.push(bare.child);
     console.log(`${Object.keys(bytes).length} distinct tiles over ${limits.length} levels (${total} tiles in the limits)\n`);
 
-    await run('warm-up (ours)', { url: ours.url, requests: randomPaths(paths), duration: 2 });
-    const tile = await run('GetTile (WMTS REST), ours', { url: ours.url, requests: randomPaths(paths) });
-    await run('warm-up (bare)', { url: bare.url, requests: randomPaths(paths), duration: 2 });
-    const floor = await run('bare node:http, same bytes from memory', { url: bare.url, requests: randomPaths(paths) });
+    await run('warm-up (ours)', { url: ours.url, paths: paths, duration: 2 });
+    const tile = await run('GetTile (WMTS REST), ours', { url: ours.url, paths: paths });
+    await run('warm-up (bare)', { url: bare.url, paths: paths, duration: 2 });
+    const floor = await run('bare node:http, same bytes from memory', { url: bare.url, paths: paths });
 
     // 100,000 requests with the server's RSS sampled every second.
     const rss: number[] = [rssMb(ours.child.pid!)];
@@ -279,18 +277,18 @@ async function main(): Promise<void> {
     }
     // Warmed up as the tile runs are: the first seconds of maps compile the drawing code in each worker thread
     // (2026-12-06: 53–58 maps/s in a first 3 s, 87–91 after; MapProxy, interpreted, gets the same warm-up).
-    await run('warm-up (ours, GetMap)', { url: ours.url, requests: randomPaths(maps), duration: 2 });
+    await run('warm-up (ours, GetMap)', { url: ours.url, paths: maps, duration: 2 });
     const cpu0 = cpuSeconds(ours.child.pid!);
-    const map = await run('WMS GetMap 512² PNG EPSG:4326, ours', { url: ours.url, requests: randomPaths(maps) });
+    const map = await run('WMS GetMap 512² PNG EPSG:4326, ours', { url: ours.url, paths: maps });
     // CPU per map, every thread counted: what the machine's cores allow when nothing else runs on them.
-    const cpuPerMap = (cpuSeconds(ours.child.pid!) - cpu0) / map['2xx'];
+    const cpuPerMap = (cpuSeconds(ours.child.pid!) - cpu0) / map.ok;
     console.log(
       `  CPU per map ${(1000 * cpuPerMap).toFixed(1)} ms: at most ${(os.availableParallelism() / cpuPerMap).toFixed(0)} maps/s on ${os.availableParallelism()} idle cores`,
     );
 
     // The peer: MapProxy from a file cache seeded from our tiles.
-    let peerTile: CannonResult | undefined;
-    let peerMap: CannonResult | undefined;
+    let peerTile: LoadResult | undefined;
+    let peerMap: LoadResult | undefined;
     if (!has('/usr/bin/python3', ['-c', 'import mapproxy']) || !has('sh', ['-c', 'command -v gunicorn'])) {
       console.log('\nMapProxy: not installed (apt-get install python3-mapproxy gunicorn), peer rows skipped');
     } else {
@@ -388,8 +386,8 @@ coverages:
       });
       const check = await fetch(`${peer}${peerPaths[0]}`);
       if (!check.ok) throw new Error(`MapProxy answered ${check.status} for ${peerPaths[0]}`);
-      await run('warm-up (MapProxy)', { url: peer, requests: randomPaths(peerPaths), duration: 2 });
-      peerTile = await run('GetTile, MapProxy (gunicorn, 2 workers)', { url: peer, requests: randomPaths(peerPaths) });
+      await run('warm-up (MapProxy)', { url: peer, paths: peerPaths, duration: 2 });
+      peerTile = await run('GetTile, MapProxy (gunicorn, 2 workers)', { url: peer, paths: peerPaths });
       const peerMaps = mapBboxes.map(
         ([a, b, c, d]) =>
           `/service?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=m&STYLES=&CRS=EPSG:4326&BBOX=${a},${b},${c},${d}&WIDTH=512&HEIGHT=512&FORMAT=image/png`,
@@ -405,22 +403,22 @@ coverages:
       console.log(`pixels with data in 10 sample maps: ours ${(100 * oursDrawn).toFixed(1)} %, MapProxy ${(100 * peerDrawn).toFixed(1)} %`);
       if (Math.abs(oursDrawn - peerDrawn) > 0.02)
         throw new Error('MapProxy and our server do not draw the same maps: the comparison would mean nothing');
-      await run('warm-up (MapProxy, GetMap)', { url: peer, requests: randomPaths(peerMaps), duration: 2 });
-      peerMap = await run('WMS GetMap 512² PNG EPSG:4326, MapProxy', { url: peer, requests: randomPaths(peerMaps) });
+      await run('warm-up (MapProxy, GetMap)', { url: peer, paths: peerMaps, duration: 2 });
+      peerMap = await run('WMS GetMap 512² PNG EPSG:4326, MapProxy', { url: peer, paths: peerMaps });
     }
 
-    const ratio = tile.requests.average / floor.requests.average;
+    const ratio = tile.rate / floor.rate;
     const grown = rss.at(-1)! - rss[1];
     console.log('');
     const goals: Array<[string, boolean, string]> = [
       [`GetTile ≥ ${GOALS.tileVsBare}x the bare server`, ratio >= GOALS.tileVsBare, `${ratio.toFixed(2)}x`],
-      [`GetTile p99 ≤ ${GOALS.p99Ms} ms`, tile.latency.p99 <= GOALS.p99Ms, `${tile.latency.p99} ms`],
+      [`GetTile p99 ≤ ${GOALS.p99Ms} ms`, tile.p99Ms <= GOALS.p99Ms, `${tile.p99Ms.toFixed(1)} ms`],
       ['RSS flat over 100,000 GetTile', grown < 50, `${grown.toFixed(0)} MB after the first second`],
-      [`GetMap ≥ ${GOALS.mapsPerS} maps/s`, map.requests.average >= GOALS.mapsPerS, `${map.requests.average.toFixed(0)} maps/s`],
+      [`GetMap ≥ ${GOALS.mapsPerS} maps/s`, map.rate >= GOALS.mapsPerS, `${map.rate.toFixed(0)} maps/s`],
     ];
     if (peerTile && peerMap) {
-      const t = tile.requests.average / peerTile.requests.average;
-      const m = map.requests.average / peerMap.requests.average;
+      const t = tile.rate / peerTile.rate;
+      const m = map.rate / peerMap.rate;
       goals.push([`GetTile ≥ ${GOALS.tileVsMapProxy}x MapProxy`, t >= GOALS.tileVsMapProxy, `${t.toFixed(1)}x`]);
       goals.push([`GetMap ≥ ${GOALS.mapVsMapProxy}x MapProxy`, m >= GOALS.mapVsMapProxy, `${m.toFixed(1)}x`]);
     }
