@@ -30,7 +30,10 @@ export interface Config {
       min_free_bytes: number;
       /** Largest WMS GetMap side (WIDTH, HEIGHT), pixels: bounds a map's memory (width × height × 4 bytes). */
       wms_max_size: number;
-      /** WMS maps drawn at once; the others wait (bounded memory under load, src/services/map-gate.ts). */
+      /**
+       * WMS maps in the worker pool at once (drawn, or next in line for a thread); the others wait (bounded
+       * memory under load, src/services/map-gate.ts). 0 = twice the pool's threads.
+       */
       wms_concurrent_maps: number;
       /** Bytes of served tiles kept in memory for the next requests of them (src/services/tile-cache.ts; 0 = none). */
       tile_cache_bytes: number;
@@ -181,7 +184,7 @@ export const CONFIG_SCHEMA = {
             max_output_bytes: { type: 'integer', minimum: 1, default: 1024 ** 4 },
             min_free_bytes: { type: 'integer', minimum: 0, default: 1024 ** 3 },
             wms_max_size: { type: 'integer', minimum: 16, maximum: 16384, default: 4096 },
-            wms_concurrent_maps: { type: 'integer', minimum: 1, maximum: 64, default: 2 },
+            wms_concurrent_maps: { type: 'integer', minimum: 0, maximum: 256, default: 0 },
             tile_cache_bytes: { type: 'integer', minimum: 0, default: 64 * 1024 * 1024 },
           },
         },

@@ -35,7 +35,7 @@ test('parseConfig: defaults filled, paths resolved, process shorthand expanded, 
   assert.equal(c.server.host, '0.0.0.0');
   assert.equal(c.server.limits.max_running_jobs, 2);
   assert.equal(c.server.limits.wms_max_size, 4096);
-  assert.equal(c.server.limits.wms_concurrent_maps, 2);
+  assert.equal(c.server.limits.wms_concurrent_maps, 0, 'twice the pool threads');
   assert.equal(c.server.limits.tile_cache_bytes, 64 * 1024 * 1024);
   assert.equal(c.manager.name, 'lowdb');
   assert.equal(c.manager.connection, path.resolve('./data/jobs'));
@@ -57,7 +57,7 @@ test('a bad config is refused with a message naming the key', () => {
     /server\.limits\.wms_max_size/,
   );
   configError(
-    () => parseConfig('server:\n  limits: { wms_concurrent_maps: 0 }\nprocesses: { echo: echo }\n'),
+    () => parseConfig('server:\n  limits: { wms_concurrent_maps: -1 }\nprocesses: { echo: echo }\n'),
     /server\.limits\.wms_concurrent_maps/,
   );
   configError(() => parseConfig('manager: { name: mongodb }\nprocesses: { echo: echo }\n'), /manager\.name/);
