@@ -367,10 +367,14 @@ async function windowTiles(d: LayerDrawing, w: SourceWindow, pins: KeptTile[]): 
   return tiles.some((t) => t.tile) ? tiles : undefined;
 }
 
-/** The tiles mosaicked into one image of the window with its mask (0 where no tile), in scratch arrays. */
+/**
+ * The tiles mosaicked into one image of the window with its mask (0 where no tile), in scratch arrays. No mask
+ * when every tile is there with a full mask: the warp would scan an all-valid mask only to drop it.
+ */
 function assembleWindow(tiles: PlacedTile[], w: SourceWindow, tm: LayerLevel['tm'], C: number): RasterImage {
   const data = threadScratch('window', w.width * w.height * C);
-  const mask = threadScratch('windowMask', w.width * w.height);
+  const masked = tiles.some((t) => !t.tile || t.tile.mask);
+  const mask = masked ? threadScratch('windowMask', w.width * w.height) : undefined;
   for (const { col, row, tile } of tiles) {
     // Overlap of this tile with the window, in window pixels.
     const px0 = col * tm.tileWidth - w.col0;
@@ -385,12 +389,13 @@ function assembleWindow(tiles: PlacedTile[], w: SourceWindow, tm: LayerLevel['tm
       const d = (wy * w.width + px0 + ix0) * C;
       if (!tile) {
         // No tile: no data (and zero samples, as a new array had).
-        mask.fill(0, m + ix0, m + ix1);
+        mask!.fill(0, m + ix0, m + ix1);
         data.fill(0, d, d + (ix1 - ix0) * C);
         continue;
       }
       const from = (j * tile.width + ix0) * C;
       data.set(tile.pixels.subarray(from, from + (ix1 - ix0) * C), d);
+      if (!mask) continue;
       if (tile.mask) mask.set(tile.mask.subarray(j * tile.width + ix0, j * tile.width + ix1), m + ix0);
       else mask.fill(255, m + ix0, m + ix1);
     }
