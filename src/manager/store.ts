@@ -34,11 +34,17 @@ export interface JobStore {
   /** Merges `patch` into the job; resolves to the updated record, undefined when absent. */
   update(id: string, patch: Partial<JobRecord>): Promise<JobRecord | undefined>;
   /**
-   * {@link update} only while the job's status is one of `statuses`, checked and written at once (a worker
-   * starting a job that a server dismissed meanwhile must not write `running` over `dismissed`); undefined
-   * when absent or in another status.
+   * {@link update} only while the job's status is one of `statuses` and each defined member of `expect` holds
+   * that value, checked and written at once (a worker starting a job that a server dismissed meanwhile must not
+   * write `running` over `dismissed`; a run whose job another worker took since — same status, another
+   * `worker`/`started` — must not write its end over the new run's); undefined when absent or not so.
    */
-  updateIf(id: string, statuses: readonly JobStatus[], patch: Partial<JobRecord>): Promise<JobRecord | undefined>;
+  updateIf(
+    id: string,
+    statuses: readonly JobStatus[],
+    patch: Partial<JobRecord>,
+    expect?: Partial<JobRecord>,
+  ): Promise<JobRecord | undefined>;
   delete(id: string): Promise<boolean>;
   /** Jobs in these states (for crash recovery at start-up). */
   findByStatus(statuses: JobStatus[]): Promise<JobRecord[]>;

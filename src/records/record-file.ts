@@ -255,6 +255,18 @@ export class RecordFile<T extends object> {
   }
 }
 
+/**
+ * True when every defined member of `expected` holds the same value in `record` (compared as the stores
+ * keep them: JSON). The test of the compare-and-set updates (JobStore.updateIf, Collection.updateIf).
+ */
+export function holdsValues<T extends object>(record: T, expected: Partial<T>): boolean {
+  for (const [key, value] of Object.entries(expected)) {
+    if (value === undefined) continue;
+    if (JSON.stringify((record as Record<string, unknown>)[key]) !== JSON.stringify(value)) return false;
+  }
+  return true;
+}
+
 /** `{...record, ...patch}` where an undefined member of the patch removes the field. */
 export function patched<T extends object>(record: T, patch: Partial<T>): T {
   const next = { ...structuredClone(record), ...structuredClone(patch) } as Record<string, unknown>;

@@ -43,6 +43,12 @@ export interface Collection<T extends object> {
   find(where: (record: T) => boolean): Promise<T | undefined>;
   /** Merges `patch` (an undefined member removes the field); undefined when absent. */
   update(id: string, patch: Partial<T>): Promise<T | undefined>;
+  /**
+   * {@link update} only while each defined member of `expected` holds that value (compared as stored: JSON),
+   * checked and written at once, across every process sharing the store (a compare-and-set: a run that lost
+   * its product to another run never turns it READY); undefined when absent or not so.
+   */
+  updateIf(id: string, expected: Partial<T>, patch: Partial<T>): Promise<T | undefined>;
   delete(id: string): Promise<boolean>;
 }
 

@@ -74,9 +74,14 @@ export class Datastore {
    */
   private readonly offerings: Collection<Offering>;
 
+  /**
+   * @param runId the execution this datastore serves ({@link forRun}): a GENERATING record of the same job left
+   * by an earlier run of it is that run's, now lost (see {@link reserveName}).
+   */
   constructor(
     private readonly store: RecordStore,
     locks: RecordLocks = store.locks,
+    private readonly runId?: string,
   ) {
     this.records = store.collection(STORED_DATA);
     this.configurations = store.collection(CONFIGURATIONS);
@@ -89,7 +94,7 @@ export class Datastore {
    * worker preparing a job takes over what the server reserved for it at submission (RecordLocks.forRun).
    */
   forRun(runId: string): Datastore {
-    return new Datastore(this.store, this.store.locks.forRun(runId));
+    return new Datastore(this.store, this.store.locks.forRun(runId), runId);
   }
 
   async create(fields: NewStoredData): Promise<StoredData> {
@@ -148,9 +153,26 @@ export class Datastore {
     if (existing) {
       // GENERATING with no writer: the run that wrote it died (a killed worker, its locks' lease gone) and
       // committed nothing (the descriptor is the commit point). Its job, retaken, or another takes the name.
-      if (existing.status === 'GENERATING' && !(await this.locks.holders(existing._id)).writer) {
-        await this.update(existing._id, { status: 'DELETED', message: 'the job writing it stopped before it ended (its worker died)' });
-      } else {
+      // Written by this very job: an earlier run of it, which lost the job to this one (a queue gives a job to
+      // one run at a time: a worker stalled past its lock may still be alive, its writer lock too, but it is
+      // lost and its commit is refused, see commit()).
+      // Dropped with a compare-and-set: a commit that landed since (READY) keeps the name.
+      const again = existing.jobId !== undefined && existing.jobId === this.runId;
+      const dropped =
+        existing.status === 'GENERATING' &&
+        (again || !(await this.locks.holders(existing._id)).writer) &&
+        (await this.records.updateIf(
+          existing._id,
+          { status: 'GENERATING' },
+          {
+            status: 'DELETED',
+            updated: new Date().toISOString(),
+            message: again
+              ? 'its job runs again: the earlier run stopped before it ended (its worker died or lost the job)'
+              : 'the job writing it stopped before it ended (its worker died)',
+          },
+        ));
+      if (!dropped) {
         release();
         return undefined;
       }
@@ -166,6 +188,21 @@ export class Datastore {
         (!filter.name || s.name.includes(filter.name)),
     });
     return items;
+  }
+
+  /**
+   * Turns READY the record of a product that job `jobId` wrote — a compare-and-set: only while it is still
+   * GENERATING and that job's. A run that lost its job (its worker stalled past its queue lock) finds its
+   * record DELETED by the run that took the job and the name over: undefined then, and nothing is written.
+   */
+  commit(id: string, jobId: string, patch: Partial<StoredData>): Promise<StoredData | undefined> {
+    return this.records.updateIf(id, { status: 'GENERATING', jobId }, { ...patch, status: 'READY', updated: new Date().toISOString() });
+  }
+
+  /** True while the record is still GENERATING for job `jobId` (see {@link commit}): its files are still that run's to write. */
+  async writing(id: string, jobId: string): Promise<boolean> {
+    const r = await this.get(id);
+    return r?.status === 'GENERATING' && r.jobId === jobId;
   }
 
   /** Merges `patch`; throws when the record does not exist. */

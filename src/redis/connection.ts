@@ -84,22 +84,27 @@ if #ARGV > n + 1 then redis.call('HSET', KEYS[1], unpack(ARGV, n + 2)) end
 return redis.call('HGETALL', KEYS[1])`,
   },
   /**
-   * {@link SCRIPTS.updateRecord} only while the record's field ARGV[1] holds one of the ARGV[2] values that
-   * follow (as stored: JSON); then the count of fields to delete, those fields, then field, value, … → the
-   * record, or nil when absent or the field holds another value.
+   * {@link SCRIPTS.updateRecord} only while the record meets every condition (a compare-and-set): ARGV[1] is
+   * the count of conditions, each `field, count of values, values…` (as stored: JSON) and met when the field
+   * holds one of them (an absent field meets none); then the count of fields to delete, those fields, then
+   * field, value, … → the record, or nil when absent or a condition is not met. See {@link conditionArgs}.
    */
   updateRecordIf: {
     numberOfKeys: 1,
     lua: `
 if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
-local current = redis.call('HGET', KEYS[1], ARGV[1])
-local k = tonumber(ARGV[2])
-local accepted = false
-for i = 3, k + 2 do if ARGV[i] == current then accepted = true end end
-if not accepted then return nil end
-local n = tonumber(ARGV[k + 3])
-for i = k + 4, k + 3 + n do redis.call('HDEL', KEYS[1], ARGV[i]) end
-if #ARGV > k + 3 + n then redis.call('HSET', KEYS[1], unpack(ARGV, k + 4 + n)) end
+local i = 2
+for _ = 1, tonumber(ARGV[1]) do
+  local current = redis.call('HGET', KEYS[1], ARGV[i])
+  local k = tonumber(ARGV[i + 1])
+  local met = false
+  for j = i + 2, i + 1 + k do if ARGV[j] == current then met = true end end
+  if not met then return nil end
+  i = i + 2 + k
+end
+local n = tonumber(ARGV[i])
+for j = i + 1, i + n do redis.call('HDEL', KEYS[1], ARGV[j]) end
+if #ARGV > i + n then redis.call('HSET', KEYS[1], unpack(ARGV, i + n + 1)) end
 return redis.call('HGETALL', KEYS[1])`,
   },
   /** KEYS: record, index → 1 deleted, 0 absent. */
@@ -114,11 +119,21 @@ return 1`,
   },
 } as const;
 
+/**
+ * The conditions of {@link SCRIPTS.updateRecordIf}, as its arguments: for each field, the values it may hold
+ * (encoded as {@link encodeHash} stores them).
+ */
+export function conditionArgs(conditions: ReadonlyArray<readonly [field: string, values: readonly unknown[]]>): Array<string | number> {
+  const args: Array<string | number> = [conditions.length];
+  for (const [field, values] of conditions) args.push(field, values.length, ...values.map((v) => JSON.stringify(v)));
+  return args;
+}
+
 /** The scripts as commands of a client (defined once per client). */
 export interface RecordCommands {
   createRecord(record: string, index: string, sequence: string, score: number, id: string, ...fields: string[]): Promise<number>;
   updateRecord(record: string, nUnset: number, ...fields: string[]): Promise<string[] | null>;
-  updateRecordIf(record: string, field: string, nExpected: number, ...rest: Array<string | number>): Promise<string[] | null>;
+  updateRecordIf(record: string, ...conditionsThenFields: Array<string | number>): Promise<string[] | null>;
   deleteRecord(record: string, index: string): Promise<number>;
 }
 

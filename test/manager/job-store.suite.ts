@@ -76,6 +76,32 @@ export function jobStoreSuite(factory: StoreFactory): void {
     assert.equal(await store.updateIf('absent', ['accepted'], { status: 'running' }), undefined);
   });
 
+  withStore('updateIf with expected members: the end of a run whose job another worker took is not written', async (store) => {
+    await store.create(makeJob(1));
+    const first = { worker: 'host:1', started: '2025-03-01T12:00:01.000Z' };
+    const second = { worker: 'host:2', started: '2025-03-01T12:00:09.000Z' };
+    await store.updateIf('job-000001', ['accepted'], { status: 'running', ...first });
+    // Taken again by another worker (its lock lost): running still, under the new run's worker and start.
+    await store.updateIf('job-000001', ['accepted', 'running'], { status: 'running', progress: 0, ...second });
+    assert.equal(await store.updateIf('job-000001', ['running'], { status: 'successful', progress: 100 }, first), undefined);
+    // Same worker, an earlier start (the same process took the job again): not that run's either.
+    assert.equal(await store.updateIf('job-000001', ['running'], { progress: 50 }, { ...second, started: first.started }), undefined);
+    assert.deepEqual(
+      [(await store.get('job-000001'))?.status, (await store.get('job-000001'))?.progress],
+      ['running', 0],
+      'nothing of the first run written',
+    );
+    // An expected member the record does not have is not held; an undefined one is no condition.
+    assert.equal(await store.updateIf('job-000001', ['running'], { progress: 1 }, { finished: '2025-03-01T12:00:10.000Z' }), undefined);
+    const done = await store.updateIf(
+      'job-000001',
+      ['running'],
+      { status: 'successful', progress: 100 },
+      { ...second, finished: undefined },
+    );
+    assert.deepEqual([done?.status, done?.progress, done?.worker], ['successful', 100, 'host:2']);
+  });
+
   withStore('update merges a patch and returns the new record; absent → undefined', async (store) => {
     await store.create(makeJob(1));
     const updated = await store.update('job-000001', { status: 'running', started: '2025-03-01T12:00:02.000Z', progress: 40 });

@@ -96,6 +96,31 @@ export function recordStoreSuite(factory: RecordStoreFactory): void {
     assert.equal(await things.update('absent', { n: 1 }), undefined);
   });
 
+  withStore('updateIf writes only while the expected members hold (a compare-and-set); concurrent ones: one wins', async (store) => {
+    const things = store.collection(THINGS);
+    await things.create(thing(1, { note: 'GENERATING' }));
+    assert.equal(await things.updateIf('t1', { note: 'DELETED' }, { n: 2 }), undefined);
+    assert.equal(await things.updateIf('t1', { note: 'GENERATING', name: 'another' }, { n: 2 }), undefined);
+    assert.equal(await things.updateIf('t1', { note: 'GENERATING', tags: ['even'] }, { n: 2 }), undefined, 'arrays compared whole');
+    assert.equal(await things.updateIf('absent', {}, { n: 2 }), undefined);
+    assert.equal((await things.get('t1'))!.n, 1, 'nothing written');
+    // Two runs racing on one record: the first turns it, the second finds it turned.
+    const [a, b] = await Promise.all([
+      things.updateIf('t1', { note: 'GENERATING', tags: ['odd'] }, { note: 'READY', n: 3 }),
+      things.updateIf('t1', { note: 'GENERATING' }, { note: 'READY', n: 4 }),
+    ]);
+    assert.equal([a, b].filter(Boolean).length, 1, 'one of two compare-and-sets wins');
+    const won = (a ?? b)!;
+    assert.deepEqual(await things.get('t1'), won);
+    assert.equal(won.note, 'READY');
+    // An undefined expected member is no condition; an undefined patch member removes the field.
+    const { note: _, ...rest } = won;
+    assert.deepEqual(await things.updateIf('t1', { note: 'READY', name: undefined }, { note: undefined }), rest);
+    assert.deepEqual(await things.get('t1'), rest);
+    // An expected member the record does not have is not held.
+    assert.equal(await things.updateIf('t1', { note: 'READY' }, { n: 5 }), undefined);
+  });
+
   withStore('delete removes the record from get, list and find', async (store) => {
     const things = store.collection(THINGS);
     for (let i = 1; i <= 3; i++) await things.create(thing(i));

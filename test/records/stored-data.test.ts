@@ -81,6 +81,35 @@ for (const { name, make } of stores) {
     assert.ok(await ds.reserveName('M'));
   });
 
+  withDatastore("commit turns READY only a record still GENERATING for its job; a retaken run drops the lost run's", async (ds) => {
+    // Job J's first run (its worker stalled past its queue lock) wrote a record, still write-locked by it.
+    const lost = await ds.forRun('J').createForWrite({ name: 'P', type: 'ROK4-PYRAMID-RASTER', jobId: 'J' });
+    assert.equal(await ds.reserveName('P'), undefined, 'another job: a live writer has the name');
+    // J's retaken run takes the name: the earlier run's record is dropped though its writer lock is held.
+    const again = ds.forRun('J');
+    const release = await again.reserveName('P');
+    assert.ok(release, 'the retaken run gets the name');
+    assert.equal((await ds.get(lost.record._id))!.status, 'DELETED');
+    assert.equal(await ds.writing(lost.record._id, 'J'), false);
+    // The lost run's commit is refused: its record stays DELETED, never READY again.
+    assert.equal(await ds.commit(lost.record._id, 'J', { size: 1 }), undefined);
+    assert.equal((await ds.get(lost.record._id))!.status, 'DELETED');
+    // The retaken run's own record commits; not for another job, and only once.
+    const own = await again.createForWrite({ name: 'P', type: 'ROK4-PYRAMID-RASTER', jobId: 'J' });
+    assert.equal(await ds.writing(own.record._id, 'J'), true);
+    assert.equal(await ds.commit(own.record._id, 'K', { size: 2 }), undefined);
+    const ready = await ds.commit(own.record._id, 'J', { size: 2 });
+    assert.deepEqual([ready?.status, ready?.size], ['READY', 2]);
+    assert.equal(await ds.commit(own.record._id, 'J', { size: 3 }), undefined, 'READY already');
+    assert.deepEqual(
+      (await ds.list({ status: 'READY' })).map((r) => r._id),
+      [own.record._id],
+    );
+    lost.release();
+    own.release();
+    release();
+  });
+
   withDatastore('list filters by type, status and part of the name; findByName skips DELETED', async (ds) => {
     await ds.create({ name: 'alpha', type: 'A', status: 'READY' });
     const b = await ds.create({ name: 'beta', type: 'B', status: 'READY' });

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../../log.js';
 import { silentLogger } from '../../log.js';
-import { RecordFile } from '../../records/record-file.js';
+import { holdsValues, RecordFile } from '../../records/record-file.js';
 import type { JobRecord, JobStatus } from '../job.js';
 import { checkJob } from '../job-check.js';
 import { pageNewestFirst, type JobFilter, type JobPage, type JobStore } from '../store.js';
@@ -124,10 +124,15 @@ export class LowdbJobStore implements JobStore {
     return entry.segment.file.update(id, patch);
   }
 
-  async updateIf(id: string, statuses: readonly JobStatus[], patch: Partial<JobRecord>): Promise<JobRecord | undefined> {
+  async updateIf(
+    id: string,
+    statuses: readonly JobStatus[],
+    patch: Partial<JobRecord>,
+    expect: Partial<JobRecord> = {},
+  ): Promise<JobRecord | undefined> {
     const entry = this.byId.get(id);
     if (!entry) return undefined;
-    return entry.segment.file.updateIf(id, patch, (current) => statuses.includes(current.status));
+    return entry.segment.file.updateIf(id, patch, (current) => statuses.includes(current.status) && holdsValues(current, expect));
   }
 
   async delete(id: string): Promise<boolean> {

@@ -1,3 +1,4 @@
+import { holdsValues } from '../../records/record-file.js';
 import type { JobRecord, JobStatus } from '../job.js';
 import { pageNewestFirst, type JobFilter, type JobPage, type JobStore } from '../store.js';
 
@@ -37,9 +38,14 @@ export class MemoryJobStore implements JobStore {
     return structuredClone(job);
   }
 
-  async updateIf(id: string, statuses: readonly JobStatus[], patch: Partial<JobRecord>): Promise<JobRecord | undefined> {
+  async updateIf(
+    id: string,
+    statuses: readonly JobStatus[],
+    patch: Partial<JobRecord>,
+    expect: Partial<JobRecord> = {},
+  ): Promise<JobRecord | undefined> {
     const job = this.byId.get(id);
-    if (!job || !statuses.includes(job.status)) return undefined;
+    if (!job || !statuses.includes(job.status) || !holdsValues(job, expect)) return undefined;
     Object.assign(job, structuredClone(patch));
     return structuredClone(job);
   }

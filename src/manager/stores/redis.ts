@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../../log.js';
 import { silentLogger } from '../../log.js';
 import {
+  conditionArgs,
   connectRedis,
   decodeHash,
   encodeHash,
@@ -127,10 +128,16 @@ export class RedisJobStore implements JobStore {
     return raw ? this.decode(id, raw) : undefined;
   }
 
-  async updateIf(id: string, statuses: readonly JobStatus[], patch: Partial<JobRecord>): Promise<JobRecord | undefined> {
+  async updateIf(
+    id: string,
+    statuses: readonly JobStatus[],
+    patch: Partial<JobRecord>,
+    expect: Partial<JobRecord> = {},
+  ): Promise<JobRecord | undefined> {
     const { set, unset } = encodeHash(patch as Record<string, unknown>);
-    const expected = statuses.map((status) => JSON.stringify(status));
-    const raw = await this.redis.updateRecordIf(this.key(id), 'status', expected.length, ...expected, unset.length, ...unset, ...set);
+    const held = Object.entries(expect).filter(([, v]) => v !== undefined);
+    const conditions = conditionArgs([['status', statuses], ...held.map(([k, v]) => [k, [v]] as const)]);
+    const raw = await this.redis.updateRecordIf(this.key(id), ...conditions, unset.length, ...unset, ...set);
     return raw ? this.decode(id, raw) : undefined;
   }
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { silentLogger, type Logger } from '../../log.js';
 import { checkFields } from '../check-fields.js';
 import { ProcessLocks } from '../locks.js';
-import { RecordFile } from '../record-file.js';
+import { holdsValues, RecordFile } from '../record-file.js';
 import type { Collection, RecordKind, RecordPage, RecordQuery, RecordStore } from '../record-store.js';
 import { pageOf } from './memory.js';
 
@@ -40,6 +40,11 @@ class LowdbCollection<T extends object> implements Collection<T> {
   async update(id: string, patch: Partial<T>): Promise<T | undefined> {
     if (!this.file.get(id)) return undefined;
     return this.file.update(id, patch);
+  }
+
+  async updateIf(id: string, expected: Partial<T>, patch: Partial<T>): Promise<T | undefined> {
+    // Tested when the change runs, against the record as it is then (changes queued before it included).
+    return this.file.updateIf(id, patch, (current) => holdsValues(current, expected));
   }
 
   async delete(id: string): Promise<boolean> {

@@ -1,5 +1,5 @@
 import { ProcessLocks } from '../locks.js';
-import { patched } from '../record-file.js';
+import { holdsValues, patched } from '../record-file.js';
 import type { Collection, RecordKind, RecordPage, RecordQuery, RecordStore } from '../record-store.js';
 
 /** One page of `records` (in creation order) matching the query; copies. */
@@ -51,6 +51,12 @@ class MemoryCollection<T extends object> implements Collection<T> {
     const next = patched(r, patch);
     this.records.set(id, next);
     return structuredClone(next);
+  }
+
+  async updateIf(id: string, expected: Partial<T>, patch: Partial<T>): Promise<T | undefined> {
+    const r = this.records.get(id);
+    if (!r || !holdsValues(r, expected)) return undefined;
+    return this.update(id, patch);
   }
 
   async delete(id: string): Promise<boolean> {

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../../log.js';
 import { silentLogger } from '../../log.js';
 import {
+  conditionArgs,
   connectRedis,
   decodeHash,
   encodeHash,
@@ -93,6 +94,14 @@ class RedisCollection<T extends object> implements Collection<T> {
   async update(id: string, patch: Partial<T>): Promise<T | undefined> {
     const { set, unset } = encodeHash(patch as Record<string, unknown>);
     const raw = await this.redis.updateRecord(this.key(id), unset.length, ...unset, ...set);
+    return raw ? this.decode(id, raw) : undefined;
+  }
+
+  async updateIf(id: string, expected: Partial<T>, patch: Partial<T>): Promise<T | undefined> {
+    const { set, unset } = encodeHash(patch as Record<string, unknown>);
+    const conditions = conditionArgs(Object.entries(expected).flatMap(([k, v]) => (v === undefined ? [] : [[k, [v]] as const])));
+    // One script: the test and the write cannot be split by another process's write (src/redis/connection.ts).
+    const raw = await this.redis.updateRecordIf(this.key(id), ...conditions, unset.length, ...unset, ...set);
     return raw ? this.decode(id, raw) : undefined;
   }
 
