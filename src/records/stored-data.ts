@@ -74,14 +74,9 @@ export class Datastore {
    */
   private readonly offerings: Collection<Offering>;
 
-  /**
-   * @param runId the execution this datastore serves ({@link forRun}): a GENERATING record of the same job left
-   * by an earlier run of it is that run's, now lost (see {@link reserveName}).
-   */
   constructor(
     private readonly store: RecordStore,
     locks: RecordLocks = store.locks,
-    private readonly runId?: string,
   ) {
     this.records = store.collection(STORED_DATA);
     this.configurations = store.collection(CONFIGURATIONS);
@@ -94,7 +89,7 @@ export class Datastore {
    * worker preparing a job takes over what the server reserved for it at submission (RecordLocks.forRun).
    */
   forRun(runId: string): Datastore {
-    return new Datastore(this.store, this.store.locks.forRun(runId), runId);
+    return new Datastore(this.store, this.store.locks.forRun(runId));
   }
 
   async create(fields: NewStoredData): Promise<StoredData> {
@@ -153,23 +148,18 @@ export class Datastore {
     if (existing) {
       // GENERATING with no writer: the run that wrote it died (a killed worker, its locks' lease gone) and
       // committed nothing (the descriptor is the commit point). Its job, retaken, or another takes the name.
-      // Written by this very job: an earlier run of it, which lost the job to this one (a queue gives a job to
-      // one run at a time: a worker stalled past its lock may still be alive, its writer lock too, but it is
-      // lost and its commit is refused, see commit()).
-      // Dropped with a compare-and-set: a commit that landed since (READY) keeps the name.
-      const again = existing.jobId !== undefined && existing.jobId === this.runId;
+      // A run stalled past its lease (not dead, only stopped) finds it DELETED when it resumes and commits
+      // nothing (see commit()). Dropped with a compare-and-set: a commit that landed since keeps the name.
       const dropped =
         existing.status === 'GENERATING' &&
-        (again || !(await this.locks.holders(existing._id)).writer) &&
+        !(await this.locks.holders(existing._id)).writer &&
         (await this.records.updateIf(
           existing._id,
           { status: 'GENERATING' },
           {
             status: 'DELETED',
             updated: new Date().toISOString(),
-            message: again
-              ? 'its job runs again: the earlier run stopped before it ended (its worker died or lost the job)'
-              : 'the job writing it stopped before it ended (its worker died)',
+            message: 'the job writing it stopped before it ended (its worker died or stalled past its lease)',
           },
         ));
       if (!dropped) {

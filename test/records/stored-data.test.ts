@@ -81,17 +81,18 @@ for (const { name, make } of stores) {
     assert.ok(await ds.reserveName('M'));
   });
 
-  withDatastore("commit turns READY only a record still GENERATING for its job; a retaken run drops the lost run's", async (ds) => {
-    // Job J's first run (its worker stalled past its queue lock) wrote a record, still write-locked by it.
+  withDatastore("commit turns READY only a record still GENERATING for its job; a retaken run drops the stalled run's", async (ds) => {
+    // Job J's first run wrote a record; its worker then stalled past its lease (its write lock stops counting).
     const lost = await ds.forRun('J').createForWrite({ name: 'P', type: 'ROK4-PYRAMID-RASTER', jobId: 'J' });
-    assert.equal(await ds.reserveName('P'), undefined, 'another job: a live writer has the name');
-    // J's retaken run takes the name: the earlier run's record is dropped though its writer lock is held.
+    assert.equal(await ds.reserveName('P'), undefined, 'a live writer has the name');
+    lost.release();
+    // J's retaken run takes the name: the stalled run's record is dropped.
     const again = ds.forRun('J');
     const release = await again.reserveName('P');
     assert.ok(release, 'the retaken run gets the name');
     assert.equal((await ds.get(lost.record._id))!.status, 'DELETED');
     assert.equal(await ds.writing(lost.record._id, 'J'), false);
-    // The lost run's commit is refused: its record stays DELETED, never READY again.
+    // The stalled run, resumed, cannot commit: its record stays DELETED, never READY again.
     assert.equal(await ds.commit(lost.record._id, 'J', { size: 1 }), undefined);
     assert.equal((await ds.get(lost.record._id))!.status, 'DELETED');
     // The retaken run's own record commits; not for another job, and only once.
@@ -105,7 +106,6 @@ for (const { name, make } of stores) {
       (await ds.list({ status: 'READY' })).map((r) => r._id),
       [own.record._id],
     );
-    lost.release();
     own.release();
     release();
   });
