@@ -27,6 +27,8 @@ export const ERROR_TABLE = {
   'job-dismissed': { status: 410, type: `${OGC}job-dismissed`, title: 'Job dismissed' },
   // A worker stopping (SIGTERM) gives its running jobs back to the queue (issue 14): never a final state.
   'job-handed-back': { status: 503, type: `${HTTP}503`, title: 'Job handed back' },
+  // A worker stalled past its queue lock (issue 14): the job runs again elsewhere; this run writes nothing more.
+  'job-lost': { status: 503, type: `${HTTP}503`, title: 'Job lost' },
   unavailable: { status: 503, type: `${HTTP}503`, title: 'Service unavailable' },
   'insufficient-storage': { status: 507, type: 'https://www.rfc-editor.org/rfc/rfc4918.html#section-11.5', title: 'Insufficient storage' },
   internal: { status: 500, type: `${HTTP}500`, title: 'Internal server error' },
@@ -47,6 +49,21 @@ export interface Problem {
 }
 
 /** An error the client can act on: kind from the table, a detail naming what is wrong. */
+/**
+ * True when `reason` (an AbortSignal's reason, or what a run threw) says the run lost its job to another run
+ * (`job-lost`): another worker took the job while this one was stalled, and owns its status, its products and
+ * their files from then on. A lost run writes nothing: no status, no record, no cleanup (issue 14).
+ */
+export function isJobLost(reason: unknown): boolean {
+  return reason instanceof ApiError && reason.kind === 'job-lost';
+}
+
+/** The `job-lost` error a run that failed with `err` under `signal` ends with (see {@link isJobLost}), or undefined. */
+export function lostError(signal: AbortSignal, err: unknown): unknown {
+  if (isJobLost(err)) return err;
+  return signal.aborted && isJobLost(signal.reason) ? signal.reason : undefined;
+}
+
 export class ApiError extends Error {
   constructor(
     readonly kind: ErrorKind,

@@ -14,11 +14,11 @@ import { open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { abandonCatalog, CATALOG_TYPE, catalogFolder, jobFolder } from '../../src/catalog/catalog.js';
 import type { CatalogItem } from '../../src/catalog/catalog-item.js';
-import { invalidInput } from '../../src/errors.js';
+import { invalidInput, lostError } from '../../src/errors.js';
 import { PRODUCT_NAME_PATTERN } from '../../src/process/input-schemas.js';
 import { STORAGE_INPUT } from '../../src/process/storage-input.js';
 import type { PrepareContext, Process, ProcessContext } from '../../src/process/types.js';
-import { reasonOf } from '../../src/pyramid/life-cycle.js';
+import { productTakenOver, reasonOf } from '../../src/pyramid/life-cycle.js';
 import { checkOutputBytes } from '../../src/pyramid/output-estimate.js';
 import type { StoredData } from '../../src/records/stored-data.js';
 import { storageNameOf } from '../../src/storage/of-record.js';
@@ -181,9 +181,10 @@ async function copyCatalog(plan: CatalogCopyPlan, ctx: ProcessContext<CatalogCop
     }
     if (items.length !== total) throw new Error(`the catalog '${source.name}' changed while it was copied`);
     ctx.signal.throwIfAborted();
+    // Taken over by a run of the same job on another worker (this one stalled past its queue lock): no commit.
+    if (!(await ctx.datastore.writing(catalogId, ctx.jobId))) throw productTakenOver(created.record);
     const totals = await ctx.catalogItems.commit(catalogId, folder, items);
-    return await ctx.datastore.update(catalogId, {
-      status: 'READY',
+    const ready = await ctx.datastore.commit(catalogId, ctx.jobId, {
       size: totals.bytes,
       type_infos: {
         ...source.type_infos,
@@ -191,7 +192,12 @@ async function copyCatalog(plan: CatalogCopyPlan, ctx: ProcessContext<CatalogCop
         copy: { from: { _id: source._id, name: source.name, storage: plan.sourceStorageName } },
       },
     });
+    if (!ready) throw productTakenOver(created.record);
+    return ready;
   } catch (err) {
+    // Lost: the catalog's name, folder and job are another run's now; nothing here is this run's to undo.
+    const lost = lostError(ctx.signal, err);
+    if (lost) throw lost;
     await abandonCatalog(
       { storage: ctx.storage, items: ctx.catalogItems, datastore: ctx.datastore },
       { _id: catalogId, name },

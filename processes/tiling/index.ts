@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { stat } from 'node:fs/promises';
-import { invalidInput } from '../../src/errors.js';
+import { invalidInput, lostError } from '../../src/errors.js';
 import type { InputFile } from '../../src/process/inputs.js';
 import { PRODUCT_NAME_PATTERN } from '../../src/process/input-schemas.js';
 import type { PrepareContext, Process, ProcessContext } from '../../src/process/types.js';
@@ -13,7 +13,7 @@ import { COG_MEDIA_TYPE, type CatalogItem } from '../../src/catalog/catalog-item
 import { readValidityGrid } from '../../src/cog/validity-grid.js';
 import type { CogCompression } from '../../src/cog/tile-codecs.js';
 import { abandonCatalog, CATALOG_TYPE, catalogFolder, jobFolder, withCatalogLock } from '../../src/catalog/catalog.js';
-import { reasonOf } from '../../src/pyramid/life-cycle.js';
+import { productTakenOver, reasonOf } from '../../src/pyramid/life-cycle.js';
 import { checkAttributes, checkConfiguration, SUB_TYPES, type AttributesConfiguration } from './attributes.js';
 import { STORAGE_INPUT } from '../../src/process/storage-input.js';
 import { requireSameStorage } from '../../src/storage/of-record.js';
@@ -226,17 +226,22 @@ async function execute(inputs: Record<string, unknown>, ctx: ProcessContext<Tili
     if (items.length === 0)
       throw invalidInput('files', `no file could be added: ${step.batchErrors.map((e) => `files[${e.index}]: ${e.reason}`).join('; ')}`);
     ctx.signal.throwIfAborted();
+    // A catalog this run creates may have been taken over by a run of the same job on another worker (this
+    // one stalled past its queue lock): its items are not added, its record is not turned READY.
+    if (created && !(await ctx.datastore.writing(catalogId, ctx.jobId))) throw productTakenOver(created.record);
     // One transaction adds every item of the job (another job adding to the same catalog cannot lose
     // them); the record's totals are written in the same order as the adds.
     const record = await withCatalogLock(catalogId, async () => {
       const totals = await ctx.catalogItems.commit(catalogId, folder, items);
       committed = true;
-      if (created)
-        return ctx.datastore.update(catalogId, {
-          status: 'READY',
+      if (created) {
+        const ready = await ctx.datastore.commit(catalogId, ctx.jobId, {
           size: totals.bytes,
           type_infos: { attributesConfiguration: config, itemCount: totals.count },
         });
+        if (!ready) throw productTakenOver(created.record);
+        return ready;
+      }
       // The items are in: totals that cannot be written are only a warning, the job did its work.
       const fresh = await ctx.datastore.require(catalogId, 'raster catalog');
       return ctx.datastore
@@ -258,6 +263,9 @@ async function execute(inputs: Record<string, unknown>, ctx: ProcessContext<Tili
       },
     };
   } catch (err) {
+    // Lost (another worker runs the job now, in the same folder): nothing here is this run's to undo.
+    const lost = lostError(ctx.signal, err);
+    if (lost) throw lost;
     // Nothing of a failed or dismissed job stays: its folder (and, for a catalog it was creating, the
     // catalog's files and items) is removed, then its registration ended.
     if (created) {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import v8 from 'node:v8';
 import { type Job, Queue, QueueEvents, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { ApiError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { connectRedis } from '../redis/connection.js';
 import type { Storage } from '../storage/storage.js';
@@ -238,13 +239,17 @@ export class BullmqParts implements PartRunner {
  * A worker process's side of the parts queue: takes parts of any split execution (at most `concurrency`
  * at once) and runs them with this process's storage and thread pool; a cancel on the dismiss channel
  * aborts the part's signal. A worker killed mid-part: BullMQ's stalled check gives the part to another
- * (parts are idempotent: a retried subtree rewrites its own slabs).
+ * (parts are idempotent: a retried subtree rewrites its own slabs). A worker stalled past a part's lock hears
+ * it once it runs again (`lockRenewalFailed`): the part is lost, aborted, and ends without a result (the
+ * queue's copy is the other worker's to end).
  */
 export class PartWorker {
   private readonly worker: Worker;
   private readonly workerRedis: Redis;
   private readonly subscriber: Redis;
   private readonly running = new Map<string, AbortController>();
+  /** Parts whose lock this worker lost (see the class comment), until their run has stopped. */
+  private readonly lost = new Set<AbortController>();
 
   constructor(
     private readonly settings: QueueSettings,
@@ -260,6 +265,14 @@ export class PartWorker {
     this.worker.on('error', (err) => deps.log.warn('parts worker error', { error: String(err) }));
     // Heard by the worker whose check moved it: a part whose worker stopped renewing its lock (dead, or stuck).
     this.worker.on('stalled', (id) => deps.log.warn('part stalled: back in the queue', { part: id }));
+    this.worker.on('lockRenewalFailed', (ids) => {
+      for (const id of ids) {
+        const controller = this.running.get(id);
+        if (!controller || controller.signal.aborted) continue;
+        this.lost.add(controller);
+        controller.abort(new ApiError('job-lost', 'another worker took this part: this one stalled longer than its queue lock lasts'));
+      }
+    });
   }
 
   async start(): Promise<void> {
@@ -284,6 +297,7 @@ export class PartWorker {
     let last = 0;
     const log = this.deps.log.child({ part: job.id, parent: part.parent });
     log.info('part started', { fn: part.fn });
+    const lost = () => this.lost.has(controller);
     try {
       const result = await runPart(
         { ...part, args: unpack(part.args) },
@@ -294,15 +308,22 @@ export class PartWorker {
           log,
           progress: (fraction) => {
             const now = Date.now();
-            if (now - last < PART_PROGRESS_MS) return;
+            if (now - last < PART_PROGRESS_MS || controller.signal.aborted) return;
             last = now;
             void job.updateProgress(fraction).catch(() => {});
           },
         },
       );
+      if (lost()) throw controller.signal.reason;
       log.info('part finished');
       return pack(result ?? null);
     } catch (err) {
+      // Lost: the part is another worker's now; BullMQ leaves a task it is told is waiting alone (no result,
+      // no failure written over that worker's run of it).
+      if (lost()) {
+        log.warn('part lost: lock taken by another worker');
+        throw new WaitingError();
+      }
       // This worker stops (SIGTERM): the part goes back to the queue for another worker (parts are
       // idempotent), its parent still waiting for it.
       if (this.closing) {
@@ -312,7 +333,8 @@ export class PartWorker {
       }
       throw err;
     } finally {
-      this.running.delete(job.id!);
+      this.lost.delete(controller);
+      if (this.running.get(job.id!) === controller) this.running.delete(job.id!);
     }
   }
 

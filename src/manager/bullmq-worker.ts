@@ -28,6 +28,9 @@ export function heartbeatKey(prefix: string, name: string): string {
  * `concurrency` at once) and runs them through {@link JobManager.runQueued}; hears dismisses on the
  * cancel channel and aborts the job's AbortSignal; says it is alive (heartbeat). A job BullMQ gives up on
  * after its workers died `attempts` times is failed by the server, which hears it (src/manager/bullmq-queue.ts).
+ * A run whose lock BullMQ could not renew (this process stalled longer than the lock lasts, and the queue may
+ * have given the task to another worker) is lost: aborted, it writes nothing, and BullMQ is told to leave the
+ * task alone (its lock is the other worker's).
  */
 export class JobWorker {
   private readonly worker: Worker;
@@ -35,7 +38,8 @@ export class JobWorker {
   private readonly subscriber: Redis;
   private readonly workerRedis: Redis;
   private heartbeat?: NodeJS.Timeout;
-  private readonly running = new Set<string>();
+  /** The tasks running here, each with the controller that says its run lost the task's lock. */
+  private readonly running = new Map<string, AbortController>();
 
   constructor(
     private readonly settings: QueueSettings,
@@ -60,6 +64,12 @@ export class JobWorker {
     this.worker.on('error', (err) => log.warn('worker queue error', { error: String(err) }));
     // Heard by the worker whose check moved it: a job whose worker stopped renewing its lock (dead, or stuck).
     this.worker.on('stalled', (id) => log.warn('job stalled: back in the queue', { jobId: id }));
+    // Heard by the stuck worker once it runs again: the task's lock was gone or another worker's. The run is
+    // lost (the manager logs `job lost` once it has stopped); an event heard late is caught by the stores'
+    // compare-and-sets, which refuse the lost run's end and commit.
+    this.worker.on('lockRenewalFailed', (ids) => {
+      for (const id of ids) this.running.get(id)?.abort();
+    });
   }
 
   async start(): Promise<void> {
@@ -80,7 +90,7 @@ export class JobWorker {
       name: this.deps.name,
       concurrency: this.deps.concurrency,
       threads: this.deps.threads,
-      running: [...this.running],
+      running: [...this.running.keys()],
       at: new Date().toISOString(),
     };
     await this.redis.set(heartbeatKey(this.settings.prefix, this.deps.name), JSON.stringify(value), 'PX', HEARTBEAT_MS * 3);
@@ -96,16 +106,20 @@ export class JobWorker {
     const task = job.data as QueuedTask;
     const registered = this.deps.registry.get(task.processID);
     if (!registered) throw new Error(`process '${task.processID}' is not configured on worker ${this.deps.name}`);
-    this.running.add(task.id);
+    const lost = new AbortController();
+    this.running.set(task.id, lost);
     let last = 0;
     const progress = (percent: number, message?: string) => {
       const now = Date.now();
-      if (now - last < SYNC_PROGRESS_MS) return;
+      if (now - last < SYNC_PROGRESS_MS || lost.signal.aborted) return;
       last = now;
       void job.updateProgress({ percent, ...(message !== undefined ? { message } : {}) }).catch(() => {});
     };
     try {
-      const answer = await this.deps.manager.runQueued(task, registered, progress, takenAt);
+      const answer = await this.deps.manager.runQueued(task, registered, { progress, takenAt, lost: lost.signal });
+      // Lost: the task is another worker's now. BullMQ moves a task it is told is waiting no further (no
+      // completion, no failure written over the other run's), and this slot takes the next task.
+      if (answer === 'lost' || lost.signal.aborted) throw new WaitingError();
       // Stopping gracefully (SIGTERM): a job the manager gave back waits in the queue again, for another
       // worker (BullMQ: moved back to wait while this worker still holds its lock).
       if (this.handingBack && task.mode === 'async' && (await this.deps.manager.isWaiting(task.id))) {
@@ -115,7 +129,7 @@ export class JobWorker {
       }
       return answer ?? null;
     } finally {
-      this.running.delete(task.id);
+      if (this.running.get(task.id) === lost) this.running.delete(task.id);
     }
   }
 

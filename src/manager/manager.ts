@@ -1,7 +1,7 @@
 import type { CatalogItemStore } from '../catalog/item-store.js';
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { ApiError, causeText, logServerError, ProblemError, toProblem, type Problem } from '../errors.js';
+import { ApiError, causeText, isJobLost, logServerError, ProblemError, toProblem, type Problem } from '../errors.js';
 import type { Config } from '../config.js';
 import type { Datastore } from '../records/stored-data.js';
 import type { Logger } from '../log.js';
@@ -104,10 +104,39 @@ interface Run {
 interface LiveJob {
   controller: AbortController;
   record: JobRecord;
+  /**
+   * What identifies this run in the stored job (its `started`, and its `worker` on a worker process): every
+   * write of the run is conditional on it, so that a run whose job another worker took (issue 14) writes
+   * nothing over the new run's state.
+   */
+  owner: Partial<JobRecord>;
   lastPersist: number;
   persistTimer?: NodeJS.Timeout;
   lastCallback: number;
   dismissed: boolean;
+  /** Set when the run lost its job to another worker (see {@link JobManager.runQueued}): it writes nothing more. */
+  lost: boolean;
+}
+
+/** The warning a run that lost its job logs, once, when it has stopped (tests and operators look for it). */
+export const JOB_LOST = 'job lost: lock taken by another worker';
+
+/** The reason a lost run's AbortSignal carries: its pool tasks stop; its process undoes nothing (errors.ts isJobLost). */
+function lostReason(): ApiError {
+  return new ApiError('job-lost', 'another worker took this job: this one stalled longer than its queue lock lasts');
+}
+
+/** What a worker process hears of a queued run: its progress, when it was taken, and its loss. */
+export interface QueuedRunOptions {
+  /** Progress of a synchronous execution, for the waiting server. */
+  progress?: (percent: number, message?: string) => void;
+  /** When the worker took the task off the queue: the job's start (its preparation is part of the run). */
+  takenAt?: Date;
+  /**
+   * Aborted when the worker lost the task's queue lock (BullMQ `lockRenewalFailed`: it stalled longer than
+   * the lock lasts, and the queue gave the task to another worker): the run is aborted and writes nothing.
+   */
+  lost?: AbortSignal;
 }
 
 /** Progress is persisted at most this often; GET /jobs/{id} reads the live value in between. */
@@ -378,7 +407,7 @@ export class JobManager {
       outcome = 'successful';
       return { executionId: run.id, request: { outputs: run.parsed.outputs, response: run.parsed.response }, outputs };
     } catch (err) {
-      if (controller.signal.aborted && !this.closed) outcome = 'dismissed';
+      if (controller.signal.aborted && !this.closed) outcome = isJobLost(controller.signal.reason) ? 'handed-over' : 'dismissed';
       throw err;
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
@@ -506,29 +535,30 @@ export class JobManager {
     }
   }
 
-  /**
-   * Runs a queued execution in a worker process (issue 14): parses the body again, prepares and runs it
-   * through the same code as the embedded manager (progress, warnings, results by value and reference
-   * written to the shared storage, callbacks, dismiss through {@link abortLocal}). Resolves once it ended.
-   * A task taken again after its worker died (BullMQ stalled job) finds its job `running` and runs it anew.
-   */
   /** True when the job is stored `accepted` (never run, or handed back by a stopping worker). */
   async isWaiting(id: string): Promise<boolean> {
     return (await this.deps.store.get(id))?.status === 'accepted';
   }
 
-  async runQueued(
-    task: QueuedTask,
-    process: RegisteredProcess,
-    progress?: (percent: number, message?: string) => void,
-    takenAt?: Date,
-  ): Promise<SyncAnswer | undefined> {
+  /**
+   * Runs a queued execution in a worker process (issue 14): parses the body again, prepares and runs it
+   * through the same code as the embedded manager (progress, warnings, results by value and reference
+   * written to the shared storage, callbacks, dismiss through {@link abortLocal}). Resolves once it ended.
+   * A task taken again after its worker died (BullMQ stalled job) finds its job `running` and runs it anew.
+   * `'lost'`: the run lost the task to another worker (`options.lost`, or its job or product found taken
+   * over): it was aborted and wrote nothing — no status, no record, no cleanup; the other run owns them.
+   */
+  async runQueued(task: QueuedTask, process: RegisteredProcess, options: QueuedRunOptions = {}): Promise<SyncAnswer | 'lost' | undefined> {
+    let answer: SyncAnswer | 'lost' | undefined;
     try {
-      return task.mode === 'sync'
-        ? await this.runQueuedSync(task, process, progress ?? noop)
-        : await this.runQueuedJob(task, process, takenAt);
+      answer =
+        task.mode === 'sync'
+          ? await this.runQueuedSync(task, process, options.progress ?? noop, options.lost)
+          : await this.runQueuedJob(task, process, options.takenAt, options.lost);
+      return answer;
     } finally {
-      if (task.fetched) await this.dropFetched(task);
+      // A lost run leaves the fetched inputs to the run that took the task (it reads them, then removes them).
+      if (task.fetched && answer !== 'lost' && !options.lost?.aborted) await this.dropFetched(task);
     }
   }
 
@@ -546,7 +576,12 @@ export class JobManager {
   }
 
   /** `takenAt`: when the worker took the task off the queue, the job's start (its preparation is part of the run). */
-  private async runQueuedJob(task: QueuedTask, process: RegisteredProcess, takenAt?: Date): Promise<undefined> {
+  private async runQueuedJob(
+    task: QueuedTask,
+    process: RegisteredProcess,
+    takenAt?: Date,
+    lost?: AbortSignal,
+  ): Promise<'lost' | undefined> {
     const stored = await this.deps.store.get(task.id);
     if (!stored || FINISHED.includes(stored.status)) return undefined; // dismissed (or ended) before a worker took it
     let run: Run;
@@ -555,23 +590,37 @@ export class JobManager {
         prefetched: prefetchedFrom(this.deps.storage, task.fetched),
       });
     } catch (err) {
+      if (lost?.aborted) return this.lostRun(task.id);
       const problem = toProblem(err, `/jobs/${task.id}`);
       const now = new Date().toISOString();
-      await this.deps.store.update(task.id, {
-        status: 'failed',
-        message: problem.detail,
-        updated: now,
-        started: stored.started ?? now,
-        finished: now,
-        error: problem,
-        ...(this.deps.workerName ? { worker: this.deps.workerName } : {}),
-      });
-      return undefined;
+      // Only over the job as read above: a run that took it since (this worker stalled in the preparation, which
+      // then failed on the name that run holds) owns its state.
+      const written = await this.deps.store.updateIf(
+        task.id,
+        [stored.status],
+        {
+          status: 'failed',
+          message: problem.detail,
+          updated: now,
+          started: stored.started ?? now,
+          finished: now,
+          error: problem,
+          ...(this.deps.workerName ? { worker: this.deps.workerName } : {}),
+        },
+        { worker: stored.worker, started: stored.started },
+      );
+      return written ? undefined : this.lostRun(task.id);
     }
     // The record read above serves runJob too (one Redis round trip less per task, issue 14's overhead goal):
     // a dismiss landed since is still caught there, by the conditional update that marks the job running.
-    await this.runJob(run, { retaken: stored.status === 'running', stored, takenAt });
-    return undefined;
+    const outcome = await this.runJob(run, { retaken: stored.status === 'running', stored, takenAt, lost });
+    return outcome === 'lost' ? 'lost' : undefined;
+  }
+
+  /** Says that the run of job `id` lost it to another worker (once it has stopped); what runQueued answers then. */
+  private lostRun(id: string, log: Logger = this.deps.log.child({ jobId: id })): 'lost' {
+    log.warn(JOB_LOST, { jobId: id, ...(this.deps.workerName ? { worker: this.deps.workerName } : {}) });
+    return 'lost';
   }
 
   /** A synchronous execution in a worker: every output written to storage for the server to read. */
@@ -579,26 +628,35 @@ export class JobManager {
     task: QueuedTask,
     process: RegisteredProcess,
     progress: (percent: number, message?: string) => void,
-  ): Promise<SyncAnswer> {
+    lost?: AbortSignal,
+  ): Promise<SyncAnswer | 'lost'> {
+    const controller = new AbortController();
+    const onLost = () => controller.abort(lostReason());
     try {
       const run = await this.prepare(process, parseExecuteRequest(process.description, task.body), undefined, task.id, {
         prefetched: prefetchedFrom(this.deps.storage, task.fetched),
       });
-      const controller = new AbortController();
+      if (lost?.aborted) onLost();
+      else lost?.addEventListener('abort', onLost, { once: true });
       this.remoteSync.set(task.id, controller);
       try {
         const result = await this.runSync(run, { signal: controller.signal, progress });
         const outputs: Record<string, SyncOutputEntry> = {};
         for (const [id, o] of Object.entries(result.outputs)) {
+          controller.signal.throwIfAborted();
           const key = `outputs/${task.id}/${id}`;
           if (run.parsed.outputs[id]?.transmissionMode !== 'reference') await this.deps.storage.write(key, o.bytes);
           outputs[id] = { key, mediaType: o.mediaType, json: o.json, binary: o.binary };
         }
+        if (lost?.aborted) return this.lostRun(task.id);
         return { outputs };
       } finally {
+        lost?.removeEventListener('abort', onLost);
         this.remoteSync.delete(task.id);
       }
     } catch (err) {
+      // Lost: the queue gave the execution to another worker, whose answer the server waits for.
+      if (lost?.aborted || isJobLost(err)) return this.lostRun(task.id);
       const problem = toProblem(err);
       logServerError(this.deps.log.child({ executionId: task.id, processID: task.processID }), 'execution failed', problem, err);
       return { problem };
@@ -628,8 +686,9 @@ export class JobManager {
       const next = this.queue.shift()!;
       this.running++;
       const p = this.runJob(next)
-        .catch((err) =>
-          this.deps.log.error('job runner crashed', { jobId: next.id, error: err instanceof Error ? err.stack : String(err) }),
+        .then(
+          () => {},
+          (err) => this.deps.log.error('job runner crashed', { jobId: next.id, error: err instanceof Error ? err.stack : String(err) }),
         )
         .finally(() => {
           this.running--;
@@ -643,19 +702,34 @@ export class JobManager {
   /**
    * `stored`: the job's record when the caller has just read it (a worker process); else it is read here.
    * `takenAt`: when a worker process took the job off the queue, recorded as its start (else: now).
+   * `lost`: aborted when the worker lost the job's queue lock (see {@link QueuedRunOptions.lost}).
+   * Resolves with how the run ended; `'lost'` when another run owns the job now (this one wrote nothing).
    */
-  private async runJob(run: Run, options: { retaken?: boolean; stored?: JobRecord; takenAt?: Date } = {}): Promise<void> {
+  private async runJob(
+    run: Run,
+    options: { retaken?: boolean; stored?: JobRecord; takenAt?: Date; lost?: AbortSignal } = {},
+  ): Promise<ExecutionOutcome | 'lost'> {
     const id = run.id;
     let outcome: ExecutionOutcome = 'failed';
     let live: LiveJob | undefined;
+    let onLost: (() => void) | undefined;
+    const log = this.deps.log.child({ jobId: id, processID: run.process.description.id });
+    // The process releases as for a hand-over: the run that took the job owns what this one held.
+    const lost = (): 'lost' => {
+      outcome = 'handed-over';
+      return this.lostRun(id, log);
+    };
     try {
       const stored = options.stored ?? (await this.deps.store.get(id));
       if (!stored || (stored.status !== 'accepted' && !(options.retaken && stored.status === 'running'))) {
         outcome = 'dismissed'; // dismissed while queued
-        return;
+        return outcome;
       }
-      if (this.closed) return await this.failStopped(id, 'before this job started');
-      const log = this.deps.log.child({ jobId: id, processID: run.process.description.id });
+      if (this.closed) {
+        await this.failStopped(id, 'before this job started');
+        return outcome;
+      }
+      if (options.lost?.aborted) return lost();
       const controller = new AbortController();
       const started = (options.takenAt ?? new Date()).toISOString();
       const worker = this.deps.workerName ? { worker: this.deps.workerName } : {};
@@ -663,26 +737,40 @@ export class JobManager {
       const current: LiveJob = (live = {
         controller,
         record: { ...stored, status: 'running', started, updated: started, message, progress: 0, ...worker },
+        owner: { started, ...worker },
         lastPersist: 0,
         lastCallback: 0,
         dismissed: false,
+        lost: false,
       });
       this.live.set(id, current);
-      // Only from the status read above: a dismiss written since (by another server, or while this one
-      // waited for the store) must stay, the job not run.
+      onLost = () => {
+        current.lost = true;
+        if (current.persistTimer) clearTimeout(current.persistTimer);
+        current.persistTimer = undefined;
+        controller.abort(lostReason());
+      };
+      options.lost?.addEventListener('abort', onLost, { once: true });
+      // A write of this run the store refused (the job is no longer this run's: see finish()): dismissed
+      // meanwhile (the dismiss wrote the status), or taken by another run — lost.
+      const refused = async (): Promise<ExecutionOutcome | 'lost'> => {
+        if (!current.dismissed && (await this.takenOver(id))) return lost();
+        outcome = 'dismissed';
+        return outcome;
+      };
+      // Only from the job as read above: a dismiss written since (by another server, or while this one
+      // waited for the store) must stay, the job not run; and a run that took the job since (this worker
+      // stalled in between) owns it.
       const from: JobStatus[] = options.retaken ? ['accepted', 'running'] : ['accepted'];
-      const marked = await this.deps.store.updateIf(id, from, {
-        status: 'running',
-        started,
-        updated: started,
-        message,
-        progress: 0,
-        ...worker,
-      });
+      const marked = await this.deps.store.updateIf(
+        id,
+        from,
+        { status: 'running', started, updated: started, message, progress: 0, ...worker },
+        { worker: stored.worker, started: stored.started },
+      );
       if (!marked) {
         if (this.live.get(id) === current) this.live.delete(id);
-        outcome = 'dismissed';
-        return;
+        return current.lost ? lost() : await refused();
       }
       log.info('job running');
       this.callback(current.record, 'inProgressUri');
@@ -730,7 +818,8 @@ export class JobManager {
           };
         }
         if (controller.signal.aborted) {
-          await this.deps.storage.deletePrefix(`jobs/${id}`);
+          // A lost run's job folder is the other run's: nothing of it is removed.
+          if (!current.lost) await this.deps.storage.deletePrefix(`jobs/${id}`);
           throw controller.signal.reason;
         }
         const finished = new Date().toISOString();
@@ -740,27 +829,36 @@ export class JobManager {
           { status: 'successful', finished, updated: finished, progress: 100, message: 'done', results },
           log,
         );
+        if (!record) return await refused();
         outcome = 'successful';
         log.info('job successful', { seconds: (Date.parse(finished) - Date.parse(started)) / 1000 });
-        if (record?.request.subscriber?.successUri)
+        if (record.request.subscriber?.successUri)
           this.post(record.request.subscriber.successUri, this.deps.links.resultsDocument(record, outputs), log);
       } catch (err) {
+        // Lost (heard from the queue, or found by the process: its product taken over): nothing is written.
+        if (current.lost || isJobLost(err)) return lost();
         if (current.dismissed) {
           outcome = 'dismissed'; // dismiss() has written the status
-          return;
+          return outcome;
         }
         if (controller.signal.reason instanceof ApiError && controller.signal.reason.kind === 'job-handed-back') {
           // A stopping worker gives the job back (close({ handBack })): accepted again, for another worker.
           outcome = 'handed-over';
           await this.deps.storage.deletePrefix(`jobs/${id}`).catch(() => {});
-          await this.deps.store.update(id, {
-            status: 'accepted',
-            message: 'waiting for a worker (the one running it stopped and gave it back)',
-            progress: 0,
-            updated: new Date().toISOString(),
-          });
+          const back = await this.deps.store.updateIf(
+            id,
+            ['running'],
+            {
+              status: 'accepted',
+              message: 'waiting for a worker (the one running it stopped and gave it back)',
+              progress: 0,
+              updated: new Date().toISOString(),
+            },
+            current.owner,
+          );
+          if (!back) return await refused();
           log.info('job handed back');
-          return;
+          return outcome;
         }
         // Stopped with the server (close()): failed now with the stop's reason, not left running on disk.
         const problem = toProblem(controller.signal.aborted && this.closed ? controller.signal.reason : err, `/jobs/${id}`);
@@ -772,20 +870,31 @@ export class JobManager {
           { status: 'failed', finished, updated: finished, message: problem.detail, error: problem },
           log,
         );
+        if (!record) return await refused();
         if (problem.status < 500) log.warn('job failed', { detail: problem.detail });
-        if (record?.request.subscriber?.failedUri) this.post(record.request.subscriber.failedUri, problem, log);
+        if (record.request.subscriber?.failedUri) this.post(record.request.subscriber.failedUri, problem, log);
       }
+      return outcome;
     } finally {
+      if (onLost) options.lost?.removeEventListener('abort', onLost);
       if (live?.persistTimer) clearTimeout(live.persistTimer);
       if (this.live.get(id) === live) this.live.delete(id);
       await this.end(run, outcome);
     }
   }
 
+  /** True when job `id` is still running or accepted, under another run than the caller's (which the store refused). */
+  private async takenOver(id: string): Promise<boolean> {
+    const job = await this.deps.store.get(id).catch(() => undefined);
+    return !!job && !FINISHED.includes(job.status);
+  }
+
   /**
-   * Writes the final state of a job. The live record takes it only once the store accepted it, so
-   * that what GET /jobs/{id} shows is what is on disk; a refused write (a full disk) is retried
-   * while the server runs, the job showing as running meanwhile (a stop leaves it to recovery).
+   * Writes the final state of a job, only while the job is still this run's (running, under its
+   * `owner`): undefined when it is not (dismissed, or taken by another worker). The live record takes it
+   * only once the store accepted it, so that what GET /jobs/{id} shows is what is on disk; a refused write
+   * (a full disk) is retried while the server runs, the job showing as running meanwhile (a stop leaves it
+   * to recovery).
    */
   private async finish(id: string, live: LiveJob, patch: Partial<JobRecord>, log: Logger): Promise<JobRecord | undefined> {
     if (live.persistTimer) clearTimeout(live.persistTimer);
@@ -798,15 +907,15 @@ export class JobManager {
     };
     for (let attempt = 0; ; attempt++) {
       try {
-        const record = await this.deps.store.update(id, full);
-        Object.assign(live.record, patch);
+        const record = await this.deps.store.updateIf(id, ['running'], full, live.owner);
+        if (record) Object.assign(live.record, patch);
         return record;
       } catch (err) {
         if (attempt === 0) {
           logServerError(log, `the job ended ${patch.status} but its state cannot be saved; retrying`, toProblem(err), err);
           live.record.message = `ended ${patch.status}; saving its state failed, retrying`;
         }
-        if (this.closed || live.dismissed) throw err;
+        if (this.closed || live.dismissed || live.lost) throw err;
         await new Promise((resolve) => setTimeout(resolve, FINISH_RETRY_MS));
       }
     }
@@ -818,10 +927,17 @@ export class JobManager {
     live.persistTimer = setTimeout(() => {
       live.persistTimer = undefined;
       live.lastPersist = Date.now();
-      if (!this.live.has(id) || live.controller.signal.aborted) return;
+      if (!this.live.has(id) || live.controller.signal.aborted || live.lost) return;
       const { progress, message, updated, warnings, statusMembers } = live.record;
+      // Only while the job is this run's: a stalled worker's timer, firing as it resumes, writes nothing over
+      // the progress of the run that took the job.
       this.deps.store
-        .update(id, { progress, message, updated, ...(warnings ? { warnings } : {}), ...(statusMembers ? { statusMembers } : {}) })
+        .updateIf(
+          id,
+          ['running'],
+          { progress, message, updated, ...(warnings ? { warnings } : {}), ...(statusMembers ? { statusMembers } : {}) },
+          live.owner,
+        )
         .catch(() => {});
     }, wait);
   }

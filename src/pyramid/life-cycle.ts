@@ -3,10 +3,11 @@
  * 1. at submission (`prepare`): {@link reservePyramid} reserves its name and the stored data it reads;
  * 2. when the job runs (`execute`): {@link writePyramid} creates its record GENERATING, write-locked, runs the
  *    work, commits (list, then descriptor: the commit point) and turns the record READY; on a failure or a
- *    dismiss it removes what the run wrote and marks the record FAILED or DELETED;
+ *    dismiss it removes what the run wrote and marks the record FAILED or DELETED; a run that lost its job to
+ *    another worker (`job-lost`) leaves everything to the run that took it;
  * 3. when the job ends, however (`release`): the reservation is released.
  */
-import { ApiError, invalidInput } from '../errors.js';
+import { ApiError, invalidInput, lostError } from '../errors.js';
 import type { Datastore, StoredData } from '../records/stored-data.js';
 import { PYRAMID_TYPE } from '../records/pyramid-infos.js';
 import type { Rok4PyramidWriter } from '../rok4/writer.js';
@@ -98,9 +99,18 @@ export async function writePyramid(
     await deletePyramidFiles(ctx.storage, location);
     const { writer, ready } = await work(location);
     ctx.signal.throwIfAborted();
+    // A run whose job another worker took meanwhile (this one stalled past its queue lock) finds its record
+    // DELETED by that run, which writes the same folder: it must not commit there. Checked before the
+    // descriptor, then again at once with the READY (a compare-and-set), for a loss heard late.
+    if (!(await ctx.datastore.writing(record._id, ctx.jobId))) throw productTakenOver(record);
     await writer.commit();
-    return await ctx.datastore.update(record._id, { status: 'READY', ...ready });
+    const committed = await ctx.datastore.commit(record._id, ctx.jobId, ready);
+    if (!committed) throw productTakenOver(record);
+    return committed;
   } catch (err) {
+    // Lost: the folder, the name and the job are the other run's now; nothing here is ours to undo.
+    const lost = lostError(ctx.signal, err);
+    if (lost) throw lost;
     await deletePyramidFiles(ctx.storage, location).catch(() => {});
     // Only a dismissal deletes the product; a run stopped otherwise (the server stopping, a synchronous
     // client gone) failed, and its record says why.
@@ -118,6 +128,14 @@ export async function writePyramid(
   } finally {
     release();
   }
+}
+
+/** The error of a run that finds the record of its product no longer its own (see {@link Datastore.commit}). */
+export function productTakenOver(record: Pick<StoredData, '_id' | 'name'>): ApiError {
+  return new ApiError(
+    'job-lost',
+    `stored data '${record.name}' (${record._id}) is no longer this run's: another run of the job took it over`,
+  );
 }
 
 /** The reason of a failure, whatever was thrown (errors from worker threads may lose their prototype). */

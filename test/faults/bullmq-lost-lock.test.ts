@@ -148,11 +148,7 @@ test('bullmq: a worker stalled past its lock (SIGSTOP) loses the job: once conti
     const records = (await storedData(s)).filter((r) => r.name === 'L');
     t.diagnostic(`job seen: ${JSON.stringify(seen)}`);
     t.diagnostic(`records named L: ${JSON.stringify(records.map((r) => ({ _id: r._id, status: r.status, message: r.message })))}`);
-    t.diagnostic(
-      `stopped worker said: ${linesOf(stopped, id)
-        .map((l) => `${l.level} ${l.msg}`)
-        .join(' | ')}`,
-    );
+    t.diagnostic(`the workers said:\n${jobTrace(s.workers!, id)}`);
 
     // The resumed worker knows it lost the job, and says so.
     const lost = linesOf(stopped, id).filter((l) => l.msg === 'job lost: lock taken by another worker');

@@ -13,7 +13,7 @@ import { parseConfig } from '../../src/config.js';
 import { ApiError } from '../../src/errors.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { MemoryJobStore } from '../../src/manager/stores/memory.js';
-import type { JobRecord } from '../../src/manager/job.js';
+import type { JobRecord, JobStatus } from '../../src/manager/job.js';
 import type { ExecutionOutcome, Process, ProcessContext } from '../../src/process/types.js';
 
 /** A promise the test resolves by hand. */
@@ -318,6 +318,15 @@ class FullDiskStore extends MemoryJobStore {
   override async update(id: string, patch: Partial<JobRecord>): Promise<JobRecord | undefined> {
     this.refuse();
     return super.update(id, patch);
+  }
+  override async updateIf(
+    id: string,
+    statuses: readonly JobStatus[],
+    patch: Partial<JobRecord>,
+    expect?: Partial<JobRecord>,
+  ): Promise<JobRecord | undefined> {
+    this.refuse();
+    return super.updateIf(id, statuses, patch, expect);
   }
 }
 
