@@ -268,7 +268,8 @@ export class PartWorker {
     this.worker.on('lockRenewalFailed', (ids) => {
       for (const id of ids) {
         const controller = this.running.get(id);
-        if (!controller || controller.signal.aborted) continue;
+        if (!controller) continue;
+        // Lost even when a cancel aborted it first: whatever it ends with is not this worker's to tell BullMQ.
         this.lost.add(controller);
         controller.abort(new ApiError('job-lost', 'another worker took this part: this one stalled longer than its queue lock lasts'));
       }
@@ -297,7 +298,7 @@ export class PartWorker {
     let last = 0;
     const log = this.deps.log.child({ part: job.id, parent: part.parent });
     log.info('part started', { fn: part.fn });
-    const lost = () => this.lost.has(controller);
+    let ended: { result: unknown } | { error: unknown };
     try {
       const result = await runPart(
         { ...part, args: unpack(part.args) },
@@ -314,15 +315,21 @@ export class PartWorker {
           },
         },
       );
-      if (lost()) throw controller.signal.reason;
-      log.info('part finished');
-      return pack(result ?? null);
-    } catch (err) {
+      ended = { result };
+    } catch (error) {
+      ended = { error };
+    }
+    try {
       // Lost: the part is another worker's now; BullMQ leaves a task it is told is waiting alone (no result,
-      // no failure written over that worker's run of it).
-      if (lost()) {
+      // no failure written over that worker's run of it). Asked of Redis too: a part that ran on while this
+      // worker resumed may end (done, or cancelled by its parent's new run) before the event is heard.
+      if (this.lost.has(controller) || !(await this.stillLocked(job, token))) {
         log.warn('part lost: lock taken by another worker');
         throw new WaitingError();
+      }
+      if ('result' in ended) {
+        log.info('part finished');
+        return pack(ended.result ?? null);
       }
       // This worker stops (SIGTERM): the part goes back to the queue for another worker (parts are
       // idempotent), its parent still waiting for it.
@@ -331,11 +338,21 @@ export class PartWorker {
         log.info('part handed back to the queue');
         throw new WaitingError();
       }
-      throw err;
+      throw ended.error;
     } finally {
       this.lost.delete(controller);
       if (this.running.get(job.id!) === controller) this.running.delete(job.id!);
     }
+  }
+
+  /**
+   * True while this worker holds the part's lock (renewed on the way, as BullMQ's own renewal does). A Redis
+   * error says yes: BullMQ's end of the part checks the lock again, and refuses a lost one.
+   */
+  private async stillLocked(job: Job, token: string | undefined): Promise<boolean> {
+    if (!token) return true;
+    const held = await job.extendLock(token, this.settings.stalled_seconds * 1000).catch(() => 1);
+    return held === 1;
   }
 
   /** Stops taking parts; the running ones are aborted and go back to the queue for other workers. */

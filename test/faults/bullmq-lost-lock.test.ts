@@ -4,14 +4,15 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { bottomLevelId, makeInput, mosaicLevel, openPyramid, pyramidDir, pyramidResult, storedData } from '../helpers/pyramids.js';
 import { skipUnlessRedis } from '../helpers/redis.js';
-import { startTestServer, submitJob, waitForJob } from '../helpers/server.js';
-import { jobTrace, type WorkerProcess } from '../helpers/workers.js';
+import { startTestServer, submitJob, waitForJob, type TestServer } from '../helpers/server.js';
+import { jobTrace, partLines, type WorkerProcess } from '../helpers/workers.js';
 
 /**
  * A worker that loses its BullMQ lock while it is alive (issue 14, faults): its process is stopped (SIGSTOP)
  * for longer than the lock and the stalled check, so the other worker takes the job again and writes the
  * pyramid anew; then it is continued (SIGCONT). The resumed run must be lost: aborted, writing nothing — no
  * job status, no stored data record turned READY again, no file removed — and the retaken run owns the job.
+ * Then the same with a split pyramid (its parts on both workers): the stopped worker's part is lost too.
  */
 const skip = skipUnlessRedis();
 const PROCESSES = { 'raster-to-pyramid': 'raster-to-pyramid' };
@@ -68,17 +69,17 @@ function alive(pid: number): boolean {
   }
 }
 
-test('bullmq: a worker stalled past its lock (SIGSTOP) loses the job: once continued it writes nothing; the retaken run owns the job and its pyramid', {
-  skip,
-  timeout: 180_000,
-}, async (t) => {
-  const s = await startTestServer({
-    manager: 'bullmq',
-    processes: PROCESSES,
-    workers: 2,
-    workerConcurrency: 1,
-    bullmq: { stalled_seconds: STALLED_SECONDS, attempts: 2, split_slabs: 0 },
-  });
+/**
+ * Runs pyramid `L` (and `REF` first, undisturbed), stops the job's worker with SIGSTOP once `stopWhen` says so,
+ * continues it once the other worker runs the job, and checks that the resumed run wrote nothing: one end of
+ * the job (the retaken run's), one READY record, the pyramid the same files as `REF`, everyone alive.
+ * Resolves with the stopped worker, the other one and the job id, for the split test's own checks.
+ */
+async function stallScenario(
+  t: { diagnostic(message: string): void },
+  s: TestServer,
+  stopWhen: (job: Seen, id: string) => boolean,
+): Promise<{ stopped: WorkerProcess; other: WorkerProcess; id: string }> {
   let stopped: WorkerProcess | undefined;
   let watching = true;
   let watcher: Promise<void> | undefined;
@@ -108,13 +109,7 @@ test('bullmq: a worker stalled past its lock (SIGSTOP) loses the job: once conti
     })();
 
     // Stopped in the middle of its run: its stored data record exists (GENERATING) and slabs are written.
-    await until(
-      'the job running on a worker, with progress',
-      () => {
-        return latest?.status === 'running' && !!latest.worker && (latest.progress ?? 0) > 0;
-      },
-      context,
-    );
+    await until('the job running on a worker, far enough', () => !!latest && stopWhen(latest, id), context);
     const first = latest!.worker!;
     stopped = s.workers!.find((w) => w.name === first)!;
     const other = s.workers!.find((w) => w !== stopped)!;
@@ -148,7 +143,7 @@ test('bullmq: a worker stalled past its lock (SIGSTOP) loses the job: once conti
     const records = (await storedData(s)).filter((r) => r.name === 'L');
     t.diagnostic(`job seen: ${JSON.stringify(seen)}`);
     t.diagnostic(`records named L: ${JSON.stringify(records.map((r) => ({ _id: r._id, status: r.status, message: r.message })))}`);
-    t.diagnostic(`the workers said:\n${jobTrace(s.workers!, id)}`);
+    t.diagnostic(`the workers said: ${jobTrace(s.workers!, id).split('\n').join(' | ')}`);
 
     // The resumed worker knows it lost the job, and says so.
     const lost = linesOf(stopped, id).filter((l) => l.msg === 'job lost: lock taken by another worker');
@@ -181,7 +176,7 @@ test('bullmq: a worker stalled past its lock (SIGSTOP) loses the job: once conti
     assert.equal(records.filter((r) => r.status === 'GENERATING').length, 0, 'nothing left GENERATING');
 
     // The pyramid is complete: the same files and bytes as the undisturbed run (nothing removed by the lost
-    // run, nothing of it left behind), and our reader reads its bottom level whole.
+    // run, nothing of it left behind), and our reader reads its bottom level as it reads the reference's.
     const want = await filesUnder(pyramidDir(s, 'REF'));
     const got = await filesUnder(pyramidDir(s, 'L'));
     const renamed = (k: string) => k.replace(/^REF(?=[/.])/, 'L');
@@ -191,9 +186,13 @@ test('bullmq: a worker stalled past its lock (SIGSTOP) loses the job: once conti
         assert.ok(got.get(renamed(k))!.equals(bytes), `slab ${renamed(k)} is the same bytes`);
     const lines = (buf: Buffer) => buf.toString().split('#\n')[1].split('\n').filter(Boolean).sort();
     assert.deepEqual(lines(got.get('L.list')!), lines(want.get('REF.list')!), 'the same slab lines');
-    const reader = await openPyramid(s, 'L');
-    const bottom = await mosaicLevel(reader, bottomLevelId(reader), 'PM');
-    assert.ok(bottom.tilesFound > 0 && bottom.mask.some((v) => v !== 0), 'the bottom level has data');
+    const bottom = async (name: string) => {
+      const reader = await openPyramid(s, name);
+      return mosaicLevel(reader, bottomLevelId(reader), 'PM');
+    };
+    const [mine, theirs] = [await bottom('L'), await bottom('REF')];
+    assert.ok(mine.tilesFound > 0 && mine.mask.some((v) => v !== 0), 'the bottom level has data');
+    assert.equal(mine.tilesFound, theirs.tilesFound, 'every tile of the bottom level is read');
 
     // The server and both workers are alive, and both workers still beat.
     assert.equal((await fetch(`${s.url}/`)).status, 200);
@@ -205,10 +204,58 @@ test('bullmq: a worker stalled past its lock (SIGSTOP) loses the job: once conti
       workers: Array<{ name: string }>;
     };
     assert.deepEqual(workers.workers.map((w) => w.name).sort(), s.workers!.map((w) => w.name).sort());
+    return { stopped, other, id };
   } finally {
     watching = false;
     await watcher?.catch(() => {});
     if (stopped) process.kill(stopped.pid, 'SIGCONT');
+  }
+}
+
+test('bullmq: a worker stalled past its lock (SIGSTOP) loses the job: once continued it writes nothing; the retaken run owns the job and its pyramid', {
+  skip,
+  timeout: 180_000,
+}, async (t) => {
+  const s = await startTestServer({
+    manager: 'bullmq',
+    processes: PROCESSES,
+    workers: 2,
+    workerConcurrency: 1,
+    bullmq: { stalled_seconds: STALLED_SECONDS, attempts: 2, split_slabs: 0 },
+  });
+  try {
+    await stallScenario(t, s, (job) => job.status === 'running' && !!job.worker && (job.progress ?? 0) > 0);
+  } finally {
+    await s.stop();
+  }
+});
+
+test('bullmq split: a worker stalled past the locks of a split job and of a part loses both; the part ends without a result', {
+  skip,
+  timeout: 180_000,
+}, async (t) => {
+  const s = await startTestServer({
+    manager: 'bullmq',
+    processes: PROCESSES,
+    workers: 2,
+    workerConcurrency: 1,
+    bullmq: { stalled_seconds: STALLED_SECONDS, attempts: 2, split_slabs: 1, split_parts: 3 },
+  });
+  try {
+    // Stopped while it runs the job (its finisher) and one of its parts.
+    const partOnJobWorker = (job: Seen, id: string) => {
+      if (job.status !== 'running' || !job.worker) return false;
+      const started = partLines(s.workers!, id, 'part started').filter((p) => p.worker === job.worker);
+      const finished = partLines(s.workers!, id, 'part finished').filter((p) => p.worker === job.worker);
+      return started.some((p) => !finished.some((f) => f.part === p.part));
+    };
+    const { stopped, id } = await stallScenario(t, s, partOnJobWorker);
+    // The part it was running when stopped is lost: it said so and ended without a result.
+    const lostParts = partLines([stopped], id, 'part lost: lock taken by another worker');
+    assert.ok(lostParts.length >= 1, 'the resumed worker logs `part lost` for the part it ran');
+    const finishedThere = partLines([stopped], id, 'part finished').map((p) => p.part);
+    for (const p of lostParts) assert.ok(!finishedThere.includes(p.part), `lost part ${p.part} did not finish there`);
+  } finally {
     await s.stop();
   }
 });
