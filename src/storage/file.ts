@@ -167,7 +167,10 @@ export class FileStorage implements Storage {
   }
 
   async deletePrefix(prefix: string): Promise<void> {
-    await fs.rm(this.path(prefix.replace(/\/+$/, '')), { recursive: true, force: true });
+    // Retried when a file appears in a folder being removed (ENOTEMPTY): a bullmq worker that stalled past its
+    // job's lock writes on for a few milliseconds once it runs again, until it hears that it lost the job,
+    // while the run that took the job over clears the same folder (issue 14).
+    await fs.rm(this.path(prefix.replace(/\/+$/, '')), { recursive: true, force: true, maxRetries: 3, retryDelay: 100 });
   }
 
   async link(key: string, targetKey: string): Promise<void> {
