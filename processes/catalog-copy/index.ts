@@ -198,6 +198,8 @@ async function copyCatalog(plan: CatalogCopyPlan, ctx: ProcessContext<CatalogCop
     // Lost: the catalog's name, folder and job are another run's now; nothing here is this run's to undo.
     const lost = lostError(ctx.signal, err);
     if (lost) throw lost;
+    // Failed before it heard of its loss: the record says whose the catalog's files are.
+    if (!(await ctx.datastore.writing(catalogId, ctx.jobId).catch(() => true))) throw productTakenOver(created.record);
     await abandonCatalog(
       { storage: ctx.storage, items: ctx.catalogItems, datastore: ctx.datastore },
       { _id: catalogId, name },

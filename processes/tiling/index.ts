@@ -266,6 +266,8 @@ async function execute(inputs: Record<string, unknown>, ctx: ProcessContext<Tili
     // Lost (another worker runs the job now, in the same folder): nothing here is this run's to undo.
     const lost = lostError(ctx.signal, err);
     if (lost) throw lost;
+    // Failed before it heard of its loss: a catalog this run was creating says whose its files are.
+    if (created && !(await ctx.datastore.writing(catalogId, ctx.jobId).catch(() => true))) throw productTakenOver(created.record);
     // Nothing of a failed or dismissed job stays: its folder (and, for a catalog it was creating, the
     // catalog's files and items) is removed, then its registration ended.
     if (created) {

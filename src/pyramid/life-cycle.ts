@@ -111,6 +111,9 @@ export async function writePyramid(
     // Lost: the folder, the name and the job are the other run's now; nothing here is ours to undo.
     const lost = lostError(ctx.signal, err);
     if (lost) throw lost;
+    // Failed before it heard of its loss (its files removed under it by the run that took the job, say): the
+    // record says whose the folder is. A store that cannot answer leaves the cleanup to this run, as before.
+    if (!(await ctx.datastore.writing(record._id, ctx.jobId).catch(() => true))) throw productTakenOver(record);
     await deletePyramidFiles(ctx.storage, location).catch(() => {});
     // Only a dismissal deletes the product; a run stopped otherwise (the server stopping, a synchronous
     // client gone) failed, and its record says why.
@@ -118,7 +121,7 @@ export async function writePyramid(
     // Handed back to the queue by a stopping worker: the job runs again elsewhere and writes it anew.
     const handedBack = ctx.signal.aborted && ctx.signal.reason instanceof ApiError && ctx.signal.reason.kind === 'job-handed-back';
     const why = ctx.signal.aborted ? reasonOf(ctx.signal.reason) : reasonOf(err);
-    await ctx.datastore.update(record._id, {
+    await ctx.datastore.settle(record._id, ctx.jobId, {
       status: dismissed || handedBack ? 'DELETED' : 'FAILED',
       message: dismissed ? 'the job was dismissed' : handedBack ? 'its worker stopped and gave the job back to the queue' : why,
       size: 0,

@@ -186,7 +186,15 @@ export class Datastore {
    * record DELETED by the run that took the job and the name over: undefined then, and nothing is written.
    */
   commit(id: string, jobId: string, patch: Partial<StoredData>): Promise<StoredData | undefined> {
-    return this.records.updateIf(id, { status: 'GENERATING', jobId }, { ...patch, status: 'READY', updated: new Date().toISOString() });
+    return this.settle(id, jobId, { ...patch, status: 'READY' });
+  }
+
+  /**
+   * The end of a product's run (READY, FAILED, DELETED), by the same compare-and-set as {@link commit}: only
+   * while the record is GENERATING for job `jobId`; undefined otherwise, and nothing written.
+   */
+  settle(id: string, jobId: string, patch: Partial<StoredData>): Promise<StoredData | undefined> {
+    return this.records.updateIf(id, { status: 'GENERATING', jobId }, { ...patch, updated: new Date().toISOString() });
   }
 
   /** True while the record is still GENERATING for job `jobId` (see {@link commit}): its files are still that run's to write. */

@@ -92,9 +92,13 @@ for (const { name, make } of stores) {
     assert.ok(release, 'the retaken run gets the name');
     assert.equal((await ds.get(lost.record._id))!.status, 'DELETED');
     assert.equal(await ds.writing(lost.record._id, 'J'), false);
-    // The stalled run, resumed, cannot commit: its record stays DELETED, never READY again.
+    // The stalled run, resumed, cannot commit, nor mark its failure: its record stays DELETED, never READY again.
     assert.equal(await ds.commit(lost.record._id, 'J', { size: 1 }), undefined);
-    assert.equal((await ds.get(lost.record._id))!.status, 'DELETED');
+    assert.equal(await ds.settle(lost.record._id, 'J', { status: 'FAILED', message: 'late' }), undefined);
+    assert.deepEqual(
+      [(await ds.get(lost.record._id))!.status, (await ds.get(lost.record._id))!.message],
+      ['DELETED', 'the job writing it stopped before it ended (its worker died or stalled past its lease)'],
+    );
     // The retaken run's own record commits; not for another job, and only once.
     const own = await again.createForWrite({ name: 'P', type: 'ROK4-PYRAMID-RASTER', jobId: 'J' });
     assert.equal(await ds.writing(own.record._id, 'J'), true);
@@ -106,6 +110,10 @@ for (const { name, make } of stores) {
       (await ds.list({ status: 'READY' })).map((r) => r._id),
       [own.record._id],
     );
+    // A run that failed settles its own GENERATING record.
+    const failing = await ds.forRun('F').createForWrite({ name: 'Q', type: 'ROK4-PYRAMID-RASTER', jobId: 'F' });
+    assert.equal((await ds.settle(failing.record._id, 'F', { status: 'FAILED', message: 'boom' }))?.status, 'FAILED');
+    failing.release();
     own.release();
     release();
   });
