@@ -169,6 +169,8 @@ async function main(): Promise<void> {
   try {
     const ours = await start(['--serve', work, benchDir]);
     children.push(ours.child);
+    if (CLIENT === 'autocannon' && option('--client') !== 'autocannon')
+      console.log('wrk is not installed (apt-get install wrk): the load comes from autocannon, whose own CPU weighs on the rates');
     console.log(
       `dallage tile benchmark: ${os.cpus().length} CPUs, node ${process.version}, ${SECONDS} s per run, ${CONNECTIONS} connections, load from ${CLIENT}`,
     );
