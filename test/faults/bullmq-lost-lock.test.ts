@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { bottomLevelId, makeInput, mosaicLevel, openPyramid, pyramidDir, pyramidResult, storedData } from '../helpers/pyramids.js';
+import { filesUnder } from '../helpers/pyramid-tree.js';
 import { skipUnlessRedis } from '../helpers/redis.js';
 import { startTestServer, submitJob, waitForJob, type TestServer } from '../helpers/server.js';
 import { jobTrace, partLines, type WorkerProcess } from '../helpers/workers.js';
@@ -36,17 +35,6 @@ async function until(what: string, check: () => Promise<boolean> | boolean, cont
     if (Date.now() > end) assert.fail(`timed out waiting for ${what}; ${context()}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-/** Every file under a folder, relative path → bytes. */
-async function filesUnder(dir: string): Promise<Map<string, Buffer>> {
-  const out = new Map<string, Buffer>();
-  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
-    const full = path.join(entry.parentPath, entry.name);
-    out.set(path.relative(dir, full), await readFile(full));
-  }
-  return out;
 }
 
 /** The JSON log lines a worker wrote about a job. */

@@ -5,6 +5,17 @@
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
 
+/** Every file under a folder, relative path → bytes (symbolic links are skipped). */
+export async function filesUnder(dir: string): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const full = path.join(entry.parentPath, entry.name);
+    out.set(path.relative(dir, full), await readFile(full));
+  }
+  return out;
+}
+
 /** Files and symlinks under a folder: relative path → bytes, or → the link's target pyramid and path. */
 export async function treeOf(dir: string, stores: string): Promise<Map<string, string | Buffer>> {
   const out = new Map<string, string | Buffer>();

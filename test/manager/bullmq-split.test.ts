@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, open, readdir, readFile, stat } from 'node:fs/promises';
+import { copyFile, open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { hrefOf, makeInput, pyramidDir } from '../helpers/pyramids.js';
+import { filesUnder } from '../helpers/pyramid-tree.js';
 import { skipUnlessRedis } from '../helpers/redis.js';
 import { startTestServer, submitJob, waitForJob } from '../helpers/server.js';
 import { jobTrace, partLines } from '../helpers/workers.js';
@@ -18,17 +19,6 @@ const PROCESSES = { 'raster-to-pyramid': 'raster-to-pyramid' };
 /** ~200 km at 50 m: about 8×8 bottom slabs of 2×2 PM tiles, so a cut above the bottom level. */
 const MAP = { width: 4000, height: 4000, pixelSize: 50 };
 const INPUTS = { tms: 'PM', compression: 'png', mask: true, width: 2, height: 2 };
-
-/** Every file under a folder, relative path → bytes. */
-async function filesUnder(dir: string): Promise<Map<string, Buffer>> {
-  const out = new Map<string, Buffer>();
-  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
-    const full = path.join(entry.parentPath, entry.name);
-    out.set(path.relative(dir, full), await readFile(full));
-  }
-  return out;
-}
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
   const end = Date.now() + timeoutMs;
