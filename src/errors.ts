@@ -48,7 +48,6 @@ export interface Problem {
   [extra: string]: unknown;
 }
 
-/** An error the client can act on: kind from the table, a detail naming what is wrong. */
 /**
  * True when `reason` (an AbortSignal's reason, or what a run threw) says the run lost its job to another run
  * (`job-lost`): another worker took the job while this one was stalled, and owns its status, its products and
@@ -64,6 +63,7 @@ export function lostError(signal: AbortSignal, err: unknown): unknown {
   return signal.aborted && isJobLost(signal.reason) ? signal.reason : undefined;
 }
 
+/** An error the client can act on: kind from the table, a detail naming what is wrong. */
 export class ApiError extends Error {
   constructor(
     readonly kind: ErrorKind,
