@@ -13,12 +13,13 @@ export class LayerRegistry {
   /** Tiles recently served from these layers; a layer's go when it is switched or unpublished. */
   readonly tiles: TileCache;
 
+  /** Counts changes, so that documents built from the whole registry (capabilities) can be cached per version. */
+  private changes = 0;
+
   /** @param tileCacheBytes bytes of served tiles kept in memory (config `server.limits.tile_cache_bytes`; 0 = none). */
   constructor(tileCacheBytes = 0) {
     this.tiles = new TileCache(tileCacheBytes);
   }
-  /** Counts changes, so that documents built from the whole registry (capabilities) can be cached per version. */
-  private changes = 0;
 
   get(name: string): PublishedLayer | undefined {
     return this.layers.get(name);

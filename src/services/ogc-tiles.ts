@@ -12,10 +12,10 @@ import { BUILT_IN_TMS_NAMES, builtInTms, type TileMatrixSet } from '../raster/tm
 import type { PublishedLayer } from './layer.js';
 import { ogcCrs } from './ogc-crs.js';
 import { logFailure, type ServiceContext, type ServiceHandler } from './service-context.js';
-import { cacheable, cacheableDocument, CORS_HEADERS, parseIndex, type ServiceRequest, type ServiceResponse } from './service-http.js';
+import { cacheableDocument, CORS_HEADERS, parseIndex, type ServiceRequest, type ServiceResponse } from './service-http.js';
 import { formatByExtension, formatByMime, type OfferedFormat } from './tile-formats.js';
 import { requestFilter, TileFilterError, type TileFilter } from './tile-filter.js';
-import { readLayerTile } from './tile-source.js';
+import { readLayerTile, tileResponse } from './tile-source.js';
 
 const REL = 'http://www.opengis.net/def/rel/ogc/1.0/';
 const CONF = 'http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/';
@@ -208,7 +208,7 @@ export const ogcMapTile: ServiceHandler = guarded(async (req, ctx) => {
   }
   const t = await readLayerTile(l, tileMatrix, col, row, format, filter, ctx.layers.tiles);
   if (t.kind !== 'tile') throw new Error(`unexpected ${t.kind}`);
-  return cacheable(req, t.bytes, t.contentType, t.contentEncoding ? { 'Content-Encoding': t.contentEncoding } : {}, t.etag);
+  return tileResponse(req, t);
 });
 
 /** Tile matrix sets shown: the built-in ones and those of published layers. */

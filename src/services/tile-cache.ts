@@ -23,6 +23,11 @@ export interface CachedTile {
 /** Bytes counted per entry besides its tile bytes (key, object, map slot): many tiny tiles still fill the cache. */
 const ENTRY_OVERHEAD = 200;
 
+/** What an entry counts against the budget. */
+function entrySize(tile: CachedTile): number {
+  return tile.bytes.byteLength + ENTRY_OVERHEAD;
+}
+
 export class TileCache {
   /** In least-recently-used order (a Map iterates in insertion order; a hit re-inserts its entry). */
   private readonly entries = new Map<string, CachedTile>();
@@ -51,19 +56,19 @@ export class TileCache {
   }
 
   set(key: string, tile: CachedTile): void {
-    const size = tile.bytes.byteLength + ENTRY_OVERHEAD;
+    const size = entrySize(tile);
     if (size > this.maxBytes / 16) return; // a few huge tiles (TIFF of a DTM) would push out everything else
     const old = this.entries.get(key);
     if (old) {
       this.entries.delete(key);
-      this.bytes -= old.bytes.byteLength + ENTRY_OVERHEAD;
+      this.bytes -= entrySize(old);
     }
     this.entries.set(key, tile);
     this.bytes += size;
     for (const [k, t] of this.entries) {
       if (this.bytes <= this.maxBytes) break;
       this.entries.delete(k);
-      this.bytes -= t.bytes.byteLength + ENTRY_OVERHEAD;
+      this.bytes -= entrySize(t);
     }
   }
 
@@ -76,7 +81,7 @@ export class TileCache {
     for (const [k, t] of this.entries) {
       if (!k.startsWith(prefix)) continue;
       this.entries.delete(k);
-      this.bytes -= t.bytes.byteLength + ENTRY_OVERHEAD;
+      this.bytes -= entrySize(t);
     }
   }
 

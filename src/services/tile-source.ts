@@ -11,7 +11,7 @@ import { pngEncode } from '../rok4/codec-png.js';
 import { CatalogLevelReader } from './catalog-layer.js';
 import type { LayerLevel, PublishedLayer } from './layer.js';
 import type { TileFilter } from './tile-filter.js';
-import { strongEtag } from './service-http.js';
+import { cacheable, strongEtag, type ServiceRequest, type ServiceResponse } from './service-http.js';
 import type { CachedTile, TileCache } from './tile-cache.js';
 import type { OfferedFormat } from './tile-formats.js';
 import { wrapTileInTiff } from './tiff-wrap.js';
@@ -48,6 +48,11 @@ export async function readLayerTile(
   const sent = await storedAsSent(layer, level, await level.reader.readTileBytes(levelId, col, row), format);
   if (key !== undefined) cache!.set(key, sent);
   return answer(sent, format);
+}
+
+/** A tile answer as the services send it: cacheable (ETag, 304, CORS), with its Content-Encoding if any. */
+export function tileResponse(req: ServiceRequest, t: Extract<TileAnswer, { kind: 'tile' }>): ServiceResponse {
+  return cacheable(req, t.bytes, t.contentType, t.contentEncoding ? { 'Content-Encoding': t.contentEncoding } : {}, t.etag);
 }
 
 function answer(tile: CachedTile, format: OfferedFormat): TileAnswer {

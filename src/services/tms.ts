@@ -11,19 +11,11 @@ import { ApiError } from '../errors.js';
 import type { LayerLevel, PublishedLayer } from './layer.js';
 import { ogcCrs } from './ogc-crs.js';
 import { logFailure, type ServiceContext, type ServiceHandler } from './service-context.js';
-import {
-  cacheable,
-  cacheableDocument,
-  CORS_HEADERS,
-  parseIndex,
-  xmlEscape as x,
-  type ServiceRequest,
-  type ServiceResponse,
-} from './service-http.js';
+import { cacheableDocument, CORS_HEADERS, parseIndex, xmlEscape as x, type ServiceRequest, type ServiceResponse } from './service-http.js';
 import { formatByExtension } from './tile-formats.js';
 import { round15 } from '../raster/tms.js';
 import { requestFilter, TileFilterError, type TileFilter } from './tile-filter.js';
-import { readLayerTile } from './tile-source.js';
+import { readLayerTile, tileResponse } from './tile-source.js';
 
 class TileRequestError extends Error {
   constructor(
@@ -144,7 +136,7 @@ async function tileAt(req: ServiceRequest, ctx: ServiceContext, origin: 'top' | 
   }
   const t = await readLayerTile(layer, z, col, row, format, filter, ctx.layers.tiles);
   if (t.kind !== 'tile') throw new Error(`unexpected ${t.kind}`);
-  return cacheable(req, t.bytes, t.contentType, t.contentEncoding ? { 'Content-Encoding': t.contentEncoding } : {}, t.etag);
+  return tileResponse(req, t);
 }
 
 function tmsError(err: unknown): ServiceResponse {

@@ -8,10 +8,10 @@ import { INFO_FORMATS, pixelInfo, renderPixelInfo } from './feature-info.js';
 import type { PublishedLayer } from './layer.js';
 import { owsExceptionReport, ServiceException } from './ows-exception.js';
 import { logFailure, type ServiceContext, type ServiceHandler } from './service-context.js';
-import { cacheable, cacheableDocument, kvp, parseIndex, type ServiceRequest, type ServiceResponse } from './service-http.js';
+import { cacheableDocument, kvp, parseIndex, type ServiceRequest, type ServiceResponse } from './service-http.js';
 import { formatByExtension, formatByMime, type OfferedFormat } from './tile-formats.js';
 import { requestFilter, TileFilterError, type TileFilter } from './tile-filter.js';
-import { readLayerTile } from './tile-source.js';
+import { readLayerTile, tileResponse } from './tile-source.js';
 import { WMTS_STYLE, wmtsCapabilities } from './wmts-capabilities.js';
 
 /** Styles a request may name: ours, and what clients send when they do not read the capabilities. */
@@ -184,7 +184,7 @@ async function tile(req: ServiceRequest, ctx: ServiceContext, a: TileAddress, fo
   const t = await readLayerTile(a.layer, a.level, a.col, a.row, format, filter, ctx.layers.tiles);
   // tileAddress checked level and ranges against the same layer object.
   if (t.kind !== 'tile') throw new Error(`unexpected ${t.kind}`);
-  return cacheable(req, t.bytes, t.contentType, t.contentEncoding ? { 'Content-Encoding': t.contentEncoding } : {}, t.etag);
+  return tileResponse(req, t);
 }
 
 async function featureInfo(a: TileAddress, iText: string, jText: string, mime: string): Promise<ServiceResponse> {
