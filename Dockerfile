@@ -14,8 +14,9 @@ COPY assembly ./assembly
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
-# libjpeg-turbo's TurboJPEG library: JPEG tiles encoded and decoded natively (7x less CPU than through sharp).
-RUN apt-get update && apt-get install -y --no-install-recommends libturbojpeg0 && rm -rf /var/lib/apt/lists/*
+# libjpeg-turbo's TurboJPEG library: JPEG tiles encoded and decoded natively (7x less CPU than through sharp);
+# libdeflate: Deflate source blocks inflated natively (2x faster than node:zlib).
+RUN apt-get update && apt-get install -y --no-install-recommends libturbojpeg0 libdeflate0 && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=4194304 PORT=5000 DALLAGE_DATA=/data DALLAGE_INPUT_ROOT=/data/inputs
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
