@@ -31,6 +31,8 @@ export interface BlockLayout {
   /** Block size: the tile's, or the full width and RowsPerStrip for strips. */
   blockWidth: number;
   blockHeight: number;
+  /** Tiles (padded to whole blocks at the right and bottom) rather than strips (the last one shorter). */
+  tiled: boolean;
   samples: number;
   compression: 1 | 5 | 8 | 32773;
   /** 2 = horizontal differencing. */
@@ -70,18 +72,28 @@ export async function blockLayoutOf(image: GeoTIFFImage): Promise<BlockLayout | 
   const blockHeight = tiled ? image.getTileHeight() : Math.min(height, Number(fd.getValue('RowsPerStrip') ?? height));
   const expected = Math.ceil(width / blockWidth) * Math.ceil(height / blockHeight);
   if (!(blockWidth > 0 && blockHeight > 0) || offsets.length < expected || counts.length < expected) return undefined;
+  // A compressed block is decoded whole for each band it crosses (bands are ~256 rows, whole blocks up to
+  // 1024: banded-reader.ts), into a buffer of its size: taller or larger ones stay with libvips, which
+  // streams them. Uncompressed blocks are read row span by row span, whatever their size.
+  if (compression !== 1 && (blockHeight > MAX_BLOCK_ROWS || blockWidth * blockHeight * samples > MAX_BLOCK_BYTES)) return undefined;
   return {
     width,
     height,
     blockWidth,
     blockHeight,
+    tiled,
     samples,
     compression: compression as BlockLayout['compression'],
-    predictor: predictor as 1 | 2,
+    // Without compression the predictor does not apply (libtiff ignores it, as GDAL does).
+    predictor: compression === 1 ? 1 : (predictor as 1 | 2),
     offsets,
     counts,
   };
 }
+
+/** Limits of the compressed blocks decoded here (see {@link blockLayoutOf}). */
+const MAX_BLOCK_ROWS = 1024;
+const MAX_BLOCK_BYTES = 64 << 20;
 
 /** A decoding error that names the block, so a corrupt source says where it is. */
 export class TiffBlockError extends Error {
@@ -118,12 +130,8 @@ function finish(samples: Uint8Array, decoded: number, layout: BlockLayout, index
   return samples;
 }
 
-/** Decodes what does not need zlib: uncompressed, LZW, PackBits (and Deflate with libdeflate). */
+/** Decodes a compressed block's stored bytes into `samples`: LZW, PackBits, and Deflate with libdeflate. */
 function decodeStored(stored: Uint8Array, samples: Uint8Array, layout: BlockLayout): number {
-  if (layout.compression === 1) {
-    samples.set(stored.subarray(0, Math.min(stored.length, samples.length)));
-    return Math.min(stored.length, samples.length);
-  }
   if (layout.compression === 8) return inflateIntoSync(stored, samples) ?? 0;
   const raw = layout.compression === 5 ? lzwDecode(stored, samples.length) : packBitsDecode(stored, samples.length);
   const decoded = Math.min(raw.length, samples.length);
@@ -135,42 +143,80 @@ function decodeError(index: number, err: unknown): TiffBlockError {
   return err instanceof TiffBlockError ? err : new TiffBlockError(`block ${index} cannot be decoded: ${(err as Error).message}`);
 }
 
+/** The part of one block a window takes: rows [r0, r1) and columns [c0, c1) of the level. */
+interface BlockPiece {
+  index: number;
+  /** Rows the block holds (a strip at the bottom has fewer), its first row and column in the level. */
+  rows: number;
+  top: number;
+  left: number;
+  r0: number;
+  r1: number;
+  c0: number;
+  c1: number;
+}
+
 /**
- * Block `index` decoded into this thread's sample buffer (`rows` × blockWidth × samples bytes; a strip
- * at the bottom has fewer rows), valid until the next block is decoded. An empty block (byte count 0: a
- * sparse file) is all zeros, as GDAL reads it.
+ * What is read of a block: an uncompressed block only its rows [r0, r1) (a file in one huge strip is read
+ * band by band), a compressed one whole. `first` is the block row the answer starts at.
  */
-function decodeBlockSync(fd: number, layout: BlockLayout, index: number, rows: number): Uint8Array {
-  const samples = scratchOf('samples', layout.blockWidth * layout.samples * rows);
-  const count = Number(layout.counts[index]);
-  if (count === 0) return samples.fill(0);
-  const stored = scratchOf('stored', count);
-  const bytesRead = readSync(fd, stored, 0, count, Number(layout.offsets[index]));
-  if (bytesRead !== count) throw new TiffBlockError(`block ${index}: ${bytesRead} of its ${count} bytes could be read`);
+function span(layout: BlockLayout, b: BlockPiece): { first: number; rows: number; offset: number; bytes: number } {
+  const rowBytes = layout.blockWidth * layout.samples;
+  const offset = Number(layout.offsets[b.index]);
+  if (layout.compression !== 1) return { first: 0, rows: b.rows, offset, bytes: Number(layout.counts[b.index]) };
+  const first = b.r0 - b.top;
+  const rows = b.r1 - b.r0;
+  if (Number(layout.counts[b.index]) < (first + rows) * rowBytes)
+    throw new TiffBlockError(`block ${b.index} holds ${layout.counts[b.index]} bytes, ${(first + rows) * rowBytes} expected`);
+  return { first, rows, offset: offset + first * rowBytes, bytes: rows * rowBytes };
+}
+
+/**
+ * Block `b` read and decoded into this thread's sample buffer (from block row `first` on), valid until the
+ * next block is decoded. An empty block (byte count 0: a sparse file) is all zeros, as GDAL reads it.
+ */
+function decodeBlockSync(fd: number, layout: BlockLayout, b: BlockPiece): { samples: Uint8Array; first: number } {
+  const part = Number(layout.counts[b.index]) === 0 ? undefined : span(layout, b);
+  const rowBytes = layout.blockWidth * layout.samples;
+  if (!part) return { samples: scratchOf('samples', rowBytes * b.rows).fill(0), first: 0 };
+  if (layout.compression === 1) {
+    const samples = scratchOf('samples', part.bytes);
+    readFully(fd, samples, part.offset, b.index);
+    return { samples, first: part.first };
+  }
+  const stored = scratchOf('stored', part.bytes);
+  readFully(fd, stored, part.offset, b.index);
+  const samples = scratchOf('samples', rowBytes * b.rows);
   try {
-    return finish(samples, decodeStored(stored, samples, layout), layout, index, rows);
+    return { samples: finish(samples, decodeStored(stored, samples, layout), layout, b.index, b.rows), first: 0 };
   } catch (err) {
-    throw decodeError(index, err);
+    throw decodeError(b.index, err);
   }
 }
 
-/** {@link decodeBlockSync} without blocking the thread, into a buffer of its own. */
-async function decodeBlockAsync(fd: number, layout: BlockLayout, index: number, rows: number): Promise<Uint8Array> {
-  const length = layout.blockWidth * layout.samples * rows;
-  const count = Number(layout.counts[index]);
-  if (count === 0) return new Uint8Array(length);
-  const stored = new Uint8Array(count);
-  const { bytesRead } = await readAt(fd, stored, 0, count, Number(layout.offsets[index]));
-  if (bytesRead !== count) throw new TiffBlockError(`block ${index}: ${bytesRead} of its ${count} bytes could be read`);
+function readFully(fd: number, into: Uint8Array, offset: number, index: number): void {
+  const bytesRead = readSync(fd, into, 0, into.length, offset);
+  if (bytesRead !== into.length) throw new TiffBlockError(`block ${index}: ${bytesRead} of its ${into.length} bytes could be read`);
+}
+
+/** {@link decodeBlockSync} without blocking the thread, into buffers of its own. */
+async function decodeBlockAsync(fd: number, layout: BlockLayout, b: BlockPiece): Promise<{ samples: Uint8Array; first: number }> {
+  const length = layout.blockWidth * layout.samples * b.rows;
+  const part = Number(layout.counts[b.index]) === 0 ? undefined : span(layout, b);
+  if (!part) return { samples: new Uint8Array(length), first: 0 };
+  const stored = new Uint8Array(part.bytes);
+  const { bytesRead } = await readAt(fd, stored, 0, part.bytes, part.offset);
+  if (bytesRead !== part.bytes) throw new TiffBlockError(`block ${b.index}: ${bytesRead} of its ${part.bytes} bytes could be read`);
+  if (layout.compression === 1) return { samples: stored, first: part.first };
   try {
     if (layout.compression === 8 && !libdeflateAvailable()) {
       const raw = await inflateAsync(stored, length);
-      return finish(raw.subarray(0, length), raw.length, layout, index, rows);
+      return { samples: finish(raw.subarray(0, length), raw.length, layout, b.index, b.rows), first: 0 };
     }
     const samples = new Uint8Array(length);
-    return finish(samples, decodeStored(stored, samples, layout), layout, index, rows);
+    return { samples: finish(samples, decodeStored(stored, samples, layout), layout, b.index, b.rows), first: 0 };
   } catch (err) {
-    throw decodeError(index, err);
+    throw decodeError(b.index, err);
   }
 }
 
@@ -183,11 +229,11 @@ function undoHorizontalDifferencing(raw: Uint8Array, rowBytes: number, rows: num
 }
 
 /** The blocks a window touches, row of blocks by row of blocks, with the part of each it takes. */
-function* blocksOf(layout: BlockLayout, window: { x: number; y: number; width: number; height: number }) {
+function* blocksOf(layout: BlockLayout, window: { x: number; y: number; width: number; height: number }): Generator<BlockPiece> {
   const { blockWidth: bw, blockHeight: bh } = layout;
   const { x, y, width, height } = window;
   const across = Math.ceil(layout.width / bw);
-  const stripped = bw === layout.width;
+  const stripped = !layout.tiled;
   for (let by = Math.floor(y / bh); by * bh < y + height; by++) {
     const top = by * bh;
     // Strips end at the image's last row; tiles are whole blocks (padded) in the file.
@@ -209,9 +255,9 @@ function* blocksOf(layout: BlockLayout, window: { x: number; y: number; width: n
 }
 
 /**
- * Samples of the window [x, x + width) × [y, y + height) of a level, interleaved, into `into` when given
- * (at least width × height × samples bytes) or a new array. Each block the window touches is decoded
- * once and its rows copied into place.
+ * Samples of the window [x, x + width) × [y, y + height) of a level, interleaved, in the first
+ * width × height × samples bytes of `into` when it has room, else in a new array. Each block the window
+ * touches is decoded once and its rows copied into place.
  */
 export async function readBlockWindow(
   fd: number,
@@ -221,15 +267,16 @@ export async function readBlockWindow(
 ): Promise<Uint8Array> {
   const { blockWidth: bw, samples } = layout;
   const { x, y, width, height } = window;
-  const out = into ?? new Uint8Array(width * height * samples);
+  const length = width * height * samples;
+  const out = into && into.length >= length ? into.subarray(0, length) : new Uint8Array(length);
   const sync = synchronous(layout);
   for (const b of blocksOf(layout, window)) {
     // No await between a synchronous decode and its copy: the block lives in the thread's scratch.
-    const block = sync ? decodeBlockSync(fd, layout, b.index, b.rows) : await decodeBlockAsync(fd, layout, b.index, b.rows);
+    const block = sync ? decodeBlockSync(fd, layout, b) : await decodeBlockAsync(fd, layout, b);
     const bytes = (b.c1 - b.c0) * samples;
     for (let r = b.r0; r < b.r1; r++) {
-      const from = ((r - b.top) * bw + (b.c0 - b.left)) * samples;
-      out.set(block.subarray(from, from + bytes), ((r - y) * width + (b.c0 - x)) * samples);
+      const from = ((r - b.top - block.first) * bw + (b.c0 - b.left)) * samples;
+      out.set(block.samples.subarray(from, from + bytes), ((r - y) * width + (b.c0 - x)) * samples);
     }
   }
   return out;

@@ -44,6 +44,8 @@ src = mem(list(rgb))
 def tr(name, opts, s=src, **kw): gdal.Translate(f'{out}/{name}.tif', s, creationOptions=opts, **kw)
 tr('none_tiled', ['TILED=YES', 'BLOCKXSIZE=64', 'BLOCKYSIZE=32'])
 tr('none_striped', ['BLOCKYSIZE=7'])
+tr('none_one_strip', ['BLOCKYSIZE=203'])
+tr('tile_full_width', ['TILED=YES', 'COMPRESS=DEFLATE', 'BLOCKXSIZE=256', 'BLOCKYSIZE=64'], srcWin=[0, 0, 256, 203])
 tr('deflate_tiled', ['TILED=YES', 'COMPRESS=DEFLATE', 'BLOCKXSIZE=48', 'BLOCKYSIZE=80'])
 tr('deflate_pred_striped', ['COMPRESS=DEFLATE', 'PREDICTOR=2', 'BLOCKYSIZE=16'])
 tr('deflate_pred_tiled', ['TILED=YES', 'COMPRESS=DEFLATE', 'PREDICTOR=2', 'ZLEVEL=9'])
@@ -63,6 +65,9 @@ d = None
 tr('overviews', ['TILED=YES', 'COMPRESS=DEFLATE', 'BLOCKXSIZE=32', 'BLOCKYSIZE=32'])
 ds = gdal.Open(f'{out}/overviews.tif', 1); ds.BuildOverviews('AVERAGE', [2, 4]); ds = None
 # Layouts left to libvips.
+tall = gdal.GetDriverByName('MEM').Create('', 40, 1100, 3, gdal.GDT_Byte)
+tall.SetGeoTransform([650000.0, 0.5, 0, 6860000.0, 0, -0.5]); tall.SetProjection(srs.ExportToWkt())
+gdal.Translate(f'{out}/tall_deflate_strip.tif', tall, creationOptions=['COMPRESS=DEFLATE', 'BLOCKYSIZE=1100'])
 tr('jpeg_ycbcr', ['TILED=YES', 'COMPRESS=JPEG', 'PHOTOMETRIC=YCBCR'])
 tr('planar', ['TILED=YES', 'COMPRESS=DEFLATE', 'INTERLEAVE=BAND'])
 tr('uint16', ['TILED=YES'], outputType=gdal.GDT_UInt16)
@@ -113,6 +118,7 @@ const WINDOWS: Window[] = [
 const TAKEN = [
   'none_tiled',
   'none_striped',
+  'none_one_strip',
   'deflate_tiled',
   'deflate_pred_striped',
   'deflate_pred_tiled',
@@ -241,8 +247,10 @@ test('overviews: each IFD has its own layout and equals GDAL’s overview', { sk
   }
 });
 
-test('layouts it does not decode are left to libvips: JPEG YCbCr, planar, 16-bit, min-is-white, palette', { skip }, async () => {
-  for (const name of ['jpeg_ycbcr', 'planar', 'uint16', 'minisblack_inverted', 'palette']) {
+test('layouts it does not decode are left to libvips: JPEG YCbCr, planar, 16-bit, min-is-white, palette, compressed strips over 1024 rows', {
+  skip,
+}, async () => {
+  for (const name of ['jpeg_ycbcr', 'planar', 'uint16', 'minisblack_inverted', 'palette', 'tall_deflate_strip']) {
     assert.equal(await layoutOf(path.join(dir, `${name}.tif`)), undefined, name);
   }
   // And the window reader still reads them (through libvips) as GDAL does.
@@ -307,8 +315,28 @@ test('a block whose stream decodes short is an error on every path, not a partia
     await assert.rejects(inWorker(short, 0, [window], env), expected);
 });
 
+test('tiles as wide as the image are padded blocks, not strips; one uncompressed strip is read band by band', { skip }, async () => {
+  const file = path.join(dir, 'tile_full_width.tif');
+  const layout = await layoutOf(file);
+  assert.ok(layout?.tiled);
+  assert.deepEqual([layout.width, layout.blockWidth], [256, 256]);
+  const strip = await layoutOf(path.join(dir, 'none_one_strip.tif'));
+  assert.deepEqual([strip?.tiled, strip?.blockHeight, strip?.counts.length], [false, 203, 1]);
+  const fd = openSync(file, 'r');
+  try {
+    for (const w of [
+      { x: 0, y: 150, width: 256, height: 53 },
+      { x: 17, y: 60, width: 200, height: 9 },
+    ]) {
+      assert.ok(Buffer.from(await readBlockWindow(fd, layout, w)).equals(await gdalWindow(file, w)), JSON.stringify(w));
+    }
+  } finally {
+    closeSync(fd);
+  }
+});
+
 test('a block cut short by the end of the file is an error, not zeros', { skip }, async () => {
-  const file = path.join(dir, 'none_tiled.tif');
+  const file = path.join(dir, 'deflate_tiled.tif');
   const layout = await layoutOf(file);
   assert.ok(layout);
   // The same layout, its last block said to lie past the end of the file (as in a file truncated after describeRaster).
