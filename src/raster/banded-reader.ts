@@ -48,9 +48,27 @@ function buffer(slot: { data?: ArrayBuffer; mask?: ArrayBuffer } | undefined, ki
   return slot[kind]!;
 }
 
+/** A band being read or read, and how many reads are copying out of it. */
+interface Band {
+  window: Promise<RasterWindow>;
+  readers: number;
+  /** Out of the map (the strips went below it): its buffers go back to the spares once no read uses it. */
+  dropped: boolean;
+  recycled?: boolean;
+}
+
+/** Bands whose buffers are kept for the next bands: the bands under a strip and its read-ahead are a few. */
+const SPARE_BANDS = 4;
+
 export class BandedWindowReader {
-  private readonly bands = new Map<number, Promise<RasterWindow>>();
+  private readonly bands = new Map<number, Band>();
   private readonly slots: Array<{ data?: ArrayBuffer; mask?: ArrayBuffer }> = [];
+  /**
+   * Windows of dropped bands, handed back to the source reader to be written again: a band is a few MB
+   * (a slab's columns × 256 rows × 3), and a fresh one per band cost its page faults and zero-filling on
+   * every band of every slab (issue 16).
+   */
+  private readonly spares: RasterWindow[] = [];
   private reads = 0;
 
   constructor(
@@ -82,13 +100,28 @@ export class BandedWindowReader {
       throw new RangeError(`columns outside the reader's [${this.options.x0}, ${this.options.x1})`);
     const first = Math.floor(y0 / bandHeight);
     const kept = Math.floor(Math.min(keepFrom, y0) / bandHeight);
-    for (const b of this.bands.keys()) if (b < kept) this.bands.delete(b);
-    // Every band promise is taken before the first await: a read started meanwhile for a lower strip
-    // may drop bands from the map, not from this read.
-    const pending: Array<Promise<RasterWindow>> = [];
-    for (let b = first; b * bandHeight < y1; b++) pending.push(this.band(b));
+    for (const [b, band] of this.bands) if (b < kept) this.drop(b, band);
+    // Every band is taken (and counted as read from) before the first await: a read started meanwhile
+    // for a lower strip may drop bands from the map, but their buffers stay this read's until it is done.
+    const used: Band[] = [];
+    for (let b = first; b * bandHeight < y1; b++) used.push(this.band(b));
+    for (const band of used) band.readers++;
+    try {
+      return await this.copy(used, first, y0, y1, left, width);
+    } finally {
+      for (const band of used) {
+        band.readers--;
+        this.recycle(band);
+      }
+    }
+  }
+
+  /** The window [y0, y1) × [left, left + width) of the bands `used` (the first one is band `first`). */
+  private async copy(used: Band[], first: number, y0: number, y1: number, left: number, width: number): Promise<RasterWindow> {
+    const { bandHeight } = this.options;
+    const bandWidth = this.width;
     const slot = this.options.recycle ? (this.slots[this.reads++ % this.options.recycle] ??= {}) : undefined;
-    const parts = (await Promise.all(pending)).map((band, i) => ({ band, top: (first + i) * bandHeight }));
+    const parts = (await Promise.all(used.map((band) => band.window))).map((band, i) => ({ band, top: (first + i) * bandHeight }));
     const { channels } = parts[0].band;
     const height = y1 - y0;
     const sample = parts[0].band.data;
@@ -130,18 +163,41 @@ export class BandedWindowReader {
   release(): void {
     this.bands.clear();
     this.slots.length = 0;
+    this.spares.length = 0;
   }
 
-  private band(b: number): Promise<RasterWindow> {
-    let p = this.bands.get(b);
-    if (!p) {
+  private band(b: number): Band {
+    let band = this.bands.get(b);
+    if (!band) {
       const { x0, x1, bandHeight, levelHeight, overview } = this.options;
       const top = b * bandHeight;
-      p = this.reader.read({ x: x0, y: top, width: x1 - x0, height: Math.min(bandHeight, levelHeight - top), overview });
+      const window = this.reader.read(
+        { x: x0, y: top, width: x1 - x0, height: Math.min(bandHeight, levelHeight - top), overview },
+        this.spares.pop(),
+      );
       // A failed read ahead is reported by the read that needs it, not as an unhandled rejection.
-      p.catch(() => undefined);
-      this.bands.set(b, p);
+      window.catch(() => undefined);
+      band = { window, readers: 0, dropped: false };
+      this.bands.set(b, band);
     }
-    return p;
+    return band;
+  }
+
+  private drop(b: number, band: Band): void {
+    this.bands.delete(b);
+    band.dropped = true;
+    this.recycle(band);
+  }
+
+  /** A dropped band no read copies from any more: its window's buffers become a spare. */
+  private recycle(band: Band): void {
+    if (!band.dropped || band.readers > 0 || band.recycled) return;
+    band.recycled = true;
+    band.window.then(
+      (w) => {
+        if (this.spares.length < SPARE_BANDS) this.spares.push(w);
+      },
+      () => undefined,
+    );
   }
 }

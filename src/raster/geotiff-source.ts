@@ -538,9 +538,11 @@ export interface RasterWindowReader {
   readonly info: RasterInfo;
   /**
    * Decodes a window. The window must lie inside the image (or overview): there is no padding; a window
-   * crossing the edge throws a RangeError (clip it with {@link clipWindow} first).
+   * crossing the edge throws a RangeError (clip it with {@link clipWindow} first). `reuse` is a window
+   * this reader returned earlier that the caller is done with: the result may be written into its
+   * buffers (when large enough) instead of new ones; readers that cannot, ignore it.
    */
-  read(request: WindowRequest): Promise<RasterWindow>;
+  read(request: WindowRequest, reuse?: RasterWindow): Promise<RasterWindow>;
   close(): Promise<void>;
 }
 
@@ -652,6 +654,7 @@ async function readWithBlocks(
   layout: BlockLayout,
   ifd: number,
   r: WindowRequest,
+  into?: Uint8Array,
 ): Promise<Uint8Array> {
   if (!shared.fd) {
     const fd = openFd(info.path, 'r');
@@ -662,7 +665,7 @@ async function readWithBlocks(
   }
   const fd = await shared.fd;
   try {
-    return await readBlockWindow(fd, layout, r);
+    return await readBlockWindow(fd, layout, r, into);
   } catch (err) {
     // Name the file and its image: a job's record says which source is damaged.
     throw err instanceof TiffBlockError ? new TiffBlockError(`${info.path}, image ${ifd}: ${err.message}`) : err;
@@ -688,9 +691,9 @@ export async function closeRasterSources(): Promise<void> {
 }
 
 /** Mask from nodata values: 0 where every band equals its nodata value (NaN matches NaN), as GDAL does. */
-export function maskFromNodata(data: Uint8Array | Float32Array, channels: number, nodata: number[]): Uint8Array {
+export function maskFromNodata(data: Uint8Array | Float32Array, channels: number, nodata: number[], into?: Uint8Array): Uint8Array {
   const pixels = data.length / channels;
-  const mask = new Uint8Array(pixels);
+  const mask = into && into.length >= pixels ? into.subarray(0, pixels) : new Uint8Array(pixels);
   if (data instanceof Uint8Array && channels === 3 && nodata.length >= 3) return maskFromNodataRgb8(data, pixels, nodata, mask);
   for (let p = 0, i = 0; p < pixels; p++, i += channels) {
     let all = true;
@@ -804,12 +807,13 @@ export function openRasterWindows(info: RasterInfo): RasterWindowReader {
   let closed = false;
   return {
     info,
-    async read(request) {
+    async read(request, reuse) {
       const level = levelInside(info, request);
       const { width, height } = request;
       let data: Uint8Array | Float32Array;
       const layout = useBlocks ? await layoutOf(info, shared, level.ifd).catch(() => undefined) : undefined;
-      if (layout) data = await readWithBlocks(info, shared, layout, level.ifd, request);
+      if (layout)
+        data = await readWithBlocks(info, shared, layout, level.ifd, request, reuse?.data instanceof Uint8Array ? reuse.data : undefined);
       else if (useSharp) {
         try {
           data = await readWithSharp(info, level.ifd, request);
@@ -820,7 +824,7 @@ export function openRasterWindows(info: RasterInfo): RasterWindowReader {
       } else data = await readWithGeotiff(info, shared, level.ifd, request);
       let mask: Uint8Array | undefined;
       if (info.mask === 'internal-mask' && level.maskIfd !== undefined) mask = await readMaskIfd(info, shared, level.maskIfd, request);
-      else if (info.mask === 'nodata' && info.nodata) mask = maskFromNodata(data, info.bands, info.nodata);
+      else if (info.mask === 'nodata' && info.nodata) mask = maskFromNodata(data, info.bands, info.nodata, reuse?.mask);
       else if (info.mask === 'alpha' && info.alphaBand !== undefined) mask = maskFromAlpha(data as Uint8Array, info.bands, info.alphaBand);
       return { data, ...(mask ? { mask } : {}), width, height, channels: info.bands };
     },

@@ -9,6 +9,7 @@ import {
   maskFromNodata,
   openRasterWindows,
   describeRaster,
+  type RasterWindow,
   type RasterWindowReader,
   type WindowRequest,
 } from '../../src/raster/geotiff-source.js';
@@ -102,11 +103,13 @@ test('BandedWindowReader returns the same windows as direct reads, decoding each
     assert.equal(info.mask, 'nodata');
     const direct = openRasterWindows(info);
     const requests: WindowRequest[] = [];
+    const reused: RasterWindow[] = [];
     const counting: RasterWindowReader = {
       info,
-      read: (r) => {
+      read: (r, reuse) => {
         requests.push(r);
-        return direct.read(r);
+        if (reuse) reused.push(reuse);
+        return direct.read(r, reuse);
       },
       close: () => direct.close(),
     };
@@ -148,7 +151,10 @@ test('BandedWindowReader returns the same windows as direct reads, decoding each
     bands.release();
     // Recycled buffers (recycle 2: one read ahead, as the bottom slab reads): same windows, and the
     // buffer of read k is the buffer of read k + 2.
-    const recycled = new BandedWindowReader(direct, { x0: 20, x1: 280, levelHeight: info.height, bandHeight: 100, recycle: 2 });
+    // The bands' own buffers are reused too, once no read copies from them: the source reader is handed
+    // the window of a dropped band (and the strips above still equal direct reads).
+    reused.length = 0;
+    const recycled = new BandedWindowReader(counting, { x0: 20, x1: 280, levelHeight: info.height, bandHeight: 100, recycle: 2 });
     const seen: ArrayBufferLike[] = [];
     let ahead = recycled.read(strips[0][0], strips[0][1]);
     for (const [i, [y0, y1]] of strips.entries()) {
@@ -167,6 +173,8 @@ test('BandedWindowReader returns the same windows as direct reads, decoding each
     }
     assert.equal(seen[2], seen[0]);
     assert.notEqual(seen[1], seen[0]);
+    assert.ok(reused.length >= 2, `bands written into dropped bands' buffers (${reused.length})`);
+    assert.ok(reused.every((w) => w.data.length === 260 * 100 * 3));
     recycled.release();
 
     // Column ranges (a strip read in runs of tiles, each its own window): the same pixels as direct
