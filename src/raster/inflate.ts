@@ -11,9 +11,9 @@
  * `DALLAGE_LIBDEFLATE` names the library file, or `off` to use node:zlib. A libdeflate decompressor is
  * not thread-safe: each thread (each piscina worker loads this module) has its own, used synchronously.
  */
-import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
+import { loadNativeLibrary } from '../native-library.js';
 
 const zlibInflate = promisify(zlib.inflate);
 
@@ -33,30 +33,14 @@ let native: LibDeflate | null | undefined;
 
 function load(): LibDeflate | null {
   if (native !== undefined) return native;
-  native = null;
-  const wanted = process.env.DALLAGE_LIBDEFLATE;
-  if (wanted === 'off') return native;
-  let koffi: typeof import('koffi');
-  try {
-    koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
-  } catch {
-    return native;
-  }
-  for (const name of wanted ? [wanted] : LIBRARY_NAMES) {
-    try {
-      const lib = koffi.load(name);
-      const alloc = lib.func('void *libdeflate_alloc_decompressor()');
-      const decompress = lib.func(
-        'int libdeflate_zlib_decompress(void *d, const uint8_t *in, size_t in_nbytes, uint8_t *out, size_t out_nbytes_avail, _Out_ size_t *actual_out_nbytes)',
-      );
-      const decompressor = alloc() as object | null;
-      if (!decompressor) continue;
-      native = { decompressor, decompress: decompress as LibDeflate['decompress'] };
-      return native;
-    } catch {
-      // Not this name (absent, or without the functions above): the next one, else node:zlib.
-    }
-  }
+  native = loadNativeLibrary('DALLAGE_LIBDEFLATE', LIBRARY_NAMES, (lib) => {
+    const alloc = lib.func('void *libdeflate_alloc_decompressor()');
+    const decompress = lib.func(
+      'int libdeflate_zlib_decompress(void *d, const uint8_t *in, size_t in_nbytes, uint8_t *out, size_t out_nbytes_avail, _Out_ size_t *actual_out_nbytes)',
+    );
+    const decompressor = alloc() as object | null;
+    return decompressor ? { decompressor, decompress: decompress as LibDeflate['decompress'] } : null;
+  });
   return native;
 }
 

@@ -17,7 +17,7 @@
  * TurboJPEG handles are not thread-safe: every thread (each piscina worker loads this module on its own)
  * has its own, used synchronously, so never by two calls at once.
  */
-import { createRequire } from 'node:module';
+import { loadNativeLibrary } from '../native-library.js';
 import type { DecodedJpeg } from './jpeg-wasm-decoder.js';
 
 /** TurboJPEG constants (turbojpeg.h, stable since 1.2). */
@@ -84,54 +84,39 @@ let turbo: TurboJpeg | null | undefined;
 
 function load(): TurboJpeg | null {
   if (turbo !== undefined) return turbo;
-  turbo = null;
-  const wanted = process.env.DALLAGE_TURBOJPEG;
-  if (wanted === 'off') return turbo;
-  let koffi: typeof import('koffi');
-  try {
-    koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
-  } catch {
-    return turbo;
-  }
-  for (const name of wanted ? [wanted] : LIBRARY_NAMES) {
-    try {
-      const lib = koffi.load(name);
-      const f = {
-        tjInitCompress: lib.func('void *tjInitCompress()'),
-        tjInitDecompress: lib.func('void *tjInitDecompress()'),
-        tjBufSize: lib.func('unsigned long tjBufSize(int width, int height, int subsamp)'),
-        tjAlloc: lib.func('void *tjAlloc(int bytes)'),
-        tjFree: lib.func('void tjFree(void *buffer)'),
-        tjCompress2: lib.func(
-          'int tjCompress2(void *handle, const uint8_t *src, int width, int pitch, int height, int pixelFormat, ' +
-            '_Inout_ void **jpegBuf, _Inout_ unsigned long *jpegSize, int subsamp, int quality, int flags)',
-        ),
-        tjDecompressHeader3: lib.func(
-          'int tjDecompressHeader3(void *handle, const uint8_t *src, unsigned long size, _Out_ int *width, ' +
-            '_Out_ int *height, _Out_ int *subsamp, _Out_ int *colorspace)',
-        ),
-        tjDecompress2: lib.func(
-          'int tjDecompress2(void *handle, const uint8_t *src, unsigned long size, uint8_t *dst, int width, ' +
-            'int pitch, int height, int pixelFormat, int flags)',
-        ),
-      };
-      const compress = f.tjInitCompress() as Pointer | null;
-      const decompress = f.tjInitDecompress() as Pointer | null;
-      if (!compress || !decompress) continue;
-      turbo = {
-        ...f,
-        compress,
-        decompress,
-        out: null,
-        outCapacity: 0,
-        tjBufSize: (w, h, s) => Number(f.tjBufSize(w, h, s)),
-        view: (p, n) => koffi.view(p, n),
-      } as TurboJpeg;
-      return turbo;
-    } catch {
-      // Not this name (absent, or too old to export the functions above): the next one, else none.
-    }
-  }
+  turbo = loadNativeLibrary('DALLAGE_TURBOJPEG', LIBRARY_NAMES, (lib, koffi) => {
+    const f = {
+      tjInitCompress: lib.func('void *tjInitCompress()'),
+      tjInitDecompress: lib.func('void *tjInitDecompress()'),
+      tjBufSize: lib.func('unsigned long tjBufSize(int width, int height, int subsamp)'),
+      tjAlloc: lib.func('void *tjAlloc(int bytes)'),
+      tjFree: lib.func('void tjFree(void *buffer)'),
+      tjCompress2: lib.func(
+        'int tjCompress2(void *handle, const uint8_t *src, int width, int pitch, int height, int pixelFormat, ' +
+          '_Inout_ void **jpegBuf, _Inout_ unsigned long *jpegSize, int subsamp, int quality, int flags)',
+      ),
+      tjDecompressHeader3: lib.func(
+        'int tjDecompressHeader3(void *handle, const uint8_t *src, unsigned long size, _Out_ int *width, ' +
+          '_Out_ int *height, _Out_ int *subsamp, _Out_ int *colorspace)',
+      ),
+      tjDecompress2: lib.func(
+        'int tjDecompress2(void *handle, const uint8_t *src, unsigned long size, uint8_t *dst, int width, ' +
+          'int pitch, int height, int pixelFormat, int flags)',
+      ),
+    };
+    const compress = f.tjInitCompress() as Pointer | null;
+    const decompress = f.tjInitDecompress() as Pointer | null;
+    if (!compress || !decompress) return null;
+    return {
+      ...f,
+      compress,
+      decompress,
+      out: null,
+      outCapacity: 0,
+      tjBufSize: (w: number, h: number, s: number) => Number(f.tjBufSize(w, h, s)),
+      view: (p: Pointer, n: number) => koffi.view(p, n),
+    } as TurboJpeg;
+  });
   return turbo;
 }
 

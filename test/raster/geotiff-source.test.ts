@@ -2,10 +2,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile, copyFile, truncate } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile, copyFile, truncate } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { skipUnlessCommands } from '../helpers/env.js';
+import { gdalWindow as gdalWindowOf } from '../helpers/gdal-window.js';
 import { closeRasterSources, describeRaster, openRasterWindows, RasterSourceError } from '../../src/raster/geotiff-source.js';
 import { parseWorldFile } from '../../src/raster/tfw.js';
 
@@ -57,29 +58,12 @@ open(f'{out}/not-a-tiff.tif', 'w').write('hello, not a tiff')
 tr('int16', [], outputType=gdal.GDT_Int16)
 `;
 
-/** GDAL's pixels of a window (all bands interleaved) and its mask band. */
-const READ_WINDOW = `
-import sys, numpy as np
-from osgeo import gdal
-gdal.UseExceptions()
-f, x, y, w, h, ovr, out = sys.argv[1], *map(int, sys.argv[2:7]), sys.argv[7]
-ds = gdal.Open(f)
-bands = [ds.GetRasterBand(i + 1) for i in range(ds.RasterCount)]
-if ovr >= 0: bands = [b.GetOverview(ovr) for b in bands]
-data = np.stack([b.ReadAsArray(x, y, w, h) for b in bands], axis=-1)
-colour = [b for i, b in enumerate(bands) if ds.GetRasterBand(i + 1).GetColorInterpretation() != gdal.GCI_AlphaBand]
-mask = np.any(np.stack([b.GetMaskBand().ReadAsArray(x, y, w, h) > 0 for b in colour]), axis=0)
-open(out + '.data', 'wb').write(data.tobytes()); open(out + '.mask', 'wb').write(mask.astype(np.uint8).tobytes())
-`;
-
 function py(script: string, ...args: string[]): string {
   return execFileSync('/usr/bin/python3', ['-c', script, ...args], { encoding: 'utf8' });
 }
 
-async function gdalWindow(file: string, x: number, y: number, w: number, h: number, ovr = -1) {
-  const out = path.join(dir, 'gdal-window');
-  py(READ_WINDOW, file, String(x), String(y), String(w), String(h), String(ovr), out);
-  return { data: await readFile(out + '.data'), mask: await readFile(out + '.mask') };
+function gdalWindow(file: string, x: number, y: number, width: number, height: number, ovr = -1) {
+  return gdalWindowOf(file, { x, y, width, height }, dir, ovr);
 }
 
 function gdalGeoTransform(file: string): number[] {

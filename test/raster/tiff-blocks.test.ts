@@ -8,13 +8,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, statSync } from 'node:fs';
-import { mkdtemp, readFile, rm, open } from 'node:fs/promises';
+import { mkdtemp, rm, open } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { deflateSync } from 'node:zlib';
 import { fromFile } from 'geotiff';
 import { skipUnlessAvailable, skipUnlessCommands } from '../helpers/env.js';
+import { gdalWindow as gdalWindowOf } from '../helpers/gdal-window.js';
 import { blockLayoutOf, readBlockWindow, TiffBlockError } from '../../src/raster/tiff-blocks.js';
 import { inflateIntoSync, libdeflateAvailable } from '../../src/raster/inflate.js';
 import { closeRasterSources, describeRaster, openRasterWindows } from '../../src/raster/geotiff-source.js';
@@ -78,26 +79,12 @@ pal.GetRasterBand(1).SetRasterColorTable(ct)
 gdal.Translate(f'{out}/palette.tif', pal)
 `;
 
-/** GDAL's samples of a window (all bands interleaved) of image `ovr` (-1: full resolution). */
-const READ_WINDOW = `
-import sys, numpy as np
-from osgeo import gdal
-gdal.UseExceptions()
-f, x, y, w, h, ovr, out = sys.argv[1], *map(int, sys.argv[2:7]), sys.argv[7]
-ds = gdal.Open(f)
-bands = [ds.GetRasterBand(i + 1) for i in range(ds.RasterCount)]
-if ovr >= 0: bands = [b.GetOverview(ovr) for b in bands]
-open(out, 'wb').write(np.stack([b.ReadAsArray(x, y, w, h) for b in bands], axis=-1).tobytes())
-`;
-
 function py(script: string, ...args: string[]): string {
   return execFileSync('/usr/bin/python3', ['-c', script, ...args], { encoding: 'utf8' });
 }
 
 async function gdalWindow(file: string, w: Window, ovr = -1): Promise<Buffer> {
-  const out = path.join(dir, `gdal-${process.hrtime.bigint()}`);
-  py(READ_WINDOW, file, String(w.x), String(w.y), String(w.width), String(w.height), String(ovr), out);
-  return readFile(out);
+  return (await gdalWindowOf(file, w, dir, ovr)).data;
 }
 
 interface Window {
@@ -259,18 +246,26 @@ test('layouts it does not decode are left to libvips: JPEG YCbCr, planar, 16-bit
   assert.ok(Buffer.from(window.data.buffer, window.data.byteOffset, window.data.byteLength).equals(await gdalWindow(file, WINDOWS[1])));
 });
 
+/** A copy of `file` named `name` whose block 8 has `bytes` written at `at` within it (`change` sees the block's byte count). */
+async function withBlock8(file: string, name: string, change: (count: number) => { at: number; bytes: Buffer }) {
+  const copy = path.join(dir, name);
+  execFileSync('cp', [file, copy]);
+  const layout = await layoutOf(copy);
+  assert.ok(layout);
+  const { at, bytes } = change(Number(layout.counts[8]));
+  const fh = await open(copy, 'r+');
+  try {
+    await fh.write(bytes, 0, bytes.length, Number(layout.offsets[8]) + at);
+  } finally {
+    await fh.close();
+  }
+  return { copy, layout };
+}
+
 test('a damaged block is named (file, image, block) on every path, and the blocks around it still read', { skip: skipNative }, async () => {
   const file = path.join(dir, 'deflate_tiled.tif');
-  const damaged = path.join(dir, 'damaged.tif');
-  execFileSync('cp', [file, damaged]);
-  const layout = await layoutOf(damaged);
-  assert.ok(layout);
   // Block 8 (column 1 of row 1: 48 × 80 blocks, 7 across) overwritten with garbage after its zlib header.
-  const offset = Number(layout.offsets[8]);
-  const count = Number(layout.counts[8]);
-  const fh = await open(damaged, 'r+');
-  await fh.write(Buffer.alloc(count - 4, 0xa5), 0, count - 4, offset + 2);
-  await fh.close();
+  const { copy: damaged, layout } = await withBlock8(file, 'damaged.tif', (count) => ({ at: 2, bytes: Buffer.alloc(count - 4, 0xa5) }));
   const inside = { x: 60, y: 90, width: 20, height: 20 };
   const elsewhere = { x: 0, y: 0, width: 40, height: 70 };
   const fd = openSync(damaged, 'r');
@@ -293,16 +288,11 @@ test('a damaged block is named (file, image, block) on every path, and the block
 });
 
 test('a block whose stream decodes short is an error on every path, not a partial block', { skip: skipNative }, async () => {
-  const file = path.join(dir, 'deflate_tiled.tif');
-  const short = path.join(dir, 'short.tif');
-  execFileSync('cp', [file, short]);
-  const layout = await layoutOf(short);
-  assert.ok(layout);
   // Block 8's stream replaced by a valid one of 100 bytes (its byte count is unchanged: the tail is junk after the end).
-  const stream = deflateSync(Buffer.alloc(100, 1));
-  const fh = await open(short, 'r+');
-  await fh.write(stream, 0, stream.length, Number(layout.offsets[8]));
-  await fh.close();
+  const { copy: short, layout } = await withBlock8(path.join(dir, 'deflate_tiled.tif'), 'short.tif', () => ({
+    at: 0,
+    bytes: deflateSync(Buffer.alloc(100, 1)),
+  }));
   const expected = new RegExp(`block 8 decodes to 100 bytes, ${48 * 80 * 3} expected`);
   const window = { x: 60, y: 90, width: 20, height: 20 };
   const fd = openSync(short, 'r');
