@@ -51,8 +51,9 @@ export function libdeflateAvailable(): boolean {
 
 /**
  * Inflates the zlib stream `stored` into `out` with libdeflate, synchronously; answers the number of
- * bytes written, or undefined when libdeflate is not loaded (then {@link inflateAsync}). A stream that is
- * corrupt or decodes to more than `out` holds throws.
+ * bytes written, or undefined when libdeflate is not loaded (then {@link inflateAsync}). A corrupt stream
+ * throws. A stream that decodes to more than `out` holds fills `out` and its tail is ignored, as libtiff
+ * (so libvips and GDAL) reads such a block; libdeflate cannot stop there, so node:zlib decodes that rare one.
  */
 export function inflateIntoSync(stored: Uint8Array, out: Uint8Array): number | undefined {
   const lib = load();
@@ -61,13 +62,15 @@ export function inflateIntoSync(stored: Uint8Array, out: Uint8Array): number | u
   const result = lib.decompress(lib.decompressor, stored, stored.length, out, out.length, actual);
   // With `actual` given, a stream shorter than `out` is a success; the caller checks the length.
   if (result === LIBDEFLATE_SUCCESS) return Number(actual[0]);
-  throw new Error(
-    result === LIBDEFLATE_INSUFFICIENT_SPACE ? 'the stream decodes to more bytes than the block holds' : 'corrupt Deflate stream',
-  );
+  if (result !== LIBDEFLATE_INSUFFICIENT_SPACE) throw new Error('corrupt Deflate stream');
+  const raw = zlib.inflateSync(stored);
+  out.set(raw.subarray(0, out.length));
+  return out.length;
 }
 
 /** Inflates the zlib stream `stored` (expected to hold `length` bytes) with node:zlib, on libuv's threadpool. */
 export function inflateAsync(stored: Uint8Array, length: number): Promise<Uint8Array> {
+  // A longer stream comes back longer: the caller takes the block's first `length` bytes, as libtiff does.
   // One output chunk of the expected size: node:zlib otherwise gathers 16 KiB chunks and concatenates them.
   return zlibInflate(stored, { chunkSize: Math.max(64, length + 1) });
 }

@@ -207,13 +207,17 @@ test('worker threads: libdeflate (synchronous, scratch buffers) and node:zlib gi
   }
 });
 
-test('libdeflate: the exact length, a short stream (the caller checks it), a stream longer than the block', { skip: skipNative }, () => {
+test('libdeflate: the exact length, a short stream (the caller checks it), a stream longer than the block (its head, as libtiff)', {
+  skip: skipNative,
+}, () => {
   const stream = deflateSync(Buffer.alloc(1000, 7));
   const out = new Uint8Array(1001);
   assert.equal(inflateIntoSync(stream, out.subarray(0, 1000)), 1000);
   assert.ok(out.subarray(0, 1000).every((v) => v === 7));
   assert.equal(inflateIntoSync(stream, out), 1000);
-  assert.throws(() => inflateIntoSync(stream, out.subarray(0, 999)), /more bytes than the block holds/);
+  const head = new Uint8Array(999);
+  assert.equal(inflateIntoSync(deflateSync(Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251))), head), 999);
+  assert.ok(head.every((v, i) => v === i % 251));
   assert.throws(() => inflateIntoSync(Buffer.from([0x78, 0x9c, 0xff, 0xff, 0xff]), out), /corrupt Deflate stream/);
 });
 
