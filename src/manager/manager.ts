@@ -843,8 +843,10 @@ export class JobManager {
         }
         if (controller.signal.reason instanceof ApiError && controller.signal.reason.kind === 'job-handed-back') {
           // A stopping worker gives the job back (close({ handBack })): accepted again, for another worker.
+          // Only what this run wrote goes (results); the inputs the server fetched for the execution
+          // (jobs/<id>/inputs/, fetched-inputs.ts) are the next run's.
           outcome = 'handed-over';
-          await this.deps.storage.deletePrefix(`jobs/${id}`).catch(() => {});
+          await this.deps.storage.deletePrefix(`jobs/${id}/results/`).catch(() => {});
           const back = await this.deps.store.updateIf(
             id,
             ['running'],

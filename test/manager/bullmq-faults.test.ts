@@ -1,4 +1,6 @@
 import { test } from 'node:test';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import assert from 'node:assert/strict';
 import { startServer } from '../../src/server.js';
 import { skipUnlessRedis } from '../helpers/redis.js';
@@ -82,9 +84,23 @@ test('bullmq: a worker stopped by SIGTERM mid-job gives the job back to the queu
   skip,
   timeout: 300_000,
 }, async () => {
-  const s = await startTestServer({ manager: 'bullmq', workers: 2, workerConcurrency: 1 });
+  // Its input is an href: the server fetched it once and keeps it for the run (fetched-inputs.ts); the
+  // worker taking the job back finds it there, the host is not asked again.
+  let hits = 0;
+  const host = http.createServer((_req, res) => {
+    hits++;
+    res.writeHead(200, { 'Content-Type': 'text/plain' }).end('handed back');
+  });
+  await new Promise<void>((r) => host.listen(0, '127.0.0.1', r));
+  const href = `http://127.0.0.1:${(host.address() as AddressInfo).port}/text`;
+  const s = await startTestServer({
+    manager: 'bullmq',
+    workers: 2,
+    workerConcurrency: 1,
+    security: { allow_internal: true, allowed_hosts: ['127.0.0.1'] },
+  });
   try {
-    const id = await submitJob(s.url, 'echo', { stringInput: 'handed back', pause: 5 });
+    const id = await submitJob(s.url, 'echo', { stringInput: { href }, pause: 5 });
     let first: string | undefined;
     for (let i = 0; i < 200 && !first; i++) {
       const j = (await (await fetch(`${s.url}/jobs/${id}`)).json()) as { status: string; worker?: string };
@@ -100,7 +116,9 @@ test('bullmq: a worker stopped by SIGTERM mid-job gives the job back to the queu
     assert.equal(final.status, 'successful', JSON.stringify(final));
     assert.notEqual(final.worker, first, 'the other worker ran it');
     assert.match(await (await fetch(`${s.url}/jobs/${id}/results`)).text(), /handed back/);
+    assert.equal(hits, 1, 'the input was fetched once, by the server');
   } finally {
     await s.stop();
+    host.close();
   }
 });
