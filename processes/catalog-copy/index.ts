@@ -165,7 +165,8 @@ async function copyCatalog(plan: CatalogCopyPlan, ctx: ProcessContext<CatalogCop
   const folder = jobFolder(name, ctx.jobId);
   try {
     // Registered before the first byte: a kill from here on is undone at start-up.
-    ctx.catalogItems.beginWrite({ catalogId, folder, jobId: ctx.jobId });
+    // A job taken again after its run stopped here finds that run's files: they go first.
+    if (ctx.catalogItems.beginWrite({ catalogId, folder, jobId: ctx.jobId })) await ctx.storage.deletePrefix(`${folder}/`);
     // Items a worker on another machine added are applied here first (issue 14).
     await ctx.catalogItems.sync();
     const total = ctx.catalogItems.totals(source._id).count;

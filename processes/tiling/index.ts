@@ -204,7 +204,8 @@ async function execute(inputs: Record<string, unknown>, ctx: ProcessContext<Tili
   let committed = false;
   try {
     // Registered before the first byte: a kill from here on is undone at start-up (src/catalog/catalog.ts).
-    ctx.catalogItems.beginWrite({ catalogId, folder, jobId: ctx.jobId });
+    // A job taken again after its run stopped here finds that run's files: they go first.
+    if (ctx.catalogItems.beginWrite({ catalogId, folder, jobId: ctx.jobId })) await ctx.storage.deletePrefix(`${folder}/`);
     for (const [i, file] of files.entries()) {
       ctx.signal.throwIfAborted();
       ctx.progress((i / files.length) * 100, `file ${i + 1}/${files.length}`);

@@ -135,13 +135,23 @@ export class CatalogItemStore {
     this.db.exec(SCHEMA);
   }
 
-  /** Registers `folder` as being written by a job, before any file goes there. */
-  beginWrite(w: Omit<PendingWrite, 'started'>): void {
-    this.run(() =>
+  /**
+   * Registers `folder` as being written by a job, before any file goes there. Answers true when the folder
+   * was registered already and never committed: an earlier run of the same job (its folder is named after
+   * the job) stopped on this machine and the job was taken again (issue 14). The caller then removes what
+   * that run left in the folder; the registration is this run's.
+   */
+  beginWrite(w: Omit<PendingWrite, 'started'>): boolean {
+    return this.run(() => {
+      const again = this.db.prepare('SELECT 1 FROM pending_writes WHERE folder = ?').get(w.folder) !== undefined;
       this.db
-        .prepare('INSERT INTO pending_writes (folder, catalog, job, started) VALUES (?, ?, ?, ?)')
-        .run(w.folder, w.catalogId, w.jobId, new Date().toISOString()),
-    );
+        .prepare(
+          'INSERT INTO pending_writes (folder, catalog, job, started) VALUES (?, ?, ?, ?) ' +
+            'ON CONFLICT (folder) DO UPDATE SET catalog = excluded.catalog, job = excluded.job, started = excluded.started',
+        )
+        .run(w.folder, w.catalogId, w.jobId, new Date().toISOString());
+      return again;
+    });
   }
 
   /**

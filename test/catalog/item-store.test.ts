@@ -128,3 +128,22 @@ test('item store: two processes adding to one catalog at once lose no item', () 
       store.close();
     }
   }));
+
+test('item store: a folder registered again (the job taken again after its run stopped) is one registration, the new run’s', async () => {
+  const store = new CatalogItemStore(':memory:');
+  try {
+    assert.equal(store.beginWrite({ catalogId: 'A', folder: 'catalogs/a/j1', jobId: 'j1' }), false);
+    const [first] = store.pendingWrites();
+    await new Promise((r) => setTimeout(r, 5));
+    // Before: the primary key refused it, and the retaken tiling or catalog-copy job failed.
+    assert.equal(store.beginWrite({ catalogId: 'A', folder: 'catalogs/a/j1', jobId: 'j1' }), true);
+    const pending = store.pendingWrites();
+    assert.equal(pending.length, 1);
+    assert.ok(pending[0].started > first.started, 'the registration is the new run’s');
+    await store.commit('A', 'catalogs/a/j1', [item('one', [8.5, 41.3, 9.6, 43.1], { name: 'one' })]);
+    assert.deepEqual(store.pendingWrites(), []);
+    assert.equal(store.beginWrite({ catalogId: 'A', folder: 'catalogs/a/j2', jobId: 'j2' }), false);
+  } finally {
+    store.close();
+  }
+});
