@@ -84,8 +84,8 @@ export async function blockLayoutOf(image: GeoTIFFImage): Promise<BlockLayout | 
     tiled,
     samples,
     compression: compression as BlockLayout['compression'],
-    // Without compression the predictor does not apply (libtiff ignores it, as GDAL does).
-    predictor: compression === 1 ? 1 : (predictor as 1 | 2),
+    // The predictor belongs to LZW and Deflate: libtiff (so GDAL and libvips) ignores it elsewhere.
+    predictor: compression === 5 || compression === 8 ? (predictor as 1 | 2) : 1,
     offsets,
     counts,
   };
