@@ -114,8 +114,9 @@ function scratchOf(kind: 'stored' | 'samples', bytes: number): Uint8Array {
 /**
  * True when this thread decodes synchronously: a worker thread (it has nothing else to do meanwhile, and
  * the file is on a local disk or in the page cache: the same choice as FILE storage's kept-open ranges),
- * with libdeflate for Deflate blocks. The main thread, which must keep serving, reads and inflates
- * asynchronously, as does a worker without libdeflate (node:zlib's inflate then runs on libuv's pool).
+ * with libdeflate for Deflate blocks. The main thread, which must keep serving, reads each block
+ * asynchronously and so yields between blocks (a block's decode itself, with libdeflate, LZW or PackBits,
+ * is well under a millisecond); without libdeflate, node:zlib's inflate runs on libuv's pool.
  */
 function synchronous(layout: BlockLayout): boolean {
   return !isMainThread && (layout.compression !== 8 || libdeflateAvailable());
@@ -186,35 +187,39 @@ function decodeBlockSync(fd: number, layout: BlockLayout, b: BlockPiece): { samp
   }
   const stored = scratchOf('stored', part.bytes);
   readFully(fd, stored, part.offset, b.index);
-  const samples = scratchOf('samples', rowBytes * b.rows);
+  return { samples: decodeWhole(stored, scratchOf('samples', rowBytes * b.rows), layout, b), first: 0 };
+}
+
+/** A compressed block's stored bytes decoded into `samples` (its whole rows), checked, its predictor undone. */
+function decodeWhole(stored: Uint8Array, samples: Uint8Array, layout: BlockLayout, b: BlockPiece): Uint8Array {
   try {
-    return { samples: finish(samples, decodeStored(stored, samples, layout), layout, b.index, b.rows), first: 0 };
+    return finish(samples, decodeStored(stored, samples, layout), layout, b.index, b.rows);
   } catch (err) {
     throw decodeError(b.index, err);
   }
 }
 
 function readFully(fd: number, into: Uint8Array, offset: number, index: number): void {
-  const bytesRead = readSync(fd, into, 0, into.length, offset);
-  if (bytesRead !== into.length) throw new TiffBlockError(`block ${index}: ${bytesRead} of its ${into.length} bytes could be read`);
+  checkRead(readSync(fd, into, 0, into.length, offset), into.length, index);
 }
 
-/** {@link decodeBlockSync} without blocking the thread, into buffers of its own. */
+function checkRead(bytesRead: number, expected: number, index: number): void {
+  if (bytesRead !== expected) throw new TiffBlockError(`block ${index}: ${bytesRead} of its ${expected} bytes could be read`);
+}
+
+/** {@link decodeBlockSync} with an asynchronous read (and node:zlib's inflate on libuv's pool), into buffers of its own. */
 async function decodeBlockAsync(fd: number, layout: BlockLayout, b: BlockPiece): Promise<{ samples: Uint8Array; first: number }> {
   const length = layout.blockWidth * layout.samples * b.rows;
   const part = Number(layout.counts[b.index]) === 0 ? undefined : span(layout, b);
   if (!part) return { samples: new Uint8Array(length), first: 0 };
   const stored = new Uint8Array(part.bytes);
-  const { bytesRead } = await readAt(fd, stored, 0, part.bytes, part.offset);
-  if (bytesRead !== part.bytes) throw new TiffBlockError(`block ${b.index}: ${bytesRead} of its ${part.bytes} bytes could be read`);
+  checkRead((await readAt(fd, stored, 0, part.bytes, part.offset)).bytesRead, part.bytes, b.index);
   if (layout.compression === 1) return { samples: stored, first: part.first };
+  if (layout.compression !== 8 || libdeflateAvailable())
+    return { samples: decodeWhole(stored, new Uint8Array(length), layout, b), first: 0 };
   try {
-    if (layout.compression === 8 && !libdeflateAvailable()) {
-      const raw = await inflateAsync(stored, length);
-      return { samples: finish(raw.subarray(0, length), raw.length, layout, b.index, b.rows), first: 0 };
-    }
-    const samples = new Uint8Array(length);
-    return { samples: finish(samples, decodeStored(stored, samples, layout), layout, b.index, b.rows), first: 0 };
+    const raw = await inflateAsync(stored, length);
+    return { samples: finish(raw.subarray(0, length), raw.length, layout, b.index, b.rows), first: 0 };
   } catch (err) {
     throw decodeError(b.index, err);
   }

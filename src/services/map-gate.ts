@@ -2,7 +2,8 @@
  * How many WMS maps are drawn or in line for a thread at once. A map holds its RGBA canvas (width × height × 4
  * bytes, up to 64 MB at 4096²) and the window of one strip while it is drawn; without a bound, a burst of large
  * GetMaps would allocate that many times over (in the pool, a map waiting for a thread holds nothing yet).
- * Requests beyond `concurrent` wait in order; beyond `queue` waiting ones, they are refused at once (the caller answers 503) instead of piling up.
+ * Requests beyond `concurrent` wait in order; beyond `queue` waiting ones, they are refused at once (the caller
+ * answers 503) instead of piling up.
  */
 export class MapGate {
   private running = 0;
